@@ -1,0 +1,199 @@
+/*
+ * config.c: create, free and print the config tree that parse.y builds.
+ * config_print writes the canonical form: every setting, defaults
+ * included, in an order that parses back to the same tree.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "config.h"
+#include "log.h"
+#include "sbxd.h"
+
+static const struct {
+	const char	*name;
+	int		 level;
+} config_loglevels[] = {
+	{ "warning",	LOG_WARNING },
+	{ "info",	LOG_INFO },
+	{ "debug",	LOG_DEBUG },
+};
+
+static void	config_print_policy(FILE *, struct policy *);
+
+/* A config holding only the defaults. */
+struct sbxd_config *
+config_new(void)
+{
+	struct sbxd_config	*conf;
+
+	conf = xcalloc(1, sizeof(*conf));
+	conf->sc_state = xstrdup(SBXD_STATE);
+	conf->sc_socket = xstrdup(SBXD_SOCKET);
+	conf->sc_pidfile = xstrdup(SBXD_PIDFILE);
+	conf->sc_loglevel = SBXD_LOGLEVEL;
+	TAILQ_INIT(&conf->sc_nameservers);
+	TAILQ_INIT(&conf->sc_policies);
+	TAILQ_INIT(&conf->sc_listens);
+	return (conf);
+}
+
+/* Free conf and everything it holds; NULL is fine. */
+void
+config_free(struct sbxd_config *conf)
+{
+	struct sbxd_nameserver	*ns;
+	struct policy		*pol;
+	struct proxy_listen	*pl;
+
+	if (conf == NULL)
+		return;
+	while ((ns = TAILQ_FIRST(&conf->sc_nameservers)) != NULL) {
+		TAILQ_REMOVE(&conf->sc_nameservers, ns, ns_entry);
+		free(ns);
+	}
+	while ((pl = TAILQ_FIRST(&conf->sc_listens)) != NULL) {
+		TAILQ_REMOVE(&conf->sc_listens, pl, pl_entry);
+		free(pl);
+	}
+	while ((pol = TAILQ_FIRST(&conf->sc_policies)) != NULL) {
+		TAILQ_REMOVE(&conf->sc_policies, pol, pol_entry);
+		free(pol->pol_name);
+		free(pol);
+	}
+	free(conf->sc_state);
+	free(conf->sc_socket);
+	free(conf->sc_pidfile);
+	free(conf->sc_group);
+	free(conf->sc_hostsfile);
+	free(conf);
+}
+
+/* The policy called name, or NULL. */
+struct policy *
+config_policy_find(struct sbxd_config *conf, const char *name)
+{
+	struct policy	*pol;
+
+	TAILQ_FOREACH(pol, &conf->sc_policies, pol_entry)
+		if (strcmp(pol->pol_name, name) == 0)
+			return (pol);
+	return (NULL);
+}
+
+/* The config keyword for a syslog level. */
+const char *
+config_loglevel_name(int level)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(config_loglevels) /
+	    sizeof(config_loglevels[0]); i++)
+		if (config_loglevels[i].level == level)
+			return (config_loglevels[i].name);
+	return ("debug");
+}
+
+/* level raised by steps (each -v): warning, info, debug. */
+int
+config_loglevel_raise(int level, int steps)
+{
+	size_t	 i, n = sizeof(config_loglevels) / sizeof(config_loglevels[0]);
+
+	for (i = 0; i < n; i++)
+		if (config_loglevels[i].level == level)
+			break;
+	if (i == n)
+		return (LOG_DEBUG);
+	i += steps;
+	return (config_loglevels[i < n ? i : n - 1].level);
+}
+
+/* The syslog level for a config keyword, or -1. */
+int
+config_loglevel_parse(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(config_loglevels) /
+	    sizeof(config_loglevels[0]); i++)
+		if (strcmp(config_loglevels[i].name, name) == 0)
+			return (config_loglevels[i].level);
+	return (-1);
+}
+
+/* s as a quoted string the lexer reads back unchanged. */
+void
+config_print_string(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', fp);
+		fputc(*s, fp);
+	}
+	fputc('"', fp);
+}
+
+static void
+config_print_policy(FILE *fp, struct policy *pol)
+{
+	fprintf(fp, "policy ");
+	config_print_string(fp, pol->pol_name);
+	fprintf(fp, " {\n}\n");
+}
+
+/* Print conf in canonical form. */
+void
+config_print(FILE *fp, struct sbxd_config *conf)
+{
+	struct sbxd_nameserver	*ns;
+	struct policy		*pol;
+	struct proxy_listen	*pl;
+	char			 buf[128];
+
+	fprintf(fp, "state ");
+	config_print_string(fp, conf->sc_state);
+	fprintf(fp, "\npidfile ");
+	config_print_string(fp, conf->sc_pidfile);
+	fprintf(fp, "\ncontrol socket ");
+	config_print_string(fp, conf->sc_socket);
+	fputc('\n', fp);
+	if (conf->sc_group != NULL) {
+		fprintf(fp, "control group ");
+		config_print_string(fp, conf->sc_group);
+		fputc('\n', fp);
+	}
+	fprintf(fp, "log level %s\n", config_loglevel_name(conf->sc_loglevel));
+	if (conf->sc_hostsfile != NULL) {
+		fprintf(fp, "resolver hosts-file ");
+		config_print_string(fp, conf->sc_hostsfile);
+		fputc('\n', fp);
+	}
+	TAILQ_FOREACH(ns, &conf->sc_nameservers, ns_entry)
+		fprintf(fp, "resolver nameserver %s port %u\n",
+		    util_addr_str((struct sockaddr *)&ns->ns_ss, buf,
+		    sizeof(buf)),
+		    util_sockaddr_port((struct sockaddr *)&ns->ns_ss));
+	TAILQ_FOREACH(pol, &conf->sc_policies, pol_entry) {
+		fputc('\n', fp);
+		config_print_policy(fp, pol);
+	}
+	if (!TAILQ_EMPTY(&conf->sc_listens))
+		fputc('\n', fp);
+	TAILQ_FOREACH(pl, &conf->sc_listens, pl_entry) {
+		fprintf(fp, "proxy listen on %s port %u policy ",
+		    util_addr_str((struct sockaddr *)&pl->pl_ss, buf,
+		    sizeof(buf)),
+		    util_sockaddr_port((struct sockaddr *)&pl->pl_ss));
+		config_print_string(fp, pl->pl_policy->pol_name);
+		fputc('\n', fp);
+	}
+}

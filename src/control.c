@@ -1,0 +1,759 @@
+/*
+ * control.c: the sbxctl socket.  A Unix stream socket, mode 0660 with the
+ * control group; every connection is checked again by peer credentials
+ * (root or a member of the control group).  Requests and replies are JSON
+ * objects, one per line.  A request is {"command": NAME, ...}.  Every
+ * reply ends with a line holding "ok"; lines before it carry progress or,
+ * for "events", the event stream, which follows until the client leaves.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "log.h"
+#include "sbxd.h"
+
+#define CONTROL_LINE_MAX	65536	/* longest request line */
+#define CONTROL_CLIENTS_MAX	64	/* sbxctl connections at once */
+#define CONTROL_FOLLOW_MAX	(256 * 1024) /* bytes queued to one events
+					   follower before events drop */
+#define CONTROL_BACKLOG		16
+#define CONTROL_EVENTS_LAST_MAX	10000	/* stored events replayed */
+
+struct control_client {
+	TAILQ_ENTRY(control_client)	 cc_entry;
+	uint64_t			 cc_id;
+	struct bufferevent		*cc_bev;
+	uid_t				 cc_uid;
+	pid_t				 cc_pid;
+	struct events_sub		*cc_sub;	/* following events */
+	uint64_t			 cc_dropped;	/* not yet reported */
+	int				 cc_closing;	/* close once flushed */
+};
+TAILQ_HEAD(control_clients, control_client);
+
+struct control_cmd {
+	const char	*name;
+	void		(*fn)(struct control_client *, json_t *);
+};
+
+static void	control_cmd_events(struct control_client *, json_t *);
+static void	control_cmd_log(struct control_client *, json_t *);
+static void	control_cmd_reload(struct control_client *, json_t *);
+static void	control_cmd_status(struct control_client *, json_t *);
+
+/* Keep sorted: looked up with bsearch. */
+static const struct control_cmd control_cmds[] = {
+	{ "events",	control_cmd_events },
+	{ "log",	control_cmd_log },
+	{ "reload",	control_cmd_reload },
+	{ "status",	control_cmd_status },
+};
+
+static struct evconnlistener	*control_listener;
+static struct event		*control_ev_resume;
+static char			*control_path;
+static gid_t			 control_gid;
+static char			*control_group;
+static struct control_clients	 control_clients =
+				    TAILQ_HEAD_INITIALIZER(control_clients);
+static int			 control_nclients;
+static uint64_t			 control_nextid;
+static uint64_t			 control_accepted;
+static uint64_t			 control_denied;
+static uint64_t			 control_requests;
+static uint64_t			 control_bad;
+static uint64_t			 control_dropped;
+
+static int	control_bind(const char *);
+static int	control_stale(const char *);
+static int	control_chown(void);
+static void	control_acceptcb(struct evconnlistener *, evutil_socket_t,
+		    struct sockaddr *, int, void *);
+static void	control_accept_errorcb(struct evconnlistener *, void *);
+static void	control_resumecb(evutil_socket_t, short, void *);
+static int	control_peer_check(int, uid_t *, pid_t *, char *, size_t);
+static int	control_peer_member(int, uid_t, gid_t);
+static struct control_client *control_client_new(int, uid_t, pid_t);
+static void	control_client_close(struct control_client *);
+static void	control_client_readcb(struct bufferevent *, void *);
+static void	control_client_writecb(struct bufferevent *, void *);
+static void	control_client_eventcb(struct bufferevent *, short, void *);
+static void	control_request(struct control_client *, const char *,
+		    size_t);
+static void	control_reply(struct control_client *, json_t *);
+static void	control_error(struct control_client *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+static int	control_dumpcb(const char *, size_t, void *);
+static void	control_follow_eventcb(json_t *, void *);
+static void	control_follow_write(struct control_client *, json_t *);
+static int	control_cmd_cmp(const void *, const void *);
+
+/* Create the socket named in conf and start accepting. */
+int
+control_init(struct sbxd_config *conf)
+{
+	int	 fd;
+
+	control_path = xstrdup(conf->sc_socket);
+	control_gid = conf->sc_gid;
+	control_group = conf->sc_group != NULL ? xstrdup(conf->sc_group) :
+	    NULL;
+	if ((fd = control_bind(control_path)) == -1)
+		goto fail;
+	control_listener = evconnlistener_new(sbxd_env->sx_base,
+	    control_acceptcb, NULL, LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (control_listener == NULL) {
+		log_warnx("control socket %s: cannot listen", control_path);
+		close(fd);
+		unlink(control_path);
+		goto fail;
+	}
+	evconnlistener_set_error_cb(control_listener, control_accept_errorcb);
+	control_ev_resume = evtimer_new(sbxd_env->sx_base, control_resumecb,
+	    NULL);
+	if (control_ev_resume == NULL)
+		goto fail;
+	log_debug("%s: listening on %s", __func__, control_path);
+	return (0);
+fail:
+	control_shutdown();
+	return (-1);
+}
+
+/* Bind path with mode 0660 and the control group; returns the fd. */
+static int
+control_bind(const char *path)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 omask;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_warnx("control socket %s: path longer than %zu", path,
+		    sizeof(sun.sun_path) - 1);
+		return (-1);
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (control_stale(path) == -1)
+		return (-1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("control socket %s", path);
+		return (-1);
+	}
+	/* Never accessible to others, not even between bind and chmod. */
+	omask = umask(S_IXUSR | S_IXGRP | S_IRWXO);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(omask);
+		log_warn("control socket %s: bind", path);
+		close(fd);
+		return (-1);
+	}
+	umask(omask);
+	if (control_chown() == -1 || listen(fd, CONTROL_BACKLOG) == -1) {
+		log_warn("control socket %s", path);
+		unlink(path);
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * Refuse to take over a socket another daemon still answers on; remove
+ * one left behind by a daemon that died.
+ */
+static int
+control_stale(const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	int			 fd, r;
+
+	if (lstat(path, &st) == -1)
+		return (errno == ENOENT ? 0 : (log_warn("control socket %s",
+		    path), -1));
+	if (!S_ISSOCK(st.st_mode)) {
+		log_warnx("control socket %s exists and is not a socket",
+		    path);
+		return (-1);
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("control socket %s", path);
+		return (-1);
+	}
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (r == 0) {
+		log_warnx("control socket %s is in use: another sbxd is "
+		    "running", path);
+		return (-1);
+	}
+	log_info("removing stale control socket %s", path);
+	if (unlink(path) == -1) {
+		log_warn("control socket %s: unlink", path);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Give the socket to the control group, or to root alone. */
+static int
+control_chown(void)
+{
+	mode_t	 mode = control_group != NULL ? 0660 : 0600;
+
+	if (chown(control_path, 0, control_group != NULL ? control_gid : 0)
+	    == -1 && geteuid() == 0)
+		return (-1);
+	return (chmod(control_path, mode));
+}
+
+/* Apply a new control group; the socket path needs a restart. */
+int
+control_reload(struct sbxd_config *conf, json_t *errors __unused)
+{
+	free(control_group);
+	control_group = conf->sc_group != NULL ? xstrdup(conf->sc_group) :
+	    NULL;
+	control_gid = conf->sc_gid;
+	if (control_path != NULL && control_chown() == -1) {
+		log_warn("control socket %s", control_path);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Close every client and the socket, and remove it. */
+void
+control_shutdown(void)
+{
+	struct control_client	*cc, *next;
+
+	TAILQ_FOREACH_SAFE(cc, &control_clients, cc_entry, next)
+		control_client_close(cc);
+	if (control_ev_resume != NULL) {
+		event_free(control_ev_resume);
+		control_ev_resume = NULL;
+	}
+	if (control_listener != NULL) {
+		evconnlistener_free(control_listener);
+		control_listener = NULL;
+		if (unlink(control_path) == -1)
+			log_warn("control socket %s: unlink", control_path);
+	}
+	free(control_path);
+	control_path = NULL;
+	free(control_group);
+	control_group = NULL;
+}
+
+static void
+control_acceptcb(struct evconnlistener *l __unused, evutil_socket_t fd,
+    struct sockaddr *sa __unused, int salen __unused, void *arg __unused)
+{
+	struct control_client	*cc;
+	char			 why[256];
+	uid_t			 uid;
+	pid_t			 pid;
+
+	control_accepted++;
+	if (control_peer_check(fd, &uid, &pid, why, sizeof(why)) == -1) {
+		control_denied++;
+		log_warnx("control: refused %s", why);
+		events_publish("control.denied", json_pack("{s:i, s:i, s:s}",
+		    "uid", (int)uid, "pid", (int)pid, "reason", why));
+	} else if (control_nclients >= CONTROL_CLIENTS_MAX) {
+		log_warnx("control: refused uid %d: %d clients already",
+		    (int)uid, control_nclients);
+		snprintf(why, sizeof(why), "too many control clients");
+	} else
+		why[0] = '\0';
+	if ((cc = control_client_new(fd, uid, pid)) == NULL || why[0] == '\0')
+		return;
+	/* Say why, then close once the reply is out. */
+	control_error(cc, "%s", why);
+	cc->cc_closing = 1;
+}
+
+/* Out of descriptors: pause accepting for a second (relayd, tmux). */
+static void
+control_accept_errorcb(struct evconnlistener *l, void *arg __unused)
+{
+	struct timeval	 tv = { 1, 0 };
+
+	log_warn("control: accept");
+	if (errno == EMFILE || errno == ENFILE) {
+		evconnlistener_disable(l);
+		evtimer_add(control_ev_resume, &tv);
+	}
+}
+
+static void
+control_resumecb(evutil_socket_t fd __unused, short events __unused,
+    void *arg __unused)
+{
+	if (control_listener != NULL)
+		evconnlistener_enable(control_listener);
+}
+
+/*
+ * Root, or a member of the control group.  The socket's mode already
+ * keeps others out; this check holds even if somebody loosens it.
+ */
+static int
+control_peer_check(int fd, uid_t *uid, pid_t *pid, char *why, size_t len)
+{
+#if HAVE_DECL_SO_PEERCRED
+	struct ucred	 uc;
+	socklen_t	 ulen = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ulen) == -1) {
+		*uid = (uid_t)-1;
+		*pid = -1;
+		snprintf(why, len, "peer credentials: %s", strerror(errno));
+		return (-1);
+	}
+	*uid = uc.uid;
+	*pid = uc.pid;
+#else
+	gid_t		 gid;
+
+	*pid = -1;
+	if (getpeereid(fd, uid, &gid) == -1) {
+		*uid = (uid_t)-1;
+		snprintf(why, len, "peer credentials: %s", strerror(errno));
+		return (-1);
+	}
+#endif
+	if (*uid == 0)
+		return (0);
+	if (control_group != NULL && control_peer_member(fd, *uid,
+	    control_gid))
+		return (0);
+	if (control_group != NULL)
+		snprintf(why, len, "permission denied: uid %d is not root or "
+		    "in group %s", (int)*uid, control_group);
+	else
+		snprintf(why, len, "permission denied: uid %d is not root "
+		    "(no control group is set)", (int)*uid);
+	return (-1);
+}
+
+/* Whether the peer holds gid, by its own credentials if we can. */
+static int
+control_peer_member(int fd __unused, uid_t uid, gid_t gid)
+{
+	struct passwd	*pw;
+	gid_t		*groups;
+	int		 i, n = 64, member = 0;
+
+#if HAVE_DECL_SO_PEERCRED && HAVE_DECL_SO_PEERGROUPS
+	struct ucred	 uc;
+	socklen_t	 len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0 &&
+	    uc.gid == gid)
+		return (1);
+	len = 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, NULL, &len) == -1 &&
+	    errno == ERANGE) {
+		if ((groups = malloc(len > 0 ? len : 1)) == NULL)
+			return (0);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == 0) {
+			for (i = 0; i < (int)(len / sizeof(gid_t)); i++)
+				if (groups[i] == gid)
+					member = 1;
+			free(groups);
+			return (member);
+		}
+		free(groups);
+	}
+#endif
+	/* No per-process groups: ask the group database. */
+	if ((pw = getpwuid(uid)) == NULL)
+		return (0);
+	if (pw->pw_gid == gid)
+		return (1);
+	if ((groups = calloc(n, sizeof(*groups))) == NULL)
+		return (0);
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) == -1) {
+		free(groups);
+		if ((groups = calloc(n, sizeof(*groups))) == NULL ||
+		    getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) == -1) {
+			free(groups);
+			return (0);
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (groups[i] == gid)
+			member = 1;
+	free(groups);
+	return (member);
+}
+
+static struct control_client *
+control_client_new(int fd, uid_t uid, pid_t pid)
+{
+	struct control_client	*cc;
+
+	if ((cc = calloc(1, sizeof(*cc))) == NULL) {
+		log_warn("%s", __func__);
+		close(fd);
+		return (NULL);
+	}
+	cc->cc_id = ++control_nextid;
+	cc->cc_uid = uid;
+	cc->cc_pid = pid;
+	cc->cc_bev = bufferevent_socket_new(sbxd_env->sx_base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (cc->cc_bev == NULL) {
+		log_warnx("%s: bufferevent failed", __func__);
+		close(fd);
+		free(cc);
+		return (NULL);
+	}
+	bufferevent_setcb(cc->cc_bev, control_client_readcb,
+	    control_client_writecb, control_client_eventcb, cc);
+	bufferevent_enable(cc->cc_bev, EV_READ);
+	TAILQ_INSERT_TAIL(&control_clients, cc, cc_entry);
+	control_nclients++;
+	log_debug("%s: client %llu: uid %d pid %d", __func__,
+	    (unsigned long long)cc->cc_id, (int)uid, (int)pid);
+	return (cc);
+}
+
+/* The one teardown path of a client. */
+static void
+control_client_close(struct control_client *cc)
+{
+	log_debug("%s: client %llu", __func__, (unsigned long long)cc->cc_id);
+	events_unsubscribe(cc->cc_sub);
+	TAILQ_REMOVE(&control_clients, cc, cc_entry);
+	control_nclients--;
+	bufferevent_free(cc->cc_bev);
+	free(cc);
+}
+
+static void
+control_client_readcb(struct bufferevent *bev, void *arg)
+{
+	struct control_client	*cc = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	char			*line;
+	size_t			 len;
+	int			 toolong = 0;
+
+	if (cc->cc_sub != NULL || cc->cc_closing) {
+		/* A follower only listens; its input is ignored. */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+		if (len > CONTROL_LINE_MAX) {
+			free(line);
+			toolong = 1;
+			break;
+		}
+		control_request(cc, line, len);
+		free(line);
+		if (cc->cc_sub != NULL || cc->cc_closing)
+			return;
+	}
+	if (toolong || evbuffer_get_length(in) > CONTROL_LINE_MAX) {
+		control_bad++;
+		control_error(cc, "request longer than %d bytes",
+		    CONTROL_LINE_MAX);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		cc->cc_closing = 1;
+		bufferevent_disable(bev, EV_READ);
+	}
+}
+
+/*
+ * The output drained: report events a follower missed, or finish
+ * closing a client whose last reply is out.
+ */
+static void
+control_client_writecb(struct bufferevent *bev __unused, void *arg)
+{
+	struct control_client	*cc = arg;
+	json_t			*note;
+
+	if (cc->cc_closing) {
+		control_client_close(cc);
+		return;
+	}
+	if (cc->cc_dropped > 0) {
+		note = json_pack("{s:s, s:I}", "type", "events.dropped",
+		    "dropped", (json_int_t)cc->cc_dropped);
+		cc->cc_dropped = 0;
+		control_follow_write(cc, note);
+		json_decref(note);
+	}
+}
+
+static void
+control_client_eventcb(struct bufferevent *bev __unused, short events,
+    void *arg)
+{
+	struct control_client	*cc = arg;
+
+	if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		control_client_close(cc);
+}
+
+static int
+control_cmd_cmp(const void *k, const void *e)
+{
+	return (strcmp(k, ((const struct control_cmd *)e)->name));
+}
+
+/* Parse one request line and run its command. */
+static void
+control_request(struct control_client *cc, const char *line, size_t len)
+{
+	const struct control_cmd	*cmd;
+	json_error_t			 err;
+	json_t				*req;
+	const char			*name;
+
+	control_requests++;
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
+	if (req == NULL) {
+		control_bad++;
+		control_error(cc, "invalid JSON at column %d: %s", err.column,
+		    err.text);
+		return;
+	}
+	name = json_string_value(json_object_get(req, "command"));
+	if (!json_is_object(req) || name == NULL) {
+		control_bad++;
+		control_error(cc, "request must be an object with a "
+		    "\"command\" string");
+	} else if ((cmd = bsearch(name, control_cmds, sizeof(control_cmds) /
+	    sizeof(control_cmds[0]), sizeof(control_cmds[0]),
+	    control_cmd_cmp)) == NULL) {
+		control_bad++;
+		control_error(cc, "unknown command \"%.64s\"", name);
+	} else {
+		log_debug("control: client %llu: %s", (unsigned long long)
+		    cc->cc_id, name);
+		cmd->fn(cc, req);
+	}
+	json_decref(req);
+}
+
+/* json_dump_callback into an evbuffer. */
+static int
+control_dumpcb(const char *buf, size_t len, void *arg)
+{
+	return (evbuffer_add(arg, buf, len));
+}
+
+/* Send one reply line.  Takes reply. */
+static void
+control_reply(struct control_client *cc, json_t *reply)
+{
+	struct evbuffer	*out = bufferevent_get_output(cc->cc_bev);
+
+	if (reply == NULL || json_dump_callback(reply,
+	    control_dumpcb, out, JSON_COMPACT) == -1) {
+		evbuffer_add_printf(out, "{\"ok\":false,\"error\":"
+		    "\"out of memory\"}");
+		log_warnx("%s: client %llu: cannot encode reply", __func__,
+		    (unsigned long long)cc->cc_id);
+	}
+	evbuffer_add(out, "\n", 1);
+	json_decref(reply);
+}
+
+/* Reply {"ok": false, "error": message}. */
+static void
+control_error(struct control_client *cc, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	control_reply(cc, json_pack("{s:b, s:s}", "ok", 0, "error", msg));
+}
+
+static void
+control_cmd_status(struct control_client *cc, json_t *req __unused)
+{
+	json_t	*st = sbxd_status();
+
+	if (st == NULL) {
+		control_error(cc, "out of memory");
+		return;
+	}
+	json_object_set_new(st, "ok", json_true());
+	control_reply(cc, st);
+}
+
+static void
+control_cmd_reload(struct control_client *cc, json_t *req __unused)
+{
+	json_t		*errors = json_array();
+	const char	*msg;
+
+	switch (sbxd_reload(errors)) {
+	case 0:
+		json_decref(errors);
+		control_reply(cc, json_pack("{s:b}", "ok", 1));
+		return;
+	case -1:
+		msg = "configuration has errors; the running configuration "
+		    "is kept";
+		break;
+	default:
+		msg = "configuration applied with errors";
+		break;
+	}
+	control_reply(cc, json_pack("{s:b, s:s, s:o}", "ok", 0, "error", msg,
+	    "errors", errors));
+}
+
+/* log verbose|brief: debug logging on or back to the configured level. */
+static void
+control_cmd_log(struct control_client *cc, json_t *req)
+{
+	const char	*level = json_string_value(json_object_get(req,
+			    "level"));
+	int		 pri;
+
+	if (level != NULL && strcmp(level, "verbose") == 0)
+		pri = LOG_DEBUG;
+	else if (level != NULL && strcmp(level, "brief") == 0)
+		pri = config_loglevel_raise(sbxd_env->sx_conf->sc_loglevel,
+		    sbxd_env->sx_verbose);
+	else {
+		control_error(cc, "log: \"level\" must be \"verbose\" or "
+		    "\"brief\"");
+		return;
+	}
+	log_setlevel(pri);
+	log_info("log level %s by uid %d", config_loglevel_name(pri),
+	    (int)cc->cc_uid);
+	control_reply(cc, json_pack("{s:b, s:s}", "ok", 1, "level",
+	    config_loglevel_name(pri)));
+}
+
+/*
+ * events: reply ok, replay the last "last" stored events if asked, then
+ * follow the bus until the client goes away.
+ */
+static void
+control_cmd_events(struct control_client *cc, json_t *req)
+{
+	json_t		*last = json_object_get(req, "last"), *list, *ev;
+	json_int_t	 n = 0;
+	size_t		 i;
+
+	if (last != NULL && (!json_is_integer(last) ||
+	    (n = json_integer_value(last)) < 0 ||
+	    n > CONTROL_EVENTS_LAST_MAX)) {
+		control_error(cc, "events: \"last\" must be a number from 0 "
+		    "to %d", CONTROL_EVENTS_LAST_MAX);
+		return;
+	}
+	cc->cc_sub = events_subscribe("control", control_follow_eventcb, cc);
+	if (cc->cc_sub == NULL) {
+		control_error(cc, "out of memory");
+		return;
+	}
+	control_reply(cc, json_pack("{s:b}", "ok", 1));
+	if (n > 0) {
+		store_flush();
+		if ((list = store_events_recent((int)n)) != NULL) {
+			json_array_foreach(list, i, ev)
+				control_follow_write(cc, ev);
+			json_decref(list);
+		}
+	}
+}
+
+/* A bus event for one follower; dropped if the follower lags. */
+static void
+control_follow_eventcb(json_t *ev, void *arg)
+{
+	struct control_client	*cc = arg;
+	struct evbuffer		*out = bufferevent_get_output(cc->cc_bev);
+
+	if (evbuffer_get_length(out) >= CONTROL_FOLLOW_MAX) {
+		cc->cc_dropped++;
+		control_dropped++;
+		return;
+	}
+	control_follow_write(cc, ev);
+}
+
+static void
+control_follow_write(struct control_client *cc, json_t *ev)
+{
+	struct evbuffer	*out = bufferevent_get_output(cc->cc_bev);
+
+	if (json_dump_callback(ev, control_dumpcb, out,
+	    JSON_COMPACT) == -1) {
+		cc->cc_dropped++;
+		control_dropped++;
+		return;
+	}
+	evbuffer_add(out, "\n", 1);
+}
+
+/* Counters for sbxctl status. */
+json_t *
+control_status(void)
+{
+	struct control_client	*cc;
+	int			 followers = 0;
+
+	TAILQ_FOREACH(cc, &control_clients, cc_entry)
+		if (cc->cc_sub != NULL)
+			followers++;
+	return (json_pack("{s:s, s:s?, s:s?, s:i, s:i, s:I, s:I, s:I, s:I, "
+	    "s:I}",
+	    "state", control_listener != NULL ? "up" : "down",
+	    "socket", control_path,
+	    "group", control_group,
+	    "clients", control_nclients,
+	    "followers", followers,
+	    "accepted", (json_int_t)control_accepted,
+	    "denied", (json_int_t)control_denied,
+	    "requests", (json_int_t)control_requests,
+	    "bad_requests", (json_int_t)control_bad,
+	    "events_dropped", (json_int_t)control_dropped));
+}

@@ -1,0 +1,1002 @@
+/*
+ * parse.y: the sbxd.conf(5) grammar.  The OpenBSD skeleton: a hand-written
+ * lexer with include files, macros ($name, name = value, -D name=value),
+ * quoted strings and a sorted keyword table; every error is reported as
+ * file:line: message, counted, and parsing goes on to find the next one.
+ */
+
+%{
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "sbxd.h"
+
+#define PARSE_STRING_MAX	8192	/* one word or quoted string */
+#define PARSE_INCLUDE_DEPTH	16	/* stops include loops early */
+
+TAILQ_HEAD(files, file)		 files = TAILQ_HEAD_INITIALIZER(files);
+static struct file {
+	TAILQ_ENTRY(file)	 entry;
+	FILE			*stream;
+	char			*name;
+	int			 lineno;
+	int			 errors;
+	int			 ungetpos;
+	int			 ungetsize;
+	unsigned char		*ungetbuf;
+	int			 eof_reached;
+	int			 depth;
+} *file, *topfile;
+
+static struct file	*pushfile(const char *, int);
+static int		 popfile(void);
+int			 yyparse(void);
+static int		 yylex(void);
+static int		 yyerror(const char *, ...)
+			    __attribute__((__format__ (printf, 1, 2)));
+static int		 kw_cmp(const void *, const void *);
+static int		 lookup(const char *);
+static int		 igetc(void);
+static int		 lgetc(int);
+static void		 lungetc(int);
+static int		 findeol(void);
+static int		 lex_word(int);
+static int		 lex_quoted(int);
+static int		 lex_macro(void);
+static void		 lex_remember(const char *);
+static int		 allowed_in_word(int);
+static char		*include_path(const char *);
+static int		 check_path(char *, char **);
+static int		 check_name(const char *, const char *);
+
+TAILQ_HEAD(symhead, sym)	 symhead = TAILQ_HEAD_INITIALIZER(symhead);
+struct sym {
+	TAILQ_ENTRY(sym)	 entry;
+	int			 used;
+	int			 persist;
+	char			*nam;
+	char			*val;
+};
+static int		 symset(const char *, const char *, int);
+static char		*symget(const char *);
+static void		 symclear(void);
+
+static struct sbxd_config	*conf;
+static json_t			*errors;
+static int			 errline;	/* last line with an error */
+static const char		*errfile;
+static char			 lasttok[40];	/* for syntax errors */
+static int			 stmt_start;	/* next word starts a line */
+
+static int		 set_group(const char *);
+static int		 add_nameserver(const char *, long long);
+static int		 add_listen(const char *, long long, const char *);
+static struct policy	*add_policy(const char *);
+
+typedef struct {
+	union {
+		long long	 number;
+		char		*string;
+	} v;
+	int lineno;
+} YYSTYPE;
+
+%}
+
+%token	CONTROL GROUP HOSTSFILE INCLUDE LEVEL LISTEN LOG NAMESERVER ON
+%token	PIDFILE POLICY PORT PROXY RESOLVER SOCKET STATE
+%token	ERROR
+%token	<v.string>	STRING
+%token	<v.number>	NUMBER
+%type	<v.string>	string
+%type	<v.number>	port
+%type	<v.string>	policyname
+
+%%
+
+grammar		: /* empty */
+		| grammar include '\n'
+		| grammar '\n'
+		| grammar varset '\n'
+		| grammar main '\n'
+		| grammar policy '\n'
+		| grammar error '\n'		{ yyerrok; }
+		;
+
+include		: INCLUDE STRING		{
+			struct file	*nfile;
+			char		*path;
+
+			path = include_path($2);
+			free($2);
+			if ((nfile = pushfile(path, file->depth + 1)) == NULL) {
+				free(path);
+				YYERROR;
+			}
+			free(path);
+			file = nfile;
+			lungetc('\n');
+		}
+		;
+
+string		: string STRING		{
+			xasprintf(&$$, "%s %s", $1, $2);
+			free($1);
+			free($2);
+		}
+		| STRING
+		;
+
+varset		: STRING '=' string		{
+			const char	*s;
+
+			for (s = $1; *s != '\0'; s++) {
+				if (!isalnum((unsigned char)*s) && *s != '_') {
+					yyerror("macro name \"%s\" may hold "
+					    "only letters, digits and _", $1);
+					free($1);
+					free($3);
+					YYERROR;
+				}
+			}
+			if (symset($1, $3, 0) == -1)
+				fatal("cannot store variable");
+			free($1);
+			free($3);
+		}
+		;
+
+main		: STATE STRING			{
+			if (check_path($2, &conf->sc_state) == -1)
+				YYERROR;
+		}
+		| CONTROL SOCKET STRING		{
+			if (check_path($3, &conf->sc_socket) == -1)
+				YYERROR;
+		}
+		| CONTROL GROUP STRING		{
+			int	 r = set_group($3);
+
+			free($3);
+			if (r == -1)
+				YYERROR;
+		}
+		| CONTROL GROUP NUMBER		{
+			char	*s;
+
+			xasprintf(&s, "%lld", $3);
+			if (set_group(s) == -1) {
+				free(s);
+				YYERROR;
+			}
+			free(s);
+		}
+		| PIDFILE STRING		{
+			if (check_path($2, &conf->sc_pidfile) == -1)
+				YYERROR;
+		}
+		| LOG LEVEL STRING		{
+			int	 level = config_loglevel_parse($3);
+
+			if (level == -1) {
+				yyerror("unknown log level \"%s\" "
+				    "(debug, info or warning)", $3);
+				free($3);
+				YYERROR;
+			}
+			free($3);
+			conf->sc_loglevel = level;
+		}
+		| RESOLVER HOSTSFILE STRING	{
+			struct stat	 st;
+
+			if (check_path($3, &conf->sc_hostsfile) == -1)
+				YYERROR;
+			if (stat(conf->sc_hostsfile, &st) == -1) {
+				yyerror("hosts-file \"%s\": %s",
+				    conf->sc_hostsfile, strerror(errno));
+				YYERROR;
+			}
+			if (!S_ISREG(st.st_mode)) {
+				yyerror("hosts-file \"%s\" is not a regular "
+				    "file", conf->sc_hostsfile);
+				YYERROR;
+			}
+		}
+		| RESOLVER NAMESERVER STRING port {
+			int	 r = add_nameserver($3, $4 == -1 ?
+			    RESOLVER_PORT : $4);
+
+			free($3);
+			if (r == -1)
+				YYERROR;
+		}
+		| PROXY LISTEN ON STRING port policyname {
+			int	 r = add_listen($4, $5 == -1 ? PROXY_PORT : $5,
+			    $6);
+
+			free($4);
+			free($6);
+			if (r == -1)
+				YYERROR;
+		}
+		;
+
+port		: /* empty */			{ $$ = -1; }
+		| PORT NUMBER			{
+			if ($2 < 1 || $2 > 65535) {
+				yyerror("port %lld out of range (1-65535)",
+				    $2);
+				YYERROR;
+			}
+			$$ = $2;
+		}
+		| PORT STRING			{
+			yyerror("port \"%s\" is not a number", $2);
+			free($2);
+			YYERROR;
+		}
+		;
+
+policyname	: /* empty */			{ $$ = xstrdup("default"); }
+		| POLICY STRING			{ $$ = $2; }
+		;
+
+policy		: POLICY STRING optnl '{' optnl '}' {
+			struct policy	*pol;
+
+			pol = add_policy($2);
+			free($2);
+			if (pol == NULL)
+				YYERROR;
+		}
+		;
+
+optnl		: '\n' optnl
+		| /* empty */
+		;
+
+%%
+
+struct keywords {
+	const char	*k_name;
+	int		 k_val;
+};
+
+/* Keep sorted: lookup() uses bsearch. */
+static const struct keywords keywords[] = {
+	{ "control",		CONTROL },
+	{ "group",		GROUP },
+	{ "hosts-file",		HOSTSFILE },
+	{ "include",		INCLUDE },
+	{ "level",		LEVEL },
+	{ "listen",		LISTEN },
+	{ "log",		LOG },
+	{ "nameserver",		NAMESERVER },
+	{ "on",			ON },
+	{ "pidfile",		PIDFILE },
+	{ "policy",		POLICY },
+	{ "port",		PORT },
+	{ "proxy",		PROXY },
+	{ "resolver",		RESOLVER },
+	{ "socket",		SOCKET },
+	{ "state",		STATE },
+};
+
+/* Report an error at the current line, once per line. */
+static int
+yyerror(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg, *line;
+	int	 lineno = yylval.lineno;
+
+	/* A specific message was given already; skip the generic one. */
+	if (lineno == errline && errfile == file->name &&
+	    strcmp(fmt, "syntax error") == 0)
+		return (0);
+	file->errors++;
+	errline = lineno;
+	errfile = file->name;
+	if (strcmp(fmt, "syntax error") == 0)
+		xasprintf(&msg, "syntax error %s", lasttok);
+	else {
+		va_start(ap, fmt);
+		if (vasprintf(&msg, fmt, ap) == -1)
+			fatal("%s", __func__);
+		va_end(ap);
+	}
+	xasprintf(&line, "%s:%d: %s", file->name, lineno, msg);
+	if (errors != NULL)
+		json_array_append_new(errors, json_string(line));
+	free(line);
+	free(msg);
+	return (0);
+}
+
+/* Remember the token just read, for "syntax error near ...". */
+static void
+lex_remember(const char *s)
+{
+	if (s == NULL)
+		snprintf(lasttok, sizeof(lasttok), "at end of line");
+	else if (strlen(s) > 24)
+		snprintf(lasttok, sizeof(lasttok), "near \"%.24s...\"", s);
+	else
+		snprintf(lasttok, sizeof(lasttok), "near \"%s\"", s);
+}
+
+static int
+kw_cmp(const void *k, const void *e)
+{
+	return (strcmp(k, ((const struct keywords *)e)->k_name));
+}
+
+/* Whether the keyword table is sorted, for the unit tests. */
+int
+parse_keywords_sorted(void)
+{
+	size_t	 i;
+
+	for (i = 1; i < sizeof(keywords) / sizeof(keywords[0]); i++)
+		if (strcmp(keywords[i - 1].k_name, keywords[i].k_name) >= 0)
+			return (0);
+	return (1);
+}
+
+static int
+lookup(const char *s)
+{
+	const struct keywords	*p;
+
+	p = bsearch(s, keywords, sizeof(keywords) / sizeof(keywords[0]),
+	    sizeof(keywords[0]), kw_cmp);
+	return (p != NULL ? p->k_val : STRING);
+}
+
+/* Next byte of the current file, or of pushed-back text. */
+static int
+igetc(void)
+{
+	int	 c;
+
+	if (file->ungetpos > 0)
+		return (file->ungetbuf[--file->ungetpos]);
+	c = getc(file->stream);
+	if (c == EOF)
+		file->eof_reached = 1;
+	return (c);
+}
+
+/*
+ * Next character for the lexer.  Outside quotes a backslash before a
+ * newline joins the lines; at the end of an included file we return to
+ * the file that included it, as if its last line ended there.
+ */
+static int
+lgetc(int quotec)
+{
+	int	 c, next;
+
+	if (quotec) {
+		if ((c = igetc()) == EOF) {
+			yyerror("reached end of file inside quoted string");
+			if (file == topfile || popfile() == EOF)
+				return (EOF);
+			return (quotec);
+		}
+		return (c);
+	}
+	while ((c = igetc()) == '\\') {
+		next = igetc();
+		if (next != '\n') {
+			c = next;
+			break;
+		}
+		yylval.lineno = file->lineno;
+		file->lineno++;
+	}
+	if (c == EOF && file != topfile && popfile() != EOF) {
+		/*
+		 * End the included file's last line here.  yylex counts
+		 * the newline on the including file's line, so undo that.
+		 */
+		file->lineno--;
+		return ('\n');
+	}
+	return (c);
+}
+
+/* Push c back, to be read again. */
+static void
+lungetc(int c)
+{
+	if (c == EOF)
+		return;
+	if (file->ungetpos >= file->ungetsize) {
+		void	*p;
+
+		p = reallocarray(file->ungetbuf, file->ungetsize, 2);
+		if (p == NULL)
+			fatal("%s", __func__);
+		file->ungetbuf = p;
+		file->ungetsize *= 2;
+	}
+	file->ungetbuf[file->ungetpos++] = c;
+}
+
+/* Skip to the end of the line after an error. */
+static int
+findeol(void)
+{
+	int	 c;
+
+	/* Leave the newline: the grammar's error rule resumes at it. */
+	while ((c = lgetc(0)) != '\n' && c != EOF)
+		;	/* nothing */
+	lungetc(c);
+	return (ERROR);
+}
+
+/* Whether c may appear in an unquoted word. */
+static int
+allowed_in_word(int c)
+{
+	if (isalnum(c))
+		return (1);
+	if (!ispunct(c))
+		return (0);
+	switch (c) {
+	case '(': case ')': case '{': case '}': case '<': case '>':
+	case '!': case '=': case '#': case ',': case '"': case '\'':
+	case '$':
+		return (0);
+	}
+	return (1);
+}
+
+static int
+yylex(void)
+{
+	int	 c, first;
+
+top:
+	first = stmt_start;
+	stmt_start = 0;
+	while ((c = lgetc(0)) == ' ' || c == '\t')
+		;	/* nothing */
+	yylval.lineno = file->lineno;
+	if (c == '#')
+		while ((c = lgetc(0)) != '\n' && c != EOF)
+			;	/* nothing */
+	if (c == '$') {
+		if (lex_macro() == -1)
+			return (findeol());
+		stmt_start = first;
+		goto top;
+	}
+	switch (c) {
+	case '\'':
+	case '"':
+		return (lex_quoted(c));
+	case '\n':
+		lex_remember(NULL);
+		yylval.lineno = file->lineno;
+		file->lineno++;
+		stmt_start = 1;
+		return (c);
+	case '{':
+		lex_remember("{");
+		stmt_start = 1;
+		return (c);
+	case EOF:
+		lex_remember(NULL);
+		return (0);
+	}
+	if (c == '-' || isdigit(c) || allowed_in_word(c)) {
+		lungetc(c);
+		return (lex_word(first));
+	}
+	if (c == '=' || c == '}') {
+		lex_remember(c == '=' ? "=" : "}");
+		return (c);
+	}
+	if (isprint(c))
+		yyerror("unexpected character '%c'", c);
+	else
+		yyerror("unexpected byte 0x%02x", c);
+	return (findeol());
+}
+
+/* Replace $name by the macro's value, pushed back to be lexed again. */
+static int
+lex_macro(void)
+{
+	char	 buf[PARSE_STRING_MAX];
+	char	*p, *val;
+	int	 c, quote;
+
+	p = buf;
+	while ((c = lgetc(0)) != EOF && (isalnum(c) || c == '_')) {
+		*p++ = c;
+		if (p - buf >= (ptrdiff_t)sizeof(buf) - 1) {
+			yyerror("macro name too long");
+			return (-1);
+		}
+	}
+	*p = '\0';
+	lungetc(c);
+	if (p == buf) {
+		yyerror("$ without a macro name");
+		return (-1);
+	}
+	if ((val = symget(buf)) == NULL) {
+		yyerror("macro \"%s\" is not defined", buf);
+		return (-1);
+	}
+	/*
+	 * The value is lexed again as one word: bare if it is a plain word
+	 * (so a number stays a number), quoted otherwise.
+	 */
+	for (p = val, quote = (*val == '\0'); *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\' || *p == '\n') {
+			yyerror("macro \"%s\" holds a quote, backslash or "
+			    "newline", buf);
+			return (-1);
+		}
+		if (!allowed_in_word((unsigned char)*p))
+			quote = 1;
+	}
+	if (quote)
+		lungetc('"');
+	for (p = val + strlen(val); p > val; p--)
+		lungetc((unsigned char)p[-1]);
+	if (quote)
+		lungetc('"');
+	return (0);
+}
+
+/* A quoted string; \" and \\ are escapes, a newline is an error. */
+static int
+lex_quoted(int quotec)
+{
+	char	 buf[PARSE_STRING_MAX];
+	char	*p = buf;
+	int	 c, next;
+
+	for (;;) {
+		if ((c = lgetc(quotec)) == EOF)
+			return (0);
+		if (c == '\n') {
+			yyerror("unterminated quoted string");
+			lungetc(c);
+			return (ERROR);
+		}
+		if (c == quotec)
+			break;
+		if (c == '\\') {
+			if ((next = lgetc(quotec)) == EOF)
+				return (0);
+			if (next != quotec && next != '\\') {
+				yyerror("unknown escape \\%c in string",
+				    isprint(next) ? next : '?');
+				lungetc(next);
+				return (findeol());
+			}
+			c = next;
+		} else if (c == '\0' || (iscntrl(c) && c != '\t')) {
+			yyerror("control character in quoted string");
+			return (findeol());
+		}
+		if (p - buf >= (ptrdiff_t)sizeof(buf) - 1) {
+			yyerror("string too long");
+			return (findeol());
+		}
+		*p++ = c;
+	}
+	*p = '\0';
+	lex_remember(buf);
+	yylval.v.string = xstrdup(buf);
+	return (STRING);
+}
+
+/*
+ * A bare word: a keyword, a number, or a string.  A word that starts a
+ * statement and is neither a keyword nor a macro assignment is reported
+ * as an unknown keyword rather than a bare syntax error.
+ */
+static int
+lex_word(int first)
+{
+	char		 buf[PARSE_STRING_MAX];
+	char		*p = buf;
+	const char	*errstr = NULL;
+	long long	 n;
+	int		 c, token, digits = 1;
+
+	while ((c = lgetc(0)) != EOF && (allowed_in_word(c) || c == '-')) {
+		if (p - buf >= (ptrdiff_t)sizeof(buf) - 1) {
+			yyerror("string too long");
+			return (findeol());
+		}
+		if (!isdigit(c) && !(c == '-' && p == buf))
+			digits = 0;
+		*p++ = c;
+	}
+	lungetc(c);
+	*p = '\0';
+	lex_remember(buf);
+	if (digits && p > buf && !(p == buf + 1 && buf[0] == '-')) {
+		errno = 0;
+		n = strtoll(buf, NULL, 10);
+		if (errno == ERANGE)
+			errstr = "too large";
+		if (errstr == NULL) {
+			yylval.v.number = n;
+			return (NUMBER);
+		}
+		yyerror("number %s is %s", buf, errstr);
+		return (findeol());
+	}
+	if ((token = lookup(buf)) != STRING)
+		return (token);
+	if (first) {
+		while ((c = lgetc(0)) == ' ' || c == '\t')
+			;	/* nothing */
+		lungetc(c);
+		if (c != '=') {
+			yyerror("unknown keyword \"%s\"", buf);
+			return (findeol());
+		}
+	}
+	yylval.v.string = xstrdup(buf);
+	return (STRING);
+}
+
+/* Open name and make it the current file. */
+static struct file *
+pushfile(const char *name, int depth)
+{
+	struct file	*nfile;
+	FILE		*stream;
+
+	if (depth > PARSE_INCLUDE_DEPTH) {
+		yyerror("include \"%s\": nested too deeply", name);
+		return (NULL);
+	}
+	if ((stream = fopen(name, "r")) == NULL) {
+		if (file != NULL)
+			yyerror("include \"%s\": %s", name, strerror(errno));
+		else {
+			char	*line;
+
+			xasprintf(&line, "%s: %s", name, strerror(errno));
+			json_array_append_new(errors, json_string(line));
+			free(line);
+		}
+		return (NULL);
+	}
+	nfile = xcalloc(1, sizeof(*nfile));
+	nfile->stream = stream;
+	nfile->name = xstrdup(name);
+	nfile->lineno = depth == 0 ? 1 : 0;	/* include pushes a newline */
+	nfile->depth = depth;
+	nfile->ungetsize = 16;
+	nfile->ungetbuf = xmalloc(nfile->ungetsize);
+	TAILQ_INSERT_TAIL(&files, nfile, entry);
+	return (nfile);
+}
+
+/* Close the current file and go back to the one that included it. */
+static int
+popfile(void)
+{
+	struct file	*prev;
+
+	if ((prev = TAILQ_PREV(file, files, entry)) != NULL)
+		prev->errors += file->errors;
+	TAILQ_REMOVE(&files, file, entry);
+	fclose(file->stream);
+	free(file->name);
+	free(file->ungetbuf);
+	free(file);
+	file = prev;
+	return (file != NULL ? 0 : EOF);
+}
+
+/* An include path relative to the including file's directory. */
+static char *
+include_path(const char *name)
+{
+	const char	*slash;
+	char		*path;
+
+	if (name[0] == '/' || (slash = strrchr(file->name, '/')) == NULL)
+		return (xstrdup(name));
+	xasprintf(&path, "%.*s/%s", (int)(slash - file->name), file->name,
+	    name);
+	return (path);
+}
+
+/*
+ * Parse filename into a new config.  Returns NULL when there were errors,
+ * each appended to errs as "file:line: message".
+ */
+struct sbxd_config *
+parse_config(const char *filename, json_t *errs)
+{
+	struct sym	*sym;
+	int		 nerr;
+
+	conf = config_new();
+	errors = errs;
+	errline = 0;
+	errfile = NULL;
+	stmt_start = 1;
+	file = NULL;
+	if ((file = pushfile(filename, 0)) == NULL) {
+		config_free(conf);
+		return (NULL);
+	}
+	topfile = file;
+	yyparse();
+	nerr = file->errors;
+	popfile();
+
+	/* A macro that was set but never used is probably a typo. */
+	TAILQ_FOREACH(sym, &symhead, entry) {
+		if (!sym->used && !sym->persist)
+			log_debug("%s: macro \"%s\" not used", filename,
+			    sym->nam);
+	}
+	symclear();
+	if (nerr > 0) {
+		config_free(conf);
+		return (NULL);
+	}
+	return (conf);
+}
+
+static int
+symset(const char *nam, const char *val, int persist)
+{
+	struct sym	*sym;
+
+	TAILQ_FOREACH(sym, &symhead, entry) {
+		if (strcmp(nam, sym->nam) == 0)
+			break;
+	}
+	if (sym != NULL) {
+		if (sym->persist)
+			return (0);
+		free(sym->nam);
+		free(sym->val);
+		TAILQ_REMOVE(&symhead, sym, entry);
+		free(sym);
+	}
+	if ((sym = calloc(1, sizeof(*sym))) == NULL)
+		return (-1);
+	if ((sym->nam = strdup(nam)) == NULL ||
+	    (sym->val = strdup(val)) == NULL) {
+		free(sym->nam);
+		free(sym);
+		return (-1);
+	}
+	sym->persist = persist;
+	TAILQ_INSERT_TAIL(&symhead, sym, entry);
+	return (0);
+}
+
+/* Drop the file's macros; -D macros stay for the next reload. */
+static void
+symclear(void)
+{
+	struct sym	*sym, *next;
+
+	TAILQ_FOREACH_SAFE(sym, &symhead, entry, next) {
+		sym->used = 0;
+		if (sym->persist)
+			continue;
+		TAILQ_REMOVE(&symhead, sym, entry);
+		free(sym->nam);
+		free(sym->val);
+		free(sym);
+	}
+}
+
+/* Define a macro from -D name=value; it overrides the file's. */
+int
+cmdline_symset(const char *s)
+{
+	const char	*val, *p;
+	char		*nam;
+	int		 r;
+
+	if ((val = strchr(s, '=')) == NULL || val == s)
+		return (-1);
+	for (p = s; p < val; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return (-1);
+	nam = xmalloc(val - s + 1);
+	memcpy(nam, s, val - s);
+	nam[val - s] = '\0';
+	r = symset(nam, val + 1, 1);
+	free(nam);
+	return (r);
+}
+
+static char *
+symget(const char *nam)
+{
+	struct sym	*sym;
+
+	TAILQ_FOREACH(sym, &symhead, entry) {
+		if (strcmp(nam, sym->nam) == 0) {
+			sym->used = 1;
+			return (sym->val);
+		}
+	}
+	return (NULL);
+}
+
+/*
+ * Check a path from the config and store it, made absolute against the
+ * current directory so that the daemon's chdir does not move it.
+ * Takes s.
+ */
+static int
+check_path(char *s, char **dst)
+{
+	char	 cwd[SBXD_PATH_MAX];
+	char	*path, *rel = s;
+
+	if (*s == '\0' || strlen(s) >= SBXD_PATH_MAX) {
+		yyerror("path \"%s\" is empty or too long", s);
+		free(s);
+		return (-1);
+	}
+	if (s[0] == '/')
+		path = s;
+	else {
+		if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			yyerror("relative path \"%s\": getcwd: %s", s,
+			    strerror(errno));
+			free(s);
+			return (-1);
+		}
+		while (rel[0] == '.' && rel[1] == '/')
+			rel += 2;
+		xasprintf(&path, "%s/%s", cwd, rel);
+		free(s);
+	}
+	free(*dst);
+	*dst = path;
+	return (0);
+}
+
+/* Check a name used in the config: printable, not empty, not too long. */
+static int
+check_name(const char *what, const char *s)
+{
+	const char	*p;
+
+	if (*s == '\0' || strlen(s) > SBXD_NAME_MAX) {
+		yyerror("%s name \"%s\" is empty or longer than %d", what, s,
+		    SBXD_NAME_MAX);
+		return (-1);
+	}
+	for (p = s; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' &&
+		    *p != '.') {
+			yyerror("%s name \"%s\": only letters, digits, "
+			    "'-', '_' and '.' are allowed", what, s);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* control group: a group name or number that exists on this host. */
+static int
+set_group(const char *name)
+{
+	struct group	*gr;
+	const char	*p;
+
+	for (p = name; isdigit((unsigned char)*p); p++)
+		;	/* nothing */
+	if (*p == '\0' && p != name)
+		gr = getgrgid((gid_t)strtoul(name, NULL, 10));
+	else
+		gr = getgrnam(name);
+	if (gr == NULL) {
+		yyerror("control group \"%s\" does not exist", name);
+		return (-1);
+	}
+	free(conf->sc_group);
+	conf->sc_group = xstrdup(gr->gr_name);
+	conf->sc_gid = gr->gr_gid;
+	return (0);
+}
+
+static int
+add_nameserver(const char *addr, long long port)
+{
+	struct sbxd_nameserver	*ns;
+
+	ns = xcalloc(1, sizeof(*ns));
+	if (util_addr_parse(addr, port, &ns->ns_ss, &ns->ns_sslen) == -1) {
+		yyerror("nameserver \"%s\" is not an IPv4 or IPv6 address",
+		    addr);
+		free(ns);
+		return (-1);
+	}
+	TAILQ_INSERT_TAIL(&conf->sc_nameservers, ns, ns_entry);
+	return (0);
+}
+
+static int
+add_listen(const char *addr, long long port, const char *polname)
+{
+	struct proxy_listen	*pl, *o;
+	char			 buf[128];
+
+	pl = xcalloc(1, sizeof(*pl));
+	if (util_addr_parse(addr, port, &pl->pl_ss, &pl->pl_sslen) == -1) {
+		yyerror("listen address \"%s\" is not an IPv4 or IPv6 "
+		    "address", addr);
+		free(pl);
+		return (-1);
+	}
+	if ((pl->pl_policy = config_policy_find(conf, polname)) == NULL) {
+		yyerror("policy \"%s\" is not defined (define it before the "
+		    "listener)", polname);
+		free(pl);
+		return (-1);
+	}
+	TAILQ_FOREACH(o, &conf->sc_listens, pl_entry) {
+		if (util_sockaddr_cmp((struct sockaddr *)&o->pl_ss,
+		    (struct sockaddr *)&pl->pl_ss) == 0) {
+			yyerror("proxy listen on %s: duplicate listener",
+			    util_sockaddr_str((struct sockaddr *)&pl->pl_ss,
+			    buf, sizeof(buf)));
+			free(pl);
+			return (-1);
+		}
+	}
+	TAILQ_INSERT_TAIL(&conf->sc_listens, pl, pl_entry);
+	return (0);
+}
+
+static struct policy *
+add_policy(const char *name)
+{
+	struct policy	*pol;
+
+	if (check_name("policy", name) == -1)
+		return (NULL);
+	if (config_policy_find(conf, name) != NULL) {
+		yyerror("policy \"%s\" defined twice", name);
+		return (NULL);
+	}
+	pol = xcalloc(1, sizeof(*pol));
+	pol->pol_name = xstrdup(name);
+	TAILQ_INSERT_TAIL(&conf->sc_policies, pol, pol_entry);
+	return (pol);
+}

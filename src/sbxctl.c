@@ -1,0 +1,313 @@
+/*
+ * sbxctl.c: the control client.  It sends one request line to sbxd's
+ * control socket and prints the reply as a table, or as the JSON lines
+ * it received with -j.  "events" keeps printing until interrupted.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "sbxd.h"
+#include "sbxctl.h"
+
+static int	 sbxctl_json;		/* -j */
+
+static void	 usage(void) __attribute__((__noreturn__));
+static FILE	*sbxctl_connect(const char *);
+static int	 sbxctl_run(FILE *, const struct sbxctl_cmd *, json_t *);
+static void	 sbxctl_print_value(const char *, json_t *);
+static void	 sbxctl_print_fields(json_t *, const char **);
+static void	 sbxctl_print_uptime(json_int_t);
+static void	 sbxctl_sigcb(int);
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sbxctl [-j] [-s socket] command [arg ...]\n");
+	sbxctl_usage_cmds(stderr);
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const struct sbxctl_cmd	*cmd;
+	const char		*sock = SBXD_SOCKET;
+	json_t			*req;
+	FILE			*fp;
+	int			 ch, r;
+
+	while ((ch = getopt(argc, argv, "+js:")) != -1) {
+		switch (ch) {
+		case 'j':
+			sbxctl_json = 1;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	if ((cmd = sbxctl_cmd_find(argv[0])) == NULL) {
+		fprintf(stderr, "sbxctl: unknown command \"%s\"\n", argv[0]);
+		usage();
+	}
+	if ((req = cmd->build(cmd, argc - 1, argv + 1)) == NULL) {
+		fprintf(stderr, "sbxctl: out of memory\n");
+		return (1);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, sbxctl_sigcb);
+	signal(SIGTERM, sbxctl_sigcb);
+	if ((fp = sbxctl_connect(sock)) == NULL)
+		return (1);
+	r = sbxctl_run(fp, cmd, req);
+	json_decref(req);
+	fclose(fp);
+	return (r);
+}
+
+/* Interrupted while following: a normal end. */
+static void
+sbxctl_sigcb(int sig __unused)
+{
+	_exit(0);
+}
+
+static FILE *
+sbxctl_connect(const char *path)
+{
+	struct sockaddr_un	 sun;
+	FILE			*fp;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "sbxctl: %s: socket path too long\n", path);
+		return (NULL);
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		fprintf(stderr, "sbxctl: %s: %s%s\n", path, strerror(errno),
+		    errno == ENOENT || errno == ECONNREFUSED ?
+		    " (is sbxd running?)" : "");
+		if (fd != -1)
+			close(fd);
+		return (NULL);
+	}
+	if ((fp = fdopen(fd, "r+")) == NULL) {
+		fprintf(stderr, "sbxctl: %s\n", strerror(errno));
+		close(fd);
+	}
+	return (fp);
+}
+
+/*
+ * Send req, then read lines: progress lines until the one holding "ok";
+ * for a following command, the stream after it until the daemon closes.
+ */
+static int
+sbxctl_run(FILE *fp, const struct sbxctl_cmd *cmd, json_t *req)
+{
+	json_error_t	 err;
+	json_t		*line, *ok;
+	char		*buf = NULL;
+	size_t		 bufsz = 0;
+	ssize_t		 n;
+	int		 r = 1, done = 0;
+
+	if (json_dumpf(req, fp, JSON_COMPACT) == -1 || fputc('\n', fp) ==
+	    EOF || fflush(fp) == EOF) {
+		fprintf(stderr, "sbxctl: send: %s\n", strerror(errno));
+		return (1);
+	}
+	while ((n = getline(&buf, &bufsz, fp)) > 0) {
+		if ((line = json_loads(buf, 0, &err)) == NULL) {
+			fprintf(stderr, "sbxctl: bad reply from sbxd: %s\n",
+			    err.text);
+			break;
+		}
+		if (done || (ok = json_object_get(line, "ok")) == NULL) {
+			/* Progress, or the followed stream. */
+			if (sbxctl_json)
+				fputs(buf, stdout);
+			else if (done)
+				cmd->print(line);
+			else
+				sbxctl_print_value("", json_object_get(line,
+				    "progress"));
+			fflush(stdout);
+			json_decref(line);
+			continue;
+		}
+		r = json_is_true(ok) ? 0 : 1;
+		if (sbxctl_json && (r != 0 || !cmd->follow))
+			fputs(buf, stdout);
+		else if (r != 0)
+			sbxctl_print_ok(line);
+		else if (!cmd->follow)
+			cmd->print(line);
+		json_decref(line);
+		if (r != 0 || !cmd->follow)
+			break;
+		done = 1;
+	}
+	if (n == -1 && !done && r != 0 && ferror(fp))
+		fprintf(stderr, "sbxctl: read: %s\n", strerror(errno));
+	else if (n == -1 && !done && r != 0)
+		fprintf(stderr, "sbxctl: sbxd closed the connection\n");
+	free(buf);
+	return (r);
+}
+
+/* A plain reply: nothing on success, the error and its details if not. */
+void
+sbxctl_print_ok(json_t *reply)
+{
+	json_t	*e;
+	size_t	 i;
+
+	if (json_is_true(json_object_get(reply, "ok")))
+		return;
+	fprintf(stderr, "sbxctl: %s\n", json_string_value(json_object_get(
+	    reply, "error")) != NULL ? json_string_value(json_object_get(
+	    reply, "error")) : "failed");
+	json_array_foreach(json_object_get(reply, "errors"), i, e)
+		fprintf(stderr, "%s\n", json_string_value(e));
+}
+
+void
+sbxctl_print_log(json_t *reply)
+{
+	printf("log level %s\n", json_string_value(json_object_get(reply,
+	    "level")));
+}
+
+/* One value as text: strings bare, others as JSON. */
+static void
+sbxctl_print_value(const char *prefix, json_t *v)
+{
+	char	*s;
+
+	if (v == NULL)
+		return;
+	if (json_is_string(v)) {
+		printf("%s%s", prefix, json_string_value(v));
+		return;
+	}
+	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) != NULL) {
+		printf("%s%s", prefix, s);
+		free(s);
+	}
+}
+
+/* key=value for every member but those in skip. */
+static void
+sbxctl_print_fields(json_t *obj, const char **skip)
+{
+	const char	*key, **sk;
+	json_t		*v;
+
+	json_object_foreach(obj, key, v) {
+		for (sk = skip; *sk != NULL; sk++)
+			if (strcmp(*sk, key) == 0)
+				break;
+		if (*sk != NULL || json_is_array(v) || json_is_null(v))
+			continue;
+		printf(" %s=", key);
+		sbxctl_print_value("", v);
+	}
+}
+
+static void
+sbxctl_print_uptime(json_int_t s)
+{
+	if (s >= 86400)
+		printf("%lldd", (long long)(s / 86400));
+	if (s >= 3600)
+		printf("%lldh", (long long)(s % 86400 / 3600));
+	if (s >= 60)
+		printf("%lldm", (long long)(s % 3600 / 60));
+	printf("%llds", (long long)(s % 60));
+}
+
+/*
+ * status: a header line, then one line per component with its state and
+ * counters; list members (listeners, ...) go on indented lines below.
+ */
+void
+sbxctl_print_status(json_t *st)
+{
+	static const char	*skip[] = { "name", "state", NULL };
+	static const char	*skipnone[] = { NULL };
+	const char		*key;
+	json_t			*c, *list, *e;
+	size_t			 i, j;
+
+	printf("sbxd %s, pid %lld, up ", json_string_value(json_object_get(st,
+	    "version")), (long long)json_integer_value(json_object_get(st,
+	    "pid")));
+	sbxctl_print_uptime(json_integer_value(json_object_get(st, "uptime")));
+	printf(" since %s, log level %s\n", json_string_value(
+	    json_object_get(st, "started")), json_string_value(
+	    json_object_get(st, "log_level")));
+	printf("%-10s %-9s %s\n", "COMPONENT", "STATE", "DETAILS");
+	json_array_foreach(json_object_get(st, "components"), i, c) {
+		printf("%-10s %-9s", json_string_value(json_object_get(c,
+		    "name")), json_string_value(json_object_get(c, "state")));
+		sbxctl_print_fields(c, skip);
+		printf("\n");
+		json_object_foreach(c, key, list) {
+			if (!json_is_array(list))
+				continue;
+			json_array_foreach(list, j, e) {
+				printf("%-20s %s:", "", key);
+				if (json_is_object(e))
+					sbxctl_print_fields(e, skipnone);
+				else
+					sbxctl_print_value(" ", e);
+				printf("\n");
+			}
+		}
+	}
+}
+
+/* One event: time, type, then its fields. */
+void
+sbxctl_print_event(json_t *ev)
+{
+	static const char	*skip[] = { "time", "type", NULL };
+	const char		*key;
+	json_t			*v;
+
+	printf("%s %s", json_string_value(json_object_get(ev, "time")) != NULL ?
+	    json_string_value(json_object_get(ev, "time")) : "-",
+	    json_string_value(json_object_get(ev, "type")) != NULL ?
+	    json_string_value(json_object_get(ev, "type")) : "-");
+	sbxctl_print_fields(ev, skip);
+	json_object_foreach(ev, key, v) {
+		if (!json_is_array(v))
+			continue;
+		printf(" %s=", key);
+		sbxctl_print_value("", v);
+	}
+	printf("\n");
+}

@@ -1,0 +1,31 @@
+/*
+ * sbxctl.h: the sbxctl command table, shared by sbxctl.c and
+ * sbxctl_parser.c.
+ */
+
+#ifndef SBXCTL_H
+#define SBXCTL_H
+
+#include <jansson.h>
+
+struct sbxctl_cmd {
+	const char	 *name;
+	const char	 *usage;	/* as in sbxctl.8 */
+	int		  follow;	/* a stream follows the reply */
+	json_t		*(*build)(const struct sbxctl_cmd *, int, char **);
+	void		 (*print)(json_t *);
+};
+
+/* src/sbxctl_parser.c */
+const struct sbxctl_cmd	*sbxctl_cmd_find(const char *);
+void			 sbxctl_usage_cmds(FILE *);
+void			 sbxctl_cmd_usage(const struct sbxctl_cmd *)
+			    __attribute__((__noreturn__));
+
+/* src/sbxctl.c */
+void			 sbxctl_print_status(json_t *);
+void			 sbxctl_print_event(json_t *);
+void			 sbxctl_print_ok(json_t *);
+void			 sbxctl_print_log(json_t *);
+
+#endif /* SBXCTL_H */

@@ -1,0 +1,102 @@
+/*
+ * sbxctl_parser.c: the command table.  Each entry turns the words after
+ * the command name into a request object; sbxctl.8 lists the commands in
+ * this order, with these usage strings.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "sbxctl.h"
+
+static json_t	*sbxctl_build_plain(const struct sbxctl_cmd *, int, char **);
+static json_t	*sbxctl_build_events(const struct sbxctl_cmd *, int,
+		    char **);
+static json_t	*sbxctl_build_log(const struct sbxctl_cmd *, int, char **);
+
+static const struct sbxctl_cmd sbxctl_cmds[] = {
+	{ "status", "", 0, sbxctl_build_plain, sbxctl_print_status },
+	{ "reload", "", 0, sbxctl_build_plain, sbxctl_print_ok },
+	{ "events", "[-n count]", 1, sbxctl_build_events,
+	    sbxctl_print_event },
+	{ "log", "verbose | brief", 0, sbxctl_build_log, sbxctl_print_log },
+};
+#define SBXCTL_NCMDS	(sizeof(sbxctl_cmds) / sizeof(sbxctl_cmds[0]))
+
+/* The command called name, or NULL. */
+const struct sbxctl_cmd *
+sbxctl_cmd_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < SBXCTL_NCMDS; i++)
+		if (strcmp(sbxctl_cmds[i].name, name) == 0)
+			return (&sbxctl_cmds[i]);
+	return (NULL);
+}
+
+/* Every command's usage line, in table order. */
+void
+sbxctl_usage_cmds(FILE *fp)
+{
+	size_t	 i;
+
+	fprintf(fp, "commands:\n");
+	for (i = 0; i < SBXCTL_NCMDS; i++)
+		fprintf(fp, "\t%s%s%s\n", sbxctl_cmds[i].name,
+		    *sbxctl_cmds[i].usage != '\0' ? " " : "",
+		    sbxctl_cmds[i].usage);
+}
+
+/* Wrong arguments for cmd. */
+void
+sbxctl_cmd_usage(const struct sbxctl_cmd *cmd)
+{
+	fprintf(stderr, "usage: sbxctl %s%s%s\n", cmd->name,
+	    *cmd->usage != '\0' ? " " : "", cmd->usage);
+	exit(1);
+}
+
+/* A command without arguments. */
+static json_t *
+sbxctl_build_plain(const struct sbxctl_cmd *cmd, int argc,
+    char **argv __attribute__((__unused__)))
+{
+	if (argc != 0)
+		sbxctl_cmd_usage(cmd);
+	return (json_pack("{s:s}", "command", cmd->name));
+}
+
+/* events [-n count]: replay the last count events, then follow. */
+static json_t *
+sbxctl_build_events(const struct sbxctl_cmd *cmd, int argc, char **argv)
+{
+	char	*end;
+	long	 n = 0;
+
+	if (argc == 2 && strcmp(argv[0], "-n") == 0) {
+		n = strtol(argv[1], &end, 10);
+		if (*argv[1] == '\0' || *end != '\0' || n < 0 || n > 10000) {
+			fprintf(stderr, "sbxctl: events: count must be a "
+			    "number from 0 to 10000\n");
+			exit(1);
+		}
+	} else if (argc != 0)
+		sbxctl_cmd_usage(cmd);
+	return (json_pack("{s:s, s:i}", "command", cmd->name, "last",
+	    (int)n));
+}
+
+/* log verbose | brief */
+static json_t *
+sbxctl_build_log(const struct sbxctl_cmd *cmd, int argc, char **argv)
+{
+	if (argc != 1 || (strcmp(argv[0], "verbose") != 0 &&
+	    strcmp(argv[0], "brief") != 0))
+		sbxctl_cmd_usage(cmd);
+	return (json_pack("{s:s, s:s}", "command", cmd->name, "level",
+	    argv[0]));
+}

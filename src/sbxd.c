@@ -1,0 +1,516 @@
+/*
+ * sbxd.c: main, daemonizing, signals, reload and the component table.
+ * Everything runs on one event_base: the control socket, the store's
+ * timer and each component's sockets and timers.
+ */
+
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "log.h"
+#include "sbxd.h"
+
+/* Started in this order, stopped in the reverse. */
+static const struct sbxd_component *sbxd_components[] = {
+	&proxy_component,
+	&pfmon_component,
+	&sandbox_component,
+	&bot_component,
+};
+#define SBXD_NCOMPONENTS \
+	(sizeof(sbxd_components) / sizeof(sbxd_components[0]))
+
+static struct sbxd	 sbxd_global;
+static struct event	*sbxd_ev_hup;
+static struct event	*sbxd_ev_term;
+static struct event	*sbxd_ev_int;
+static struct events_sub *sbxd_logsub;
+static int		 sbxd_pidfd = -1;
+static char		*sbxd_pidpath;
+static int		 sbxd_readyfd = -1;	/* to the waiting parent */
+static int		 sbxd_stopping;
+
+static void	usage(void) __attribute__((__noreturn__));
+static void	sbxd_daemonize(void);
+static void	sbxd_ready(void);
+static int	sbxd_start(struct sbxd_config *);
+static int	sbxd_pidfile(const char *);
+static void	sbxd_keep_restart(struct sbxd_config *, struct sbxd_config *);
+static void	sbxd_apply_loglevel(struct sbxd_config *);
+static void	sbxd_log_errors(json_t *);
+static void	sbxd_signalcb(evutil_socket_t, short, void *);
+static void	sbxd_libevent_logcb(int, const char *);
+static void	sbxd_event_logcb(json_t *, void *);
+static json_t	*sbxd_status_entry(const char *, json_t *);
+
+static const struct option sbxd_longopts[] = {
+	{ "foreground",	no_argument,	NULL,	'd' },
+	{ NULL,		0,		NULL,	0 }
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sbxd [-dnv] [-D macro=value] [-f file]\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct sbxd_config	*conf;
+	json_t			*errors;
+	int			 ch;
+
+	sbxd_env = &sbxd_global;
+	sbxd_env->sx_conffile = SBXD_CONF;
+	log_init(1, SBXD_LOG_FACILITY);
+	while ((ch = getopt_long(argc, argv, "dD:f:nv", sbxd_longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			sbxd_env->sx_opts |= SBXD_OPT_FOREGROUND;
+			break;
+		case 'D':
+			if (cmdline_symset(optarg) == -1)
+				fatalx("could not parse macro definition %s",
+				    optarg);
+			break;
+		case 'f':
+			sbxd_env->sx_conffile = optarg;
+			break;
+		case 'n':
+			sbxd_env->sx_opts |= SBXD_OPT_NOACTION;
+			break;
+		case 'v':
+			sbxd_env->sx_opts |= SBXD_OPT_VERBOSE;
+			sbxd_env->sx_verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if ((errors = json_array()) == NULL)
+		fatalx("out of memory");
+	conf = parse_config(sbxd_env->sx_conffile, errors);
+	if (conf == NULL) {
+		sbxd_log_errors(errors);
+		exit(1);
+	}
+	json_decref(errors);
+	if (sbxd_env->sx_opts & SBXD_OPT_NOACTION) {
+		if (sbxd_env->sx_opts & SBXD_OPT_VERBOSE)
+			config_print(stdout, conf);
+		fprintf(stderr, "configuration OK\n");
+		config_free(conf);
+		exit(0);
+	}
+
+	umask(022);
+	signal(SIGPIPE, SIG_IGN);
+	if (!(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND))
+		sbxd_daemonize();
+	if (sbxd_start(conf) == -1) {
+		log_warnx("startup failed");
+		sbxd_shutdown("startup failed");
+		event_base_free(sbxd_env->sx_base);
+		exit(1);
+	}
+	sbxd_ready();
+	event_base_dispatch(sbxd_env->sx_base);
+
+	event_base_free(sbxd_env->sx_base);
+	config_free(sbxd_env->sx_conf);
+	log_info("exiting");
+	return (0);
+}
+
+/* Print or log each parse error: file:line: message. */
+static void
+sbxd_log_errors(json_t *errors)
+{
+	size_t	 i;
+	json_t	*e;
+
+	json_array_foreach(errors, i, e) {
+		if (sbxd_env->sx_base == NULL)
+			fprintf(stderr, "%s\n", json_string_value(e));
+		else
+			log_warnx("%s", json_string_value(e));
+	}
+}
+
+/*
+ * Fork; the parent waits until the child says it is up and exits 0, or
+ * exits 1 if the child failed.  The child logs to syslog and, until it
+ * is up, to the terminal too, so startup errors are seen where sbxd was
+ * started.
+ */
+static void
+sbxd_daemonize(void)
+{
+	int	 fds[2], status;
+	pid_t	 pid;
+	char	 c;
+
+	if (pipe(fds) == -1)
+		fatal("pipe");
+	switch ((pid = fork())) {
+	case -1:
+		fatal("fork");
+	case 0:
+		close(fds[0]);
+		sbxd_readyfd = fds[1];
+		if (fcntl(sbxd_readyfd, F_SETFD, FD_CLOEXEC) == -1 ||
+		    setsid() == -1)
+			fatal("setsid");
+		if (chdir("/") == -1)
+			fatal("chdir /");
+		log_init(0, SBXD_LOG_FACILITY);
+		log_setstderr(1);
+		return;
+	default:
+		close(fds[1]);
+		if (read(fds[0], &c, 1) == 1)
+			_exit(0);
+		waitpid(pid, &status, 0);
+		_exit(1);
+	}
+}
+
+/* Tell the parent we are up and let go of the terminal. */
+static void
+sbxd_ready(void)
+{
+	int	 fd;
+
+	log_info("sbxd %s started, pid %ld", PACKAGE_VERSION,
+	    (long)getpid());
+	events_publish("sbxd.started", json_pack("{s:s, s:I, s:s}",
+	    "version", PACKAGE_VERSION, "pid", (json_int_t)getpid(),
+	    "config", sbxd_env->sx_conffile));
+	if (sbxd_readyfd == -1)
+		return;
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	log_setstderr(0);
+	if (write(sbxd_readyfd, "1", 1) != 1)
+		log_warn("%s: tell parent", __func__);
+	close(sbxd_readyfd);
+	sbxd_readyfd = -1;
+}
+
+/* Bring up the core and every configured component. */
+static int
+sbxd_start(struct sbxd_config *conf)
+{
+	size_t	 i;
+
+	util_monotime(&sbxd_env->sx_start);
+	clock_gettime(CLOCK_REALTIME, &sbxd_env->sx_start_wall);
+	sbxd_env->sx_conf = conf;
+	sbxd_apply_loglevel(conf);
+	event_set_log_callback(sbxd_libevent_logcb);
+	if ((sbxd_env->sx_base = event_base_new()) == NULL) {
+		log_warnx("cannot create the event loop");
+		return (-1);
+	}
+	sbxd_ev_hup = evsignal_new(sbxd_env->sx_base, SIGHUP, sbxd_signalcb,
+	    NULL);
+	sbxd_ev_term = evsignal_new(sbxd_env->sx_base, SIGTERM,
+	    sbxd_signalcb, NULL);
+	sbxd_ev_int = evsignal_new(sbxd_env->sx_base, SIGINT, sbxd_signalcb,
+	    NULL);
+	if (sbxd_ev_hup == NULL || sbxd_ev_term == NULL ||
+	    sbxd_ev_int == NULL || evsignal_add(sbxd_ev_hup, NULL) == -1 ||
+	    evsignal_add(sbxd_ev_term, NULL) == -1 ||
+	    evsignal_add(sbxd_ev_int, NULL) == -1) {
+		log_warnx("cannot watch signals");
+		return (-1);
+	}
+	sbxd_logsub = events_subscribe("log", sbxd_event_logcb, NULL);
+	if (!(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND) &&
+	    sbxd_pidfile(conf->sc_pidfile) == -1)
+		return (-1);
+	if (store_open(conf->sc_state) == -1 || control_init(conf) == -1)
+		return (-1);
+	for (i = 0; i < SBXD_NCOMPONENTS; i++) {
+		if (sbxd_components[i]->cm_init(conf) == -1) {
+			log_warnx("%s: cannot start",
+			    sbxd_components[i]->cm_name);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* Write our pid into a locked pidfile; a held lock means we run. */
+static int
+sbxd_pidfile(const char *path)
+{
+	char	 buf[32];
+	ssize_t	 n;
+	int	 fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		log_warn("pidfile %s", path);
+		return (-1);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		log_warnx("pidfile %s is locked by pid %s: sbxd is already "
+		    "running", path, *buf != '\0' ? buf : "unknown");
+		close(fd);
+		return (-1);
+	}
+	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 ||
+	    write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
+		log_warn("pidfile %s", path);
+		close(fd);
+		return (-1);
+	}
+	sbxd_pidfd = fd;
+	sbxd_pidpath = xstrdup(path);
+	return (0);
+}
+
+/* Level from the config, raised by each -v. */
+static void
+sbxd_apply_loglevel(struct sbxd_config *conf)
+{
+	log_setlevel(config_loglevel_raise(conf->sc_loglevel,
+	    sbxd_env->sx_verbose));
+}
+
+/*
+ * Reload the config file.  Returns 0 when it was applied, -1 when it had
+ * errors (the running config stays, every error is logged and appended
+ * to errors), -2 when it was applied but a component reported errors.
+ */
+int
+sbxd_reload(json_t *errors)
+{
+	struct sbxd_config	*conf, *old = sbxd_env->sx_conf;
+	json_t			*errs;
+	size_t			 i;
+	int			 r = 0;
+
+	if ((errs = json_array()) == NULL)
+		return (-1);
+	log_info("reloading %s", sbxd_env->sx_conffile);
+	if ((conf = parse_config(sbxd_env->sx_conffile, errs)) == NULL) {
+		sbxd_log_errors(errs);
+		log_warnx("reload failed: %zu errors; the running "
+		    "configuration is kept", json_array_size(errs));
+		events_publish("sbxd.reload", json_pack("{s:b, s:O}", "ok", 0,
+		    "errors", errs));
+		if (errors != NULL)
+			json_array_extend(errors, errs);
+		json_decref(errs);
+		return (-1);
+	}
+	sbxd_keep_restart(old, conf);
+	if (control_reload(conf, errs) == -1)
+		r = -2;
+	for (i = 0; i < SBXD_NCOMPONENTS; i++)
+		if (sbxd_components[i]->cm_reload(conf, errs) == -1)
+			r = -2;
+	sbxd_env->sx_conf = conf;
+	config_free(old);
+	sbxd_apply_loglevel(conf);
+	if (r == 0)
+		log_info("reload done");
+	else
+		log_warnx("reload applied with errors");
+	events_publish("sbxd.reload", json_pack("{s:b, s:O}", "ok", r == 0,
+	    "errors", errs));
+	if (errors != NULL)
+		json_array_extend(errors, errs);
+	json_decref(errs);
+	return (r);
+}
+
+/* Settings a running daemon cannot change: keep them, say so. */
+static void
+sbxd_keep_restart(struct sbxd_config *old, struct sbxd_config *conf)
+{
+	struct {
+		const char	 *what;
+		char		**cur, **next;
+	} keep[] = {
+		{ "state", &old->sc_state, &conf->sc_state },
+		{ "control socket", &old->sc_socket, &conf->sc_socket },
+		{ "pidfile", &old->sc_pidfile, &conf->sc_pidfile },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		if (strcmp(*keep[i].cur, *keep[i].next) == 0)
+			continue;
+		log_warnx("reload: %s %s takes effect after a restart; "
+		    "still using %s", keep[i].what, *keep[i].next,
+		    *keep[i].cur);
+		free(*keep[i].next);
+		*keep[i].next = xstrdup(*keep[i].cur);
+	}
+}
+
+/*
+ * Stop gracefully: components stop accepting and close their sessions,
+ * control clients go, the store writes what it holds, the socket and
+ * pidfile are removed.  The loop then ends.
+ */
+void
+sbxd_shutdown(const char *why)
+{
+	size_t	 i;
+
+	if (sbxd_stopping++)
+		return;
+	log_info("shutting down: %s", why);
+	events_publish("sbxd.stopping", json_pack("{s:s}", "reason", why));
+	for (i = SBXD_NCOMPONENTS; i > 0; i--)
+		sbxd_components[i - 1]->cm_shutdown();
+	control_shutdown();
+	events_unsubscribe(sbxd_logsub);
+	sbxd_logsub = NULL;
+	store_close();
+	if (sbxd_pidfd != -1) {
+		unlink(sbxd_pidpath);
+		close(sbxd_pidfd);
+		sbxd_pidfd = -1;
+		free(sbxd_pidpath);
+		sbxd_pidpath = NULL;
+	}
+	if (sbxd_ev_hup != NULL)
+		event_free(sbxd_ev_hup);
+	if (sbxd_ev_term != NULL)
+		event_free(sbxd_ev_term);
+	if (sbxd_ev_int != NULL)
+		event_free(sbxd_ev_int);
+	sbxd_ev_hup = sbxd_ev_term = sbxd_ev_int = NULL;
+	if (sbxd_env->sx_base != NULL)
+		event_base_loopexit(sbxd_env->sx_base, NULL);
+}
+
+/* One component's status with its name first.  Takes st. */
+static json_t *
+sbxd_status_entry(const char *name, json_t *st)
+{
+	json_t	*c;
+
+	if ((c = json_pack("{s:s}", "name", name)) != NULL && st != NULL)
+		json_object_update(c, st);
+	json_decref(st);
+	return (c);
+}
+
+/* Version, uptime and every component's state, for sbxctl status. */
+json_t *
+sbxd_status(void)
+{
+	struct timespec	 now;
+	char		 started[32];
+	json_t		*st, *list;
+	size_t		 i;
+	struct {
+		const char	 *name;
+		json_t		*(*fn)(void);
+	} core[] = {
+		{ "control", control_status },
+		{ "events", events_status },
+		{ "store", store_status },
+	};
+
+	util_monotime(&now);
+	util_rfc3339(&sbxd_env->sx_start_wall, started, sizeof(started));
+	if ((list = json_array()) == NULL)
+		return (NULL);
+	for (i = 0; i < sizeof(core) / sizeof(core[0]); i++)
+		json_array_append_new(list, sbxd_status_entry(core[i].name,
+		    core[i].fn()));
+	for (i = 0; i < SBXD_NCOMPONENTS; i++)
+		json_array_append_new(list, sbxd_status_entry(
+		    sbxd_components[i]->cm_name,
+		    sbxd_components[i]->cm_status()));
+	st = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:o}",
+	    "version", PACKAGE_VERSION,
+	    "pid", (json_int_t)getpid(),
+	    "started", started,
+	    "uptime", (json_int_t)(now.tv_sec - sbxd_env->sx_start.tv_sec),
+	    "config", sbxd_env->sx_conffile,
+	    "log_level", config_loglevel_name(log_getlevel()),
+	    "components", list);
+	return (st);
+}
+
+static void
+sbxd_signalcb(evutil_socket_t sig, short events __unused, void *arg __unused)
+{
+	switch (sig) {
+	case SIGHUP:
+		log_info("SIGHUP received");
+		sbxd_reload(NULL);
+		break;
+	case SIGTERM:
+		sbxd_shutdown("SIGTERM");
+		break;
+	case SIGINT:
+		sbxd_shutdown("SIGINT");
+		break;
+	default:
+		fatalx("unexpected signal %d", (int)sig);
+		/* NOTREACHED */
+	}
+}
+
+/* libevent's own messages are only of interest when debugging. */
+static void
+sbxd_libevent_logcb(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+/* Every event goes to the log. */
+static void
+sbxd_event_logcb(json_t *ev, void *arg __unused)
+{
+	char	*s;
+
+	if ((s = json_dumps(ev, JSON_COMPACT)) == NULL)
+		return;
+	log_info("event %s", s);
+	free(s);
+}

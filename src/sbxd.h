@@ -1,0 +1,177 @@
+/*
+ * sbxd.h: what crosses components: the daemon's global state, the config
+ * tree built by parse.y, the component interface and every prototype
+ * another part of the daemon calls.
+ */
+
+#ifndef SBXD_H
+#define SBXD_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <stdio.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#ifndef __unused
+#define __unused	__attribute__((__unused__))
+#endif
+
+#ifndef TAILQ_FOREACH_SAFE	/* glibc's sys/queue.h lacks it */
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
+#define SBXD_STATE		"/var/lib/sbxd"	/* default state directory */
+#define SBXD_SOCKET		"/run/sbxd.sock" /* default control socket */
+#define SBXD_PIDFILE		"/run/sbxd.pid"	/* default pidfile */
+#define SBXD_DB			"sbxd.db"	/* store, inside state */
+#define SBXD_LOCK		"sbxd.lock"	/* one daemon per state */
+#define SBXD_LOGLEVEL		LOG_INFO	/* default log level */
+#define SBXD_LOG_FACILITY	LOG_DAEMON
+#define SBXD_NAME_MAX		64	/* policy names: fit a log line */
+#define SBXD_PATH_MAX		1024	/* paths in the config */
+#define PROXY_PORT		3128	/* default proxy listener port */
+#define RESOLVER_PORT		53	/* default nameserver port */
+
+#define SBXD_OPT_NOACTION	0x01	/* -n: check the config only */
+#define SBXD_OPT_VERBOSE	0x02	/* -v given at least once */
+#define SBXD_OPT_FOREGROUND	0x04	/* -d: no fork, log to stderr */
+
+/* A nameserver the resolver asks instead of /etc/resolv.conf's. */
+struct sbxd_nameserver {
+	TAILQ_ENTRY(sbxd_nameserver)	 ns_entry;
+	struct sockaddr_storage		 ns_ss;
+	socklen_t			 ns_sslen;
+};
+TAILQ_HEAD(nameserverlist, sbxd_nameserver);
+
+/* A named set of rules a listener enforces. */
+struct policy {
+	TAILQ_ENTRY(policy)		 pol_entry;
+	char				*pol_name;
+};
+TAILQ_HEAD(policylist, policy);
+
+/* One proxy listen statement. */
+struct proxy_listen {
+	TAILQ_ENTRY(proxy_listen)	 pl_entry;
+	struct sockaddr_storage		 pl_ss;	/* address and port */
+	socklen_t			 pl_sslen;
+	struct policy			*pl_policy;
+};
+TAILQ_HEAD(listenlist, proxy_listen);
+
+/* The parsed configuration; reload builds a new one and swaps it in. */
+struct sbxd_config {
+	char				*sc_state;
+	char				*sc_socket;
+	char				*sc_pidfile;
+	char				*sc_group;	/* NULL: root only */
+	gid_t				 sc_gid;
+	int				 sc_loglevel;
+	char				*sc_hostsfile;	/* NULL: none */
+	struct nameserverlist		 sc_nameservers;
+	struct policylist		 sc_policies;
+	struct listenlist		 sc_listens;
+};
+
+/* The running daemon. */
+struct sbxd {
+	struct event_base		*sx_base;
+	struct sbxd_config		*sx_conf;
+	const char			*sx_conffile;
+	int				 sx_opts;
+	int				 sx_verbose;	/* -v count */
+	struct timespec			 sx_start;	/* monotonic */
+	struct timespec			 sx_start_wall;
+};
+extern struct sbxd		*sbxd_env;
+
+/*
+ * A component of the daemon.  init starts it if the config uses it (an
+ * unconfigured component stays off and says so in its status); reload
+ * moves it to a new config; shutdown stops it for good; status returns
+ * a JSON object with at least "state".
+ */
+struct sbxd_component {
+	const char	 *cm_name;
+	int		(*cm_init)(struct sbxd_config *);
+	int		(*cm_reload)(struct sbxd_config *, json_t *);
+	void		(*cm_shutdown)(void);
+	json_t		*(*cm_status)(void);
+};
+
+/* src/sbxd.c */
+int		 sbxd_reload(json_t *);
+void		 sbxd_shutdown(const char *);
+json_t		*sbxd_status(void);
+
+/* src/parse.y */
+struct sbxd_config *parse_config(const char *, json_t *);
+int		 cmdline_symset(const char *);
+int		 parse_keywords_sorted(void);
+
+/* src/config.c */
+struct sbxd_config *config_new(void);
+void		 config_free(struct sbxd_config *);
+void		 config_print(FILE *, struct sbxd_config *);
+struct policy	*config_policy_find(struct sbxd_config *, const char *);
+const char	*config_loglevel_name(int);
+int		 config_loglevel_parse(const char *);
+int		 config_loglevel_raise(int, int);
+void		 config_print_string(FILE *, const char *);
+
+/* src/control.c */
+int		 control_init(struct sbxd_config *);
+int		 control_reload(struct sbxd_config *, json_t *);
+void		 control_shutdown(void);
+json_t		*control_status(void);
+
+/* src/events.c */
+struct events_sub;
+typedef void	(*events_cb)(json_t *, void *);
+void		 events_publish(const char *, json_t *);
+struct events_sub *events_subscribe(const char *, events_cb, void *);
+void		 events_unsubscribe(struct events_sub *);
+json_t		*events_status(void);
+
+/* src/store.c */
+int		 store_open(const char *);
+void		 store_close(void);
+int		 store_flush(void);
+int		 store_event_add(json_t *);
+json_t		*store_status(void);
+json_t		*store_events_recent(int);
+
+/* src/util.c */
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+char		*xstrdup(const char *);
+int		 xasprintf(char **, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+void		 util_monotime(struct timespec *);
+int		 util_rfc3339(const struct timespec *, char *, size_t);
+int		 util_addr_parse(const char *, in_port_t,
+		    struct sockaddr_storage *, socklen_t *);
+const char	*util_addr_str(const struct sockaddr *, char *, size_t);
+const char	*util_sockaddr_str(const struct sockaddr *, char *, size_t);
+int		 util_sockaddr_cmp(const struct sockaddr *,
+		    const struct sockaddr *);
+in_port_t	 util_sockaddr_port(const struct sockaddr *);
+void		 util_zero(void *, size_t);
+
+/* proxy/proxy.c, pfmon/pfmon.c, src/sandbox.c, bot/bot.c */
+extern const struct sbxd_component proxy_component;
+extern const struct sbxd_component pfmon_component;
+extern const struct sbxd_component sandbox_component;
+extern const struct sbxd_component bot_component;
+
+#endif /* SBXD_H */

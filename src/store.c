@@ -1,0 +1,587 @@
+/*
+ * store.c: the SQLite database under the state directory.  This file owns
+ * the handle, the schema migrations and every statement; components call
+ * its functions and never run SQL of their own.
+ *
+ * Events are queued in memory and written in batched transactions from a
+ * timer, so publishing never waits on the disk.  A short busy timeout
+ * bounds how long a lock held by another process may delay the loop; a
+ * batch that could not be written stays queued (bounded) for the next try.
+ */
+
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "config.h"
+#include "log.h"
+#include "sbxd.h"
+
+#define STORE_BUSY_MS		100	/* longest a foreign lock may stall
+					   the loop before we retry later */
+#define STORE_FLUSH_MS		500	/* batch window for event rows */
+#define STORE_BATCH_MAX		512	/* rows per transaction */
+#define STORE_QUEUE_MAX		16384	/* events held while the disk fails */
+#define STORE_EVENTS_MAX	100000	/* event rows kept */
+#define STORE_EVENTS_DAYS	30	/* event rows older than this go */
+#define STORE_PRUNE_SECS	300	/* how often old rows are removed */
+#define STORE_STATE_MODE	0711	/* sandbox homes may live below */
+
+/*
+ * The schema, one forward step per entry: entry i brings the database
+ * from version i to i + 1.  Never edit a released step; add a new one.
+ */
+static const char *store_migrations[] = {
+	/* 1: the event log */
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  data TEXT NOT NULL);"
+	"CREATE INDEX events_time ON events (time);",
+};
+#define STORE_VERSION \
+	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
+
+static sqlite3			*store_db;
+static char			*store_path;
+static int			 store_lockfd = -1;
+static int			 store_version;
+static struct event		*store_ev_flush;
+static struct events_sub	*store_sub;
+static json_t			*store_queue;
+static sqlite3_stmt		*store_stmt_insert;
+static struct timespec		 store_pruned;
+static uint64_t			 store_written;
+static uint64_t			 store_dropped;
+static uint64_t			 store_failures;
+static char			 store_lasterr[256];
+
+static int	store_state_dir(const char *);
+static int	store_lock(const char *);
+static int	store_create_file(const char *);
+static int	store_configure(void);
+static int	store_check(void);
+static int	store_migrate(void);
+static int	store_exec(const char *);
+static int	store_write_batch(void);
+static void	store_prune(void);
+static void	store_queue_drop(size_t);
+static void	store_fail(const char *);
+static void	store_flushcb(evutil_socket_t, short, void *);
+static void	store_eventcb(json_t *, void *);
+
+/*
+ * Open the database in statedir, creating the directory and database as
+ * needed, and bring the schema up to date.  Every failure is logged with
+ * its cause and leaves nothing open.
+ */
+int
+store_open(const char *statedir)
+{
+	struct timeval	 tv = { 0, STORE_FLUSH_MS * 1000 };
+	int		 rc;
+
+	if (store_state_dir(statedir) == -1 || store_lock(statedir) == -1)
+		goto fail;
+	xasprintf(&store_path, "%s/%s", statedir, SBXD_DB);
+	if (store_create_file(store_path) == -1)
+		goto fail;
+	rc = sqlite3_open_v2(store_path, &store_db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_warnx("database %s: %s", store_path, store_db != NULL ?
+		    sqlite3_errmsg(store_db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	if (store_configure() == -1 || store_check() == -1 ||
+	    store_migrate() == -1)
+		goto fail;
+	if (sqlite3_prepare_v2(store_db, "INSERT INTO events (time, type, "
+	    "data) VALUES (?, ?, ?)", -1, &store_stmt_insert, NULL) !=
+	    SQLITE_OK) {
+		log_warnx("database %s: %s", store_path,
+		    sqlite3_errmsg(store_db));
+		goto fail;
+	}
+	if ((store_queue = json_array()) == NULL)
+		goto fail;
+	store_ev_flush = event_new(sbxd_env->sx_base, -1, EV_PERSIST,
+	    store_flushcb, NULL);
+	if (store_ev_flush == NULL || event_add(store_ev_flush, &tv) == -1)
+		goto fail;
+	if ((store_sub = events_subscribe("store", store_eventcb, NULL)) ==
+	    NULL)
+		goto fail;
+	util_monotime(&store_pruned);
+	log_debug("%s: %s, schema version %d", __func__, store_path,
+	    store_version);
+	return (0);
+fail:
+	store_close();
+	return (-1);
+}
+
+/* Create statedir if missing; it must be a directory. */
+static int
+store_state_dir(const char *statedir)
+{
+	struct stat	 st;
+
+	if (mkdir(statedir, STORE_STATE_MODE) == -1 && errno != EEXIST) {
+		log_warn("state directory %s", statedir);
+		return (-1);
+	}
+	if (stat(statedir, &st) == -1) {
+		log_warn("state directory %s", statedir);
+		return (-1);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_warnx("state directory %s is not a directory", statedir);
+		return (-1);
+	}
+	if (st.st_mode & S_IWOTH) {
+		log_warnx("state directory %s is writable by anyone",
+		    statedir);
+		return (-1);
+	}
+	return (0);
+}
+
+/* One daemon per state directory: hold a lock for our lifetime. */
+static int
+store_lock(const char *statedir)
+{
+	char	*path, buf[32];
+	ssize_t	 n;
+	int	 fd;
+
+	xasprintf(&path, "%s/%s", statedir, SBXD_LOCK);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		log_warn("%s", path);
+		free(path);
+		return (-1);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		log_warnx("state directory %s is in use by another sbxd "
+		    "(pid %s)", statedir, *buf != '\0' ? buf : "unknown");
+		close(fd);
+		free(path);
+		return (-1);
+	}
+	free(path);
+	if (ftruncate(fd, 0) == 0) {
+		snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+		if (write(fd, buf, strlen(buf)) == -1)
+			log_debug("%s: write: %s", __func__, strerror(errno));
+	}
+	store_lockfd = fd;
+	return (0);
+}
+
+/* Create the database file with mode 0600 before SQLite opens it. */
+static int
+store_create_file(const char *path)
+{
+	struct stat	 st;
+	int		 fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		log_warn("database %s", path);
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		log_warnx("database %s is not a regular file", path);
+		close(fd);
+		return (-1);
+	}
+	if ((st.st_mode & 0777) != 0600) {
+		log_warnx("database %s had mode %04o; set to 0600", path,
+		    (unsigned)(st.st_mode & 0777));
+		if (fchmod(fd, 0600) == -1) {
+			log_warn("database %s: chmod", path);
+			close(fd);
+			return (-1);
+		}
+	}
+	close(fd);
+	return (0);
+}
+
+/* WAL, foreign keys, a short busy timeout. */
+static int
+store_configure(void)
+{
+	sqlite3_stmt	*st;
+	const char	*mode;
+	int		 ok;
+
+	sqlite3_busy_timeout(store_db, STORE_BUSY_MS);
+	if (sqlite3_prepare_v2(store_db, "PRAGMA journal_mode=WAL", -1, &st,
+	    NULL) != SQLITE_OK) {
+		log_warnx("database %s: %s", store_path,
+		    sqlite3_errmsg(store_db));
+		return (-1);
+	}
+	ok = sqlite3_step(st) == SQLITE_ROW &&
+	    (mode = (const char *)sqlite3_column_text(st, 0)) != NULL &&
+	    strcmp(mode, "wal") == 0;
+	sqlite3_finalize(st);
+	if (!ok) {
+		log_warnx("database %s: cannot enable WAL: %s", store_path,
+		    sqlite3_errmsg(store_db));
+		return (-1);
+	}
+	return (store_exec("PRAGMA foreign_keys=ON; "
+	    "PRAGMA synchronous=NORMAL;"));
+}
+
+/* Refuse a damaged database rather than write over it. */
+static int
+store_check(void)
+{
+	sqlite3_stmt	*st;
+	const char	*res;
+	int		 rc, ok = 0;
+
+	rc = sqlite3_prepare_v2(store_db, "PRAGMA quick_check", -1, &st,
+	    NULL);
+	if (rc != SQLITE_OK) {
+		log_warnx("database %s is unreadable: %s", store_path,
+		    sqlite3_errmsg(store_db));
+		return (-1);
+	}
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		res = (const char *)sqlite3_column_text(st, 0);
+		ok = res != NULL && strcmp(res, "ok") == 0;
+		if (!ok)
+			log_warnx("database %s is corrupt: %s; move it aside "
+			    "to start with an empty one", store_path,
+			    res != NULL ? res : "no detail");
+	} else
+		log_warnx("database %s is unreadable: %s", store_path,
+		    sqlite3_errmsg(store_db));
+	sqlite3_finalize(st);
+	return (ok ? 0 : -1);
+}
+
+/* Run the numbered migrations this database has not seen. */
+static int
+store_migrate(void)
+{
+	sqlite3_stmt	*st;
+	char		*sql;
+	int		 v, rc;
+
+	if (store_exec("CREATE TABLE IF NOT EXISTS schema_version ("
+	    "version INTEGER NOT NULL)") == -1)
+		return (-1);
+	if (sqlite3_prepare_v2(store_db, "SELECT version FROM schema_version",
+	    -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("database %s: %s", store_path,
+		    sqlite3_errmsg(store_db));
+		return (-1);
+	}
+	rc = sqlite3_step(st);
+	v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (v == -1 && store_exec("INSERT INTO schema_version VALUES (0)"))
+		return (-1);
+	if (v == -1)
+		v = 0;
+	if (v > STORE_VERSION) {
+		log_warnx("database %s has schema version %d; this sbxd "
+		    "knows only up to %d", store_path, v, STORE_VERSION);
+		return (-1);
+	}
+	for (; v < STORE_VERSION; v++) {
+		xasprintf(&sql, "BEGIN IMMEDIATE; %s UPDATE schema_version "
+		    "SET version = %d; COMMIT;", store_migrations[v], v + 1);
+		rc = store_exec(sql);
+		free(sql);
+		if (rc == -1) {
+			store_exec("ROLLBACK");
+			log_warnx("database %s: migration to version %d failed",
+			    store_path, v + 1);
+			return (-1);
+		}
+		log_info("database %s: schema version %d", store_path, v + 1);
+	}
+	store_version = v;
+	return (0);
+}
+
+static int
+store_exec(const char *sql)
+{
+	char	*err = NULL;
+
+	if (sqlite3_exec(store_db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_warnx("database %s: %s", store_path,
+		    err != NULL ? err : sqlite3_errmsg(store_db));
+		sqlite3_free(err);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Write everything queued, then close; safe on a half-opened store. */
+void
+store_close(void)
+{
+	events_unsubscribe(store_sub);
+	store_sub = NULL;
+	if (store_ev_flush != NULL) {
+		event_free(store_ev_flush);
+		store_ev_flush = NULL;
+	}
+	if (store_stmt_insert != NULL) {
+		while (json_array_size(store_queue) > 0 &&
+		    store_write_batch() > 0)
+			;	/* nothing */
+		if (json_array_size(store_queue) > 0)
+			log_warnx("database %s: %zu events not written",
+			    store_path, json_array_size(store_queue));
+		sqlite3_finalize(store_stmt_insert);
+		store_stmt_insert = NULL;
+	}
+	if (store_db != NULL) {
+		if (sqlite3_close(store_db) != SQLITE_OK)
+			log_warnx("database %s: close: %s", store_path,
+			    sqlite3_errmsg(store_db));
+		store_db = NULL;
+	}
+	json_decref(store_queue);
+	store_queue = NULL;
+	if (store_lockfd != -1) {
+		close(store_lockfd);
+		store_lockfd = -1;
+	}
+	free(store_path);
+	store_path = NULL;
+}
+
+/* Queue one event row.  Takes nothing: the event is referenced. */
+int
+store_event_add(json_t *ev)
+{
+	if (store_queue == NULL)
+		return (-1);
+	if (json_array_size(store_queue) >= STORE_QUEUE_MAX ||
+	    !json_is_string(json_object_get(ev, "time")) ||
+	    !json_is_string(json_object_get(ev, "type"))) {
+		store_dropped++;
+		return (-1);
+	}
+	if (json_array_append(store_queue, ev) == -1) {
+		store_dropped++;
+		return (-1);
+	}
+	/* A full batch is written at once, from the loop. */
+	if (json_array_size(store_queue) == STORE_BATCH_MAX)
+		event_active(store_ev_flush, EV_TIMEOUT, 0);
+	return (0);
+}
+
+static void
+store_eventcb(json_t *ev, void *arg __unused)
+{
+	store_event_add(ev);
+}
+
+static void
+store_flushcb(evutil_socket_t fd __unused, short events __unused,
+    void *arg __unused)
+{
+	store_flush();
+}
+
+/* Write queued events now; returns -1 if some are still queued. */
+int
+store_flush(void)
+{
+	if (store_db == NULL)
+		return (-1);
+	if (json_array_size(store_queue) > 0)
+		store_write_batch();
+	store_prune();
+	return (json_array_size(store_queue) > 0 ? -1 : 0);
+}
+
+/*
+ * Write up to STORE_BATCH_MAX queued events in one transaction.  Returns
+ * the number written; on failure the rows stay queued.
+ */
+static int
+store_write_batch(void)
+{
+	json_t		*ev;
+	char		*data;
+	size_t		 i, n;
+	int		 rc;
+
+	n = json_array_size(store_queue);
+	if (n > STORE_BATCH_MAX)
+		n = STORE_BATCH_MAX;
+	if (sqlite3_exec(store_db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		store_fail("begin");
+		return (0);
+	}
+	for (i = 0; i < n; i++) {
+		ev = json_array_get(store_queue, i);
+		if ((data = json_dumps(ev, JSON_COMPACT)) == NULL)
+			break;
+		sqlite3_bind_text(store_stmt_insert, 1, json_string_value(
+		    json_object_get(ev, "time")), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(store_stmt_insert, 2, json_string_value(
+		    json_object_get(ev, "type")), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(store_stmt_insert, 3, data, -1, free);
+		rc = sqlite3_step(store_stmt_insert);
+		sqlite3_reset(store_stmt_insert);
+		if (rc != SQLITE_DONE)
+			break;
+	}
+	if (i < n || sqlite3_exec(store_db, "COMMIT", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		store_fail("insert");
+		sqlite3_exec(store_db, "ROLLBACK", NULL, NULL, NULL);
+		return (0);
+	}
+	store_queue_drop(n);
+	store_written += n;
+	return ((int)n);
+}
+
+/* Drop the first n queued events, once they are written. */
+static void
+store_queue_drop(size_t n)
+{
+	json_t	*rest;
+	size_t	 i;
+
+	if (n == json_array_size(store_queue)) {
+		json_array_clear(store_queue);
+		return;
+	}
+	if ((rest = json_array()) == NULL) {
+		while (n-- > 0)
+			json_array_remove(store_queue, 0);
+		return;
+	}
+	for (i = n; i < json_array_size(store_queue); i++)
+		json_array_append(rest, json_array_get(store_queue, i));
+	json_decref(store_queue);
+	store_queue = rest;
+}
+
+/* Keep the event log bounded by age and by count. */
+static void
+store_prune(void)
+{
+	struct timespec	 now, cutoff;
+	sqlite3_stmt	*st;
+	char		 tbuf[32];
+
+	util_monotime(&now);
+	if (now.tv_sec - store_pruned.tv_sec < STORE_PRUNE_SECS)
+		return;
+	store_pruned = now;
+	clock_gettime(CLOCK_REALTIME, &cutoff);
+	cutoff.tv_sec -= STORE_EVENTS_DAYS * 24 * 3600;
+	if (util_rfc3339(&cutoff, tbuf, sizeof(tbuf)) == -1)
+		return;
+	if (sqlite3_prepare_v2(store_db, "DELETE FROM events WHERE time < ?1 "
+	    "OR id <= (SELECT max(id) FROM events) - ?2", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		store_fail("prune");
+		return;
+	}
+	sqlite3_bind_text(st, 1, tbuf, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, STORE_EVENTS_MAX);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		store_fail("prune");
+	else if (sqlite3_changes(store_db) > 0)
+		log_debug("%s: removed %d old events", __func__,
+		    sqlite3_changes(store_db));
+	sqlite3_finalize(st);
+}
+
+/* Count a failed write and log it when the cause changes. */
+static void
+store_fail(const char *what)
+{
+	char	 msg[sizeof(store_lasterr)];
+
+	store_failures++;
+	snprintf(msg, sizeof(msg), "%s: %s", what, sqlite3_errmsg(store_db));
+	if (strcmp(msg, store_lasterr) != 0)
+		log_warnx("database %s: %s; %zu events queued", store_path,
+		    msg, json_array_size(store_queue));
+	memcpy(store_lasterr, msg, sizeof(store_lasterr));
+}
+
+/* The last count events written, oldest first, or NULL. */
+json_t *
+store_events_recent(int count)
+{
+	sqlite3_stmt	*st;
+	json_t		*list, *ev;
+	const char	*data;
+
+	if (store_db == NULL || (list = json_array()) == NULL)
+		return (NULL);
+	if (sqlite3_prepare_v2(store_db, "SELECT data FROM (SELECT id, data "
+	    "FROM events ORDER BY id DESC LIMIT ?) ORDER BY id", -1, &st,
+	    NULL) != SQLITE_OK) {
+		json_decref(list);
+		return (NULL);
+	}
+	sqlite3_bind_int(st, 1, count);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		data = (const char *)sqlite3_column_text(st, 0);
+		if (data != NULL &&
+		    (ev = json_loads(data, JSON_REJECT_DUPLICATES, NULL)) !=
+		    NULL)
+			json_array_append_new(list, ev);
+	}
+	sqlite3_finalize(st);
+	return (list);
+}
+
+/* Counters for sbxctl status. */
+json_t *
+store_status(void)
+{
+	if (store_db == NULL)
+		return (json_pack("{s:s}", "state", "down"));
+	return (json_pack("{s:s, s:s, s:i, s:I, s:i, s:I, s:I, s:s*}",
+	    "state", store_failures > 0 && json_array_size(store_queue) > 0 ?
+	    "degraded" : "up",
+	    "path", store_path,
+	    "schema_version", store_version,
+	    "events_written", (json_int_t)store_written,
+	    "queued", (int)json_array_size(store_queue),
+	    "dropped", (json_int_t)store_dropped,
+	    "write_failures", (json_int_t)store_failures,
+	    "last_error", *store_lasterr != '\0' ? store_lasterr : NULL));
+}

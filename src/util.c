@@ -1,0 +1,215 @@
+/*
+ * util.c: allocation wrappers that fail loudly at startup, time and
+ * address formatting shared by the daemon, sbxctl and the tests.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "sbxd.h"
+
+struct sbxd	*sbxd_env;
+
+/* malloc or die: for startup and config parsing only. */
+void *
+xmalloc(size_t len)
+{
+	void	*p;
+
+	if ((p = malloc(len)) == NULL)
+		fatal("%s", __func__);
+	return (p);
+}
+
+/* calloc or die. */
+void *
+xcalloc(size_t n, size_t len)
+{
+	void	*p;
+
+	if ((p = calloc(n, len)) == NULL)
+		fatal("%s", __func__);
+	return (p);
+}
+
+/* strdup or die. */
+char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		fatal("%s", __func__);
+	return (p);
+}
+
+/* asprintf or die. */
+int
+xasprintf(char **ret, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(ret, fmt, ap);
+	va_end(ap);
+	if (n == -1)
+		fatal("%s", __func__);
+	return (n);
+}
+
+/* The monotonic clock, for durations and timeouts. */
+void
+util_monotime(struct timespec *ts)
+{
+	if (clock_gettime(CLOCK_MONOTONIC, ts) == -1)
+		fatal("clock_gettime");
+}
+
+/* Format ts as RFC 3339 UTC with milliseconds: 2026-01-02T03:04:05.678Z. */
+int
+util_rfc3339(const struct timespec *ts, char *buf, size_t len)
+{
+	struct tm	 tm;
+	time_t		 t = ts->tv_sec;
+	int		 n;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		return (-1);
+	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000L);
+	if (n < 0 || (size_t)n >= len)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Parse a numeric IPv4 or IPv6 address (no names, no brackets) and a
+ * port into ss.  Returns -1 if s is not an address.
+ */
+int
+util_addr_parse(const char *s, in_port_t port, struct sockaddr_storage *ss,
+    socklen_t *sslen)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*sslen = sizeof(*sin);
+		return (0);
+	}
+	if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*sslen = sizeof(*sin6);
+		return (0);
+	}
+	return (-1);
+}
+
+/* The address of sa alone, as inet_ntop writes it. */
+const char *
+util_addr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const void	*addr;
+
+	switch (sa->sa_family) {
+	case AF_INET:
+		addr = &((const struct sockaddr_in *)sa)->sin_addr;
+		break;
+	case AF_INET6:
+		addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		break;
+	default:
+		snprintf(buf, len, "(family %d)", sa->sa_family);
+		return (buf);
+	}
+	if (inet_ntop(sa->sa_family, addr, buf, len) == NULL)
+		snprintf(buf, len, "(invalid)");
+	return (buf);
+}
+
+/* The port of an AF_INET or AF_INET6 address, in host order. */
+in_port_t
+util_sockaddr_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohs(((const struct sockaddr_in *)sa)->sin_port));
+	if (sa->sa_family == AF_INET6)
+		return (ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+	return (0);
+}
+
+/* Address and port: 127.0.0.1:3128 or [::1]:3128. */
+const char *
+util_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	 addr[INET6_ADDRSTRLEN + 16];
+
+	util_addr_str(sa, addr, sizeof(addr));
+	snprintf(buf, len, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+	    addr, util_sockaddr_port(sa));
+	return (buf);
+}
+
+/* Order two addresses: family, address bytes, then port. */
+int
+util_sockaddr_cmp(const struct sockaddr *a, const struct sockaddr *b)
+{
+	const struct sockaddr_in	*a4, *b4;
+	const struct sockaddr_in6	*a6, *b6;
+	int				 r;
+
+	if (a->sa_family != b->sa_family)
+		return (a->sa_family < b->sa_family ? -1 : 1);
+	switch (a->sa_family) {
+	case AF_INET:
+		a4 = (const struct sockaddr_in *)a;
+		b4 = (const struct sockaddr_in *)b;
+		r = memcmp(&a4->sin_addr, &b4->sin_addr, sizeof(a4->sin_addr));
+		break;
+	case AF_INET6:
+		a6 = (const struct sockaddr_in6 *)a;
+		b6 = (const struct sockaddr_in6 *)b;
+		r = memcmp(&a6->sin6_addr, &b6->sin6_addr,
+		    sizeof(a6->sin6_addr));
+		break;
+	default:
+		return (0);
+	}
+	if (r != 0)
+		return (r < 0 ? -1 : 1);
+	if (util_sockaddr_port(a) != util_sockaddr_port(b))
+		return (util_sockaddr_port(a) < util_sockaddr_port(b) ? -1 : 1);
+	return (0);
+}
+
+/* Clear memory the compiler may not optimise away (key material). */
+void
+util_zero(void *p, size_t len)
+{
+#ifdef HAVE_EXPLICIT_BZERO
+	explicit_bzero(p, len);
+#else
+	volatile unsigned char	*v = p;
+
+	while (len-- > 0)
+		*v++ = 0;
+#endif
+}
