@@ -11,6 +11,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -40,6 +41,8 @@
 					   follower before events drop */
 #define CONTROL_BACKLOG		16
 #define CONTROL_EVENTS_LAST_MAX	10000	/* stored events replayed */
+#define CONTROL_LINGER_SECS	5	/* wait for a refused client to leave */
+#define CONTROL_FLUSH_IOV	64	/* chunks written to a client at exit */
 
 struct control_client {
 	TAILQ_ENTRY(control_client)	 cc_entry;
@@ -49,7 +52,9 @@ struct control_client {
 	pid_t				 cc_pid;
 	struct events_sub		*cc_sub;	/* following events */
 	uint64_t			 cc_dropped;	/* not yet reported */
-	int				 cc_closing;	/* close once flushed */
+	int				 cc_closing;	/* refused: say why, then
+							   wait for the client
+							   to hang up */
 };
 TAILQ_HEAD(control_clients, control_client);
 
@@ -97,6 +102,8 @@ static int	control_peer_check(int, uid_t *, pid_t *, char *, size_t);
 static int	control_peer_member(int, uid_t, gid_t);
 static struct control_client *control_client_new(int, uid_t, pid_t);
 static void	control_client_close(struct control_client *);
+static void	control_client_flush(struct control_client *);
+static void	control_client_refuse(struct control_client *);
 static void	control_client_readcb(struct bufferevent *, void *);
 static void	control_client_writecb(struct bufferevent *, void *);
 static void	control_client_eventcb(struct bufferevent *, short, void *);
@@ -258,8 +265,10 @@ control_shutdown(void)
 {
 	struct control_client	*cc, *next;
 
-	TAILQ_FOREACH_SAFE(cc, &control_clients, cc_entry, next)
+	TAILQ_FOREACH_SAFE(cc, &control_clients, cc_entry, next) {
+		control_client_flush(cc);
 		control_client_close(cc);
+	}
 	if (control_ev_resume != NULL) {
 		event_free(control_ev_resume);
 		control_ev_resume = NULL;
@@ -299,9 +308,23 @@ control_acceptcb(struct evconnlistener *l __unused, evutil_socket_t fd,
 		why[0] = '\0';
 	if ((cc = control_client_new(fd, uid, pid)) == NULL || why[0] == '\0')
 		return;
-	/* Say why, then close once the reply is out. */
 	control_error(cc, "%s", why);
+	control_client_refuse(cc);
+}
+
+/*
+ * The last reply is queued.  Closing now, with the client's request
+ * still unread, would reset the connection before the client reads why;
+ * so once the reply is out we shut our side and wait for the client to
+ * hang up, discarding what it sends, for a few seconds at most.
+ */
+static void
+control_client_refuse(struct control_client *cc)
+{
+	struct timeval	 tv = { CONTROL_LINGER_SECS, 0 };
+
 	cc->cc_closing = 1;
+	bufferevent_set_timeouts(cc->cc_bev, &tv, &tv);
 }
 
 /* Out of descriptors: pause accepting for a second (relayd, tmux). */
@@ -452,6 +475,25 @@ control_client_new(int fd, uid_t uid, pid_t pid)
 	return (cc);
 }
 
+/*
+ * At shutdown: hand the client what is queued, if its socket takes it
+ * now, so followers see the last events.  The bufferevent's output can
+ * only be drained by its own write callback, so write a view of it.
+ */
+static void
+control_client_flush(struct control_client *cc)
+{
+	struct evbuffer	*out = bufferevent_get_output(cc->cc_bev);
+	struct iovec	 iov[CONTROL_FLUSH_IOV];
+	int		 n;
+
+	n = evbuffer_peek(out, -1, NULL, iov, CONTROL_FLUSH_IOV);
+	if (n > CONTROL_FLUSH_IOV)
+		n = CONTROL_FLUSH_IOV;
+	if (n > 0)
+		(void)writev(bufferevent_getfd(cc->cc_bev), iov, n);
+}
+
 /* The one teardown path of a client. */
 static void
 control_client_close(struct control_client *cc)
@@ -494,8 +536,7 @@ control_client_readcb(struct bufferevent *bev, void *arg)
 		control_error(cc, "request longer than %d bytes",
 		    CONTROL_LINE_MAX);
 		evbuffer_drain(in, evbuffer_get_length(in));
-		cc->cc_closing = 1;
-		bufferevent_disable(bev, EV_READ);
+		control_client_refuse(cc);
 	}
 }
 
@@ -510,7 +551,7 @@ control_client_writecb(struct bufferevent *bev __unused, void *arg)
 	json_t			*note;
 
 	if (cc->cc_closing) {
-		control_client_close(cc);
+		shutdown(bufferevent_getfd(cc->cc_bev), SHUT_WR);
 		return;
 	}
 	if (cc->cc_dropped > 0) {
@@ -528,7 +569,7 @@ control_client_eventcb(struct bufferevent *bev __unused, short events,
 {
 	struct control_client	*cc = arg;
 
-	if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+	if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
 		control_client_close(cc);
 }
 

@@ -74,6 +74,7 @@ struct sym {
 	char			*val;
 };
 static int		 symset(const char *, const char *, int);
+static int		 macro_set(char *, char *);
 static char		*symget(const char *);
 static void		 symclear(void);
 
@@ -143,22 +144,16 @@ string		: string STRING		{
 		| STRING
 		;
 
-varset		: STRING '=' string		{
-			const char	*s;
+varset		: STRING '=' NUMBER		{
+			char	*val;
 
-			for (s = $1; *s != '\0'; s++) {
-				if (!isalnum((unsigned char)*s) && *s != '_') {
-					yyerror("macro name \"%s\" may hold "
-					    "only letters, digits and _", $1);
-					free($1);
-					free($3);
-					YYERROR;
-				}
-			}
-			if (symset($1, $3, 0) == -1)
-				fatal("cannot store variable");
-			free($1);
-			free($3);
+			xasprintf(&val, "%lld", $3);
+			if (macro_set($1, val) == -1)
+				YYERROR;
+		}
+		| STRING '=' string		{
+			if (macro_set($1, $3) == -1)
+				YYERROR;
 		}
 		;
 
@@ -801,6 +796,28 @@ symset(const char *nam, const char *val, int persist)
 	sym->persist = persist;
 	TAILQ_INSERT_TAIL(&symhead, sym, entry);
 	return (0);
+}
+
+/* name = value in the file.  Takes name and val. */
+static int
+macro_set(char *name, char *val)
+{
+	const char	*s;
+	int		 r = 0;
+
+	for (s = name; *s != '\0'; s++) {
+		if (!isalnum((unsigned char)*s) && *s != '_') {
+			yyerror("macro name \"%s\" may hold only letters, "
+			    "digits and _", name);
+			r = -1;
+			break;
+		}
+	}
+	if (r == 0 && symset(name, val, 0) == -1)
+		fatal("cannot store macro");
+	free(name);
+	free(val);
+	return (r);
 }
 
 /* Drop the file's macros; -D macros stay for the next reload. */

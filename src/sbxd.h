@@ -53,6 +53,17 @@ struct sbxd_nameserver {
 };
 TAILQ_HEAD(nameserverlist, sbxd_nameserver);
 
+/* A host as a request or a pattern names it, in its one normal form. */
+struct sbxd_host {
+	char				 h_name[256];	/* lowercase name, or
+							   address text */
+	int				 h_family;	/* 0 for a name */
+	union {
+		struct in_addr		 v4;
+		struct in6_addr		 v6;
+	}				 h_addr;
+};
+
 /* A named set of rules a listener enforces. */
 struct policy {
 	TAILQ_ENTRY(policy)		 pol_entry;
@@ -142,6 +153,11 @@ void		 events_publish(const char *, json_t *);
 struct events_sub *events_subscribe(const char *, events_cb, void *);
 void		 events_unsubscribe(struct events_sub *);
 json_t		*events_status(void);
+
+/* src/policy.c */
+int		 policy_host_parse(const char *, size_t, struct sbxd_host *,
+		    const char **);
+const char	*policy_host_str(const struct sbxd_host *, char *, size_t);
 
 /* src/store.c */
 int		 store_open(const char *);

@@ -238,7 +238,8 @@ store_configure(void)
 	sqlite3_busy_timeout(store_db, STORE_BUSY_MS);
 	if (sqlite3_prepare_v2(store_db, "PRAGMA journal_mode=WAL", -1, &st,
 	    NULL) != SQLITE_OK) {
-		log_warnx("database %s: %s", store_path,
+		log_warnx("database %s is unreadable: %s; it is left as it "
+		    "is: move it aside to start with an empty one", store_path,
 		    sqlite3_errmsg(store_db));
 		return (-1);
 	}

@@ -1,0 +1,293 @@
+/*
+ * test_store.c: the SQLite store: file modes, WAL, migrations, batched
+ * event writes that survive a reopen, and clear refusals of a locked,
+ * corrupt or newer database.
+ */
+
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "config.h"
+#include "sbxd.h"
+#include "unit.h"
+
+static struct sbxd	 env;
+
+static char *
+setup(void)
+{
+	char	*dir;
+
+	if (env.sx_base == NULL)
+		env.sx_base = event_base_new();
+	sbxd_env = &env;
+	if ((dir = unit_tmpdir()) == NULL)
+		return (NULL);
+	return (dir);
+}
+
+/* One integer from the database at path, or -1. */
+static long long
+query_int(const char *dir, const char *sql)
+{
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*st;
+	char		*path;
+	long long	 v = -1;
+
+	if (asprintf(&path, "%s/sbxd.db", dir) == -1)
+		return (-1);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
+	    SQLITE_OK && sqlite3_prepare_v2(db, sql, -1, &st, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	free(path);
+	return (v);
+}
+
+static int
+test_open_modes(void)
+{
+	struct stat	 st;
+	char		*dir, *path = NULL;
+	json_t		*status = NULL;
+	int		 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(asprintf(&path, "%s/state", dir) != -1);
+	CHECK(store_open(path) == 0);
+	free(path);
+	CHECK(asprintf(&path, "%s/state/sbxd.db", dir) != -1);
+	CHECK(stat(path, &st) == 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
+	status = store_status();
+	CHECK_STR(json_string_value(json_object_get(status, "state")), "up");
+	CHECK_INT(json_integer_value(json_object_get(status,
+	    "schema_version")), 1);
+	store_close();
+	free(path);
+	CHECK(asprintf(&path, "%s/state", dir) != -1);
+	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 1);
+	CHECK_INT(query_int(path, "SELECT count(*) FROM sqlite_master WHERE "
+	    "name = 'events'"), 1);
+	ret = 0;
+end:
+	json_decref(status);
+	store_close();
+	free(path);
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
+/* A database file with loose permissions is tightened. */
+static int
+test_tighten_mode(void)
+{
+	struct stat	 st;
+	char		*dir, *path = NULL;
+	int		 fd, ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(asprintf(&path, "%s/sbxd.db", dir) != -1);
+	CHECK((fd = open(path, O_CREAT | O_WRONLY, 0644)) != -1);
+	close(fd);
+	CHECK(chmod(path, 0644) == 0);
+	CHECK(store_open(dir) == 0);
+	CHECK(stat(path, &st) == 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
+	ret = 0;
+end:
+	store_close();
+	free(path);
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
+/* Events are written in batches and read back in order after a reopen. */
+static int
+test_events_written(void)
+{
+	json_t	*list = NULL;
+	char	*dir;
+	int	 i, ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(store_open(dir) == 0);
+	for (i = 0; i < 1500; i++)
+		events_publish("test.stored", json_pack("{s:i}", "n", i));
+	for (i = 0; i < 10 && store_flush() == -1; i++)
+		;	/* batches of STORE_BATCH_MAX */
+	CHECK(store_flush() == 0);
+	store_close();
+	CHECK(store_open(dir) == 0);
+	list = store_events_recent(3);
+	CHECK(list != NULL);
+	CHECK_INT(json_array_size(list), 3);
+	CHECK_INT(json_integer_value(json_object_get(json_array_get(list, 0),
+	    "n")), 1497);
+	CHECK_INT(json_integer_value(json_object_get(json_array_get(list, 2),
+	    "n")), 1499);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 2),
+	    "type")), "test.stored");
+	ret = 0;
+end:
+	json_decref(list);
+	store_close();
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
+/* What is still queued at close is written, not lost. */
+static int
+test_close_flushes(void)
+{
+	char	*dir;
+	int	 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(store_open(dir) == 0);
+	events_publish("test.last", NULL);
+	store_close();
+	CHECK_INT(query_int(dir, "SELECT count(*) FROM events WHERE type = "
+	    "'test.last'"), 1);
+	ret = 0;
+end:
+	store_close();
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
+/* A second daemon on the same state directory is refused. */
+static int
+test_locked(void)
+{
+	json_t	*status = NULL;
+	char	*dir, *path = NULL;
+	int	 fd = -1, ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(asprintf(&path, "%s/sbxd.lock", dir) != -1);
+	CHECK((fd = open(path, O_CREAT | O_RDWR, 0600)) != -1);
+	CHECK(flock(fd, LOCK_EX | LOCK_NB) == 0);
+	CHECK(store_open(dir) == -1);
+	status = store_status();
+	CHECK_STR(json_string_value(json_object_get(status, "state")), "down");
+	ret = 0;
+end:
+	json_decref(status);
+	if (fd != -1)
+		close(fd);
+	store_close();
+	free(path);
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
+static int
+test_corrupt(void)
+{
+	char	*dir, *path = NULL, junk[8192], back[8192];
+	FILE	*fp = NULL;
+	int	 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(asprintf(&path, "%s/sbxd.db", dir) != -1);
+	memset(junk, 'x', sizeof(junk) - 1);
+	junk[sizeof(junk) - 1] = '\0';
+	CHECK(unit_write(path, junk) == 0);
+	CHECK(store_open(dir) == -1);
+	/* Refused, and left exactly as it was. */
+	CHECK((fp = fopen(path, "r")) != NULL);
+	CHECK(fread(back, 1, sizeof(back), fp) == sizeof(junk) - 1);
+	CHECK(memcmp(back, junk, sizeof(junk) - 1) == 0);
+	ret = 0;
+end:
+	if (fp != NULL)
+		fclose(fp);
+	store_close();
+	free(path);
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
+/* A database from a newer sbxd is refused, not downgraded. */
+static int
+test_newer_schema(void)
+{
+	sqlite3	*db = NULL;
+	char	*dir, *path = NULL;
+	int	 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(store_open(dir) == 0);
+	store_close();
+	CHECK(asprintf(&path, "%s/sbxd.db", dir) != -1);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "UPDATE schema_version SET version = 999",
+	    NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	db = NULL;
+	CHECK(store_open(dir) == -1);
+	ret = 0;
+end:
+	sqlite3_close(db);
+	store_close();
+	free(path);
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
+/* A state path that is a file is a startup error. */
+static int
+test_state_not_dir(void)
+{
+	char	*dir, *path = NULL;
+	int	 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(asprintf(&path, "%s/file", dir) != -1);
+	CHECK(unit_write(path, "x") == 0);
+	CHECK(store_open(path) == -1);
+	ret = 0;
+end:
+	store_close();
+	free(path);
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
+static const struct unit_test tests[] = {
+	{ "open_modes", test_open_modes },
+	{ "tighten_mode", test_tighten_mode },
+	{ "events_written", test_events_written },
+	{ "close_flushes", test_close_flushes },
+	{ "locked", test_locked },
+	{ "corrupt", test_corrupt },
+	{ "newer_schema", test_newer_schema },
+	{ "state_not_dir", test_state_not_dir },
+};
+
+UNIT_MAIN("store", tests)

@@ -1,0 +1,75 @@
+/*
+ * test_util.c: time and address formatting.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "sbxd.h"
+#include "unit.h"
+
+static int
+test_rfc3339(void)
+{
+	struct timespec	 ts = { 1795402862, 7000000 };
+	char		 buf[32], small[10];
+	int		 ret = -1;
+
+	CHECK(util_rfc3339(&ts, buf, sizeof(buf)) == 0);
+	CHECK_STR(buf, "2026-11-23T03:01:02.007Z");
+	ts.tv_sec = 0;
+	ts.tv_nsec = 999999999;
+	CHECK(util_rfc3339(&ts, buf, sizeof(buf)) == 0);
+	CHECK_STR(buf, "1970-01-01T00:00:00.999Z");
+	CHECK(util_rfc3339(&ts, small, sizeof(small)) == -1);
+	ret = 0;
+end:
+	return (ret);
+}
+
+static int
+test_addr(void)
+{
+	struct sockaddr_storage	 ss, ss2;
+	socklen_t		 len;
+	char			 buf[64];
+	int			 ret = -1;
+
+	CHECK(util_addr_parse("127.0.0.1", 3128, &ss, &len) == 0);
+	CHECK_INT(len, sizeof(struct sockaddr_in));
+	CHECK_STR(util_sockaddr_str((struct sockaddr *)&ss, buf, sizeof(buf)),
+	    "127.0.0.1:3128");
+	CHECK(util_addr_parse("::1", 80, &ss2, &len) == 0);
+	CHECK_STR(util_sockaddr_str((struct sockaddr *)&ss2, buf,
+	    sizeof(buf)), "[::1]:80");
+	CHECK_STR(util_addr_str((struct sockaddr *)&ss2, buf, sizeof(buf)),
+	    "::1");
+	CHECK(util_sockaddr_cmp((struct sockaddr *)&ss,
+	    (struct sockaddr *)&ss2) != 0);
+	CHECK(util_addr_parse("127.0.0.1", 3129, &ss2, &len) == 0);
+	CHECK(util_sockaddr_cmp((struct sockaddr *)&ss,
+	    (struct sockaddr *)&ss2) < 0);
+	CHECK(util_addr_parse("127.0.0.1", 3128, &ss2, &len) == 0);
+	CHECK(util_sockaddr_cmp((struct sockaddr *)&ss,
+	    (struct sockaddr *)&ss2) == 0);
+	CHECK(util_addr_parse("localhost", 1, &ss, &len) == -1);
+	CHECK(util_addr_parse("[::1]", 1, &ss, &len) == -1);
+	CHECK(util_addr_parse("", 1, &ss, &len) == -1);
+	ret = 0;
+end:
+	return (ret);
+}
+
+static const struct unit_test tests[] = {
+	{ "rfc3339", test_rfc3339 },
+	{ "addr", test_addr },
+};
+
+UNIT_MAIN("util", tests)

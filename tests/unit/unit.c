@@ -1,0 +1,121 @@
+/*
+ * unit.c: runs a table of unit tests, names the ones that fail with the
+ * file and line of the failed check, and exits 1 if any failed.  Given
+ * test names as arguments, it runs only those.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+static const char	*unit_current;
+
+/* Report a failed check in the running test. */
+void
+unit_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(stderr, "  %s: %s:%d: ", unit_current, file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Run the tests named in argv, or all of them. */
+int
+unit_main(const char *suite, const struct unit_test *tests, size_t n,
+    int argc, char *argv[])
+{
+	size_t	 i;
+	int	 j, run, failed = 0, passed = 0;
+
+	for (i = 0; i < n; i++) {
+		run = argc < 2;
+		for (j = 1; j < argc; j++)
+			if (strcmp(argv[j], tests[i].name) == 0)
+				run = 1;
+		if (!run)
+			continue;
+		unit_current = tests[i].name;
+		if (tests[i].fn() == 0) {
+			printf("ok    %s/%s\n", suite, tests[i].name);
+			passed++;
+		} else {
+			printf("FAIL  %s/%s\n", suite, tests[i].name);
+			failed++;
+		}
+		fflush(stdout);
+	}
+	printf("%s: %d passed, %d failed\n", suite, passed, failed);
+	return (failed > 0 ? 1 : 0);
+}
+
+/* A new private directory for one test; the caller frees the name. */
+char *
+unit_tmpdir(void)
+{
+	const char	*base = getenv("TMPDIR");
+	char		*dir;
+
+	if (base == NULL || *base == '\0')
+		base = "/tmp";
+	if (asprintf(&dir, "%s/sbxd-unit.XXXXXX", base) == -1)
+		return (NULL);
+	if (mkdtemp(dir) == NULL) {
+		free(dir);
+		return (NULL);
+	}
+	return (dir);
+}
+
+/* Write text to path; returns 0 or -1. */
+int
+unit_write(const char *path, const char *text)
+{
+	FILE	*fp;
+	int	 r;
+
+	if ((fp = fopen(path, "w")) == NULL)
+		return (-1);
+	r = fputs(text, fp) == EOF ? -1 : 0;
+	if (fclose(fp) == EOF)
+		r = -1;
+	return (r);
+}
+
+/* Remove dir and everything below it (one level of subdirectories). */
+void
+unit_rmtree(const char *dir)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+	char		*p;
+
+	if (dir == NULL || (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (asprintf(&p, "%s/%s", dir, de->d_name) == -1)
+			continue;
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			unit_rmtree(p);
+		else
+			unlink(p);
+		free(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
