@@ -108,6 +108,7 @@ typedef struct {
 %type	<v.string>	string
 %type	<v.number>	port
 %type	<v.string>	policyname
+%destructor	{ free($$); } <v.string>
 
 %%
 
