@@ -27,6 +27,7 @@ static const struct {
 };
 
 static void	config_print_policy(FILE *, struct policy *);
+static void	config_print_proxy(FILE *, struct proxy_conf *);
 
 /* A config holding only the defaults. */
 struct sbxd_config *
@@ -42,6 +43,12 @@ config_new(void)
 	TAILQ_INIT(&conf->sc_nameservers);
 	TAILQ_INIT(&conf->sc_policies);
 	TAILQ_INIT(&conf->sc_listens);
+	conf->sc_proxy.pc_timeout_connect = PROXY_TIMEOUT_CONNECT;
+	conf->sc_proxy.pc_timeout_header = PROXY_TIMEOUT_HEADER;
+	conf->sc_proxy.pc_timeout_idle = PROXY_TIMEOUT_IDLE;
+	conf->sc_proxy.pc_max_sessions = PROXY_MAX_SESSIONS;
+	conf->sc_proxy.pc_buffer = PROXY_BUFFER;
+	conf->sc_proxy.pc_splice = 1;
 	return (conf);
 }
 
@@ -73,6 +80,7 @@ config_free(struct sbxd_config *conf)
 	free(conf->sc_pidfile);
 	free(conf->sc_group);
 	free(conf->sc_hostsfile);
+	free(conf->sc_proxy.pc_accesslog);
 	free(conf);
 }
 
@@ -150,6 +158,22 @@ config_print_policy(FILE *fp, struct policy *pol)
 	fprintf(fp, " {\n}\n");
 }
 
+static void
+config_print_proxy(FILE *fp, struct proxy_conf *pc)
+{
+	fprintf(fp, "proxy timeout connect %d\n", pc->pc_timeout_connect);
+	fprintf(fp, "proxy timeout header %d\n", pc->pc_timeout_header);
+	fprintf(fp, "proxy timeout idle %d\n", pc->pc_timeout_idle);
+	fprintf(fp, "proxy max sessions %d\n", pc->pc_max_sessions);
+	fprintf(fp, "proxy buffer %zu\n", pc->pc_buffer);
+	fprintf(fp, "proxy splice %s\n", pc->pc_splice ? "yes" : "no");
+	if (pc->pc_accesslog != NULL) {
+		fprintf(fp, "proxy access log ");
+		config_print_string(fp, pc->pc_accesslog);
+		fputc('\n', fp);
+	}
+}
+
 /* Print conf in canonical form. */
 void
 config_print(FILE *fp, struct sbxd_config *conf)
@@ -186,14 +210,16 @@ config_print(FILE *fp, struct sbxd_config *conf)
 		fputc('\n', fp);
 		config_print_policy(fp, pol);
 	}
-	if (!TAILQ_EMPTY(&conf->sc_listens))
-		fputc('\n', fp);
+	fputc('\n', fp);
+	config_print_proxy(fp, &conf->sc_proxy);
 	TAILQ_FOREACH(pl, &conf->sc_listens, pl_entry) {
 		fprintf(fp, "proxy listen on %s port %u policy ",
 		    util_addr_str((struct sockaddr *)&pl->pl_ss, buf,
 		    sizeof(buf)),
 		    util_sockaddr_port((struct sockaddr *)&pl->pl_ss));
 		config_print_string(fp, pl->pl_policy->pol_name);
+		if (pl->pl_max_sessions > 0)
+			fprintf(fp, " max sessions %d", pl->pl_max_sessions);
 		fputc('\n', fp);
 	}
 }

@@ -5,6 +5,11 @@
  * objects, one per line.  A request is {"command": NAME, ...}.  Every
  * reply ends with a line holding "ok"; lines before it carry progress or,
  * for "events", the event stream, which follows until the client leaves.
+ *
+ * The core and each component register their commands.  A command gets a
+ * struct control_req and answers through it, at once or later from the
+ * loop: a request outlives its client, so a long operation finishes even
+ * if sbxctl went away.  A client's requests run one at a time, in order.
  */
 
 #include <sys/types.h>
@@ -43,6 +48,7 @@
 #define CONTROL_EVENTS_LAST_MAX	10000	/* stored events replayed */
 #define CONTROL_LINGER_SECS	5	/* wait for a refused client to leave */
 #define CONTROL_FLUSH_IOV	64	/* chunks written to a client at exit */
+#define CONTROL_COMMANDS_MAX	64	/* registered commands */
 
 struct control_client {
 	TAILQ_ENTRY(control_client)	 cc_entry;
@@ -51,6 +57,8 @@ struct control_client {
 	uid_t				 cc_uid;
 	pid_t				 cc_pid;
 	struct events_sub		*cc_sub;	/* following events */
+	struct control_req		*cc_req;	/* running request */
+	int				 cc_inread;	/* in the read callback */
 	uint64_t			 cc_dropped;	/* not yet reported */
 	int				 cc_closing;	/* refused: say why, then
 							   wait for the client
@@ -58,23 +66,25 @@ struct control_client {
 };
 TAILQ_HEAD(control_clients, control_client);
 
+/* One request; it stays valid until answered, whatever the client does. */
+struct control_req {
+	struct control_client		*cr_client;	/* NULL: client left */
+	uint64_t			 cr_client_id;
+	uid_t				 cr_uid;
+	char				 cr_command[32];
+};
+
 struct control_cmd {
 	const char	*name;
-	void		(*fn)(struct control_client *, json_t *);
+	control_fn	 fn;
 };
 
-static void	control_cmd_events(struct control_client *, json_t *);
-static void	control_cmd_log(struct control_client *, json_t *);
-static void	control_cmd_reload(struct control_client *, json_t *);
-static void	control_cmd_status(struct control_client *, json_t *);
+static void	control_cmd_events(struct control_req *, json_t *);
 
-/* Keep sorted: looked up with bsearch. */
-static const struct control_cmd control_cmds[] = {
+static struct control_cmd	 control_cmds[CONTROL_COMMANDS_MAX] = {
 	{ "events",	control_cmd_events },
-	{ "log",	control_cmd_log },
-	{ "reload",	control_cmd_reload },
-	{ "status",	control_cmd_status },
 };
+static int			 control_ncmds = 1;
 
 static struct evconnlistener	*control_listener;
 static struct event		*control_ev_resume;
@@ -112,10 +122,10 @@ static void	control_request(struct control_client *, const char *,
 static void	control_reply(struct control_client *, json_t *);
 static void	control_error(struct control_client *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
+static const struct control_cmd *control_cmd_find(const char *);
 static int	control_dumpcb(const char *, size_t, void *);
 static void	control_follow_eventcb(json_t *, void *);
 static void	control_follow_write(struct control_client *, json_t *);
-static int	control_cmd_cmp(const void *, const void *);
 
 /* Create the socket named in conf and start accepting. */
 int
@@ -500,6 +510,8 @@ control_client_close(struct control_client *cc)
 {
 	log_debug("%s: client %llu", __func__, (unsigned long long)cc->cc_id);
 	events_unsubscribe(cc->cc_sub);
+	if (cc->cc_req != NULL)
+		cc->cc_req->cr_client = NULL;	/* it finishes without us */
 	TAILQ_REMOVE(&control_clients, cc, cc_entry);
 	control_nclients--;
 	bufferevent_free(cc->cc_bev);
@@ -520,7 +532,9 @@ control_client_readcb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
-	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+	cc->cc_inread = 1;
+	while (cc->cc_req == NULL &&
+	    (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
 		if (len > CONTROL_LINE_MAX) {
 			free(line);
 			toolong = 1;
@@ -528,9 +542,12 @@ control_client_readcb(struct bufferevent *bev, void *arg)
 		}
 		control_request(cc, line, len);
 		free(line);
-		if (cc->cc_sub != NULL || cc->cc_closing)
+		if (cc->cc_sub != NULL || cc->cc_closing) {
+			cc->cc_inread = 0;
 			return;
+		}
 	}
+	cc->cc_inread = 0;
 	if (toolong || evbuffer_get_length(in) > CONTROL_LINE_MAX) {
 		control_bad++;
 		control_error(cc, "request longer than %d bytes",
@@ -573,10 +590,31 @@ control_client_eventcb(struct bufferevent *bev __unused, short events,
 		control_client_close(cc);
 }
 
-static int
-control_cmd_cmp(const void *k, const void *e)
+/* Make command name run fn.  For startup: a full table is fatal. */
+void
+control_register(const char *name, control_fn fn)
 {
-	return (strcmp(k, ((const struct control_cmd *)e)->name));
+	struct control_cmd	*cmd;
+
+	if ((cmd = (struct control_cmd *)control_cmd_find(name)) != NULL) {
+		cmd->fn = fn;
+		return;
+	}
+	if (control_ncmds == CONTROL_COMMANDS_MAX)
+		fatalx("%s: too many commands", __func__);
+	control_cmds[control_ncmds].name = name;
+	control_cmds[control_ncmds++].fn = fn;
+}
+
+static const struct control_cmd *
+control_cmd_find(const char *name)
+{
+	int	 i;
+
+	for (i = 0; i < control_ncmds; i++)
+		if (strcmp(control_cmds[i].name, name) == 0)
+			return (&control_cmds[i]);
+	return (NULL);
 }
 
 /* Parse one request line and run its command. */
@@ -584,6 +622,7 @@ static void
 control_request(struct control_client *cc, const char *line, size_t len)
 {
 	const struct control_cmd	*cmd;
+	struct control_req		*cr;
 	json_error_t			 err;
 	json_t				*req;
 	const char			*name;
@@ -601,15 +640,20 @@ control_request(struct control_client *cc, const char *line, size_t len)
 		control_bad++;
 		control_error(cc, "request must be an object with a "
 		    "\"command\" string");
-	} else if ((cmd = bsearch(name, control_cmds, sizeof(control_cmds) /
-	    sizeof(control_cmds[0]), sizeof(control_cmds[0]),
-	    control_cmd_cmp)) == NULL) {
+	} else if ((cmd = control_cmd_find(name)) == NULL) {
 		control_bad++;
 		control_error(cc, "unknown command \"%.64s\"", name);
-	} else {
+	} else if ((cr = calloc(1, sizeof(*cr))) == NULL)
+		control_error(cc, "out of memory");
+	else {
 		log_debug("control: client %llu: %s", (unsigned long long)
 		    cc->cc_id, name);
-		cmd->fn(cc, req);
+		cr->cr_client = cc;
+		cr->cr_client_id = cc->cc_id;
+		cr->cr_uid = cc->cc_uid;
+		snprintf(cr->cr_command, sizeof(cr->cr_command), "%s", name);
+		cc->cc_req = cr;
+		cmd->fn(cr, req);
 	}
 	json_decref(req);
 }
@@ -651,65 +695,73 @@ control_error(struct control_client *cc, const char *fmt, ...)
 	control_reply(cc, json_pack("{s:b, s:s}", "ok", 0, "error", msg));
 }
 
-static void
-control_cmd_status(struct control_client *cc, json_t *req __unused)
+/*
+ * Answer cr with reply, which must hold "ok", and free cr; the client, if
+ * still there, may send its next request.  Takes reply.
+ */
+void
+control_req_done(struct control_req *cr, json_t *reply)
 {
-	json_t	*st = sbxd_status();
+	struct control_client	*cc = cr->cr_client;
 
-	if (st == NULL) {
-		control_error(cc, "out of memory");
+	if (cc == NULL) {
+		json_decref(reply);
+		free(cr);
 		return;
 	}
-	json_object_set_new(st, "ok", json_true());
-	control_reply(cc, st);
+	control_reply(cc, reply);
+	cc->cc_req = NULL;
+	free(cr);
+	/* Requests that arrived meanwhile wait in the input buffer. */
+	if (!cc->cc_inread && cc->cc_sub == NULL && !cc->cc_closing)
+		bufferevent_trigger(cc->cc_bev, EV_READ, 0);
 }
 
-static void
-control_cmd_reload(struct control_client *cc, json_t *req __unused)
+/* Answer cr with {"ok": false, "error": message}. */
+void
+control_req_error(struct control_req *cr, const char *fmt, ...)
 {
-	json_t		*errors = json_array();
-	const char	*msg;
+	va_list	 ap;
+	char	 msg[512];
 
-	switch (sbxd_reload(errors)) {
-	case 0:
-		json_decref(errors);
-		control_reply(cc, json_pack("{s:b}", "ok", 1));
-		return;
-	case -1:
-		msg = "configuration has errors; the running configuration "
-		    "is kept";
-		break;
-	default:
-		msg = "configuration applied with errors";
-		break;
-	}
-	control_reply(cc, json_pack("{s:b, s:s, s:o}", "ok", 0, "error", msg,
-	    "errors", errors));
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	control_req_done(cr, json_pack("{s:b, s:s}", "ok", 0, "error", msg));
 }
 
-/* log verbose|brief: debug logging on or back to the configured level. */
-static void
-control_cmd_log(struct control_client *cc, json_t *req)
+/* Answer cr with {"ok": true}, plus the members of result if any. */
+void
+control_req_ok(struct control_req *cr, json_t *result)
 {
-	const char	*level = json_string_value(json_object_get(req,
-			    "level"));
-	int		 pri;
+	json_t	*reply = json_pack("{s:b}", "ok", 1);
 
-	if (level != NULL && strcmp(level, "verbose") == 0)
-		pri = LOG_DEBUG;
-	else if (level != NULL && strcmp(level, "brief") == 0)
-		pri = config_loglevel_raise(sbxd_env->sx_conf->sc_loglevel,
-		    sbxd_env->sx_verbose);
-	else {
-		control_error(cc, "log: \"level\" must be \"verbose\" or "
-		    "\"brief\"");
+	if (reply != NULL && result != NULL)
+		json_object_update(reply, result);
+	json_decref(result);
+	control_req_done(cr, reply);
+}
+
+/* A progress line for a long request: {"progress": message}. */
+void
+control_req_progress(struct control_req *cr, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[512];
+
+	if (cr->cr_client == NULL)
 		return;
-	}
-	log_setlevel(pri);
-	log_info("log level %s by uid %d", config_loglevel_name(pri),
-	    (int)cc->cc_uid);
-	control_reply(cc, json_pack("{s:b, s:s}", "ok", 1, "level",
-	    config_loglevel_name(pri)));
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	control_reply(cr->cr_client, json_pack("{s:s}", "progress", msg));
+}
+
+/* Who asked: the peer's uid, for logs and events. */
+uid_t
+control_req_uid(const struct control_req *cr)
+{
+	return (cr->cr_uid);
 }
 
 /*
@@ -717,25 +769,27 @@ control_cmd_log(struct control_client *cc, json_t *req)
  * follow the bus until the client goes away.
  */
 static void
-control_cmd_events(struct control_client *cc, json_t *req)
+control_cmd_events(struct control_req *cr, json_t *req)
 {
-	json_t		*last = json_object_get(req, "last"), *list, *ev;
-	json_int_t	 n = 0;
-	size_t		 i;
+	struct control_client	*cc = cr->cr_client;
+	json_t			*last = json_object_get(req, "last"), *list;
+	json_t			*ev;
+	json_int_t		 n = 0;
+	size_t			 i;
 
 	if (last != NULL && (!json_is_integer(last) ||
 	    (n = json_integer_value(last)) < 0 ||
 	    n > CONTROL_EVENTS_LAST_MAX)) {
-		control_error(cc, "events: \"last\" must be a number from 0 "
-		    "to %d", CONTROL_EVENTS_LAST_MAX);
+		control_req_error(cr, "events: \"last\" must be a number "
+		    "from 0 to %d", CONTROL_EVENTS_LAST_MAX);
 		return;
 	}
 	cc->cc_sub = events_subscribe("control", control_follow_eventcb, cc);
 	if (cc->cc_sub == NULL) {
-		control_error(cc, "out of memory");
+		control_req_error(cr, "out of memory");
 		return;
 	}
-	control_reply(cc, json_pack("{s:b}", "ok", 1));
+	control_req_ok(cr, NULL);
 	if (n > 0) {
 		store_flush();
 		if ((list = store_events_recent((int)n)) != NULL) {

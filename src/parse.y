@@ -87,7 +87,10 @@ static int			 stmt_start;	/* next word starts a line */
 
 static int		 set_group(const char *);
 static int		 add_nameserver(const char *, long long);
-static int		 add_listen(const char *, long long, const char *);
+static int		 add_listen(const char *, long long, const char *,
+			    long long);
+static int		 check_range(const char *, long long, long long,
+			    long long);
 static struct policy	*add_policy(const char *);
 
 typedef struct {
@@ -100,14 +103,16 @@ typedef struct {
 
 %}
 
-%token	CONTROL GROUP HOSTSFILE INCLUDE LEVEL LISTEN LOG NAMESERVER ON
-%token	PIDFILE POLICY PORT PROXY RESOLVER SOCKET STATE
+%token	ACCESS BUFFER CONNECT CONTROL GROUP HEADER HOSTSFILE IDLE INCLUDE
+%token	LEVEL LISTEN LOG MAX NAMESERVER NO ON PIDFILE POLICY PORT PROXY
+%token	RESOLVER SESSIONS SOCKET SPLICE STATE TIMEOUT YES
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.string>	string
 %type	<v.number>	port
 %type	<v.string>	policyname
+%type	<v.number>	yesno maxsessions
 %destructor	{ free($$); } <v.string>
 
 %%
@@ -223,14 +228,78 @@ main		: STATE STRING			{
 			if (r == -1)
 				YYERROR;
 		}
-		| PROXY LISTEN ON STRING port policyname {
-			int	 r = add_listen($4, $5 == -1 ? PROXY_PORT : $5,
-			    $6);
+		| PROXY proxyopt
+		;
 
-			free($4);
-			free($6);
+proxyopt	: LISTEN ON STRING port policyname maxsessions {
+			int	 r = add_listen($3, $4 == -1 ? PROXY_PORT : $4,
+			    $5, $6);
+
+			free($3);
+			free($5);
 			if (r == -1)
 				YYERROR;
+		}
+		| TIMEOUT CONNECT NUMBER	{
+			if (check_range("timeout connect", $3, 1,
+			    PROXY_TIMEOUT_LIMIT) == -1)
+				YYERROR;
+			conf->sc_proxy.pc_timeout_connect = $3;
+		}
+		| TIMEOUT HEADER NUMBER		{
+			if (check_range("timeout header", $3, 1,
+			    PROXY_TIMEOUT_LIMIT) == -1)
+				YYERROR;
+			conf->sc_proxy.pc_timeout_header = $3;
+		}
+		| TIMEOUT STRING NUMBER		{
+			yyerror("unknown timeout \"%s\" (connect, header or "
+			    "idle)", $2);
+			free($2);
+			YYERROR;
+		}
+		| TIMEOUT IDLE NUMBER		{
+			if (check_range("timeout idle", $3, 1,
+			    PROXY_TIMEOUT_LIMIT) == -1)
+				YYERROR;
+			conf->sc_proxy.pc_timeout_idle = $3;
+		}
+		| MAX SESSIONS NUMBER		{
+			if (check_range("max sessions", $3, 1,
+			    PROXY_SESSIONS_LIMIT) == -1)
+				YYERROR;
+			conf->sc_proxy.pc_max_sessions = $3;
+		}
+		| BUFFER NUMBER			{
+			if (check_range("buffer", $2, PROXY_BUFFER_MIN,
+			    PROXY_BUFFER_LIMIT) == -1)
+				YYERROR;
+			conf->sc_proxy.pc_buffer = $2;
+		}
+		| ACCESS LOG STRING		{
+			if (check_path($3, &conf->sc_proxy.pc_accesslog) == -1)
+				YYERROR;
+		}
+		| SPLICE yesno			{
+			conf->sc_proxy.pc_splice = $2;
+		}
+		;
+
+yesno		: YES				{ $$ = 1; }
+		| NO				{ $$ = 0; }
+		| STRING			{
+			yyerror("\"%s\": yes or no expected", $1);
+			free($1);
+			YYERROR;
+		}
+		;
+
+maxsessions	: /* empty */			{ $$ = 0; }
+		| MAX SESSIONS NUMBER		{
+			if (check_range("max sessions", $3, 1,
+			    PROXY_SESSIONS_LIMIT) == -1)
+				YYERROR;
+			$$ = $3;
 		}
 		;
 
@@ -277,22 +346,33 @@ struct keywords {
 
 /* Keep sorted: lookup() uses bsearch. */
 static const struct keywords keywords[] = {
+	{ "access",		ACCESS },
+	{ "buffer",		BUFFER },
+	{ "connect",		CONNECT },
 	{ "control",		CONTROL },
 	{ "group",		GROUP },
+	{ "header",		HEADER },
 	{ "hosts-file",		HOSTSFILE },
+	{ "idle",		IDLE },
 	{ "include",		INCLUDE },
 	{ "level",		LEVEL },
 	{ "listen",		LISTEN },
 	{ "log",		LOG },
+	{ "max",		MAX },
 	{ "nameserver",		NAMESERVER },
+	{ "no",			NO },
 	{ "on",			ON },
 	{ "pidfile",		PIDFILE },
 	{ "policy",		POLICY },
 	{ "port",		PORT },
 	{ "proxy",		PROXY },
 	{ "resolver",		RESOLVER },
+	{ "sessions",		SESSIONS },
 	{ "socket",		SOCKET },
+	{ "splice",		SPLICE },
 	{ "state",		STATE },
+	{ "timeout",		TIMEOUT },
+	{ "yes",		YES },
 };
 
 /* Report an error at the current line, once per line. */
@@ -969,8 +1049,20 @@ add_nameserver(const char *addr, long long port)
 	return (0);
 }
 
+/* A number in [min, max], or an error naming the setting. */
 static int
-add_listen(const char *addr, long long port, const char *polname)
+check_range(const char *what, long long v, long long min, long long max)
+{
+	if (v < min || v > max) {
+		yyerror("%s %lld out of range (%lld-%lld)", what, v, min, max);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+add_listen(const char *addr, long long port, const char *polname,
+    long long maxsessions)
 {
 	struct proxy_listen	*pl, *o;
 	char			 buf[128];
@@ -998,6 +1090,7 @@ add_listen(const char *addr, long long port, const char *polname)
 			return (-1);
 		}
 	}
+	pl->pl_max_sessions = maxsessions;
 	TAILQ_INSERT_TAIL(&conf->sc_listens, pl, pl_entry);
 	return (0);
 }

@@ -59,6 +59,10 @@ static void	sbxd_signalcb(evutil_socket_t, short, void *);
 static void	sbxd_libevent_logcb(int, const char *);
 static void	sbxd_event_logcb(json_t *, void *);
 static json_t	*sbxd_status_entry(const char *, json_t *);
+static json_t	*sbxd_status(void);
+static void	sbxd_ctl_status(struct control_req *, json_t *);
+static void	sbxd_ctl_reload(struct control_req *, json_t *);
+static void	sbxd_ctl_log(struct control_req *, json_t *);
 
 static const struct option sbxd_longopts[] = {
 	{ "foreground",	no_argument,	NULL,	'd' },
@@ -257,6 +261,9 @@ sbxd_start(struct sbxd_config *conf)
 	if (!(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND) &&
 	    sbxd_pidfile(conf->sc_pidfile) == -1)
 		return (-1);
+	control_register("status", sbxd_ctl_status);
+	control_register("reload", sbxd_ctl_reload);
+	control_register("log", sbxd_ctl_log);
 	if (store_open(conf->sc_state) == -1 || control_init(conf) == -1)
 		return (-1);
 	for (i = 0; i < SBXD_NCOMPONENTS; i++) {
@@ -435,7 +442,7 @@ sbxd_status_entry(const char *name, json_t *st)
 }
 
 /* Version, uptime and every component's state, for sbxctl status. */
-json_t *
+static json_t *
 sbxd_status(void)
 {
 	struct timespec	 now;
@@ -471,6 +478,66 @@ sbxd_status(void)
 	    "log_level", config_loglevel_name(log_getlevel()),
 	    "components", list);
 	return (st);
+}
+
+static void
+sbxd_ctl_status(struct control_req *cr, json_t *req __unused)
+{
+	json_t	*st;
+
+	if ((st = sbxd_status()) == NULL)
+		control_req_error(cr, "out of memory");
+	else
+		control_req_ok(cr, st);
+}
+
+static void
+sbxd_ctl_reload(struct control_req *cr, json_t *req __unused)
+{
+	json_t		*errors = json_array();
+	const char	*msg;
+
+	log_info("reload asked by uid %d", (int)control_req_uid(cr));
+	switch (sbxd_reload(errors)) {
+	case 0:
+		json_decref(errors);
+		control_req_ok(cr, NULL);
+		return;
+	case -1:
+		msg = "configuration has errors; the running configuration "
+		    "is kept";
+		break;
+	default:
+		msg = "configuration applied with errors";
+		break;
+	}
+	control_req_done(cr, json_pack("{s:b, s:s, s:o}", "ok", 0, "error",
+	    msg, "errors", errors));
+}
+
+/* log verbose|brief: debug logging on or back to the configured level. */
+static void
+sbxd_ctl_log(struct control_req *cr, json_t *req)
+{
+	const char	*level = json_string_value(json_object_get(req,
+			    "level"));
+	int		 pri;
+
+	if (level != NULL && strcmp(level, "verbose") == 0)
+		pri = LOG_DEBUG;
+	else if (level != NULL && strcmp(level, "brief") == 0)
+		pri = config_loglevel_raise(sbxd_env->sx_conf->sc_loglevel,
+		    sbxd_env->sx_verbose);
+	else {
+		control_req_error(cr, "log: \"level\" must be \"verbose\" "
+		    "or \"brief\"");
+		return;
+	}
+	log_setlevel(pri);
+	log_info("log level %s by uid %d", config_loglevel_name(pri),
+	    (int)control_req_uid(cr));
+	control_req_ok(cr, json_pack("{s:s}", "level",
+	    config_loglevel_name(pri)));
 }
 
 static void

@@ -39,6 +39,18 @@
 #define SBXD_NAME_MAX		64	/* policy names: fit a log line */
 #define SBXD_PATH_MAX		1024	/* paths in the config */
 #define PROXY_PORT		3128	/* default proxy listener port */
+#define PROXY_TIMEOUT_CONNECT	10	/* seconds to reach an upstream */
+#define PROXY_TIMEOUT_HEADER	15	/* seconds for a whole request head:
+					   a slowloris client goes after it */
+#define PROXY_TIMEOUT_IDLE	300	/* seconds a kept-alive connection or
+					   tunnel may carry nothing */
+#define PROXY_TIMEOUT_LIMIT	86400	/* largest timeout accepted */
+#define PROXY_MAX_SESSIONS	10000	/* sessions at once, all listeners */
+#define PROXY_SESSIONS_LIMIT	1000000	/* largest limit accepted */
+#define PROXY_BUFFER		(256 * 1024) /* bytes queued per direction
+					   before reading that side pauses */
+#define PROXY_BUFFER_MIN	4096
+#define PROXY_BUFFER_LIMIT	(64 * 1024 * 1024)
 #define RESOLVER_PORT		53	/* default nameserver port */
 
 #define SBXD_OPT_NOACTION	0x01	/* -n: check the config only */
@@ -77,8 +89,20 @@ struct proxy_listen {
 	struct sockaddr_storage		 pl_ss;	/* address and port */
 	socklen_t			 pl_sslen;
 	struct policy			*pl_policy;
+	int				 pl_max_sessions; /* 0: no own limit */
 };
 TAILQ_HEAD(listenlist, proxy_listen);
+
+/* Proxy settings shared by every listener. */
+struct proxy_conf {
+	int				 pc_timeout_connect;
+	int				 pc_timeout_header;
+	int				 pc_timeout_idle;
+	int				 pc_max_sessions;
+	size_t				 pc_buffer;
+	char				*pc_accesslog;	/* NULL: off */
+	int				 pc_splice;	/* splice(2) tunnels */
+};
 
 /* The parsed configuration; reload builds a new one and swaps it in. */
 struct sbxd_config {
@@ -92,6 +116,7 @@ struct sbxd_config {
 	struct nameserverlist		 sc_nameservers;
 	struct policylist		 sc_policies;
 	struct listenlist		 sc_listens;
+	struct proxy_conf		 sc_proxy;
 };
 
 /* The running daemon. */
@@ -123,7 +148,6 @@ struct sbxd_component {
 /* src/sbxd.c */
 int		 sbxd_reload(json_t *);
 void		 sbxd_shutdown(const char *);
-json_t		*sbxd_status(void);
 
 /* src/parse.y */
 struct sbxd_config *parse_config(const char *, json_t *);
@@ -141,6 +165,16 @@ int		 config_loglevel_raise(int, int);
 void		 config_print_string(FILE *, const char *);
 
 /* src/control.c */
+struct control_req;
+typedef void	(*control_fn)(struct control_req *, json_t *);
+void		 control_register(const char *, control_fn);
+void		 control_req_done(struct control_req *, json_t *);
+void		 control_req_ok(struct control_req *, json_t *);
+void		 control_req_error(struct control_req *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+void		 control_req_progress(struct control_req *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+uid_t		 control_req_uid(const struct control_req *);
 int		 control_init(struct sbxd_config *);
 int		 control_reload(struct sbxd_config *, json_t *);
 void		 control_shutdown(void);

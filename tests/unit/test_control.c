@@ -30,19 +30,30 @@ static struct sbxd_config	*conf;
 static char			*dir;
 static int			 reloads;
 
-/* The daemon's side, as control.c sees it. */
-json_t *
-sbxd_status(void)
+static struct control_req	*held;		/* an unanswered request */
+
+/* Commands standing in for the daemon's. */
+static void
+cmd_status(struct control_req *cr, json_t *req __unused)
 {
-	return (json_pack("{s:s}", "version", "test"));
+	control_req_ok(cr, json_pack("{s:s}", "version", "test"));
 }
 
-int
-sbxd_reload(json_t *errors)
+static void
+cmd_reload(struct control_req *cr, json_t *req __unused)
 {
 	reloads++;
-	json_array_append_new(errors, json_string("t.conf:1: broken"));
-	return (-1);
+	control_req_done(cr, json_pack("{s:b, s:s, s:[s]}", "ok", 0,
+	    "error", "configuration has errors; the running configuration "
+	    "is kept", "errors", "t.conf:1: broken"));
+}
+
+/* Answered later, by the test, like a long operation. */
+static void
+cmd_slow(struct control_req *cr, json_t *req __unused)
+{
+	control_req_progress(cr, "working");
+	held = cr;
 }
 
 static int
@@ -65,6 +76,9 @@ setup(void)
 {
 	if (setup_env() == -1)
 		return (-1);
+	control_register("status", cmd_status);
+	control_register("reload", cmd_reload);
+	control_register("slow", cmd_slow);
 	return (control_init(conf));
 }
 
@@ -393,7 +407,68 @@ end:
 	return (ret);
 }
 
+/*
+ * A request answered later: its progress comes at once, the answer when
+ * it is done, and requests sent meanwhile wait their turn.
+ */
+static int
+test_async(void)
+{
+	json_t	*r = NULL;
+	int	 fd = -1, ret = -1;
+
+	CHECK(setup() == 0);
+	CHECK((fd = client()) != -1);
+	r = request(fd, "{\"command\":\"slow\"}\n{\"command\":\"status\"}\n");
+	CHECK_STR(field(r, "progress"), "working");
+	CHECK(held != NULL);
+	control_req_ok(held, json_pack("{s:i}", "n", 7));
+	held = NULL;
+	json_decref(r);
+	r = read_reply(fd);
+	CHECK(json_is_true(json_object_get(r, "ok")));
+	CHECK_INT(json_integer_value(json_object_get(r, "n")), 7);
+	json_decref(r);
+	r = read_reply(fd);
+	CHECK_STR(field(r, "version"), "test");
+	ret = 0;
+end:
+	json_decref(r);
+	if (fd != -1)
+		close(fd);
+	teardown();
+	return (ret);
+}
+
+/* A client that leaves before its answer does not break the request. */
+static int
+test_async_gone(void)
+{
+	json_t	*r = NULL;
+	int	 fd = -1, i, ret = -1;
+
+	CHECK(setup() == 0);
+	CHECK((fd = client()) != -1);
+	r = request(fd, "{\"command\":\"slow\"}\n");
+	CHECK(held != NULL);
+	close(fd);
+	fd = -1;
+	for (i = 0; i < 100; i++)
+		event_base_loop(env.sx_base, EVLOOP_NONBLOCK);
+	control_req_error(held, "too late");
+	held = NULL;
+	ret = 0;
+end:
+	json_decref(r);
+	if (fd != -1)
+		close(fd);
+	teardown();
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
+	{ "async", test_async },
+	{ "async_gone", test_async_gone },
 	{ "socket_mode", test_socket_mode },
 	{ "socket_in_use", test_socket_in_use },
 	{ "socket_not_socket", test_socket_not_socket },
