@@ -200,6 +200,9 @@ int		 store_flush(void);
 int		 store_event_add(json_t *);
 json_t		*store_status(void);
 json_t		*store_events_recent(int);
+int		 store_rule_put(const char *, const char *, const char *);
+int		 store_rule_delete(const char *, const char *);
+json_t		*store_rule_list(const char *);
 
 /* src/util.c */
 void		*xmalloc(size_t);

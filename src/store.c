@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,13 @@ static const char *store_migrations[] = {
 	"  type TEXT NOT NULL,"
 	"  data TEXT NOT NULL);"
 	"CREATE INDEX events_time ON events (time);",
+	/* 2: runtime rules added to a listener with sbxctl allow|deny */
+	"CREATE TABLE listener_rules ("
+	"  listener TEXT NOT NULL,"
+	"  pattern TEXT NOT NULL,"
+	"  action TEXT NOT NULL CHECK (action IN ('allow', 'block')),"
+	"  created TEXT NOT NULL,"
+	"  PRIMARY KEY (listener, pattern));",
 };
 #define STORE_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -539,6 +547,95 @@ store_fail(const char *what)
 		log_warnx("database %s: %s; %zu events queued", store_path,
 		    msg, json_array_size(store_queue));
 	memcpy(store_lasterr, msg, sizeof(store_lasterr));
+}
+
+/*
+ * Run one write statement with text parameters (NULL-terminated list);
+ * returns 0, or -1 with the error logged.
+ */
+static int
+store_write(const char *sql, ...)
+{
+	sqlite3_stmt	*st;
+	va_list		 ap;
+	const char	*arg;
+	int		 i = 1, rc;
+
+	if (store_db == NULL)
+		return (-1);
+	if (sqlite3_prepare_v2(store_db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_fail("prepare");
+		return (-1);
+	}
+	va_start(ap, sql);
+	while ((arg = va_arg(ap, const char *)) != NULL)
+		sqlite3_bind_text(st, i++, arg, -1, SQLITE_TRANSIENT);
+	va_end(ap);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_fail("write");
+		return (-1);
+	}
+	return (0);
+}
+
+/* Remember a runtime rule of a listener, replacing one for pattern. */
+int
+store_rule_put(const char *listener, const char *pattern, const char *action)
+{
+	struct timespec	 ts;
+	char		 tbuf[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	util_rfc3339(&ts, tbuf, sizeof(tbuf));
+	return (store_write("INSERT OR REPLACE INTO listener_rules (listener, "
+	    "pattern, action, created) VALUES (?, ?, ?, ?)", listener, pattern,
+	    action, tbuf, (char *)NULL));
+}
+
+/* Forget a runtime rule, or all of a listener's when pattern is NULL. */
+int
+store_rule_delete(const char *listener, const char *pattern)
+{
+	if (pattern == NULL)
+		return (store_write("DELETE FROM listener_rules WHERE "
+		    "listener = ?", listener, (char *)NULL));
+	return (store_write("DELETE FROM listener_rules WHERE listener = ? AND "
+	    "pattern = ?", listener, pattern, (char *)NULL));
+}
+
+/*
+ * A listener's runtime rules, oldest first: [{pattern, action, created}],
+ * or NULL when the store cannot be read.
+ */
+json_t *
+store_rule_list(const char *listener)
+{
+	sqlite3_stmt	*st;
+	json_t		*list;
+	int		 rc;
+
+	if (store_db == NULL || (list = json_array()) == NULL)
+		return (NULL);
+	if (sqlite3_prepare_v2(store_db, "SELECT pattern, action, created FROM "
+	    "listener_rules WHERE listener = ? ORDER BY created, pattern", -1,
+	    &st, NULL) != SQLITE_OK) {
+		json_decref(list);
+		return (NULL);
+	}
+	sqlite3_bind_text(st, 1, listener, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s}",
+		    "pattern", (const char *)sqlite3_column_text(st, 0),
+		    "action", (const char *)sqlite3_column_text(st, 1),
+		    "created", (const char *)sqlite3_column_text(st, 2)));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(list);
+		return (NULL);
+	}
+	return (list);
 }
 
 /* The last count events written, oldest first, or NULL. */

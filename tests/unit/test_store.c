@@ -78,11 +78,11 @@ test_open_modes(void)
 	status = store_status();
 	CHECK_STR(json_string_value(json_object_get(status, "state")), "up");
 	CHECK_INT(json_integer_value(json_object_get(status,
-	    "schema_version")), 1);
+	    "schema_version")), 2);
 	store_close();
 	free(path);
 	CHECK(asprintf(&path, "%s/state", dir) != -1);
-	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 1);
+	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 2);
 	CHECK_INT(query_int(path, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name = 'events'"), 1);
 	ret = 0;
@@ -279,7 +279,48 @@ end:
 	return (ret);
 }
 
+/* Runtime rules: put replaces, list is per listener, delete forgets. */
+static int
+test_rules(void)
+{
+	json_t	*list = NULL;
+	char	*dir;
+	int	 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(store_open(dir) == 0);
+	CHECK(store_rule_put("127.0.0.1:3128", "github.com", "allow") == 0);
+	CHECK(store_rule_put("127.0.0.1:3128", "*.npmjs.org", "allow") == 0);
+	CHECK(store_rule_put("other", "x.example", "block") == 0);
+	CHECK(store_rule_put("127.0.0.1:3128", "github.com", "block") == 0);
+	CHECK(store_rule_put("other", "y.example", "maybe") == -1);
+	store_close();
+	CHECK(store_open(dir) == 0);
+	list = store_rule_list("127.0.0.1:3128");
+	CHECK_INT(json_array_size(list), 2);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 1),
+	    "action")), "block");
+	json_decref(list);
+	CHECK(store_rule_delete("127.0.0.1:3128", "github.com") == 0);
+	list = store_rule_list("127.0.0.1:3128");
+	CHECK_INT(json_array_size(list), 1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 0),
+	    "pattern")), "*.npmjs.org");
+	json_decref(list);
+	CHECK(store_rule_delete("other", NULL) == 0);
+	list = store_rule_list("other");
+	CHECK_INT(json_array_size(list), 0);
+	ret = 0;
+end:
+	json_decref(list);
+	store_close();
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
+	{ "rules", test_rules },
 	{ "open_modes", test_open_modes },
 	{ "tighten_mode", test_tighten_mode },
 	{ "events_written", test_events_written },
