@@ -1,13 +1,22 @@
 /*
- * proxy.c: the proxy component: its listeners, their binding to a policy,
- * and their lifecycle across reloads.  A listener that stays in the
- * config keeps its socket; only its policy binding moves to the new
- * config.
+ * proxy.c: the proxy component: listeners, accepting, the session table,
+ * judging requests by a listener's policy and runtime rules, and the
+ * control commands (allow, deny, rules, sessions).
+ *
+ * A listener binds a socket to a policy, by name, and to its own list of
+ * runtime rules.  Listeners from the config keep their sockets across
+ * reloads when they stay; listeners added at run time (one per sandbox)
+ * are not in the config at all and survive every reload.  Either way a
+ * reload only changes which policy the next request is judged by: open
+ * sessions and tunnels go on.
  */
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -31,86 +40,186 @@ static int	proxy_init(struct sbxd_config *);
 static int	proxy_reload(struct sbxd_config *, json_t *);
 static void	proxy_shutdown(void);
 static json_t	*proxy_status(void);
-static struct proxy_listener *proxy_listener_find(
+static struct proxy_listener *proxy_listener_find(const char *);
+static struct proxy_listener *proxy_listener_find_addr(
 		    const struct sockaddr_storage *);
-static struct proxy_listener *proxy_listener_open(struct proxy_listen *,
+static struct proxy_listener *proxy_listener_open(const char *,
+		    const struct sockaddr_storage *, socklen_t, const char *,
 		    json_t *);
 static void	proxy_listener_close(struct proxy_listener *);
+static int	proxy_listener_bind(struct proxy_listener *,
+		    struct sbxd_config *);
+static void	proxy_listener_load_rules(struct proxy_listener *);
 static void	proxy_acceptcb(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	proxy_accept_errorcb(struct evconnlistener *, void *);
 static void	proxy_resumecb(evutil_socket_t, short, void *);
+static void	proxy_refuse(int, const char *);
+static int	proxy_own_listener(const struct sockaddr *);
+static void	proxy_ctl_rule(struct control_req *, json_t *, int);
+static void	proxy_ctl_allow(struct control_req *, json_t *);
+static void	proxy_ctl_deny(struct control_req *, json_t *);
+static void	proxy_ctl_rules(struct control_req *, json_t *);
+static void	proxy_ctl_sessions(struct control_req *, json_t *);
+static void	proxy_raise_nofile(void);
 
 const struct sbxd_component proxy_component = {
 	"proxy", proxy_init, proxy_reload, proxy_shutdown, proxy_status
 };
 
+struct proxy_sessions		 proxy_sessions =
+				    TAILQ_HEAD_INITIALIZER(proxy_sessions);
+struct proxy_stats		 proxy_stats;
 static struct proxy_listeners	 proxy_listeners =
 				    TAILQ_HEAD_INITIALIZER(proxy_listeners);
 static struct event		*proxy_ev_resume;
-static uint64_t			 proxy_accepted;
+static int			 proxy_nsessions_count(void);
+
+/* The running proxy settings. */
+struct proxy_conf *
+proxy_conf(void)
+{
+	return (&sbxd_env->sx_conf->sc_proxy);
+}
 
 /* Open every configured listener; any failure stops startup. */
 static int
 proxy_init(struct sbxd_config *conf)
 {
 	struct proxy_listen	*pl;
+	char			 name[64];
 
+	control_register("allow", proxy_ctl_allow);
+	control_register("deny", proxy_ctl_deny);
+	control_register("rules", proxy_ctl_rules);
+	control_register("sessions", proxy_ctl_sessions);
 	proxy_ev_resume = evtimer_new(sbxd_env->sx_base, proxy_resumecb,
 	    NULL);
-	if (proxy_ev_resume == NULL)
+	if (proxy_ev_resume == NULL || proxy_dns_init(conf) == -1 ||
+	    proxy_log_open(conf->sc_proxy.pc_accesslog) == -1)
 		return (-1);
-	TAILQ_FOREACH(pl, &conf->sc_listens, pl_entry)
-		if (proxy_listener_open(pl, NULL) == NULL)
+	proxy_raise_nofile();
+	TAILQ_FOREACH(pl, &conf->sc_listens, pl_entry) {
+		util_sockaddr_str((struct sockaddr *)&pl->pl_ss, name,
+		    sizeof(name));
+		if (proxy_listener_open(name, &pl->pl_ss, pl->pl_sslen,
+		    pl->pl_policy->pol_name, NULL) == NULL)
 			return (-1);
-	return (0);
+	}
+	return (proxy_reload(conf, NULL) == 0 ? 0 : -1);
 }
 
 /*
- * Move to conf: keep listeners still configured (rebinding their policy),
- * open new ones, close those that went.  A listener that cannot be opened
- * is reported in errors; the others are applied.
+ * Every tunnel holds two sockets and, with splice, two pipes: take all
+ * the descriptors the hard limit allows.
+ */
+static void
+proxy_raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("proxy: setrlimit");
+	}
+}
+
+/*
+ * Move to conf: keep listeners still configured, open new ones, close
+ * those that went, and bind every listener to its policy in conf.  A
+ * listener that cannot be opened is reported in errors.
  */
 static int
 proxy_reload(struct sbxd_config *conf, json_t *errors)
 {
 	struct proxy_listener	*pr, *next;
 	struct proxy_listen	*pl;
+	char			 name[64];
 	int			 r = 0;
 
+	if (errors != NULL && (proxy_dns_reload(conf, errors) == -1 ||
+	    proxy_log_open(conf->sc_proxy.pc_accesslog) == -1))
+		r = -1;
 	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry)
-		pr->pr_seen = 0;
+		pr->pr_seen = pr->pr_runtime;
 	TAILQ_FOREACH(pl, &conf->sc_listens, pl_entry) {
-		if ((pr = proxy_listener_find(&pl->pl_ss)) != NULL) {
-			pr->pr_policy = pl->pl_policy;
-			pr->pr_seen = 1;
-		} else if ((pr = proxy_listener_open(pl, errors)) != NULL)
-			pr->pr_seen = 1;
-		else
+		if ((pr = proxy_listener_find_addr(&pl->pl_ss)) == NULL) {
+			util_sockaddr_str((struct sockaddr *)&pl->pl_ss, name,
+			    sizeof(name));
+			pr = proxy_listener_open(name, &pl->pl_ss,
+			    pl->pl_sslen, pl->pl_policy->pol_name, errors);
+		}
+		if (pr == NULL) {
 			r = -1;
+			continue;
+		}
+		free(pr->pr_policyname);
+		pr->pr_policyname = xstrdup(pl->pl_policy->pol_name);
+		pr->pr_max_sessions = pl->pl_max_sessions;
+		pr->pr_seen = 1;
 	}
-	TAILQ_FOREACH_SAFE(pr, &proxy_listeners, pr_entry, next)
+	TAILQ_FOREACH_SAFE(pr, &proxy_listeners, pr_entry, next) {
 		if (!pr->pr_seen)
 			proxy_listener_close(pr);
+		else if (proxy_listener_bind(pr, conf) == -1)
+			r = -1;
+	}
 	return (r);
 }
 
-/* Stop accepting and close everything. */
+/*
+ * Point pr at its policy in conf.  A runtime listener whose policy went
+ * from the config falls back to "default", or refuses everything.
+ */
+static int
+proxy_listener_bind(struct proxy_listener *pr, struct sbxd_config *conf)
+{
+	pr->pr_policy = config_policy_find(conf, pr->pr_policyname);
+	if (pr->pr_policy != NULL)
+		return (0);
+	log_warnx("proxy: listener %s: policy \"%s\" is gone; using "
+	    "\"default\"", pr->pr_name, pr->pr_policyname);
+	pr->pr_policy = config_policy_find(conf, "default");
+	return (pr->pr_policy != NULL ? 0 : -1);
+}
+
+/* Stop accepting, close every session, then everything else. */
 static void
 proxy_shutdown(void)
 {
 	struct proxy_listener	*pr;
+	struct proxy_session	*ps;
 
+	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry)
+		if (pr->pr_evl != NULL)
+			evconnlistener_disable(pr->pr_evl);
+	while ((ps = TAILQ_FIRST(&proxy_sessions)) != NULL)
+		proxy_session_close(ps, "shutdown");
 	while ((pr = TAILQ_FIRST(&proxy_listeners)) != NULL)
 		proxy_listener_close(pr);
 	if (proxy_ev_resume != NULL) {
 		event_free(proxy_ev_resume);
 		proxy_ev_resume = NULL;
 	}
+	proxy_dns_shutdown();
+	proxy_log_close();
 }
 
 static struct proxy_listener *
-proxy_listener_find(const struct sockaddr_storage *ss)
+proxy_listener_find(const char *name)
+{
+	struct proxy_listener	*pr;
+
+	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry)
+		if (strcmp(pr->pr_name, name) == 0 ||
+		    strcmp(pr->pr_addr, name) == 0)
+			return (pr);
+	return (NULL);
+}
+
+static struct proxy_listener *
+proxy_listener_find_addr(const struct sockaddr_storage *ss)
 {
 	struct proxy_listener	*pr;
 
@@ -121,71 +230,132 @@ proxy_listener_find(const struct sockaddr_storage *ss)
 	return (NULL);
 }
 
-/* Bind and listen for pl; errors go to the log and to errors. */
+/* Bind and listen; errors go to the log and to errors. */
 static struct proxy_listener *
-proxy_listener_open(struct proxy_listen *pl, json_t *errors)
+proxy_listener_open(const char *name, const struct sockaddr_storage *ss,
+    socklen_t sslen, const char *policy, json_t *errors)
 {
 	struct proxy_listener	*pr;
 	char			*msg;
 
-	if ((pr = calloc(1, sizeof(*pr))) == NULL)
-		return (NULL);
-	memcpy(&pr->pr_ss, &pl->pl_ss, sizeof(pr->pr_ss));
-	pr->pr_sslen = pl->pl_sslen;
-	pr->pr_policy = pl->pl_policy;
-	util_sockaddr_str((struct sockaddr *)&pr->pr_ss, pr->pr_name,
-	    sizeof(pr->pr_name));
+	pr = xcalloc(1, sizeof(*pr));
+	memcpy(&pr->pr_ss, ss, sizeof(pr->pr_ss));
+	pr->pr_sslen = sslen;
+	snprintf(pr->pr_name, sizeof(pr->pr_name), "%s", name);
+	util_sockaddr_str((struct sockaddr *)ss, pr->pr_addr,
+	    sizeof(pr->pr_addr));
+	pr->pr_policyname = xstrdup(policy);
 	pr->pr_evl = evconnlistener_new_bind(sbxd_env->sx_base,
 	    proxy_acceptcb, pr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
 	    LEV_OPT_REUSEABLE, PROXY_BACKLOG, (struct sockaddr *)&pr->pr_ss,
 	    pr->pr_sslen);
 	if (pr->pr_evl == NULL) {
-		xasprintf(&msg, "proxy listen on %s: %s", pr->pr_name,
+		xasprintf(&msg, "proxy listen on %s: %s", pr->pr_addr,
 		    strerror(errno));
 		log_warnx("%s", msg);
 		if (errors != NULL)
 			json_array_append_new(errors, json_string(msg));
 		free(msg);
+		free(pr->pr_policyname);
 		free(pr);
 		return (NULL);
 	}
 	evconnlistener_set_error_cb(pr->pr_evl, proxy_accept_errorcb);
+	pr->pr_extra = policy_rules_new();
+	proxy_listener_load_rules(pr);
 	TAILQ_INSERT_TAIL(&proxy_listeners, pr, pr_entry);
-	log_info("proxy: listening on %s, policy %s", pr->pr_name,
-	    pr->pr_policy->pol_name);
+	log_info("proxy: listening on %s, policy %s", pr->pr_addr, policy);
 	return (pr);
 }
 
+/* The runtime rules the store holds for pr. */
+static void
+proxy_listener_load_rules(struct proxy_listener *pr)
+{
+	json_t		*list, *r;
+	const char	*pattern, *action;
+	char		 err[256];
+	size_t		 i;
+
+	if ((list = store_rule_list(pr->pr_name)) == NULL)
+		return;
+	json_array_foreach(list, i, r) {
+		pattern = json_string_value(json_object_get(r, "pattern"));
+		action = json_string_value(json_object_get(r, "action"));
+		if (policy_rules_set(pr->pr_extra, pattern,
+		    strcmp(action, "allow") == 0 ? POLICY_ALLOW : POLICY_BLOCK,
+		    err, sizeof(err)) == -1)
+			log_warnx("proxy: listener %s: stored rule \"%s\" "
+			    "ignored: %s", pr->pr_name, pattern, err);
+	}
+	json_decref(list);
+}
+
+/* Close a listener; its sessions go with it. */
 static void
 proxy_listener_close(struct proxy_listener *pr)
 {
-	log_info("proxy: closing listener %s", pr->pr_name);
+	struct proxy_session	*ps, *next;
+
+	log_info("proxy: closing listener %s", pr->pr_addr);
+	TAILQ_FOREACH_SAFE(ps, &proxy_sessions, ps_entry, next)
+		if (ps->ps_listener == pr)
+			proxy_session_close(ps, "listener closed");
 	TAILQ_REMOVE(&proxy_listeners, pr, pr_entry);
 	if (pr->pr_evl != NULL)
 		evconnlistener_free(pr->pr_evl);
+	policy_rules_free(pr->pr_extra);
+	free(pr->pr_policyname);
+	free(pr->pr_sandbox);
 	free(pr);
 }
 
-/*
- * XXX The forwarding engine is the next piece of the proxy; until it is
- * in, a client gets a 503 saying so rather than a silent close.
- */
+static int
+proxy_nsessions_count(void)
+{
+	struct proxy_listener	*pr;
+	int			 n = 0;
+
+	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry)
+		n += pr->pr_nsessions;
+	return (n);
+}
+
 static void
 proxy_acceptcb(struct evconnlistener *evl __unused, evutil_socket_t fd,
-    struct sockaddr *sa __unused, int salen __unused, void *arg)
+    struct sockaddr *sa, int salen __unused, void *arg)
 {
 	struct proxy_listener	*pr = arg;
-	static const char	 msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
-	    "Content-Type: text/plain\r\nContent-Length: 35\r\n"
-	    "Connection: close\r\n\r\nsbxd: forwarding is not available\r\n";
+	struct proxy_conf	*pc = proxy_conf();
 
 	pr->pr_accepted++;
-	proxy_accepted++;
-	(void)send(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	proxy_stats.st_accepted++;
+	if (proxy_nsessions_count() >= pc->pc_max_sessions ||
+	    (pr->pr_max_sessions > 0 &&
+	    pr->pr_nsessions >= pr->pr_max_sessions)) {
+		pr->pr_refused++;
+		proxy_stats.st_refused++;
+		proxy_refuse(fd, "too many sessions");
+		return;
+	}
+	proxy_session_new(pr, fd, sa);
+}
+
+/* Over a limit: a 503 if the socket takes it at once, then close. */
+static void
+proxy_refuse(int fd, const char *why)
+{
+	char	 buf[256];
+	int	 n;
+
+	n = snprintf(buf, sizeof(buf), "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\nsbxd: %s\n", strlen(why) + 7, why);
+	(void)send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
 }
 
-/* Out of descriptors: pause every listener for a second. */
+/* Out of descriptors: pause every listener for a second (relayd). */
 static void
 proxy_accept_errorcb(struct evconnlistener *evl __unused, void *arg __unused)
 {
@@ -210,22 +380,203 @@ proxy_resumecb(evutil_socket_t fd __unused, short events __unused,
 		evconnlistener_enable(pr->pr_evl);
 }
 
+/*
+ * Judge the request of ps by its listener's policy and runtime rules.
+ * Returns 0 to go on, or -1 with *why (a stable reason) and *rule (the
+ * rule that decided, NULL for the default).  An address literal is also
+ * judged as an address: its class, and never one of our own listeners.
+ */
+int
+proxy_judge(struct proxy_session *ps, const char **why, const char **rule)
+{
+	struct proxy_listener		*pr = ps->ps_listener;
+	struct proxy_http_request	*rq = &ps->ps_req;
+	const struct policy_rule	*ru;
+	struct sockaddr_storage		 ss;
+	socklen_t			 sslen;
+	enum policy_action		 action;
+
+	ru = policy_match(&pr->pr_policy->pol_body, pr->pr_extra,
+	    &rq->rq_host, rq->rq_port, &action);
+	*rule = ru != NULL ? policy_rule_text(ru) : "default";
+	if (action != POLICY_ALLOW) {
+		*why = "policy";
+		return (-1);
+	}
+	if (rq->rq_host.h_family == 0)
+		return (0);
+	if (util_addr_parse(rq->rq_host.h_name, rq->rq_port, &ss, &sslen) ==
+	    -1) {
+		*why = "bad-address";
+		return (-1);
+	}
+	*rule = NULL;
+	return (proxy_judge_addr(ps, (struct sockaddr *)&ss, why));
+}
+
+/* May ps connect to sa?  0, or -1 with *why. */
+int
+proxy_judge_addr(struct proxy_session *ps, const struct sockaddr *sa,
+    const char **why)
+{
+	struct proxy_listener	*pr = ps->ps_listener;
+	const void		*addr;
+
+	if (sa->sa_family == AF_INET)
+		addr = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	else {
+		*why = "bad-address";
+		return (-1);
+	}
+	if (proxy_own_listener(sa)) {
+		*why = "own-listener";
+		return (-1);
+	}
+	return (policy_addr_check(&pr->pr_policy->pol_body, pr->pr_extra,
+	    sa->sa_family, addr, util_sockaddr_port(sa), why));
+}
+
+/*
+ * Whether sa reaches one of our own listeners: the same port, and the
+ * same address or a listener on the unspecified address.
+ */
+static int
+proxy_own_listener(const struct sockaddr *sa)
+{
+	struct proxy_listener		*pr;
+	const struct sockaddr		*la;
+	const struct sockaddr_in	*l4;
+	const struct sockaddr_in6	*l6;
+
+	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry) {
+		la = (struct sockaddr *)&pr->pr_ss;
+		if (util_sockaddr_port(la) != util_sockaddr_port(sa))
+			continue;
+		if (util_sockaddr_cmp(la, sa) == 0)
+			return (1);
+		l4 = (const struct sockaddr_in *)la;
+		l6 = (const struct sockaddr_in6 *)la;
+		if ((la->sa_family == AF_INET &&
+		    l4->sin_addr.s_addr == htonl(INADDR_ANY)) ||
+		    (la->sa_family == AF_INET6 &&
+		    IN6_IS_ADDR_UNSPECIFIED(&l6->sin6_addr)))
+			return (1);
+	}
+	return (0);
+}
+
+/* allow|deny LISTENER PATTERN: a runtime rule, kept in the store. */
+static void
+proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
+{
+	struct proxy_listener	*pr;
+	const char		*name, *pattern;
+	char			 err[256];
+
+	name = json_string_value(json_object_get(req, "listener"));
+	pattern = json_string_value(json_object_get(req, "pattern"));
+	if (name == NULL || pattern == NULL) {
+		control_req_error(cr, "\"listener\" and \"pattern\" are "
+		    "needed");
+		return;
+	}
+	if ((pr = proxy_listener_find(name)) == NULL) {
+		control_req_error(cr, "no listener \"%s\"", name);
+		return;
+	}
+	if (policy_rules_set(pr->pr_extra, pattern, allow ? POLICY_ALLOW :
+	    POLICY_BLOCK, err, sizeof(err)) == -1) {
+		control_req_error(cr, "pattern \"%s\": %s", pattern, err);
+		return;
+	}
+	if (store_rule_put(pr->pr_name, pattern, allow ? "allow" :
+	    "block") == -1)
+		log_warnx("proxy: rule %s %s on %s applies but is not stored",
+		    allow ? "allow" : "block", pattern, pr->pr_name);
+	log_info("proxy: listener %s: %s %s, by uid %d", pr->pr_name,
+	    allow ? "allow" : "block", pattern, (int)control_req_uid(cr));
+	events_publish("proxy.rule", json_pack("{s:s, s:s?, s:s, s:s, s:i}",
+	    "listener", pr->pr_name, "sandbox", pr->pr_sandbox,
+	    "action", allow ? "allow" : "block", "pattern", pattern,
+	    "uid", (int)control_req_uid(cr)));
+	control_req_ok(cr, NULL);
+}
+
+static void
+proxy_ctl_allow(struct control_req *cr, json_t *req)
+{
+	proxy_ctl_rule(cr, req, 1);
+}
+
+static void
+proxy_ctl_deny(struct control_req *cr, json_t *req)
+{
+	proxy_ctl_rule(cr, req, 0);
+}
+
+/* rules LISTENER: its policy and its runtime rules. */
+static void
+proxy_ctl_rules(struct control_req *cr, json_t *req)
+{
+	struct proxy_listener	*pr;
+	const char		*name;
+	json_t			*list;
+
+	name = json_string_value(json_object_get(req, "listener"));
+	if (name == NULL || (pr = proxy_listener_find(name)) == NULL) {
+		control_req_error(cr, "no listener \"%s\"", name != NULL ?
+		    name : "");
+		return;
+	}
+	if ((list = store_rule_list(pr->pr_name)) == NULL)
+		list = json_array();
+	control_req_ok(cr, json_pack("{s:s, s:s, s:s?, s:o}", "listener",
+	    pr->pr_name, "policy", pr->pr_policy->pol_name, "sandbox",
+	    pr->pr_sandbox, "rules", list));
+}
+
+/* sessions: every live session. */
+static void
+proxy_ctl_sessions(struct control_req *cr, json_t *req __unused)
+{
+	struct proxy_session	*ps;
+	json_t			*list = json_array();
+
+	TAILQ_FOREACH(ps, &proxy_sessions, ps_entry)
+		json_array_append_new(list, proxy_session_json(ps));
+	control_req_ok(cr, json_pack("{s:o}", "sessions", list));
+}
+
 static json_t *
 proxy_status(void)
 {
 	struct proxy_listener	*pr;
-	json_t			*list;
+	json_t			*list, *st;
 
 	if (TAILQ_EMPTY(&proxy_listeners))
 		return (json_pack("{s:s}", "state", "off"));
 	if ((list = json_array()) == NULL)
 		return (NULL);
 	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry)
-		json_array_append_new(list, json_pack("{s:s, s:s, s:I}",
-		    "address", pr->pr_name,
-		    "policy", pr->pr_policy->pol_name,
-		    "accepted", (json_int_t)pr->pr_accepted));
-	return (json_pack("{s:s, s:I, s:o}", "state", "up",
-	    "accepted", (json_int_t)proxy_accepted,
-	    "listeners", list));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s?, "
+		    "s:i, s:I, s:I}", "name", pr->pr_name, "address",
+		    pr->pr_addr, "policy", pr->pr_policy->pol_name, "sandbox",
+		    pr->pr_sandbox, "sessions", pr->pr_nsessions, "accepted",
+		    (json_int_t)pr->pr_accepted, "refused",
+		    (json_int_t)pr->pr_refused));
+	st = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "state", "up", "sessions", proxy_nsessions_count(),
+	    "accepted", (json_int_t)proxy_stats.st_accepted,
+	    "refused", (json_int_t)proxy_stats.st_refused,
+	    "requests", (json_int_t)proxy_stats.st_requests,
+	    "tunnels", (json_int_t)proxy_stats.st_tunnels,
+	    "blocked", (json_int_t)proxy_stats.st_blocked,
+	    "rejected", (json_int_t)proxy_stats.st_rejected,
+	    "upstream_errors", (json_int_t)proxy_stats.st_upstream_errors,
+	    "reused", (json_int_t)proxy_stats.st_reused);
+	json_object_update_new(st, proxy_dns_status());
+	json_object_set_new(st, "listeners", list);
+	return (st);
 }

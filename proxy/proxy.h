@@ -5,19 +5,185 @@
 #ifndef SBXD_PROXY_H
 #define SBXD_PROXY_H
 
-#define PROXY_BACKLOG		128	/* pending connections per listener */
+#include <event2/event_struct.h>
 
-/* A listening socket and the policy it enforces. */
+#include "proxy_http.h"
+
+#define PROXY_BACKLOG		128	/* pending connections per listener */
+#define PROXY_TLS_HELLO_MAX	32768	/* real ClientHellos are under 2 KiB,
+					   16 KiB with large key shares */
+
+/* What the first bytes of a CONNECT to port 443 are. */
+enum proxy_tls_result {
+	PROXY_TLS_MORE,		/* incomplete ClientHello: read more */
+	PROXY_TLS_SNI,		/* a ClientHello naming a server */
+	PROXY_TLS_NO_SNI,	/* a ClientHello without server_name */
+	PROXY_TLS_BAD		/* not TLS, or malformed */
+};
+
+/*
+ * A listening socket, the policy it enforces and its own runtime rules.
+ * A listener from the config is named by its address; one added at run
+ * time (a sandbox's) by its owner, and it survives reloads.
+ */
 struct proxy_listener {
 	TAILQ_ENTRY(proxy_listener)	 pr_entry;
 	struct sockaddr_storage		 pr_ss;
 	socklen_t			 pr_sslen;
-	char				 pr_name[64];	/* addr:port */
+	char				 pr_name[64];	/* addr:port or owner */
+	char				 pr_addr[64];	/* addr:port */
+	char				*pr_sandbox;	/* NULL: none */
+	char				*pr_policyname;
 	struct evconnlistener		*pr_evl;
 	struct policy			*pr_policy;	/* the config's */
+	struct policy_rules		*pr_extra;	/* sbxctl allow|deny */
+	int				 pr_runtime;	/* not from the config */
 	int				 pr_seen;	/* reload mark */
+	int				 pr_max_sessions; /* 0: no own limit */
+	int				 pr_nsessions;
 	uint64_t			 pr_accepted;
+	uint64_t			 pr_refused;
 };
 TAILQ_HEAD(proxy_listeners, proxy_listener);
+
+enum proxy_state {
+	PROXY_S_HEAD,		/* reading a request head */
+	PROXY_S_RESOLVE,	/* waiting for DNS */
+	PROXY_S_CONNECT,	/* connecting upstream */
+	PROXY_S_HELLO,		/* CONNECT to 443: reading the ClientHello */
+	PROXY_S_FORWARD,	/* an HTTP exchange in flight */
+	PROXY_S_DRAIN,		/* handing buffered bytes to the tunnel */
+	PROXY_S_TUNNEL,		/* opaque relay */
+	PROXY_S_CLOSING		/* last bytes to the client, then close */
+};
+
+/* ps_flags */
+#define PROXY_F_REQ_DONE	0x0001	/* request body all forwarded */
+#define PROXY_F_RESP_HEAD	0x0002	/* response head sent to client */
+#define PROXY_F_RESP_DONE	0x0004	/* response body all forwarded */
+#define PROXY_F_CLOSE_AFTER	0x0008	/* no request after this one */
+#define PROXY_F_UP_REUSED	0x0010	/* upstream carried a request before */
+#define PROXY_F_CLI_PAUSED	0x0020	/* client reads stopped: upstream full */
+#define PROXY_F_UP_PAUSED	0x0040	/* upstream reads stopped: client full */
+#define PROXY_F_UP_EOF		0x0080	/* upstream closed its side */
+#define PROXY_F_TIMER_HEAD	0x0100	/* the timer is the head deadline */
+
+/* One direction of a session (relayd's se_in, se_out). */
+struct proxy_side {
+	int				 fd;	/* -1 until connected */
+	struct bufferevent		*bev;
+	struct proxy_side		*peer;
+	struct proxy_session		*ps;
+};
+
+/* Everything one client connection needs. */
+struct proxy_session {
+	TAILQ_ENTRY(proxy_session)	 ps_entry;
+	uint64_t			 ps_id;
+	enum proxy_state		 ps_state;
+	int				 ps_flags;
+	struct timespec			 ps_tv_start;	/* monotonic */
+	struct timespec			 ps_tv_req;	/* this request's */
+	struct proxy_listener		*ps_listener;
+	char				 ps_client[64];	/* addr:port */
+	struct proxy_side		 ps_cli;
+	struct proxy_side		 ps_up;
+	struct event			 ps_timer;	/* head, idle */
+	struct proxy_http_scan		 ps_scan;
+	struct proxy_http_request	 ps_req;
+	struct proxy_http_response	 ps_resp;
+	struct proxy_http_chunked	 ps_req_chunk;
+	struct proxy_http_chunked	 ps_resp_chunk;
+	uint64_t			 ps_req_left;	/* body bytes to come */
+	uint64_t			 ps_resp_left;
+	struct proxy_dns_req		*ps_dns;
+	struct evutil_addrinfo		*ps_ai;		/* resolved */
+	struct evutil_addrinfo		*ps_ai_next;	/* next to try */
+	struct sockaddr_storage		 ps_up_ss;	/* connected to */
+	socklen_t			 ps_up_sslen;
+	char				 ps_dest[PROXY_HTTP_AUTHORITY_LEN];
+	char				 ps_up_dest[PROXY_HTTP_AUTHORITY_LEN];
+	struct proxy_tunnel		*ps_tunnel;
+	int				 ps_status;	/* sent to the client */
+	const char			*ps_note;	/* why, for the log */
+	uint64_t			 ps_bytes_up;	/* this request's */
+	uint64_t			 ps_bytes_down;
+	uint64_t			 ps_requests;
+};
+TAILQ_HEAD(proxy_sessions, proxy_session);
+
+/* Counters for status. */
+struct proxy_stats {
+	uint64_t	 st_accepted;
+	uint64_t	 st_refused;	/* over a session limit */
+	uint64_t	 st_requests;
+	uint64_t	 st_tunnels;
+	uint64_t	 st_blocked;
+	uint64_t	 st_rejected;
+	uint64_t	 st_upstream_errors;
+	uint64_t	 st_reused;	/* requests on a kept upstream */
+};
+
+/* proxy_dns.c */
+struct proxy_dns_req;
+struct evutil_addrinfo;
+typedef void	(*proxy_dns_cb)(int, struct evutil_addrinfo *, void *);
+int		 proxy_dns_init(struct sbxd_config *);
+int		 proxy_dns_reload(struct sbxd_config *, json_t *);
+void		 proxy_dns_shutdown(void);
+struct proxy_dns_req *proxy_dns_resolve(const char *, proxy_dns_cb, void *);
+void		 proxy_dns_cancel(struct proxy_dns_req *);
+json_t		*proxy_dns_status(void);
+
+/* proxy_tunnel.c */
+struct proxy_tunnel;
+typedef void	(*proxy_tunnel_cb)(void *, const char *);
+struct proxy_tunnel *proxy_tunnel_new(int, int, int, size_t,
+		    const struct timeval *, proxy_tunnel_cb, void *);
+void		 proxy_tunnel_free(struct proxy_tunnel *);
+uint64_t	 proxy_tunnel_bytes(const struct proxy_tunnel *, int);
+
+/* proxy.c */
+extern struct proxy_sessions	 proxy_sessions;
+extern struct proxy_stats	 proxy_stats;
+int		 proxy_judge(struct proxy_session *, const char **,
+		    const char **);
+int		 proxy_judge_addr(struct proxy_session *,
+		    const struct sockaddr *, const char **);
+struct proxy_conf *proxy_conf(void);
+
+/* proxy_session.c */
+void		 proxy_session_new(struct proxy_listener *, int,
+		    const struct sockaddr *);
+void		 proxy_session_close(struct proxy_session *, const char *);
+void		 proxy_session_finish(struct proxy_session *, const char *);
+void		 proxy_session_head(struct proxy_session *);
+void		 proxy_session_respond(struct proxy_session *, int,
+		    const char *, const char *, int);
+void		 proxy_session_block(struct proxy_session *, const char *,
+		    const char *);
+void		 proxy_session_log(struct proxy_session *);
+void		 proxy_session_next(struct proxy_session *);
+void		 proxy_session_retry(struct proxy_session *);
+void		 proxy_session_tunnel(struct proxy_session *);
+void		 proxy_session_arm(struct proxy_session *, int);
+int		 proxy_side_open(struct proxy_side *, int);
+void		 proxy_side_free(struct proxy_side *);
+json_t		*proxy_session_json(struct proxy_session *);
+
+/* proxy_forward.c */
+void		 proxy_forward_start(struct proxy_session *);
+void		 proxy_forward_client(struct proxy_session *);
+void		 proxy_forward_upstream(struct proxy_session *);
+void		 proxy_forward_upstream_eof(struct proxy_session *, short);
+void		 proxy_forward_drained(struct proxy_side *);
+
+/* proxy_log.c */
+int		 proxy_log_open(const char *);
+void		 proxy_log_close(void);
+void		 proxy_log_write(struct proxy_session *, const char *);
+
+/* proxy_tls.c */
+int	proxy_tls_sni(const uint8_t *, size_t, char *, size_t, const char **);
 
 #endif /* SBXD_PROXY_H */

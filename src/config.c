@@ -72,8 +72,7 @@ config_free(struct sbxd_config *conf)
 	}
 	while ((pol = TAILQ_FIRST(&conf->sc_policies)) != NULL) {
 		TAILQ_REMOVE(&conf->sc_policies, pol, pol_entry);
-		free(pol->pol_name);
-		free(pol);
+		config_policy_free(pol);
 	}
 	free(conf->sc_state);
 	free(conf->sc_socket);
@@ -82,6 +81,15 @@ config_free(struct sbxd_config *conf)
 	free(conf->sc_hostsfile);
 	free(conf->sc_proxy.pc_accesslog);
 	free(conf);
+}
+
+/* Free a policy that is in no config. */
+void
+config_policy_free(struct policy *pol)
+{
+	policy_body_free(&pol->pol_body);
+	free(pol->pol_name);
+	free(pol);
 }
 
 /* The policy called name, or NULL. */
@@ -153,9 +161,20 @@ config_print_string(FILE *fp, const char *s)
 static void
 config_print_policy(FILE *fp, struct policy *pol)
 {
+	struct policy_body	*pb = &pol->pol_body;
+	int			 i;
+
 	fprintf(fp, "policy ");
 	config_print_string(fp, pol->pol_name);
-	fprintf(fp, " {\n}\n");
+	fprintf(fp, " {\n\tdefault %s\n\tports",
+	    pb->pb_default == POLICY_ALLOW ? "allow" : "block");
+	for (i = 0; i < pb->pb_nports; i++)
+		fprintf(fp, " %u", pb->pb_ports[i]);
+	fprintf(fp, "\n\tloopback %s\n\tprivate %s\n\tsni check %s\n",
+	    pb->pb_loopback ? "yes" : "no", pb->pb_private ? "yes" : "no",
+	    pb->pb_sni_check ? "yes" : "no");
+	policy_rules_print(fp, &pb->pb_rules);
+	fprintf(fp, "}\n");
 }
 
 static void

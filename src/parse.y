@@ -92,6 +92,9 @@ static int		 add_listen(const char *, long long, const char *,
 static int		 check_range(const char *, long long, long long,
 			    long long);
 static struct policy	*add_policy(const char *);
+static int		 add_pattern(const char *);
+static struct policy	*curpol;
+static enum policy_action curaction;
 
 typedef struct {
 	union {
@@ -103,9 +106,10 @@ typedef struct {
 
 %}
 
-%token	ACCESS BUFFER CONNECT CONTROL GROUP HEADER HOSTSFILE IDLE INCLUDE
-%token	LEVEL LISTEN LOG MAX NAMESERVER NO ON PIDFILE POLICY PORT PROXY
-%token	RESOLVER SESSIONS SOCKET SPLICE STATE TIMEOUT YES
+%token	ACCESS ALLOW BLOCK BUFFER CHECK CONNECT CONTROL DEFAULT GROUP
+%token	HEADER HOSTSFILE IDLE INCLUDE LEVEL LISTEN LOG LOOPBACK MAX
+%token	NAMESERVER NO ON PIDFILE POLICY PORT PORTS PRIVATE PROXY RESOLVER
+%token	SESSIONS SNI SOCKET SPLICE STATE TIMEOUT YES
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
@@ -323,13 +327,71 @@ policyname	: /* empty */			{ $$ = xstrdup("default"); }
 		| POLICY STRING			{ $$ = $2; }
 		;
 
-policy		: POLICY STRING optnl '{' optnl '}' {
-			struct policy	*pol;
-
-			pol = add_policy($2);
+policy		: POLICY STRING			{
+			curpol = add_policy($2);
 			free($2);
-			if (pol == NULL)
+			$2 = NULL;	/* error recovery may still pop it */
+		} optnl '{' optnl policyopts '}'	{
+			if (curpol != NULL && curpol->pol_name == NULL)
+				config_policy_free(curpol);	/* a dud */
+			curpol = NULL;
+		}
+		;
+
+policyopts	: /* empty */
+		| policyopts policyopt optnl
+		| policyopts error '\n'	{ yyerrok; }
+		;
+
+policyopt	: DEFAULT ALLOW		{
+			curpol->pol_body.pb_default = POLICY_ALLOW;
+		}
+		| DEFAULT BLOCK		{
+			curpol->pol_body.pb_default = POLICY_BLOCK;
+		}
+		| ALLOW			{ curaction = POLICY_ALLOW; } patterns
+		| BLOCK			{ curaction = POLICY_BLOCK; } patterns
+		| PORTS			{ curpol->pol_body.pb_nports = 0; }
+		    portlist
+		| LOOPBACK yesno	{ curpol->pol_body.pb_loopback = $2; }
+		| PRIVATE yesno		{ curpol->pol_body.pb_private = $2; }
+		| SNI CHECK		{ curpol->pol_body.pb_sni_check = 1; }
+		| SNI CHECK yesno	{ curpol->pol_body.pb_sni_check = $3; }
+		;
+
+patterns	: pattern
+		| patterns pattern
+		;
+
+pattern		: STRING			{
+			int	 r = add_pattern($1);
+
+			free($1);
+			if (r == -1)
 				YYERROR;
+		}
+		;
+
+portlist	: portnum
+		| portlist portnum
+		;
+
+portnum		: NUMBER			{
+			struct policy_body	*pb = &curpol->pol_body;
+			int			 i;
+
+			if (check_range("port", $1, 1, 65535) == -1)
+				YYERROR;
+			for (i = 0; i < pb->pb_nports; i++)
+				if (pb->pb_ports[i] == $1)
+					break;
+			if (i == pb->pb_nports && pb->pb_nports ==
+			    POLICY_PORTS_MAX) {
+				yyerror("more than %d ports", POLICY_PORTS_MAX);
+				YYERROR;
+			}
+			if (i == pb->pb_nports)
+				pb->pb_ports[pb->pb_nports++] = $1;
 		}
 		;
 
@@ -347,9 +409,13 @@ struct keywords {
 /* Keep sorted: lookup() uses bsearch. */
 static const struct keywords keywords[] = {
 	{ "access",		ACCESS },
+	{ "allow",		ALLOW },
+	{ "block",		BLOCK },
 	{ "buffer",		BUFFER },
+	{ "check",		CHECK },
 	{ "connect",		CONNECT },
 	{ "control",		CONTROL },
+	{ "default",		DEFAULT },
 	{ "group",		GROUP },
 	{ "header",		HEADER },
 	{ "hosts-file",		HOSTSFILE },
@@ -358,6 +424,7 @@ static const struct keywords keywords[] = {
 	{ "level",		LEVEL },
 	{ "listen",		LISTEN },
 	{ "log",		LOG },
+	{ "loopback",		LOOPBACK },
 	{ "max",		MAX },
 	{ "nameserver",		NAMESERVER },
 	{ "no",			NO },
@@ -365,9 +432,12 @@ static const struct keywords keywords[] = {
 	{ "pidfile",		PIDFILE },
 	{ "policy",		POLICY },
 	{ "port",		PORT },
+	{ "ports",		PORTS },
+	{ "private",		PRIVATE },
 	{ "proxy",		PROXY },
 	{ "resolver",		RESOLVER },
 	{ "sessions",		SESSIONS },
+	{ "sni",		SNI },
 	{ "socket",		SOCKET },
 	{ "splice",		SPLICE },
 	{ "state",		STATE },
@@ -582,7 +652,7 @@ top:
 		stmt_start = 1;
 		return (c);
 	case EOF:
-		lex_remember(NULL);
+		snprintf(lasttok, sizeof(lasttok), "at end of file");
 		return (0);
 	}
 	if (c == '-' || isdigit(c) || allowed_in_word(c)) {
@@ -1095,19 +1165,51 @@ add_listen(const char *addr, long long port, const char *polname,
 	return (0);
 }
 
+/*
+ * A new policy.  A bad or duplicate name is reported and the block is
+ * still parsed, into a nameless policy thrown away at its end, so its
+ * contents are checked too.
+ */
 static struct policy *
 add_policy(const char *name)
 {
 	struct policy	*pol;
+	int		 ok;
 
-	if (check_name("policy", name) == -1)
-		return (NULL);
-	if (config_policy_find(conf, name) != NULL) {
+	ok = check_name("policy", name) == 0;
+	if (ok && config_policy_find(conf, name) != NULL) {
 		yyerror("policy \"%s\" defined twice", name);
-		return (NULL);
+		ok = 0;
 	}
 	pol = xcalloc(1, sizeof(*pol));
+	policy_body_init(&pol->pol_body);
+	if (!ok)
+		return (pol);
 	pol->pol_name = xstrdup(name);
 	TAILQ_INSERT_TAIL(&conf->sc_policies, pol, pol_entry);
 	return (pol);
+}
+
+/* An allow or block pattern of the current policy. */
+static int
+add_pattern(const char *pattern)
+{
+	struct policy_rule	*ru;
+	char			 err[256];
+
+	if (policy_rule_parse(pattern, curaction, &ru, err, sizeof(err)) ==
+	    -1) {
+		yyerror("%s", err);
+		return (-1);
+	}
+	if (policy_rules_find(&curpol->pol_body.pb_rules,
+	    policy_rule_text(ru)) != NULL) {
+		yyerror("pattern \"%s\" appears twice in the policy",
+		    policy_rule_text(ru));
+		policy_rule_free(ru);
+		return (-1);
+	}
+	if (policy_rules_add(&curpol->pol_body.pb_rules, ru) == -1)
+		fatalx("out of memory");
+	return (0);
 }

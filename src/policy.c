@@ -62,9 +62,9 @@ policy_host_parse(const char *s, size_t len, struct sbxd_host *h,
 		*why = "IPv6 address without brackets";
 		return (-1);
 	}
-	if (host_parse_v4(s, len, &h->h_addr.v4) == 0) {
+	if (host_parse_v4(s, len, &h->h_ip.v4) == 0) {
 		h->h_family = AF_INET;
-		inet_ntop(AF_INET, &h->h_addr.v4, h->h_name,
+		inet_ntop(AF_INET, &h->h_ip.v4, h->h_name,
 		    sizeof(h->h_name));
 		return (0);
 	}
@@ -116,19 +116,19 @@ host_parse_v6(const char *s, size_t len, struct sbxd_host *h,
 	}
 	memcpy(buf, s + 1, len - 2);
 	buf[len - 2] = '\0';
-	if (inet_pton(AF_INET6, buf, &h->h_addr.v6) != 1) {
+	if (inet_pton(AF_INET6, buf, &h->h_ip.v6) != 1) {
 		*why = "malformed IPv6 address";
 		return (-1);
 	}
-	if (IN6_IS_ADDR_V4MAPPED(&h->h_addr.v6)) {
-		memcpy(&h->h_addr.v4, &h->h_addr.v6.s6_addr[12], 4);
+	if (IN6_IS_ADDR_V4MAPPED(&h->h_ip.v6)) {
+		memcpy(&h->h_ip.v4, &h->h_ip.v6.s6_addr[12], 4);
 		h->h_family = AF_INET;
-		inet_ntop(AF_INET, &h->h_addr.v4, h->h_name,
+		inet_ntop(AF_INET, &h->h_ip.v4, h->h_name,
 		    sizeof(h->h_name));
 		return (0);
 	}
 	h->h_family = AF_INET6;
-	inet_ntop(AF_INET6, &h->h_addr.v6, h->h_name, sizeof(h->h_name));
+	inet_ntop(AF_INET6, &h->h_ip.v6, h->h_name, sizeof(h->h_name));
 	return (0);
 }
 

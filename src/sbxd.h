@@ -13,6 +13,7 @@
 
 #include <netinet/in.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -73,13 +74,54 @@ struct sbxd_host {
 	union {
 		struct in_addr		 v4;
 		struct in6_addr		 v6;
-	}				 h_addr;
+	}				 h_ip;		/* not h_addr: <netdb.h>
+							   defines that */
+};
+
+enum policy_action {
+	POLICY_BLOCK,
+	POLICY_ALLOW
+};
+
+/* The class of a destination address. */
+enum policy_addr_class {
+	POLICY_ADDR_PUBLIC,
+	POLICY_ADDR_LOOPBACK,	/* 127/8, ::1 */
+	POLICY_ADDR_PRIVATE,	/* RFC 1918, CGNAT, link-local, ULA, ... */
+	POLICY_ADDR_MULTICAST,
+	POLICY_ADDR_RESERVED	/* unspecified, documentation, future */
+};
+
+#define POLICY_PORTS_MAX	64	/* ports in one "ports" line */
+
+/* A set of rules and its hash index (one rule lives in one set). */
+struct policy_rule;
+TAILQ_HEAD(policy_rulelist, policy_rule);
+struct policy_rules {
+	struct policy_rulelist		 rs_list;	/* in order given */
+	struct policy_rule		**rs_table;
+	size_t				 rs_size;	/* buckets, power of 2 */
+	size_t				 rs_count;
+	uint16_t			 rs_v4len[33];	/* rules per prefix */
+	uint16_t			 rs_v6len[129];
+};
+
+/* What a policy says. */
+struct policy_body {
+	enum policy_action		 pb_default;
+	struct policy_rules		 pb_rules;
+	uint16_t			 pb_ports[POLICY_PORTS_MAX];
+	int				 pb_nports;
+	int				 pb_loopback;
+	int				 pb_private;
+	int				 pb_sni_check;
 };
 
 /* A named set of rules a listener enforces. */
 struct policy {
 	TAILQ_ENTRY(policy)		 pol_entry;
 	char				*pol_name;
+	struct policy_body		 pol_body;
 };
 TAILQ_HEAD(policylist, policy);
 
@@ -159,6 +201,7 @@ struct sbxd_config *config_new(void);
 void		 config_free(struct sbxd_config *);
 void		 config_print(FILE *, struct sbxd_config *);
 struct policy	*config_policy_find(struct sbxd_config *, const char *);
+void		 config_policy_free(struct policy *);
 const char	*config_loglevel_name(int);
 int		 config_loglevel_parse(const char *);
 int		 config_loglevel_raise(int, int);
@@ -193,6 +236,33 @@ int		 policy_host_parse(const char *, size_t, struct sbxd_host *,
 		    const char **);
 const char	*policy_host_str(const struct sbxd_host *, char *, size_t);
 
+/* src/policy_rule.c */
+int		 policy_rule_parse(const char *, enum policy_action,
+		    struct policy_rule **, char *, size_t);
+const char	*policy_rule_text(const struct policy_rule *);
+enum policy_action policy_rule_action(const struct policy_rule *);
+void		 policy_rule_free(struct policy_rule *);
+void		 policy_rules_init(struct policy_rules *);
+void		 policy_rules_print(FILE *, const struct policy_rules *);
+void		 policy_rules_clear(struct policy_rules *);
+struct policy_rules *policy_rules_new(void);
+void		 policy_rules_free(struct policy_rules *);
+const struct policy_rule *policy_rules_find(const struct policy_rules *,
+		    const char *);
+int		 policy_rules_add(struct policy_rules *, struct policy_rule *);
+int		 policy_rules_set(struct policy_rules *, const char *,
+		    enum policy_action, char *, size_t);
+void		 policy_body_init(struct policy_body *);
+void		 policy_body_free(struct policy_body *);
+const struct policy_rule *policy_match(const struct policy_body *,
+		    const struct policy_rules *, const struct sbxd_host *,
+		    uint16_t, enum policy_action *);
+int		 policy_addr_class(int, const void *);
+const char	*policy_addr_class_name(int);
+int		 policy_addr_check(const struct policy_body *,
+		    const struct policy_rules *, int, const void *, uint16_t,
+		    const char **);
+
 /* src/store.c */
 int		 store_open(const char *);
 void		 store_close(void);
@@ -219,6 +289,7 @@ const char	*util_sockaddr_str(const struct sockaddr *, char *, size_t);
 int		 util_sockaddr_cmp(const struct sockaddr *,
 		    const struct sockaddr *);
 in_port_t	 util_sockaddr_port(const struct sockaddr *);
+void		 util_sockaddr_setport(struct sockaddr *, in_port_t);
 void		 util_zero(void *, size_t);
 
 /* proxy/proxy.c, pfmon/pfmon.c, src/sandbox.c, bot/bot.c */

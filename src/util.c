@@ -156,6 +156,16 @@ util_sockaddr_port(const struct sockaddr *sa)
 	return (0);
 }
 
+/* Set the port of an AF_INET or AF_INET6 address. */
+void
+util_sockaddr_setport(struct sockaddr *sa, in_port_t port)
+{
+	if (sa->sa_family == AF_INET)
+		((struct sockaddr_in *)sa)->sin_port = htons(port);
+	else if (sa->sa_family == AF_INET6)
+		((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
+}
+
 /* Address and port: 127.0.0.1:3128 or [::1]:3128. */
 const char *
 util_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len)

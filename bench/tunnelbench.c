@@ -1,0 +1,261 @@
+/*
+ * tunnelbench.c: measures CONNECT tunnels through an HTTP proxy, or the
+ * same traffic direct, for bench/run.sh.
+ *
+ *   tunnelbench serve PORT            a server: on each connection, the
+ *                                     first byte says what to do: 's'
+ *                                     streams zeros until the peer closes,
+ *                                     'e' echoes
+ *   tunnelbench stream HOST:PORT BYTES [PROXY:PORT]
+ *                                     read BYTES of the stream; prints
+ *                                     "MiB/s"
+ *   tunnelbench firstbyte HOST:PORT N [PROXY:PORT]
+ *                                     N times: a new connection (through a
+ *                                     new tunnel), one byte echoed; prints
+ *                                     the median microseconds
+ *   tunnelbench idle HOST:PORT N PROXY:PORT
+ *                                     open N tunnels, print "ready", hold
+ *                                     them until stdin closes
+ */
+
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUFSZ	(256 * 1024)
+
+static void
+die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static double
+now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
+static void
+hostport(const char *s, struct sockaddr_in *sin)
+{
+	char	 host[64];
+	const char *colon = strrchr(s, ':');
+
+	if (colon == NULL || colon - s >= (int)sizeof(host))
+		die("host:port");
+	memcpy(host, s, colon - s);
+	host[colon - s] = '\0';
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(atoi(colon + 1));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		die("address");
+}
+
+/* Connect to target, through proxy's CONNECT when proxy is not NULL. */
+static int
+dial(const char *target, const char *proxy)
+{
+	struct sockaddr_in	 sin;
+	char			 req[256], resp[1024];
+	size_t			 got = 0;
+	ssize_t			 n;
+	int			 fd, one = 1;
+
+	hostport(proxy != NULL ? proxy : target, &sin);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		die("socket");
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		die("connect");
+	if (proxy == NULL)
+		return (fd);
+	n = snprintf(req, sizeof(req), "CONNECT %s HTTP/1.1\r\nHost: %s\r\n"
+	    "\r\n", target, target);
+	if (write(fd, req, n) != n)
+		die("write");
+	/* Read the proxy's answer byte by byte: nothing past its end. */
+	while (got < sizeof(resp) - 1) {
+		if ((n = read(fd, resp + got, 1)) != 1)
+			die("proxy closed");
+		got++;
+		if (got >= 4 && memcmp(resp + got - 4, "\r\n\r\n", 4) == 0)
+			break;
+	}
+	resp[got] = '\0';
+	if (strncmp(resp, "HTTP/1.1 200", 12) != 0 &&
+	    strncmp(resp, "HTTP/1.0 200", 12) != 0) {
+		fprintf(stderr, "proxy refused: %s\n", resp);
+		exit(1);
+	}
+	return (fd);
+}
+
+static void *
+serve_one(void *arg)
+{
+	static char	 zeros[BUFSZ];
+	char		 c, buf[4096];
+	int		 fd = (int)(long)arg;
+	ssize_t		 n;
+
+	if (read(fd, &c, 1) != 1)
+		goto done;
+	if (c == 's') {
+		while (write(fd, zeros, sizeof(zeros)) > 0)
+			;
+	} else {
+		if (write(fd, &c, 1) != 1)
+			goto done;
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			if (write(fd, buf, n) != n)
+				break;
+	}
+done:
+	close(fd);
+	return (NULL);
+}
+
+static void __attribute__((__noreturn__))
+serve(int port)
+{
+	struct sockaddr_in	 sin;
+	pthread_t		 t;
+	int			 l, fd, one = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((l = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		die("socket");
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(l, 4096) == -1)
+		die("listen");
+	for (;;) {
+		if ((fd = accept(l, NULL, NULL)) == -1)
+			continue;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (pthread_create(&t, NULL, serve_one, (void *)(long)fd) != 0)
+			close(fd);
+		else
+			pthread_detach(t);
+	}
+}
+
+static int
+stream(const char *target, long long bytes, const char *proxy)
+{
+	static char	 buf[BUFSZ];
+	long long	 got = 0;
+	double		 t0, t1;
+	ssize_t		 n;
+	int		 fd;
+
+	fd = dial(target, proxy);
+	if (write(fd, "s", 1) != 1)
+		die("write");
+	t0 = now();
+	while (got < bytes && (n = read(fd, buf, sizeof(buf))) > 0)
+		got += n;
+	t1 = now();
+	close(fd);
+	if (got < bytes)
+		die("short stream");
+	printf("%.1f\n", got / (t1 - t0) / (1024 * 1024));
+	return (0);
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	double	 x = *(const double *)a, y = *(const double *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+static int
+firstbyte(const char *target, int count, const char *proxy)
+{
+	double	*lat, t0;
+	char	 c = 'e';
+	int	 i, fd;
+
+	if ((lat = calloc(count, sizeof(*lat))) == NULL)
+		die("calloc");
+	for (i = 0; i < count; i++) {
+		t0 = now();
+		fd = dial(target, proxy);
+		if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1)
+			die("echo");
+		lat[i] = (now() - t0) * 1e6;
+		close(fd);
+	}
+	qsort(lat, count, sizeof(*lat), cmp);
+	printf("%.0f\n", lat[count / 2]);
+	free(lat);
+	return (0);
+}
+
+static int
+idle(const char *target, int count, const char *proxy)
+{
+	struct rlimit	 rl;
+	char		 c = 'e', buf[16];
+	int		 i, fd;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	for (i = 0; i < count; i++) {
+		fd = dial(target, proxy);
+		/* One echo: the tunnel is fully set up on both sides. */
+		if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1)
+			die("echo");
+	}
+	printf("ready\n");
+	fflush(stdout);
+	while (read(0, buf, sizeof(buf)) > 0)
+		;
+	return (0);
+}
+
+int
+main(int argc, char *argv[])
+{
+	if (argc >= 3 && strcmp(argv[1], "serve") == 0)
+		serve(atoi(argv[2]));
+	if (argc >= 4 && strcmp(argv[1], "stream") == 0)
+		return (stream(argv[2], atoll(argv[3]), argc > 4 ? argv[4] :
+		    NULL));
+	if (argc >= 4 && strcmp(argv[1], "firstbyte") == 0)
+		return (firstbyte(argv[2], atoi(argv[3]), argc > 4 ? argv[4] :
+		    NULL));
+	if (argc >= 5 && strcmp(argv[1], "idle") == 0)
+		return (idle(argv[2], atoi(argv[3]), argv[4]));
+	fprintf(stderr, "usage: tunnelbench serve PORT | stream HOST:PORT "
+	    "BYTES [PROXY] | firstbyte HOST:PORT N [PROXY] | idle HOST:PORT "
+	    "N PROXY\n");
+	return (1);
+}
