@@ -311,3 +311,43 @@ sbxctl_print_event(json_t *ev)
 	}
 	printf("\n");
 }
+
+/* sessions: one line per live session. */
+void
+sbxctl_print_sessions(json_t *reply)
+{
+	json_t	*ps;
+	size_t	 i;
+
+	printf("%-8s %-22s %-22s %-8s %6s %5s %s\n", "ID", "LISTENER",
+	    "CLIENT", "STATE", "AGE", "REQS", "DESTINATION");
+	json_array_foreach(json_object_get(reply, "sessions"), i, ps)
+		printf("%-8lld %-22s %-22s %-8s %5llds %5lld %s\n",
+		    (long long)json_integer_value(json_object_get(ps, "id")),
+		    json_string_value(json_object_get(ps, "listener")),
+		    json_string_value(json_object_get(ps, "client")),
+		    json_string_value(json_object_get(ps, "state")),
+		    (long long)json_integer_value(json_object_get(ps, "age")),
+		    (long long)json_integer_value(json_object_get(ps,
+		    "requests")),
+		    json_string_value(json_object_get(ps, "destination")) !=
+		    NULL ? json_string_value(json_object_get(ps,
+		    "destination")) : "-");
+}
+
+/* rules: the listener's policy, then its runtime rules. */
+void
+sbxctl_print_rules(json_t *reply)
+{
+	json_t	*r;
+	size_t	 i;
+
+	printf("listener %s, policy %s\n", json_string_value(
+	    json_object_get(reply, "listener")), json_string_value(
+	    json_object_get(reply, "policy")));
+	json_array_foreach(json_object_get(reply, "rules"), i, r)
+		printf("%-6s %-40s %s\n", json_string_value(json_object_get(r,
+		    "action")), json_string_value(json_object_get(r,
+		    "pattern")), json_string_value(json_object_get(r,
+		    "created")));
+}

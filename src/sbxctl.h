@@ -27,5 +27,7 @@ void			 sbxctl_print_status(json_t *);
 void			 sbxctl_print_event(json_t *);
 void			 sbxctl_print_ok(json_t *);
 void			 sbxctl_print_log(json_t *);
+void			 sbxctl_print_sessions(json_t *);
+void			 sbxctl_print_rules(json_t *);
 
 #endif /* SBXCTL_H */

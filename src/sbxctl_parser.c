@@ -16,6 +16,9 @@ static json_t	*sbxctl_build_plain(const struct sbxctl_cmd *, int, char **);
 static json_t	*sbxctl_build_events(const struct sbxctl_cmd *, int,
 		    char **);
 static json_t	*sbxctl_build_log(const struct sbxctl_cmd *, int, char **);
+static json_t	*sbxctl_build_rule(const struct sbxctl_cmd *, int, char **);
+static json_t	*sbxctl_build_listener(const struct sbxctl_cmd *, int,
+		    char **);
 
 static const struct sbxctl_cmd sbxctl_cmds[] = {
 	{ "status", "", 0, sbxctl_build_plain, sbxctl_print_status },
@@ -23,6 +26,12 @@ static const struct sbxctl_cmd sbxctl_cmds[] = {
 	{ "events", "[-n count]", 1, sbxctl_build_events,
 	    sbxctl_print_event },
 	{ "log", "verbose | brief", 0, sbxctl_build_log, sbxctl_print_log },
+	{ "sessions", "", 0, sbxctl_build_plain, sbxctl_print_sessions },
+	{ "allow", "listener pattern", 0, sbxctl_build_rule,
+	    sbxctl_print_ok },
+	{ "deny", "listener pattern", 0, sbxctl_build_rule, sbxctl_print_ok },
+	{ "rules", "listener", 0, sbxctl_build_listener,
+	    sbxctl_print_rules },
 };
 #define SBXCTL_NCMDS	(sizeof(sbxctl_cmds) / sizeof(sbxctl_cmds[0]))
 
@@ -98,5 +107,25 @@ sbxctl_build_log(const struct sbxctl_cmd *cmd, int argc, char **argv)
 	    strcmp(argv[0], "brief") != 0))
 		sbxctl_cmd_usage(cmd);
 	return (json_pack("{s:s, s:s}", "command", cmd->name, "level",
+	    argv[0]));
+}
+
+/* allow|deny listener pattern */
+static json_t *
+sbxctl_build_rule(const struct sbxctl_cmd *cmd, int argc, char **argv)
+{
+	if (argc != 2)
+		sbxctl_cmd_usage(cmd);
+	return (json_pack("{s:s, s:s, s:s}", "command", cmd->name,
+	    "listener", argv[0], "pattern", argv[1]));
+}
+
+/* rules listener */
+static json_t *
+sbxctl_build_listener(const struct sbxctl_cmd *cmd, int argc, char **argv)
+{
+	if (argc != 1)
+		sbxctl_cmd_usage(cmd);
+	return (json_pack("{s:s, s:s}", "command", cmd->name, "listener",
 	    argv[0]));
 }
