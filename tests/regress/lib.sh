@@ -16,6 +16,7 @@ STATE=$T/state
 CONF=$T/sbxd.conf
 LOG=$T/sbxd.log
 SBXD_PID=
+PEER_PIDS=
 CLEANUP_HOOKS=
 
 cleanup() {
@@ -24,6 +25,7 @@ cleanup() {
 		kill -TERM "$SBXD_PID" 2>/dev/null
 		wait "$SBXD_PID" 2>/dev/null
 	fi
+	for p in $PEER_PIDS; do kill "$p" 2>/dev/null; done
 	for h in $CLEANUP_HOOKS; do $h; done
 	if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -f "$LOG" ]; then
 		echo "--- sbxd log ($LOG)"
@@ -131,4 +133,32 @@ for c in json.load(sys.stdin)['components']:
 # log_has PATTERN: the daemon log contains PATTERN (grep -E).
 log_has() {
 	grep -Eq "$1" "$LOG"
+}
+
+# start_peer KIND ADDR PORT [ARGS]: a peer.py server, once it listens.
+start_peer() {
+	python3 "$top_srcdir/tests/regress/peer.py" "$@" >"$T/peer.$$.$3" 2>&1 &
+	PEER_PIDS="$PEER_PIDS $!"
+	i=0
+	until grep -q ready "$T/peer.$$.$3" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "peer $1 on $2:$3 did not start"
+		sleep 0.1
+	done
+}
+
+# make_cert NAME...: a self-signed certificate for the names, in
+# $T/cert.pem and $T/key.pem.
+make_cert() {
+	san=$(printf 'DNS:%s,' "$@")
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$1" \
+	    -addext "subjectAltName=${san%,}" -keyout "$T/key.pem" \
+	    -out "$T/cert.pem" >/dev/null 2>&1 || fail "openssl req"
+}
+
+# through URL [CURL ARGS]: curl through the proxy on $PROXY.
+through() {
+	u=$1
+	shift
+	curl -sS -x "http://$PROXY" --max-time 20 "$@" "$u"
 }
