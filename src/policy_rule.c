@@ -201,8 +201,8 @@ rule_parse_addr(struct policy_rule *ru, const char *buf, char *err,
 	}
 	max = h.h_family == AF_INET ? 32 : 128;
 	if (slash != NULL) {
-		for (p = slash + 1, prefix = 0; isdigit((unsigned char)*p);
-		    p++)
+		for (p = slash + 1, prefix = 0; isdigit((unsigned char)*p) &&
+		    p - slash <= 4; p++)
 			prefix = prefix * 10 + (*p - '0');
 		if (*p != '\0' || p == slash + 1 || p - slash > 4 ||
 		    (slash[1] == '0' && p - slash > 2) || prefix > max) {
