@@ -79,8 +79,11 @@ static int	rule_parse_name(struct policy_rule *, const char *, char *,
 static void	rule_mask(int, void *, int);
 static uint32_t	rule_hash(const char *, size_t);
 static uint32_t	rule_hash_addr(int, const void *, int);
+static uint32_t	rule_bucket(const struct policy_rule *);
 static int	rules_grow(struct policy_rules *);
 static void	rules_index(struct policy_rules *, struct policy_rule *);
+static struct policy_rule *rules_same(const struct policy_rules *,
+		    const struct policy_rule *);
 static void	rules_unindex(struct policy_rules *, struct policy_rule *);
 static int	rule_port_ok(const struct policy_body *,
 		    const struct policy_rule *, uint16_t);
@@ -410,11 +413,29 @@ policy_rules_free(struct policy_rules *rs)
 const struct policy_rule *
 policy_rules_find(const struct policy_rules *rs, const char *text)
 {
-	const struct policy_rule	*ru;
+	struct policy_rule		*ru;
+	const struct policy_rule	*found;
+	char				 err[64];
 
-	TAILQ_FOREACH(ru, &rs->rs_list, ru_entry)
-		if (strcmp(ru->ru_text, text) == 0)
-			return (ru);
+	if (policy_rule_parse(text, POLICY_ALLOW, &ru, err, sizeof(err)) == -1)
+		return (NULL);
+	found = rules_same(rs, ru);
+	policy_rule_free(ru);
+	return (found);
+}
+
+/* The rule in rs with ru's pattern, found through the index. */
+static struct policy_rule *
+rules_same(const struct policy_rules *rs, const struct policy_rule *ru)
+{
+	struct policy_rule	*r;
+
+	if (rs->rs_size == 0)
+		return (NULL);
+	for (r = rs->rs_table[rule_bucket(ru) & (rs->rs_size - 1)];
+	    r != NULL; r = r->ru_hnext)
+		if (strcmp(r->ru_text, ru->ru_text) == 0)
+			return (r);
 	return (NULL);
 }
 
@@ -425,7 +446,7 @@ policy_rules_find(const struct policy_rules *rs, const char *text)
 int
 policy_rules_add(struct policy_rules *rs, struct policy_rule *ru)
 {
-	if (policy_rules_find(rs, ru->ru_text) != NULL ||
+	if (rules_same(rs, ru) != NULL ||
 	    (rs->rs_count + 1 > rs->rs_size && rules_grow(rs) == -1)) {
 		policy_rule_free(ru);
 		return (-1);
@@ -448,8 +469,7 @@ policy_rules_set(struct policy_rules *rs, const char *pattern,
 
 	if (policy_rule_parse(pattern, action, &ru, err, errlen) == -1)
 		return (-1);
-	if ((old = (struct policy_rule *)policy_rules_find(rs,
-	    ru->ru_text)) != NULL) {
+	if ((old = rules_same(rs, ru)) != NULL) {
 		rules_unindex(rs, old);
 		TAILQ_REMOVE(&rs->rs_list, old, ru_entry);
 		rs->rs_count--;
