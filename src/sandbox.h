@@ -1,0 +1,89 @@
+/*
+ * sandbox.h: shared inside the sandbox module (src/sandbox*.c and the
+ * firewall backends src/fw_*.c).  Privileged work is a list of commands,
+ * each an argv run without a shell and an optional text for its stdin,
+ * so that generating a sequence is pure (the tests compare it with
+ * golden files) and running it is the runner's job (sandbox_proc.c).
+ */
+
+#ifndef SANDBOX_H
+#define SANDBOX_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <netinet/in.h>
+
+#include <stdio.h>
+
+#define SANDBOX_USER_PREFIX	"sbx-"	/* OS user name: sbx-NAME */
+#define SANDBOX_NAME_MAX	32	/* [a-z0-9-], fits a user name */
+#define SANDBOX_PORTS_MAX	4	/* loopback ports a sandbox reaches:
+					   proxy now, API and bridge later */
+#define SANDBOX_ARGV_MAX	32	/* arguments in one command */
+
+#define SANDBOX_CMD_MAYFAIL	0x01	/* a failure does not stop the list */
+#define SANDBOX_CMD_OUTPUT	0x02	/* keep stdout for the caller */
+
+/* One command: argv[0] is an absolute path; input goes to its stdin. */
+struct sandbox_cmd {
+	TAILQ_ENTRY(sandbox_cmd)	 sc_entry;
+	char				*sc_argv[SANDBOX_ARGV_MAX + 1];
+	char				*sc_input;	/* NULL: /dev/null */
+	int				 sc_flags;
+};
+TAILQ_HEAD(sandbox_cmdlist, sandbox_cmd);
+
+/* What the firewall needs to know about one sandbox. */
+struct fw_sandbox {
+	const char			*fs_name;
+	uid_t				 fs_uid;
+	in_port_t			 fs_ports[SANDBOX_PORTS_MAX];
+	int				 fs_nports;	/* TCP to 127.0.0.1 and
+							   ::1 on these ports */
+};
+
+/* Settings every backend shares. */
+struct fw_conf {
+	const char			*fc_table;	/* nft table name, "sbxd" */
+	int				 fc_group;	/* nflog group; -1: none */
+	const char			*fc_anchor;	/* pf, "com.apple/sbx" */
+};
+
+/*
+ * A firewall backend.  Each call appends the commands that do the job to
+ * a list and returns 0, or -1 if its arguments cannot be expressed.
+ * init loads the base (table, chain, parent anchor) idempotently; apply
+ * replaces one sandbox's rules atomically; remove deletes them; list
+ * dumps what is loaded (one SANDBOX_CMD_OUTPUT command) and verify
+ * reads that dump: 0 if the sandbox's rules are there as apply loads
+ * them, -1 with a reason otherwise.
+ */
+struct fw_backend {
+	const char	*fb_name;
+	int		(*fb_init)(const struct fw_conf *,
+			    struct sandbox_cmdlist *);
+	int		(*fb_apply)(const struct fw_conf *,
+			    const struct fw_sandbox *, struct sandbox_cmdlist *);
+	int		(*fb_remove)(const struct fw_conf *,
+			    const struct fw_sandbox *, struct sandbox_cmdlist *);
+	int		(*fb_list)(const struct fw_conf *,
+			    struct sandbox_cmdlist *);
+	int		(*fb_verify)(const struct fw_conf *,
+			    const struct fw_sandbox *, const char *, char *,
+			    size_t);
+};
+
+/* src/sandbox_cmd.c */
+struct sandbox_cmd *sandbox_cmd_add(struct sandbox_cmdlist *, int,
+		    const char *, ...) __attribute__((__sentinel__));
+void		 sandbox_cmd_input(struct sandbox_cmd *, const char *);
+void		 sandbox_cmdlist_init(struct sandbox_cmdlist *);
+void		 sandbox_cmdlist_free(struct sandbox_cmdlist *);
+void		 sandbox_cmdlist_print(FILE *, const struct sandbox_cmdlist *);
+
+/* src/fw_nft.c, src/fw_pf.c */
+extern const struct fw_backend fw_nft_backend;
+extern const struct fw_backend fw_pf_backend;
+
+#endif /* SANDBOX_H */
