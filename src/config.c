@@ -28,6 +28,8 @@ static const struct {
 
 static void	config_print_policy(FILE *, struct policy *);
 static void	config_print_proxy(FILE *, struct proxy_conf *);
+static void	config_print_pfmon(FILE *, struct pfmon_conf *);
+static void	config_print_sandbox(FILE *, struct sandbox_conf *);
 
 /* A config holding only the defaults. */
 struct sbxd_config *
@@ -49,6 +51,23 @@ config_new(void)
 	conf->sc_proxy.pc_max_sessions = PROXY_MAX_SESSIONS;
 	conf->sc_proxy.pc_buffer = PROXY_BUFFER;
 	conf->sc_proxy.pc_splice = 1;
+	conf->sc_pfmon.pm_buffer = PFMON_BUFFER;
+	conf->sc_pfmon.pm_window = PFMON_WINDOW;
+	conf->sc_pfmon.pm_limit = PFMON_LIMIT;
+	conf->sc_sandbox.sb_uid_min = SANDBOX_UID_FIRST;
+	conf->sc_sandbox.sb_uid_max = SANDBOX_UID_LAST;
+	conf->sc_sandbox.sb_port_min = SANDBOX_PORT_FIRST;
+	conf->sc_sandbox.sb_port_max = SANDBOX_PORT_LAST;
+	conf->sc_sandbox.sb_home = xstrdup(SANDBOX_HOME);
+	conf->sc_sandbox.sb_shell = xstrdup(SANDBOX_SHELL);
+	conf->sc_sandbox.sb_policy = xstrdup("default");
+#ifdef __APPLE__
+	conf->sc_sandbox.sb_firewall = SANDBOX_FW_PF;
+#else
+	conf->sc_sandbox.sb_firewall = SANDBOX_FW_NFTABLES;
+#endif
+	conf->sc_sandbox.sb_fw_table = xstrdup(SANDBOX_FW_TABLE);
+	conf->sc_sandbox.sb_fw_anchor = xstrdup(SANDBOX_FW_ANCHOR);
 	return (conf);
 }
 
@@ -80,6 +99,12 @@ config_free(struct sbxd_config *conf)
 	free(conf->sc_group);
 	free(conf->sc_hostsfile);
 	free(conf->sc_proxy.pc_accesslog);
+	free(conf->sc_pfmon.pm_interface);
+	free(conf->sc_sandbox.sb_home);
+	free(conf->sc_sandbox.sb_shell);
+	free(conf->sc_sandbox.sb_policy);
+	free(conf->sc_sandbox.sb_fw_table);
+	free(conf->sc_sandbox.sb_fw_anchor);
 	free(conf);
 }
 
@@ -241,4 +266,43 @@ config_print(FILE *fp, struct sbxd_config *conf)
 			fprintf(fp, " max sessions %d", pl->pl_max_sessions);
 		fputc('\n', fp);
 	}
+	config_print_pfmon(fp, &conf->sc_pfmon);
+	config_print_sandbox(fp, &conf->sc_sandbox);
+}
+
+/* pfmon lines, when it is on. */
+static void
+config_print_pfmon(FILE *fp, struct pfmon_conf *pm)
+{
+	if (pm->pm_interface == NULL)
+		return;
+	fprintf(fp, "\npfmon interface ");
+	config_print_string(fp, pm->pm_interface);
+	fprintf(fp, "\npfmon buffer %d\npfmon window %d\npfmon limit %d\n",
+	    pm->pm_buffer, pm->pm_window, pm->pm_limit);
+}
+
+/* sandbox lines, when the module is on. */
+static void
+config_print_sandbox(FILE *fp, struct sandbox_conf *sb)
+{
+	if (!sb->sb_enabled)
+		return;
+	fprintf(fp, "\nsandbox uid-range %u %u\n", (unsigned)sb->sb_uid_min,
+	    (unsigned)sb->sb_uid_max);
+	fprintf(fp, "sandbox port-range %u %u\nsandbox home ",
+	    sb->sb_port_min, sb->sb_port_max);
+	config_print_string(fp, sb->sb_home);
+	fprintf(fp, "\nsandbox shell ");
+	config_print_string(fp, sb->sb_shell);
+	fprintf(fp, "\nsandbox policy ");
+	config_print_string(fp, sb->sb_policy);
+	if (sb->sb_firewall == SANDBOX_FW_NFTABLES) {
+		fprintf(fp, "\nsandbox firewall nftables table ");
+		config_print_string(fp, sb->sb_fw_table);
+	} else {
+		fprintf(fp, "\nsandbox firewall pf anchor ");
+		config_print_string(fp, sb->sb_fw_anchor);
+	}
+	fputc('\n', fp);
 }

@@ -89,6 +89,10 @@ static int		 set_group(const char *);
 static int		 add_nameserver(const char *, long long);
 static int		 add_listen(const char *, long long, const char *,
 			    long long);
+static int		 check_abspath(const char *, char *, char **);
+static int		 check_ident(const char *, char *);
+static int		 check_pair(const char *, long long, long long,
+			    long long, long long);
 static int		 check_range(const char *, long long, long long,
 			    long long);
 static struct policy	*add_policy(const char *);
@@ -106,16 +110,18 @@ typedef struct {
 
 %}
 
-%token	ACCESS ALLOW BLOCK BUFFER CHECK CONNECT CONTROL DEFAULT GROUP
-%token	HEADER HOSTSFILE IDLE INCLUDE LEVEL LISTEN LOG LOOPBACK MAX
-%token	NAMESERVER NO ON PIDFILE POLICY PORT PORTS PRIVATE PROXY RESOLVER
-%token	SESSIONS SNI SOCKET SPLICE STATE TIMEOUT YES
+%token	ACCESS ALLOW ANCHOR BLOCK BUFFER CHECK CONNECT CONTROL DEFAULT
+%token	FIREWALL GROUP HEADER HOME HOSTSFILE IDLE INCLUDE INTERFACE LEVEL
+%token	LIMIT LISTEN LOG LOOPBACK MAX NAMESERVER NFTABLES NO ON PF PFMON
+%token	PIDFILE POLICY PORT PORTRANGE PORTS PRIVATE PROXY RESOLVER SANDBOX
+%token	SESSIONS SHELL SNI SOCKET SPLICE STATE TABLE TIMEOUT UIDRANGE
+%token	WINDOW YES
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.string>	string
 %type	<v.number>	port
-%type	<v.string>	policyname
+%type	<v.string>	policyname fwtable fwanchor
 %type	<v.number>	yesno maxsessions
 %destructor	{ free($$); } <v.string>
 
@@ -233,6 +239,117 @@ main		: STATE STRING			{
 				YYERROR;
 		}
 		| PROXY proxyopt
+		| PFMON pfmonopt
+		| SANDBOX sandboxopt
+		;
+
+pfmonopt	: INTERFACE STRING		{
+			if (*$2 == '\0' || strlen($2) >= PFMON_IFACE_MAX) {
+				yyerror("pfmon interface \"%s\" is empty or "
+				    "too long", $2);
+				free($2);
+				YYERROR;
+			}
+			free(conf->sc_pfmon.pm_interface);
+			conf->sc_pfmon.pm_interface = $2;
+		}
+		| BUFFER NUMBER			{
+			if (check_range("pfmon buffer", $2, PFMON_BUFFER_MIN,
+			    PFMON_BUFFER_LIMIT) == -1)
+				YYERROR;
+			conf->sc_pfmon.pm_buffer = $2;
+		}
+		| WINDOW NUMBER			{
+			if (check_range("pfmon window", $2, 1,
+			    PFMON_WINDOW_LIMIT) == -1)
+				YYERROR;
+			conf->sc_pfmon.pm_window = $2;
+		}
+		| LIMIT NUMBER			{
+			if (check_range("pfmon limit", $2, 1,
+			    PFMON_LIMIT_LIMIT) == -1)
+				YYERROR;
+			conf->sc_pfmon.pm_limit = $2;
+		}
+		;
+
+sandboxopt	: UIDRANGE NUMBER NUMBER	{
+			if (check_pair("sandbox uid-range", $2, $3,
+			    SANDBOX_UID_MIN, SANDBOX_UID_LIMIT) == -1)
+				YYERROR;
+			conf->sc_sandbox.sb_uid_min = $2;
+			conf->sc_sandbox.sb_uid_max = $3;
+			conf->sc_sandbox.sb_enabled = 1;
+		}
+		| PORTRANGE NUMBER NUMBER	{
+			if (check_pair("sandbox port-range", $2, $3, 1024,
+			    65535) == -1)
+				YYERROR;
+			conf->sc_sandbox.sb_port_min = $2;
+			conf->sc_sandbox.sb_port_max = $3;
+			conf->sc_sandbox.sb_enabled = 1;
+		}
+		| HOME STRING			{
+			if (check_abspath("sandbox home", $2,
+			    &conf->sc_sandbox.sb_home) == -1)
+				YYERROR;
+			conf->sc_sandbox.sb_enabled = 1;
+		}
+		| SHELL STRING			{
+			if (check_abspath("sandbox shell", $2,
+			    &conf->sc_sandbox.sb_shell) == -1)
+				YYERROR;
+			conf->sc_sandbox.sb_enabled = 1;
+		}
+		| POLICY STRING			{
+			if (config_policy_find(conf, $2) == NULL) {
+				yyerror("policy \"%s\" is not defined (define "
+				    "it before the sandbox policy)", $2);
+				free($2);
+				YYERROR;
+			}
+			free(conf->sc_sandbox.sb_policy);
+			conf->sc_sandbox.sb_policy = $2;
+			conf->sc_sandbox.sb_enabled = 1;
+		}
+		| FIREWALL NFTABLES fwtable	{
+			conf->sc_sandbox.sb_firewall = SANDBOX_FW_NFTABLES;
+			if ($3 != NULL) {
+				free(conf->sc_sandbox.sb_fw_table);
+				conf->sc_sandbox.sb_fw_table = $3;
+			}
+			conf->sc_sandbox.sb_enabled = 1;
+		}
+		| FIREWALL PF fwanchor		{
+			conf->sc_sandbox.sb_firewall = SANDBOX_FW_PF;
+			if ($3 != NULL) {
+				free(conf->sc_sandbox.sb_fw_anchor);
+				conf->sc_sandbox.sb_fw_anchor = $3;
+			}
+			conf->sc_sandbox.sb_enabled = 1;
+		}
+		| FIREWALL STRING		{
+			yyerror("unknown firewall \"%s\" (nftables or pf)",
+			    $2);
+			free($2);
+			YYERROR;
+		}
+		;
+
+fwtable		: /* empty */			{ $$ = NULL; }
+		| TABLE STRING			{
+			if (check_ident("table", $2) == -1)
+				YYERROR;
+			$$ = $2;
+		}
+		;
+
+fwanchor	: /* empty */			{ $$ = NULL; }
+		| ANCHOR STRING			{
+			if (check_ident("anchor", $2) == -1)
+				YYERROR;
+			$$ = $2;
+		}
 		;
 
 proxyopt	: LISTEN ON STRING port policyname maxsessions {
@@ -410,38 +527,52 @@ struct keywords {
 static const struct keywords keywords[] = {
 	{ "access",		ACCESS },
 	{ "allow",		ALLOW },
+	{ "anchor",		ANCHOR },
 	{ "block",		BLOCK },
 	{ "buffer",		BUFFER },
 	{ "check",		CHECK },
 	{ "connect",		CONNECT },
 	{ "control",		CONTROL },
 	{ "default",		DEFAULT },
+	{ "firewall",		FIREWALL },
 	{ "group",		GROUP },
 	{ "header",		HEADER },
+	{ "home",		HOME },
 	{ "hosts-file",		HOSTSFILE },
 	{ "idle",		IDLE },
 	{ "include",		INCLUDE },
+	{ "interface",		INTERFACE },
 	{ "level",		LEVEL },
+	{ "limit",		LIMIT },
 	{ "listen",		LISTEN },
 	{ "log",		LOG },
 	{ "loopback",		LOOPBACK },
 	{ "max",		MAX },
 	{ "nameserver",		NAMESERVER },
+	{ "nftables",		NFTABLES },
 	{ "no",			NO },
 	{ "on",			ON },
+	{ "pf",			PF },
+	{ "pfmon",		PFMON },
 	{ "pidfile",		PIDFILE },
 	{ "policy",		POLICY },
 	{ "port",		PORT },
+	{ "port-range",		PORTRANGE },
 	{ "ports",		PORTS },
 	{ "private",		PRIVATE },
 	{ "proxy",		PROXY },
 	{ "resolver",		RESOLVER },
+	{ "sandbox",		SANDBOX },
 	{ "sessions",		SESSIONS },
+	{ "shell",		SHELL },
 	{ "sni",		SNI },
 	{ "socket",		SOCKET },
 	{ "splice",		SPLICE },
 	{ "state",		STATE },
+	{ "table",		TABLE },
 	{ "timeout",		TIMEOUT },
+	{ "uid-range",		UIDRANGE },
+	{ "window",		WINDOW },
 	{ "yes",		YES },
 };
 
@@ -1116,6 +1247,65 @@ add_nameserver(const char *addr, long long port)
 		return (-1);
 	}
 	TAILQ_INSERT_TAIL(&conf->sc_nameservers, ns, ns_entry);
+	return (0);
+}
+
+/* An absolute path without "." or ".." parts, stored in dst.  Takes s. */
+static int
+check_abspath(const char *what, char *s, char **dst)
+{
+	if (s[0] != '/' || strlen(s) >= SBXD_PATH_MAX || strstr(s, "/./") ||
+	    strstr(s, "/../") || strcmp(s + strlen(s) - 2, "/.") == 0 ||
+	    strcmp(s + strlen(s) - 3, "/..") == 0) {
+		yyerror("%s \"%s\": an absolute path without . or .. is "
+		    "needed", what, s);
+		free(s);
+		return (-1);
+	}
+	free(*dst);
+	*dst = s;
+	return (0);
+}
+
+/*
+ * A firewall table or anchor name: letters, digits, '_', '-' and, for
+ * an anchor, '/' between parts.  Frees s on error.
+ */
+static int
+check_ident(const char *what, char *s)
+{
+	size_t	 i, len = strlen(s);
+	int	 slash = strcmp(what, "anchor") == 0;
+
+	for (i = 0; i < len; i++) {
+		if (isalnum((unsigned char)s[i]) || s[i] == '_' ||
+		    s[i] == '-' || (slash && s[i] == '.'))
+			continue;
+		if (slash && s[i] == '/' && i > 0 && i + 1 < len &&
+		    s[i + 1] != '/')
+			continue;
+		break;
+	}
+	if (len == 0 || len > SANDBOX_FW_NAME_MAX || i < len) {
+		yyerror("%s \"%s\": letters, digits, '_' and '-'%s are "
+		    "allowed, up to %d", what, s, slash ? ", '.' and '/'" :
+		    "", SANDBOX_FW_NAME_MAX);
+		free(s);
+		return (-1);
+	}
+	return (0);
+}
+
+/* A range first-last inside [min, max]. */
+static int
+check_pair(const char *what, long long first, long long last, long long min,
+    long long max)
+{
+	if (first < min || last > max || first > last) {
+		yyerror("%s %lld %lld: a range inside %lld-%lld, first "
+		    "not above last, is needed", what, first, last, min, max);
+		return (-1);
+	}
 	return (0);
 }
 

@@ -53,6 +53,28 @@
 #define PROXY_BUFFER_MIN	4096
 #define PROXY_BUFFER_LIMIT	(64 * 1024 * 1024)
 #define RESOLVER_PORT		53	/* default nameserver port */
+#define PFMON_IFACE_MAX		64	/* "pflog0", "nflog:5" */
+#define PFMON_BUFFER		(2 * 1024 * 1024) /* capture buffer: a
+					   burst queues here, not in drops */
+#define PFMON_BUFFER_MIN	65536
+#define PFMON_BUFFER_LIMIT	(256 * 1024 * 1024)
+#define PFMON_WINDOW		2	/* seconds packets of one flow are
+					   coalesced into one alert */
+#define PFMON_WINDOW_LIMIT	3600
+#define PFMON_LIMIT		20	/* alerts per uid per window */
+#define PFMON_LIMIT_LIMIT	100000
+#define SANDBOX_UID_FIRST	60100	/* default uid-range: far from */
+#define SANDBOX_UID_LAST	60999	/* login and system users */
+#define SANDBOX_UID_MIN		1000	/* never a system uid */
+#define SANDBOX_UID_LIMIT	2147483646
+#define SANDBOX_PORT_FIRST	42100	/* default port-range of the */
+#define SANDBOX_PORT_LAST	42999	/* per-sandbox proxy listeners */
+#define SANDBOX_HOME		"/var/lib/sbxd/home"
+#define SANDBOX_SHELL		"/bin/bash"
+#define SANDBOX_FW_TABLE	"sbxd"	/* nftables: table inet sbxd */
+#define SANDBOX_FW_ANCHOR	"com.apple/sbx"	/* pf: a child of com.apple,
+					   which the stock pf.conf reads */
+#define SANDBOX_FW_NAME_MAX	64
 
 #define SBXD_OPT_NOACTION	0x01	/* -n: check the config only */
 #define SBXD_OPT_VERBOSE	0x02	/* -v given at least once */
@@ -146,6 +168,35 @@ struct proxy_conf {
 	int				 pc_splice;	/* splice(2) tunnels */
 };
 
+/* The firewall log monitor; off without an interface. */
+struct pfmon_conf {
+	char				*pm_interface;	/* NULL: off */
+	int				 pm_buffer;	/* bytes */
+	int				 pm_window;	/* seconds */
+	int				 pm_limit;	/* alerts/uid/window */
+};
+
+enum sandbox_fw {
+	SANDBOX_FW_NFTABLES,
+	SANDBOX_FW_PF
+};
+
+/* Sandbox settings; the module is off unless a sandbox line is given. */
+struct sandbox_conf {
+	int				 sb_enabled;
+	uid_t				 sb_uid_min;
+	uid_t				 sb_uid_max;
+	in_port_t			 sb_port_min;
+	in_port_t			 sb_port_max;
+	char				*sb_home;
+	char				*sb_shell;
+	char				*sb_policy;	/* for create without
+							   --policy */
+	enum sandbox_fw			 sb_firewall;
+	char				*sb_fw_table;
+	char				*sb_fw_anchor;
+};
+
 /* The parsed configuration; reload builds a new one and swaps it in. */
 struct sbxd_config {
 	char				*sc_state;
@@ -159,6 +210,8 @@ struct sbxd_config {
 	struct policylist		 sc_policies;
 	struct listenlist		 sc_listens;
 	struct proxy_conf		 sc_proxy;
+	struct pfmon_conf		 sc_pfmon;
+	struct sandbox_conf		 sc_sandbox;
 };
 
 /* The running daemon. */
