@@ -345,6 +345,9 @@ in_port_t	 util_sockaddr_port(const struct sockaddr *);
 void		 util_sockaddr_setport(struct sockaddr *, in_port_t);
 void		 util_zero(void *, size_t);
 
+/* src/sandbox.c */
+const char	*sandbox_name_by_uid(uid_t);
+
 /* proxy/proxy.c, pfmon/pfmon.c, src/sandbox.c, bot/bot.c */
 extern const struct sbxd_component proxy_component;
 extern const struct sbxd_component pfmon_component;
