@@ -268,6 +268,71 @@ proxy_listener_open(const char *name, const struct sockaddr_storage *ss,
 	return (pr);
 }
 
+/*
+ * Open a listener that the config does not name, for a sandbox: it
+ * survives reloads until proxy_listener_remove.  Returns 0, or -1 with
+ * err.
+ */
+int
+proxy_listener_add(const char *sandbox, const struct sockaddr_storage *ss,
+    socklen_t sslen, const char *policy, char *err, size_t errlen)
+{
+	struct proxy_listener	*pr;
+	json_t			*errors;
+
+	if (proxy_listener_find(sandbox) != NULL ||
+	    proxy_listener_find_addr(ss) != NULL) {
+		snprintf(err, errlen, "a listener for %s or its address "
+		    "exists", sandbox);
+		return (-1);
+	}
+	errors = json_array();
+	pr = proxy_listener_open(sandbox, ss, sslen, policy, errors);
+	if (pr == NULL) {
+		snprintf(err, errlen, "%s", json_string_value(
+		    json_array_get(errors, 0)));
+		json_decref(errors);
+		return (-1);
+	}
+	json_decref(errors);
+	pr->pr_runtime = 1;
+	pr->pr_sandbox = xstrdup(sandbox);
+	if (proxy_listener_bind(pr, sbxd_env->sx_conf) == -1) {
+		snprintf(err, errlen, "policy \"%s\" is not defined", policy);
+		proxy_listener_close(pr);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Close a sandbox's listener and its sessions; 0, or -1 if none. */
+int
+proxy_listener_remove(const char *sandbox)
+{
+	struct proxy_listener	*pr;
+
+	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry)
+		if (pr->pr_sandbox != NULL && strcmp(pr->pr_sandbox,
+		    sandbox) == 0) {
+			proxy_listener_close(pr);
+			return (0);
+		}
+	return (-1);
+}
+
+/* Whether a sandbox's listener is open. */
+int
+proxy_listener_up(const char *sandbox)
+{
+	struct proxy_listener	*pr;
+
+	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry)
+		if (pr->pr_sandbox != NULL && strcmp(pr->pr_sandbox,
+		    sandbox) == 0)
+			return (pr->pr_evl != NULL);
+	return (0);
+}
+
 /* The runtime rules the store holds for pr. */
 static void
 proxy_listener_load_rules(struct proxy_listener *pr)

@@ -54,20 +54,20 @@ config_new(void)
 	conf->sc_pfmon.pm_buffer = PFMON_BUFFER;
 	conf->sc_pfmon.pm_window = PFMON_WINDOW;
 	conf->sc_pfmon.pm_limit = PFMON_LIMIT;
-	conf->sc_sandbox.sb_uid_min = SANDBOX_UID_FIRST;
-	conf->sc_sandbox.sb_uid_max = SANDBOX_UID_LAST;
-	conf->sc_sandbox.sb_port_min = SANDBOX_PORT_FIRST;
-	conf->sc_sandbox.sb_port_max = SANDBOX_PORT_LAST;
-	conf->sc_sandbox.sb_home = xstrdup(SANDBOX_HOME);
-	conf->sc_sandbox.sb_shell = xstrdup(SANDBOX_SHELL);
-	conf->sc_sandbox.sb_policy = xstrdup("default");
+	conf->sc_sandbox.sbc_uid_min = SANDBOX_UID_FIRST;
+	conf->sc_sandbox.sbc_uid_max = SANDBOX_UID_LAST;
+	conf->sc_sandbox.sbc_port_min = SANDBOX_PORT_FIRST;
+	conf->sc_sandbox.sbc_port_max = SANDBOX_PORT_LAST;
+	conf->sc_sandbox.sbc_home = xstrdup(SANDBOX_HOME);
+	conf->sc_sandbox.sbc_shell = xstrdup(SANDBOX_SHELL);
+	conf->sc_sandbox.sbc_policy = xstrdup("default");
 #ifdef __APPLE__
-	conf->sc_sandbox.sb_firewall = SANDBOX_FW_PF;
+	conf->sc_sandbox.sbc_firewall = SANDBOX_FW_PF;
 #else
-	conf->sc_sandbox.sb_firewall = SANDBOX_FW_NFTABLES;
+	conf->sc_sandbox.sbc_firewall = SANDBOX_FW_NFTABLES;
 #endif
-	conf->sc_sandbox.sb_fw_table = xstrdup(SANDBOX_FW_TABLE);
-	conf->sc_sandbox.sb_fw_anchor = xstrdup(SANDBOX_FW_ANCHOR);
+	conf->sc_sandbox.sbc_fw_table = xstrdup(SANDBOX_FW_TABLE);
+	conf->sc_sandbox.sbc_fw_anchor = xstrdup(SANDBOX_FW_ANCHOR);
 	return (conf);
 }
 
@@ -100,11 +100,11 @@ config_free(struct sbxd_config *conf)
 	free(conf->sc_hostsfile);
 	free(conf->sc_proxy.pc_accesslog);
 	free(conf->sc_pfmon.pm_interface);
-	free(conf->sc_sandbox.sb_home);
-	free(conf->sc_sandbox.sb_shell);
-	free(conf->sc_sandbox.sb_policy);
-	free(conf->sc_sandbox.sb_fw_table);
-	free(conf->sc_sandbox.sb_fw_anchor);
+	free(conf->sc_sandbox.sbc_home);
+	free(conf->sc_sandbox.sbc_shell);
+	free(conf->sc_sandbox.sbc_policy);
+	free(conf->sc_sandbox.sbc_fw_table);
+	free(conf->sc_sandbox.sbc_fw_anchor);
 	free(conf);
 }
 
@@ -284,25 +284,25 @@ config_print_pfmon(FILE *fp, struct pfmon_conf *pm)
 
 /* sandbox lines, when the module is on. */
 static void
-config_print_sandbox(FILE *fp, struct sandbox_conf *sb)
+config_print_sandbox(FILE *fp, struct sandbox_conf *sbc)
 {
-	if (!sb->sb_enabled)
+	if (!sbc->sbc_enabled)
 		return;
-	fprintf(fp, "\nsandbox uid-range %u %u\n", (unsigned)sb->sb_uid_min,
-	    (unsigned)sb->sb_uid_max);
+	fprintf(fp, "\nsandbox uid-range %u %u\n", (unsigned)sbc->sbc_uid_min,
+	    (unsigned)sbc->sbc_uid_max);
 	fprintf(fp, "sandbox port-range %u %u\nsandbox home ",
-	    sb->sb_port_min, sb->sb_port_max);
-	config_print_string(fp, sb->sb_home);
+	    sbc->sbc_port_min, sbc->sbc_port_max);
+	config_print_string(fp, sbc->sbc_home);
 	fprintf(fp, "\nsandbox shell ");
-	config_print_string(fp, sb->sb_shell);
+	config_print_string(fp, sbc->sbc_shell);
 	fprintf(fp, "\nsandbox policy ");
-	config_print_string(fp, sb->sb_policy);
-	if (sb->sb_firewall == SANDBOX_FW_NFTABLES) {
+	config_print_string(fp, sbc->sbc_policy);
+	if (sbc->sbc_firewall == SANDBOX_FW_NFTABLES) {
 		fprintf(fp, "\nsandbox firewall nftables table ");
-		config_print_string(fp, sb->sb_fw_table);
+		config_print_string(fp, sbc->sbc_fw_table);
 	} else {
 		fprintf(fp, "\nsandbox firewall pf anchor ");
-		config_print_string(fp, sb->sb_fw_anchor);
+		config_print_string(fp, sbc->sbc_fw_anchor);
 	}
 	fputc('\n', fp);
 }

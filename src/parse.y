@@ -277,29 +277,29 @@ sandboxopt	: UIDRANGE NUMBER NUMBER	{
 			if (check_pair("sandbox uid-range", $2, $3,
 			    SANDBOX_UID_MIN, SANDBOX_UID_LIMIT) == -1)
 				YYERROR;
-			conf->sc_sandbox.sb_uid_min = $2;
-			conf->sc_sandbox.sb_uid_max = $3;
-			conf->sc_sandbox.sb_enabled = 1;
+			conf->sc_sandbox.sbc_uid_min = $2;
+			conf->sc_sandbox.sbc_uid_max = $3;
+			conf->sc_sandbox.sbc_enabled = 1;
 		}
 		| PORTRANGE NUMBER NUMBER	{
 			if (check_pair("sandbox port-range", $2, $3, 1024,
 			    65535) == -1)
 				YYERROR;
-			conf->sc_sandbox.sb_port_min = $2;
-			conf->sc_sandbox.sb_port_max = $3;
-			conf->sc_sandbox.sb_enabled = 1;
+			conf->sc_sandbox.sbc_port_min = $2;
+			conf->sc_sandbox.sbc_port_max = $3;
+			conf->sc_sandbox.sbc_enabled = 1;
 		}
 		| HOME STRING			{
 			if (check_abspath("sandbox home", $2,
-			    &conf->sc_sandbox.sb_home) == -1)
+			    &conf->sc_sandbox.sbc_home) == -1)
 				YYERROR;
-			conf->sc_sandbox.sb_enabled = 1;
+			conf->sc_sandbox.sbc_enabled = 1;
 		}
 		| SHELL STRING			{
 			if (check_abspath("sandbox shell", $2,
-			    &conf->sc_sandbox.sb_shell) == -1)
+			    &conf->sc_sandbox.sbc_shell) == -1)
 				YYERROR;
-			conf->sc_sandbox.sb_enabled = 1;
+			conf->sc_sandbox.sbc_enabled = 1;
 		}
 		| POLICY STRING			{
 			if (config_policy_find(conf, $2) == NULL) {
@@ -308,25 +308,25 @@ sandboxopt	: UIDRANGE NUMBER NUMBER	{
 				free($2);
 				YYERROR;
 			}
-			free(conf->sc_sandbox.sb_policy);
-			conf->sc_sandbox.sb_policy = $2;
-			conf->sc_sandbox.sb_enabled = 1;
+			free(conf->sc_sandbox.sbc_policy);
+			conf->sc_sandbox.sbc_policy = $2;
+			conf->sc_sandbox.sbc_enabled = 1;
 		}
 		| FIREWALL NFTABLES fwtable	{
-			conf->sc_sandbox.sb_firewall = SANDBOX_FW_NFTABLES;
+			conf->sc_sandbox.sbc_firewall = SANDBOX_FW_NFTABLES;
 			if ($3 != NULL) {
-				free(conf->sc_sandbox.sb_fw_table);
-				conf->sc_sandbox.sb_fw_table = $3;
+				free(conf->sc_sandbox.sbc_fw_table);
+				conf->sc_sandbox.sbc_fw_table = $3;
 			}
-			conf->sc_sandbox.sb_enabled = 1;
+			conf->sc_sandbox.sbc_enabled = 1;
 		}
 		| FIREWALL PF fwanchor		{
-			conf->sc_sandbox.sb_firewall = SANDBOX_FW_PF;
+			conf->sc_sandbox.sbc_firewall = SANDBOX_FW_PF;
 			if ($3 != NULL) {
-				free(conf->sc_sandbox.sb_fw_anchor);
-				conf->sc_sandbox.sb_fw_anchor = $3;
+				free(conf->sc_sandbox.sbc_fw_anchor);
+				conf->sc_sandbox.sbc_fw_anchor = $3;
 			}
-			conf->sc_sandbox.sb_enabled = 1;
+			conf->sc_sandbox.sbc_enabled = 1;
 		}
 		| FIREWALL STRING		{
 			yyerror("unknown firewall \"%s\" (nftables or pf)",

@@ -1,50 +1,740 @@
 /*
- * sandbox.c: the sandbox lifecycle component: OS users, provisioning and
- * firewall rules.  It has no configuration yet, so it stays off.
+ * sandbox.c: the sandbox module.  It keeps the list of sandboxes, brings
+ * every one back on start (firewall rules first, then the listener) and
+ * answers list, show, exec, network and doctor.  Creating and removing
+ * live in sandbox_life.c.
  */
 
 #include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
 
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "config.h"
+#include "log.h"
 #include "sbxd.h"
+#include "sandbox.h"
+#include "sandbox_exec.h"
+#include "sandbox_run.h"
+
+struct sandboxlist		 sandboxes = TAILQ_HEAD_INITIALIZER(sandboxes);
+static int			 sandbox_on;
+static const struct fw_backend	*sandbox_backend;
+static struct fw_conf		 sandbox_fwc;
+static char			*sandbox_fw_name;	/* table or anchor */
+static int			 sandbox_fw_ready;	/* base loaded */
+static char			 sandbox_fw_error[256];
+static struct sandbox_proc	*sandbox_fw_proc;	/* loading the base */
+
+/* A network or doctor request waiting on the firewall listing. */
+struct sandbox_check {
+	struct control_req		*ck_req;
+	int				 ck_doctor;
+	char				*ck_name;	/* NULL: all */
+};
 
 static int	sandbox_init(struct sbxd_config *);
 static int	sandbox_reload(struct sbxd_config *, json_t *);
 static void	sandbox_shutdown(void);
 static json_t	*sandbox_status(void);
+static int	sandbox_nflog_group(const struct sbxd_config *);
+static int	sandbox_home_parent(const char *);
+static void	sandbox_resume(void);
+static struct sandbox *sandbox_from_row(json_t *);
+static void	sandbox_fw_initcb(int, const char *, const char *, void *);
+static void	sandbox_restore(struct sandbox *);
+static void	sandbox_restorecb(int, const char *, const char *, void *);
+static void	sandbox_ctl_list(struct control_req *, json_t *);
+static void	sandbox_ctl_show(struct control_req *, json_t *);
+static void	sandbox_ctl_exec(struct control_req *, json_t *);
+static void	sandbox_ctl_network(struct control_req *, json_t *);
+static void	sandbox_ctl_doctor(struct control_req *, json_t *);
+static void	sandbox_check_start(struct control_req *, json_t *, int);
+static void	sandbox_checkcb(int, const char *, const char *, void *);
+static json_t	*sandbox_check_one(struct sandbox *, const char *,
+		    json_t *);
+static void	sandbox_check_add(json_t *, const char *, int,
+		    const char *, const char *);
+static json_t	*sandbox_doctor_base(int, const char *, const char *);
+static char	**sandbox_exec_env(const struct sandbox *);
 
 const struct sbxd_component sandbox_component = {
 	"sandbox", sandbox_init, sandbox_reload, sandbox_shutdown, sandbox_status
 };
 
+static const char *sandbox_state_names[] = {
+	"creating", "ready", "failed", "removing"
+};
+
+/*
+ * Start the module when the config has sandbox lines: load the firewall
+ * base, then bring every stored sandbox back.
+ */
 static int
-sandbox_init(struct sbxd_config *conf __unused)
+sandbox_init(struct sbxd_config *conf)
 {
+	struct sandbox_conf	*sbc = &conf->sc_sandbox;
+	struct sandbox_cmdlist	 cl;
+
+	if (!sbc->sbc_enabled)
+		return (0);
+	if (sandbox_home_parent(sbc->sbc_home) == -1)
+		return (-1);
+	sandbox_on = 1;
+	control_register("create", sandbox_life_create);
+	control_register("list", sandbox_ctl_list);
+	control_register("show", sandbox_ctl_show);
+	control_register("rm", sandbox_life_rm);
+	control_register("exec", sandbox_ctl_exec);
+	control_register("network", sandbox_ctl_network);
+	control_register("doctor", sandbox_ctl_doctor);
+	if (sbc->sbc_firewall == SANDBOX_FW_PF) {
+		sandbox_backend = &fw_pf_backend;
+		sandbox_fw_name = xstrdup(sbc->sbc_fw_anchor);
+	} else {
+		sandbox_backend = &fw_nft_backend;
+		sandbox_fw_name = xstrdup(sbc->sbc_fw_table);
+	}
+	sandbox_fwc.fc_table = sandbox_fw_name;
+	sandbox_fwc.fc_anchor = sandbox_fw_name;
+	sandbox_fwc.fc_group = sandbox_nflog_group(conf);
+	sandbox_resume();
+	sandbox_cmdlist_init(&cl);
+	if (sandbox_backend->fb_init(&sandbox_fwc, &cl) == -1) {
+		sandbox_cmdlist_free(&cl);
+		log_warnx("sandbox: %s: cannot build the base rules",
+		    sandbox_backend->fb_name);
+		return (-1);
+	}
+	sandbox_fw_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
+	    "firewall", sandbox_fw_initcb, NULL);
 	return (0);
 }
 
+/*
+ * The firewall logs to pfmon's NFLOG group when pfmon reads one; without
+ * it blocked packets are still dropped, only not reported.
+ */
 static int
-sandbox_reload(struct sbxd_config *conf __unused, json_t *errors __unused)
+sandbox_nflog_group(const struct sbxd_config *conf)
 {
+	const char	*iface = conf->sc_pfmon.pm_interface;
+	char		*end;
+	long		 g;
+
+	if (iface == NULL || strncmp(iface, "nflog:", 6) != 0) {
+		log_info("sandbox: pfmon does not read an nflog group; "
+		    "blocked packets are dropped without an alert");
+		return (-1);
+	}
+	errno = 0;
+	g = strtol(iface + 6, &end, 10);
+	if (iface[6] == '\0' || *end != '\0' || errno != 0 || g < 0 ||
+	    g > 65535)
+		return (-1);
+	return (g);
+}
+
+/* The directory that holds the homes: root's, not writable by others. */
+static int
+sandbox_home_parent(const char *dir)
+{
+	struct stat	 st;
+
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		log_warn("sandbox home %s", dir);
+		return (-1);
+	}
+	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		log_warnx("sandbox home %s: must be a directory owned by "
+		    "root and writable only by it", dir);
+		return (-1);
+	}
 	return (0);
 }
 
+/* Reload: new sandboxes use the new settings; the firewall stays. */
+static int
+sandbox_reload(struct sbxd_config *conf, json_t *errors __unused)
+{
+	struct sandbox_conf	*sbc = &conf->sc_sandbox;
+	const char		*name;
+
+	if (sbc->sbc_enabled != sandbox_on) {
+		log_warnx("sandbox: turning the module %s takes a restart",
+		    sandbox_on ? "off" : "on");
+		return (0);
+	}
+	if (!sandbox_on)
+		return (0);
+	name = sbc->sbc_firewall == SANDBOX_FW_PF ? sbc->sbc_fw_anchor :
+	    sbc->sbc_fw_table;
+	if (strcmp(name, sandbox_fw_name) != 0)
+		log_warnx("sandbox: a new firewall table or anchor takes a "
+		    "restart");
+	return (0);
+}
+
+/*
+ * Stop: the firewall rules stay loaded, so that while sbxd is down a
+ * restricted sandbox has no network at all.
+ */
 static void
 sandbox_shutdown(void)
 {
+	struct sandbox	*sb;
+
+	if (sandbox_fw_proc != NULL)
+		sandbox_proc_cancel(sandbox_fw_proc);
+	sandbox_fw_proc = NULL;
+	while ((sb = TAILQ_FIRST(&sandboxes)) != NULL)
+		sandbox_free(sb);
+	sandbox_proc_shutdown();
+	free(sandbox_fw_name);
+	sandbox_fw_name = NULL;
+	sandbox_on = 0;
 }
 
 static json_t *
 sandbox_status(void)
 {
-	return (json_pack("{s:s}", "state", "off"));
+	struct sandbox	*sb;
+	int		 n[4] = { 0, 0, 0, 0 };
+
+	if (!sandbox_on)
+		return (json_pack("{s:s}", "state", "off"));
+	TAILQ_FOREACH(sb, &sandboxes, sb_entry)
+		n[sb->sb_state]++;
+	return (json_pack("{s:s, s:s, s:s, s:s?, s:i, s:i, s:i, s:i}",
+	    "state", sandbox_fw_ready ? "up" : "starting",
+	    "firewall", sandbox_backend->fb_name, "table", sandbox_fw_name,
+	    "firewall_error", *sandbox_fw_error ? sandbox_fw_error : NULL,
+	    "ready", n[SANDBOX_READY], "failed", n[SANDBOX_FAILED],
+	    "creating", n[SANDBOX_CREATING], "removing", n[SANDBOX_REMOVING]));
+}
+
+const struct fw_backend *
+sandbox_fw(void)
+{
+	return (sandbox_backend);
+}
+
+const struct fw_conf *
+sandbox_fwconf(void)
+{
+	return (&sandbox_fwc);
+}
+
+/* Load every stored sandbox; each waits for the firewall base. */
+static void
+sandbox_resume(void)
+{
+	struct sandbox	*sb;
+	json_t		*rows, *row;
+	size_t		 i;
+
+	if ((rows = store_sandbox_list()) == NULL) {
+		log_warnx("sandbox: cannot read the sandboxes from the store");
+		return;
+	}
+	json_array_foreach(rows, i, row)
+		if ((sb = sandbox_from_row(row)) != NULL)
+			TAILQ_INSERT_TAIL(&sandboxes, sb, sb_entry);
+	json_decref(rows);
+}
+
+/*
+ * A sandbox from its row.  One left creating or removing by a crash, or
+ * whose OS user went, is failed: sbxctl rm clears it.
+ */
+static struct sandbox *
+sandbox_from_row(json_t *row)
+{
+	struct sandbox	*sb;
+	struct passwd	*pw;
+	const char	*state;
+	size_t		 i;
+
+	sb = xcalloc(1, sizeof(*sb));
+	snprintf(sb->sb_id, sizeof(sb->sb_id), "%s",
+	    json_string_value(json_object_get(row, "id")));
+	snprintf(sb->sb_name, sizeof(sb->sb_name), "%s",
+	    json_string_value(json_object_get(row, "name")));
+	snprintf(sb->sb_user, sizeof(sb->sb_user), "%s%s",
+	    SANDBOX_USER_PREFIX, sb->sb_name);
+	snprintf(sb->sb_created, sizeof(sb->sb_created), "%s",
+	    json_string_value(json_object_get(row, "created_at")));
+	sb->sb_uid = json_integer_value(json_object_get(row, "uid"));
+	sb->sb_port = json_integer_value(json_object_get(row, "port"));
+	sb->sb_restricted = json_is_true(json_object_get(row, "restricted"));
+	sb->sb_policy = xstrdup(json_string_value(json_object_get(row,
+	    "policy")));
+	xasprintf(&sb->sb_home, "%s/%s",
+	    sbxd_env->sx_conf->sc_sandbox.sbc_home, sb->sb_name);
+	state = json_string_value(json_object_get(row, "state"));
+	sb->sb_state = SANDBOX_FAILED;
+	for (i = 0; i < 4; i++)
+		if (strcmp(state, sandbox_state_names[i]) == 0)
+			sb->sb_state = i;
+	if (sb->sb_state == SANDBOX_CREATING ||
+	    sb->sb_state == SANDBOX_REMOVING)
+		sandbox_fail(sb, "interrupted while %s", state);
+	else if ((pw = getpwnam(sb->sb_user)) == NULL ||
+	    pw->pw_uid != sb->sb_uid)
+		sandbox_fail(sb, "OS user %s (uid %u) is gone", sb->sb_user,
+		    (unsigned)sb->sb_uid);
+	else {
+		sb->sb_gid = pw->pw_gid;
+		sb->sb_state = SANDBOX_CREATING;	/* until restored */
+	}
+	return (sb);
+}
+
+/* The base is loaded (or not): restore every sandbox's rules. */
+static void
+sandbox_fw_initcb(int status, const char *error, const char *output __unused,
+    void *arg __unused)
+{
+	struct sandbox	*sb;
+
+	sandbox_fw_proc = NULL;
+	if (status != 0) {
+		snprintf(sandbox_fw_error, sizeof(sandbox_fw_error), "%s",
+		    error != NULL ? error : "failed");
+		log_warnx("sandbox: firewall base: %s", sandbox_fw_error);
+	} else {
+		sandbox_fw_ready = 1;
+		log_info("sandbox: firewall %s %s loaded",
+		    sandbox_backend->fb_name, sandbox_fw_name);
+	}
+	TAILQ_FOREACH(sb, &sandboxes, sb_entry) {
+		if (sb->sb_state != SANDBOX_CREATING)
+			continue;
+		if (!sandbox_fw_ready && sb->sb_restricted)
+			sandbox_fail(sb, "firewall: %s", sandbox_fw_error);
+		else
+			sandbox_restore(sb);
+	}
+}
+
+/* Rules first, then the listener: fail closed. */
+static void
+sandbox_restore(struct sandbox *sb)
+{
+	struct sandbox_cmdlist	 cl;
+	struct fw_sandbox	 fs;
+
+	if (!sb->sb_restricted) {
+		sandbox_open(sb);
+		return;
+	}
+	sandbox_cmdlist_init(&cl);
+	sandbox_fw_sandbox(sb, &fs);
+	if (sandbox_backend->fb_apply(&sandbox_fwc, &fs, &cl) == -1) {
+		sandbox_cmdlist_free(&cl);
+		sandbox_fail(sb, "firewall: cannot build its rules");
+		return;
+	}
+	sb->sb_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT, sb->sb_name,
+	    sandbox_restorecb, sb);
+}
+
+static void
+sandbox_restorecb(int status, const char *error, const char *output __unused,
+    void *arg)
+{
+	struct sandbox	*sb = arg;
+
+	sb->sb_proc = NULL;
+	if (status != 0) {
+		sandbox_fail(sb, "firewall: %s", error);
+		return;
+	}
+	sandbox_open(sb);
+}
+
+/* Open the sandbox's listener and call it ready. */
+void
+sandbox_open(struct sandbox *sb)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 err[256];
+
+	if (util_addr_parse("127.0.0.1", sb->sb_port, &ss, &sslen) == -1 ||
+	    proxy_listener_add(sb->sb_name, &ss, sslen, sb->sb_policy, err,
+	    sizeof(err)) == -1) {
+		sandbox_fail(sb, "listener: %s", err);
+		return;
+	}
+	sb->sb_state = SANDBOX_READY;
+	*sb->sb_error = '\0';
+	sandbox_store(sb);
+	log_info("sandbox %s: ready (uid %u, proxy 127.0.0.1:%u%s)",
+	    sb->sb_name, (unsigned)sb->sb_uid, sb->sb_port,
+	    sb->sb_restricted ? ", restricted" : "");
+}
+
+/* Mark sb failed with a reason, in the log, the store and an event. */
+void
+sandbox_fail(struct sandbox *sb, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sb->sb_error, sizeof(sb->sb_error), fmt, ap);
+	va_end(ap);
+	sb->sb_state = SANDBOX_FAILED;
+	sandbox_store(sb);
+	log_warnx("sandbox %s: failed: %s", sb->sb_name, sb->sb_error);
+	events_publish("sandbox.failed", json_pack("{s:s, s:s, s:i, s:s}",
+	    "sandbox", sb->sb_name, "id", sb->sb_id, "uid", (int)sb->sb_uid,
+	    "error", sb->sb_error));
+}
+
+/* Write sb's row. */
+void
+sandbox_store(struct sandbox *sb)
+{
+	json_t	*row = sandbox_json(sb);
+
+	if (store_sandbox_put(row) == -1)
+		log_warnx("sandbox %s: the store did not take its state",
+		    sb->sb_name);
+	json_decref(row);
+}
+
+void
+sandbox_free(struct sandbox *sb)
+{
+	TAILQ_REMOVE(&sandboxes, sb, sb_entry);
+	if (sb->sb_proc != NULL)
+		sandbox_proc_cancel(sb->sb_proc);
+	if (sb->sb_ev != NULL)
+		event_free(sb->sb_ev);
+	if (sb->sb_req != NULL)
+		control_req_error(sb->sb_req, "sbxd is shutting down");
+	json_decref(sb->sb_allow);
+	free(sb->sb_home);
+	free(sb->sb_policy);
+	free(sb);
+}
+
+struct sandbox *
+sandbox_find(const char *name)
+{
+	struct sandbox	*sb;
+
+	if (name == NULL)
+		return (NULL);
+	TAILQ_FOREACH(sb, &sandboxes, sb_entry)
+		if (strcmp(sb->sb_name, name) == 0)
+			return (sb);
+	return (NULL);
 }
 
 /* The name of the sandbox whose OS user has uid, or NULL. */
 const char *
-sandbox_name_by_uid(uid_t uid __unused)
+sandbox_name_by_uid(uid_t uid)
 {
+	struct sandbox	*sb;
+
+	TAILQ_FOREACH(sb, &sandboxes, sb_entry)
+		if (sb->sb_uid == uid)
+			return (sb->sb_name);
 	return (NULL);
+}
+
+const char *
+sandbox_state_name(enum sandbox_state state)
+{
+	return (sandbox_state_names[state]);
+}
+
+/* What the firewall needs: the uid and its one proxy port. */
+void
+sandbox_fw_sandbox(const struct sandbox *sb, struct fw_sandbox *fs)
+{
+	memset(fs, 0, sizeof(*fs));
+	fs->fs_name = sb->sb_name;
+	fs->fs_uid = sb->sb_uid;
+	fs->fs_ports[0] = sb->sb_port;
+	fs->fs_nports = 1;
+}
+
+/* A sandbox as the store keeps it and list shows it. */
+json_t *
+sandbox_json(const struct sandbox *sb)
+{
+	return (json_pack("{s:s, s:s, s:s, s:I, s:s, s:b, s:s, s:I, s:s, "
+	    "s:s, s:s?}", "id", sb->sb_id, "name", sb->sb_name, "user",
+	    sb->sb_user, "uid", (json_int_t)sb->sb_uid, "state",
+	    sandbox_state_names[sb->sb_state], "restricted", sb->sb_restricted,
+	    "policy", sb->sb_policy, "port", (json_int_t)sb->sb_port,
+	    "created_at", sb->sb_created, "home", sb->sb_home,
+	    "error", *sb->sb_error ? sb->sb_error : NULL));
+}
+
+/* list: every sandbox. */
+static void
+sandbox_ctl_list(struct control_req *cr, json_t *req __unused)
+{
+	struct sandbox	*sb;
+	json_t		*list = json_array();
+
+	TAILQ_FOREACH(sb, &sandboxes, sb_entry)
+		json_array_append_new(list, sandbox_json(sb));
+	control_req_ok(cr, json_pack("{s:o}", "sandboxes", list));
+}
+
+/* show NAME: one sandbox, with its runtime rules. */
+static void
+sandbox_ctl_show(struct control_req *cr, json_t *req)
+{
+	struct sandbox	*sb;
+	const char	*name = json_string_value(json_object_get(req, "name"));
+	json_t		*o, *rules;
+
+	if ((sb = sandbox_find(name)) == NULL) {
+		control_req_error(cr, "no sandbox \"%s\"", name != NULL ?
+		    name : "");
+		return;
+	}
+	o = sandbox_json(sb);
+	if ((rules = store_rule_list(sb->sb_name)) == NULL)
+		rules = json_array();
+	json_object_set_new(o, "rules", rules);
+	json_object_set_new(o, "proxy", sb->sb_restricted ?
+	    json_sprintf("http://127.0.0.1:%u", sb->sb_port) : json_null());
+	control_req_ok(cr, json_pack("{s:o}", "sandbox", o));
+}
+
+/* exec NAME [argv]: a command or a login shell as the sandbox's user. */
+static void
+sandbox_ctl_exec(struct control_req *cr, json_t *req)
+{
+	struct sandbox_exec_spec	 spec;
+	struct sandbox			*sb;
+	const char			*name;
+	char				 err[256], **env;
+	size_t				 i;
+
+	name = json_string_value(json_object_get(req, "name"));
+	if ((sb = sandbox_find(name)) == NULL) {
+		control_req_error(cr, "no sandbox \"%s\"", name != NULL ?
+		    name : "");
+		return;
+	}
+	if (sb->sb_state != SANDBOX_READY) {
+		control_req_error(cr, "sandbox %s is %s", sb->sb_name,
+		    sandbox_state_names[sb->sb_state]);
+		return;
+	}
+	if (sandbox_exec_spec_parse(req, &spec, err, sizeof(err)) == -1) {
+		control_req_error(cr, "%s", err);
+		return;
+	}
+	spec.es_uid = sb->sb_uid;
+	spec.es_gid = sb->sb_gid;
+	spec.es_user = sb->sb_user;
+	spec.es_home = sb->sb_home;
+	spec.es_shell = sbxd_env->sx_conf->sc_sandbox.sbc_shell;
+	spec.es_name = sb->sb_name;
+	spec.es_env = env = sandbox_exec_env(sb);
+	if (sandbox_exec_start(cr, &spec, err, sizeof(err)) == -1)
+		control_req_error(cr, "%s", err);
+	for (i = 0; env[i] != NULL; i++)
+		free(env[i]);
+	free(env);
+	spec.es_env = NULL;
+	sandbox_exec_spec_clear(&spec);
+}
+
+/*
+ * The environment a command in sb starts with, besides what the exec
+ * code sets: TMPDIR, and the proxy for a restricted sandbox (loopback
+ * included: the proxy refuses it unless the policy allows it).
+ */
+static char **
+sandbox_exec_env(const struct sandbox *sb)
+{
+	static const char	*proxyvars[] = { "HTTP_PROXY", "HTTPS_PROXY",
+				    "http_proxy", "https_proxy" };
+	char			**env;
+	size_t			 i, n = 0;
+
+	env = xcalloc(8, sizeof(*env));
+	xasprintf(&env[n++], "TMPDIR=%s/tmp", sb->sb_home);
+	if (sb->sb_restricted)
+		for (i = 0; i < 4; i++)
+			xasprintf(&env[n++], "%s=http://127.0.0.1:%u",
+			    proxyvars[i], sb->sb_port);
+	return (env);
+}
+
+/* network [NAME]: the firewall's view of each sandbox. */
+static void
+sandbox_ctl_network(struct control_req *cr, json_t *req)
+{
+	sandbox_check_start(cr, req, 0);
+}
+
+/* doctor: everything network checks, and the base, pfmon, users. */
+static void
+sandbox_ctl_doctor(struct control_req *cr, json_t *req)
+{
+	sandbox_check_start(cr, req, 1);
+}
+
+/* List what the firewall holds, then judge each sandbox against it. */
+static void
+sandbox_check_start(struct control_req *cr, json_t *req, int doctor)
+{
+	struct sandbox_check	*ck;
+	struct sandbox_cmdlist	 cl;
+	const char		*name;
+
+	name = json_string_value(json_object_get(req, "name"));
+	if (name != NULL && sandbox_find(name) == NULL) {
+		control_req_error(cr, "no sandbox \"%s\"", name);
+		return;
+	}
+	ck = xcalloc(1, sizeof(*ck));
+	ck->ck_req = cr;
+	ck->ck_doctor = doctor;
+	ck->ck_name = name != NULL ? xstrdup(name) : NULL;
+	sandbox_cmdlist_init(&cl);
+	sandbox_backend->fb_list(&sandbox_fwc, &cl);
+	control_req_progress(cr, "reading the %s rules",
+	    sandbox_backend->fb_name);
+	sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT, "network",
+	    sandbox_checkcb, ck);
+}
+
+static void
+sandbox_checkcb(int status, const char *error, const char *output,
+    void *arg)
+{
+	struct sandbox_check	*ck = arg;
+	struct sandbox		*sb;
+	json_t			*list = json_array(), *checks = NULL;
+
+	if (status != 0)
+		output = NULL;
+	if (ck->ck_doctor)
+		checks = sandbox_doctor_base(status, error, output);
+	TAILQ_FOREACH(sb, &sandboxes, sb_entry)
+		if (ck->ck_name == NULL || strcmp(ck->ck_name,
+		    sb->sb_name) == 0)
+			json_array_append_new(list, sandbox_check_one(sb,
+			    output, checks));
+	if (ck->ck_doctor) {
+		json_decref(list);
+		control_req_ok(ck->ck_req, json_pack("{s:o}", "checks",
+		    checks));
+	} else
+		control_req_ok(ck->ck_req, json_pack("{s:o, s:s, s:s?}",
+		    "sandboxes", list, "firewall", sandbox_backend->fb_name,
+		    "error", status != 0 ? error : NULL));
+	free(ck->ck_name);
+	free(ck);
+}
+
+/*
+ * One sandbox's network health: its listener, its rules against the
+ * listing (output NULL: the listing failed).  Doctor findings go to
+ * checks when it is not NULL.
+ */
+static json_t *
+sandbox_check_one(struct sandbox *sb, const char *output, json_t *checks)
+{
+	struct fw_sandbox	 fs;
+	struct passwd		*pw;
+	char			 why[256], what[128];
+	const char		*fw = "not restricted";
+	int			 listener, fwok = 1;
+	json_t			*rules;
+
+	listener = proxy_listener_up(sb->sb_name);
+	if (sb->sb_restricted) {
+		sandbox_fw_sandbox(sb, &fs);
+		if (output == NULL) {
+			fwok = 0;
+			snprintf(why, sizeof(why), "cannot list the rules");
+		} else
+			fwok = sandbox_backend->fb_verify(&sandbox_fwc, &fs,
+			    output, why, sizeof(why)) == 0;
+		fw = fwok ? "ok" : why;
+	}
+	if (checks != NULL) {
+		snprintf(what, sizeof(what), "%s: firewall rules", sb->sb_name);
+		sandbox_check_add(checks, what, fwok, fwok ? fw : why,
+		    "sbxctl rm and create it again, or restart sbxd to "
+		    "restore every sandbox's rules");
+		snprintf(what, sizeof(what), "%s: proxy listener", sb->sb_name);
+		sandbox_check_add(checks, what, listener || sb->sb_state !=
+		    SANDBOX_READY, listener ? "127.0.0.1 port open" :
+		    sb->sb_state == SANDBOX_READY ? "not listening" :
+		    sandbox_state_names[sb->sb_state], "restart sbxd");
+		snprintf(what, sizeof(what), "%s: OS user", sb->sb_name);
+		pw = getpwnam(sb->sb_user);
+		sandbox_check_add(checks, what, pw != NULL && pw->pw_uid ==
+		    sb->sb_uid, pw != NULL ? "present" : "missing",
+		    "sbxctl rm the sandbox and create it again");
+	}
+	if ((rules = store_rule_list(sb->sb_name)) == NULL)
+		rules = json_array();
+	return (json_pack("{s:s, s:s, s:b, s:I, s:b, s:s, s:b, s:s, s:o}",
+	    "name", sb->sb_name, "state", sandbox_state_names[sb->sb_state],
+	    "restricted", sb->sb_restricted, "port", (json_int_t)sb->sb_port,
+	    "listener", listener, "firewall", fw, "firewall_ok", fwok,
+	    "policy", sb->sb_policy, "rules", rules));
+}
+
+static void
+sandbox_check_add(json_t *checks, const char *what, int ok,
+    const char *detail, const char *fix)
+{
+	json_array_append_new(checks, json_pack("{s:s, s:b, s:s, s:s?}",
+	    "check", what, "ok", ok, "detail", detail, "fix", ok ? NULL :
+	    fix));
+}
+
+/* Doctor's checks of the base: backend, table or anchor, pfmon. */
+static json_t *
+sandbox_doctor_base(int status, const char *error, const char *output)
+{
+	const struct sbxd_component	*pm = &pfmon_component;
+	json_t				*checks = json_array(), *st;
+	const char			*pstate;
+	char				 fix[256];
+
+	snprintf(fix, sizeof(fix), "%s", sandbox_backend == &fw_pf_backend ?
+	    "check that /etc/pf.conf has anchor \"com.apple/*\", then "
+	    "restart sbxd" : "apt-get install nftables, then restart sbxd");
+	sandbox_check_add(checks, "firewall base loaded", sandbox_fw_ready,
+	    sandbox_fw_ready ? sandbox_fw_name : sandbox_fw_error, fix);
+	sandbox_check_add(checks, "firewall rules readable", status == 0 &&
+	    output != NULL, status == 0 ? "listed" : error != NULL ? error :
+	    "failed", fix);
+	st = pm->cm_status();
+	pstate = json_string_value(json_object_get(st, "state"));
+	sandbox_check_add(checks, "pfmon capturing", pstate != NULL &&
+	    strcmp(pstate, "up") == 0, pstate != NULL ? pstate : "unknown",
+	    sandbox_fwc.fc_group == -1 ? "add pfmon interface \"nflog:N\" "
+	    "to sbxd.conf, then restart sbxd" : "check the pfmon interface "
+	    "in sbxctl status and that sbxd runs as root");
+	json_decref(st);
+	return (checks);
 }

@@ -16,6 +16,8 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
+
 #define SANDBOX_USER_PREFIX	"sbx-"	/* OS user name: sbx-NAME */
 #define SANDBOX_NAME_MAX	32	/* [a-z0-9-], fits a user name */
 #define SANDBOX_PORTS_MAX	4	/* loopback ports a sandbox reaches:
@@ -73,6 +75,71 @@ struct fw_backend {
 			    const struct fw_sandbox *, const char *, char *,
 			    size_t);
 };
+
+#define SANDBOX_ID_LEN		36	/* a UUID's text */
+#define SANDBOX_USER_MAX	(sizeof(SANDBOX_USER_PREFIX) + SANDBOX_NAME_MAX)
+#define SANDBOX_CMD_TIMEOUT	60	/* seconds for one privileged
+					   command: useradd may wait on a
+					   locked /etc/passwd */
+#define SANDBOX_KILL_ROUNDS	50	/* rm: rounds of SIGKILL to every
+					   process of the uid ... */
+#define SANDBOX_KILL_MSECS	100	/* ... this far apart */
+
+enum sandbox_state {
+	SANDBOX_CREATING,
+	SANDBOX_READY,
+	SANDBOX_FAILED,
+	SANDBOX_REMOVING
+};
+
+/* One sandbox: an OS user, its home, its listener, its firewall rules. */
+struct sandbox {
+	TAILQ_ENTRY(sandbox)		 sb_entry;
+	char				 sb_id[SANDBOX_ID_LEN + 1];
+	char				 sb_name[SANDBOX_NAME_MAX + 1];
+	char				 sb_user[SANDBOX_USER_MAX];
+	char				*sb_home;
+	char				*sb_policy;
+	uid_t				 sb_uid;
+	gid_t				 sb_gid;
+	in_port_t			 sb_port;
+	int				 sb_restricted;
+	enum sandbox_state		 sb_state;
+	char				 sb_created[32];
+	char				 sb_error[256];	/* why it failed */
+	struct sandbox_proc		*sb_proc;	/* commands running */
+	struct control_req		*sb_req;	/* who waits on create
+							   or rm */
+	int				 sb_done;	/* SANDBOX_DONE_* */
+	int				 sb_rounds;	/* rm: kill rounds */
+	struct event			*sb_ev;		/* rm: kill timer */
+	json_t				*sb_allow;	/* create: --allow */
+};
+TAILQ_HEAD(sandboxlist, sandbox);
+
+#define SANDBOX_DONE_FW		0x01	/* firewall rules applied */
+#define SANDBOX_DONE_USER	0x02	/* useradd ran */
+#define SANDBOX_DONE_HOME	0x04	/* home created */
+#define SANDBOX_DONE_ROW	0x08	/* row in the store */
+
+/* src/sandbox.c */
+extern struct sandboxlist	 sandboxes;
+const struct fw_backend	*sandbox_fw(void);
+const struct fw_conf	*sandbox_fwconf(void);
+struct sandbox	*sandbox_find(const char *);
+const char	*sandbox_state_name(enum sandbox_state);
+json_t		*sandbox_json(const struct sandbox *);
+void		 sandbox_store(struct sandbox *);
+void		 sandbox_fail(struct sandbox *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+void		 sandbox_free(struct sandbox *);
+void		 sandbox_fw_sandbox(const struct sandbox *, struct fw_sandbox *);
+void		 sandbox_open(struct sandbox *);
+
+/* src/sandbox_life.c */
+void		 sandbox_life_create(struct control_req *, json_t *);
+void		 sandbox_life_rm(struct control_req *, json_t *);
+int		 sandbox_life_kill(uid_t);
 
 /* src/sandbox_cmd.c */
 struct sandbox_cmd *sandbox_cmd_add(struct sandbox_cmdlist *, int,

@@ -22,6 +22,7 @@
 #include "sbxctl.h"
 
 static int	 sbxctl_json;		/* -j */
+int		 sbxctl_exitcode;	/* a printer's verdict: doctor */
 
 static void	 usage(void) __attribute__((__noreturn__));
 static FILE	*sbxctl_connect(const char *);
@@ -80,7 +81,7 @@ main(int argc, char *argv[])
 	r = sbxctl_run(fp, cmd, req);
 	json_decref(req);
 	fclose(fp);
-	return (r);
+	return (r != 0 ? r : sbxctl_exitcode);
 }
 
 /* Interrupted while following: a normal end. */
@@ -350,4 +351,104 @@ sbxctl_print_rules(json_t *reply)
 		    "action")), json_string_value(json_object_get(r,
 		    "pattern")), json_string_value(json_object_get(r,
 		    "created")));
+}
+
+static const char *
+sbxctl_str(json_t *o, const char *key)
+{
+	const char	*s = json_string_value(json_object_get(o, key));
+
+	return (s != NULL ? s : "-");
+}
+
+/* create, show: one sandbox, a field per line. */
+void
+sbxctl_print_sandbox(json_t *reply)
+{
+	json_t		*sb = json_object_get(reply, "sandbox"), *r;
+	const char	*fields[] = { "name", "id", "state", "error", "user",
+			    "uid", "home", "restricted", "policy", "port",
+			    "proxy", "created_at", NULL };
+	size_t		 i;
+	json_t		*v;
+
+	for (i = 0; fields[i] != NULL; i++) {
+		if ((v = json_object_get(sb, fields[i])) == NULL ||
+		    json_is_null(v))
+			continue;
+		printf("%-12s ", fields[i]);
+		if (json_is_string(v))
+			printf("%s\n", json_string_value(v));
+		else if (json_is_integer(v))
+			printf("%lld\n", (long long)json_integer_value(v));
+		else
+			printf("%s\n", json_is_true(v) ? "yes" : "no");
+	}
+	json_array_foreach(json_object_get(sb, "rules"), i, r)
+		printf("%-12s %s %s\n", i == 0 ? "rules:" : "",
+		    sbxctl_str(r, "action"), sbxctl_str(r, "pattern"));
+}
+
+/* list: a line per sandbox. */
+void
+sbxctl_print_sandboxes(json_t *reply)
+{
+	json_t	*sb;
+	size_t	 i;
+
+	printf("%-20s %-9s %6s %5s %-10s %-12s %s\n", "NAME", "STATE", "UID",
+	    "PORT", "NETWORK", "POLICY", "CREATED");
+	json_array_foreach(json_object_get(reply, "sandboxes"), i, sb)
+		printf("%-20s %-9s %6lld %5lld %-10s %-12s %s\n",
+		    sbxctl_str(sb, "name"), sbxctl_str(sb, "state"),
+		    (long long)json_integer_value(json_object_get(sb, "uid")),
+		    (long long)json_integer_value(json_object_get(sb,
+		    "port")), json_is_true(json_object_get(sb,
+		    "restricted")) ? "restricted" : "open",
+		    sbxctl_str(sb, "policy"), sbxctl_str(sb, "created_at"));
+}
+
+/* network: listener, firewall and rules per sandbox. */
+void
+sbxctl_print_network(json_t *reply)
+{
+	json_t	*sb, *r;
+	size_t	 i, j;
+
+	if (json_object_get(reply, "error") != NULL)
+		printf("firewall %s: %s\n", sbxctl_str(reply, "firewall"),
+		    sbxctl_str(reply, "error"));
+	printf("%-20s %-9s %5s %-8s %-12s %s\n", "NAME", "STATE", "PORT",
+	    "LISTENER", "POLICY", "FIREWALL");
+	json_array_foreach(json_object_get(reply, "sandboxes"), i, sb) {
+		printf("%-20s %-9s %5lld %-8s %-12s %s\n",
+		    sbxctl_str(sb, "name"), sbxctl_str(sb, "state"),
+		    (long long)json_integer_value(json_object_get(sb,
+		    "port")), json_is_true(json_object_get(sb, "listener")) ?
+		    "up" : "down", sbxctl_str(sb, "policy"),
+		    sbxctl_str(sb, "firewall"));
+		json_array_foreach(json_object_get(sb, "rules"), j, r)
+			printf("%20s %s %s\n", "", sbxctl_str(r, "action"),
+			    sbxctl_str(r, "pattern"));
+		if (!json_is_true(json_object_get(sb, "firewall_ok")))
+			sbxctl_exitcode = 1;
+	}
+}
+
+/* doctor: each check, and how to fix a failed one; exit 1 if any. */
+void
+sbxctl_print_doctor(json_t *reply)
+{
+	json_t	*c;
+	size_t	 i;
+
+	json_array_foreach(json_object_get(reply, "checks"), i, c) {
+		printf("%-4s %-40s %s\n", json_is_true(json_object_get(c,
+		    "ok")) ? "ok" : "FAIL", sbxctl_str(c, "check"),
+		    sbxctl_str(c, "detail"));
+		if (json_is_true(json_object_get(c, "ok")))
+			continue;
+		printf("     fix: %s\n", sbxctl_str(c, "fix"));
+		sbxctl_exitcode = 1;
+	}
 }

@@ -29,5 +29,10 @@ void			 sbxctl_print_ok(json_t *);
 void			 sbxctl_print_log(json_t *);
 void			 sbxctl_print_sessions(json_t *);
 void			 sbxctl_print_rules(json_t *);
+void			 sbxctl_print_sandbox(json_t *);
+void			 sbxctl_print_sandboxes(json_t *);
+void			 sbxctl_print_network(json_t *);
+void			 sbxctl_print_doctor(json_t *);
+extern int		 sbxctl_exitcode;
 
 #endif /* SBXCTL_H */

@@ -19,6 +19,11 @@ static json_t	*sbxctl_build_log(const struct sbxctl_cmd *, int, char **);
 static json_t	*sbxctl_build_rule(const struct sbxctl_cmd *, int, char **);
 static json_t	*sbxctl_build_listener(const struct sbxctl_cmd *, int,
 		    char **);
+static json_t	*sbxctl_build_create(const struct sbxctl_cmd *, int,
+		    char **);
+static json_t	*sbxctl_build_name(const struct sbxctl_cmd *, int, char **);
+static json_t	*sbxctl_build_optname(const struct sbxctl_cmd *, int,
+		    char **);
 
 static const struct sbxctl_cmd sbxctl_cmds[] = {
 	{ "status", "", 0, sbxctl_build_plain, sbxctl_print_status },
@@ -27,11 +32,21 @@ static const struct sbxctl_cmd sbxctl_cmds[] = {
 	    sbxctl_print_event },
 	{ "log", "verbose | brief", 0, sbxctl_build_log, sbxctl_print_log },
 	{ "sessions", "", 0, sbxctl_build_plain, sbxctl_print_sessions },
-	{ "allow", "listener pattern", 0, sbxctl_build_rule,
+	{ "create", "name [--restrict-network] [--policy policy] "
+	    "[--allow pattern] ...", 0, sbxctl_build_create,
+	    sbxctl_print_sandbox },
+	{ "list", "", 0, sbxctl_build_plain, sbxctl_print_sandboxes },
+	{ "show", "name", 0, sbxctl_build_name, sbxctl_print_sandbox },
+	{ "rm", "name", 0, sbxctl_build_name, sbxctl_print_ok },
+	{ "allow", "name | listener pattern", 0, sbxctl_build_rule,
 	    sbxctl_print_ok },
-	{ "deny", "listener pattern", 0, sbxctl_build_rule, sbxctl_print_ok },
-	{ "rules", "listener", 0, sbxctl_build_listener,
+	{ "deny", "name | listener pattern", 0, sbxctl_build_rule,
+	    sbxctl_print_ok },
+	{ "rules", "name | listener", 0, sbxctl_build_listener,
 	    sbxctl_print_rules },
+	{ "network", "[name]", 0, sbxctl_build_optname,
+	    sbxctl_print_network },
+	{ "doctor", "", 0, sbxctl_build_plain, sbxctl_print_doctor },
 };
 #define SBXCTL_NCMDS	(sizeof(sbxctl_cmds) / sizeof(sbxctl_cmds[0]))
 
@@ -128,4 +143,50 @@ sbxctl_build_listener(const struct sbxctl_cmd *cmd, int argc, char **argv)
 		sbxctl_cmd_usage(cmd);
 	return (json_pack("{s:s, s:s}", "command", cmd->name, "listener",
 	    argv[0]));
+}
+
+/* create name [--restrict-network] [--policy policy] [--allow pattern] */
+static json_t *
+sbxctl_build_create(const struct sbxctl_cmd *cmd, int argc, char **argv)
+{
+	json_t	*req, *allow;
+	int	 i;
+
+	if (argc < 1 || argv[0][0] == '-')
+		sbxctl_cmd_usage(cmd);
+	allow = json_array();
+	req = json_pack("{s:s, s:s, s:b, s:o}", "command", cmd->name, "name",
+	    argv[0], "restricted", 0, "allow", allow);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--restrict-network") == 0)
+			json_object_set_new(req, "restricted", json_true());
+		else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
+			json_object_set_new(req, "policy",
+			    json_string(argv[++i]));
+		else if (strcmp(argv[i], "--allow") == 0 && i + 1 < argc)
+			json_array_append_new(allow, json_string(argv[++i]));
+		else
+			sbxctl_cmd_usage(cmd);
+	}
+	return (req);
+}
+
+/* A command taking one sandbox name. */
+static json_t *
+sbxctl_build_name(const struct sbxctl_cmd *cmd, int argc, char **argv)
+{
+	if (argc != 1)
+		sbxctl_cmd_usage(cmd);
+	return (json_pack("{s:s, s:s}", "command", cmd->name, "name",
+	    argv[0]));
+}
+
+/* A command taking an optional sandbox name. */
+static json_t *
+sbxctl_build_optname(const struct sbxctl_cmd *cmd, int argc, char **argv)
+{
+	if (argc > 1)
+		sbxctl_cmd_usage(cmd);
+	return (json_pack("{s:s, s:s?}", "command", cmd->name, "name",
+	    argc == 1 ? argv[0] : NULL));
 }

@@ -61,6 +61,16 @@ static const char *store_migrations[] = {
 	"  action TEXT NOT NULL CHECK (action IN ('allow', 'block')),"
 	"  created TEXT NOT NULL,"
 	"  PRIMARY KEY (listener, pattern));",
+	/* 3: sandboxes; their runtime rules are listener_rules by name */
+	"CREATE TABLE sandboxes ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  uid INTEGER NOT NULL UNIQUE,"
+	"  state TEXT NOT NULL,"
+	"  restricted INTEGER NOT NULL CHECK (restricted IN (0, 1)),"
+	"  policy TEXT NOT NULL,"
+	"  port INTEGER NOT NULL UNIQUE,"
+	"  created_at TEXT NOT NULL);",
 };
 #define STORE_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -630,6 +640,87 @@ store_rule_list(const char *listener)
 		    "pattern", (const char *)sqlite3_column_text(st, 0),
 		    "action", (const char *)sqlite3_column_text(st, 1),
 		    "created", (const char *)sqlite3_column_text(st, 2)));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(list);
+		return (NULL);
+	}
+	return (list);
+}
+
+/*
+ * Insert or replace a sandbox row: {id, name, uid, state, restricted,
+ * policy, port, created_at}.
+ */
+int
+store_sandbox_put(json_t *sb)
+{
+	char	 uid[24], port[8];
+
+	snprintf(uid, sizeof(uid), "%lld",
+	    json_integer_value(json_object_get(sb, "uid")));
+	snprintf(port, sizeof(port), "%lld",
+	    json_integer_value(json_object_get(sb, "port")));
+	return (store_write("INSERT OR REPLACE INTO sandboxes (id, name, uid, "
+	    "state, restricted, policy, port, created_at) VALUES (?, ?, ?, ?, "
+	    "?, ?, ?, ?)", json_string_value(json_object_get(sb, "id")),
+	    json_string_value(json_object_get(sb, "name")), uid,
+	    json_string_value(json_object_get(sb, "state")),
+	    json_is_true(json_object_get(sb, "restricted")) ? "1" : "0",
+	    json_string_value(json_object_get(sb, "policy")), port,
+	    json_string_value(json_object_get(sb, "created_at")),
+	    (char *)NULL));
+}
+
+int
+store_sandbox_state(const char *name, const char *state)
+{
+	return (store_write("UPDATE sandboxes SET state = ? WHERE name = ?",
+	    state, name, (char *)NULL));
+}
+
+/* Forget a sandbox and its runtime rules, in one transaction. */
+int
+store_sandbox_delete(const char *name)
+{
+	if (store_exec("BEGIN") == -1)
+		return (-1);
+	if (store_write("DELETE FROM listener_rules WHERE listener = ?",
+	    name, (char *)NULL) == -1 || store_write("DELETE FROM sandboxes "
+	    "WHERE name = ?", name, (char *)NULL) == -1) {
+		store_exec("ROLLBACK");
+		return (-1);
+	}
+	return (store_exec("COMMIT"));
+}
+
+/* Every sandbox row, by name, as store_sandbox_put takes them; or NULL. */
+json_t *
+store_sandbox_list(void)
+{
+	sqlite3_stmt	*st;
+	json_t		*list;
+	int		 rc;
+
+	if (store_db == NULL || (list = json_array()) == NULL)
+		return (NULL);
+	if (sqlite3_prepare_v2(store_db, "SELECT id, name, uid, state, "
+	    "restricted, policy, port, created_at FROM sandboxes ORDER BY "
+	    "name", -1, &st, NULL) != SQLITE_OK) {
+		json_decref(list);
+		return (NULL);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:s, "
+		    "s:b, s:s, s:I, s:s}",
+		    "id", (const char *)sqlite3_column_text(st, 0),
+		    "name", (const char *)sqlite3_column_text(st, 1),
+		    "uid", (json_int_t)sqlite3_column_int64(st, 2),
+		    "state", (const char *)sqlite3_column_text(st, 3),
+		    "restricted", sqlite3_column_int(st, 4),
+		    "policy", (const char *)sqlite3_column_text(st, 5),
+		    "port", (json_int_t)sqlite3_column_int64(st, 6),
+		    "created_at", (const char *)sqlite3_column_text(st, 7)));
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(list);

@@ -1,0 +1,222 @@
+# sandbox.sh: the sandbox lifecycle end to end, inside a network
+# namespace this test creates.  sbxd runs there with nftables and pfmon
+# on an NFLOG group; an HTTP and a TLS server listen on a dummy
+# interface.  A restricted sandbox reaches the allowed name through its
+# proxy and nothing else: a blocked name is a 403 and a proxy.block
+# event; direct TCP, UDP, IPv6 and other loopback ports are dropped and
+# seen by pfmon.  sbxctl allow opens a name at once; a restart restores
+# rules and listeners, and while sbxd is down the sandbox has no network;
+# an unrestricted sandbox has no proxy settings; the sandbox user cannot
+# read other homes, the state, the database or the socket, nor sudo;
+# rm removes user, home and rules.  Needs root.
+. "${top_srcdir:-.}/tests/regress/lib.sh"
+need_root
+for t in ip nft curl openssl python3 runuser; do
+	command -v $t >/dev/null || skip "needs $t"
+done
+
+NS=sbxsb$$
+GROUP=$((4000 + $$ % 1000))
+SRV=10.213.0.1
+SRV6=fd00:213::1
+UIDS="60800 60899"
+
+cleanup_sandbox() {
+	for u in sbx-rt1 sbx-op1; do
+		pkill -KILL -u "$u" 2>/dev/null
+		userdel "$u" >/dev/null 2>&1
+		groupdel "$u" >/dev/null 2>&1
+	done
+	ip netns pids "$NS" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+}
+on_exit cleanup_sandbox
+
+# in_ns CMD...: run CMD inside the namespace.
+in_ns() {
+	ip netns exec "$NS" "$@"
+}
+
+# as_user NAME CMD...: CMD as the sandbox's user through sbxctl exec.
+as_user() {
+	n=$1
+	shift
+	ctl exec "$n" -- "$@"
+}
+
+# event_has TYPE PYTHON-CONDITION: an event of TYPE matching the
+# condition on e arrives within 10 seconds.
+event_has() {
+	wait_for python3 -c "import json, sys
+for l in open('$T/events'):
+    try:
+        e = json.loads(l)
+    except ValueError:
+        continue
+    if e.get('type') == '$1' and ($2):
+        sys.exit(0)
+sys.exit(1)"
+}
+
+ip netns add "$NS" || fail "ip netns add"
+in_ns ip link set lo up
+in_ns ip link add sbxt0 type dummy
+in_ns ip addr add "$SRV/24" dev sbxt0
+in_ns ip addr add "$SRV6/64" dev sbxt0 nodad
+in_ns ip link set sbxt0 up
+
+mkdir -p "$T/pub" && chmod 0755 "$T/pub"
+cat >"$T/hosts" <<EOF2
+$SRV allowed.test blocked.test
+EOF2
+make_cert allowed.test blocked.test
+cp "$T/cert.pem" "$T/pub/cert.pem" && chmod 0644 "$T/pub/cert.pem"
+(cd "$T" && in_ns python3 "$top_srcdir/tests/regress/peer.py" http "$SRV" 80 \
+    >"$T/peer.http" 2>&1) &
+PEER_PIDS="$PEER_PIDS $!"
+(in_ns python3 "$top_srcdir/tests/regress/peer.py" tls "$SRV" 443 \
+    "$T/cert.pem" "$T/key.pem" >"$T/peer.tls" 2>&1) &
+PEER_PIDS="$PEER_PIDS $!"
+(in_ns python3 "$top_srcdir/tests/regress/peer.py" http "$SRV6" 80 \
+    >"$T/peer.http6" 2>&1) &
+PEER_PIDS="$PEER_PIDS $!"
+wait_for grep -q ready "$T/peer.http" || fail "http peer"
+wait_for grep -q ready "$T/peer.tls" || fail "tls peer"
+
+conf_write <<EOF2
+resolver hosts-file "$T/hosts"
+policy "default" {
+	default block
+	private yes
+	allow "allowed.test"
+}
+pfmon interface "nflog:$GROUP"
+pfmon window 1
+sandbox uid-range $UIDS
+sandbox port-range 42800 42899
+sandbox home "$T/home"
+sandbox shell "/bin/sh"
+sandbox firewall nftables table "sbxd"
+EOF2
+
+start_ns_sbxd() {
+	in_ns "$SBXD" -d -f "$CONF" >>"$LOG" 2>&1 &
+	SBXD_PID=$!
+	wait_for ctl status || fail "sbxd did not start"
+}
+start_ns_sbxd
+"$SBXCTL" -s "$SOCK" -j events >"$T/events" 2>&1 &
+PEER_PIDS="$PEER_PIDS $!"
+
+# A restricted sandbox.
+ctl create rt1 --restrict-network >"$T/out" 2>&1 || {
+	cat "$T/out"; fail "create rt1"; }
+grep -q "ready" "$T/out" || fail "create rt1 does not say ready"
+ctl -j show rt1 >"$T/show" || fail "show rt1"
+U1=$(json_get '["sandbox"]["uid"]' <"$T/show")
+P1=$(json_get '["sandbox"]["port"]' <"$T/show")
+[ "$(id -u sbx-rt1)" = "$U1" ] || fail "OS user sbx-rt1 has not uid $U1"
+[ "$(stat -c '%a %u' "$T/home/rt1")" = "700 $U1" ] ||
+    fail "home of rt1 is not 0700 and its own"
+event_has sandbox.created "e.get('sandbox') == 'rt1'" ||
+    fail "no sandbox.created event"
+in_ns nft list chain inet sbxd "uid_$U1" >/dev/null ||
+    fail "no firewall chain for uid $U1"
+
+# Through the proxy: the allowed name over http and https.
+[ "$(as_user rt1 curl -sS --max-time 10 http://allowed.test/)" = hello ] ||
+    fail "http to the allowed name through the proxy"
+[ "$(as_user rt1 curl -sS --max-time 10 --cacert "$T/pub/cert.pem" \
+    https://allowed.test/)" = hello ] ||
+    fail "https to the allowed name through the proxy"
+code=$(as_user rt1 curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+    http://blocked.test/)
+[ "$code" = 403 ] || fail "blocked name: $code, want 403"
+event_has proxy.block "e.get('sandbox') == 'rt1' and 'blocked.test' in \
+json.dumps(e)" || fail "no proxy.block event naming rt1"
+
+# Around the proxy: all dropped, all seen by pfmon.
+as_user rt1 curl -sS --noproxy '*' --max-time 3 "http://$SRV/" \
+    >/dev/null 2>&1 && fail "direct TCP to $SRV got through"
+event_has pfmon.block "e.get('sandbox') == 'rt1' and e.get('uid') == $U1 \
+and e.get('dst') == '$SRV' and e.get('dport') == 80 and \
+e.get('proto') == 'tcp'" || fail "no pfmon.block for direct TCP"
+as_user rt1 python3 -c "import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    s.sendto(b'x', ('$SRV', 53))
+except OSError:
+    pass" >/dev/null 2>&1
+event_has pfmon.block "e.get('sandbox') == 'rt1' and e.get('proto') == \
+'udp' and e.get('dport') == 53" || fail "no pfmon.block for UDP to 53"
+as_user rt1 curl -sS --noproxy '*' --max-time 3 "http://[$SRV6]/" \
+    >/dev/null 2>&1 && fail "IPv6 got through"
+event_has pfmon.block "e.get('sandbox') == 'rt1' and e.get('family') == \
+'inet6' and e.get('dport') == 80" || fail "no pfmon.block for IPv6"
+as_user rt1 curl -sS --noproxy '*' --max-time 3 "http://127.0.0.1:$((P1 + 1))/" \
+    >/dev/null 2>&1 && fail "another loopback port got through"
+event_has pfmon.block "e.get('sandbox') == 'rt1' and e.get('dst') == \
+'127.0.0.1' and e.get('dport') == $((P1 + 1))" ||
+    fail "no pfmon.block for another loopback port"
+
+# sbxctl allow opens the blocked name at once.
+ctl allow rt1 blocked.test >/dev/null || fail "allow rt1 blocked.test"
+[ "$(as_user rt1 curl -sS --max-time 10 http://blocked.test/)" = hello ] ||
+    fail "allowed name still blocked"
+
+# An unrestricted sandbox: no proxy settings, no rules.
+ctl create op1 >/dev/null 2>&1 || fail "create op1"
+U2=$(ctl -j show op1 | json_get '["sandbox"]["uid"]')
+as_user op1 env >"$T/env.op1" || fail "exec op1 env"
+grep -qi "_proxy=" "$T/env.op1" && fail "op1 has proxy variables"
+as_user op1 /bin/sh -c '. ~/.sbx/env.sh; env' | grep -qi "_proxy=" &&
+    fail "op1's profile sets a proxy"
+as_user rt1 /bin/sh -c '. ~/.sbx/env.sh; env' | grep -q \
+    "^HTTP_PROXY=http://127.0.0.1:$P1$" || fail "rt1's profile has no proxy"
+in_ns nft list chain inet sbxd "uid_$U2" >/dev/null 2>&1 &&
+    fail "op1 has firewall rules"
+
+# What a sandbox user must not reach.
+as_user rt1 ls "$T/home/op1" >/dev/null 2>&1 && fail "rt1 reads op1's home"
+as_user rt1 ls "$STATE" >/dev/null 2>&1 && fail "rt1 reads the state"
+as_user rt1 cat "$STATE/sbxd.db" >/dev/null 2>&1 && fail "rt1 reads the db"
+as_user rt1 "$SBXCTL" -s "$SOCK" status >/dev/null 2>&1 &&
+    fail "rt1 uses the control socket"
+if command -v sudo >/dev/null; then
+	as_user rt1 sudo -n true >/dev/null 2>&1 && fail "rt1 can sudo"
+fi
+id -Gn sbx-rt1 | grep -Eqw 'sudo|wheel|adm|root' &&
+    fail "sbx-rt1 is in an admin group"
+
+# While sbxd is down the sandbox has no network; a restart restores all.
+stop_sbxd
+in_ns nft list chain inet sbxd "uid_$U1" >/dev/null ||
+    fail "rules went with the daemon"
+in_ns runuser -u sbx-rt1 -- curl -sS --noproxy '*' --max-time 3 \
+    "http://$SRV/" >/dev/null 2>&1 && fail "network open while sbxd is down"
+in_ns nft flush chain inet sbxd "uid_$U1"
+start_ns_sbxd
+wait_for sh -c "\"$SBXCTL\" -s \"$SOCK\" list | grep -q 'rt1 *ready'" ||
+    fail "rt1 not ready after restart"
+in_ns nft list chain inet sbxd "uid_$U1" | grep -q drop ||
+    fail "restart did not restore the rules"
+[ "$(as_user rt1 curl -sS --max-time 10 http://blocked.test/)" = hello ] ||
+    fail "runtime rule lost across the restart"
+ctl network rt1 >"$T/net" || { cat "$T/net"; fail "network rt1"; }
+grep -q "rt1.*up.*ok" "$T/net" || { cat "$T/net"; fail "network rt1 health"; }
+ctl doctor >"$T/doctor" || { cat "$T/doctor"; fail "doctor"; }
+
+# A process of the sandbox keeps running; rm stops it and removes all.
+as_user rt1 /bin/sh -c 'sleep 300 </dev/null >/dev/null 2>&1 &'
+pgrep -u "$U1" >/dev/null || fail "no background process to stop"
+ctl rm rt1 >"$T/rm" 2>&1 || { cat "$T/rm"; fail "rm rt1"; }
+pgrep -u "$U1" >/dev/null && fail "a process of rt1 survived rm"
+id sbx-rt1 >/dev/null 2>&1 && fail "user sbx-rt1 survived rm"
+[ -e "$T/home/rt1" ] && fail "home of rt1 survived rm"
+in_ns nft list chain inet sbxd "uid_$U1" >/dev/null 2>&1 &&
+    fail "rules of rt1 survived rm"
+ctl list | grep -q rt1 && fail "rt1 still listed"
+ctl rm op1 >/dev/null 2>&1 || fail "rm op1"
+event_has sandbox.removed "e.get('sandbox') == 'op1'" ||
+    fail "no sandbox.removed event"
+pass
