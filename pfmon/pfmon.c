@@ -1,44 +1,873 @@
 /*
- * pfmon.c: the packet-log monitor component.  It reads the firewall's log
- * interface and attributes each blocked packet to a sandbox.  It has no
- * configuration yet, so it stays off.
+ * pfmon.c: the packet-log monitor component.  It reads the firewall's
+ * log interface through libpcap (pflog0 with pf, nflog:N with
+ * nftables), decodes each record with pfmon_decode() and raises one
+ * pfmon.block event per blocked flow: the first packet of a new (uid,
+ * proto, dst, dport) raises an event at once with count 1; when its
+ * window ends, one follow-up event carries the count of the packets that
+ * came after it, if any.  A flood cannot grow memory or starve the loop:
+ * the flow table is fixed in size, each uid may raise only pm_limit
+ * first alerts per window, and each read event handles at most
+ * PFMON_DISPATCH_MAX packets.  If the interface cannot be opened the
+ * component is "down", says why in its status and tries again every
+ * PFMON_RETRY seconds while the rest of the daemon runs.
  */
 
 #include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
 
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <pcap.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/util.h>
 #include <jansson.h>
 
 #include "config.h"
+#include "log.h"
+#include "pfmon.h"
 #include "sbxd.h"
+
+#define PFMON_DISPATCH_MAX	256	/* packets per read event; keeps the
+					   loop fair */
+#define PFMON_SNAPLEN		16384	/* libpcap reads nflog into a buffer
+					   of 128 + snaplen bytes, and the
+					   kernel batches log messages up to
+					   a page or two per read: less cuts
+					   a batch and loses records */
+#define PFMON_RETRY		10	/* seconds between attempts to open
+					   a missing interface */
+#define PFMON_FLOWS_MAX		4096	/* flows with an open window: a flood
+					   past it is counted, not stored */
+#define PFMON_FLOW_BUCKETS	8192	/* power of two, twice the flows */
+#define PFMON_UIDS_MAX		1024	/* uids with counters: more than a
+					   sandbox uid-range holds */
+#define PFMON_UID_SLOTS		2048	/* power of two, twice the uids */
+#define PFMON_MALFORMED_LOG	10	/* seconds between malformed-record
+					   log lines */
+#define PFMON_PF_DROP		1	/* pflog action "block" */
+#define PFMON_NF_HOOK_FORWARD	2	/* NF_INET_FORWARD */
+#define PFMON_NF_HOOK_LOCAL_OUT	3	/* NF_INET_LOCAL_OUT */
+
+enum pfmon_state {
+	PFMON_OFF,
+	PFMON_DOWN,
+	PFMON_UP
+};
+
+/* What a flow is: one alert per key per window. */
+struct pfmon_key {
+	uint32_t		 pk_uid;
+	uint8_t			 pk_has_uid;
+	uint8_t			 pk_family;
+	uint8_t			 pk_proto;
+	uint8_t			 pk_pad;
+	uint16_t		 pk_dport;
+	uint16_t		 pk_pad2;
+	union pfmon_addr	 pk_dst;
+	uint32_t		 pk_pad3;	/* to 64-bit words, hashed */
+};
+
+/* A flow with an open window; the first packet's details. */
+struct pfmon_flow {
+	struct pfmon_key	 pf_key;
+	LIST_ENTRY(pfmon_flow)	 pf_hash;
+	TAILQ_ENTRY(pfmon_flow)	 pf_entry;	/* by expiry, or free */
+	uint64_t		 pf_expire;	/* monotonic ms */
+	uint64_t		 pf_more;	/* packets after the first */
+	union pfmon_addr	 pf_src;
+	uint16_t		 pf_sport;
+	uint8_t			 pf_has_ports;
+	uint8_t			 pf_linktype;	/* PFMON_DLT_* & 0xff */
+	uint8_t			 pf_hdrlen;
+	uint8_t			 pf_action;
+	uint8_t			 pf_dir;
+	uint8_t			 pf_hook;
+	uint32_t		 pf_ifindex;	/* nflog */
+	char			 pf_ifname[PFMON_IFNAMSIZ + 1];
+};
+LIST_HEAD(pfmon_bucket, pfmon_flow);
+TAILQ_HEAD(pfmon_flows, pfmon_flow);
+
+/* A uid's alert budget and what it lost. */
+struct pfmon_uid {
+	uint32_t		 pu_uid;
+	uint8_t			 pu_used;
+	uint8_t			 pu_has_uid;
+	uint64_t		 pu_window_end;	/* monotonic ms */
+	uint32_t		 pu_alerts;	/* in this window */
+	uint64_t		 pu_alerted;
+	uint64_t		 pu_suppressed;
+};
+
+struct pfmon_stats {
+	uint64_t		 ps_seen;
+	uint64_t		 ps_decoded;
+	uint64_t		 ps_malformed;
+	uint64_t		 ps_ignored;	/* logged, but not a block */
+	uint64_t		 ps_alerted;	/* first alerts */
+	uint64_t		 ps_followups;
+	uint64_t		 ps_coalesced;	/* into an open flow */
+	uint64_t		 ps_suppressed;	/* over a limit */
+	uint64_t		 ps_table_full;	/* of ps_suppressed */
+};
+
+/* The capture and everything counted about it. */
+struct pfmon_iface {
+	char			 pi_name[PFMON_IFACE_MAX];
+	enum pfmon_state	 pi_state;
+	pcap_t			*pi_pcap;
+	int			 pi_dlt;
+	struct event		*pi_ev;		/* readable */
+	struct event		*pi_ev_retry;
+	struct event		*pi_ev_sweep;	/* the first window's end */
+	char			 pi_error[PCAP_ERRBUF_SIZE];
+	char			 pi_lasterr[PCAP_ERRBUF_SIZE]; /* logged */
+	uint64_t		 pi_attempts;
+	int			 pi_buffer;
+	int			 pi_window;	/* seconds */
+	int			 pi_limit;
+	struct pfmon_stats	 pi_stats;
+	struct pcap_stat	 pi_kbase;	/* of closed handles */
+	uint64_t		 pi_malformed_logged;
+	uint64_t		 pi_malformed_next; /* ms: log again after */
+	char			 pi_malformed_err[PFMON_ERR_MAX];
+	uint64_t		 pi_hashkey[2];
+	struct pfmon_flow	*pi_flowmem;
+	struct pfmon_bucket	*pi_buckets;
+	struct pfmon_flows	 pi_flows;	/* open windows, oldest first */
+	struct pfmon_flows	 pi_free;
+	int			 pi_nflows;
+	struct pfmon_uid	*pi_uids;
+	int			 pi_nuids;
+};
 
 static int	pfmon_init(struct sbxd_config *);
 static int	pfmon_reload(struct sbxd_config *, json_t *);
 static void	pfmon_shutdown(void);
 static json_t	*pfmon_status(void);
+static void	pfmon_settings(struct pfmon_conf *);
+static int	pfmon_iface_new(const char *);
+static void	pfmon_iface_free(void);
+static int	pfmon_iface_open(void);
+static int	pfmon_iface_activate(void);
+static void	pfmon_iface_close(const char *);
+static void	pfmon_iface_down(const char *);
+static void	pfmon_retrycb(evutil_socket_t, short, void *);
+static void	pfmon_pcap_readcb(evutil_socket_t, short, void *);
+static void	pfmon_pcap_handler(u_char *, const struct pcap_pkthdr *,
+		    const u_char *);
+static void	pfmon_malformed(const char *, uint64_t);
+static int	pfmon_is_block(const struct pfmon_record *);
+static void	pfmon_account(const struct pfmon_record *, uint64_t);
+static void	pfmon_key_make(const struct pfmon_record *,
+		    struct pfmon_key *);
+static uint32_t	pfmon_key_hash(const struct pfmon_key *);
+static struct pfmon_flow *pfmon_flow_find(const struct pfmon_key *,
+		    uint32_t);
+static struct pfmon_flow *pfmon_flow_add(const struct pfmon_key *,
+		    uint32_t, const struct pfmon_record *, uint64_t);
+static void	pfmon_flow_end(struct pfmon_flow *);
+static struct pfmon_uid *pfmon_uid_get(const struct pfmon_key *);
+static int	pfmon_uid_allow(struct pfmon_uid *, uint64_t);
+static void	pfmon_sweepcb(evutil_socket_t, short, void *);
+static void	pfmon_sweep(uint64_t);
+static void	pfmon_sweep_schedule(uint64_t);
+static void	pfmon_flows_flush(void);
+static void	pfmon_publish(const struct pfmon_flow *, uint64_t);
+static json_t	*pfmon_uids_status(void);
+static json_t	*pfmon_kernel_status(void);
+static uint64_t	pfmon_now(void);
 
 const struct sbxd_component pfmon_component = {
 	"pfmon", pfmon_init, pfmon_reload, pfmon_shutdown, pfmon_status
 };
 
+static struct pfmon_iface	*pfmon_iface;	/* NULL: off */
+
 static int
-pfmon_init(struct sbxd_config *conf __unused)
+pfmon_init(struct sbxd_config *conf)
 {
+	if (conf->sc_pfmon.pm_interface == NULL)
+		return (0);
+	if (pfmon_iface_new(conf->sc_pfmon.pm_interface) == -1)
+		return (-1);
+	pfmon_settings(&conf->sc_pfmon);
+	if (pfmon_iface_open() == -1)
+		pfmon_iface_down(NULL);
 	return (0);
 }
 
+/*
+ * A new interface or capture buffer reopens the capture; a new window
+ * closes every open window (their follow-ups go out now); a new limit
+ * applies to the next alert.
+ */
 static int
-pfmon_reload(struct sbxd_config *conf __unused, json_t *errors __unused)
+pfmon_reload(struct sbxd_config *conf, json_t *errors __unused)
 {
+	struct pfmon_conf	*pm = &conf->sc_pfmon;
+	struct pfmon_iface	*pi = pfmon_iface;
+
+	if (pi != NULL && (pm->pm_interface == NULL ||
+	    strcmp(pi->pi_name, pm->pm_interface) != 0 ||
+	    pi->pi_buffer != pm->pm_buffer)) {
+		log_info("pfmon: %s: closed by reload", pi->pi_name);
+		pfmon_iface_free();
+		pi = NULL;
+	}
+	if (pm->pm_interface == NULL)
+		return (0);
+	if (pi == NULL)
+		return (pfmon_init(conf));
+	if (pi->pi_window != pm->pm_window)
+		pfmon_flows_flush();
+	pfmon_settings(pm);
 	return (0);
 }
 
 static void
 pfmon_shutdown(void)
 {
+	pfmon_iface_free();
 }
 
+static void
+pfmon_settings(struct pfmon_conf *pm)
+{
+	pfmon_iface->pi_buffer = pm->pm_buffer;
+	pfmon_iface->pi_window = pm->pm_window;
+	pfmon_iface->pi_limit = pm->pm_limit;
+}
+
+/* The component's state, its settings, counters and per-uid losses. */
 static json_t *
 pfmon_status(void)
 {
-	return (json_pack("{s:s}", "state", "off"));
+	struct pfmon_iface	*pi = pfmon_iface;
+	struct pfmon_stats	*ps;
+	json_t			*st;
+
+	if (pi == NULL)
+		return (json_pack("{s:s}", "state", "off"));
+	ps = &pi->pi_stats;
+	st = json_pack("{s:s, s:s, s:s?, s:s?, s:i, s:i, s:i, s:I, s:I, s:I, "
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I}",
+	    "state", pi->pi_state == PFMON_UP ? "up" : "down",
+	    "interface", pi->pi_name,
+	    "linktype", pi->pi_state != PFMON_UP ? NULL :
+	    pi->pi_dlt == PFMON_DLT_PFLOG ? "pflog" : "nflog",
+	    "error", pi->pi_state == PFMON_UP ? NULL : pi->pi_error,
+	    "buffer", pi->pi_buffer, "window", pi->pi_window,
+	    "limit", pi->pi_limit,
+	    "seen", (json_int_t)ps->ps_seen,
+	    "decoded", (json_int_t)ps->ps_decoded,
+	    "malformed", (json_int_t)ps->ps_malformed,
+	    "ignored", (json_int_t)ps->ps_ignored,
+	    "alerted", (json_int_t)ps->ps_alerted,
+	    "followups", (json_int_t)ps->ps_followups,
+	    "coalesced", (json_int_t)ps->ps_coalesced,
+	    "suppressed", (json_int_t)ps->ps_suppressed,
+	    "table_full", (json_int_t)ps->ps_table_full,
+	    "flows", pi->pi_nflows, "flows_max", PFMON_FLOWS_MAX,
+	    "attempts", (json_int_t)pi->pi_attempts);
+	if (st == NULL)
+		return (NULL);
+	json_object_set_new(st, "kernel", pfmon_kernel_status());
+	json_object_set_new(st, "uids", pfmon_uids_status());
+	return (st);
+}
+
+/* Kernel counters: the open handle's plus those of closed ones. */
+static json_t *
+pfmon_kernel_status(void)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+	struct pcap_stat	 ks = pi->pi_kbase, cur;
+
+	if (pi->pi_pcap != NULL && pcap_stats(pi->pi_pcap, &cur) == 0) {
+		ks.ps_recv += cur.ps_recv;
+		ks.ps_drop += cur.ps_drop;
+		ks.ps_ifdrop += cur.ps_ifdrop;
+	}
+	return (json_pack("{s:I, s:I, s:I}", "recv", (json_int_t)ks.ps_recv,
+	    "drop", (json_int_t)ks.ps_drop, "ifdrop",
+	    (json_int_t)ks.ps_ifdrop));
+}
+
+static json_t *
+pfmon_uids_status(void)
+{
+	struct pfmon_uid	*pu;
+	json_t			*list;
+	int			 i;
+
+	if ((list = json_array()) == NULL)
+		return (NULL);
+	for (i = 0; i < PFMON_UID_SLOTS; i++) {
+		pu = &pfmon_iface->pi_uids[i];
+		if (!pu->pu_used)
+			continue;
+		json_array_append_new(list, json_pack("{s:o, s:I, s:I}",
+		    "uid", pu->pu_has_uid ? json_integer(pu->pu_uid) :
+		    json_null(), "alerted", (json_int_t)pu->pu_alerted,
+		    "suppressed", (json_int_t)pu->pu_suppressed));
+	}
+	return (list);
+}
+
+/* The interface object with its fixed tables; the capture stays shut. */
+static int
+pfmon_iface_new(const char *name)
+{
+	struct pfmon_iface	*pi;
+	int			 i;
+
+	if ((pi = calloc(1, sizeof(*pi))) == NULL) {
+		log_warn("%s", __func__);
+		return (-1);
+	}
+	pfmon_iface = pi;
+	snprintf(pi->pi_name, sizeof(pi->pi_name), "%s", name);
+	TAILQ_INIT(&pi->pi_flows);
+	TAILQ_INIT(&pi->pi_free);
+	pi->pi_flowmem = calloc(PFMON_FLOWS_MAX, sizeof(*pi->pi_flowmem));
+	pi->pi_buckets = calloc(PFMON_FLOW_BUCKETS, sizeof(*pi->pi_buckets));
+	pi->pi_uids = calloc(PFMON_UID_SLOTS, sizeof(*pi->pi_uids));
+	pi->pi_ev_retry = evtimer_new(sbxd_env->sx_base, pfmon_retrycb, NULL);
+	pi->pi_ev_sweep = evtimer_new(sbxd_env->sx_base, pfmon_sweepcb, NULL);
+	if (pi->pi_flowmem == NULL || pi->pi_buckets == NULL ||
+	    pi->pi_uids == NULL || pi->pi_ev_retry == NULL ||
+	    pi->pi_ev_sweep == NULL) {
+		log_warnx("%s: out of memory", __func__);
+		pfmon_iface_free();
+		return (-1);
+	}
+	for (i = 0; i < PFMON_FLOWS_MAX; i++)
+		TAILQ_INSERT_TAIL(&pi->pi_free, &pi->pi_flowmem[i], pf_entry);
+	/* A keyed hash: a sandbox cannot pick colliding flows. */
+	evutil_secure_rng_get_bytes(pi->pi_hashkey, sizeof(pi->pi_hashkey));
+	pi->pi_state = PFMON_DOWN;
+	snprintf(pi->pi_error, sizeof(pi->pi_error),
+		    "not opened yet");
+	return (0);
+}
+
+/* The only teardown: safe on a half-built object. */
+static void
+pfmon_iface_free(void)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+
+	if (pi == NULL)
+		return;
+	if (pi->pi_flowmem != NULL && pi->pi_buckets != NULL)
+		pfmon_flows_flush();
+	pfmon_iface_close(NULL);
+	if (pi->pi_ev_retry != NULL)
+		event_free(pi->pi_ev_retry);
+	if (pi->pi_ev_sweep != NULL)
+		event_free(pi->pi_ev_sweep);
+	free(pi->pi_flowmem);
+	free(pi->pi_buckets);
+	free(pi->pi_uids);
+	free(pi);
+	pfmon_iface = NULL;
+}
+
+/* Open the capture and watch it; -1 with pi_error set. */
+static int
+pfmon_iface_open(void)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+	int			 fd;
+
+	pi->pi_attempts++;
+	if (pfmon_iface_activate() == -1)
+		goto fail;
+	pi->pi_dlt = pcap_datalink(pi->pi_pcap);
+	if (pi->pi_dlt != PFMON_DLT_PFLOG && pi->pi_dlt != PFMON_DLT_NFLOG) {
+		snprintf(pi->pi_error, sizeof(pi->pi_error), "link type %d "
+		    "is neither pflog (%d) nor nflog (%d)", pi->pi_dlt,
+		    PFMON_DLT_PFLOG, PFMON_DLT_NFLOG);
+		goto fail;
+	}
+	if (pcap_setnonblock(pi->pi_pcap, 1, pi->pi_error) == -1)
+		goto fail;
+	if ((fd = pcap_get_selectable_fd(pi->pi_pcap)) == -1) {
+		snprintf(pi->pi_error, sizeof(pi->pi_error),
+		    "no selectable descriptor");
+		goto fail;
+	}
+	pi->pi_ev = event_new(sbxd_env->sx_base, fd, EV_READ | EV_PERSIST,
+	    pfmon_pcap_readcb, NULL);
+	if (pi->pi_ev == NULL || event_add(pi->pi_ev, NULL) == -1) {
+		snprintf(pi->pi_error, sizeof(pi->pi_error),
+		    "cannot watch the capture");
+		goto fail;
+	}
+	pi->pi_state = PFMON_UP;
+	pi->pi_error[0] = '\0';
+	pi->pi_lasterr[0] = '\0';
+	log_info("pfmon: %s: capturing (%s)", pi->pi_name,
+	    pi->pi_dlt == PFMON_DLT_PFLOG ? "pflog" : "nflog");
+	events_publish("pfmon.up", json_pack("{s:s}", "interface",
+	    pi->pi_name));
+	return (0);
+ fail:
+	pfmon_iface_close(NULL);
+	return (-1);
+}
+
+/* pcap_create through pcap_activate; -1 with pi_error set. */
+static int
+pfmon_iface_activate(void)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+	const char		*e, *st;
+	int			 r;
+
+	if ((pi->pi_pcap = pcap_create(pi->pi_name, pi->pi_error)) == NULL)
+		return (-1);
+	if (pcap_set_immediate_mode(pi->pi_pcap, 1) != 0 ||
+	    pcap_set_buffer_size(pi->pi_pcap, pi->pi_buffer) != 0 ||
+	    pcap_set_snaplen(pi->pi_pcap, PFMON_SNAPLEN) != 0) {
+		snprintf(pi->pi_error, sizeof(pi->pi_error),
+		    "cannot set capture options");
+		return (-1);
+	}
+	if ((r = pcap_activate(pi->pi_pcap)) < 0) {
+		/* pcap_geterr is empty or the status for some errors. */
+		e = pcap_geterr(pi->pi_pcap);
+		st = pcap_statustostr(r);
+		if (*e == '\0' || strcmp(e, st) == 0)
+			snprintf(pi->pi_error, sizeof(pi->pi_error), "%s", st);
+		else
+			snprintf(pi->pi_error, sizeof(pi->pi_error), "%s: %s",
+			    st, e);
+		return (-1);
+	}
+	if (r > 0)
+		log_warnx("pfmon: %s: %s: %s", pi->pi_name,
+		    pcap_statustostr(r), pcap_geterr(pi->pi_pcap));
+	return (0);
+}
+
+/* Close the capture, keeping its kernel counters; why may be NULL. */
+static void
+pfmon_iface_close(const char *why)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+	struct pcap_stat	 ks;
+
+	if (pi->pi_ev != NULL) {
+		event_free(pi->pi_ev);
+		pi->pi_ev = NULL;
+	}
+	if (pi->pi_pcap != NULL) {
+		if (pi->pi_state == PFMON_UP &&
+		    pcap_stats(pi->pi_pcap, &ks) == 0) {
+			pi->pi_kbase.ps_recv += ks.ps_recv;
+			pi->pi_kbase.ps_drop += ks.ps_drop;
+			pi->pi_kbase.ps_ifdrop += ks.ps_ifdrop;
+		}
+		pcap_close(pi->pi_pcap);
+		pi->pi_pcap = NULL;
+	}
+	if (why != NULL)
+		snprintf(pi->pi_error, sizeof(pi->pi_error), "%s", why);
+	pi->pi_state = PFMON_DOWN;
+}
+
+/*
+ * The capture is down: say why (once per distinct error, then at debug
+ * level) and try again in PFMON_RETRY seconds.  why may be NULL when
+ * pi_error already says it.
+ */
+static void
+pfmon_iface_down(const char *why)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+	struct timeval		 tv = { PFMON_RETRY, 0 };
+
+	if (why != NULL)
+		pfmon_iface_close(why);
+	if (strcmp(pi->pi_lasterr, pi->pi_error) != 0) {
+		log_warnx("pfmon: %s: %s; retrying every %d s", pi->pi_name,
+		    pi->pi_error, PFMON_RETRY);
+		events_publish("pfmon.down", json_pack("{s:s, s:s}",
+		    "interface", pi->pi_name, "error", pi->pi_error));
+		snprintf(pi->pi_lasterr, sizeof(pi->pi_lasterr), "%s",
+		    pi->pi_error);
+	} else
+		log_debug("pfmon: %s: still down: %s", pi->pi_name,
+		    pi->pi_error);
+	evtimer_add(pi->pi_ev_retry, &tv);
+}
+
+static void
+pfmon_retrycb(evutil_socket_t fd __unused, short events __unused,
+    void *arg __unused)
+{
+	if (pfmon_iface_open() == -1)
+		pfmon_iface_down(NULL);
+}
+
+/* Up to PFMON_DISPATCH_MAX records, then back to the loop. */
+static void
+pfmon_pcap_readcb(evutil_socket_t fd __unused, short events __unused,
+    void *arg __unused)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+	uint64_t		 now = pfmon_now();
+	char			 why[PCAP_ERRBUF_SIZE];
+
+	if (pcap_dispatch(pi->pi_pcap, PFMON_DISPATCH_MAX,
+	    pfmon_pcap_handler, (u_char *)&now) == -1) {
+		snprintf(why, sizeof(why), "read: %s",
+		    pcap_geterr(pi->pi_pcap));
+		pfmon_iface_down(why);
+	}
+}
+
+static void
+pfmon_pcap_handler(u_char *arg, const struct pcap_pkthdr *h,
+    const u_char *pkt)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+	struct pfmon_record	 pr;
+	char			 err[PFMON_ERR_MAX];
+	uint64_t		 now = *(uint64_t *)arg;
+
+	pi->pi_stats.ps_seen++;
+	if (pfmon_decode(pi->pi_dlt, pkt, h->caplen, 0, &pr, err,
+	    sizeof(err)) == -1) {
+		pfmon_malformed(err, now);
+		return;
+	}
+	pi->pi_stats.ps_decoded++;
+	if (!pfmon_is_block(&pr)) {
+		pi->pi_stats.ps_ignored++;
+		return;
+	}
+	pfmon_account(&pr, now);
+}
+
+/* Count it; log at debug level at most every PFMON_MALFORMED_LOG s. */
+static void
+pfmon_malformed(const char *err, uint64_t now)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+
+	pi->pi_stats.ps_malformed++;
+	snprintf(pi->pi_malformed_err, sizeof(pi->pi_malformed_err), "%s",
+	    err);
+	if (now < pi->pi_malformed_next)
+		return;
+	log_debug("pfmon: %s: %llu malformed records, the last: %s",
+	    pi->pi_name, (unsigned long long)(pi->pi_stats.ps_malformed -
+	    pi->pi_malformed_logged), pi->pi_malformed_err);
+	pi->pi_malformed_logged = pi->pi_stats.ps_malformed;
+	pi->pi_malformed_next = now + PFMON_MALFORMED_LOG * 1000;
+}
+
+/* pf logs passes too when a pass rule says log; netfilter's are drops. */
+static int
+pfmon_is_block(const struct pfmon_record *pr)
+{
+	return (pr->pr_linktype != PFMON_DLT_PFLOG ||
+	    pr->pr_action == PFMON_PF_DROP);
+}
+
+/*
+ * One blocked packet: into its open flow, or a first alert if the uid
+ * has budget left and the table has room, else suppressed.
+ */
+static void
+pfmon_account(const struct pfmon_record *pr, uint64_t now)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+	struct pfmon_key	 key;
+	struct pfmon_flow	*pf;
+	struct pfmon_uid	*pu;
+	uint32_t		 h;
+
+	pfmon_key_make(pr, &key);
+	h = pfmon_key_hash(&key);
+	if ((pf = pfmon_flow_find(&key, h)) != NULL) {
+		pf->pf_more++;
+		pi->pi_stats.ps_coalesced++;
+		return;
+	}
+	pu = pfmon_uid_get(&key);
+	if (pu != NULL && !pfmon_uid_allow(pu, now)) {
+		pu->pu_suppressed++;
+		pi->pi_stats.ps_suppressed++;
+		return;
+	}
+	if (pu == NULL || (pf = pfmon_flow_add(&key, h, pr, now)) == NULL) {
+		if (pu != NULL)
+			pu->pu_suppressed++;
+		pi->pi_stats.ps_suppressed++;
+		pi->pi_stats.ps_table_full++;
+		return;
+	}
+	pu->pu_alerts++;
+	pu->pu_alerted++;
+	pi->pi_stats.ps_alerted++;
+	pfmon_publish(pf, 1);
+}
+
+static void
+pfmon_key_make(const struct pfmon_record *pr, struct pfmon_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->pk_has_uid = pr->pr_has_uid;
+	key->pk_uid = pr->pr_has_uid ? pr->pr_uid : 0;
+	key->pk_family = pr->pr_family == AF_INET ? 4 : 6;
+	key->pk_proto = pr->pr_proto;
+	key->pk_dport = pr->pr_has_ports ? pr->pr_dport : 0;
+	key->pk_dst = pr->pr_dst;
+}
+
+/* A keyed multiply-xorshift over the key's 64-bit words. */
+static uint32_t
+pfmon_key_hash(const struct pfmon_key *key)
+{
+	uint64_t	 w[sizeof(*key) / sizeof(uint64_t)], h;
+	size_t		 i;
+
+	memcpy(w, key, sizeof(w));
+	h = pfmon_iface->pi_hashkey[0];
+	for (i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		h ^= w[i] + pfmon_iface->pi_hashkey[1];
+		h *= 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	return ((uint32_t)(h ^ h >> 32));
+}
+
+static struct pfmon_flow *
+pfmon_flow_find(const struct pfmon_key *key, uint32_t h)
+{
+	struct pfmon_flow	*pf;
+
+	LIST_FOREACH(pf, &pfmon_iface->pi_buckets[h &
+	    (PFMON_FLOW_BUCKETS - 1)], pf_hash)
+		if (memcmp(&pf->pf_key, key, sizeof(*key)) == 0)
+			return (pf);
+	return (NULL);
+}
+
+/* A new open flow from the free list, or NULL if the table is full. */
+static struct pfmon_flow *
+pfmon_flow_add(const struct pfmon_key *key, uint32_t h,
+    const struct pfmon_record *pr, uint64_t now)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+	struct pfmon_flow	*pf;
+
+	if ((pf = TAILQ_FIRST(&pi->pi_free)) == NULL)
+		return (NULL);
+	TAILQ_REMOVE(&pi->pi_free, pf, pf_entry);
+	memset(pf, 0, sizeof(*pf));
+	pf->pf_key = *key;
+	pf->pf_expire = now + (uint64_t)pi->pi_window * 1000;
+	pf->pf_src = pr->pr_src;
+	pf->pf_has_ports = pr->pr_has_ports;
+	pf->pf_sport = pr->pr_sport;
+	pf->pf_linktype = pr->pr_linktype;
+	pf->pf_hdrlen = pr->pr_hdrlen;
+	pf->pf_action = pr->pr_action;
+	pf->pf_dir = pr->pr_dir;
+	pf->pf_hook = pr->pr_hook;
+	pf->pf_ifindex = pr->pr_hook >= PFMON_NF_HOOK_LOCAL_OUT ?
+	    pr->pr_outdev : pr->pr_indev;
+	memcpy(pf->pf_ifname, pr->pr_ifname, sizeof(pf->pf_ifname));
+	LIST_INSERT_HEAD(&pi->pi_buckets[h & (PFMON_FLOW_BUCKETS - 1)], pf,
+	    pf_hash);
+	if (TAILQ_EMPTY(&pi->pi_flows))
+		pfmon_sweep_schedule(now);
+	TAILQ_INSERT_TAIL(&pi->pi_flows, pf, pf_entry);
+	pi->pi_nflows++;
+	return (pf);
+}
+
+/* The window is over: the follow-up if more came, then free the slot. */
+static void
+pfmon_flow_end(struct pfmon_flow *pf)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+
+	if (pf->pf_more > 0) {
+		pi->pi_stats.ps_followups++;
+		pfmon_publish(pf, pf->pf_more);
+	}
+	LIST_REMOVE(pf, pf_hash);
+	TAILQ_REMOVE(&pi->pi_flows, pf, pf_entry);
+	TAILQ_INSERT_TAIL(&pi->pi_free, pf, pf_entry);
+	pi->pi_nflows--;
+}
+
+/*
+ * The uid's counters, found by open addressing; entries stay for the
+ * daemon's life.  NULL when PFMON_UIDS_MAX uids are known already.
+ */
+static struct pfmon_uid *
+pfmon_uid_get(const struct pfmon_key *key)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+	struct pfmon_uid	*pu;
+	uint32_t		 i, slot;
+
+	slot = (key->pk_uid * 0x9e3779b1U) >> 21;	/* 11 bits */
+	for (i = 0; i < PFMON_UID_SLOTS; i++) {
+		pu = &pi->pi_uids[(slot + i) & (PFMON_UID_SLOTS - 1)];
+		if (!pu->pu_used)
+			break;
+		if (pu->pu_uid == key->pk_uid &&
+		    pu->pu_has_uid == key->pk_has_uid)
+			return (pu);
+	}
+	if (i == PFMON_UID_SLOTS || pi->pi_nuids >= PFMON_UIDS_MAX)
+		return (NULL);
+	pu->pu_used = 1;
+	pu->pu_uid = key->pk_uid;
+	pu->pu_has_uid = key->pk_has_uid;
+	pi->pi_nuids++;
+	return (pu);
+}
+
+/* Whether the uid may raise one more first alert in its window. */
+static int
+pfmon_uid_allow(struct pfmon_uid *pu, uint64_t now)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+
+	if (now >= pu->pu_window_end) {
+		pu->pu_window_end = now + (uint64_t)pi->pi_window * 1000;
+		pu->pu_alerts = 0;
+	}
+	if (pu->pu_alerts < (uint32_t)pi->pi_limit)
+		return (1);
+	if (pu->pu_alerts == (uint32_t)pi->pi_limit) {
+		pu->pu_alerts++;	/* log this once per window */
+		log_info("pfmon: uid %s%u: %d alerts in %d s; more are "
+		    "counted, not raised, until the window ends",
+		    pu->pu_has_uid ? "" : "none/", pu->pu_uid, pi->pi_limit,
+		    pi->pi_window);
+	}
+	return (0);
+}
+
+static void
+pfmon_sweepcb(evutil_socket_t fd __unused, short events __unused,
+    void *arg __unused)
+{
+	pfmon_sweep(pfmon_now());
+}
+
+/* End every window that is over, then wait for the next one's end. */
+static void
+pfmon_sweep(uint64_t now)
+{
+	struct pfmon_flow	*pf;
+
+	while ((pf = TAILQ_FIRST(&pfmon_iface->pi_flows)) != NULL &&
+	    pf->pf_expire <= now)
+		pfmon_flow_end(pf);
+	if (pf != NULL)
+		pfmon_sweep_schedule(now);
+}
+
+/* Wake when the oldest window ends (now: for a flow being added). */
+static void
+pfmon_sweep_schedule(uint64_t now)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+	struct pfmon_flow	*pf;
+	struct timeval		 tv;
+	uint64_t		 at, ms;
+
+	pf = TAILQ_FIRST(&pi->pi_flows);
+	at = pf != NULL ? pf->pf_expire : now + (uint64_t)pi->pi_window * 1000;
+	ms = at > now ? at - now : 0;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(pi->pi_ev_sweep, &tv);
+}
+
+/* End every open window now: reload of the window, or shutdown. */
+static void
+pfmon_flows_flush(void)
+{
+	struct pfmon_flow	*pf;
+
+	while ((pf = TAILQ_FIRST(&pfmon_iface->pi_flows)) != NULL)
+		pfmon_flow_end(pf);
+	if (pfmon_iface->pi_ev_sweep != NULL)
+		evtimer_del(pfmon_iface->pi_ev_sweep);
+}
+
+/* One pfmon.block event for the flow, carrying count packets. */
+static void
+pfmon_publish(const struct pfmon_flow *pf, uint64_t count)
+{
+	const struct pfmon_key	*k = &pf->pf_key;
+	const char		*proto, *action, *dir, *ifname = NULL;
+	char			 src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	char			 ab[PFMON_NAME_MAX], db[PFMON_NAME_MAX];
+	char			 ifb[IF_NAMESIZE];
+	int			 af = k->pk_family == 4 ? AF_INET : AF_INET6;
+
+	inet_ntop(af, &pf->pf_src, src, sizeof(src));
+	inet_ntop(af, &k->pk_dst, dst, sizeof(dst));
+	proto = pfmon_proto_name(k->pk_proto);
+	if (pf->pf_linktype == (PFMON_DLT_PFLOG & 0xff)) {
+		action = pfmon_action_name(pf->pf_hdrlen, pf->pf_action, ab,
+		    sizeof(ab));
+		dir = pfmon_dir_name(pf->pf_hdrlen, pf->pf_dir, db,
+		    sizeof(db));
+		ifname = pf->pf_ifname;
+	} else {
+		action = "block";
+		dir = pf->pf_hook == PFMON_NF_HOOK_FORWARD ? "fwd" :
+		    pf->pf_hook >= PFMON_NF_HOOK_LOCAL_OUT ? "out" : "in";
+		if (pf->pf_ifindex != 0)
+			ifname = if_indextoname(pf->pf_ifindex, ifb);
+	}
+	events_publish("pfmon.block", json_pack("{s:o, s:s?, s:s, s:o, s:s, "
+	    "s:o, s:s, s:o, s:s?, s:s, s:s, s:I}",
+	    "uid", k->pk_has_uid ? json_integer(k->pk_uid) : json_null(),
+	    "sandbox", k->pk_has_uid ? sandbox_name_by_uid(k->pk_uid) : NULL,
+	    "family", af == AF_INET ? "inet" : "inet6",
+	    "proto", proto != NULL ? json_string(proto) :
+	    json_integer(k->pk_proto),
+	    "src", src,
+	    "sport", pf->pf_has_ports ? json_integer(pf->pf_sport) :
+	    json_null(),
+	    "dst", dst,
+	    "dport", pf->pf_has_ports ? json_integer(k->pk_dport) :
+	    json_null(),
+	    "ifname", ifname,
+	    "action", action, "dir", dir,
+	    "count", (json_int_t)count));
+}
+
+static uint64_t
+pfmon_now(void)
+{
+	struct timespec	 ts;
+
+	util_monotime(&ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -103,5 +104,12 @@ const char	*pfmon_dir_name(uint8_t, uint8_t, char *, size_t);
 const char	*pfmon_proto_name(uint8_t);
 size_t		 pfmon_decode_probe(int, u_char *, size_t);
 int		 pfmon_decode_probe_check(int, const u_char *, size_t);
+
+/* pfmon/pfmon_offline.c */
+int		 pfmon_offline(const char *, FILE *);
+size_t		 pfmon_record_format(const struct pfmon_record *, char *,
+		    size_t);
+size_t		 pfmon_error_format(unsigned long long, const char *, char *,
+		    size_t);
 
 #endif /* PFMON_H */

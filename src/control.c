@@ -542,6 +542,10 @@ control_client_readcb(struct bufferevent *bev, void *arg)
 		}
 		control_request(cc, line, len);
 		free(line);
+		if (cc->cc_bev == NULL) {
+			free(cc);	/* taken over by its request */
+			return;
+		}
 		if (cc->cc_sub != NULL || cc->cc_closing) {
 			cc->cc_inread = 0;
 			return;
@@ -755,6 +759,34 @@ control_req_progress(struct control_req *cr, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	control_reply(cr->cr_client, json_pack("{s:s}", "progress", msg));
+}
+
+/*
+ * Give cr's connection to the command, for one that speaks its own
+ * protocol after the request line (exec).  Nothing is sent; bytes the
+ * client sent after the request line stay in the input.  The caller owns
+ * *bevp from now on and sets its callbacks; the client leaves control's
+ * list and cr is freed.  Returns -1, keeping cr, if the client is gone.
+ */
+int
+control_req_takeover(struct control_req *cr, struct bufferevent **bevp)
+{
+	struct control_client	*cc = cr->cr_client;
+
+	if (cc == NULL || cc->cc_closing || cc->cc_sub != NULL)
+		return (-1);
+	log_debug("%s: client %llu: %s", __func__,
+	    (unsigned long long)cc->cc_id, cr->cr_command);
+	bufferevent_setcb(cc->cc_bev, NULL, NULL, NULL, NULL);
+	*bevp = cc->cc_bev;
+	cc->cc_bev = NULL;
+	cc->cc_req = NULL;
+	free(cr);
+	TAILQ_REMOVE(&control_clients, cc, cc_entry);
+	control_nclients--;
+	if (!cc->cc_inread)
+		free(cc);	/* else the read callback still uses it */
+	return (0);
 }
 
 /* Who asked: the peer's uid, for logs and events. */

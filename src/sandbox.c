@@ -66,7 +66,7 @@ static json_t	*sandbox_check_one(struct sandbox *, const char *,
 static void	sandbox_check_add(json_t *, const char *, int,
 		    const char *, const char *);
 static json_t	*sandbox_doctor_base(int, const char *, const char *);
-static char	**sandbox_exec_env(const struct sandbox *);
+static char	**sandbox_env(const struct sandbox *);
 
 const struct sbxd_component sandbox_component = {
 	"sandbox", sandbox_init, sandbox_reload, sandbox_shutdown, sandbox_status
@@ -200,6 +200,7 @@ sandbox_shutdown(void)
 	sandbox_fw_proc = NULL;
 	while ((sb = TAILQ_FIRST(&sandboxes)) != NULL)
 		sandbox_free(sb);
+	sandbox_exec_shutdown();
 	sandbox_proc_shutdown();
 	free(sandbox_fw_name);
 	sandbox_fw_name = NULL;
@@ -216,12 +217,13 @@ sandbox_status(void)
 		return (json_pack("{s:s}", "state", "off"));
 	TAILQ_FOREACH(sb, &sandboxes, sb_entry)
 		n[sb->sb_state]++;
-	return (json_pack("{s:s, s:s, s:s, s:s?, s:i, s:i, s:i, s:i}",
+	return (json_pack("{s:s, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:o}",
 	    "state", sandbox_fw_ready ? "up" : "starting",
 	    "firewall", sandbox_backend->fb_name, "table", sandbox_fw_name,
 	    "firewall_error", *sandbox_fw_error ? sandbox_fw_error : NULL,
 	    "ready", n[SANDBOX_READY], "failed", n[SANDBOX_FAILED],
-	    "creating", n[SANDBOX_CREATING], "removing", n[SANDBOX_REMOVING]));
+	    "creating", n[SANDBOX_CREATING], "removing", n[SANDBOX_REMOVING],
+	    "exec", sandbox_exec_status()));
 }
 
 const struct fw_backend *
@@ -551,7 +553,7 @@ sandbox_ctl_exec(struct control_req *cr, json_t *req)
 	spec.es_home = sb->sb_home;
 	spec.es_shell = sbxd_env->sx_conf->sc_sandbox.sbc_shell;
 	spec.es_name = sb->sb_name;
-	spec.es_env = env = sandbox_exec_env(sb);
+	spec.es_env = env = sandbox_env(sb);
 	if (sandbox_exec_start(cr, &spec, err, sizeof(err)) == -1)
 		control_req_error(cr, "%s", err);
 	for (i = 0; env[i] != NULL; i++)
@@ -567,7 +569,7 @@ sandbox_ctl_exec(struct control_req *cr, json_t *req)
  * included: the proxy refuses it unless the policy allows it).
  */
 static char **
-sandbox_exec_env(const struct sandbox *sb)
+sandbox_env(const struct sandbox *sb)
 {
 	static const char	*proxyvars[] = { "HTTP_PROXY", "HTTPS_PROXY",
 				    "http_proxy", "https_proxy" };

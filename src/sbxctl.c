@@ -69,6 +69,9 @@ main(int argc, char *argv[])
 		fprintf(stderr, "sbxctl: unknown command \"%s\"\n", argv[0]);
 		usage();
 	}
+	/* exec speaks its own protocol after the request. */
+	if (cmd->build == NULL)
+		return (sbxctl_exec(sock, argc - 1, argv + 1));
 	if ((req = cmd->build(cmd, argc - 1, argv + 1)) == NULL) {
 		fprintf(stderr, "sbxctl: out of memory\n");
 		return (1);

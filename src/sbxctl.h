@@ -22,6 +22,9 @@ void			 sbxctl_usage_cmds(FILE *);
 void			 sbxctl_cmd_usage(const struct sbxctl_cmd *)
 			    __attribute__((__noreturn__));
 
+/* src/sbxctl_exec.c */
+int			 sbxctl_exec(const char *, int, char **);
+
 /* src/sbxctl.c */
 void			 sbxctl_print_status(json_t *);
 void			 sbxctl_print_event(json_t *);

@@ -44,6 +44,7 @@ static const struct sbxctl_cmd sbxctl_cmds[] = {
 	    sbxctl_print_ok },
 	{ "rules", "name | listener", 0, sbxctl_build_listener,
 	    sbxctl_print_rules },
+	{ "exec", "name [-t | -T] [-- command [arg ...]]", 0, NULL, NULL },
 	{ "network", "[name]", 0, sbxctl_build_optname,
 	    sbxctl_print_network },
 	{ "doctor", "", 0, sbxctl_build_plain, sbxctl_print_doctor },

@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "pfmon.h"
 #include "sbxd.h"
 
 /* Started in this order, stopped in the reverse. */
@@ -72,7 +73,8 @@ static const struct option sbxd_longopts[] = {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: sbxd [-dnv] [-D macro=value] [-f file]\n");
+	fprintf(stderr, "usage: sbxd [-dnv] [-D macro=value] [-f file]\n"
+	    "       sbxd -r file\n");
 	exit(1);
 }
 
@@ -81,13 +83,15 @@ main(int argc, char *argv[])
 {
 	struct sbxd_config	*conf;
 	json_t			*errors;
-	int			 ch;
+	const char		*rfile = NULL;
+	int			 ch, nopts = 0;
 
 	sbxd_env = &sbxd_global;
 	sbxd_env->sx_conffile = SBXD_CONF;
 	log_init(1, SBXD_LOG_FACILITY);
-	while ((ch = getopt_long(argc, argv, "dD:f:nv", sbxd_longopts,
+	while ((ch = getopt_long(argc, argv, "dD:f:nr:v", sbxd_longopts,
 	    NULL)) != -1) {
+		nopts++;
 		switch (ch) {
 		case 'd':
 			sbxd_env->sx_opts |= SBXD_OPT_FOREGROUND;
@@ -103,6 +107,9 @@ main(int argc, char *argv[])
 		case 'n':
 			sbxd_env->sx_opts |= SBXD_OPT_NOACTION;
 			break;
+		case 'r':
+			rfile = optarg;
+			break;
 		case 'v':
 			sbxd_env->sx_opts |= SBXD_OPT_VERBOSE;
 			sbxd_env->sx_verbose++;
@@ -113,6 +120,12 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	if (rfile != NULL) {
+		/* Read a saved capture: no config, no privileges. */
+		if (nopts != 1)
+			usage();
+		exit(pfmon_offline(rfile, stdout));
+	}
 
 	if ((errors = json_array()) == NULL)
 		fatalx("out of memory");

@@ -183,18 +183,18 @@ enum sandbox_fw {
 
 /* Sandbox settings; the module is off unless a sandbox line is given. */
 struct sandbox_conf {
-	int				 sb_enabled;
-	uid_t				 sb_uid_min;
-	uid_t				 sb_uid_max;
-	in_port_t			 sb_port_min;
-	in_port_t			 sb_port_max;
-	char				*sb_home;
-	char				*sb_shell;
-	char				*sb_policy;	/* for create without
+	int				 sbc_enabled;
+	uid_t				 sbc_uid_min;
+	uid_t				 sbc_uid_max;
+	in_port_t			 sbc_port_min;
+	in_port_t			 sbc_port_max;
+	char				*sbc_home;
+	char				*sbc_shell;
+	char				*sbc_policy;	/* for create without
 							   --policy */
-	enum sandbox_fw			 sb_firewall;
-	char				*sb_fw_table;
-	char				*sb_fw_anchor;
+	enum sandbox_fw			 sbc_firewall;
+	char				*sbc_fw_table;
+	char				*sbc_fw_anchor;
 };
 
 /* The parsed configuration; reload builds a new one and swaps it in. */
@@ -271,6 +271,9 @@ void		 control_req_error(struct control_req *, const char *, ...)
 void		 control_req_progress(struct control_req *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 uid_t		 control_req_uid(const struct control_req *);
+struct bufferevent;
+int		 control_req_takeover(struct control_req *,
+		    struct bufferevent **);
 int		 control_init(struct sbxd_config *);
 int		 control_reload(struct sbxd_config *, json_t *);
 void		 control_shutdown(void);
@@ -326,6 +329,10 @@ json_t		*store_events_recent(int);
 int		 store_rule_put(const char *, const char *, const char *);
 int		 store_rule_delete(const char *, const char *);
 json_t		*store_rule_list(const char *);
+int		 store_sandbox_put(json_t *);
+int		 store_sandbox_state(const char *, const char *);
+int		 store_sandbox_delete(const char *);
+json_t		*store_sandbox_list(void);
 
 /* src/util.c */
 void		*xmalloc(size_t);
@@ -344,6 +351,13 @@ int		 util_sockaddr_cmp(const struct sockaddr *,
 in_port_t	 util_sockaddr_port(const struct sockaddr *);
 void		 util_sockaddr_setport(struct sockaddr *, in_port_t);
 void		 util_zero(void *, size_t);
+
+/* proxy/proxy.c */
+int		 proxy_listener_add(const char *,
+		    const struct sockaddr_storage *, socklen_t, const char *,
+		    char *, size_t);
+int		 proxy_listener_remove(const char *);
+int		 proxy_listener_up(const char *);
 
 /* src/sandbox.c */
 const char	*sandbox_name_by_uid(uid_t);

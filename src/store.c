@@ -649,7 +649,7 @@ store_rule_list(const char *listener)
 }
 
 /*
- * Insert or replace a sandbox row: {id, name, uid, state, restricted,
+ * Insert or update a sandbox row: {id, name, uid, state, restricted,
  * policy, port, created_at}.
  */
 int
@@ -661,9 +661,14 @@ store_sandbox_put(json_t *sb)
 	    json_integer_value(json_object_get(sb, "uid")));
 	snprintf(port, sizeof(port), "%lld",
 	    json_integer_value(json_object_get(sb, "port")));
-	return (store_write("INSERT OR REPLACE INTO sandboxes (id, name, uid, "
-	    "state, restricted, policy, port, created_at) VALUES (?, ?, ?, ?, "
-	    "?, ?, ?, ?)", json_string_value(json_object_get(sb, "id")),
+	/* An upsert on id: a clash on name, uid or port fails, never
+	   replaces another sandbox's row. */
+	return (store_write("INSERT INTO sandboxes (id, name, uid, state, "
+	    "restricted, policy, port, created_at) VALUES (?, ?, ?, ?, ?, ?, "
+	    "?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+	    "uid = excluded.uid, state = excluded.state, restricted = "
+	    "excluded.restricted, policy = excluded.policy, port = "
+	    "excluded.port, created_at = excluded.created_at", json_string_value(json_object_get(sb, "id")),
 	    json_string_value(json_object_get(sb, "name")), uid,
 	    json_string_value(json_object_get(sb, "state")),
 	    json_is_true(json_object_get(sb, "restricted")) ? "1" : "0",

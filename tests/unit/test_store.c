@@ -78,11 +78,11 @@ test_open_modes(void)
 	status = store_status();
 	CHECK_STR(json_string_value(json_object_get(status, "state")), "up");
 	CHECK_INT(json_integer_value(json_object_get(status,
-	    "schema_version")), 2);
+	    "schema_version")), 3);
 	store_close();
 	free(path);
 	CHECK(asprintf(&path, "%s/state", dir) != -1);
-	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 2);
+	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 3);
 	CHECK_INT(query_int(path, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name = 'events'"), 1);
 	ret = 0;
@@ -319,8 +319,65 @@ end:
 	return (ret);
 }
 
+/*
+ * Sandbox rows: put replaces, a state change sticks across a reopen,
+ * uid and port are unique, delete takes the sandbox's rules with it.
+ */
+static int
+test_sandboxes(void)
+{
+	json_t	*row = NULL, *list = NULL;
+	char	*dir;
+	int	 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(store_open(dir) == 0);
+	row = json_pack("{s:s, s:s, s:i, s:s, s:b, s:s, s:i, s:s}", "id",
+	    "0b6f4a52-9c1e-4c55-8f0e-3c1d2e4f5a6b", "name", "one", "uid", 60100,
+	    "state", "creating", "restricted", 1, "policy", "default", "port",
+	    42100, "created_at", "2026-11-23T10:00:00.000Z");
+	CHECK(store_sandbox_put(row) == 0);
+	CHECK(store_sandbox_state("one", "ready") == 0);
+	CHECK(store_rule_put("one", "github.com", "allow") == 0);
+	json_object_set_new(row, "id", json_string("other-id"));
+	json_object_set_new(row, "name", json_string("two"));
+	CHECK(store_sandbox_put(row) == -1);	/* same uid and port */
+	json_object_set_new(row, "uid", json_integer(60101));
+	json_object_set_new(row, "port", json_integer(42101));
+	json_object_set_new(row, "restricted", json_false());
+	CHECK(store_sandbox_put(row) == 0);
+	store_close();
+	CHECK(store_open(dir) == 0);
+	list = store_sandbox_list();
+	CHECK_INT(json_array_size(list), 2);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 0),
+	    "state")), "ready");
+	CHECK(json_is_true(json_object_get(json_array_get(list, 0),
+	    "restricted")));
+	CHECK(json_is_false(json_object_get(json_array_get(list, 1),
+	    "restricted")));
+	CHECK_INT(json_integer_value(json_object_get(json_array_get(list, 1),
+	    "port")), 42101);
+	json_decref(list);
+	CHECK(store_sandbox_delete("one") == 0);
+	list = store_sandbox_list();
+	CHECK_INT(json_array_size(list), 1);
+	json_decref(list);
+	list = store_rule_list("one");
+	CHECK_INT(json_array_size(list), 0);
+	ret = 0;
+end:
+	json_decref(row);
+	json_decref(list);
+	store_close();
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
 	{ "rules", test_rules },
+	{ "sandboxes", test_sandboxes },
 	{ "open_modes", test_open_modes },
 	{ "tighten_mode", test_tighten_mode },
 	{ "events_written", test_events_written },

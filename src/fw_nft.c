@@ -1,0 +1,605 @@
+/*
+ * fw_nft.c: the Linux firewall backend, nftables.  One table, inet
+ * <fc_table>, holds a base chain on the output hook whose one rule,
+ * "meta skuid vmap @sandboxes", sends each sandbox's packets to its own
+ * chain uid_<UID>.  That chain accepts TCP to 127.0.0.1 and ::1 on the
+ * sandbox's ports, logs the rest to the NFLOG group and drops it: other
+ * TCP, all UDP (DNS too), ICMP and every other loopback port.  Each step
+ * is one "nft -f -" transaction, so a sandbox is never half filtered.
+ * verify reads "nft -j list table" with jansson.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "log.h"
+#include "sbxd.h"
+#include "sandbox.h"
+
+#define FW_NFT_PATH		"/usr/sbin/nft"	/* Debian, Fedora, Arch */
+#define FW_NFT_PATH_ALT		"/sbin/nft"	/* systems without merged
+						   /usr that install it there */
+#define FW_NFT_TABLE_MAX	64	/* well under NFT_TABLE_MAXNAMELEN */
+#define FW_NFT_MAP		"sandboxes"	/* uid : verdict */
+#define FW_NFT_BASE		"output"	/* the hooked chain */
+#define FW_NFT_GROUP_MAX	65535	/* NFLOG groups are 16 bits */
+#define FW_NFT_RULES_MAX	4	/* accept v4, accept v6, log, drop */
+
+/* What one rule of a sandbox chain must be; verify fills one per rule. */
+struct fw_nft_rule {
+	const char	*nr_family;	/* "ip", "ip6" or NULL */
+	const char	*nr_daddr;
+	int		 nr_ports[SANDBOX_PORTS_MAX];
+	int		 nr_nports;
+	int		 nr_verdict;	/* FW_NFT_ACCEPT, ... */
+	const char	*nr_prefix;	/* log prefix, NULL: no log */
+	int		 nr_group;
+};
+
+#define FW_NFT_NONE	0
+#define FW_NFT_ACCEPT	1
+#define FW_NFT_DROP	2
+#define FW_NFT_LOG	3
+
+static const char *fw_nft_path(void);
+static int	 fw_nft_conf_ok(const struct fw_conf *);
+static int	 fw_nft_sandbox_ok(const struct fw_sandbox *);
+static void	 fw_nft_cmd(struct sandbox_cmdlist *, int, FILE *, char **);
+static void	 fw_nft_ports(FILE *, const struct fw_sandbox *);
+static int	 fw_nft_init(const struct fw_conf *, struct sandbox_cmdlist *);
+static int	 fw_nft_apply(const struct fw_conf *,
+		    const struct fw_sandbox *, struct sandbox_cmdlist *);
+static int	 fw_nft_remove(const struct fw_conf *,
+		    const struct fw_sandbox *, struct sandbox_cmdlist *);
+static int	 fw_nft_list(const struct fw_conf *, struct sandbox_cmdlist *);
+static int	 fw_nft_verify(const struct fw_conf *,
+		    const struct fw_sandbox *, const char *, char *, size_t);
+static int	 fw_nft_why(char *, size_t, const char *, ...)
+		    __attribute__((__format__ (printf, 3, 4)));
+static json_t	*fw_nft_find(json_t *, const char *, const char *,
+		    const char *, const json_t *);
+static int	 fw_nft_check_base(json_t *, const char *, char *, size_t);
+static int	 fw_nft_check_map(json_t *, const char *, uid_t, char *,
+		    size_t);
+static int	 fw_nft_check_chain(json_t *, const struct fw_conf *,
+		    const struct fw_sandbox *, char *, size_t);
+static int	 fw_nft_rule_parse(json_t *, struct fw_nft_rule *);
+static int	 fw_nft_match_parse(json_t *, struct fw_nft_rule *);
+static int	 fw_nft_ports_parse(json_t *, struct fw_nft_rule *);
+static int	 fw_nft_rule_check(const struct fw_nft_rule *, int,
+		    const struct fw_conf *, const struct fw_sandbox *, char *,
+		    size_t);
+static int	 fw_nft_ports_same(const struct fw_nft_rule *,
+		    const struct fw_sandbox *);
+
+const struct fw_backend fw_nft_backend = {
+	"nft", fw_nft_init, fw_nft_apply, fw_nft_remove, fw_nft_list,
+	fw_nft_verify
+};
+
+/* nft where this system installed it; the usual place if nowhere. */
+static const char *
+fw_nft_path(void)
+{
+	if (access(FW_NFT_PATH, X_OK) == 0)
+		return (FW_NFT_PATH);
+	if (access(FW_NFT_PATH_ALT, X_OK) == 0)
+		return (FW_NFT_PATH_ALT);
+	return (FW_NFT_PATH);
+}
+
+/* The table name goes into nft's input: letters, digits, '_' only. */
+static int
+fw_nft_conf_ok(const struct fw_conf *fc)
+{
+	const char	*p;
+
+	if (fc->fc_table == NULL || *fc->fc_table == '\0' ||
+	    strlen(fc->fc_table) > FW_NFT_TABLE_MAX ||
+	    !isalpha((unsigned char)*fc->fc_table))
+		return (0);
+	for (p = fc->fc_table; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return (0);
+	return (fc->fc_group >= -1 && fc->fc_group <= FW_NFT_GROUP_MAX);
+}
+
+/* Not root, not (uid_t)-1, one to SANDBOX_PORTS_MAX distinct ports. */
+static int
+fw_nft_sandbox_ok(const struct fw_sandbox *fs)
+{
+	int	 i, j;
+
+	if (fs->fs_uid == 0 || fs->fs_uid == (uid_t)-1 ||
+	    fs->fs_nports < 1 || fs->fs_nports > SANDBOX_PORTS_MAX)
+		return (0);
+	for (i = 0; i < fs->fs_nports; i++) {
+		if (fs->fs_ports[i] == 0)
+			return (0);
+		for (j = 0; j < i; j++)
+			if (fs->fs_ports[j] == fs->fs_ports[i])
+				return (0);
+	}
+	return (1);
+}
+
+/*
+ * Append "nft -f -" with the script written to fp as its stdin; fp is
+ * an open_memstream on *bufp, which is only valid once fp is closed.
+ */
+static void
+fw_nft_cmd(struct sandbox_cmdlist *cl, int flags, FILE *fp, char **bufp)
+{
+	struct sandbox_cmd	*sc;
+
+	if (fclose(fp) == EOF)
+		fatal("%s: fclose", __func__);
+	sc = sandbox_cmd_add(cl, flags, fw_nft_path(), "-f", "-", NULL);
+	sandbox_cmd_input(sc, *bufp);
+	free(*bufp);
+}
+
+/* "3128" or "{ 3128, 8080 }": nft prints a one-port set as the port. */
+static void
+fw_nft_ports(FILE *fp, const struct fw_sandbox *fs)
+{
+	int	 i;
+
+	if (fs->fs_nports == 1) {
+		fprintf(fp, "%u", fs->fs_ports[0]);
+		return;
+	}
+	fputs("{ ", fp);
+	for (i = 0; i < fs->fs_nports; i++)
+		fprintf(fp, "%s%u", i > 0 ? ", " : "", fs->fs_ports[i]);
+	fputs(" }", fp);
+}
+
+/*
+ * The table, the map and the base chain.  "add" leaves what exists, so
+ * a restart keeps every sandbox filtered; the base chain is flushed and
+ * refilled in the same transaction so its one rule appears once.
+ */
+static int
+fw_nft_init(const struct fw_conf *fc, struct sandbox_cmdlist *cl)
+{
+	FILE	*fp;
+	char	*buf;
+	size_t	 len;
+	const char *t = fc->fc_table;
+
+	if (!fw_nft_conf_ok(fc))
+		return (-1);
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		fatal("%s: open_memstream", __func__);
+	fprintf(fp, "add table inet %s\n", t);
+	fprintf(fp, "add map inet %s %s { type uid : verdict; }\n", t,
+	    FW_NFT_MAP);
+	fprintf(fp, "add chain inet %s %s { type filter hook output "
+	    "priority filter; policy accept; }\n", t, FW_NFT_BASE);
+	fprintf(fp, "flush chain inet %s %s\n", t, FW_NFT_BASE);
+	fprintf(fp, "add rule inet %s %s meta skuid vmap @%s\n", t,
+	    FW_NFT_BASE, FW_NFT_MAP);
+	fw_nft_cmd(cl, 0, fp, &buf);
+	return (0);
+}
+
+/*
+ * One transaction: the chain is created if new, emptied and refilled,
+ * then the map sends the uid to it.  Adding an element that exists with
+ * the same verdict is not an error, so running it twice changes nothing.
+ */
+static int
+fw_nft_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
+    struct sandbox_cmdlist *cl)
+{
+	FILE		*fp;
+	char		*buf;
+	size_t		 len;
+	const char	*t = fc->fc_table;
+	unsigned long	 u = (unsigned long)fs->fs_uid;
+
+	if (!fw_nft_conf_ok(fc) || !fw_nft_sandbox_ok(fs))
+		return (-1);
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		fatal("%s: open_memstream", __func__);
+	fprintf(fp, "add chain inet %s uid_%lu\n", t, u);
+	fprintf(fp, "flush chain inet %s uid_%lu\n", t, u);
+	fprintf(fp, "add rule inet %s uid_%lu ip daddr 127.0.0.1 tcp dport ",
+	    t, u);
+	fw_nft_ports(fp, fs);
+	fprintf(fp, " accept\n");
+	fprintf(fp, "add rule inet %s uid_%lu ip6 daddr ::1 tcp dport ", t, u);
+	fw_nft_ports(fp, fs);
+	fprintf(fp, " accept\n");
+	if (fc->fc_group != -1)
+		fprintf(fp, "add rule inet %s uid_%lu log prefix \"uid_%lu\" "
+		    "group %d\n", t, u, u, fc->fc_group);
+	fprintf(fp, "add rule inet %s uid_%lu drop\n", t, u);
+	fprintf(fp, "add element inet %s %s { %lu : jump uid_%lu }\n", t,
+	    FW_NFT_MAP, u, u);
+	fw_nft_cmd(cl, 0, fp, &buf);
+	return (0);
+}
+
+/*
+ * Delete the element, then the chain.  nft 1.0.6 has no "destroy", so
+ * the transaction first adds both (a no-op when they exist): deleting
+ * then never fails on a sandbox that is already gone.
+ */
+static int
+fw_nft_remove(const struct fw_conf *fc, const struct fw_sandbox *fs,
+    struct sandbox_cmdlist *cl)
+{
+	FILE		*fp;
+	char		*buf;
+	size_t		 len;
+	const char	*t = fc->fc_table;
+	unsigned long	 u = (unsigned long)fs->fs_uid;
+
+	if (!fw_nft_conf_ok(fc) || fs->fs_uid == 0 || fs->fs_uid == (uid_t)-1)
+		return (-1);
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		fatal("%s: open_memstream", __func__);
+	fprintf(fp, "add chain inet %s uid_%lu\n", t, u);
+	fprintf(fp, "add element inet %s %s { %lu : jump uid_%lu }\n", t,
+	    FW_NFT_MAP, u, u);
+	fprintf(fp, "delete element inet %s %s { %lu }\n", t, FW_NFT_MAP, u);
+	fprintf(fp, "flush chain inet %s uid_%lu\n", t, u);
+	fprintf(fp, "delete chain inet %s uid_%lu\n", t, u);
+	fw_nft_cmd(cl, 0, fp, &buf);
+	return (0);
+}
+
+/* The whole table as JSON, for verify. */
+static int
+fw_nft_list(const struct fw_conf *fc, struct sandbox_cmdlist *cl)
+{
+	if (!fw_nft_conf_ok(fc))
+		return (-1);
+	sandbox_cmd_add(cl, SANDBOX_CMD_OUTPUT, fw_nft_path(), "-j", "list",
+	    "table", "inet", fc->fc_table, NULL);
+	return (0);
+}
+
+static int
+fw_nft_why(char *why, size_t len, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (why != NULL && len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return (-1);
+}
+
+/*
+ * Check the listing against what apply loads for fs: the table, the
+ * base chain and its vmap rule, the map element and the chain's rules.
+ */
+static int
+fw_nft_verify(const struct fw_conf *fc, const struct fw_sandbox *fs,
+    const char *text, char *why, size_t len)
+{
+	json_t		*root, *items;
+	json_error_t	 err;
+	int		 ret = -1;
+
+	if (!fw_nft_conf_ok(fc) || !fw_nft_sandbox_ok(fs))
+		return (fw_nft_why(why, len, "bad table, group, uid or ports"));
+	if (text == NULL || *text == '\0')
+		return (fw_nft_why(why, len, "table inet %s missing: empty "
+		    "listing", fc->fc_table));
+	if ((root = json_loads(text, 0, &err)) == NULL)
+		return (fw_nft_why(why, len, "listing is not JSON: line %d: "
+		    "%s", err.line, err.text));
+	items = json_object_get(root, "nftables");
+	if (!json_is_array(items)) {
+		fw_nft_why(why, len, "listing has no \"nftables\" array");
+		goto end;
+	}
+	if (fw_nft_find(items, "table", fc->fc_table, NULL, NULL) == NULL) {
+		fw_nft_why(why, len, "table inet %s missing", fc->fc_table);
+		goto end;
+	}
+	if (fw_nft_check_base(items, fc->fc_table, why, len) == -1 ||
+	    fw_nft_check_map(items, fc->fc_table, fs->fs_uid, why, len) == -1 ||
+	    fw_nft_check_chain(items, fc, fs, why, len) == -1)
+		goto end;
+	ret = 0;
+ end:
+	json_decref(root);
+	return (ret);
+}
+
+/*
+ * The first object of kind ("table", "chain", "map", "rule") in the
+ * inet table, with that name (tables, chains, maps) or chain (rules).
+ */
+static json_t *
+fw_nft_find(json_t *items, const char *kind, const char *table,
+    const char *name, const json_t *after)
+{
+	json_t		*it, *o;
+	size_t		 i;
+	const char	*key, *tkey;
+	int		 past = after == NULL;
+
+	key = strcmp(kind, "rule") == 0 ? "chain" : "name";
+	tkey = strcmp(kind, "table") == 0 ? "name" : "table";
+	json_array_foreach(items, i, it) {
+		if ((o = json_object_get(it, kind)) == NULL)
+			continue;
+		if (!past) {
+			past = o == after;
+			continue;
+		}
+		if (json_is_string(json_object_get(o, "family")) &&
+		    strcmp(json_string_value(json_object_get(o, "family")),
+		    "inet") != 0)
+			continue;
+		if (!json_is_string(json_object_get(o, tkey)) ||
+		    strcmp(json_string_value(json_object_get(o, tkey)),
+		    table) != 0)
+			continue;
+		if (name == NULL || (json_is_string(json_object_get(o, key)) &&
+		    strcmp(json_string_value(json_object_get(o, key)),
+		    name) == 0))
+			return (o);
+	}
+	return (NULL);
+}
+
+/* The output hook chain and its "meta skuid vmap @sandboxes" rule. */
+static int
+fw_nft_check_base(json_t *items, const char *t, char *why, size_t len)
+{
+	json_t		*c, *r, *vmap;
+	const char	*hook, *data, *key;
+
+	if ((c = fw_nft_find(items, "chain", t, FW_NFT_BASE, NULL)) == NULL)
+		return (fw_nft_why(why, len, "chain %s missing", FW_NFT_BASE));
+	hook = json_string_value(json_object_get(c, "hook"));
+	if (hook == NULL || strcmp(hook, "output") != 0)
+		return (fw_nft_why(why, len, "chain %s is not on the output "
+		    "hook", FW_NFT_BASE));
+	for (r = fw_nft_find(items, "rule", t, FW_NFT_BASE, NULL); r != NULL;
+	    r = fw_nft_find(items, "rule", t, FW_NFT_BASE, r)) {
+		vmap = json_object_get(json_array_get(json_object_get(r,
+		    "expr"), 0), "vmap");
+		key = json_string_value(json_object_get(json_object_get(
+		    json_object_get(vmap, "key"), "meta"), "key"));
+		data = json_string_value(json_object_get(vmap, "data"));
+		if (key != NULL && data != NULL &&
+		    strcmp(key, "skuid") == 0 &&
+		    strcmp(data, "@" FW_NFT_MAP) == 0)
+			return (0);
+	}
+	return (fw_nft_why(why, len, "chain %s lacks meta skuid vmap @%s",
+	    FW_NFT_BASE, FW_NFT_MAP));
+}
+
+/* The map sends uid to "jump uid_<uid>". */
+static int
+fw_nft_check_map(json_t *items, const char *t, uid_t uid, char *why,
+    size_t len)
+{
+	json_t		*m, *elems, *e;
+	size_t		 i;
+	const char	*target;
+	char		 want[32];
+
+	if ((m = fw_nft_find(items, "map", t, FW_NFT_MAP, NULL)) == NULL)
+		return (fw_nft_why(why, len, "map %s missing", FW_NFT_MAP));
+	snprintf(want, sizeof(want), "uid_%lu", (unsigned long)uid);
+	elems = json_object_get(m, "elem");
+	json_array_foreach(elems, i, e) {
+		if (!json_is_integer(json_array_get(e, 0)) ||
+		    json_integer_value(json_array_get(e, 0)) != (json_int_t)uid)
+			continue;
+		target = json_string_value(json_object_get(json_object_get(
+		    json_array_get(e, 1), "jump"), "target"));
+		if (target == NULL || strcmp(target, want) != 0)
+			return (fw_nft_why(why, len, "map %s sends uid %lu "
+			    "elsewhere than jump %s", FW_NFT_MAP,
+			    (unsigned long)uid, want));
+		return (0);
+	}
+	return (fw_nft_why(why, len, "map %s has no element for uid %lu",
+	    FW_NFT_MAP, (unsigned long)uid));
+}
+
+/* Chain uid_<uid> holds exactly the rules apply writes, in order. */
+static int
+fw_nft_check_chain(json_t *items, const struct fw_conf *fc,
+    const struct fw_sandbox *fs, char *why, size_t len)
+{
+	struct fw_nft_rule	 rules[FW_NFT_RULES_MAX];
+	json_t			*r;
+	char			 name[32];
+	int			 n = 0, want, i;
+
+	snprintf(name, sizeof(name), "uid_%lu", (unsigned long)fs->fs_uid);
+	if (fw_nft_find(items, "chain", fc->fc_table, name, NULL) == NULL)
+		return (fw_nft_why(why, len, "chain %s missing", name));
+	want = fc->fc_group == -1 ? FW_NFT_RULES_MAX - 1 : FW_NFT_RULES_MAX;
+	for (r = fw_nft_find(items, "rule", fc->fc_table, name, NULL);
+	    r != NULL; r = fw_nft_find(items, "rule", fc->fc_table, name,
+	    r)) {
+		if (n == FW_NFT_RULES_MAX) {
+			n++;
+			break;
+		}
+		if (fw_nft_rule_parse(json_object_get(r, "expr"),
+		    &rules[n]) == -1)
+			return (fw_nft_why(why, len, "chain %s: rule %d is "
+			    "not one sbxd writes", name, n + 1));
+		n++;
+	}
+	if (n != want)
+		return (fw_nft_why(why, len, "chain %s has %s%d rules, want %d",
+		    name, n > FW_NFT_RULES_MAX ? "more than " : "",
+		    n > FW_NFT_RULES_MAX ? FW_NFT_RULES_MAX : n, want));
+	for (i = 0; i < n; i++)
+		if (fw_nft_rule_check(&rules[i], i, fc, fs, why, len) == -1)
+			return (-1);
+	return (0);
+}
+
+/* Read one rule's expressions: matches, then log, accept or drop. */
+static int
+fw_nft_rule_parse(json_t *expr, struct fw_nft_rule *nr)
+{
+	json_t		*e, *log;
+	size_t		 i;
+
+	memset(nr, 0, sizeof(*nr));
+	nr->nr_group = -1;
+	if (!json_is_array(expr))
+		return (-1);
+	json_array_foreach(expr, i, e) {
+		if (nr->nr_verdict != FW_NFT_NONE &&
+		    nr->nr_verdict != FW_NFT_LOG)
+			return (-1);	/* nothing after a verdict */
+		if (json_object_get(e, "match") != NULL) {
+			if (fw_nft_match_parse(json_object_get(e, "match"),
+			    nr) == -1)
+				return (-1);
+		} else if ((log = json_object_get(e, "log")) != NULL) {
+			nr->nr_verdict = FW_NFT_LOG;
+			nr->nr_prefix = json_string_value(json_object_get(log,
+			    "prefix"));
+			if (json_is_integer(json_object_get(log, "group")))
+				nr->nr_group = json_integer_value(
+				    json_object_get(log, "group"));
+		} else if (json_object_get(e, "accept") != NULL)
+			nr->nr_verdict = FW_NFT_ACCEPT;
+		else if (json_object_get(e, "drop") != NULL)
+			nr->nr_verdict = FW_NFT_DROP;
+		else
+			return (-1);
+	}
+	return (0);
+}
+
+/* "ip daddr 127.0.0.1", "ip6 daddr ::1" or "tcp dport ...". */
+static int
+fw_nft_match_parse(json_t *m, struct fw_nft_rule *nr)
+{
+	json_t		*pl;
+	const char	*op, *proto, *field;
+
+	op = json_string_value(json_object_get(m, "op"));
+	pl = json_object_get(json_object_get(m, "left"), "payload");
+	proto = json_string_value(json_object_get(pl, "protocol"));
+	field = json_string_value(json_object_get(pl, "field"));
+	if (op == NULL || strcmp(op, "==") != 0 || proto == NULL ||
+	    field == NULL)
+		return (-1);
+	if ((strcmp(proto, "ip") == 0 || strcmp(proto, "ip6") == 0) &&
+	    strcmp(field, "daddr") == 0 && nr->nr_family == NULL) {
+		nr->nr_family = strcmp(proto, "ip") == 0 ? "ip" : "ip6";
+		nr->nr_daddr = json_string_value(json_object_get(m, "right"));
+		return (nr->nr_daddr != NULL ? 0 : -1);
+	}
+	if (strcmp(proto, "tcp") == 0 && strcmp(field, "dport") == 0 &&
+	    nr->nr_nports == 0)
+		return (fw_nft_ports_parse(json_object_get(m, "right"), nr));
+	return (-1);
+}
+
+/* A port, or a set of ports (no ranges: apply writes none). */
+static int
+fw_nft_ports_parse(json_t *right, struct fw_nft_rule *nr)
+{
+	json_t	*set, *p;
+	size_t	 i;
+
+	if (json_is_integer(right)) {
+		nr->nr_ports[nr->nr_nports++] = json_integer_value(right);
+		return (0);
+	}
+	set = json_object_get(right, "set");
+	if (!json_is_array(set) || json_array_size(set) == 0 ||
+	    json_array_size(set) > SANDBOX_PORTS_MAX)
+		return (-1);
+	json_array_foreach(set, i, p) {
+		if (!json_is_integer(p))
+			return (-1);
+		nr->nr_ports[nr->nr_nports++] = json_integer_value(p);
+	}
+	return (0);
+}
+
+/* Rule i of the chain, against the one apply writes there. */
+static int
+fw_nft_rule_check(const struct fw_nft_rule *nr, int i,
+    const struct fw_conf *fc, const struct fw_sandbox *fs, char *why,
+    size_t len)
+{
+	unsigned long	 u = (unsigned long)fs->fs_uid;
+	char		 prefix[32];
+	const char	*fam = i == 0 ? "ip" : "ip6";
+	const char	*addr = i == 0 ? "127.0.0.1" : "::1";
+
+	if (i < 2) {
+		if (nr->nr_verdict != FW_NFT_ACCEPT || nr->nr_family == NULL ||
+		    strcmp(nr->nr_family, fam) != 0 ||
+		    strcmp(nr->nr_daddr, addr) != 0)
+			return (fw_nft_why(why, len, "chain uid_%lu: rule %d "
+			    "is not %s daddr %s tcp dport ... accept", u,
+			    i + 1, fam, addr));
+		if (!fw_nft_ports_same(nr, fs))
+			return (fw_nft_why(why, len, "chain uid_%lu: rule %d "
+			    "accepts other ports than the sandbox's", u,
+			    i + 1));
+		return (0);
+	}
+	if (nr->nr_family != NULL || nr->nr_nports != 0)
+		return (fw_nft_why(why, len, "chain uid_%lu: rule %d matches "
+		    "only some packets", u, i + 1));
+	if (i == 2 && fc->fc_group != -1) {
+		snprintf(prefix, sizeof(prefix), "uid_%lu", u);
+		if (nr->nr_verdict != FW_NFT_LOG || nr->nr_prefix == NULL ||
+		    strcmp(nr->nr_prefix, prefix) != 0 ||
+		    nr->nr_group != fc->fc_group)
+			return (fw_nft_why(why, len, "chain uid_%lu: rule %d "
+			    "is not log prefix \"%s\" group %d", u, i + 1,
+			    prefix, fc->fc_group));
+		return (0);
+	}
+	if (nr->nr_verdict != FW_NFT_DROP)
+		return (fw_nft_why(why, len, "chain uid_%lu: last rule is not "
+		    "drop", u));
+	return (0);
+}
+
+/* The same ports, in any order. */
+static int
+fw_nft_ports_same(const struct fw_nft_rule *nr, const struct fw_sandbox *fs)
+{
+	int	 i, j;
+
+	if (nr->nr_nports != fs->fs_nports)
+		return (0);
+	for (i = 0; i < fs->fs_nports; i++) {
+		for (j = 0; j < nr->nr_nports; j++)
+			if (nr->nr_ports[j] == fs->fs_ports[i])
+				break;
+		if (j == nr->nr_nports)
+			return (0);
+	}
+	return (1);
+}

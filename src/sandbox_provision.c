@@ -1,0 +1,733 @@
+/*
+ * sandbox_provision.c: sets up a sandbox's home so that its shells and
+ * tools get the sandbox environment: ~/.sbx/env.sh with TMPDIR and, for
+ * a restricted sandbox, the proxy; a marked block in the bash and zsh
+ * profiles that sources it; and the proxy for git, npm and pip in their
+ * own files, for the programs that do not read the environment.
+ *
+ * The home belongs to the untrusted user, who may have planted symlinks
+ * in it.  So the work is done by a child that has become that user
+ * before it touches anything inside the home, and every path is opened
+ * relative to a directory fd without following symlinks; a symlink where
+ * we expect a file or directory is refused.  Files are replaced with a
+ * rename, and only when their content changes, so provisioning again
+ * changes nothing, mtimes included.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "sbxd.h"
+#include "sandbox_run.h"
+
+#define PROV_BEGIN	"# >>> sbxd >>>"	/* our block in a user file */
+#define PROV_END	"# <<< sbxd <<<"
+#define PROV_FILE_MAX	(1024 * 1024)	/* largest file we edit: profiles
+					   are small, and a bigger one is
+					   no profile of ours to rewrite */
+#define PROV_URL_MAX	256		/* proxy URL, "http://host:port" */
+#define PROV_ERR_MAX	512		/* error text from the child */
+#define PROV_DIR_MODE	0700		/* directories we create */
+#define PROV_FILE_MODE	0644		/* new profiles, as /etc/skel's */
+#define PROV_ENV_MODE	0600		/* ~/.sbx/env.sh */
+#define PROV_ABSENT	(-2)		/* prov_opendir_at: no such dir */
+#define PROV_NOWHERE	((size_t)-1)	/* prov_block_strip: no block */
+#define PROV_URL_CHARS	"abcdefghijklmnopqrstuvwxyz" \
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:/[]-_%"
+					/* nothing to quote in any file */
+
+/* One provisioning, in the child. */
+struct prov {
+	const struct sandbox_prov	*pv_sp;
+	int				 pv_home;	/* fd */
+	char				 pv_err[PROV_ERR_MAX];
+};
+
+/* A tool's own file for the proxy, edited through a marked block. */
+struct prov_tool {
+	const char	*pt_dir;	/* below home; NULL: home itself */
+	const char	*pt_name;
+	int		 pt_top;	/* a new block goes first, not last */
+	const char	*pt_section;	/* our block opens this section,
+					   unless the file already has it */
+	const char	*pt_body;	/* %1$s: the proxy URL */
+};
+
+/*
+ * git reads repeated sections, and the last value wins: ours goes last.
+ * npm's keys belong before any section.  Python's configparser refuses
+ * a section given twice, so pip's proxy joins an existing [global].
+ */
+static const struct prov_tool prov_tools[] = {
+	{ NULL, ".gitconfig", 0, NULL, "[http]\n\tproxy = %1$s\n" },
+	{ NULL, ".npmrc", 1, NULL, "proxy=%1$s\nhttps-proxy=%1$s\n" },
+	{ ".config/pip", "pip.conf", 0, "[global]", "proxy = %1$s\n" }
+};
+
+/*
+ * Profiles that source env.sh.  The block goes first: Debian's .bashrc
+ * returns early for a non-interactive shell.  bash reads .bash_profile
+ * or .bash_login instead of .profile when they exist, so those get the
+ * block too, but are never created.
+ */
+static const char *prov_profiles[] = {
+	".bashrc", ".profile", ".zshrc", ".zprofile"
+};
+static const char *prov_profiles_ifany[] = {
+	".bash_profile", ".bash_login"
+};
+
+static int	prov_wait(pid_t, int, char *, size_t);
+static int	prov_check(const struct sandbox_prov *, char *, size_t);
+static void	prov_child(const struct sandbox_prov *, int)
+		    __attribute__((__noreturn__));
+static int	prov_drop(struct prov *);
+static int	prov_run(struct prov *);
+static int	prov_profile(struct prov *, const char *, int);
+static int	prov_tool(struct prov *, const struct prov_tool *);
+static char	*prov_env(const struct sandbox_prov *);
+static void	prov_quote(FILE *, const char *);
+static int	prov_opendir(struct prov *, const char *, int, int *);
+static int	prov_opendir_at(struct prov *, int, const char *,
+		    const char *, int);
+static int	prov_read(struct prov *, int, const char *, const char *,
+		    char **, mode_t *);
+static int	prov_edit(struct prov *, int, const char *, const char *,
+		    const char *, int, const char *, int);
+static char	*prov_block(const char *, const char *, int, const char *);
+static char	*prov_block_strip(const char *, size_t *);
+static int	prov_line_is(const char *, const char *);
+static const char *prov_line_next(const char *);
+static int	prov_blank(const char *);
+static int	prov_write(struct prov *, int, const char *, const char *,
+		    const char *, mode_t);
+static int	prov_replace(struct prov *, int, const char *, const char *,
+		    const char *, mode_t);
+static int	prov_error(struct prov *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+
+/*
+ * Provision sp's home.  Runs a child as the sandbox user and waits for
+ * it; it is short.  Returns 0, or -1 with the reason in err.
+ */
+int
+sandbox_provision(const struct sandbox_prov *sp, char *err, size_t errlen)
+{
+	char		 msg[PROV_ERR_MAX];
+	sigset_t	 all, old;
+	pid_t		 pid;
+	int		 fds[2], status, saved;
+
+	if (prov_check(sp, err, errlen) == -1)
+		return (-1);
+	if (pipe(fds) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return (-1);
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		prov_child(sp, fds[1]);
+	}
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(fds[1]);
+	if (pid == -1) {
+		close(fds[0]);
+		snprintf(err, errlen, "fork: %s", strerror(saved));
+		return (-1);
+	}
+	status = prov_wait(pid, fds[0], msg, sizeof(msg));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return (0);
+	if (msg[0] != '\0')
+		snprintf(err, errlen, "%s: %s", sp->sp_user, msg);
+	else
+		snprintf(err, errlen, "%s: provisioning failed (status %d)",
+		    sp->sp_user, status);
+	return (-1);
+}
+
+/* Read the child's error text from fd, then its exit status. */
+static int
+prov_wait(pid_t pid, int fd, char *msg, size_t size)
+{
+	ssize_t		 n;
+	size_t		 len = 0;
+	int		 status;
+
+	while (len < size - 1 && ((n = read(fd, msg + len,
+	    size - 1 - len)) > 0 || (n == -1 && errno == EINTR)))
+		len += n > 0 ? n : 0;
+	msg[len] = '\0';
+	close(fd);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	return (status);
+}
+
+/* What goes into shell and ini files must need no quoting there. */
+static int
+prov_check(const struct sandbox_prov *sp, char *err, size_t errlen)
+{
+	const char	*url = sp->sp_proxy_url, *p;
+
+	if (sp->sp_user == NULL || sp->sp_home == NULL ||
+	    sp->sp_home[0] != '/') {
+		snprintf(err, errlen, "provisioning needs a user and an "
+		    "absolute home");
+		return (-1);
+	}
+	for (p = sp->sp_home; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(err, errlen, "%s: control character in home",
+			    sp->sp_user);
+			return (-1);
+		}
+	if (sp->sp_restricted && (url == NULL ||
+	    strncmp(url, "http://", 7) != 0 || strlen(url) > PROV_URL_MAX ||
+	    url[strspn(url, PROV_URL_CHARS)] != '\0')) {
+		snprintf(err, errlen, "%s: bad proxy URL", sp->sp_user);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The child: open the home (a path root controls), become the user,
+ * then do the work and send any error text up the pipe.  It keeps the
+ * daemon's descriptors but runs no other program, and the kernel makes
+ * a process that changed its credentials undumpable, so the user
+ * cannot reach them through ptrace or /proc.
+ */
+static void
+prov_child(const struct sandbox_prov *sp, int fd)
+{
+	struct prov		 pv;
+	struct sigaction	 sa;
+	struct stat		 st;
+	sigset_t		 none;
+	int			 sig, r = -1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &sa, NULL);	/* no loop handlers */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	memset(&pv, 0, sizeof(pv));
+	pv.pv_sp = sp;
+	pv.pv_home = open(sp->sp_home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (pv.pv_home == -1)
+		prov_error(&pv, "%s: %s", sp->sp_home, strerror(errno));
+	else if (fstat(pv.pv_home, &st) == -1 || st.st_uid != sp->sp_uid)
+		prov_error(&pv, "%s: not owned by uid %ld", sp->sp_home,
+		    (long)sp->sp_uid);
+	else if (prov_drop(&pv) == 0)
+		r = prov_run(&pv);
+	if (r == -1 && write(fd, pv.pv_err, strlen(pv.pv_err)) == -1)
+		r = -1;		/* the exit status still tells */
+	_exit(r == 0 ? 0 : 1);
+}
+
+/* Become the sandbox user for good, unless we are it already. */
+static int
+prov_drop(struct prov *pv)
+{
+	const struct sandbox_prov	*sp = pv->pv_sp;
+	gid_t				 groups[2];
+	int				 n;
+
+	if (getuid() == sp->sp_uid && geteuid() == sp->sp_uid)
+		return (0);
+	groups[0] = sp->sp_gid;
+	if (setgroups(1, groups) == -1 || setgid(sp->sp_gid) == -1 ||
+	    setuid(sp->sp_uid) == -1)
+		return (prov_error(pv, "cannot become uid %ld: %s",
+		    (long)sp->sp_uid, strerror(errno)));
+	n = getgroups(2, groups);
+	if (getuid() != sp->sp_uid || geteuid() != sp->sp_uid ||
+	    getgid() != sp->sp_gid || getegid() != sp->sp_gid ||
+	    n < 0 || n > 1 || (n == 1 && groups[0] != sp->sp_gid) ||
+	    (sp->sp_uid != 0 && setuid(0) != -1))
+		return (prov_error(pv, "privileges not dropped to uid %ld",
+		    (long)sp->sp_uid));
+	return (0);
+}
+
+/* The work, as the user. */
+static int
+prov_run(struct prov *pv)
+{
+	char	*env;
+	size_t	 i;
+	int	 fd, r;
+
+	if (prov_opendir(pv, "tmp", 1, &fd) == -1)
+		return (-1);
+	close(fd);
+	if (prov_opendir(pv, ".sbx", 1, &fd) == -1)
+		return (-1);
+	env = prov_env(pv->pv_sp);
+	r = prov_write(pv, fd, "env.sh", ".sbx/env.sh", env, PROV_ENV_MODE);
+	free(env);
+	close(fd);
+	if (r == -1)
+		return (-1);
+	for (i = 0; i < sizeof(prov_profiles) / sizeof(*prov_profiles); i++)
+		if (prov_profile(pv, prov_profiles[i], 1) == -1)
+			return (-1);
+	for (i = 0; i < sizeof(prov_profiles_ifany) /
+	    sizeof(*prov_profiles_ifany); i++)
+		if (prov_profile(pv, prov_profiles_ifany[i], 0) == -1)
+			return (-1);
+	for (i = 0; i < sizeof(prov_tools) / sizeof(*prov_tools); i++)
+		if (prov_tool(pv, &prov_tools[i]) == -1)
+			return (-1);
+	return (0);
+}
+
+/* Make a profile source env.sh. */
+static int
+prov_profile(struct prov *pv, const char *name, int create)
+{
+	FILE	*fp;
+	char	*body, *path;
+	size_t	 len;
+	int	 r;
+
+	if (xasprintf(&path, "%s/.sbx/env.sh", pv->pv_sp->sp_home) == -1 ||
+	    (fp = open_memstream(&body, &len)) == NULL)
+		fatal("%s", __func__);
+	fputs("# Written by sbxd: the sandbox environment.\nif [ -r ", fp);
+	prov_quote(fp, path);
+	fputs(" ]; then . ", fp);
+	prov_quote(fp, path);
+	fputs("; fi\n", fp);
+	if (fclose(fp) == EOF)
+		fatal("%s", __func__);
+	r = prov_edit(pv, pv->pv_home, name, name, body, 1, NULL, create);
+	free(body);
+	free(path);
+	return (r);
+}
+
+/*
+ * Set a tool's proxy, or take ours out of its file when unrestricted.
+ * Unrestricted never creates a file or directory.
+ */
+static int
+prov_tool(struct prov *pv, const struct prov_tool *pt)
+{
+	const struct sandbox_prov	*sp = pv->pv_sp;
+	char				*body = NULL, *shown;
+	int				 fd = pv->pv_home, r;
+
+	if (pt->pt_dir != NULL &&
+	    (r = prov_opendir(pv, pt->pt_dir, sp->sp_restricted, &fd)) != 0)
+		return (r == 1 ? 0 : -1);
+	if (sp->sp_restricted &&
+	    xasprintf(&body, pt->pt_body, sp->sp_proxy_url) == -1)
+		fatal("%s", __func__);
+	if (pt->pt_dir != NULL)
+		xasprintf(&shown, "%s/%s", pt->pt_dir, pt->pt_name);
+	else
+		shown = xstrdup(pt->pt_name);
+	r = prov_edit(pv, fd, pt->pt_name, shown, body, pt->pt_top,
+	    pt->pt_section, sp->sp_restricted);
+	free(shown);
+	free(body);
+	if (fd != pv->pv_home)
+		close(fd);
+	return (r);
+}
+
+/*
+ * env.sh.  When restricted, NO_PROXY and no_proxy are unset, not set to
+ * "localhost,127.0.0.1" as is usual: loopback goes to the proxy too,
+ * which allows the loopback ports the sandbox may reach and refuses the
+ * rest, where a direct connection would meet only the firewall and fail
+ * without a reason.  (Some clients, Go's among them, never proxy
+ * loopback; for them the firewall decides.)
+ */
+static char *
+prov_env(const struct sandbox_prov *sp)
+{
+	static const char	*vars[] = {
+		"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"
+	};
+	FILE			*fp;
+	char			*text, *tmp;
+	size_t			 len, i;
+
+	if (xasprintf(&tmp, "%s/tmp", sp->sp_home) == -1 ||
+	    (fp = open_memstream(&text, &len)) == NULL)
+		fatal("%s", __func__);
+	fputs("# The sandbox environment, sourced by the shell profiles.\n"
+	    "# Written by sbxd: changes here are lost.\nexport TMPDIR=", fp);
+	prov_quote(fp, tmp);
+	fputc('\n', fp);
+	for (i = 0; sp->sp_restricted && i < sizeof(vars) / sizeof(*vars);
+	    i++) {
+		fprintf(fp, "export %s=", vars[i]);
+		prov_quote(fp, sp->sp_proxy_url);
+		fputc('\n', fp);
+	}
+	if (sp->sp_restricted)
+		fputs("unset NO_PROXY no_proxy\n", fp);
+	if (fclose(fp) == EOF)
+		fatal("%s", __func__);
+	free(tmp);
+	return (text);
+}
+
+/* s in single quotes for sh. */
+static void
+prov_quote(FILE *fp, const char *s)
+{
+	fputc('\'', fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '\'')
+			fputs("'\\''", fp);
+		else
+			fputc(*s, fp);
+	}
+	fputc('\'', fp);
+}
+
+/*
+ * Open (and with create, make) the directory path below the home, one
+ * component at a time.  0 with *fdp, 1 if it does not exist and create
+ * is off, or -1.
+ */
+static int
+prov_opendir(struct prov *pv, const char *path, int create, int *fdp)
+{
+	char	*copy, *comp, *rest;
+	int	 fd = pv->pv_home, nfd = -1;
+
+	copy = rest = xstrdup(path);
+	while ((comp = strsep(&rest, "/")) != NULL) {
+		nfd = prov_opendir_at(pv, fd, comp, path, create);
+		if (fd != pv->pv_home)
+			close(fd);
+		if (nfd < 0)
+			break;
+		fd = nfd;
+	}
+	free(copy);
+	if (nfd < 0)
+		return (nfd == PROV_ABSENT ? 1 : -1);
+	*fdp = nfd;
+	return (0);
+}
+
+/*
+ * One step of prov_opendir: comp below fd, refusing a symlink and what
+ * the user does not own.  The fd, PROV_ABSENT, or -1.
+ */
+static int
+prov_opendir_at(struct prov *pv, int fd, const char *comp, const char *path,
+    int create)
+{
+	struct stat	 st;
+	int		 nfd;
+
+	if (create && mkdirat(fd, comp, PROV_DIR_MODE) == -1 &&
+	    errno != EEXIST)
+		return (prov_error(pv, "~/%s: %s", path, strerror(errno)));
+	nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (nfd == -1 && errno == ENOENT && !create)
+		return (PROV_ABSENT);
+	if (nfd == -1 && fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		return (prov_error(pv, "~/%s is a symlink: refused", path));
+	if (nfd == -1)
+		return (prov_error(pv, "~/%s: %s", path, strerror(errno)));
+	if (fstat(nfd, &st) == -1 || st.st_uid != geteuid()) {
+		close(nfd);
+		return (prov_error(pv, "~/%s: not owned by the user", path));
+	}
+	/* Ours are private; a user's own keeps its mode. */
+	if ((strcmp(path, ".sbx") == 0 || strcmp(path, "tmp") == 0) &&
+	    (st.st_mode & 07777) != PROV_DIR_MODE &&
+	    fchmod(nfd, PROV_DIR_MODE) == -1) {
+		close(nfd);
+		return (prov_error(pv, "~/%s: %s", path, strerror(errno)));
+	}
+	return (nfd);
+}
+
+/*
+ * Read a regular file, not through a symlink.  0 with *text (the
+ * caller frees it) and *mode, 1 if there is none, or -1.
+ */
+static int
+prov_read(struct prov *pv, int dirfd, const char *name, const char *shown,
+    char **text, mode_t *mode)
+{
+	struct stat	 st;
+	ssize_t		 n;
+	size_t		 len = 0;
+	int		 fd;
+
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT)
+		return (1);
+	if (fd == -1 && (errno == ELOOP || errno == EMLINK))
+		return (prov_error(pv, "~/%s is a symlink: refused", shown));
+	if (fd == -1)
+		return (prov_error(pv, "~/%s: %s", shown, strerror(errno)));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > PROV_FILE_MAX) {
+		close(fd);
+		return (prov_error(pv, "~/%s: not a regular file of at most "
+		    "%d bytes", shown, PROV_FILE_MAX));
+	}
+	*text = xmalloc(st.st_size + 1);
+	while ((size_t)st.st_size > len &&
+	    (n = read(fd, *text + len, st.st_size - len)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			close(fd);
+			free(*text);
+			return (prov_error(pv, "~/%s: %s", shown,
+			    strerror(errno)));
+		}
+		len += n;
+	}
+	(*text)[len] = '\0';
+	*mode = st.st_mode & 07777;
+	close(fd);
+	return (0);
+}
+
+/*
+ * Put body into name's marked block, or with body NULL take the block
+ * out (and the file, if nothing else is left in it).
+ */
+static int
+prov_edit(struct prov *pv, int dirfd, const char *name, const char *shown,
+    const char *body, int top, const char *section, int create)
+{
+	char	*old = NULL, *new = NULL;
+	mode_t	 mode = PROV_FILE_MODE;
+	int	 r;
+
+	if ((r = prov_read(pv, dirfd, name, shown, &old, &mode)) == -1)
+		return (-1);
+	if (r == 1 && (!create || body == NULL))
+		return (0);
+	if ((new = prov_block(r == 1 ? "" : old, body, top, section)) == NULL)
+		r = prov_error(pv, "~/%s: \"%s\" without \"%s\"", shown,
+		    PROV_BEGIN, PROV_END);
+	else if (r == 0 && strcmp(old, new) == 0)
+		r = 0;
+	else if (body == NULL && prov_blank(new) &&
+	    unlinkat(dirfd, name, 0) == -1)
+		r = prov_error(pv, "~/%s: %s", shown, strerror(errno));
+	else if (body == NULL && prov_blank(new))
+		r = 0;
+	else
+		r = prov_replace(pv, dirfd, name, shown, new, mode);
+	free(old);
+	free(new);
+	return (r);
+}
+
+/*
+ * text with our blocks taken out and, unless body is NULL, one block
+ * put back: where the first one was, else after the user's own section
+ * header, else first or last.  NULL if a block is not closed.
+ */
+static char *
+prov_block(const char *text, const char *body, int top, const char *section)
+{
+	FILE		*fp;
+	char		*out, *user;
+	const char	*p, *at = NULL, *header = NULL;
+	size_t		 len, pos;
+
+	if ((user = prov_block_strip(text, &pos)) == NULL || body == NULL)
+		return (user);
+	for (p = user; section != NULL && *p != '\0'; p = prov_line_next(p))
+		if (prov_line_is(p, section)) {
+			at = prov_line_next(p);
+			break;
+		}
+	if (at == NULL) {
+		header = section;
+		at = pos != PROV_NOWHERE ? user + pos : top ? user :
+		    user + strlen(user);
+	}
+	if ((fp = open_memstream(&out, &len)) == NULL)
+		fatal("%s", __func__);
+	fwrite(user, 1, at - user, fp);
+	if (at > user && at[-1] != '\n')
+		fputc('\n', fp);
+	fprintf(fp, "%s\n%s%s%s%s\n%s", PROV_BEGIN,
+	    header != NULL ? header : "", header != NULL ? "\n" : "", body,
+	    PROV_END, at);
+	if (fclose(fp) == EOF)
+		fatal("%s", __func__);
+	free(user);
+	return (out);
+}
+
+/*
+ * text without our blocks, and in *pos where the first one was (or
+ * PROV_NOWHERE).  NULL if a block is not closed.
+ */
+static char *
+prov_block_strip(const char *text, size_t *pos)
+{
+	FILE		*fp;
+	char		*user;
+	const char	*p, *end;
+	size_t		 len;
+
+	*pos = PROV_NOWHERE;
+	if ((fp = open_memstream(&user, &len)) == NULL)
+		fatal("%s", __func__);
+	for (p = text; *p != '\0'; p = prov_line_next(p)) {
+		if (!prov_line_is(p, PROV_BEGIN)) {
+			fwrite(p, 1, prov_line_next(p) - p, fp);
+			continue;
+		}
+		for (end = p; *end != '\0' && !prov_line_is(end, PROV_END);)
+			end = prov_line_next(end);
+		if (*end == '\0') {
+			fclose(fp);
+			free(user);
+			return (NULL);
+		}
+		if (*pos == PROV_NOWHERE && fflush(fp) == 0)
+			*pos = len;
+		p = end;
+	}
+	if (fclose(fp) == EOF)
+		fatal("%s", __func__);
+	return (user);
+}
+
+/* Whether the line at p is s, give or take trailing blanks. */
+static int
+prov_line_is(const char *p, const char *s)
+{
+	size_t	 len = strlen(s);
+
+	if (strncmp(p, s, len) != 0)
+		return (0);
+	p += len;
+	p += strspn(p, " \t\r");
+	return (*p == '\n' || *p == '\0');
+}
+
+/* The start of the next line, or the terminating NUL. */
+static const char *
+prov_line_next(const char *p)
+{
+	const char	*nl = strchr(p, '\n');
+
+	return (nl != NULL ? nl + 1 : p + strlen(p));
+}
+
+static int
+prov_blank(const char *s)
+{
+	return (s[strspn(s, " \t\r\n")] == '\0');
+}
+
+/* Give name the content text, unless it has it already. */
+static int
+prov_write(struct prov *pv, int dirfd, const char *name, const char *shown,
+    const char *text, mode_t mode)
+{
+	char	*old = NULL;
+	mode_t	 oldmode;
+	int	 r;
+
+	if ((r = prov_read(pv, dirfd, name, shown, &old, &oldmode)) == -1)
+		return (-1);
+	if (r == 0 && strcmp(old, text) == 0 && oldmode == mode)
+		r = 0;
+	else
+		r = prov_replace(pv, dirfd, name, shown, text, mode);
+	free(old);
+	return (r);
+}
+
+/*
+ * Replace name atomically: a new file, never an existing one (O_EXCL,
+ * O_NOFOLLOW), synced, then renamed over it.
+ */
+static int
+prov_replace(struct prov *pv, int dirfd, const char *name, const char *shown,
+    const char *text, mode_t mode)
+{
+	char		 tmp[256];
+	size_t		 len = strlen(text), off = 0;
+	ssize_t		 n;
+	int		 fd, tries;
+
+	snprintf(tmp, sizeof(tmp), ".%s.sbxd-%ld", name, (long)getpid());
+	for (tries = 0; tries < 2; tries++) {
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd != -1 || errno != EEXIST)
+			break;
+		(void)unlinkat(dirfd, tmp, 0);	/* a crashed run's */
+	}
+	if (fd == -1)
+		return (prov_error(pv, "~/%s: %s", shown, strerror(errno)));
+	while (off < len) {
+		if ((n = write(fd, text + off, len - off)) == -1 &&
+		    errno != EINTR)
+			break;
+		off += n > 0 ? n : 0;
+	}
+	if (off < len || fchmod(fd, mode) == -1 || fsync(fd) == -1) {
+		prov_error(pv, "~/%s: %s", shown, strerror(errno));
+		close(fd);
+		(void)unlinkat(dirfd, tmp, 0);
+		return (-1);
+	}
+	if (close(fd) == -1 || renameat(dirfd, tmp, dirfd, name) == -1) {
+		prov_error(pv, "~/%s: %s", shown, strerror(errno));
+		(void)unlinkat(dirfd, tmp, 0);
+		return (-1);
+	}
+	(void)fsync(dirfd);	/* the rename itself; best effort */
+	return (0);
+}
+
+static int
+prov_error(struct prov *pv, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(pv->pv_err, sizeof(pv->pv_err), fmt, ap);
+	va_end(ap);
+	return (-1);
+}

@@ -1,0 +1,113 @@
+# fw_nft.sh: the nftables backend's scripts, loaded into a private
+# network namespace with the real nft: init and apply are idempotent,
+# verify accepts what apply loaded and refuses other ports, remove
+# leaves no chain and no map element.  Then, as a throwaway user with
+# the sandbox's uid, TCP to 127.0.0.1 on its port connects and on
+# another port times out.  Needs root (ip netns, useradd, setpriv).
+. "${top_srcdir:-.}/tests/regress/lib.sh"
+need_root
+FW_GEN=${FW_GEN:-${top_builddir:-.}/tests/fw/fw_gen}
+PY=/usr/bin/python3	# not a per-user install: the sandbox user runs it
+command -v nft >/dev/null || skip "nft missing"
+command -v ip >/dev/null || skip "ip missing"
+command -v setpriv >/dev/null || skip "setpriv missing"
+[ -x "$FW_GEN" ] || fail "no $FW_GEN"
+[ -x "$PY" ] || skip "$PY missing"
+
+SUID=60123
+NS=sbxfw$$
+USER_T=sbxfw$$
+ip netns add "$NS" || skip "cannot create a network namespace"
+drop_ns() { ip netns delete "$NS" 2>/dev/null; }
+on_exit drop_ns
+
+nsx() {
+	ip netns exec "$NS" "$@"
+}
+
+# load STEP ARGS...: fw_gen's script for STEP through nft -f -.
+load() {
+	"$FW_GEN" "$@" >"$T/script" || fail "fw_gen $*"
+	nsx nft -f - <"$T/script" || fail "nft -f: fw_gen $*"
+}
+
+listing() {
+	nsx nft -j list table inet sbxd
+}
+
+load init
+load init
+load apply $SUID 3128
+nsx nft list table inet sbxd >"$T/once"
+load apply $SUID 3128
+load init
+nsx nft list table inet sbxd >"$T/twice"
+if ! cmp -s "$T/once" "$T/twice"; then
+	diff "$T/once" "$T/twice"
+	fail "apply or init twice changed the ruleset"
+fi
+[ "$(grep -c 'meta skuid vmap @sandboxes' "$T/twice")" -eq 1 ] ||
+    fail "the vmap rule is not there exactly once"
+
+listing | "$FW_GEN" verify $SUID 3128 || fail "verify refused the rules"
+out=$(listing | "$FW_GEN" verify $SUID 4000) && fail "verify took port 4000"
+case $out in
+*"accepts other ports"*) ;;
+*) fail "verify 4000: $out" ;;
+esac
+listing | "$FW_GEN" verify 60124 3128 >/dev/null && fail "verify took uid 60124"
+
+# Traffic: uid $SUID reaches 127.0.0.1:3128 but not 127.0.0.1:4000,
+# though something listens there (root reaches it).
+traffic() {
+	if getent passwd $SUID >/dev/null; then
+		echo "uid $SUID exists: no traffic check"
+		return
+	fi
+	useradd -u $SUID -M -d /nonexistent -s /usr/sbin/nologin "$USER_T" \
+	    2>/dev/null || fail "useradd"
+	drop_user() { userdel "$USER_T" 2>/dev/null; }
+	on_exit drop_user
+	nsx ip link set lo up || fail "lo up"
+	ip netns exec "$NS" "$PY" -c 'import socket, time
+ls = []
+for p in (3128, 4000):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", p))
+    s.listen(8)
+    ls.append(s)
+print("ready", flush=True)
+time.sleep(30)' >"$T/listen" 2>&1 &
+	PEER_PIDS="$PEER_PIDS $!"
+	wait_for grep -q ready "$T/listen" || fail "listener did not start"
+	connect() {
+		nsx setpriv --reuid=$1 --regid=$1 --clear-groups "$PY" -c '
+import socket, sys
+s = socket.socket()
+s.settimeout(1.5)
+try:
+    s.connect(("127.0.0.1", int(sys.argv[1])))
+    print("connected")
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print("error", e.errno)' "$2"
+	}
+	[ "$(connect $SUID 3128)" = connected ] || fail "uid $SUID: 3128 blocked"
+	[ "$(connect $SUID 4000)" = timeout ] || fail "uid $SUID: 4000 not dropped"
+	[ "$(connect 0 4000)" = connected ] || fail "root: 4000 not reachable"
+	echo "traffic: 3128 connects, 4000 times out"
+}
+traffic
+
+load remove $SUID 3128
+nsx nft list chain inet sbxd uid_$SUID >/dev/null 2>&1 && fail "chain left"
+nsx nft list map inet sbxd sandboxes | grep -q "$SUID" && fail "element left"
+load remove $SUID 3128
+out=$(listing | "$FW_GEN" verify $SUID 3128) && fail "verify after remove"
+case $out in
+*"no element for uid $SUID"*) ;;
+*) fail "verify after remove: $out" ;;
+esac
+pass

@@ -1,0 +1,604 @@
+/*
+ * test_sandbox_provision.c: provisioning a home: the files a restricted
+ * sandbox gets, a second run that changes nothing, switching to
+ * unrestricted, the user's own lines kept, planted symlinks refused,
+ * and, as root, a real throwaway user whose files it owns.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "sbxd.h"
+#include "sandbox_run.h"
+#include "unit.h"
+
+#define T_URL		"http://127.0.0.1:3128"
+#define T_UID_FIRST	60900	/* throwaway user: an unused uid here */
+#define T_UID_LAST	60950
+
+/* Every file provisioning may write, below the home. */
+static const char *t_files[] = {
+	".sbx/env.sh", ".bashrc", ".profile", ".zshrc", ".zprofile",
+	".gitconfig", ".npmrc", ".config/pip/pip.conf"
+};
+#define T_NFILES	(sizeof(t_files) / sizeof(*t_files))
+
+/* What a file was: its content, inode and mtime. */
+struct t_snap {
+	char		*text;		/* NULL: absent */
+	ino_t		 ino;
+	struct timespec	 mtime;
+};
+
+static char	*dir;		/* the test's temp dir */
+static char	*home;		/* dir/home */
+static char	*outside;	/* dir/outside: where symlinks point */
+
+static int
+setup(struct sandbox_prov *sp)
+{
+	if ((dir = unit_tmpdir()) == NULL ||
+	    asprintf(&home, "%s/home", dir) == -1 ||
+	    asprintf(&outside, "%s/outside", dir) == -1 ||
+	    mkdir(home, 0755) == -1 || mkdir(outside, 0755) == -1)
+		return (-1);
+	memset(sp, 0, sizeof(*sp));
+	sp->sp_user = "tester";
+	sp->sp_uid = getuid();
+	sp->sp_gid = getgid();
+	sp->sp_home = home;
+	sp->sp_restricted = 1;
+	sp->sp_proxy_url = T_URL;
+	return (0);
+}
+
+static void
+teardown(void)
+{
+	unit_rmtree(dir);
+	free(dir);
+	free(home);
+	free(outside);
+	dir = home = outside = NULL;
+}
+
+/* base/name's content, or NULL. */
+static char *
+t_read(const char *base, const char *name)
+{
+	char	*path, *text = NULL;
+	FILE	*fp;
+	long	 len;
+
+	if (asprintf(&path, "%s/%s", base, name) == -1)
+		return (NULL);
+	if ((fp = fopen(path, "r")) != NULL) {
+		if (fseek(fp, 0, SEEK_END) == 0 && (len = ftell(fp)) >= 0 &&
+		    fseek(fp, 0, SEEK_SET) == 0 &&
+		    (text = calloc(1, len + 1)) != NULL &&
+		    fread(text, 1, len, fp) != (size_t)len) {
+			free(text);
+			text = NULL;
+		}
+		fclose(fp);
+	}
+	free(path);
+	return (text);
+}
+
+static int
+t_write(const char *base, const char *name, const char *text)
+{
+	char	*path;
+	int	 r;
+
+	if (asprintf(&path, "%s/%s", base, name) == -1)
+		return (-1);
+	r = unit_write(path, text);
+	free(path);
+	return (r);
+}
+
+static int
+t_stat(const char *base, const char *name, struct stat *st)
+{
+	char	*path;
+	int	 r;
+
+	if (asprintf(&path, "%s/%s", base, name) == -1)
+		return (-1);
+	r = lstat(path, st);
+	free(path);
+	return (r);
+}
+
+static int
+t_symlink(const char *target, const char *name)
+{
+	char	*path;
+	int	 r;
+
+	if (asprintf(&path, "%s/%s", home, name) == -1)
+		return (-1);
+	r = symlink(target, path);
+	free(path);
+	return (r);
+}
+
+/* Occurrences of s in text. */
+static int
+t_count(const char *text, const char *s)
+{
+	int	 n = 0;
+
+	while (text != NULL && (text = strstr(text, s)) != NULL) {
+		n++;
+		text += strlen(s);
+	}
+	return (n);
+}
+
+static void
+t_snap_take(struct t_snap *snap)
+{
+	struct stat	 st;
+	size_t		 i;
+
+	for (i = 0; i < T_NFILES; i++) {
+		memset(&snap[i], 0, sizeof(snap[i]));
+		if (t_stat(home, t_files[i], &st) == -1)
+			continue;
+		snap[i].text = t_read(home, t_files[i]);
+		snap[i].ino = st.st_ino;
+		snap[i].mtime = st.st_mtim;
+	}
+}
+
+static void
+t_snap_free(struct t_snap *snap)
+{
+	size_t	 i;
+
+	for (i = 0; i < T_NFILES; i++) {
+		free(snap[i].text);
+		snap[i].text = NULL;
+	}
+}
+
+/* The index of the first file that differs from snap, or -1. */
+static int
+t_snap_diff(const struct t_snap *snap)
+{
+	struct t_snap	 now[T_NFILES];
+	size_t		 i;
+	int		 diff = -1;
+
+	t_snap_take(now);
+	for (i = 0; i < T_NFILES && diff == -1; i++) {
+		if ((snap[i].text == NULL) != (now[i].text == NULL) ||
+		    (snap[i].text != NULL &&
+		    (strcmp(snap[i].text, now[i].text) != 0 ||
+		    snap[i].ino != now[i].ino ||
+		    snap[i].mtime.tv_sec != now[i].mtime.tv_sec ||
+		    snap[i].mtime.tv_nsec != now[i].mtime.tv_nsec)))
+			diff = i;
+	}
+	t_snap_free(now);
+	if (diff != -1)
+		fprintf(stderr, "  changed: %s\n", t_files[diff]);
+	return (diff);
+}
+
+/* Whether no file in the home mentions the proxy. */
+static int
+t_no_proxy(void)
+{
+	char	*text;
+	size_t	 i;
+	int	 n = 0;
+
+	for (i = 0; i < T_NFILES; i++) {
+		text = t_read(home, t_files[i]);
+		n += t_count(text, "3128") + t_count(text, "PROXY") +
+		    t_count(text, "proxy");
+		free(text);
+	}
+	return (n == 0);
+}
+
+/* Each profile holds exactly one block. */
+static int
+t_blocks_single(void)
+{
+	char	*text;
+	size_t	 i;
+	int	 bad = 0;
+
+	for (i = 1; i <= 4; i++) {
+		text = t_read(home, t_files[i]);
+		if (t_count(text, "# >>> sbxd >>>\n") != 1 ||
+		    t_count(text, "# <<< sbxd <<<\n") != 1 ||
+		    t_count(text, "/.sbx/env.sh'") != 2)
+			bad++;
+		free(text);
+	}
+	return (bad == 0);
+}
+
+static int
+test_restricted(void)
+{
+	struct sandbox_prov	 sp;
+	struct t_snap		 snap[T_NFILES];
+	struct stat		 st;
+	char			 err[256], *text = NULL, *want = NULL;
+	int			 ret = -1;
+
+	memset(snap, 0, sizeof(snap));
+	CHECK(setup(&sp) == 0);
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+
+	CHECK((text = t_read(home, ".sbx/env.sh")) != NULL);
+	CHECK(asprintf(&want, "export TMPDIR='%s/tmp'\n", home) != -1);
+	CHECK(strstr(text, want) != NULL);
+	CHECK(strstr(text, "export HTTP_PROXY='" T_URL "'\n") != NULL);
+	CHECK(strstr(text, "export HTTPS_PROXY='" T_URL "'\n") != NULL);
+	CHECK(strstr(text, "export http_proxy='" T_URL "'\n") != NULL);
+	CHECK(strstr(text, "export https_proxy='" T_URL "'\n") != NULL);
+	CHECK(strstr(text, "unset NO_PROXY no_proxy\n") != NULL);
+	free(text);
+	text = NULL;
+	CHECK(t_stat(home, ".sbx", &st) == 0 && S_ISDIR(st.st_mode));
+	CHECK_INT(st.st_mode & 07777, 0700);
+	CHECK(t_stat(home, "tmp", &st) == 0 && S_ISDIR(st.st_mode));
+	CHECK_INT(st.st_mode & 07777, 0700);
+	CHECK(t_blocks_single());
+
+	CHECK((text = t_read(home, ".gitconfig")) != NULL);
+	CHECK_STR(text, "# >>> sbxd >>>\n[http]\n\tproxy = " T_URL "\n"
+	    "# <<< sbxd <<<\n");
+	free(text);
+	CHECK((text = t_read(home, ".npmrc")) != NULL);
+	CHECK_STR(text, "# >>> sbxd >>>\nproxy=" T_URL "\nhttps-proxy="
+	    T_URL "\n# <<< sbxd <<<\n");
+	free(text);
+	CHECK((text = t_read(home, ".config/pip/pip.conf")) != NULL);
+	CHECK_STR(text, "# >>> sbxd >>>\n[global]\nproxy = " T_URL "\n"
+	    "# <<< sbxd <<<\n");
+	free(text);
+	text = NULL;
+
+	/* Again: not one file touched, not even renamed over. */
+	t_snap_take(snap);
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK_INT(t_snap_diff(snap), -1);
+	t_snap_free(snap);
+
+	/* Unrestricted: the proxy is gone, the profiles keep one block. */
+	sp.sp_restricted = 0;
+	sp.sp_proxy_url = NULL;
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK(t_no_proxy());
+	CHECK(t_blocks_single());
+	CHECK(t_stat(home, ".gitconfig", &st) == -1 && errno == ENOENT);
+	CHECK(t_stat(home, ".npmrc", &st) == -1 && errno == ENOENT);
+	CHECK(t_stat(home, ".config/pip/pip.conf", &st) == -1 &&
+	    errno == ENOENT);
+	CHECK((text = t_read(home, ".sbx/env.sh")) != NULL);
+	CHECK(strstr(text, want) != NULL);
+	t_snap_take(snap);
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK_INT(t_snap_diff(snap), -1);
+	t_snap_free(snap);
+
+	/* And back. */
+	sp.sp_restricted = 1;
+	sp.sp_proxy_url = T_URL;
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK(t_blocks_single());
+	free(text);
+	CHECK((text = t_read(home, ".npmrc")) != NULL);
+	CHECK_INT(t_count(text, "https-proxy=" T_URL "\n"), 1);
+	ret = 0;
+end:
+	if (ret == -1)
+		fprintf(stderr, "  provision: %s\n", err);
+	t_snap_free(snap);
+	free(text);
+	free(want);
+	teardown();
+	return (ret);
+}
+
+/* The user's own lines stay, in order; ours come and go around them. */
+static int
+test_user_lines(void)
+{
+	static const char	*bashrc = "# my bashrc\nalias ll='ls -l'\n";
+	static const char	*gitconfig = "[user]\n\tname = A User\n";
+	static const char	*npmrc = "registry=https://r.example/";
+	static const char	*pip = "[global]\ntimeout = 10\n";
+	struct sandbox_prov	 sp;
+	char			 err[256], *text = NULL, *p;
+	int			 ret = -1;
+
+	CHECK(setup(&sp) == 0);
+	CHECK(t_write(home, ".bashrc", bashrc) == 0);
+	CHECK(t_write(home, ".gitconfig", gitconfig) == 0);
+	CHECK(t_write(home, ".npmrc", npmrc) == 0);
+	CHECK(t_write(home, ".bash_profile", "# mine\n") == 0);
+	CHECK(asprintf(&p, "%s/.config", home) != -1 && mkdir(p, 0700) == 0);
+	free(p);
+	CHECK(asprintf(&p, "%s/.config/pip", home) != -1 &&
+	    mkdir(p, 0700) == 0);
+	free(p);
+	CHECK(t_write(home, ".config/pip/pip.conf", pip) == 0);
+
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK(t_blocks_single());
+	CHECK((text = t_read(home, ".bashrc")) != NULL);
+	CHECK((p = strstr(text, "# <<< sbxd <<<\n")) != NULL);
+	CHECK_STR(p + strlen("# <<< sbxd <<<\n"), bashrc);	/* first */
+	free(text);
+	CHECK((text = t_read(home, ".bash_profile")) != NULL);
+	CHECK_INT(t_count(text, "# >>> sbxd >>>\n"), 1);
+	CHECK(strstr(text, "# mine\n") != NULL);
+	free(text);
+	CHECK((text = t_read(home, ".gitconfig")) != NULL);
+	CHECK(strncmp(text, gitconfig, strlen(gitconfig)) == 0); /* last */
+	free(text);
+	CHECK((text = t_read(home, ".npmrc")) != NULL);
+	CHECK(strstr(text, "# <<< sbxd <<<\nregistry=https://r.example/") !=
+	    NULL);
+	free(text);
+	/* pip: one [global], ours inside it. */
+	CHECK((text = t_read(home, ".config/pip/pip.conf")) != NULL);
+	CHECK_STR(text, "[global]\n# >>> sbxd >>>\nproxy = " T_URL "\n"
+	    "# <<< sbxd <<<\ntimeout = 10\n");
+	free(text);
+	text = NULL;
+
+	/* A block the user moved and edited is replaced where it is. */
+	CHECK(t_write(home, ".zshrc", "setopt x\n# >>> sbxd >>>\nedited\n"
+	    "# <<< sbxd <<<\nsetopt y\n") == 0);
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK((text = t_read(home, ".zshrc")) != NULL);
+	CHECK(strncmp(text, "setopt x\n# >>> sbxd >>>\n", 24) == 0);
+	CHECK(strstr(text, "edited") == NULL);
+	CHECK((p = strstr(text, "# <<< sbxd <<<\n")) != NULL);
+	CHECK_STR(p + strlen("# <<< sbxd <<<\n"), "setopt y\n");
+	free(text);
+	text = NULL;
+
+	/* Unrestricted: the tools' files are exactly the user's again. */
+	sp.sp_restricted = 0;
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK(t_no_proxy());
+	CHECK((text = t_read(home, ".gitconfig")) != NULL);
+	CHECK_STR(text, gitconfig);
+	free(text);
+	CHECK((text = t_read(home, ".npmrc")) != NULL);
+	CHECK_STR(text, npmrc);
+	free(text);
+	CHECK((text = t_read(home, ".config/pip/pip.conf")) != NULL);
+	CHECK_STR(text, pip);
+	free(text);
+	text = NULL;
+
+	/* A block left open is an error, and the file is left alone. */
+	CHECK(t_write(home, ".zprofile", "a\n# >>> sbxd >>>\nb\n") == 0);
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), -1);
+	CHECK(strstr(err, ".zprofile") != NULL);
+	CHECK((text = t_read(home, ".zprofile")) != NULL);
+	CHECK_STR(text, "a\n# >>> sbxd >>>\nb\n");
+	ret = 0;
+end:
+	if (ret == -1)
+		fprintf(stderr, "  provision: %s\n", err);
+	free(text);
+	teardown();
+	return (ret);
+}
+
+/* Symlinks planted in the home are refused, never written through. */
+static int
+test_symlinks(void)
+{
+	static const struct {
+		const char	*name;
+		const char	*target;	/* below outside */
+	} planted[] = {
+		{ ".sbx", "" }, { ".npmrc", "/victim" },
+		{ ".bashrc", "/victim" }, { ".config", "" }, { "tmp", "" },
+		{ ".gitconfig", "/victim" }
+	};
+	struct sandbox_prov	 sp;
+	struct stat		 st;
+	char			 err[256], *target = NULL, *text = NULL;
+	size_t			 i;
+	int			 ret = -1;
+
+	CHECK(setup(&sp) == 0);
+	for (i = 0; i < sizeof(planted) / sizeof(*planted); i++) {
+		unit_rmtree(home);
+		unit_rmtree(outside);
+		CHECK(mkdir(home, 0755) == 0 && mkdir(outside, 0755) == 0);
+		CHECK(t_write(outside, "victim", "root's\n") == 0);
+		free(target);
+		CHECK(asprintf(&target, "%s%s", outside,
+		    planted[i].target) != -1);
+		CHECK(t_symlink(target, planted[i].name) == 0);
+		err[0] = '\0';
+		CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), -1);
+		CHECK(strstr(err, planted[i].name) != NULL);
+		CHECK(strstr(err, "symlink") != NULL);
+		/* Nothing new outside, the victim as it was. */
+		CHECK(t_stat(outside, "env.sh", &st) == -1);
+		CHECK(t_stat(outside, "pip", &st) == -1);
+		CHECK((text = t_read(outside, "victim")) != NULL);
+		CHECK_STR(text, "root's\n");
+		free(text);
+		text = NULL;
+		CHECK(t_stat(home, planted[i].name, &st) == 0 &&
+		    S_ISLNK(st.st_mode));
+	}
+
+	/* A dangling one would create its target: refused too. */
+	unit_rmtree(home);
+	CHECK(mkdir(home, 0755) == 0);
+	free(target);
+	CHECK(asprintf(&target, "%s/created", outside) != -1);
+	CHECK(t_symlink(target, ".zshrc") == 0);
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), -1);
+	CHECK(t_stat(outside, "created", &st) == -1 && errno == ENOENT);
+
+	/* A home its user does not own is refused before anything. */
+	unit_rmtree(home);
+	CHECK(mkdir(home, 0755) == 0);
+	sp.sp_uid = getuid() + 1;
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), -1);
+	CHECK(strstr(err, "not owned") != NULL);
+	CHECK(t_stat(home, ".sbx", &st) == -1 && errno == ENOENT);
+	ret = 0;
+end:
+	if (ret == -1)
+		fprintf(stderr, "  provision: %s\n", err);
+	free(target);
+	free(text);
+	teardown();
+	return (ret);
+}
+
+/* Run argv, quietly; its exit status or -1. */
+static int
+t_run(const char *cmd)
+{
+	char	*line;
+	int	 r;
+
+	if (asprintf(&line, "%s >/dev/null 2>&1", cmd) == -1)
+		return (-1);
+	r = system(line);
+	free(line);
+	return (r == -1 || !WIFEXITED(r) ? -1 : WEXITSTATUS(r));
+}
+
+/* Every file provisioning wrote belongs to uid:gid. */
+static int
+t_owned(uid_t uid, gid_t gid)
+{
+	static const char	*dirs[] = { ".sbx", "tmp", ".config",
+				    ".config/pip" };
+	struct stat		 st;
+	size_t			 i;
+	int			 bad = 0;
+
+	for (i = 0; i < T_NFILES; i++)
+		if (t_stat(home, t_files[i], &st) == -1 ||
+		    st.st_uid != uid || st.st_gid != gid)
+			bad++;
+	for (i = 0; i < sizeof(dirs) / sizeof(*dirs); i++)
+		if (t_stat(home, dirs[i], &st) == -1 ||
+		    st.st_uid != uid || st.st_gid != gid)
+			bad++;
+	return (bad == 0);
+}
+
+/*
+ * As root, for a real user: the child becomes that user, so what it
+ * writes is the user's, and what the user cannot read stops it.
+ * Skipped when not root, except under CI, which runs as root.
+ */
+static int
+test_root_user(void)
+{
+	struct sandbox_prov	 sp;
+	struct passwd		*pw;
+	struct stat		 st;
+	char			 err[256], name[32];
+	char			*cmd = NULL, *path = NULL;
+	uid_t			 uid;
+	int			 ret = -1, made = 0;
+	const char		*ci = getenv("CI");
+
+	err[0] = '\0';
+	if (getuid() != 0) {
+		if (ci != NULL && strcmp(ci, "true") == 0) {
+			fprintf(stderr, "  CI=true, but not root\n");
+			return (-1);
+		}
+		fprintf(stderr, "  not root: skipped\n");
+		return (0);
+	}
+	CHECK(setup(&sp) == 0);
+	for (uid = T_UID_FIRST; uid <= T_UID_LAST; uid++) {
+		snprintf(name, sizeof(name), "sbxdtest%ld", (long)uid);
+		if (getpwuid(uid) == NULL && getpwnam(name) == NULL)
+			break;
+	}
+	CHECK(uid <= T_UID_LAST);
+	CHECK(asprintf(&cmd, "/usr/sbin/useradd -u %ld -U -M -d %s "
+	    "-s /usr/sbin/nologin %s", (long)uid, home, name) != -1);
+	CHECK_INT(t_run(cmd), 0);
+	made = 1;
+	CHECK((pw = getpwnam(name)) != NULL);
+	CHECK(pw->pw_uid == uid);
+	sp.sp_user = name;
+	sp.sp_uid = pw->pw_uid;
+	sp.sp_gid = pw->pw_gid;
+	CHECK(chown(home, sp.sp_uid, sp.sp_gid) == 0);
+
+	/* A root-only file in the home: the user's child cannot read it. */
+	CHECK(t_write(home, ".zshrc", "secret\n") == 0);
+	CHECK(asprintf(&path, "%s/.zshrc", home) != -1);
+	CHECK(chmod(path, 0600) == 0);
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), -1);
+	CHECK(strstr(err, ".zshrc") != NULL);
+	CHECK(strstr(err, "Permission denied") != NULL);
+	CHECK(unlink(path) == 0);
+
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK(t_owned(sp.sp_uid, sp.sp_gid));
+	CHECK(t_stat(home, ".zshrc", &st) == 0 && st.st_uid != 0);
+	CHECK(t_blocks_single());
+
+	sp.sp_restricted = 0;
+	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK(t_no_proxy());
+	ret = 0;
+end:
+	if (ret == -1)
+		fprintf(stderr, "  provision: %s\n", err);
+	if (made) {
+		free(cmd);
+		cmd = NULL;
+		if (asprintf(&cmd, "/usr/sbin/userdel %s", name) == -1 ||
+		    t_run(cmd) != 0) {
+			fprintf(stderr, "  cannot remove user %s\n", name);
+			ret = -1;
+		}
+	}
+	free(cmd);
+	free(path);
+	teardown();
+	return (ret);
+}
+
+static const struct unit_test tests[] = {
+	{ "restricted", test_restricted },
+	{ "user_lines", test_user_lines },
+	{ "symlinks", test_symlinks },
+	{ "root_user", test_root_user }
+};
+
+UNIT_MAIN("sandbox_provision", tests)
