@@ -1,6 +1,6 @@
 /*
  * tunnelbench.c: measures CONNECT tunnels through an HTTP proxy, or the
- * same traffic direct, for bench/run.sh.
+ * same traffic direct, for bench/proxy.sh.
  *
  *   tunnelbench serve PORT            a server: on each connection, the
  *                                     first byte says what to do: 's'
@@ -12,7 +12,8 @@
  *   tunnelbench firstbyte HOST:PORT N [PROXY:PORT]
  *                                     N times: a new connection (through a
  *                                     new tunnel), one byte echoed; prints
- *                                     the median microseconds
+ *                                     the median and the 99th percentile
+ *                                     in microseconds
  *   tunnelbench idle HOST:PORT N PROXY:PORT
  *                                     open N tunnels, print "ready", hold
  *                                     them until stdin closes
@@ -213,7 +214,7 @@ firstbyte(const char *target, int count, const char *proxy)
 		close(fd);
 	}
 	qsort(lat, count, sizeof(*lat), cmp);
-	printf("%.0f\n", lat[count / 2]);
+	printf("%.0f %.0f\n", lat[count / 2], lat[count * 99 / 100]);
 	free(lat);
 	return (0);
 }

@@ -553,8 +553,13 @@ sandbox_proc_stream_log(struct sandbox_proc_stream *ss, char *line,
 	if (len == 0)
 		return;
 	if (ss->ss_stderr) {
-		log_warnx("%s: %s: %s", sp->sp_what, sandbox_proc_name(sp),
-		    line);
+		/* a command allowed to fail only explains itself */
+		if (sp->sp_cmd->sc_flags & SANDBOX_CMD_MAYFAIL)
+			log_debug("%s: %s: %s", sp->sp_what,
+			    sandbox_proc_name(sp), line);
+		else
+			log_warnx("%s: %s: %s", sp->sp_what,
+			    sandbox_proc_name(sp), line);
 		free(sp->sp_lasterr);
 		sp->sp_lasterr = xstrdup(line);
 	} else if (sp->sp_cmd->sc_flags & SANDBOX_CMD_OUTPUT)
@@ -707,7 +712,7 @@ sandbox_proc_reaped(struct sandbox_proc *sp, int status)
 		snprintf(how, sizeof(how), "killed by signal %d",
 		    WTERMSIG(status));
 	if (sc->sc_flags & SANDBOX_CMD_MAYFAIL) {
-		log_info("%s: %s %s, may fail: going on", sp->sp_what, path,
+		log_debug("%s: %s %s, may fail: going on", sp->sp_what, path,
 		    how);
 		sandbox_proc_next(sp);
 		return;

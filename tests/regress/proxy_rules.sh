@@ -47,7 +47,7 @@ grep -q "top-level domain" "$T/err" || fail "$(cat "$T/err")"
 ctl allow 127.0.0.1:1 x.test 2>"$T/err" && fail "unknown listener"
 grep -q 'no listener "127.0.0.1:1"' "$T/err" || fail "$(cat "$T/err")"
 ctl allow "$PROXY" 2>"$T/err" && fail "missing pattern"
-grep -q "usage: sbxctl allow listener pattern" "$T/err" || fail "usage"
+grep -q "usage: sbxctl allow name | listener pattern" "$T/err" || fail "usage"
 
 # A restart keeps them.
 stop_sbxd
