@@ -5,7 +5,7 @@
  *
  * On Linux the bytes go socket to pipe to socket with splice(2) and never
  * enter user space; a tunnel then holds no buffers of its own, only four
- * events.  Elsewhere (and when splice is switched off) two bufferevents
+ * events, and a pipe per direction only while bytes are in flight.  Elsewhere (and when splice is switched off) two bufferevents
  * relay by moving evbuffer chains, with a high watermark per direction.
  * Either way a direction that reaches EOF half-closes the other socket,
  * and the tunnel ends when both directions have, on an error, or when
@@ -33,6 +33,10 @@
 #include "proxy.h"
 
 #define TUNNEL_SPLICE_MAX	(64 * 1024)	/* one pipe's worth */
+#define TUNNEL_PIPE_POOL	64	/* empty pipes kept for reuse: a tunnel
+					   holds a pipe only while bytes are in
+					   it, so idle tunnels cost no
+					   descriptors and busy ones no pipe2 */
 
 /* One direction: bytes read from td_from are written to td_to. */
 struct tunnel_dir {
@@ -62,10 +66,15 @@ struct proxy_tunnel {
 	int			 pt_done;
 };
 
+static int	tunnel_pipes[TUNNEL_PIPE_POOL][2];	/* empty, reusable */
+static int	tunnel_npipes;
+
 static int	tunnel_splice_start(struct proxy_tunnel *);
 static void	tunnel_splice_readcb(evutil_socket_t, short, void *);
 static void	tunnel_splice_writecb(evutil_socket_t, short, void *);
 static int	tunnel_splice_flush(struct tunnel_dir *);
+static int	tunnel_pipe_get(struct tunnel_dir *);
+static void	tunnel_pipe_put(struct tunnel_dir *);
 static int	tunnel_bev_start(struct proxy_tunnel *);
 static void	tunnel_bev_readcb(struct bufferevent *, void *);
 static void	tunnel_bev_writecb(struct bufferevent *, void *);
@@ -134,10 +143,7 @@ proxy_tunnel_free(struct proxy_tunnel *pt)
 			event_del(&td->td_wev);
 		if (td->td_bev != NULL)
 			bufferevent_free(td->td_bev);
-		if (td->td_pipe[0] != -1)
-			close(td->td_pipe[0]);
-		if (td->td_pipe[1] != -1)
-			close(td->td_pipe[1]);
+		tunnel_pipe_put(td);
 		close(td->td_from);
 	}
 	if (event_initialized(&pt->pt_idle))
@@ -179,9 +185,7 @@ tunnel_splice_readcb(evutil_socket_t fd, short events __unused, void *arg)
 	struct tunnel_dir	*td = arg;
 	ssize_t			 n;
 
-	if (td->td_pipe[0] == -1 && pipe2(td->td_pipe, O_NONBLOCK |
-	    O_CLOEXEC) == -1) {
-		td->td_pipe[0] = td->td_pipe[1] = -1;
+	if (tunnel_pipe_get(td) == -1) {
 		tunnel_end(td->td_tunnel, "pipe failed");
 		return;
 	}
@@ -207,7 +211,8 @@ tunnel_splice_readcb(evutil_socket_t fd, short events __unused, void *arg)
 		/* The peer is slow: stop reading until the pipe drains. */
 		event_del(&td->td_rev);
 		event_add(&td->td_wev, NULL);
-	}
+	} else
+		tunnel_pipe_put(td);
 }
 
 static void
@@ -218,11 +223,48 @@ tunnel_splice_writecb(evutil_socket_t fd __unused, short events __unused,
 
 	if (tunnel_splice_flush(td) == -1 || td->td_queued > 0)
 		return;
+	tunnel_pipe_put(td);
 	event_del(&td->td_wev);
 	if (td->td_eof)
 		tunnel_eof(td);
 	else
 		event_add(&td->td_rev, NULL);
+}
+
+/* Give td a pipe: a spare one from the pool, or a new one. */
+static int
+tunnel_pipe_get(struct tunnel_dir *td)
+{
+	if (td->td_pipe[0] != -1)
+		return (0);
+	if (tunnel_npipes > 0) {
+		tunnel_npipes--;
+		td->td_pipe[0] = tunnel_pipes[tunnel_npipes][0];
+		td->td_pipe[1] = tunnel_pipes[tunnel_npipes][1];
+		return (0);
+	}
+	if (pipe2(td->td_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		td->td_pipe[0] = td->td_pipe[1] = -1;
+		return (-1);
+	}
+	return (0);
+}
+
+/* Take td's pipe: to the pool if empty and there is room, else close. */
+static void
+tunnel_pipe_put(struct tunnel_dir *td)
+{
+	if (td->td_pipe[0] == -1)
+		return;
+	if (td->td_queued == 0 && tunnel_npipes < TUNNEL_PIPE_POOL) {
+		tunnel_pipes[tunnel_npipes][0] = td->td_pipe[0];
+		tunnel_pipes[tunnel_npipes][1] = td->td_pipe[1];
+		tunnel_npipes++;
+	} else {
+		close(td->td_pipe[0]);
+		close(td->td_pipe[1]);
+	}
+	td->td_pipe[0] = td->td_pipe[1] = -1;
 }
 
 /* Move the pipe's bytes to td_to; -1 if the tunnel ended. */

@@ -98,20 +98,29 @@ fw_nft_path(void)
 	return (FW_NFT_PATH);
 }
 
-/* The table name goes into nft's input: letters, digits, '_' only. */
-static int
-fw_nft_conf_ok(const struct fw_conf *fc)
+/*
+ * The table name goes into nft's input: a letter, then letters, digits
+ * and '_'.  The parser checks sandbox firewall lines with it too.
+ */
+int
+fw_nft_table_ok(const char *table)
 {
 	const char	*p;
 
-	if (fc->fc_table == NULL || *fc->fc_table == '\0' ||
-	    strlen(fc->fc_table) > FW_NFT_TABLE_MAX ||
-	    !isalpha((unsigned char)*fc->fc_table))
+	if (table == NULL || !isalpha((unsigned char)*table) ||
+	    strlen(table) > FW_NFT_TABLE_MAX)
 		return (0);
-	for (p = fc->fc_table; *p != '\0'; p++)
+	for (p = table; *p != '\0'; p++)
 		if (!isalnum((unsigned char)*p) && *p != '_')
 			return (0);
-	return (fc->fc_group >= -1 && fc->fc_group <= FW_NFT_GROUP_MAX);
+	return (1);
+}
+
+static int
+fw_nft_conf_ok(const struct fw_conf *fc)
+{
+	return (fw_nft_table_ok(fc->fc_table) && fc->fc_group >= -1 &&
+	    fc->fc_group <= FW_NFT_GROUP_MAX);
 }
 
 /* Not root, not (uid_t)-1, one to SANDBOX_PORTS_MAX distinct ports. */

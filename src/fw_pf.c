@@ -5,8 +5,10 @@
  * The parent anchor holds only 'anchor "*"', since the stock pf.conf
  * evaluates the anchors right under com.apple, not their children.
  * Loading one anchor with "pfctl -f" replaces its rules at once.  PF
- * is enabled separately (fw_pf_enable), only while a restricted sandbox
- * exists.  fc_group does not apply: "log" rules go to pflog0.
+ * is enabled after a sandbox's anchor is loaded, so only once a
+ * restricted sandbox exists, and never disabled: other software on the
+ * host may rely on it.  fc_group does not apply: "log" rules go to
+ * pflog0.
  *
  * PF's "user" matches TCP and UDP only: pf_socket_lookup() finds no
  * socket for other protocols and leaves the uid at UID_MAX, so "user =
@@ -55,10 +57,10 @@ struct fw_pf_rule {
 	long	 pr_uid;		/* -1: any */
 };
 
-static int	 fw_pf_anchor_ok(const char *);
 static int	 fw_pf_sandbox_ok(const struct fw_sandbox *);
 static char	*fw_pf_path(const struct fw_conf *, uid_t);
 static char	*fw_pf_ruleset(const struct fw_sandbox *);
+static int	 fw_pf_enable(struct sandbox_cmdlist *);
 static int	 fw_pf_init(const struct fw_conf *, struct sandbox_cmdlist *);
 static int	 fw_pf_apply(const struct fw_conf *,
 		    const struct fw_sandbox *, struct sandbox_cmdlist *);
@@ -83,8 +85,9 @@ const struct fw_backend fw_pf_backend = {
 /*
  * An anchor path pfctl takes as given: components of [A-Za-z0-9_.-],
  * none empty, "." or "..", none starting with '_' (reserved by pfctl).
+ * The parser checks sandbox firewall lines with it too.
  */
-static int
+int
 fw_pf_anchor_ok(const char *a)
 {
 	const char	*c;
@@ -187,7 +190,7 @@ fw_pf_init(const struct fw_conf *fc, struct sandbox_cmdlist *cl)
 }
 
 /* Take a reference on PF being enabled (pfctl -E counts them). */
-int
+static int
 fw_pf_enable(struct sandbox_cmdlist *cl)
 {
 	sandbox_cmd_add(cl, 0, FW_PF_PFCTL, "-E", NULL);
@@ -210,7 +213,7 @@ fw_pf_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	sandbox_cmd_input(sc, rules);
 	free(rules);
 	free(path);
-	return (0);
+	return (fw_pf_enable(cl));
 }
 
 /* Flush the sandbox's anchor; an anchor that is gone flushes fine. */

@@ -1250,15 +1250,17 @@ add_nameserver(const char *addr, long long port)
 	return (0);
 }
 
-/* An absolute path without "." or ".." parts, stored in dst.  Takes s. */
+/*
+ * A path useradd and the shell profiles take as given (absolute, no
+ * ".", ".." or empty parts, no blanks, ':' or '\\'), stored in dst.
+ * Takes s.
+ */
 static int
 check_abspath(const char *what, char *s, char **dst)
 {
-	if (s[0] != '/' || strlen(s) >= SBXD_PATH_MAX || strstr(s, "/./") ||
-	    strstr(s, "/../") || strcmp(s + strlen(s) - 2, "/.") == 0 ||
-	    strcmp(s + strlen(s) - 3, "/..") == 0) {
-		yyerror("%s \"%s\": an absolute path without . or .. is "
-		    "needed", what, s);
+	if (!sandbox_user_path_ok(s)) {
+		yyerror("%s \"%s\": an absolute path without . or .. parts, "
+		    "blanks, ':' or '\\' is needed", what, s);
 		free(s);
 		return (-1);
 	}
@@ -1267,33 +1269,25 @@ check_abspath(const char *what, char *s, char **dst)
 	return (0);
 }
 
-/*
- * A firewall table or anchor name: letters, digits, '_', '-' and, for
- * an anchor, '/' between parts.  Frees s on error.
- */
+/* A firewall table or anchor name the backend accepts.  Frees s. */
 static int
 check_ident(const char *what, char *s)
 {
-	size_t	 i, len = strlen(s);
-	int	 slash = strcmp(what, "anchor") == 0;
+	int	 anchor = strcmp(what, "anchor") == 0;
 
-	for (i = 0; i < len; i++) {
-		if (isalnum((unsigned char)s[i]) || s[i] == '_' ||
-		    s[i] == '-' || (slash && s[i] == '.'))
-			continue;
-		if (slash && s[i] == '/' && i > 0 && i + 1 < len &&
-		    s[i + 1] != '/')
-			continue;
-		break;
-	}
-	if (len == 0 || len > SANDBOX_FW_NAME_MAX || i < len) {
-		yyerror("%s \"%s\": letters, digits, '_' and '-'%s are "
-		    "allowed, up to %d", what, s, slash ? ", '.' and '/'" :
-		    "", SANDBOX_FW_NAME_MAX);
-		free(s);
-		return (-1);
-	}
-	return (0);
+	if (anchor ? fw_pf_anchor_ok(s) && strlen(s) <= SANDBOX_FW_NAME_MAX :
+	    fw_nft_table_ok(s) && strlen(s) <= SANDBOX_FW_NAME_MAX)
+		return (0);
+	if (anchor)
+		yyerror("anchor \"%s\": parts of letters, digits, '_', '.' "
+		    "and '-' between '/', none empty, \".\", \"..\" or "
+		    "starting with '_', up to %d in all, are needed", s,
+		    SANDBOX_FW_NAME_MAX);
+	else
+		yyerror("table \"%s\": a letter, then letters, digits and "
+		    "'_', up to %d, are needed", s, SANDBOX_FW_NAME_MAX);
+	free(s);
+	return (-1);
 }
 
 /* A range first-last inside [min, max]. */

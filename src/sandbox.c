@@ -66,6 +66,7 @@ static json_t	*sandbox_check_one(struct sandbox *, const char *,
 static void	sandbox_check_add(json_t *, const char *, int,
 		    const char *, const char *);
 static json_t	*sandbox_doctor_base(int, const char *, const char *);
+static int	 sandbox_check_healthy(json_t *);
 static char	**sandbox_env(const struct sandbox *);
 
 const struct sbxd_component sandbox_component = {
@@ -218,7 +219,8 @@ sandbox_status(void)
 	TAILQ_FOREACH(sb, &sandboxes, sb_entry)
 		n[sb->sb_state]++;
 	return (json_pack("{s:s, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:o}",
-	    "state", sandbox_fw_ready ? "up" : "starting",
+	    "state", sandbox_fw_ready ? "up" : *sandbox_fw_error ? "down" :
+	    "starting",
 	    "firewall", sandbox_backend->fb_name, "table", sandbox_fw_name,
 	    "firewall_error", *sandbox_fw_error ? sandbox_fw_error : NULL,
 	    "ready", n[SANDBOX_READY], "failed", n[SANDBOX_FAILED],
@@ -630,7 +632,7 @@ sandbox_checkcb(int status, const char *error, const char *output,
 {
 	struct sandbox_check	*ck = arg;
 	struct sandbox		*sb;
-	json_t			*list = json_array(), *checks = NULL;
+	json_t			*list = json_array(), *checks = NULL, *reply;
 
 	if (status != 0)
 		output = NULL;
@@ -643,12 +645,17 @@ sandbox_checkcb(int status, const char *error, const char *output,
 			    output, checks));
 	if (ck->ck_doctor) {
 		json_decref(list);
-		control_req_ok(ck->ck_req, json_pack("{s:o}", "checks",
-		    checks));
-	} else
-		control_req_ok(ck->ck_req, json_pack("{s:o, s:s, s:s?}",
-		    "sandboxes", list, "firewall", sandbox_backend->fb_name,
-		    "error", status != 0 ? error : NULL));
+		reply = json_pack("{s:b, s:o}", "healthy",
+		    sandbox_check_healthy(checks), "checks", checks);
+	} else {
+		reply = json_pack("{s:b, s:o, s:s}", "healthy", status == 0 &&
+		    sandbox_check_healthy(list), "sandboxes", list, "firewall",
+		    sandbox_backend->fb_name);
+		if (status != 0)
+			json_object_set_new(reply, "error", json_string(
+			    error != NULL ? error : "cannot list the rules"));
+	}
+	control_req_ok(ck->ck_req, reply);
 	free(ck->ck_name);
 	free(ck);
 }
@@ -704,6 +711,32 @@ sandbox_check_one(struct sandbox *sb, const char *output, json_t *checks)
 	    "policy", sb->sb_policy, "rules", rules));
 }
 
+/*
+ * Whether every entry is healthy: a doctor check with "ok", a network
+ * entry with its firewall rules right and, when ready, its listener up.
+ */
+static int
+sandbox_check_healthy(json_t *entries)
+{
+	json_t		*e;
+	const char	*state;
+	size_t		 i;
+
+	json_array_foreach(entries, i, e) {
+		if (json_object_get(e, "check") != NULL) {
+			if (!json_is_true(json_object_get(e, "ok")))
+				return (0);
+			continue;
+		}
+		state = json_string_value(json_object_get(e, "state"));
+		if (!json_is_true(json_object_get(e, "firewall_ok")) ||
+		    (state != NULL && strcmp(state, "ready") == 0 &&
+		    !json_is_true(json_object_get(e, "listener"))))
+			return (0);
+	}
+	return (1);
+}
+
 static void
 sandbox_check_add(json_t *checks, const char *what, int ok,
     const char *detail, const char *fix)
@@ -734,6 +767,8 @@ sandbox_doctor_base(int status, const char *error, const char *output)
 	pstate = json_string_value(json_object_get(st, "state"));
 	sandbox_check_add(checks, "pfmon capturing", pstate != NULL &&
 	    strcmp(pstate, "up") == 0, pstate != NULL ? pstate : "unknown",
+	    sandbox_backend == &fw_pf_backend ? "add pfmon interface "
+	    "\"pflog0\" to sbxd.conf, then sbxctl reload" :
 	    sandbox_fwc.fc_group == -1 ? "add pfmon interface \"nflog:N\" "
 	    "to sbxd.conf, then restart sbxd" : "check the pfmon interface "
 	    "in sbxctl status and that sbxd runs as root");

@@ -152,7 +152,6 @@ void		 sandbox_cmdlist_print(FILE *, const struct sandbox_cmdlist *);
 /* src/fw_nft.c, src/fw_pf.c */
 extern const struct fw_backend fw_nft_backend;
 extern const struct fw_backend fw_pf_backend;
-int		 fw_pf_enable(struct sandbox_cmdlist *);
 int		 fw_pf_list_sandbox(const struct fw_conf *,
 		    const struct fw_sandbox *, struct sandbox_cmdlist *);
 

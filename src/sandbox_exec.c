@@ -298,7 +298,7 @@ sandbox_exec_start(struct control_req *cr,
 	    (unsigned long long)ex->ex_id, (long)pid, (long)ex->ex_uid,
 	    ex->ex_tty ? " pty" : "", ec.ec_path);
 	events_publish("sandbox.exec", json_pack("{s:s, s:I, s:I, s:b, "
-	    "s:s}", "name", ex->ex_name, "uid", (json_int_t)ex->ex_uid,
+	    "s:s}", "sandbox", ex->ex_name, "uid", (json_int_t)ex->ex_uid,
 	    "pid", (json_int_t)pid, "tty", ex->ex_tty, "command",
 	    ec.ec_path));
 	if (control_req_takeover(cr, &bev) == -1) {
@@ -1162,7 +1162,7 @@ sandbox_exec_chldcb(evutil_socket_t sig __unused, short what __unused,
 		    ex->ex_name, (unsigned long long)ex->ex_id,
 		    (long)ex->ex_pid, ex->ex_status);
 		events_publish("sandbox.exec.exit", json_pack("{s:s, s:I, "
-		    "s:i}", "name", ex->ex_name, "pid", (json_int_t)ex->ex_pid,
+		    "s:i}", "sandbox", ex->ex_name, "pid", (json_int_t)ex->ex_pid,
 		    "status", ex->ex_status));
 		ex->ex_pid = -1;
 		sandbox_exec_check(ex);

@@ -30,7 +30,6 @@
 #define SANDBOX_USER_IDLEN	16	/* a uid in decimal, and its NUL */
 
 static int	sandbox_user_name_ok(const char *);
-static int	sandbox_user_path_ok(const char *);
 static int	sandbox_user_comment_ok(const char *);
 static void	sandbox_user_add_linux(struct sandbox_cmdlist *, const char *,
 		    const char *, const char *, const char *, const char *);
@@ -55,9 +54,10 @@ sandbox_user_name_ok(const char *user)
 
 /*
  * Absolute, not "/", no "." or ".." component, no empty component, and
- * nothing passwd or a shell would split on.
+ * nothing passwd or a shell would split on.  The parser checks sandbox
+ * home and shell with it.
  */
-static int
+int
 sandbox_user_path_ok(const char *path)
 {
 	const char	*p, *c;

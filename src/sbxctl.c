@@ -22,12 +22,13 @@
 #include "sbxctl.h"
 
 static int	 sbxctl_json;		/* -j */
-int		 sbxctl_exitcode;	/* a printer's verdict: doctor */
+static int	 sbxctl_exitcode;	/* 1: the reply reports a problem */
 
 static void	 usage(void) __attribute__((__noreturn__));
 static FILE	*sbxctl_connect(const char *);
 static int	 sbxctl_run(FILE *, const struct sbxctl_cmd *, json_t *);
 static void	 sbxctl_print_value(const char *, json_t *);
+static void	 sbxctl_print_progress(json_t *);
 static void	 sbxctl_print_fields(json_t *, const char **);
 static void	 sbxctl_print_uptime(json_int_t);
 static void	 sbxctl_sigcb(int);
@@ -156,13 +157,15 @@ sbxctl_run(FILE *fp, const struct sbxctl_cmd *cmd, json_t *req)
 			else if (done)
 				cmd->print(line);
 			else
-				sbxctl_print_value("", json_object_get(line,
-				    "progress"));
+				sbxctl_print_progress(line);
 			fflush(stdout);
 			json_decref(line);
 			continue;
 		}
 		r = json_is_true(ok) ? 0 : 1;
+		/* network, doctor: a problem found is a failure too */
+		if (json_is_false(json_object_get(line, "healthy")))
+			sbxctl_exitcode = 1;
 		if (sbxctl_json && (r != 0 || !cmd->follow))
 			fputs(buf, stdout);
 		else if (r != 0)
@@ -203,6 +206,14 @@ sbxctl_print_log(json_t *reply)
 {
 	printf("log level %s\n", json_string_value(json_object_get(reply,
 	    "level")));
+}
+
+/* A progress line of a long command, such as create or rm. */
+static void
+sbxctl_print_progress(json_t *line)
+{
+	sbxctl_print_value("", json_object_get(line, "progress"));
+	putchar('\n');
 }
 
 /* One value as text: strings bare, others as JSON. */
@@ -418,7 +429,7 @@ sbxctl_print_network(json_t *reply)
 	json_t	*sb, *r;
 	size_t	 i, j;
 
-	if (json_object_get(reply, "error") != NULL)
+	if (json_is_string(json_object_get(reply, "error")))
 		printf("firewall %s: %s\n", sbxctl_str(reply, "firewall"),
 		    sbxctl_str(reply, "error"));
 	printf("%-20s %-9s %5s %-8s %-12s %s\n", "NAME", "STATE", "PORT",
@@ -433,12 +444,10 @@ sbxctl_print_network(json_t *reply)
 		json_array_foreach(json_object_get(sb, "rules"), j, r)
 			printf("%20s %s %s\n", "", sbxctl_str(r, "action"),
 			    sbxctl_str(r, "pattern"));
-		if (!json_is_true(json_object_get(sb, "firewall_ok")))
-			sbxctl_exitcode = 1;
 	}
 }
 
-/* doctor: each check, and how to fix a failed one; exit 1 if any. */
+/* doctor: each check, and how to fix a failed one. */
 void
 sbxctl_print_doctor(json_t *reply)
 {
@@ -452,6 +461,5 @@ sbxctl_print_doctor(json_t *reply)
 		if (json_is_true(json_object_get(c, "ok")))
 			continue;
 		printf("     fix: %s\n", sbxctl_str(c, "fix"));
-		sbxctl_exitcode = 1;
 	}
 }

@@ -36,6 +36,5 @@ void			 sbxctl_print_sandbox(json_t *);
 void			 sbxctl_print_sandboxes(json_t *);
 void			 sbxctl_print_network(json_t *);
 void			 sbxctl_print_doctor(json_t *);
-extern int		 sbxctl_exitcode;
 
 #endif /* SBXCTL_H */

@@ -359,6 +359,12 @@ int		 proxy_listener_add(const char *,
 int		 proxy_listener_remove(const char *);
 int		 proxy_listener_up(const char *);
 
+/* src/fw_nft.c, src/fw_pf.c, src/sandbox_user.c: names and paths the
+   backends accept, checked by the parser too */
+int		 fw_nft_table_ok(const char *);
+int		 fw_pf_anchor_ok(const char *);
+int		 sandbox_user_path_ok(const char *);
+
 /* src/sandbox.c */
 const char	*sandbox_name_by_uid(uid_t);
 

@@ -204,6 +204,19 @@ in_ns nft list chain inet sbxd "uid_$U1" | grep -q drop ||
 ctl network rt1 >"$T/net" || { cat "$T/net"; fail "network rt1"; }
 grep -q "rt1.*up.*ok" "$T/net" || { cat "$T/net"; fail "network rt1 health"; }
 ctl doctor >"$T/doctor" || { cat "$T/doctor"; fail "doctor"; }
+grep -q FAIL "$T/doctor" && { cat "$T/doctor"; fail "doctor finds a fault"; }
+
+# Rules gone behind sbxd's back: network and doctor say so and fail,
+# with -j too; doctor says how to fix it.
+in_ns nft flush chain inet sbxd "uid_$U1"
+ctl network rt1 >"$T/net" 2>&1 && fail "network passes with no rules"
+grep -Eq "^rt1 .* ok$" "$T/net" && fail "network reports ok: $(cat "$T/net")"
+ctl -j network rt1 >/dev/null 2>&1 && fail "network -j passes with no rules"
+ctl doctor >"$T/doctor" 2>&1 && fail "doctor passes with no rules"
+grep -q "FAIL *rt1: firewall rules" "$T/doctor" ||
+    fail "doctor: $(cat "$T/doctor")"
+grep -q "fix: " "$T/doctor" || fail "doctor gives no fix"
+ctl -j doctor >/dev/null 2>&1 && fail "doctor -j passes with no rules"
 
 # A process of the sandbox keeps running; rm stops it and removes all.
 as_user rt1 /bin/sh -c 'sleep 300 </dev/null >/dev/null 2>&1 &'
