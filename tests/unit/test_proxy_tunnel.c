@@ -7,6 +7,8 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <dirent.h>
+
 #include <netinet/in.h>
 
 #include <errno.h>
@@ -26,6 +28,8 @@
 #include "unit.h"
 
 #define BIG	(4 * 1024 * 1024 + 17)
+#define TUNNELS	100		/* tunnels of the idle-pipes test */
+#define POOL	64		/* TUNNEL_PIPE_POOL in proxy_tunnel.c */
 
 static struct sbxd	 env;
 static const char	*ended;
@@ -226,11 +230,73 @@ end:
 	return (ret);
 }
 
+/* Descriptors this process has open. */
+static int
+nfds(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return (n - 1);		/* the directory's own */
+}
+
+/*
+ * Tunnels that moved bytes both ways and went quiet hold no pipes: two
+ * sockets each, plus at most the pool of spare pipes in all.
+ */
+static int
+test_idle_pipes(void)
+{
+	struct proxy_tunnel	*pt[TUNNELS];
+	struct timeval		 idle = { 30, 0 };
+	int			 a[TUNNELS], b[TUNNELS], a2, b2;
+	int			 ret = -1, i, n, base;
+
+	env.sx_base = event_base_new();
+	sbxd_env = &env;
+	memset(pt, 0, sizeof(pt));
+	for (i = 0; i < TUNNELS; i++)
+		a[i] = b[i] = -1;
+	CHECK((base = nfds()) > 0);
+	for (i = 0; i < TUNNELS; i++) {
+		CHECK(pairs(&a[i], &a2, &b[i], &b2) == 0);
+		pt[i] = proxy_tunnel_new(a2, b2, 1, 65536, &idle, endcb, NULL);
+		CHECK(pt[i] != NULL);
+		CHECK(move(a[i], b[i], 3000, 0) == 0);
+		CHECK(move(b[i], a[i], 200000, 0) == 0);
+	}
+	n = nfds() - base;
+	if (n > 4 * TUNNELS + 2 * POOL) {
+		unit_fail(__FILE__, __LINE__, "%d tunnels hold %d "
+		    "descriptors", TUNNELS, n);
+		goto end;
+	}
+	ret = 0;
+end:
+	for (i = 0; i < TUNNELS; i++) {
+		proxy_tunnel_free(pt[i]);
+		if (a[i] != -1)
+			close(a[i]);
+		if (b[i] != -1)
+			close(b[i]);
+	}
+	event_base_free(env.sx_base);
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
 	{ "splice", test_splice },
 	{ "bufferevent", test_bufferevent },
 	{ "idle", test_idle },
 	{ "reset", test_reset },
+	{ "idle pipes", test_idle_pipes },
 };
 
 UNIT_MAIN("proxy_tunnel", tests)
