@@ -85,6 +85,18 @@ ctl() {
 	"$SBXCTL" -s "$T/ctl.sock" "$@"
 }
 
+# With two CPUs or more the flood sender gets the last one to itself and
+# sbxd, the origin and the client share the others, as on a host where
+# a sandbox's flood does not own the daemon's core.
+NCPU=$(nproc)
+if [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+	PIN="taskset -c 0-$((NCPU - 2))"
+	FLOODPIN="taskset -c $((NCPU - 1))"
+else
+	PIN=
+	FLOODPIN=
+fi
+
 pfmon_json() {
 	ctl -j status | python3 -c "import json, sys
 for c in json.load(sys.stdin)['components']:
@@ -114,7 +126,7 @@ EOF2
 	HP=18080
 	PP=13128
 	mkdir -p "$T/www" && echo hello >"$T/www/index.html"
-	(cd "$T/www" && exec nsenter --net="/run/netns/$NS" python3 -m \
+	(cd "$T/www" && exec $PIN nsenter --net="/run/netns/$NS" python3 -m \
 	    http.server --bind 127.0.0.1 "$HP" >/dev/null 2>&1) &
 	HTTP_PID=$!
 	cat >"$T/sbxd.conf" <<EOF2
@@ -129,7 +141,7 @@ policy "bench" {
 }
 proxy listen on 127.0.0.1 port $PP policy "bench"
 EOF2
-	nsenter --net="/run/netns/$NS" "$SBXD" -d -f "$T/sbxd.conf" \
+	$PIN nsenter --net="/run/netns/$NS" "$SBXD" -d -f "$T/sbxd.conf" \
 	    >"$T/sbxd.log" 2>&1 &
 	SBXD_PID=$!
 	i=0
@@ -142,15 +154,22 @@ print(json.load(sys.stdin)["state"])' 2>/dev/null)" = up ]; do
 	sleep 0.5
 }
 
-# latency FILE COUNT: COUNT requests through the proxy, one per line.
+# latency FILE COUNT: COUNT requests through the proxy, one per line to
+# FILE, each followed by one straight to the origin (to FILE.direct):
+# what the machine itself adds under the flood.
 latency() {
 	: >"$1"
+	: >"$1.direct"
 	n=0
 	while [ $n -lt "$2" ]; do
-		nsenter --net="/run/netns/$NS" curl -s -o /dev/null \
+		$PIN nsenter --net="/run/netns/$NS" curl -s -o /dev/null \
 		    -x "http://127.0.0.1:$PP" -w '%{time_total}\n' \
 		    --max-time 5 "http://127.0.0.1:$HP/" >>"$1" ||
 		    echo 5 >>"$1"
+		$PIN nsenter --net="/run/netns/$NS" curl -s -o /dev/null \
+		    --noproxy '*' -w '%{time_total}\n' \
+		    --max-time 5 "http://127.0.0.1:$HP/" >>"$1.direct" ||
+		    echo 5 >>"$1.direct"
 		n=$((n + 1))
 	done
 }
@@ -162,7 +181,7 @@ rss() {
 # flood NAME NPORTS: flood while sampling RSS and timing the proxy.
 flood() {
 	before=$(rss)
-	ip netns exec "$NS" setpriv --reuid "$U" --regid "$U" \
+	$FLOODPIN ip netns exec "$NS" setpriv --reuid "$U" --regid "$U" \
 	    --clear-groups "$T/pfmon_flood" 127.0.0.1 20000 "$RATE" "$SECS" \
 	    "$2" >"$T/flood.out" 2>&1 &
 	fp=$!
@@ -193,9 +212,9 @@ live() {
 	latency "$T/lat.idle" "$REQS"
 	flood one-flow 1
 	flood many-flows 5000
-	python3 - "$T" "$RATE" "$SECS" <<'EOF2'
+	python3 - "$T" "$RATE" "$SECS" "$FLOODPIN" <<'EOF2'
 import json, sys
-t, rate, secs = sys.argv[1], sys.argv[2], sys.argv[3]
+t, rate, secs, pin = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 def pct(name, p):
     v = sorted(float(x) for x in open("%s/lat.%s" % (t, name)))
     return v[min(len(v) - 1, int(len(v) * p))] * 1000, len(v)
@@ -207,17 +226,26 @@ for l in open(t + "/flood.sum"):
 print()
 idle50, n = pct("idle", 0.5)
 idle99, _ = pct("idle", 0.99)
-print("| phase | proxy p50 | proxy p99 | p99 / idle p99 | requests |"
-      " RSS before | RSS max | RSS after |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
-print("| idle | %.2f ms | %.2f ms | 1.0x | %d | | | |" % (idle50, idle99, n))
+didle99, _ = pct("idle.direct", 0.99)
+print("| phase | proxy p50 | proxy p99 | p99 / idle p99 | direct p99 |"
+      " requests | RSS before | RSS max | RSS after |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| idle | %.2f ms | %.2f ms | 1.0x | %.2f ms | %d | | | |"
+      % (idle50, idle99, didle99, n))
 rss = {l.split()[0]: l.split()[1:] for l in open(t + "/rss.sum")}
 for name in ("one-flow", "many-flows"):
     p50, n = pct(name, 0.5)
     p99, _ = pct(name, 0.99)
+    d99, _ = pct(name + ".direct", 0.99)
     b, a, m = rss[name]
-    print("| flood, %s | %.2f ms | %.2f ms | %.1fx | %d | %s kB | %s kB |"
-          " %s kB |" % (name, p50, p99, p99 / idle99, n, b, m, a))
+    print("| flood, %s | %.2f ms | %.2f ms | %.1fx | %.2f ms | %d | %s kB |"
+          " %s kB | %s kB |" % (name, p50, p99, p99 / idle99, d99, n, b, m,
+          a))
+print()
+print("direct: the same request straight to the origin, no proxy, "
+      "interleaved; %s"
+      % ("the flood sender pinned to its own CPU" if pin else
+         "nothing pinned"))
 print()
 print("| phase | seen | decoded | alerted | followups | coalesced |"
       " suppressed | kernel recv | kernel drop |")
