@@ -10,12 +10,12 @@
 #    sends UDP at RATE packets/s for SECS seconds (bench/pfmon_flood.c),
 #    once to one port (one flow, coalesced) and once over many ports
 #    (new flows: the per-uid limit and the flow table).  sbxd's RSS is
-#    sampled every second, and the proxy's latency (curl through sbxd
-#    to a python http.server in the namespace) is measured idle and
-#    under each flood.
+#    sampled every second, and the proxy's latency (a python client
+#    through sbxd to a python http.server in the namespace, a new
+#    connection per request) is measured idle and under each flood.
 #
 # usage: SBXD=./sbxd SBXCTL=./sbxctl top_srcdir=. sh bench/pfmon.sh
-#	N (1000000), RATE (200000), SECS (10), REQS (300), CC (cc)
+#	N (1000000), RATE (200000), SECS (10), CC (cc)
 
 set -u
 SBXD=${SBXD:-./sbxd}
@@ -24,7 +24,6 @@ top_srcdir=${top_srcdir:-.}
 N=${N:-1000000}
 RATE=${RATE:-200000}
 SECS=${SECS:-10}
-REQS=${REQS:-300}
 CC=${CC:-cc}
 G=9
 T=$(mktemp -d "${TMPDIR:-/tmp}/sbxd-pfbench.XXXXXX") || exit 1
@@ -154,24 +153,35 @@ print(json.load(sys.stdin)["state"])' 2>/dev/null)" = up ]; do
 	sleep 0.5
 }
 
-# latency FILE COUNT: COUNT requests through the proxy, one per line to
-# FILE, each followed by one straight to the origin (to FILE.direct):
-# what the machine itself adds under the flood.
+# latency FILE SECONDS: for SECONDS, requests through the proxy, each
+# time in seconds on a line of FILE, each followed by one straight to
+# the origin (to FILE.direct): what the machine itself adds.  One client
+# process on a fresh connection per request, so every request is a new
+# session of the proxy.
 latency() {
-	: >"$1"
-	: >"$1.direct"
-	n=0
-	while [ $n -lt "$2" ]; do
-		$PIN nsenter --net="/run/netns/$NS" curl -s -o /dev/null \
-		    -x "http://127.0.0.1:$PP" -w '%{time_total}\n' \
-		    --max-time 5 "http://127.0.0.1:$HP/" >>"$1" ||
-		    echo 5 >>"$1"
-		$PIN nsenter --net="/run/netns/$NS" curl -s -o /dev/null \
-		    --noproxy '*' -w '%{time_total}\n' \
-		    --max-time 5 "http://127.0.0.1:$HP/" >>"$1.direct" ||
-		    echo 5 >>"$1.direct"
-		n=$((n + 1))
-	done
+	$PIN nsenter --net="/run/netns/$NS" python3 - "$1" "$2" "$PP" "$HP" \
+	    <<'EOF2'
+import http.client, sys, time
+out, secs, pp, hp = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
+def get(port, path):
+    t = time.monotonic()
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+        c.request("GET", path)
+        r = c.getresponse()
+        r.read()
+        c.close()
+        if r.status != 200:
+            return 5.0
+    except OSError:
+        return 5.0
+    return time.monotonic() - t
+p, d = open(out, "w"), open(out + ".direct", "w")
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    p.write("%f\n" % get(pp, "http://127.0.0.1:%s/" % hp))
+    d.write("%f\n" % get(hp, "/"))
+EOF2
 }
 
 rss() {
@@ -193,7 +203,7 @@ flood() {
 	) &
 	sp=$!
 	sleep 0.5
-	latency "$T/lat.$1" "$REQS"
+	latency "$T/lat.$1" $((SECS - 1))
 	wait $fp
 	wait $sp
 	sleep 3		# the last windows close
@@ -209,7 +219,7 @@ live() {
 		return 0
 	fi
 	live_setup || { echo "live setup failed"; return 1; }
-	latency "$T/lat.idle" "$REQS"
+	latency "$T/lat.idle" $((SECS - 1))
 	flood one-flow 1
 	flood many-flows 5000
 	python3 - "$T" "$RATE" "$SECS" "$FLOODPIN" <<'EOF2'

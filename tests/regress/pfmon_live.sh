@@ -77,10 +77,7 @@ send() {
 	ip netns exec "$NS" "$UPY" -c "$SEND" "$@"
 }
 status_pfmon() {
-	ctl -j status | python3 -c "import json, sys
-for c in json.load(sys.stdin)['components']:
-    if c['name'] == 'pfmon':
-        print(json.dumps(c))"
+	component pfmon
 }
 pfmon_state() {
 	[ "$(status_pfmon | json_get '["state"]')" = "$1" ]

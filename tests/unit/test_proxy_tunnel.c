@@ -7,8 +7,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#include <dirent.h>
-
 #include <netinet/in.h>
 
 #include <errno.h>
@@ -230,23 +228,6 @@ end:
 	return (ret);
 }
 
-/* Descriptors this process has open. */
-static int
-nfds(void)
-{
-	DIR		*d;
-	struct dirent	*de;
-	int		 n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return (-1);
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return (n - 1);		/* the directory's own */
-}
-
 /*
  * Tunnels that moved bytes both ways and went quiet hold no pipes: two
  * sockets each, plus at most the pool of spare pipes in all.
@@ -264,7 +245,7 @@ test_idle_pipes(void)
 	memset(pt, 0, sizeof(pt));
 	for (i = 0; i < TUNNELS; i++)
 		a[i] = b[i] = -1;
-	CHECK((base = nfds()) > 0);
+	CHECK((base = unit_nfds()) > 0);
 	for (i = 0; i < TUNNELS; i++) {
 		CHECK(pairs(&a[i], &a2, &b[i], &b2) == 0);
 		pt[i] = proxy_tunnel_new(a2, b2, 1, 65536, &idle, endcb, NULL);
@@ -272,7 +253,7 @@ test_idle_pipes(void)
 		CHECK(move(a[i], b[i], 3000, 0) == 0);
 		CHECK(move(b[i], a[i], 200000, 0) == 0);
 	}
-	n = nfds() - base;
+	n = unit_nfds() - base;
 	if (n > 4 * TUNNELS + 2 * POOL) {
 		unit_fail(__FILE__, __LINE__, "%d tunnels hold %d "
 		    "descriptors", TUNNELS, n);

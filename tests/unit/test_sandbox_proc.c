@@ -191,21 +191,6 @@ group_gone(pid_t pgid)
 }
 
 static int
-count_fds(void)
-{
-	DIR		*d;
-	struct dirent	*de;
-	int		 n = 0;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return (-1);
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return (n - 1);		/* the DIR's own */
-}
-
-static int
 test_true(void)
 {
 	struct sandbox_cmdlist	 cl;
@@ -671,7 +656,7 @@ test_fds(void)
 
 	memset(r, 0, sizeof(r));
 	setup();
-	CHECK((before = count_fds()) > 0);
+	CHECK((before = unit_nfds()) > 0);
 	sandbox_cmdlist_init(&cl);
 	sc = sandbox_cmd_add(&cl, SANDBOX_CMD_OUTPUT, "/bin/cat", NULL);
 	sandbox_cmd_input(sc, "x\n");
@@ -696,7 +681,7 @@ test_fds(void)
 	sandbox_proc_cancel(sp);
 	for (i = 0; i < 3; i++)
 		event_base_loop(env.sx_base, EVLOOP_NONBLOCK);
-	CHECK_INT(count_fds(), before);
+	CHECK_INT(unit_nfds(), before);
 	ret = 0;
 end:
 	for (i = 0; i < 4; i++)

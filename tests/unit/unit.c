@@ -119,3 +119,19 @@ unit_rmtree(const char *dir)
 	closedir(d);
 	rmdir(dir);
 }
+
+/* How many descriptors this process has open (Linux: /proc); -1 if unknown. */
+int
+unit_nfds(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return (n - 1);		/* the DIR's own */
+}

@@ -22,6 +22,7 @@ int	unit_main(const char *, const struct unit_test *, size_t, int,
 char	*unit_tmpdir(void);
 int	unit_write(const char *, const char *);
 void	unit_rmtree(const char *);
+int	unit_nfds(void);
 
 /* Fail the test and jump to its cleanup unless cond holds. */
 #define CHECK(cond) do {						\
