@@ -39,9 +39,6 @@
 #include "proxy.h"
 
 #define PROXY_BODY_MAX		1024	/* text of a refusal page */
-#define PROXY_IO_MAX		65536	/* bytes per read or write call:
-					   libevent's 16 KiB default costs a
-					   body four times the system calls */
 
 static uint64_t		 proxy_session_ids;
 
@@ -127,8 +124,6 @@ proxy_side_open(struct proxy_side *side, int fd)
 		high = pc->pc_buffer;
 	}
 	bufferevent_setwatermark(side->bev, EV_READ, 0, high);
-	bufferevent_set_max_single_read(side->bev, PROXY_IO_MAX);
-	bufferevent_set_max_single_write(side->bev, PROXY_IO_MAX);
 	return (bufferevent_enable(side->bev, EV_READ));
 }
 

@@ -66,15 +66,19 @@ struct proxy_tunnel {
 	int			 pt_done;
 };
 
+#ifdef __linux__
 static int	tunnel_pipes[TUNNEL_PIPE_POOL][2];	/* empty, reusable */
 static int	tunnel_npipes;
+#endif
 
 static int	tunnel_splice_start(struct proxy_tunnel *);
+static void	tunnel_pipe_put(struct tunnel_dir *);
+#ifdef __linux__
 static void	tunnel_splice_readcb(evutil_socket_t, short, void *);
 static void	tunnel_splice_writecb(evutil_socket_t, short, void *);
 static int	tunnel_splice_flush(struct tunnel_dir *);
 static int	tunnel_pipe_get(struct tunnel_dir *);
-static void	tunnel_pipe_put(struct tunnel_dir *);
+#endif
 static int	tunnel_bev_start(struct proxy_tunnel *);
 static void	tunnel_bev_readcb(struct bufferevent *, void *);
 static void	tunnel_bev_writecb(struct bufferevent *, void *);
@@ -160,6 +164,7 @@ proxy_tunnel_bytes(const struct proxy_tunnel *pt, int dir)
 	return (pt->pt_dir[dir].td_bytes);
 }
 
+#ifdef __linux__
 static int
 tunnel_splice_start(struct proxy_tunnel *pt)
 {
@@ -291,6 +296,20 @@ tunnel_splice_flush(struct tunnel_dir *td)
 	}
 	return (0);
 }
+
+#else
+/* splice(2) is Linux's: elsewhere pt_splice is never set. */
+static int
+tunnel_splice_start(struct proxy_tunnel *pt __unused)
+{
+	return (-1);
+}
+
+static void
+tunnel_pipe_put(struct tunnel_dir *td __unused)
+{
+}
+#endif
 
 static int
 tunnel_bev_start(struct proxy_tunnel *pt)
