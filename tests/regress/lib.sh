@@ -130,6 +130,12 @@ for c in json.load(sys.stdin)['components']:
         print(json.dumps(c))"
 }
 
+# followers_at_least N: N or more event followers are in (a follower
+# sees only what is published after it is).
+followers_at_least() {
+	[ "$(component control | json_get '["followers"]')" -ge "$1" ]
+}
+
 # log_has PATTERN: the daemon log contains PATTERN (grep -E).
 log_has() {
 	grep -Eq "$1" "$LOG"

@@ -38,11 +38,7 @@ grep -q "Permission denied" "$T/err" || fail "no refusal: $(cat "$T/err")"
 # Loosen the socket: the daemon still checks the peer.
 "$SBXCTL" -s "$SOCK" events >"$T/events.txt" 2>&1 &
 FOLLOW=$!
-# (the follower sees only what comes after it is in)
-following() {
-	[ "$(component control | json_get '["followers"]')" -ge 1 ]
-}
-wait_for following || fail "the events follower did not connect"
+wait_for followers_at_least 1 || fail "the events follower did not connect"
 chmod 0666 "$SOCK"
 as_other "$SBXCTL" -s "$SOCK" status 2>"$T/err" &&
     fail "a non-member was let in through a 0666 socket"

@@ -108,6 +108,7 @@ wait_for pfmon_state up || fail "pfmon not up: $(status_pfmon)"
 
 "$SBXCTL" -s "$SOCK" -j events >"$T/events.json" 2>&1 &
 PEER_PIDS="$PEER_PIDS $!"
+wait_for followers_at_least 1 || fail "the events follower did not connect"
 sleep 0.5
 
 send tcp 127.0.0.1 9			# as root: not logged

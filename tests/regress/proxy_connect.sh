@@ -32,6 +32,7 @@ start_peer echo 127.0.0.1 "$EP"
 start_sbxd
 "$SBXCTL" -s "$SOCK" -j events >"$T/events" 2>&1 &
 PEER_PIDS="$PEER_PIDS $!"
+wait_for followers_at_least 1 || fail "the events follower did not connect"
 
 [ "$(through https://tls.test/ --cacert "$T/cert.pem")" = hello ] ||
     fail "https through the proxy"

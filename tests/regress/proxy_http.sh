@@ -33,6 +33,7 @@ start_peer dns 127.0.0.1 "$DNS"
 start_sbxd
 "$SBXCTL" -s "$SOCK" -j events >"$T/events" 2>&1 &
 PEER_PIDS="$PEER_PIDS $!"
+wait_for followers_at_least 1 || fail "the events follower did not connect"
 
 [ "$(through "http://web.test:$WP/")" = hello ] || fail "simple GET"
 

@@ -26,6 +26,7 @@ code() {
 }
 "$SBXCTL" -s "$SOCK" -j events >"$T/events" 2>&1 &
 PEER_PIDS="$PEER_PIDS $!"
+wait_for followers_at_least 1 || fail "the events follower did not connect"
 
 [ "$(code x.pypi.test)" = 200 ] || fail "policy allow"
 ctl deny "$PROXY" x.pypi.test || fail "deny"

@@ -104,6 +104,8 @@ start_ns_sbxd() {
 	# a follower ends with the daemon: start one for each run
 	"$SBXCTL" -s "$SOCK" -j events >>"$T/events" 2>&1 &
 	PEER_PIDS="$PEER_PIDS $!"
+	wait_for followers_at_least 1 ||
+	    fail "the events follower did not connect"
 }
 start_ns_sbxd
 
