@@ -107,6 +107,7 @@ int		 pfmon_decode_probe_check(int, const u_char *, size_t);
 
 /* pfmon/pfmon_offline.c */
 int		 pfmon_offline(const char *, FILE *);
+int		 pfmon_offline_probe(int);
 size_t		 pfmon_record_format(const struct pfmon_record *, char *,
 		    size_t);
 size_t		 pfmon_error_format(unsigned long long, const char *, char *,

@@ -77,7 +77,6 @@ struct pfmon_offline {
 	int		 po_outerr;	/* a write failed */
 };
 
-static int	pfmon_offline_probe(int);
 static void	pfmon_offline_cb(u_char *, const struct pcap_pkthdr *,
 		    const u_char *);
 static void	pfmon_offline_flush(struct pfmon_offline *);
@@ -288,7 +287,7 @@ pfmon_offline_open(const char *path, char *errbuf)
  * decoder, 0 if it converts them itself, -1 if it cannot be told: it
  * reads the decoder's probe savefile (see pfmon_decode.c).
  */
-static int
+int
 pfmon_offline_probe(int linktype)
 {
 	u_char			 buf[PFMON_PROBE_MAX];

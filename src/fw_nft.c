@@ -13,7 +13,6 @@
 #include <sys/queue.h>
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +63,6 @@ static int	 fw_nft_remove(const struct fw_conf *,
 static int	 fw_nft_list(const struct fw_conf *, struct sandbox_cmdlist *);
 static int	 fw_nft_verify(const struct fw_conf *,
 		    const struct fw_sandbox *, const char *, char *, size_t);
-static int	 fw_nft_why(char *, size_t, const char *, ...)
-		    __attribute__((__format__ (printf, 3, 4)));
 static json_t	*fw_nft_find(json_t *, const char *, const char *,
 		    const char *, const json_t *);
 static int	 fw_nft_check_base(json_t *, const char *, char *, size_t);
@@ -281,19 +278,6 @@ fw_nft_list(const struct fw_conf *fc, struct sandbox_cmdlist *cl)
 	return (0);
 }
 
-static int
-fw_nft_why(char *why, size_t len, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (why != NULL && len > 0) {
-		va_start(ap, fmt);
-		vsnprintf(why, len, fmt, ap);
-		va_end(ap);
-	}
-	return (-1);
-}
-
 /*
  * Check the listing against what apply loads for fs: the table, the
  * base chain and its vmap rule, the map element and the chain's rules.
@@ -307,20 +291,20 @@ fw_nft_verify(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	int		 ret = -1;
 
 	if (!fw_nft_conf_ok(fc) || !fw_nft_sandbox_ok(fs))
-		return (fw_nft_why(why, len, "bad table, group, uid or ports"));
+		return (util_err(why, len, "bad table, group, uid or ports"));
 	if (text == NULL || *text == '\0')
-		return (fw_nft_why(why, len, "table inet %s missing: empty "
+		return (util_err(why, len, "table inet %s missing: empty "
 		    "listing", fc->fc_table));
 	if ((root = json_loads(text, 0, &err)) == NULL)
-		return (fw_nft_why(why, len, "listing is not JSON: line %d: "
+		return (util_err(why, len, "listing is not JSON: line %d: "
 		    "%s", err.line, err.text));
 	items = json_object_get(root, "nftables");
 	if (!json_is_array(items)) {
-		fw_nft_why(why, len, "listing has no \"nftables\" array");
+		util_err(why, len, "listing has no \"nftables\" array");
 		goto end;
 	}
 	if (fw_nft_find(items, "table", fc->fc_table, NULL, NULL) == NULL) {
-		fw_nft_why(why, len, "table inet %s missing", fc->fc_table);
+		util_err(why, len, "table inet %s missing", fc->fc_table);
 		goto end;
 	}
 	if (fw_nft_check_base(items, fc->fc_table, why, len) == -1 ||
@@ -379,10 +363,10 @@ fw_nft_check_base(json_t *items, const char *t, char *why, size_t len)
 	const char	*hook, *data, *key;
 
 	if ((c = fw_nft_find(items, "chain", t, FW_NFT_BASE, NULL)) == NULL)
-		return (fw_nft_why(why, len, "chain %s missing", FW_NFT_BASE));
+		return (util_err(why, len, "chain %s missing", FW_NFT_BASE));
 	hook = json_string_value(json_object_get(c, "hook"));
 	if (hook == NULL || strcmp(hook, "output") != 0)
-		return (fw_nft_why(why, len, "chain %s is not on the output "
+		return (util_err(why, len, "chain %s is not on the output "
 		    "hook", FW_NFT_BASE));
 	for (r = fw_nft_find(items, "rule", t, FW_NFT_BASE, NULL); r != NULL;
 	    r = fw_nft_find(items, "rule", t, FW_NFT_BASE, r)) {
@@ -396,7 +380,7 @@ fw_nft_check_base(json_t *items, const char *t, char *why, size_t len)
 		    strcmp(data, "@" FW_NFT_MAP) == 0)
 			return (0);
 	}
-	return (fw_nft_why(why, len, "chain %s lacks meta skuid vmap @%s",
+	return (util_err(why, len, "chain %s lacks meta skuid vmap @%s",
 	    FW_NFT_BASE, FW_NFT_MAP));
 }
 
@@ -411,7 +395,7 @@ fw_nft_check_map(json_t *items, const char *t, uid_t uid, char *why,
 	char		 want[32];
 
 	if ((m = fw_nft_find(items, "map", t, FW_NFT_MAP, NULL)) == NULL)
-		return (fw_nft_why(why, len, "map %s missing", FW_NFT_MAP));
+		return (util_err(why, len, "map %s missing", FW_NFT_MAP));
 	snprintf(want, sizeof(want), "uid_%lu", (unsigned long)uid);
 	elems = json_object_get(m, "elem");
 	json_array_foreach(elems, i, e) {
@@ -421,12 +405,12 @@ fw_nft_check_map(json_t *items, const char *t, uid_t uid, char *why,
 		target = json_string_value(json_object_get(json_object_get(
 		    json_array_get(e, 1), "jump"), "target"));
 		if (target == NULL || strcmp(target, want) != 0)
-			return (fw_nft_why(why, len, "map %s sends uid %lu "
+			return (util_err(why, len, "map %s sends uid %lu "
 			    "elsewhere than jump %s", FW_NFT_MAP,
 			    (unsigned long)uid, want));
 		return (0);
 	}
-	return (fw_nft_why(why, len, "map %s has no element for uid %lu",
+	return (util_err(why, len, "map %s has no element for uid %lu",
 	    FW_NFT_MAP, (unsigned long)uid));
 }
 
@@ -442,7 +426,7 @@ fw_nft_check_chain(json_t *items, const struct fw_conf *fc,
 
 	snprintf(name, sizeof(name), "uid_%lu", (unsigned long)fs->fs_uid);
 	if (fw_nft_find(items, "chain", fc->fc_table, name, NULL) == NULL)
-		return (fw_nft_why(why, len, "chain %s missing", name));
+		return (util_err(why, len, "chain %s missing", name));
 	want = fc->fc_group == -1 ? FW_NFT_RULES_MAX - 1 : FW_NFT_RULES_MAX;
 	for (r = fw_nft_find(items, "rule", fc->fc_table, name, NULL);
 	    r != NULL; r = fw_nft_find(items, "rule", fc->fc_table, name,
@@ -453,12 +437,12 @@ fw_nft_check_chain(json_t *items, const struct fw_conf *fc,
 		}
 		if (fw_nft_rule_parse(json_object_get(r, "expr"),
 		    &rules[n]) == -1)
-			return (fw_nft_why(why, len, "chain %s: rule %d is "
+			return (util_err(why, len, "chain %s: rule %d is "
 			    "not one sbxd writes", name, n + 1));
 		n++;
 	}
 	if (n != want)
-		return (fw_nft_why(why, len, "chain %s has %s%d rules, want %d",
+		return (util_err(why, len, "chain %s has %s%d rules, want %d",
 		    name, n > FW_NFT_RULES_MAX ? "more than " : "",
 		    n > FW_NFT_RULES_MAX ? FW_NFT_RULES_MAX : n, want));
 	for (i = 0; i < n; i++)
@@ -567,30 +551,30 @@ fw_nft_rule_check(const struct fw_nft_rule *nr, int i,
 		if (nr->nr_verdict != FW_NFT_ACCEPT || nr->nr_family == NULL ||
 		    strcmp(nr->nr_family, fam) != 0 ||
 		    strcmp(nr->nr_daddr, addr) != 0)
-			return (fw_nft_why(why, len, "chain uid_%lu: rule %d "
+			return (util_err(why, len, "chain uid_%lu: rule %d "
 			    "is not %s daddr %s tcp dport ... accept", u,
 			    i + 1, fam, addr));
 		if (!fw_nft_ports_same(nr, fs))
-			return (fw_nft_why(why, len, "chain uid_%lu: rule %d "
+			return (util_err(why, len, "chain uid_%lu: rule %d "
 			    "accepts other ports than the sandbox's", u,
 			    i + 1));
 		return (0);
 	}
 	if (nr->nr_family != NULL || nr->nr_nports != 0)
-		return (fw_nft_why(why, len, "chain uid_%lu: rule %d matches "
+		return (util_err(why, len, "chain uid_%lu: rule %d matches "
 		    "only some packets", u, i + 1));
 	if (i == 2 && fc->fc_group != -1) {
 		snprintf(prefix, sizeof(prefix), "uid_%lu", u);
 		if (nr->nr_verdict != FW_NFT_LOG || nr->nr_prefix == NULL ||
 		    strcmp(nr->nr_prefix, prefix) != 0 ||
 		    nr->nr_group != fc->fc_group)
-			return (fw_nft_why(why, len, "chain uid_%lu: rule %d "
+			return (util_err(why, len, "chain uid_%lu: rule %d "
 			    "is not log prefix \"%s\" group %d", u, i + 1,
 			    prefix, fc->fc_group));
 		return (0);
 	}
 	if (nr->nr_verdict != FW_NFT_DROP)
-		return (fw_nft_why(why, len, "chain uid_%lu: last rule is not "
+		return (util_err(why, len, "chain uid_%lu: last rule is not "
 		    "drop", u));
 	return (0);
 }

@@ -24,7 +24,6 @@
 #include <sys/queue.h>
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +68,6 @@ static int	 fw_pf_remove(const struct fw_conf *,
 static int	 fw_pf_list(const struct fw_conf *, struct sandbox_cmdlist *);
 static int	 fw_pf_verify(const struct fw_conf *,
 		    const struct fw_sandbox *, const char *, char *, size_t);
-static int	 fw_pf_why(char *, size_t, const char *, ...)
-		    __attribute__((__format__ (printf, 3, 4)));
 static int	 fw_pf_rules(const char *, uid_t, struct fw_pf_rule *, int *,
 		    int *);
 static int	 fw_pf_anchor_line(const char *, char *, size_t);
@@ -267,19 +264,6 @@ fw_pf_list_sandbox(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	return (0);
 }
 
-static int
-fw_pf_why(char *why, size_t len, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (why != NULL && len > 0) {
-		va_start(ap, fmt);
-		vsnprintf(why, len, fmt, ap);
-		va_end(ap);
-	}
-	return (-1);
-}
-
 /*
  * Compare the sandbox's rules in the listing, in order, with the rules
  * apply loads, both read by the same parser.
@@ -293,7 +277,7 @@ fw_pf_verify(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	int			 nwant, ngot, i, found, r;
 
 	if (!fw_pf_anchor_ok(fc->fc_anchor) || !fw_pf_sandbox_ok(fs))
-		return (fw_pf_why(why, len, "bad anchor, uid or ports"));
+		return (util_err(why, len, "bad anchor, uid or ports"));
 	rules = fw_pf_ruleset(fs);
 	r = fw_pf_rules(rules, fs->fs_uid, want, &nwant, &found);
 	free(rules);
@@ -302,22 +286,22 @@ fw_pf_verify(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	if (text == NULL)
 		text = "";
 	if ((r = fw_pf_rules(text, fs->fs_uid, got, &ngot, &found)) == -1)
-		return (fw_pf_why(why, len, "anchor %s/uid_%lu: more rules "
+		return (util_err(why, len, "anchor %s/uid_%lu: more rules "
 		    "than sbxd writes", fc->fc_anchor,
 		    (unsigned long)fs->fs_uid));
 	if (!found)
-		return (fw_pf_why(why, len, "anchor %s/uid_%lu missing",
+		return (util_err(why, len, "anchor %s/uid_%lu missing",
 		    fc->fc_anchor, (unsigned long)fs->fs_uid));
 	for (i = 0; i < nwant && i < ngot; i++) {
 		fw_pf_rule_str(&want[i], a, sizeof(a));
 		fw_pf_rule_str(&got[i], b, sizeof(b));
 		if (strcmp(a, b) != 0)
-			return (fw_pf_why(why, len, "anchor uid_%lu: rule %d "
+			return (util_err(why, len, "anchor uid_%lu: rule %d "
 			    "is \"%s\", want \"%s\"",
 			    (unsigned long)fs->fs_uid, i + 1, b, a));
 	}
 	if (ngot != nwant)
-		return (fw_pf_why(why, len, "anchor uid_%lu has %d rules, want "
+		return (util_err(why, len, "anchor uid_%lu has %d rules, want "
 		    "%d%s", (unsigned long)fs->fs_uid, ngot, nwant,
 		    ngot < nwant ? " (block rules missing)" : ""));
 	return (0);

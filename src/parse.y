@@ -1275,8 +1275,8 @@ check_ident(const char *what, char *s)
 {
 	int	 anchor = strcmp(what, "anchor") == 0;
 
-	if (anchor ? fw_pf_anchor_ok(s) && strlen(s) <= SANDBOX_FW_NAME_MAX :
-	    fw_nft_table_ok(s) && strlen(s) <= SANDBOX_FW_NAME_MAX)
+	if ((anchor ? fw_pf_anchor_ok(s) : fw_nft_table_ok(s)) &&
+	    strlen(s) <= SANDBOX_FW_NAME_MAX)
 		return (0);
 	if (anchor)
 		yyerror("anchor \"%s\": parts of letters, digits, '_', '.' "

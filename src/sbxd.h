@@ -340,6 +340,8 @@ void		*xcalloc(size_t, size_t);
 char		*xstrdup(const char *);
 int		 xasprintf(char **, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
+int		 util_err(char *, size_t, const char *, ...)
+		    __attribute__((__format__ (printf, 3, 4)));
 void		 util_monotime(struct timespec *);
 int		 util_rfc3339(const struct timespec *, char *, size_t);
 int		 util_addr_parse(const char *, in_port_t,

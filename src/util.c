@@ -70,6 +70,20 @@ xasprintf(char **ret, const char *fmt, ...)
 	return (n);
 }
 
+/* An error message into buf (which may be NULL), and -1 to return. */
+int
+util_err(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (buf != NULL && len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(buf, len, fmt, ap);
+		va_end(ap);
+	}
+	return (-1);
+}
+
 /* The monotonic clock, for durations and timeouts. */
 void
 util_monotime(struct timespec *ts)

@@ -25,7 +25,6 @@
 #include "config.h"
 #include "pfmon.h"
 
-static int	dump_probe(int);
 static int	dump_run(pcap_t *, int, int);
 static void	dump_rate(const struct timespec *, unsigned long,
 		    unsigned long, unsigned long);
@@ -36,33 +35,6 @@ usage(void)
 {
 	fprintf(stderr, "usage: decode_dump [-bp] file\n");
 	exit(2);
-}
-
-/* 1 if this libpcap leaves linktype's host-order fields to us. */
-static int
-dump_probe(int linktype)
-{
-	u_char			 buf[PFMON_PROBE_MAX];
-	char			 errbuf[PCAP_ERRBUF_SIZE];
-	struct pcap_pkthdr	*h;
-	const u_char		*pkt;
-	pcap_t			*p;
-	FILE			*fp;
-	size_t			 n;
-	int			 r = -1;
-
-	if ((n = pfmon_decode_probe(linktype, buf, sizeof(buf))) == 0 ||
-	    (fp = fmemopen(buf, n, "r")) == NULL)
-		return (-1);
-	if ((p = pcap_fopen_offline(fp, errbuf)) == NULL) {
-		fprintf(stderr, "probe: %s\n", errbuf);
-		fclose(fp);
-		return (-1);
-	}
-	if (pcap_next_ex(p, &h, &pkt) == 1)
-		r = pfmon_decode_probe_check(linktype, pkt, h->caplen);
-	pcap_close(p);
-	return (r);
 }
 
 static int
@@ -143,7 +115,7 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (probe) {
 		printf("%s\npflog: %d\nnflog: %d\n", pcap_lib_version(),
-		    dump_probe(PFMON_DLT_PFLOG), dump_probe(PFMON_DLT_NFLOG));
+		    pfmon_offline_probe(PFMON_DLT_PFLOG), pfmon_offline_probe(PFMON_DLT_NFLOG));
 		return (0);
 	}
 	if (argc != 1)
@@ -152,7 +124,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s\n", errbuf);
 		return (1);
 	}
-	if ((need = dump_probe(pcap_datalink(p))) == -1) {
+	if ((need = pfmon_offline_probe(pcap_datalink(p))) == -1) {
 		fprintf(stderr, "%s: link type %d, or the probe failed\n",
 		    argv[0], pcap_datalink(p));
 		pcap_close(p);
