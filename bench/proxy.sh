@@ -12,7 +12,9 @@
 # (seconds of the keep-alive run, default 10; the other HTTP runs take
 # half), TUNNELS (idle tunnels, default 5000), STREAM_MIB (MiB streamed
 # through one tunnel, default 2048), FIRSTBYTE (tunnels timed, default
-# 1000).  Everything runs on 127.0.0.1 and is removed on exit.
+# 1000), PEERS (the proxies run after sbxd, default "tinyproxy squid";
+# empty for sbxd and direct alone).  Everything runs on 127.0.0.1 and is
+# removed on exit.
 
 set -eu
 
@@ -21,6 +23,7 @@ BENCH_TIME=${BENCH_TIME:-10}
 TUNNELS=${TUNNELS:-5000}
 STREAM_MIB=${STREAM_MIB:-2048}
 FIRSTBYTE=${FIRSTBYTE:-1000}
+PEERS=${PEERS-tinyproxy squid}
 RULES=10000		# allow rules in every proxy's whitelist
 SMALL=100		# bytes in the small response
 WRK_CONNS=64		# connections of the requests/s runs
@@ -506,7 +509,7 @@ bench() {
 }
 
 bench direct "" ""
-for p in sbxd tinyproxy squid; do
+for p in sbxd $PEERS; do
 	progress "$p: starting"
 	start_$p || { cat "$LOG" >&2; tail -n 20 "$tmp/$p/stderr" \
 	    "$tmp/$p/log" 2>/dev/null >&2; die "$p did not start"; }

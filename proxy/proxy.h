@@ -135,6 +135,42 @@ struct proxy_dns_req *proxy_dns_resolve(const char *, proxy_dns_cb, void *);
 void		 proxy_dns_cancel(struct proxy_dns_req *);
 json_t		*proxy_dns_status(void);
 
+/* proxy_pump.c: one direction spliced from socket to socket. */
+#define PROXY_PUMP_NOLIMIT	UINT64_MAX
+enum proxy_pump_end {
+	PROXY_PUMP_DONE,	/* the limit is reached and written */
+	PROXY_PUMP_EOF,		/* the source closed; all of it written */
+	PROXY_PUMP_READ,	/* reading the source failed */
+	PROXY_PUMP_WRITE,	/* writing the sink failed */
+	PROXY_PUMP_TIMEOUT,	/* idle for the timeout */
+	PROXY_PUMP_PIPE		/* no pipe */
+};
+struct proxy_pump;
+typedef void	(*proxy_pump_cb)(struct proxy_pump *, enum proxy_pump_end,
+		    void *);
+struct proxy_pump {
+	int			 pu_from;
+	int			 pu_to;
+	int			 pu_pipe[2];	/* -1 while nothing is queued */
+	size_t			 pu_pipesize;
+	size_t			 pu_queued;	/* bytes in the pipe */
+	uint64_t		 pu_left;	/* bytes still to read */
+	uint64_t		 pu_bytes;	/* bytes written */
+	struct event		 pu_rev;	/* source readable */
+	struct event		 pu_wev;	/* sink writable */
+	struct timeval		 pu_idle;
+	struct timeval		 pu_last;	/* last byte moved */
+	int			 pu_has_idle;
+	int			 pu_running;
+	proxy_pump_cb		 pu_cb;
+	void			*pu_arg;
+};
+int		 proxy_pump_available(void);
+int		 proxy_pump_start(struct proxy_pump *, int, int, uint64_t,
+		    const struct timeval *, proxy_pump_cb, void *);
+void		 proxy_pump_stop(struct proxy_pump *);
+const char	*proxy_pump_why(enum proxy_pump_end, int);
+
 /* proxy_tunnel.c */
 struct proxy_tunnel;
 typedef void	(*proxy_tunnel_cb)(void *, const char *);

@@ -3,9 +3,10 @@
  * websocket, once both sides are connected and every byte the proxy had
  * buffered has been handed on.
  *
- * On Linux the bytes go socket to pipe to socket with splice(2) and never
- * enter user space; a tunnel then holds no buffers of its own, only four
- * events, and a pipe per direction only while bytes are in flight.  Elsewhere (and when splice is switched off) two bufferevents
+ * On Linux a pump per direction (proxy_pump.c) moves the bytes with
+ * splice(2), and they never enter user space; a tunnel then holds no
+ * buffers of its own, and a pipe per direction only while bytes are in
+ * flight.  Elsewhere (and when splice is switched off) two bufferevents
  * relay by moving evbuffer chains, with a high watermark per direction.
  * Either way a direction that reaches EOF half-closes the other socket,
  * and the tunnel ends when both directions have, on an error, or when
@@ -15,8 +16,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,24 +31,16 @@
 #include "sbxd.h"
 #include "proxy.h"
 
-#define TUNNEL_SPLICE_MAX	(64 * 1024)	/* one pipe's worth */
-#define TUNNEL_PIPE_POOL	64	/* empty pipes kept for reuse: a tunnel
-					   holds a pipe only while bytes are in
-					   it, so idle tunnels cost no
-					   descriptors and busy ones no pipe2 */
-
 /* One direction: bytes read from td_from are written to td_to. */
 struct tunnel_dir {
 	struct proxy_tunnel	*td_tunnel;
 	int			 td_from;
 	int			 td_to;
-	int			 td_pipe[2];	/* -1 until bytes flow */
-	size_t			 td_queued;	/* bytes in the pipe */
-	struct event		 td_rev;	/* td_from readable */
-	struct event		 td_wev;	/* td_to writable */
+	struct proxy_pump	 td_pump;	/* splice */
 	struct bufferevent	*td_bev;	/* portable: reads td_from */
-	uint64_t		 td_bytes;
-	int			 td_eof;	/* td_from reached EOF */
+	uint64_t		 td_bytes;	/* portable */
+	int			 td_eof;	/* td_from reached EOF, and all
+						   of it is written (splice) */
 };
 
 struct proxy_tunnel {
@@ -60,25 +51,15 @@ struct proxy_tunnel {
 	struct event		 pt_endev;	/* reports the end */
 	const char		*pt_why;
 	struct timeval		 pt_idle_tv;
-	struct timeval		 pt_last;	/* last byte moved */
+	struct timeval		 pt_last;	/* last byte moved (portable) */
 	proxy_tunnel_cb		 pt_cb;
 	void			*pt_arg;
 	int			 pt_done;
 };
 
-#ifdef __linux__
-static int	tunnel_pipes[TUNNEL_PIPE_POOL][2];	/* empty, reusable */
-static int	tunnel_npipes;
-#endif
-
 static int	tunnel_splice_start(struct proxy_tunnel *);
-static void	tunnel_pipe_put(struct tunnel_dir *);
-#ifdef __linux__
-static void	tunnel_splice_readcb(evutil_socket_t, short, void *);
-static void	tunnel_splice_writecb(evutil_socket_t, short, void *);
-static int	tunnel_splice_flush(struct tunnel_dir *);
-static int	tunnel_pipe_get(struct tunnel_dir *);
-#endif
+static void	tunnel_pumpcb(struct proxy_pump *, enum proxy_pump_end,
+		    void *);
 static int	tunnel_bev_start(struct proxy_tunnel *);
 static void	tunnel_bev_readcb(struct bufferevent *, void *);
 static void	tunnel_bev_writecb(struct bufferevent *, void *);
@@ -111,13 +92,8 @@ proxy_tunnel_new(int cfd, int ufd, int use_splice, size_t highwater,
 		pt->pt_dir[i].td_tunnel = pt;
 		pt->pt_dir[i].td_from = i == 0 ? cfd : ufd;
 		pt->pt_dir[i].td_to = i == 0 ? ufd : cfd;
-		pt->pt_dir[i].td_pipe[0] = pt->pt_dir[i].td_pipe[1] = -1;
 	}
-#ifdef __linux__
-	pt->pt_splice = use_splice;
-#else
-	(void)use_splice;
-#endif
+	pt->pt_splice = use_splice && proxy_pump_available();
 	r = pt->pt_splice ? tunnel_splice_start(pt) : tunnel_bev_start(pt);
 	evtimer_assign(&pt->pt_idle, sbxd_env->sx_base, tunnel_idlecb, pt);
 	evtimer_assign(&pt->pt_endev, sbxd_env->sx_base, tunnel_endcb, pt);
@@ -141,13 +117,9 @@ proxy_tunnel_free(struct proxy_tunnel *pt)
 		return;
 	for (i = 0; i < 2; i++) {
 		td = &pt->pt_dir[i];
-		if (event_initialized(&td->td_rev))
-			event_del(&td->td_rev);
-		if (event_initialized(&td->td_wev))
-			event_del(&td->td_wev);
+		proxy_pump_stop(&td->td_pump);
 		if (td->td_bev != NULL)
 			bufferevent_free(td->td_bev);
-		tunnel_pipe_put(td);
 		close(td->td_from);
 	}
 	if (event_initialized(&pt->pt_idle))
@@ -161,10 +133,10 @@ proxy_tunnel_free(struct proxy_tunnel *pt)
 uint64_t
 proxy_tunnel_bytes(const struct proxy_tunnel *pt, int dir)
 {
-	return (pt->pt_dir[dir].td_bytes);
+	return (pt->pt_splice ? pt->pt_dir[dir].td_pump.pu_bytes :
+	    pt->pt_dir[dir].td_bytes);
 }
 
-#ifdef __linux__
 static int
 tunnel_splice_start(struct proxy_tunnel *pt)
 {
@@ -173,143 +145,26 @@ tunnel_splice_start(struct proxy_tunnel *pt)
 
 	for (i = 0; i < 2; i++) {
 		td = &pt->pt_dir[i];
-		event_assign(&td->td_rev, sbxd_env->sx_base, td->td_from,
-		    EV_READ | EV_PERSIST, tunnel_splice_readcb, td);
-		event_assign(&td->td_wev, sbxd_env->sx_base, td->td_to,
-		    EV_WRITE | EV_PERSIST, tunnel_splice_writecb, td);
-		if (event_add(&td->td_rev, NULL) == -1)
+		if (proxy_pump_start(&td->td_pump, td->td_from, td->td_to,
+		    PROXY_PUMP_NOLIMIT, NULL, tunnel_pumpcb, td) == -1)
 			return (-1);
 	}
 	return (0);
 }
 
-/* td_from is readable: move what it has into the pipe, then onwards. */
+/* A direction's pump ended: EOF half-closes; anything else is the end. */
 static void
-tunnel_splice_readcb(evutil_socket_t fd, short events __unused, void *arg)
-{
-	struct tunnel_dir	*td = arg;
-	ssize_t			 n;
-
-	if (tunnel_pipe_get(td) == -1) {
-		tunnel_end(td->td_tunnel, "pipe failed");
-		return;
-	}
-	n = splice(fd, NULL, td->td_pipe[1], NULL, TUNNEL_SPLICE_MAX,
-	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n == -1) {
-		tunnel_end(td->td_tunnel, td == &td->td_tunnel->pt_dir[0] ?
-		    "client read error" : "upstream read error");
-		return;
-	}
-	if (n == 0) {
-		event_del(&td->td_rev);
-		tunnel_eof(td);
-		return;
-	}
-	td->td_queued += n;
-	tunnel_touch(td->td_tunnel);
-	if (tunnel_splice_flush(td) == -1)
-		return;
-	if (td->td_queued > 0) {
-		/* The peer is slow: stop reading until the pipe drains. */
-		event_del(&td->td_rev);
-		event_add(&td->td_wev, NULL);
-	} else
-		tunnel_pipe_put(td);
-}
-
-static void
-tunnel_splice_writecb(evutil_socket_t fd __unused, short events __unused,
+tunnel_pumpcb(struct proxy_pump *pu __unused, enum proxy_pump_end why,
     void *arg)
 {
 	struct tunnel_dir	*td = arg;
 
-	if (tunnel_splice_flush(td) == -1 || td->td_queued > 0)
-		return;
-	tunnel_pipe_put(td);
-	event_del(&td->td_wev);
-	if (td->td_eof)
+	if (why == PROXY_PUMP_EOF)
 		tunnel_eof(td);
 	else
-		event_add(&td->td_rev, NULL);
+		tunnel_end(td->td_tunnel, proxy_pump_why(why,
+		    td == &td->td_tunnel->pt_dir[1]));
 }
-
-/* Give td a pipe: a spare one from the pool, or a new one. */
-static int
-tunnel_pipe_get(struct tunnel_dir *td)
-{
-	if (td->td_pipe[0] != -1)
-		return (0);
-	if (tunnel_npipes > 0) {
-		tunnel_npipes--;
-		td->td_pipe[0] = tunnel_pipes[tunnel_npipes][0];
-		td->td_pipe[1] = tunnel_pipes[tunnel_npipes][1];
-		return (0);
-	}
-	if (pipe2(td->td_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
-		td->td_pipe[0] = td->td_pipe[1] = -1;
-		return (-1);
-	}
-	return (0);
-}
-
-/* Take td's pipe: to the pool if empty and there is room, else close. */
-static void
-tunnel_pipe_put(struct tunnel_dir *td)
-{
-	if (td->td_pipe[0] == -1)
-		return;
-	if (td->td_queued == 0 && tunnel_npipes < TUNNEL_PIPE_POOL) {
-		tunnel_pipes[tunnel_npipes][0] = td->td_pipe[0];
-		tunnel_pipes[tunnel_npipes][1] = td->td_pipe[1];
-		tunnel_npipes++;
-	} else {
-		close(td->td_pipe[0]);
-		close(td->td_pipe[1]);
-	}
-	td->td_pipe[0] = td->td_pipe[1] = -1;
-}
-
-/* Move the pipe's bytes to td_to; -1 if the tunnel ended. */
-static int
-tunnel_splice_flush(struct tunnel_dir *td)
-{
-	ssize_t	 n;
-
-	while (td->td_queued > 0) {
-		n = splice(td->td_pipe[0], NULL, td->td_to, NULL,
-		    td->td_queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return (0);
-		if (n <= 0) {
-			tunnel_end(td->td_tunnel, td ==
-			    &td->td_tunnel->pt_dir[0] ? "upstream write error" :
-			    "client write error");
-			return (-1);
-		}
-		td->td_queued -= n;
-		td->td_bytes += n;
-	}
-	return (0);
-}
-
-#else
-/* splice(2) is Linux's: elsewhere pt_splice is never set. */
-static int
-tunnel_splice_start(struct proxy_tunnel *pt __unused)
-{
-	return (-1);
-}
-
-static void
-tunnel_pipe_put(struct tunnel_dir *td __unused)
-{
-}
-#endif
 
 static int
 tunnel_bev_start(struct proxy_tunnel *pt)
@@ -397,11 +252,11 @@ tunnel_eof(struct tunnel_dir *td)
 				    &pt->pt_dir[1] : &pt->pt_dir[0];
 
 	td->td_eof = 1;
-	if (pt->pt_splice ? td->td_queued > 0 :
+	if (!pt->pt_splice &&
 	    evbuffer_get_length(bufferevent_get_output(peer->td_bev)) > 0)
 		return;			/* the write side finishes it */
 	shutdown(td->td_to, SHUT_WR);
-	if (peer->td_eof && (pt->pt_splice ? peer->td_queued == 0 :
+	if (peer->td_eof && (pt->pt_splice ||
 	    evbuffer_get_length(bufferevent_get_output(td->td_bev)) == 0))
 		tunnel_end(pt, "closed");
 }
@@ -420,6 +275,12 @@ tunnel_idlecb(evutil_socket_t fd __unused, short events __unused, void *arg)
 	struct timeval		 now, quiet, left;
 
 	event_base_gettimeofday_cached(sbxd_env->sx_base, &now);
+	if (pt->pt_splice) {
+		/* The pumps know when they last moved a byte. */
+		pt->pt_last = pt->pt_dir[0].td_pump.pu_last;
+		if (timercmp(&pt->pt_dir[1].td_pump.pu_last, &pt->pt_last, >))
+			pt->pt_last = pt->pt_dir[1].td_pump.pu_last;
+	}
 	timersub(&now, &pt->pt_last, &quiet);
 	if (timercmp(&quiet, &pt->pt_idle_tv, >=)) {
 		tunnel_end(pt, "idle timeout");
@@ -445,10 +306,9 @@ tunnel_end(struct proxy_tunnel *pt, const char *why)
 	pt->pt_done = 1;
 	pt->pt_why = why;
 	for (i = 0; i < 2; i++) {
-		if (pt->pt_splice) {
-			event_del(&pt->pt_dir[i].td_rev);
-			event_del(&pt->pt_dir[i].td_wev);
-		} else
+		if (pt->pt_splice)
+			proxy_pump_stop(&pt->pt_dir[i].td_pump);
+		else
 			bufferevent_disable(pt->pt_dir[i].td_bev,
 			    EV_READ | EV_WRITE);
 	}

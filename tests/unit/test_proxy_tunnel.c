@@ -27,7 +27,7 @@
 
 #define BIG	(4 * 1024 * 1024 + 17)
 #define TUNNELS	100		/* tunnels of the idle-pipes test */
-#define POOL	64		/* TUNNEL_PIPE_POOL in proxy_tunnel.c */
+#define POOL	64		/* PUMP_PIPE_POOL in proxy_pump.c */
 
 static struct sbxd	 env;
 static const char	*ended;
