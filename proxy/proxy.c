@@ -631,7 +631,8 @@ proxy_status(void)
 		    pr->pr_sandbox, "sessions", pr->pr_nsessions, "accepted",
 		    (json_int_t)pr->pr_accepted, "refused",
 		    (json_int_t)pr->pr_refused));
-	st = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	st = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I}",
 	    "state", "up", "sessions", proxy_nsessions_count(),
 	    "accepted", (json_int_t)proxy_stats.st_accepted,
 	    "refused", (json_int_t)proxy_stats.st_refused,
@@ -640,7 +641,8 @@ proxy_status(void)
 	    "blocked", (json_int_t)proxy_stats.st_blocked,
 	    "rejected", (json_int_t)proxy_stats.st_rejected,
 	    "upstream_errors", (json_int_t)proxy_stats.st_upstream_errors,
-	    "reused", (json_int_t)proxy_stats.st_reused);
+	    "reused", (json_int_t)proxy_stats.st_reused,
+	    "spliced", (json_int_t)proxy_stats.st_spliced);
 	json_object_update_new(st, proxy_dns_status());
 	json_object_set_new(st, "listeners", list);
 	return (st);

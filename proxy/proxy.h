@@ -104,6 +104,9 @@ struct proxy_session {
 	char				 ps_dest[PROXY_HTTP_AUTHORITY_LEN];
 	char				 ps_up_dest[PROXY_HTTP_AUTHORITY_LEN];
 	struct proxy_tunnel		*ps_tunnel;
+	struct proxy_pump		*ps_pump[2];	/* 0: request body,
+							   1: response body;
+							   while spliced */
 	int				 ps_status;	/* sent to the client */
 	const char			*ps_note;	/* why, for the log */
 	uint64_t			 ps_bytes_up;	/* this request's */
@@ -122,6 +125,7 @@ struct proxy_stats {
 	uint64_t	 st_rejected;
 	uint64_t	 st_upstream_errors;
 	uint64_t	 st_reused;	/* requests on a kept upstream */
+	uint64_t	 st_spliced;	/* bodies that went through a pump */
 };
 
 /* proxy_dns.c */
@@ -213,6 +217,7 @@ void		 proxy_forward_client(struct proxy_session *);
 void		 proxy_forward_upstream(struct proxy_session *);
 void		 proxy_forward_upstream_eof(struct proxy_session *, short);
 void		 proxy_forward_drained(struct proxy_side *);
+void		 proxy_forward_unpump(struct proxy_session *);
 
 /* proxy_log.c */
 int		 proxy_log_open(const char *);

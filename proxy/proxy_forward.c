@@ -6,7 +6,9 @@
  * until close), so the next pipelined request is never swallowed.  Each
  * direction stops reading when the other side holds a buffer's worth and
  * resumes when that side has drained: memory per session stays bounded
- * whatever the body size.
+ * whatever the body size.  Where splice(2) is there, the rest of a long
+ * Content-Length body goes socket to socket through a pump limited to
+ * exactly its length, once every byte buffered ahead of it is written.
  */
 
 #include <sys/types.h>
@@ -17,6 +19,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -30,6 +33,8 @@
 #include "proxy.h"
 
 #define FORWARD_CHUNK_SCAN	16384	/* bytes of chunked body per feed */
+#define FORWARD_PUMP_MIN	65536	/* body bytes left that are worth a
+					   pump rather than two copies */
 
 static int	forward_body(struct proxy_session *, struct evbuffer *,
 		    struct evbuffer *, enum proxy_http_body, uint64_t *,
@@ -39,6 +44,9 @@ static void	forward_response_start(struct proxy_session *);
 static void	forward_done(struct proxy_session *);
 static void	forward_bad_upstream(struct proxy_session *,
 		    const struct proxy_http_error *);
+static int	forward_pump(struct proxy_session *, int);
+static void	forward_pumpcb(struct proxy_pump *, enum proxy_pump_end,
+		    void *);
 
 /* Send the request head on and start both bodies. */
 void
@@ -135,6 +143,8 @@ proxy_forward_client(struct proxy_session *ps)
 			forward_done(ps);
 		return;
 	}
+	if (forward_pump(ps, 0))
+		return;
 	if (evbuffer_get_length(out) >= proxy_conf()->pc_buffer) {
 		bufferevent_disable(ps->ps_cli.bev, EV_READ);
 		ps->ps_flags |= PROXY_F_CLI_PAUSED;
@@ -166,9 +176,106 @@ proxy_forward_upstream(struct proxy_session *ps)
 		forward_done(ps);
 		return;
 	}
+	if (forward_pump(ps, 1))
+		return;
 	if (evbuffer_get_length(out) >= proxy_conf()->pc_buffer) {
 		bufferevent_disable(ps->ps_up.bev, EV_READ);
 		ps->ps_flags |= PROXY_F_UP_PAUSED;
+	}
+}
+
+/*
+ * The rest of a long Content-Length body in direction dir (0: request,
+ * 1: response) goes through a pump.  Its source stops reading at once;
+ * the pump starts when its sink's output is empty, so the bytes keep
+ * their order.  Returns 1 when the pump runs or waits for that, 0 when
+ * the bufferevents carry the body on.
+ */
+static int
+forward_pump(struct proxy_session *ps, int dir)
+{
+	struct proxy_conf	*pc = proxy_conf();
+	struct proxy_side	*from = dir == 0 ? &ps->ps_cli : &ps->ps_up;
+	struct proxy_http_msg	*m = dir == 0 ? &ps->ps_req.rq_msg :
+				    &ps->ps_resp.rs_msg;
+	uint64_t		 left = dir == 0 ? ps->ps_req_left :
+				    ps->ps_resp_left;
+	int			 paused = dir == 0 ? PROXY_F_CLI_PAUSED :
+				    PROXY_F_UP_PAUSED;
+	struct timeval		 idle = { pc->pc_timeout_idle, 0 };
+	struct proxy_pump	*pu;
+
+	if (!pc->pc_splice || !proxy_pump_available() ||
+	    m->hm_body != PROXY_HTTP_BODY_LENGTH || left < FORWARD_PUMP_MIN ||
+	    ps->ps_pump[dir] != NULL ||
+	    evbuffer_get_length(bufferevent_get_input(from->bev)) > 0)
+		return (0);
+	bufferevent_disable(from->bev, EV_READ);
+	ps->ps_flags |= paused;
+	if (evbuffer_get_length(bufferevent_get_output(from->peer->bev)) > 0)
+		return (1);	/* proxy_forward_drained comes back */
+	if ((pu = malloc(sizeof(*pu))) == NULL ||
+	    proxy_pump_start(pu, from->fd, from->peer->fd, left, &idle,
+	    forward_pumpcb, ps) == -1) {
+		free(pu);
+		ps->ps_flags &= ~paused;
+		bufferevent_enable(from->bev, EV_READ);
+		return (0);
+	}
+	ps->ps_pump[dir] = pu;
+	proxy_stats.st_spliced++;
+	return (1);
+}
+
+/* A body pump ended: the body is through, or the session is over. */
+static void
+forward_pumpcb(struct proxy_pump *pu, enum proxy_pump_end why, void *arg)
+{
+	struct proxy_session	*ps = arg;
+	int			 dir = pu == ps->ps_pump[1];
+
+	if (dir == 0)
+		ps->ps_bytes_up += pu->pu_bytes;
+	else
+		ps->ps_bytes_down += pu->pu_bytes;
+	ps->ps_pump[dir] = NULL;
+	free(pu);
+	if (why != PROXY_PUMP_DONE) {
+		proxy_session_close(ps, proxy_pump_why(why, dir));
+		return;
+	}
+	if (dir == 0) {
+		ps->ps_req_left = 0;
+		ps->ps_flags &= ~PROXY_F_CLI_PAUSED;
+		ps->ps_flags |= PROXY_F_REQ_DONE;
+		bufferevent_enable(ps->ps_cli.bev, EV_READ);
+		if (ps->ps_flags & PROXY_F_RESP_DONE)
+			forward_done(ps);
+		return;
+	}
+	ps->ps_resp_left = 0;
+	ps->ps_flags &= ~PROXY_F_UP_PAUSED;
+	ps->ps_flags |= PROXY_F_RESP_DONE;
+	bufferevent_enable(ps->ps_up.bev, EV_READ);	/* to see it close */
+	forward_done(ps);
+}
+
+/* Stop the session's pumps, counting what they moved. */
+void
+proxy_forward_unpump(struct proxy_session *ps)
+{
+	int	 dir;
+
+	for (dir = 0; dir < 2; dir++) {
+		if (ps->ps_pump[dir] == NULL)
+			continue;
+		if (dir == 0)
+			ps->ps_bytes_up += ps->ps_pump[dir]->pu_bytes;
+		else
+			ps->ps_bytes_down += ps->ps_pump[dir]->pu_bytes;
+		proxy_pump_stop(ps->ps_pump[dir]);
+		free(ps->ps_pump[dir]);
+		ps->ps_pump[dir] = NULL;
 	}
 }
 
@@ -306,11 +413,13 @@ proxy_forward_drained(struct proxy_side *side)
 {
 	struct proxy_session	*ps = side->ps;
 
-	if (side == &ps->ps_up && (ps->ps_flags & PROXY_F_CLI_PAUSED)) {
+	if (side == &ps->ps_up && (ps->ps_flags & PROXY_F_CLI_PAUSED) &&
+	    ps->ps_pump[0] == NULL) {
 		ps->ps_flags &= ~PROXY_F_CLI_PAUSED;
 		bufferevent_enable(ps->ps_cli.bev, EV_READ);
 		proxy_forward_client(ps);
-	} else if (side == &ps->ps_cli && (ps->ps_flags & PROXY_F_UP_PAUSED)) {
+	} else if (side == &ps->ps_cli && (ps->ps_flags & PROXY_F_UP_PAUSED) &&
+	    ps->ps_pump[1] == NULL) {
 		ps->ps_flags &= ~PROXY_F_UP_PAUSED;
 		bufferevent_enable(ps->ps_up.bev, EV_READ);
 		proxy_forward_upstream(ps);

@@ -131,6 +131,7 @@ proxy_side_open(struct proxy_side *side, int fd)
 void
 proxy_side_free(struct proxy_side *side)
 {
+	proxy_forward_unpump(side->ps);		/* a pump uses both sides */
 	if (side->bev != NULL) {
 		bufferevent_free(side->bev);
 		side->bev = NULL;

@@ -1,8 +1,8 @@
 # proxy_http.sh: plain HTTP through the proxy with curl and raw sockets:
 # allowed and blocked hosts on one kept-alive connection, bodies of
-# 20 MB both ways (Content-Length and chunked), HEAD, 100-continue,
-# pipelining, the rewritten head the origin sees, the access log and the
-# proxy.block event.
+# 20 MB both ways (Content-Length and chunked, spliced or not), HEAD,
+# 100-continue, pipelining (long bodies included), the rewritten head the
+# origin sees, the access log and the proxy.block event.
 . "${top_srcdir:-.}/tests/regress/lib.sh"
 
 PP=$(free_port)
@@ -116,6 +116,43 @@ assert data.count(b"HTTP/1.1 200") == 2, data
 assert data.endswith(b"hello\n"), data
 assert data.index(b"Content-Length: 10") < data.index(b"Content-Length: 6")
 EOF2
+
+# Long bodies go socket to socket with splice, limited to exactly their
+# length: a pipelined upload, a download and a last request in one write
+# come back whole and in order, over one upstream connection.
+python3 - "$PP" "$WP" "$top_srcdir" <<'EOF2' || fail "pipelined long bodies"
+import hashlib, os, socket, sys
+sys.path.insert(0, sys.argv[3] + "/tests/regress")
+from peer import pattern
+pp, wp = int(sys.argv[1]), sys.argv[2]
+up = os.urandom(300000)
+s = socket.create_connection(("127.0.0.1", pp), timeout=20)
+s.sendall(("POST http://web.test:%s/count HTTP/1.1\r\nHost: web.test\r\n"
+    "Content-Length: %d\r\n\r\n" % (wp, len(up))).encode() + up +
+    ("GET http://web.test:%s/bytes/300001 HTTP/1.1\r\nHost: web.test\r\n"
+    "\r\nGET http://web.test:%s/bytes/10 HTTP/1.1\r\nHost: web.test\r\n"
+    "Connection: close\r\n\r\n" % (wp, wp)).encode())
+f = s.makefile("rb")
+def response():
+    status = f.readline()
+    assert status.startswith(b"HTTP/1.1 200"), status
+    n = None
+    while True:
+        line = f.readline()
+        if line == b"\r\n":
+            break
+        k, v = line.split(b":", 1)
+        if k.lower() == b"content-length":
+            n = int(v)
+    return f.read(n)
+want = ("%d %s\n" % (len(up), hashlib.sha256(up).hexdigest())).encode()
+assert response() == want, "upload"
+assert response() == pattern(300001), "download"
+assert response() == pattern(10), "last"
+assert f.read() == b"", "bytes after the last response"
+EOF2
+n=$(component proxy | json_get '["spliced"]')
+[ "$n" -ge 4 ] || fail "status shows $n spliced bodies, want 4 or more"
 
 # An origin-form request is refused: the proxy never routes by Host.
 python3 - "$PP" <<'EOF2' || fail "origin-form"
