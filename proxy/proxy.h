@@ -156,7 +156,8 @@ struct proxy_pump {
 	int			 pu_from;
 	int			 pu_to;
 	int			 pu_pipe[2];	/* -1 while nothing is queued */
-	size_t			 pu_pipesize;
+	size_t			 pu_pipesize;	/* asked for */
+	size_t			 pu_pipelen;	/* the pipe's */
 	size_t			 pu_queued;	/* bytes in the pipe */
 	uint64_t		 pu_left;	/* bytes still to read */
 	uint64_t		 pu_bytes;	/* bytes written */
@@ -171,7 +172,7 @@ struct proxy_pump {
 };
 int		 proxy_pump_available(void);
 int		 proxy_pump_start(struct proxy_pump *, int, int, uint64_t,
-		    const struct timeval *, proxy_pump_cb, void *);
+		    size_t, const struct timeval *, proxy_pump_cb, void *);
 void		 proxy_pump_stop(struct proxy_pump *);
 const char	*proxy_pump_why(enum proxy_pump_end, int);
 

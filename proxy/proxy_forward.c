@@ -215,8 +215,8 @@ forward_pump(struct proxy_session *ps, int dir)
 	if (evbuffer_get_length(bufferevent_get_output(from->peer->bev)) > 0)
 		return (1);	/* proxy_forward_drained comes back */
 	if ((pu = malloc(sizeof(*pu))) == NULL ||
-	    proxy_pump_start(pu, from->fd, from->peer->fd, left, &idle,
-	    forward_pumpcb, ps) == -1) {
+	    proxy_pump_start(pu, from->fd, from->peer->fd, left,
+	    pc->pc_buffer, &idle, forward_pumpcb, ps) == -1) {
 		free(pu);
 		ps->ps_flags &= ~paused;
 		bufferevent_enable(from->bev, EV_READ);

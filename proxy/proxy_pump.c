@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,6 @@
 #include "sbxd.h"
 #include "proxy.h"
 
-#define PUMP_PIPE_SIZE	(256 * 1024)	/* asked of F_SETPIPE_SZ */
 #define PUMP_PIPE_POOL	64	/* empty pipes kept for reuse: idle pumps
 				   cost no descriptors, busy ones no pipe2 */
 
@@ -47,7 +47,7 @@ static int	pump_npipes;
 static void	pump_readcb(evutil_socket_t, short, void *);
 static void	pump_writecb(evutil_socket_t, short, void *);
 static int	pump_flush(struct proxy_pump *);
-static int	pump_pipe_get(struct proxy_pump *);
+static int	pump_pipe_get(struct proxy_pump *, size_t);
 static void	pump_pipe_put(struct proxy_pump *);
 static void	pump_end(struct proxy_pump *, enum proxy_pump_end);
 
@@ -60,14 +60,17 @@ proxy_pump_available(void)
 
 /*
  * Start moving bytes from the socket "from" to the socket "to": at most
- * limit bytes (PROXY_PUMP_NOLIMIT: until EOF).  With idle, a pump that
- * waits that long on either socket ends with PROXY_PUMP_TIMEOUT.
+ * limit bytes (PROXY_PUMP_NOLIMIT: until EOF), queueing up to about
+ * queue bytes (the pipe's size; the system rounds it to a power of two
+ * pages).  With idle, a pump that waits that long on either socket ends
+ * with PROXY_PUMP_TIMEOUT.
  */
 int
 proxy_pump_start(struct proxy_pump *pu, int from, int to, uint64_t limit,
-    const struct timeval *idle, proxy_pump_cb cb, void *arg)
+    size_t queue, const struct timeval *idle, proxy_pump_cb cb, void *arg)
 {
 	memset(pu, 0, sizeof(*pu));
+	pu->pu_pipesize = queue;
 	pu->pu_from = from;
 	pu->pu_to = to;
 	pu->pu_left = limit;
@@ -121,11 +124,11 @@ pump_readcb(evutil_socket_t fd, short events, void *arg)
 		pump_end(pu, PROXY_PUMP_TIMEOUT);
 		return;
 	}
-	if (pump_pipe_get(pu) == -1) {
+	if (pump_pipe_get(pu, pu->pu_pipesize) == -1) {
 		pump_end(pu, PROXY_PUMP_PIPE);
 		return;
 	}
-	want = pu->pu_pipesize;
+	want = pu->pu_pipelen;
 	if (pu->pu_left < want)
 		want = pu->pu_left;
 	n = splice(fd, NULL, pu->pu_pipe[1], NULL, want,
@@ -205,11 +208,12 @@ pump_flush(struct proxy_pump *pu)
 }
 
 /*
- * Give the pump a pipe: a spare one from the pool, or a new one made as
- * large as the system lets (fewer, larger splices move a stream).
+ * Give the pump a pipe of about size bytes: a spare one from the pool,
+ * or a new one.  Fewer, larger splices move a stream with less work;
+ * a pipe the system will not grow keeps the size it has.
  */
 static int
-pump_pipe_get(struct proxy_pump *pu)
+pump_pipe_get(struct proxy_pump *pu, size_t size)
 {
 	int	 sz;
 
@@ -219,16 +223,18 @@ pump_pipe_get(struct proxy_pump *pu)
 		pump_npipes--;
 		pu->pu_pipe[0] = pump_pipes[pump_npipes][0];
 		pu->pu_pipe[1] = pump_pipes[pump_npipes][1];
-		pu->pu_pipesize = pump_pipe_size[pump_npipes];
-		return (0);
-	}
-	if (pipe2(pu->pu_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		pu->pu_pipelen = pump_pipe_size[pump_npipes];
+	} else if (pipe2(pu->pu_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
 		pu->pu_pipe[0] = pu->pu_pipe[1] = -1;
 		return (-1);
+	} else
+		pu->pu_pipelen = 0;
+	if (pu->pu_pipelen != size) {
+		if (size > INT_MAX ||
+		    (sz = fcntl(pu->pu_pipe[1], F_SETPIPE_SZ, (int)size)) == -1)
+			sz = fcntl(pu->pu_pipe[1], F_GETPIPE_SZ);
+		pu->pu_pipelen = sz > 0 ? (size_t)sz : 65536;
 	}
-	if ((sz = fcntl(pu->pu_pipe[1], F_SETPIPE_SZ, PUMP_PIPE_SIZE)) == -1)
-		sz = fcntl(pu->pu_pipe[1], F_GETPIPE_SZ);
-	pu->pu_pipesize = sz > 0 ? (size_t)sz : 65536;
 	return (0);
 }
 
@@ -241,7 +247,7 @@ pump_pipe_put(struct proxy_pump *pu)
 	if (pu->pu_queued == 0 && pump_npipes < PUMP_PIPE_POOL) {
 		pump_pipes[pump_npipes][0] = pu->pu_pipe[0];
 		pump_pipes[pump_npipes][1] = pu->pu_pipe[1];
-		pump_pipe_size[pump_npipes] = pu->pu_pipesize;
+		pump_pipe_size[pump_npipes] = pu->pu_pipelen;
 		pump_npipes++;
 	} else {
 		close(pu->pu_pipe[0]);
@@ -269,7 +275,8 @@ proxy_pump_available(void)
 
 int
 proxy_pump_start(struct proxy_pump *pu, int from __unused, int to __unused,
-    uint64_t limit __unused, const struct timeval *idle __unused,
+    uint64_t limit __unused, size_t queue __unused,
+    const struct timeval *idle __unused,
     proxy_pump_cb cb __unused, void *arg __unused)
 {
 	memset(pu, 0, sizeof(*pu));

@@ -146,7 +146,8 @@ tunnel_splice_start(struct proxy_tunnel *pt)
 	for (i = 0; i < 2; i++) {
 		td = &pt->pt_dir[i];
 		if (proxy_pump_start(&td->td_pump, td->td_from, td->td_to,
-		    PROXY_PUMP_NOLIMIT, NULL, tunnel_pumpcb, td) == -1)
+		    PROXY_PUMP_NOLIMIT, pt->pt_highwater, NULL, tunnel_pumpcb,
+		    td) == -1)
 			return (-1);
 	}
 	return (0);

@@ -48,7 +48,7 @@
 #define PROXY_TIMEOUT_LIMIT	86400	/* largest timeout accepted */
 #define PROXY_MAX_SESSIONS	10000	/* sessions at once, all listeners */
 #define PROXY_SESSIONS_LIMIT	1000000	/* largest limit accepted */
-#define PROXY_BUFFER		(256 * 1024) /* bytes queued per direction
+#define PROXY_BUFFER		(1024 * 1024) /* bytes queued per direction
 					   before reading that side pauses */
 #define PROXY_BUFFER_MIN	4096
 #define PROXY_BUFFER_LIMIT	(64 * 1024 * 1024)
