@@ -94,13 +94,22 @@ dial(const char *target, const char *proxy)
 	    "\r\n", target, target);
 	if (write(fd, req, n) != n)
 		die("write");
-	/* Read the proxy's answer byte by byte: nothing past its end. */
-	while (got < sizeof(resp) - 1) {
-		if ((n = read(fd, resp + got, 1)) != 1)
+	/*
+	 * Read the proxy's answer as a client does, into a buffer until the
+	 * blank line.  The server here speaks only after the client, so
+	 * nothing can come after the answer yet.
+	 */
+	while (got < 4 || memcmp(resp + got - 4, "\r\n\r\n", 4) != 0) {
+		if (got == sizeof(resp) - 1)
+			die("proxy answer too long");
+		if ((n = read(fd, resp + got, sizeof(resp) - 1 - got)) <= 0)
 			die("proxy closed");
-		got++;
-		if (got >= 4 && memcmp(resp + got - 4, "\r\n\r\n", 4) == 0)
-			break;
+		got += n;
+		if (got >= 4 && memmem(resp, got, "\r\n\r\n", 4) !=
+		    resp + got - 4) {
+			fprintf(stderr, "bytes after the proxy's answer\n");
+			exit(1);
+		}
 	}
 	resp[got] = '\0';
 	if (strncmp(resp, "HTTP/1.1 200", 12) != 0 &&

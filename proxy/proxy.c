@@ -247,7 +247,7 @@ proxy_listener_open(const char *name, const struct sockaddr_storage *ss,
 	pr->pr_policyname = xstrdup(policy);
 	pr->pr_evl = evconnlistener_new_bind(sbxd_env->sx_base,
 	    proxy_acceptcb, pr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-	    LEV_OPT_REUSEABLE, PROXY_BACKLOG, (struct sockaddr *)&pr->pr_ss,
+	    LEV_OPT_REUSEABLE | LEV_OPT_DEFERRED_ACCEPT, PROXY_BACKLOG, (struct sockaddr *)&pr->pr_ss,
 	    pr->pr_sslen);
 	if (pr->pr_evl == NULL) {
 		xasprintf(&msg, "proxy listen on %s: %s", pr->pr_addr,

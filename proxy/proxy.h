@@ -210,6 +210,7 @@ void		 proxy_session_tunnel(struct proxy_session *);
 void		 proxy_session_arm(struct proxy_session *, int);
 int		 proxy_side_open(struct proxy_side *, int);
 void		 proxy_side_free(struct proxy_side *);
+size_t		 proxy_side_flush(struct proxy_side *);
 json_t		*proxy_session_json(struct proxy_session *);
 
 /* proxy_forward.c */

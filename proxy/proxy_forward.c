@@ -40,7 +40,7 @@ static int	forward_body(struct proxy_session *, struct evbuffer *,
 		    struct evbuffer *, enum proxy_http_body, uint64_t *,
 		    struct proxy_http_chunked *, uint64_t *);
 static int	forward_response_head(struct proxy_session *);
-static void	forward_response_start(struct proxy_session *);
+static int	forward_response_start(struct proxy_session *);
 static void	forward_done(struct proxy_session *);
 static void	forward_bad_upstream(struct proxy_session *,
 		    const struct proxy_http_error *);
@@ -72,6 +72,7 @@ proxy_forward_start(struct proxy_session *ps)
 	proxy_http_chunked_init(&ps->ps_req_chunk, 0);
 	proxy_http_scan_init(&ps->ps_scan, 1);
 	bufferevent_enable(ps->ps_up.bev, EV_READ);
+	proxy_side_flush(&ps->ps_up);
 	proxy_forward_client(ps);
 }
 
@@ -137,6 +138,7 @@ proxy_forward_client(struct proxy_session *ps)
 		    "request body", 0);
 		return;
 	}
+	proxy_side_flush(&ps->ps_up);
 	if (r == 1) {
 		ps->ps_flags |= PROXY_F_REQ_DONE;
 		if (ps->ps_flags & PROXY_F_RESP_DONE)
@@ -159,8 +161,13 @@ proxy_forward_upstream(struct proxy_session *ps)
 	int		 r;
 
 	while (!(ps->ps_flags & PROXY_F_RESP_HEAD)) {
-		if ((r = forward_response_head(ps)) <= 0)
-			return;		/* more to come, or done with */
+		if ((r = forward_response_head(ps)) == -1)
+			return;		/* done with */
+		if (r == 0) {
+			/* More to come; interim responses go now. */
+			proxy_side_flush(&ps->ps_cli);
+			return;
+		}
 	}
 	if (ps->ps_flags & (PROXY_F_RESP_DONE | PROXY_F_UP_PAUSED))
 		return;
@@ -176,6 +183,7 @@ proxy_forward_upstream(struct proxy_session *ps)
 		forward_done(ps);
 		return;
 	}
+	proxy_side_flush(&ps->ps_cli);
 	if (forward_pump(ps, 1))
 		return;
 	if (evbuffer_get_length(out) >= proxy_conf()->pc_buffer) {
@@ -212,7 +220,7 @@ forward_pump(struct proxy_session *ps, int dir)
 		return (0);
 	bufferevent_disable(from->bev, EV_READ);
 	ps->ps_flags |= paused;
-	if (evbuffer_get_length(bufferevent_get_output(from->peer->bev)) > 0)
+	if (proxy_side_flush(from->peer) > 0)
 		return (1);	/* proxy_forward_drained comes back */
 	if ((pu = malloc(sizeof(*pu))) == NULL ||
 	    proxy_pump_start(pu, from->fd, from->peer->fd, left,
@@ -282,7 +290,8 @@ proxy_forward_unpump(struct proxy_session *ps)
 /*
  * Read one response head.  Returns 1 when a head went by and there may
  * be more to read (the final head sets PROXY_F_RESP_HEAD), 0 when more
- * bytes are needed, -1 when the session moved on (tunnel, error).
+ * bytes are needed, -1 when the session moved on (a tunnel, an error, or
+ * a response without a body, done with).
  */
 static int
 forward_response_head(struct proxy_session *ps)
@@ -326,12 +335,14 @@ forward_response_head(struct proxy_session *ps)
 		proxy_session_tunnel(ps);
 		return (-1);
 	}
-	forward_response_start(ps);
-	return (1);
+	return (forward_response_start(ps));
 }
 
-/* Send the final response head on and set up its body. */
-static void
+/*
+ * Send the final response head on and set up its body.  Returns 1, or
+ * -1 when the response has no body and the session moved on.
+ */
+static int
 forward_response_start(struct proxy_session *ps)
 {
 	struct proxy_http_response	*rs = &ps->ps_resp;
@@ -358,7 +369,9 @@ forward_response_start(struct proxy_session *ps)
 	if (rs->rs_msg.hm_body == PROXY_HTTP_BODY_NONE) {
 		ps->ps_flags |= PROXY_F_RESP_DONE;
 		forward_done(ps);
+		return (-1);
 	}
+	return (1);
 }
 
 /* The upstream's response head is unusable: 502, and close. */
@@ -388,6 +401,7 @@ forward_done(struct proxy_session *ps)
 {
 	int	 reuse;
 
+	proxy_side_flush(&ps->ps_cli);
 	if (!(ps->ps_flags & PROXY_F_REQ_DONE))
 		ps->ps_flags |= PROXY_F_CLOSE_AFTER;
 	reuse = (ps->ps_resp.rs_msg.hm_flags & PROXY_HTTP_F_PERSIST) &&

@@ -29,6 +29,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <jansson.h>
@@ -54,6 +55,7 @@ static void	proxy_session_tunnelcb(void *, const char *);
 static void	proxy_session_reject(struct proxy_session *,
 		    const struct proxy_http_error *);
 static void	proxy_session_timercb(evutil_socket_t, short, void *);
+static int	proxy_side_read_now(struct proxy_side *);
 static void	proxy_cli_readcb(struct bufferevent *, void *);
 static void	proxy_cli_writecb(struct bufferevent *, void *);
 static void	proxy_cli_eventcb(struct bufferevent *, short, void *);
@@ -96,6 +98,55 @@ proxy_session_new(struct proxy_listener *pr, int fd,
 	ps->ps_state = PROXY_S_HEAD;
 	proxy_http_scan_init(&ps->ps_scan, 0);
 	proxy_session_arm(ps, 1);
+	/*
+	 * The listener accepts once the client has sent something (a
+	 * deferred accept, where the system has it): read it now rather
+	 * than after another turn of the loop.
+	 */
+	if (proxy_side_read_now(&ps->ps_cli) > 0)
+		proxy_session_head(ps);
+}
+
+/*
+ * Read what the socket holds into side's input now, or write side's
+ * output to the socket now, rather than after another turn of the loop.
+ * A bufferevent keeps these ends of its buffers frozen against outside
+ * use; they thaw for the one call, as in the bufferevent's own callbacks.
+ * An error or EOF is left for the bufferevent to find.
+ */
+static int
+proxy_side_read_now(struct proxy_side *side)
+{
+	struct evbuffer	*in = bufferevent_get_input(side->bev);
+	int		 n;
+
+	evbuffer_unfreeze(in, 0);
+	n = evbuffer_read(in, side->fd, PROXY_HTTP_HEAD_MAX + 4);
+	evbuffer_freeze(in, 0);
+	return (n);
+}
+
+/*
+ * Write side's output now, rather than after a turn of the loop that
+ * only reports the socket writable.  What the socket does not take waits
+ * for the bufferevent as usual, and its write callback comes once that is
+ * written; when all is written at once, no callback comes, and the write
+ * event the bufferevent asked for is taken back.  Returns the bytes left.
+ */
+size_t
+proxy_side_flush(struct proxy_side *side)
+{
+	struct evbuffer	*out = bufferevent_get_output(side->bev);
+	size_t		 left;
+
+	if (evbuffer_get_length(out) == 0)
+		return (0);
+	evbuffer_unfreeze(out, 1);
+	(void)evbuffer_write(out, side->fd);
+	evbuffer_freeze(out, 1);
+	if ((left = evbuffer_get_length(out)) == 0)
+		event_del(&side->bev->ev_write);
+	return (left);
 }
 
 /*
@@ -189,8 +240,7 @@ proxy_session_finish(struct proxy_session *ps, const char *why)
 	ps->ps_dns = NULL;
 	proxy_side_free(&ps->ps_up);
 	evtimer_del(&ps->ps_timer);
-	if (ps->ps_cli.bev == NULL ||
-	    evbuffer_get_length(bufferevent_get_output(ps->ps_cli.bev)) == 0) {
+	if (ps->ps_cli.bev == NULL || proxy_side_flush(&ps->ps_cli) == 0) {
 		proxy_session_close(ps, why);
 		return;
 	}
@@ -233,9 +283,9 @@ proxy_session_timercb(evutil_socket_t fd __unused, short events __unused,
 		proxy_session_close(ps, "idle");
 		return;
 	}
+	ps->ps_note = "header timeout";
 	proxy_session_respond(ps, 408, NULL, "the request head took too "
 	    "long", 0);
-	proxy_session_finish(ps, "header timeout");
 }
 
 /* Read a request head; once whole, parse it and decide. */
@@ -351,9 +401,9 @@ proxy_session_decide(struct proxy_session *ps)
 	/* proxy_judge checked the literal; connect to exactly it. */
 	if (util_addr_parse(rq->rq_host.h_name, rq->rq_port, &ps->ps_up_ss,
 	    &ps->ps_up_sslen) == -1) {
+		ps->ps_note = "bad literal";
 		proxy_session_respond(ps, 500, NULL, "cannot use the address",
 		    0);
-		proxy_session_finish(ps, "bad literal");
 		return;
 	}
 	ps->ps_ai_next = NULL;
@@ -367,9 +417,9 @@ proxy_session_resolve(struct proxy_session *ps)
 	ps->ps_dns = proxy_dns_resolve(ps->ps_req.rq_host.h_name,
 	    proxy_session_dnscb, ps);
 	if (ps->ps_dns == NULL) {
+		ps->ps_note = "no resolver";
 		proxy_session_respond(ps, 502, NULL, "the resolver is not "
 		    "available", 0);
-		proxy_session_finish(ps, "no resolver");
 	}
 }
 
@@ -389,8 +439,8 @@ proxy_session_dnscb(int err, struct evutil_addrinfo *ai, void *arg)
 	if (err != 0) {
 		snprintf(msg, sizeof(msg), "cannot resolve %s: %s",
 		    ps->ps_req.rq_host.h_name, evutil_gai_strerror(err));
+		ps->ps_note = "dns failure";
 		proxy_session_respond(ps, 502, NULL, msg, 0);
-		proxy_session_finish(ps, "dns failure");
 		return;
 	}
 	ps->ps_ai = ai;
@@ -490,9 +540,9 @@ proxy_session_connect_failed(struct proxy_session *ps, short events)
 	snprintf(msg, sizeof(msg), "cannot connect to %s (%s): %s",
 	    ps->ps_dest, addr, events & BEV_EVENT_TIMEOUT ? "timed out" :
 	    strerror(code));
+	ps->ps_note = "connect failed";
 	proxy_session_respond(ps, events & BEV_EVENT_TIMEOUT ? 504 : 502,
 	    NULL, msg, 0);
-	proxy_session_finish(ps, "connect failed");
 }
 
 /* The upstream is there: a tunnel, or an HTTP exchange. */
@@ -599,8 +649,7 @@ proxy_session_handoff(struct proxy_session *ps)
 	struct timeval		 idle = { pc->pc_timeout_idle, 0 };
 	int			 cfd = ps->ps_cli.fd, ufd = ps->ps_up.fd;
 
-	if (evbuffer_get_length(bufferevent_get_output(ps->ps_cli.bev)) > 0 ||
-	    evbuffer_get_length(bufferevent_get_output(ps->ps_up.bev)) > 0)
+	if ((proxy_side_flush(&ps->ps_cli) | proxy_side_flush(&ps->ps_up)) > 0)
 		return;			/* a write callback comes back */
 	bufferevent_free(ps->ps_cli.bev);
 	bufferevent_free(ps->ps_up.bev);
@@ -696,6 +745,7 @@ proxy_session_respond(struct proxy_session *ps, int status,
 		proxy_session_finish(ps, block != NULL ? block : "refused");
 		return;
 	}
+	proxy_side_flush(&ps->ps_cli);
 	proxy_session_log(ps);
 	proxy_session_next(ps);
 }
