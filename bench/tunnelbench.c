@@ -19,6 +19,8 @@
  *                                     them until stdin closes
  */
 
+#define _GNU_SOURCE		/* memmem */
+
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
