@@ -366,6 +366,7 @@ proxy_listener_close(struct proxy_listener *pr)
 	TAILQ_FOREACH_SAFE(ps, &proxy_sessions, ps_entry, next)
 		if (ps->ps_listener == pr)
 			proxy_session_close(ps, "listener closed");
+	proxy_pool_flush(pr);
 	TAILQ_REMOVE(&proxy_listeners, pr, pr_entry);
 	if (pr->pr_evl != NULL)
 		evconnlistener_free(pr->pr_evl);
@@ -632,7 +633,7 @@ proxy_status(void)
 		    (json_int_t)pr->pr_accepted, "refused",
 		    (json_int_t)pr->pr_refused));
 	st = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I}",
+	    "s:I, s:I, s:i}",
 	    "state", "up", "sessions", proxy_nsessions_count(),
 	    "accepted", (json_int_t)proxy_stats.st_accepted,
 	    "refused", (json_int_t)proxy_stats.st_refused,
@@ -642,7 +643,9 @@ proxy_status(void)
 	    "rejected", (json_int_t)proxy_stats.st_rejected,
 	    "upstream_errors", (json_int_t)proxy_stats.st_upstream_errors,
 	    "reused", (json_int_t)proxy_stats.st_reused,
-	    "spliced", (json_int_t)proxy_stats.st_spliced);
+	    "spliced", (json_int_t)proxy_stats.st_spliced,
+	    "pooled", (json_int_t)proxy_stats.st_pooled,
+	    "parked", proxy_pool_count());
 	json_object_update_new(st, proxy_dns_status());
 	json_object_set_new(st, "listeners", list);
 	return (st);

@@ -126,6 +126,7 @@ struct proxy_stats {
 	uint64_t	 st_upstream_errors;
 	uint64_t	 st_reused;	/* requests on a kept upstream */
 	uint64_t	 st_spliced;	/* bodies that went through a pump */
+	uint64_t	 st_pooled;	/* requests on a parked upstream */
 };
 
 /* proxy_dns.c */
@@ -176,6 +177,15 @@ int		 proxy_pump_start(struct proxy_pump *, int, int, uint64_t,
 void		 proxy_pump_stop(struct proxy_pump *);
 const char	*proxy_pump_why(enum proxy_pump_end, int);
 
+/* proxy_pool.c */
+void		 proxy_pool_put(struct proxy_listener *, const char *,
+		    const struct sockaddr_storage *, socklen_t,
+		    struct bufferevent *, int);
+struct bufferevent *proxy_pool_take(struct proxy_listener *, const char *,
+		    int *, struct sockaddr_storage *, socklen_t *);
+void		 proxy_pool_flush(struct proxy_listener *);
+int		 proxy_pool_count(void);
+
 /* proxy_tunnel.c */
 struct proxy_tunnel;
 typedef void	(*proxy_tunnel_cb)(void *, const char *);
@@ -210,6 +220,7 @@ void		 proxy_session_tunnel(struct proxy_session *);
 void		 proxy_session_arm(struct proxy_session *, int);
 int		 proxy_side_open(struct proxy_side *, int);
 void		 proxy_side_free(struct proxy_side *);
+void		 proxy_side_park(struct proxy_side *);
 size_t		 proxy_side_flush(struct proxy_side *);
 json_t		*proxy_session_json(struct proxy_session *);
 

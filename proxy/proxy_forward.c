@@ -410,8 +410,10 @@ forward_done(struct proxy_session *ps)
 	    evbuffer_get_length(bufferevent_get_input(ps->ps_up.bev)) == 0;
 	proxy_session_log(ps);
 	proxy_http_response_free(&ps->ps_resp);
-	if (!reuse || (ps->ps_flags & PROXY_F_CLOSE_AFTER))
+	if (!reuse)
 		proxy_side_free(&ps->ps_up);
+	else if (ps->ps_flags & PROXY_F_CLOSE_AFTER)
+		proxy_side_park(&ps->ps_up);
 	if (ps->ps_flags & PROXY_F_CLOSE_AFTER) {
 		proxy_session_finish(ps, "done");
 		return;

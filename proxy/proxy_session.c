@@ -178,6 +178,58 @@ proxy_side_open(struct proxy_side *side, int fd)
 	return (bufferevent_enable(side->bev, EV_READ));
 }
 
+/*
+ * The client is gone but the upstream side could carry another request:
+ * park it in the pool for the next session of this listener to the same
+ * destination.
+ */
+void
+proxy_side_park(struct proxy_side *side)
+{
+	struct proxy_session	*ps = side->ps;
+
+	if (side->bev == NULL || (ps->ps_flags & PROXY_F_UP_EOF) ||
+	    ps->ps_pump[0] != NULL || ps->ps_pump[1] != NULL) {
+		proxy_side_free(side);
+		return;
+	}
+	proxy_pool_put(ps->ps_listener, ps->ps_up_dest, &ps->ps_up_ss,
+	    ps->ps_up_sslen, side->bev, side->fd);
+	side->bev = NULL;
+	side->fd = -1;
+}
+
+/*
+ * Take a parked upstream connection to this request's destination, if
+ * there is one whose address the policy still lets through.
+ */
+static int
+proxy_side_unpark(struct proxy_side *side)
+{
+	struct proxy_session	*ps = side->ps;
+	struct bufferevent	*bev;
+	const char		*why;
+	int			 fd;
+
+	bev = proxy_pool_take(ps->ps_listener, ps->ps_dest, &fd,
+	    &ps->ps_up_ss, &ps->ps_up_sslen);
+	if (bev == NULL)
+		return (-1);
+	if (proxy_judge_addr(ps, (struct sockaddr *)&ps->ps_up_ss,
+	    &why) == -1) {
+		bufferevent_free(bev);
+		close(fd);
+		return (-1);
+	}
+	side->bev = bev;
+	side->fd = fd;
+	bufferevent_setcb(bev, proxy_up_readcb, proxy_up_writecb,
+	    proxy_up_eventcb, ps);
+	bufferevent_setwatermark(bev, EV_READ, 0, proxy_conf()->pc_buffer);
+	bufferevent_enable(bev, EV_READ);
+	return (0);
+}
+
 /* Free a side's bufferevent and close its socket. */
 void
 proxy_side_free(struct proxy_side *side)
@@ -214,7 +266,10 @@ proxy_session_close(struct proxy_session *ps, const char *why)
 		ps->ps_cli.fd = ps->ps_up.fd = -1;
 	}
 	proxy_side_free(&ps->ps_cli);
-	proxy_side_free(&ps->ps_up);
+	if (ps->ps_state == PROXY_S_HEAD)
+		proxy_side_park(&ps->ps_up);	/* between requests */
+	else
+		proxy_side_free(&ps->ps_up);
 	if (event_initialized(&ps->ps_timer))
 		evtimer_del(&ps->ps_timer);
 	proxy_http_request_free(&ps->ps_req);
@@ -394,6 +449,13 @@ proxy_session_decide(struct proxy_session *ps)
 	}
 	proxy_side_free(&ps->ps_up);
 	ps->ps_flags &= ~(PROXY_F_UP_REUSED | PROXY_F_UP_EOF);
+	if (!(rq->rq_msg.hm_flags & PROXY_HTTP_F_CONNECT) &&
+	    proxy_side_unpark(&ps->ps_up) == 0) {
+		ps->ps_flags |= PROXY_F_UP_REUSED;
+		proxy_stats.st_pooled++;
+		proxy_session_connected(ps);
+		return;
+	}
 	if (rq->rq_host.h_family == 0) {
 		proxy_session_resolve(ps);
 		return;

@@ -83,12 +83,12 @@ conf_write() {
 	} > "$CONF"
 }
 
-# wait_for CMD...: retry CMD for up to 10 seconds.
+# wait_for CMD...: retry CMD for up to 10 seconds (WAIT_TENTHS tenths).
 wait_for() {
 	i=0
 	while ! "$@" >/dev/null 2>&1; do
 		i=$((i + 1))
-		[ $i -lt 100 ] || return 1
+		[ $i -lt "${WAIT_TENTHS:-100}" ] || return 1
 		sleep 0.1
 	done
 	return 0
@@ -98,7 +98,9 @@ wait_for() {
 start_sbxd() {
 	"$SBXD" -d -f "$CONF" "$@" >>"$LOG" 2>&1 &
 	SBXD_PID=$!
-	wait_for ctl status || fail "sbxd did not start"
+	# A loaded machine (sanitizers, parallel tests) may take a while to
+	# create the database.
+	WAIT_TENTHS=300 wait_for ctl status || fail "sbxd did not start"
 }
 
 # stop_sbxd: SIGTERM, and wait for a clean exit.

@@ -11,6 +11,7 @@
 #   POST /count       the number of body bytes and their sha256
 #   GET  /headers     the request head it received, as text
 #   GET  /close       a body delimited by closing the connection
+#   GET  /peer        the address:port the request came from
 #   anything else     "hello\n"
 import hashlib
 import http.server
@@ -49,6 +50,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/headers":
             head = "%s\r\n%s" % (self.requestline, self.headers)
             self.send_body(head.encode(), "text/plain")
+        elif self.path == "/peer":
+            self.send_body(("%s:%d\n" % self.client_address[:2]).encode(),
+                           "text/plain")
         elif self.path == "/close":
             self.send_response(200)
             self.send_header("Connection", "close")
