@@ -108,11 +108,11 @@ proxy_session_new(struct proxy_listener *pr, int fd,
 }
 
 /*
- * Read what the socket holds into side's input now, or write side's
- * output to the socket now, rather than after another turn of the loop.
- * A bufferevent keeps these ends of its buffers frozen against outside
- * use; they thaw for the one call, as in the bufferevent's own callbacks.
- * An error or EOF is left for the bufferevent to find.
+ * Read what the socket holds into side's input now, rather than after
+ * another turn of the loop.  A bufferevent keeps the ends of its buffers
+ * that it fills and empties frozen against outside use; they thaw for
+ * the one call, as in the bufferevent's own callbacks (proxy_side_flush
+ * too).  An error or EOF is left for the bufferevent to find.
  */
 static int
 proxy_side_read_now(struct proxy_side *side)
