@@ -47,6 +47,7 @@ static void	forward_bad_upstream(struct proxy_session *,
 static int	forward_pump(struct proxy_session *, int);
 static void	forward_pumpcb(struct proxy_pump *, enum proxy_pump_end,
 		    void *);
+static void	forward_pump_free(struct proxy_session *, int);
 
 /* Send the request head on and start both bodies. */
 void
@@ -242,12 +243,7 @@ forward_pumpcb(struct proxy_pump *pu, enum proxy_pump_end why, void *arg)
 	struct proxy_session	*ps = arg;
 	int			 dir = pu == ps->ps_pump[1];
 
-	if (dir == 0)
-		ps->ps_bytes_up += pu->pu_bytes;
-	else
-		ps->ps_bytes_down += pu->pu_bytes;
-	ps->ps_pump[dir] = NULL;
-	free(pu);
+	forward_pump_free(ps, dir);
 	if (why != PROXY_PUMP_DONE) {
 		proxy_session_close(ps, proxy_pump_why(why, dir));
 		return;
@@ -272,19 +268,25 @@ forward_pumpcb(struct proxy_pump *pu, enum proxy_pump_end why, void *arg)
 void
 proxy_forward_unpump(struct proxy_session *ps)
 {
-	int	 dir;
+	forward_pump_free(ps, 0);
+	forward_pump_free(ps, 1);
+}
 
-	for (dir = 0; dir < 2; dir++) {
-		if (ps->ps_pump[dir] == NULL)
-			continue;
-		if (dir == 0)
-			ps->ps_bytes_up += ps->ps_pump[dir]->pu_bytes;
-		else
-			ps->ps_bytes_down += ps->ps_pump[dir]->pu_bytes;
-		proxy_pump_stop(ps->ps_pump[dir]);
-		free(ps->ps_pump[dir]);
-		ps->ps_pump[dir] = NULL;
-	}
+/* The one close path of a body pump: count its bytes, stop, free. */
+static void
+forward_pump_free(struct proxy_session *ps, int dir)
+{
+	struct proxy_pump	*pu = ps->ps_pump[dir];
+
+	if (pu == NULL)
+		return;
+	if (dir == 0)
+		ps->ps_bytes_up += pu->pu_bytes;
+	else
+		ps->ps_bytes_down += pu->pu_bytes;
+	proxy_pump_stop(pu);
+	free(pu);
+	ps->ps_pump[dir] = NULL;
 }
 
 /*

@@ -59,8 +59,8 @@ proxy_pump_available(void)
 }
 
 /*
- * Start moving bytes from the socket "from" to the socket "to": at most
- * limit bytes (PROXY_PUMP_NOLIMIT: until EOF), queueing up to about
+ * Start moving bytes from the socket "from" to the socket "to": limit
+ * bytes, more than none (PROXY_PUMP_NOLIMIT: until EOF), queueing up to about
  * queue bytes (the pipe's size; the system rounds it to a power of two
  * pages).  With idle, a pump that waits that long on either socket ends
  * with PROXY_PUMP_TIMEOUT.
@@ -87,11 +87,6 @@ proxy_pump_start(struct proxy_pump *pu, int from, int to, uint64_t limit,
 	event_assign(&pu->pu_wev, sbxd_env->sx_base, to,
 	    EV_WRITE | EV_PERSIST, pump_writecb, pu);
 	pu->pu_running = 1;
-	if (limit == 0) {
-		/* Nothing to move: done at the next turn of the loop. */
-		event_active(&pu->pu_rev, EV_READ, 1);
-		return (0);
-	}
 	return (event_add(&pu->pu_rev, pu->pu_has_idle ? &pu->pu_idle :
 	    NULL));
 }
@@ -116,10 +111,6 @@ pump_readcb(evutil_socket_t fd, short events, void *arg)
 	size_t			 want;
 	ssize_t			 n;
 
-	if (pu->pu_left == 0) {
-		pump_end(pu, PROXY_PUMP_DONE);
-		return;
-	}
 	if (events & EV_TIMEOUT) {
 		pump_end(pu, PROXY_PUMP_TIMEOUT);
 		return;

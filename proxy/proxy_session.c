@@ -215,14 +215,13 @@ proxy_side_unpark(struct proxy_side *side)
 	    &ps->ps_up_ss, &ps->ps_up_sslen);
 	if (bev == NULL)
 		return (-1);
-	if (proxy_judge_addr(ps, (struct sockaddr *)&ps->ps_up_ss,
-	    &why) == -1) {
-		bufferevent_free(bev);
-		close(fd);
-		return (-1);
-	}
 	side->bev = bev;
 	side->fd = fd;
+	if (proxy_judge_addr(ps, (struct sockaddr *)&ps->ps_up_ss,
+	    &why) == -1) {
+		proxy_side_free(side);
+		return (-1);
+	}
 	bufferevent_setcb(bev, proxy_up_readcb, proxy_up_writecb,
 	    proxy_up_eventcb, ps);
 	bufferevent_setwatermark(bev, EV_READ, 0, proxy_conf()->pc_buffer);
