@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -150,19 +151,26 @@ proxy_side_flush(struct proxy_side *side)
 }
 
 /*
- * A bufferevent for side on fd (-1: not yet connected).  The session
- * keeps the fd: a tunnel takes it over later.
+ * A bufferevent for side on fd, a socket that side owns from here on,
+ * connected or not.  The session keeps the fd: a tunnel takes it over
+ * later.  No side waits to gather small writes (Nagle's algorithm): a
+ * relay must not hold back what a peer sent, and a peer that writes
+ * twice before it reads would otherwise stall a delayed ACK each time.
  */
 int
 proxy_side_open(struct proxy_side *side, int fd)
 {
 	struct proxy_conf	*pc = proxy_conf();
 	size_t			 high;
+	int			 one = 1;
 
+	side->fd = fd;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one)) == -1)
+		log_debug("%s: TCP_NODELAY: %s", __func__, strerror(errno));
 	side->bev = bufferevent_socket_new(sbxd_env->sx_base, fd, 0);
 	if (side->bev == NULL)
 		return (-1);
-	side->fd = fd;
 	if (side == &side->ps->ps_cli) {
 		bufferevent_setcb(side->bev, proxy_cli_readcb,
 		    proxy_cli_writecb, proxy_cli_eventcb, side->ps);
@@ -532,6 +540,7 @@ proxy_session_connect(struct proxy_session *ps)
 {
 	struct timeval	 tv = { proxy_conf()->pc_timeout_connect, 0 };
 	const char	*why;
+	int		 fd;
 
 	if (ps->ps_ai_next != NULL) {
 		memcpy(&ps->ps_up_ss, ps->ps_ai_next->ai_addr,
@@ -547,17 +556,18 @@ proxy_session_connect(struct proxy_session *ps)
 			;	/* nothing */
 	}
 	ps->ps_state = PROXY_S_CONNECT;
-	if (proxy_side_open(&ps->ps_up, -1) == -1) {
+	if ((fd = util_socket(ps->ps_up_ss.ss_family, SOCK_STREAM)) == -1) {
+		proxy_session_connect_failed(ps, BEV_EVENT_ERROR);
+		return;
+	}
+	if (proxy_side_open(&ps->ps_up, fd) == -1) {
 		proxy_session_close(ps, "out of memory");
 		return;
 	}
 	bufferevent_set_timeouts(ps->ps_up.bev, NULL, &tv);
 	if (bufferevent_socket_connect(ps->ps_up.bev,
-	    (struct sockaddr *)&ps->ps_up_ss, ps->ps_up_sslen) == -1) {
+	    (struct sockaddr *)&ps->ps_up_ss, ps->ps_up_sslen) == -1)
 		proxy_session_connect_failed(ps, BEV_EVENT_ERROR);
-		return;
-	}
-	ps->ps_up.fd = bufferevent_getfd(ps->ps_up.bev);
 }
 
 /*

@@ -352,6 +352,7 @@ int		 util_sockaddr_cmp(const struct sockaddr *,
 		    const struct sockaddr *);
 in_port_t	 util_sockaddr_port(const struct sockaddr *);
 void		 util_sockaddr_setport(struct sockaddr *, in_port_t);
+int		 util_socket(int, int);
 void		 util_zero(void *, size_t);
 
 /* proxy/proxy.c */

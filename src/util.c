@@ -10,11 +10,13 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -168,6 +170,28 @@ util_sockaddr_port(const struct sockaddr *sa)
 	if (sa->sa_family == AF_INET6)
 		return (ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
 	return (0);
+}
+
+/*
+ * A non-blocking socket closed on exec, in one call where the system
+ * has the flags for it (Linux, the BSDs) and with fcntl(2) elsewhere.
+ */
+int
+util_socket(int domain, int type)
+{
+	int	 fd;
+
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+	fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
+	if ((fd = socket(domain, type, 0)) != -1 &&
+	    (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)) {
+		close(fd);
+		fd = -1;
+	}
+#endif
+	return (fd);
 }
 
 /* Set the port of an AF_INET or AF_INET6 address. */

@@ -4,6 +4,8 @@
 #   peer.py http ADDR PORT            HTTP/1.1 origin server
 #   peer.py tls ADDR PORT CERT KEY    the same over TLS
 #   peer.py echo ADDR PORT            TCP echo
+#   peer.py pairs ADDR PORT           TCP: each two bytes read are sent
+#                                     back as two writes 5 ms apart
 #   peer.py dns ADDR PORT             a nameserver that knows no name
 #
 # It prints "ready" once listening.  The HTTP server answers:
@@ -20,6 +22,7 @@ import socketserver
 import ssl
 import sys
 import threading
+import time
 
 
 def pattern(n):
@@ -112,6 +115,36 @@ def echo(addr, port):
         threading.Thread(target=one, args=(c,), daemon=True).start()
 
 
+def pairs(addr, port):
+    s = socket.socket(socket.AF_INET)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port))
+    s.listen(16)
+    print("ready", flush=True)
+
+    def one(c):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buf = b""
+        try:
+            while True:
+                d = c.recv(64)
+                if not d:
+                    break
+                buf += d
+                while len(buf) >= 2:
+                    c.sendall(buf[:1])
+                    time.sleep(0.005)
+                    c.sendall(buf[1:2])
+                    buf = buf[2:]
+        except OSError:
+            pass
+        c.close()
+
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=one, args=(c,), daemon=True).start()
+
+
 def dns(addr, port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((addr, port))
@@ -129,6 +162,9 @@ def main():
     kind, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if kind == "echo":
         echo(addr, port)
+        return
+    if kind == "pairs":
+        pairs(addr, port)
         return
     if kind == "dns":
         dns(addr, port)

@@ -9,6 +9,7 @@ need_root
 
 PP=$(free_port)
 EP=$(free_port)
+WP=$(free_port)
 PROXY=127.0.0.1:$PP
 cat >"$T/hosts" <<EOF2
 127.0.0.2 tls.test evil.test
@@ -26,9 +27,10 @@ policy "default" {
 proxy listen on 127.0.0.1 port $PP
 EOF2
 }
-write_conf yes "\"echo.test:$EP\""
+write_conf yes "\"echo.test:$EP\" \"echo.test:$WP\""
 start_peer tls 127.0.0.2 443 "$T/cert.pem" "$T/key.pem"
 start_peer echo 127.0.0.1 "$EP"
+start_peer pairs 127.0.0.1 "$WP"
 start_sbxd
 "$SBXCTL" -s "$SOCK" -j events >"$T/events" 2>&1 &
 PEER_PIDS="$PEER_PIDS $!"
@@ -123,6 +125,42 @@ EOF2
 }
 [ "$(echo_tunnels 2 16000000)" = ok ] || fail "spliced tunnels"
 
+# A client and a server that each write twice, 5 ms apart, before they
+# read: a relay that gathers small writes (Nagle's algorithm) holds each
+# second byte until the peer's delayed ACK, 40 ms or more on Linux.  Of
+# 20 such turns, a few may be slow on a busy machine; most never are.
+small_writes() {
+	python3 - "$PP" "$WP" <<'EOF2'
+import socket, sys, time
+pp, wp = (int(a) for a in sys.argv[1:3])
+s = socket.create_connection(("127.0.0.1", pp), timeout=10)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+s.sendall(b"CONNECT echo.test:%d HTTP/1.1\r\nHost: x\r\n\r\n" % wp)
+head = b""
+while not head.endswith(b"\r\n\r\n"):
+    head += s.recv(1)
+assert head.startswith(b"HTTP/1.1 200"), head
+slow = 0
+for i in range(20):
+    t0 = time.monotonic()
+    s.sendall(b"a")
+    time.sleep(0.005)
+    s.sendall(b"b")
+    got = b""
+    while len(got) < 2:
+        d = s.recv(2 - len(got))
+        assert d, "tunnel closed"
+        got += d
+    assert got == b"ab", got
+    if time.monotonic() - t0 > 0.035:
+        slow += 1
+print("slow %d" % slow, flush=True)
+EOF2
+}
+slow=$(small_writes) || fail "small writes through a tunnel"
+[ "${slow#slow }" -le 4 ] ||
+    fail "${slow#slow } of 20 turns waited on a delayed ACK"
+
 # 1000 tunnels at once, all held open.
 ulimit -n 8192
 (echo_tunnels 1000 100 "$T/release" >"$T/many") &
@@ -141,9 +179,12 @@ touch "$T/release"
 wait $HOLD
 
 # Without splice, through bufferevents.
-write_conf no "\"echo.test:$EP\""
+write_conf no "\"echo.test:$EP\" \"echo.test:$WP\""
 ctl reload || fail "reload"
 [ "$(echo_tunnels 2 16000000)" = ok ] || fail "tunnels without splice"
+slow=$(small_writes) || fail "small writes through an unspliced tunnel"
+[ "${slow#slow }" -le 4 ] ||
+    fail "${slow#slow } of 20 turns waited on a delayed ACK, without splice"
 
 # A reload that drops echo.test: the open tunnel goes on, new ones fail.
 python3 - "$PP" "$EP" "$SBXCTL" "$SOCK" "$CONF" <<'EOF2' || fail "live reload"

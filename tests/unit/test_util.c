@@ -1,5 +1,5 @@
 /*
- * test_util.c: time and address formatting.
+ * test_util.c: time and address formatting, sockets.
  */
 
 #include <sys/types.h>
@@ -7,9 +7,11 @@
 
 #include <netinet/in.h>
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "sbxd.h"
@@ -67,9 +69,26 @@ end:
 	return (ret);
 }
 
+/* A socket for the loop: non-blocking and closed on exec. */
+static int
+test_socket(void)
+{
+	int	 ret = -1, fd;
+
+	CHECK((fd = util_socket(AF_INET, SOCK_STREAM)) != -1);
+	CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	close(fd);
+	CHECK(util_socket(-1, SOCK_STREAM) == -1);
+	ret = 0;
+end:
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
 	{ "rfc3339", test_rfc3339 },
 	{ "addr", test_addr },
+	{ "socket", test_socket },
 };
 
 UNIT_MAIN("util", tests)
