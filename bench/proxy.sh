@@ -142,6 +142,7 @@ alloc_port TP		# tunnelbench serve
 alloc_port SP		# sbxd
 alloc_port XP		# tinyproxy
 alloc_port QP		# squid
+alloc_port RP		# tunnelbench relay
 ORIGIN=127.0.0.1:$OP
 
 # The process tree under $1, $1 included.
@@ -227,6 +228,11 @@ wait_port $OP $NGINX_PID || { cat "$tmp/nginx/stderr" \
 SERVE_PID=$!
 PIDS="$PIDS $SERVE_PID"
 wait_port $TP $SERVE_PID || die "tunnelbench serve did not start"
+# The reference relay: what a tunnel costs when a proxy does nothing else.
+"$TB" relay $RP >"$tmp/relay.log" 2>&1 &
+RELAY_PID=$!
+PIDS="$PIDS $RELAY_PID"
+wait_port $RP $RELAY_PID || die "tunnelbench relay did not start"
 
 # The whitelist: RULES - 1 names, then the origin's address.  Every proxy
 # gets the same list; the origin is last, where a list scan finds it last.
@@ -508,7 +514,23 @@ bench() {
 	fi
 }
 
+# relay: the reference relay's tunnels, for the tunnel figures only.
+relay() {
+	name=relay
+	progress "relay: one tunnel stream"
+	mibs=$("$TB" stream 127.0.0.1:$TP $((STREAM_MIB * 1048576)) \
+	    127.0.0.1:$RP) || die "relay: tunnel stream failed"
+	put stream relay "$mibs"
+	progress "relay: first byte through $FIRSTBYTE new tunnels"
+	fb=$("$TB" firstbyte 127.0.0.1:$TP $FIRSTBYTE 127.0.0.1:$RP) ||
+	    die "relay: firstbyte failed"
+	set -- $fb
+	put fb50 relay "$1"
+	put fb99 relay "$2"
+}
+
 bench direct "" ""
+relay
 for p in sbxd $PEERS; do
 	progress "$p: starting"
 	start_$p || { cat "$LOG" >&2; tail -n 20 "$tmp/$p/stderr" \
@@ -556,14 +578,14 @@ function ratio(m, a, b) {
 FNR == NR { v[$1, $2] = $3; next }
 {
 	split($0, f, "|")
-	printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", f[2], f[3],
-	    cell(f[1], "direct"), cell(f[1], "sbxd"), cell(f[1], "tinyproxy"),
-	    cell(f[1], "squid"), ratio(f[1], "sbxd", "tinyproxy"),
-	    ratio(f[1], "sbxd", "squid"))
+	printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[2],
+	    f[3], cell(f[1], "direct"), cell(f[1], "relay"),
+	    cell(f[1], "sbxd"), cell(f[1], "tinyproxy"), cell(f[1], "squid"),
+	    ratio(f[1], "sbxd", "tinyproxy"), ratio(f[1], "sbxd", "squid"))
 }
 BEGIN {
-	print "| figure | better | direct | sbxd | tinyproxy | squid | sbxd / tinyproxy | sbxd / squid |"
-	print "|---|:-:|---:|---:|---:|---:|---:|---:|"
+	print "| figure | better | direct | relay | sbxd | tinyproxy | squid | sbxd / tinyproxy | sbxd / squid |"
+	print "|---|:-:|---:|---:|---:|---:|---:|---:|---:|"
 }' "$tmp/results" - <<EOF
 ka|keep-alive requests/s, $SMALL B|higher
 kacpu|keep-alive CPU µs/request|lower
@@ -582,6 +604,10 @@ idlefd|descriptors per idle tunnel|lower
 rss0|RSS at start, MiB|lower
 rssend|RSS at end, MiB|lower
 EOF
+echo
+echo "relay: tunnelbench relay, the least a CONNECT proxy can do (one" \
+    "tunnel at a time, blocking calls, read and write, no checks), for" \
+    "the tunnel figures only."
 echo
 echo "Access logs off in all three.  sbxd: policy with default block," \
     "loopback yes, $((RULES - 1)) name rules and one address rule." \

@@ -17,6 +17,12 @@
  *   tunnelbench idle HOST:PORT N PROXY:PORT
  *                                     open N tunnels, print "ready", hold
  *                                     them until stdin closes
+ *   tunnelbench relay PORT            the least a CONNECT proxy can do, as
+ *                                     a reference: one tunnel at a time,
+ *                                     blocking calls, no checks; answers
+ *                                     200 once connected to the target,
+ *                                     then copies both ways until either
+ *                                     side closes
  */
 
 #define _GNU_SOURCE		/* memmem */
@@ -29,6 +35,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+
+#include <poll.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -176,6 +184,81 @@ serve(int port)
 	}
 }
 
+/* Copy what one side has to the other; 0 once either side is done. */
+static int
+relay_copy(int from, int to)
+{
+	static char	 buf[BUFSZ];
+	ssize_t		 n;
+
+	if ((n = read(from, buf, sizeof(buf))) <= 0)
+		return (0);
+	return (write(to, buf, n) == n);
+}
+
+static void __attribute__((__noreturn__))
+relay(int port)
+{
+	struct sockaddr_in	 sin;
+	struct pollfd		 pfd[2];
+	char			 head[1024], *sp, *end;
+	ssize_t			 n;
+	int			 l, c, u, one = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((l = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		die("socket");
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(l, 128) == -1)
+		die("listen");
+	for (;;) {
+		if ((c = accept(l, NULL, NULL)) == -1)
+			continue;
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* The whole head comes in one segment from tunnelbench. */
+		if ((n = read(c, head, sizeof(head) - 1)) <= 0) {
+			close(c);
+			continue;
+		}
+		head[n] = '\0';
+		if (strncmp(head, "CONNECT ", 8) != 0 ||
+		    (end = strchr(head + 8, ' ')) == NULL) {
+			close(c);
+			continue;
+		}
+		*end = '\0';
+		sp = head + 8;
+		hostport(sp, &sin);
+		if ((u = socket(AF_INET, SOCK_STREAM, 0)) != -1)
+			setsockopt(u, IPPROTO_TCP, TCP_NODELAY, &one,
+			    sizeof(one));
+		if (u == -1 || connect(u, (struct sockaddr *)&sin,
+		    sizeof(sin)) == -1 ||
+		    write(c, "HTTP/1.1 200 OK\r\n\r\n", 19) != 19) {
+			close(c);
+			if (u != -1)
+				close(u);
+			continue;
+		}
+		pfd[0].fd = c;
+		pfd[1].fd = u;
+		pfd[0].events = pfd[1].events = POLLIN;
+		while (poll(pfd, 2, -1) > 0) {
+			if (pfd[0].revents != 0 && !relay_copy(c, u))
+				break;
+			if (pfd[1].revents != 0 && !relay_copy(u, c))
+				break;
+		}
+		close(c);
+		close(u);
+	}
+}
+
 static int
 stream(const char *target, long long bytes, const char *proxy)
 {
@@ -258,6 +341,8 @@ main(int argc, char *argv[])
 {
 	if (argc >= 3 && strcmp(argv[1], "serve") == 0)
 		serve(atoi(argv[2]));
+	if (argc >= 3 && strcmp(argv[1], "relay") == 0)
+		relay(atoi(argv[2]));
 	if (argc >= 4 && strcmp(argv[1], "stream") == 0)
 		return (stream(argv[2], atoll(argv[3]), argc > 4 ? argv[4] :
 		    NULL));
@@ -266,8 +351,8 @@ main(int argc, char *argv[])
 		    NULL));
 	if (argc >= 5 && strcmp(argv[1], "idle") == 0)
 		return (idle(argv[2], atoi(argv[3]), argv[4]));
-	fprintf(stderr, "usage: tunnelbench serve PORT | stream HOST:PORT "
-	    "BYTES [PROXY] | firstbyte HOST:PORT N [PROXY] | idle HOST:PORT "
-	    "N PROXY\n");
+	fprintf(stderr, "usage: tunnelbench serve PORT | relay PORT | stream "
+	    "HOST:PORT BYTES [PROXY] | firstbyte HOST:PORT N [PROXY] | idle "
+	    "HOST:PORT N PROXY\n");
 	return (1);
 }
