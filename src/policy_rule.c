@@ -18,7 +18,12 @@
  * normalised name, so a lookup probes the host and each of its suffixes
  * (one probe per label); addresses in a hash keyed by the masked address
  * for each prefix length in use.  A lookup costs the same with ten rules
- * or a million, and allocates nothing.
+ * or a million, and allocates nothing.  The table is open-addressed and
+ * at most half full; each slot keeps its rule's hash, so a probe reads
+ * one slot run and touches a rule only when the hash agrees, and a rule
+ * keeps its text in the same allocation.  A name's probes are all
+ * prefetched before the first: with a million rules, the cache misses
+ * of one lookup overlap rather than follow each other.
  */
 
 #include <sys/types.h>
@@ -37,7 +42,16 @@
 #include "config.h"
 #include "sbxd.h"
 
-#define RULES_BUCKETS_MIN	16	/* first hash table size */
+#define RULES_SLOTS_MIN		16	/* first hash table size */
+#define RULES_PROBES_MAX	128	/* suffixes of a name: 253 octets */
+#define RULES_FNV_BASIS		2166136261u
+#define RULES_FNV_PRIME		16777619u
+
+#if defined(__GNUC__) || defined(__clang__)
+#define RULES_PREFETCH(p)	__builtin_prefetch(p)
+#else
+#define RULES_PREFETCH(p)	((void)(p))
+#endif
 
 enum rule_kind {
 	RULE_EXACT,		/* example.com */
@@ -46,22 +60,31 @@ enum rule_kind {
 	RULE_ADDR		/* 192.0.2.0/24, [2001:db8::1] */
 };
 
+/* What a lookup reads last, next to the text, in one allocation. */
 struct policy_rule {
 	TAILQ_ENTRY(policy_rule)	 ru_entry;
-	struct policy_rule		*ru_hnext;	/* hash chain */
-	enum policy_action		 ru_action;
-	enum rule_kind			 ru_kind;
-	char				*ru_text;	/* canonical pattern */
-	const char			*ru_name;	/* in ru_text */
-	size_t				 ru_namelen;
-	int				 ru_labels;
-	int				 ru_family;
+	char				*ru_text;	/* canonical pattern:
+							   ru_buf, or its own
+							   while parsing */
 	union {
 		struct in_addr		 v4;
 		struct in6_addr		 v6;
 	}				 ru_ip;		/* masked */
+	int				 ru_family;
 	int				 ru_prefix;
+	int				 ru_labels;
+	enum policy_action		 ru_action;
+	enum rule_kind			 ru_kind;
 	uint16_t			 ru_port;	/* 0: none */
+	size_t				 ru_namelen;
+	const char			*ru_name;	/* in ru_text */
+	char				 ru_buf[];
+};
+
+/* One slot of the index: a rule and its hash, or empty (NULL). */
+struct policy_slot {
+	uint32_t			 sl_hash;
+	struct policy_rule		*sl_rule;
 };
 
 /* A candidate's specificity, compared field by field. */
@@ -71,6 +94,7 @@ struct rule_score {
 	int	 sc_port;
 };
 
+static struct policy_rule *rule_pack(struct policy_rule *);
 static int	rule_parse_port(char *, uint16_t *, char *, size_t);
 static int	rule_parse_addr(struct policy_rule *, const char *, char *,
 		    size_t);
@@ -82,14 +106,16 @@ static uint32_t	rule_hash_addr(int, const void *, int);
 static uint32_t	rule_bucket(const struct policy_rule *);
 static int	rules_grow(struct policy_rules *);
 static void	rules_index(struct policy_rules *, struct policy_rule *);
-static struct policy_rule *rules_same(const struct policy_rules *,
+static struct policy_slot *rules_same(const struct policy_rules *,
 		    const struct policy_rule *);
-static void	rules_unindex(struct policy_rules *, struct policy_rule *);
 static int	rule_port_ok(const struct policy_body *,
 		    const struct policy_rule *, uint16_t);
+static int	rules_suffixes(const char *, size_t *, uint32_t *);
+static void	rules_prefetch(const struct policy_rules *,
+		    const uint32_t *, int);
 static void	rules_best_name(const struct policy_body *,
-		    const struct policy_rules *, const char *, size_t, int,
-		    uint16_t, const struct policy_rule **,
+		    const struct policy_rules *, const char *, size_t,
+		    uint32_t, int, uint16_t, const struct policy_rule **,
 		    struct rule_score *);
 static void	rules_best_addr(const struct policy_body *,
 		    const struct policy_rules *, int, const void *,
@@ -143,11 +169,32 @@ policy_rule_parse(const char *pattern, enum policy_action action,
 		free(ru->ru_text);
 		ru->ru_text = text;
 	}
-	*rp = ru;
+	if ((*rp = rule_pack(ru)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	return (0);
 fail:
 	policy_rule_free(ru);
 	return (-1);
+}
+
+/* The parsed rule ru and its text in one allocation; frees ru. */
+static struct policy_rule *
+rule_pack(struct policy_rule *ru)
+{
+	struct policy_rule	*pk;
+	size_t			 len = strlen(ru->ru_text) + 1;
+
+	if ((pk = malloc(sizeof(*pk) + len)) == NULL)
+		return (NULL);
+	memcpy(pk, ru, sizeof(*pk));
+	memcpy(pk->ru_buf, ru->ru_text, len);
+	pk->ru_text = pk->ru_buf;
+	if (ru->ru_name != NULL)
+		pk->ru_name = pk->ru_buf + (ru->ru_name - ru->ru_text);
+	policy_rule_free(ru);
+	return (pk);
 }
 
 /* Take a trailing :port off buf (not inside brackets). */
@@ -325,18 +372,22 @@ policy_rule_free(struct policy_rule *ru)
 {
 	if (ru == NULL)
 		return;
-	free(ru->ru_text);
+	if (ru->ru_text != ru->ru_buf)
+		free(ru->ru_text);
 	free(ru);
 }
 
-/* FNV-1a over a name. */
+/*
+ * FNV-1a over a name, last byte first: the hash of each suffix is on the
+ * way to the next longer one (rules_suffixes).
+ */
 static uint32_t
 rule_hash(const char *s, size_t len)
 {
-	uint32_t	 h = 2166136261u;
+	uint32_t	 h = RULES_FNV_BASIS;
 
 	while (len-- > 0)
-		h = (h ^ (uint8_t)*s++) * 16777619u;
+		h = (h ^ (uint8_t)s[len]) * RULES_FNV_PRIME;
 	return (h);
 }
 
@@ -344,11 +395,11 @@ static uint32_t
 rule_hash_addr(int family, const void *addr, int prefix)
 {
 	const uint8_t	*b = addr;
-	uint32_t	 h = 2166136261u ^ (uint32_t)(family * 131 + prefix);
+	uint32_t	 h = RULES_FNV_BASIS ^ (uint32_t)(family * 131 + prefix);
 	int		 i, len = family == AF_INET ? 4 : 16;
 
 	for (i = 0; i < len; i++)
-		h = (h ^ b[i]) * 16777619u;
+		h = (h ^ b[i]) * RULES_FNV_PRIME;
 	return (h);
 }
 
@@ -415,27 +466,32 @@ policy_rules_find(const struct policy_rules *rs, const char *text)
 {
 	struct policy_rule		*ru;
 	const struct policy_rule	*found;
+	const struct policy_slot	*sl;
 	char				 err[64];
 
 	if (policy_rule_parse(text, POLICY_ALLOW, &ru, err, sizeof(err)) == -1)
 		return (NULL);
-	found = rules_same(rs, ru);
+	sl = rules_same(rs, ru);
+	found = sl != NULL ? sl->sl_rule : NULL;
 	policy_rule_free(ru);
 	return (found);
 }
 
-/* The rule in rs with ru's pattern, found through the index. */
-static struct policy_rule *
+/* The slot of the rule in rs with ru's pattern, or NULL. */
+static struct policy_slot *
 rules_same(const struct policy_rules *rs, const struct policy_rule *ru)
 {
-	struct policy_rule	*r;
+	struct policy_slot	*sl;
+	uint32_t		 h = rule_bucket(ru);
+	size_t			 mask = rs->rs_size - 1, i;
 
 	if (rs->rs_size == 0)
 		return (NULL);
-	for (r = rs->rs_table[rule_bucket(ru) & (rs->rs_size - 1)];
-	    r != NULL; r = r->ru_hnext)
-		if (strcmp(r->ru_text, ru->ru_text) == 0)
-			return (r);
+	for (i = h & mask; (sl = &rs->rs_table[i])->sl_rule != NULL;
+	    i = (i + 1) & mask)
+		if (sl->sl_hash == h && strcmp(sl->sl_rule->ru_text,
+		    ru->ru_text) == 0)
+			return (sl);
 	return (NULL);
 }
 
@@ -447,7 +503,7 @@ int
 policy_rules_add(struct policy_rules *rs, struct policy_rule *ru)
 {
 	if (rules_same(rs, ru) != NULL ||
-	    (rs->rs_count + 1 > rs->rs_size && rules_grow(rs) == -1)) {
+	    (rs->rs_count + 1 > rs->rs_size / 2 && rules_grow(rs) == -1)) {
 		policy_rule_free(ru);
 		return (-1);
 	}
@@ -458,22 +514,25 @@ policy_rules_add(struct policy_rules *rs, struct policy_rule *ru)
 }
 
 /*
- * Set pattern to action in rs, replacing the rule for the same pattern:
- * for runtime rules.  Returns 0, or -1 with err.
+ * Set pattern to action in rs, replacing the rule for the same pattern
+ * in its slot (the new one goes last in order): for runtime rules.
+ * Returns 0, or -1 with err.
  */
 int
 policy_rules_set(struct policy_rules *rs, const char *pattern,
     enum policy_action action, char *err, size_t errlen)
 {
-	struct policy_rule	*ru, *old;
+	struct policy_rule	*ru;
+	struct policy_slot	*sl;
 
 	if (policy_rule_parse(pattern, action, &ru, err, errlen) == -1)
 		return (-1);
-	if ((old = rules_same(rs, ru)) != NULL) {
-		rules_unindex(rs, old);
-		TAILQ_REMOVE(&rs->rs_list, old, ru_entry);
-		rs->rs_count--;
-		policy_rule_free(old);
+	if ((sl = rules_same(rs, ru)) != NULL) {
+		TAILQ_REMOVE(&rs->rs_list, sl->sl_rule, ru_entry);
+		policy_rule_free(sl->sl_rule);
+		sl->sl_rule = ru;
+		TAILQ_INSERT_TAIL(&rs->rs_list, ru, ru_entry);
+		return (0);
 	}
 	if (policy_rules_add(rs, ru) == -1) {
 		snprintf(err, errlen, "out of memory");
@@ -486,10 +545,11 @@ policy_rules_set(struct policy_rules *rs, const char *pattern,
 static int
 rules_grow(struct policy_rules *rs)
 {
-	struct policy_rule	**table, *ru;
+	struct policy_slot	*table;
+	struct policy_rule	*ru;
 	size_t			 size;
 
-	size = rs->rs_size == 0 ? RULES_BUCKETS_MIN : rs->rs_size * 2;
+	size = rs->rs_size == 0 ? RULES_SLOTS_MIN : rs->rs_size * 2;
 	if ((table = calloc(size, sizeof(*table))) == NULL)
 		return (-1);
 	free(rs->rs_table);
@@ -511,32 +571,21 @@ rule_bucket(const struct policy_rule *ru)
 	return (rule_hash(ru->ru_name, ru->ru_namelen));
 }
 
+/* Put ru in the first free slot from its hash on (linear probing). */
 static void
 rules_index(struct policy_rules *rs, struct policy_rule *ru)
 {
-	size_t	 b = rule_bucket(ru) & (rs->rs_size - 1);
+	uint32_t	 h = rule_bucket(ru);
+	size_t		 mask = rs->rs_size - 1, i;
 
-	ru->ru_hnext = rs->rs_table[b];
-	rs->rs_table[b] = ru;
+	for (i = h & mask; rs->rs_table[i].sl_rule != NULL; i = (i + 1) & mask)
+		;	/* nothing */
+	rs->rs_table[i].sl_hash = h;
+	rs->rs_table[i].sl_rule = ru;
 	if (ru->ru_kind == RULE_ADDR && ru->ru_family == AF_INET)
 		rs->rs_v4len[ru->ru_prefix]++;
 	else if (ru->ru_kind == RULE_ADDR)
 		rs->rs_v6len[ru->ru_prefix]++;
-}
-
-static void
-rules_unindex(struct policy_rules *rs, struct policy_rule *ru)
-{
-	struct policy_rule	**pp;
-
-	pp = &rs->rs_table[rule_bucket(ru) & (rs->rs_size - 1)];
-	while (*pp != ru)
-		pp = &(*pp)->ru_hnext;
-	*pp = ru->ru_hnext;
-	if (ru->ru_kind == RULE_ADDR && ru->ru_family == AF_INET)
-		rs->rs_v4len[ru->ru_prefix]--;
-	else if (ru->ru_kind == RULE_ADDR)
-		rs->rs_v6len[ru->ru_prefix]--;
 }
 
 /* A policy with the defaults: block, ports 80 443, sni check. */
@@ -600,23 +649,65 @@ rule_consider(const struct policy_rule *ru, const struct rule_score *sc,
 }
 
 /*
- * The best rule of rs for the name (its suffix s, of labels labels, is
- * being probed; whole when it is the full name).
+ * The suffixes of name to probe: each one's offset and hash, found in
+ * one pass from the end and stored from the end of the arrays (of
+ * RULES_PROBES_MAX), so the longest is first.  Returns its index.
  */
-static void
-rules_best_name(const struct policy_body *pb, const struct policy_rules *rs,
-    const char *s, size_t len, int whole, uint16_t port,
-    const struct policy_rule **best, struct rule_score *bsc)
+static int
+rules_suffixes(const char *name, size_t *off, uint32_t *hash)
 {
-	const struct policy_rule	*ru;
-	struct rule_score		 sc;
+	size_t		 i = strlen(name);
+	uint32_t	 h = RULES_FNV_BASIS;
+	int		 n = RULES_PROBES_MAX;
+
+	if (i == 0) {
+		off[--n] = 0;
+		hash[n] = h;
+	}
+	while (i > 0 && n > 0) {
+		h = (h ^ (uint8_t)name[--i]) * RULES_FNV_PRIME;
+		if (i == 0 || name[i - 1] == '.') {
+			off[--n] = i;
+			hash[n] = h;
+		}
+	}
+	return (n);
+}
+
+/* Ask for the first slot of each probe before any is read. */
+static void
+rules_prefetch(const struct policy_rules *rs, const uint32_t *hash,
+    int first)
+{
+	int	 i;
 
 	if (rs == NULL || rs->rs_size == 0)
 		return;
-	for (ru = rs->rs_table[rule_hash(s, len) & (rs->rs_size - 1)];
-	    ru != NULL; ru = ru->ru_hnext) {
-		if (ru->ru_kind == RULE_ADDR || ru->ru_namelen != len ||
-		    memcmp(ru->ru_name, s, len) != 0)
+	for (i = first; i < RULES_PROBES_MAX; i++)
+		RULES_PREFETCH(&rs->rs_table[hash[i] & (rs->rs_size - 1)]);
+}
+
+/*
+ * The best rule of rs for the name's suffix s (len bytes, hash h; whole
+ * when it is the full name).
+ */
+static void
+rules_best_name(const struct policy_body *pb, const struct policy_rules *rs,
+    const char *s, size_t len, uint32_t h, int whole, uint16_t port,
+    const struct policy_rule **best, struct rule_score *bsc)
+{
+	const struct policy_slot	*sl;
+	const struct policy_rule	*ru;
+	struct rule_score		 sc;
+	size_t				 mask, i;
+
+	if (rs == NULL || rs->rs_size == 0)
+		return;
+	mask = rs->rs_size - 1;
+	for (i = h & mask; (ru = (sl = &rs->rs_table[i])->sl_rule) != NULL;
+	    i = (i + 1) & mask) {
+		if (sl->sl_hash != h || ru->ru_kind == RULE_ADDR ||
+		    ru->ru_namelen != len || memcmp(ru->ru_name, s, len) != 0)
 			continue;
 		if ((whole && ru->ru_kind == RULE_BELOW) ||
 		    (!whole && ru->ru_kind == RULE_EXACT) ||
@@ -635,23 +726,28 @@ rules_best_addr(const struct policy_body *pb, const struct policy_rules *rs,
     int family, const void *addr, uint16_t port,
     const struct policy_rule **best, struct rule_score *bsc)
 {
+	const struct policy_slot	*sl;
 	const struct policy_rule	*ru;
-	const uint16_t			*lens;
+	const uint32_t			*lens;
 	struct rule_score		 sc;
 	uint8_t				 m[16];
+	uint32_t			 h;
+	size_t				 mask, i;
 	int				 p, max = family == AF_INET ? 32 : 128;
 
 	if (rs == NULL || rs->rs_size == 0)
 		return;
+	mask = rs->rs_size - 1;
 	lens = family == AF_INET ? rs->rs_v4len : rs->rs_v6len;
 	for (p = max; p >= 0; p--) {
 		if (lens[p] == 0)
 			continue;
 		memcpy(m, addr, max / 8);
 		rule_mask(family, m, p);
-		for (ru = rs->rs_table[rule_hash_addr(family, m, p) &
-		    (rs->rs_size - 1)]; ru != NULL; ru = ru->ru_hnext) {
-			if (ru->ru_kind != RULE_ADDR ||
+		h = rule_hash_addr(family, m, p);
+		for (i = h & mask; (ru = (sl = &rs->rs_table[i])->sl_rule) !=
+		    NULL; i = (i + 1) & mask) {
+			if (sl->sl_hash != h || ru->ru_kind != RULE_ADDR ||
 			    ru->ru_family != family || ru->ru_prefix != p ||
 			    memcmp(&ru->ru_ip, m, max / 8) != 0 ||
 			    !rule_port_ok(pb, ru, port))
@@ -675,9 +771,10 @@ policy_match(const struct policy_body *pb, const struct policy_rules *extra,
 {
 	const struct policy_rule	*best = NULL;
 	struct rule_score		 bsc;
-	const char			*s = h->h_name;
-	size_t				 len = strlen(s);
-	int				 whole = 1;
+	const char			*s;
+	size_t				 len, off[RULES_PROBES_MAX];
+	uint32_t			 hash[RULES_PROBES_MAX];
+	int				 i, first;
 
 	if (h->h_family != 0) {
 		rules_best_addr(pb, &pb->pb_rules, h->h_family, &h->h_ip,
@@ -685,17 +782,17 @@ policy_match(const struct policy_body *pb, const struct policy_rules *extra,
 		rules_best_addr(pb, extra, h->h_family, &h->h_ip, port,
 		    &best, &bsc);
 	} else {
+		first = rules_suffixes(h->h_name, off, hash);
+		rules_prefetch(&pb->pb_rules, hash, first);
+		rules_prefetch(extra, hash, first);
+		len = strlen(h->h_name);
 		/* The longest suffix with a match wins; stop there. */
-		while (best == NULL) {
-			rules_best_name(pb, &pb->pb_rules, s, len, whole,
-			    port, &best, &bsc);
-			rules_best_name(pb, extra, s, len, whole, port, &best,
-			    &bsc);
-			if (best != NULL || (s = memchr(s, '.', len)) == NULL)
-				break;
-			s++;
-			len = strlen(s);
-			whole = 0;
+		for (i = first; i < RULES_PROBES_MAX && best == NULL; i++) {
+			s = h->h_name + off[i];
+			rules_best_name(pb, &pb->pb_rules, s, len - off[i],
+			    hash[i], i == first, port, &best, &bsc);
+			rules_best_name(pb, extra, s, len - off[i], hash[i],
+			    i == first, port, &best, &bsc);
 		}
 	}
 	*action = best != NULL ? best->ru_action : pb->pb_default;

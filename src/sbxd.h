@@ -118,14 +118,15 @@ enum policy_addr_class {
 
 /* A set of rules and its hash index (one rule lives in one set). */
 struct policy_rule;
+struct policy_slot;
 TAILQ_HEAD(policy_rulelist, policy_rule);
 struct policy_rules {
 	struct policy_rulelist		 rs_list;	/* in order given */
-	struct policy_rule		**rs_table;
-	size_t				 rs_size;	/* buckets, power of 2 */
+	struct policy_slot		*rs_table;	/* open addressing */
+	size_t				 rs_size;	/* slots, power of 2 */
 	size_t				 rs_count;
-	uint16_t			 rs_v4len[33];	/* rules per prefix */
-	uint16_t			 rs_v6len[129];
+	uint32_t			 rs_v4len[33];	/* rules per prefix */
+	uint32_t			 rs_v6len[129];
 };
 
 /* What a policy says. */

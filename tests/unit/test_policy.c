@@ -559,6 +559,80 @@ end:
 	return (ret);
 }
 
+/*
+ * Rules replaced over and over (sbxctl allow and deny on one pattern),
+ * names and addresses mixed: every pattern is there once, found through
+ * the index with its latest action.
+ */
+static int
+test_index_replace(void)
+{
+	struct policy_rules	 rs;
+	const struct policy_rule *ru;
+	char			 pat[64], err[256];
+	enum policy_action	 want[3000];
+	int			 i, round, n = 3000, ret = -1;
+
+	policy_rules_init(&rs);
+	srandom(11);
+	for (i = 0; i < n; i++) {
+		want[i] = POLICY_ALLOW;
+		snprintf(pat, sizeof(pat), i % 4 == 3 ? "10.%d.%d.0/24" :
+		    "h%d.example%d.com", i / 256, i % 256);
+		CHECK(policy_rules_set(&rs, pat, POLICY_ALLOW, err,
+		    sizeof(err)) == 0);
+	}
+	for (round = 0; round < 4 * n; round++) {
+		i = random() % n;
+		want[i] = want[i] == POLICY_ALLOW ? POLICY_BLOCK : POLICY_ALLOW;
+		snprintf(pat, sizeof(pat), i % 4 == 3 ? "10.%d.%d.0/24" :
+		    "h%d.example%d.com", i / 256, i % 256);
+		CHECK(policy_rules_set(&rs, pat, want[i], err,
+		    sizeof(err)) == 0);
+	}
+	CHECK_INT(rs.rs_count, n);
+	for (i = 0; i < n; i++) {
+		snprintf(pat, sizeof(pat), i % 4 == 3 ? "10.%d.%d.0/24" :
+		    "h%d.example%d.com", i / 256, i % 256);
+		CHECK((ru = policy_rules_find(&rs, pat)) != NULL);
+		CHECK_INT(policy_rule_action(ru), want[i]);
+	}
+	CHECK(policy_rules_find(&rs, "h0.example0.org") == NULL);
+	ret = 0;
+end:
+	policy_rules_clear(&rs);
+	return (ret);
+}
+
+/* 65 536 addresses of one prefix length: each still matches. */
+static int
+test_many_addrs(void)
+{
+	struct policy_body	 pb;
+	struct sbxd_host	 h;
+	enum policy_action	 a;
+	const char		*why;
+	char			 pat[32], err[256];
+	int			 i, ret = -1;
+
+	policy_body_init(&pb);
+	for (i = 0; i < 65536; i++) {
+		snprintf(pat, sizeof(pat), "10.7.%d.%d", i / 256, i % 256);
+		CHECK(policy_rules_set(&pb.pb_rules, pat, POLICY_ALLOW, err,
+		    sizeof(err)) == 0);
+	}
+	CHECK(policy_host_parse("10.7.200.9", 10, &h, &why) == 0);
+	CHECK(policy_match(&pb, NULL, &h, 443, &a) != NULL);
+	CHECK_INT(a, POLICY_ALLOW);
+	CHECK(policy_host_parse("10.8.0.1", 8, &h, &why) == 0);
+	CHECK(policy_match(&pb, NULL, &h, 443, &a) == NULL);
+	CHECK_INT(a, POLICY_BLOCK);
+	ret = 0;
+end:
+	policy_body_free(&pb);
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
 	{ "hosts", test_hosts },
 	{ "patterns", test_patterns },
@@ -568,6 +642,8 @@ static const struct unit_test tests[] = {
 	{ "classes", test_classes },
 	{ "addr_check", test_addr_check },
 	{ "index_vs_scan", test_index_vs_scan },
+	{ "index_replace", test_index_replace },
+	{ "many_addrs", test_many_addrs },
 };
 
 UNIT_MAIN("policy", tests)
