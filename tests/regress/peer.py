@@ -35,6 +35,8 @@ def pattern(n):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The head and the body go in two writes: neither waits for an ACK.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
