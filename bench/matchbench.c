@@ -2,7 +2,7 @@
  * matchbench.c: nanoseconds per policy lookup with 10, 10 000 and
  * 1 000 000 rules (exact names, wildcards and dotted suffixes, some with
  * ports), for hosts that hit and hosts that miss.  A flat row is the goal:
- * the index probes one hash bucket per label, whatever the rule count.
+ * the index probes one run of slots per label, whatever the rule count.
  */
 
 #include <sys/types.h>

@@ -60,7 +60,10 @@ enum rule_kind {
 	RULE_ADDR		/* 192.0.2.0/24, [2001:db8::1] */
 };
 
-/* What a lookup reads last, next to the text, in one allocation. */
+/*
+ * A rule.  The fields a lookup reads come last, next to the text, which
+ * follows in the same allocation once parsed (rule_pack).
+ */
 struct policy_rule {
 	TAILQ_ENTRY(policy_rule)	 ru_entry;
 	char				*ru_text;	/* canonical pattern:
