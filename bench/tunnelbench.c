@@ -155,12 +155,12 @@ done:
 	return (NULL);
 }
 
-static void __attribute__((__noreturn__))
-serve(int port)
+/* A listening socket on 127.0.0.1:port; a closed peer is no signal. */
+static int
+listen_loopback(int port)
 {
 	struct sockaddr_in	 sin;
-	pthread_t		 t;
-	int			 l, fd, one = 1;
+	int			 l, one = 1;
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sin, 0, sizeof(sin));
@@ -173,6 +173,16 @@ serve(int port)
 	if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    listen(l, 4096) == -1)
 		die("listen");
+	return (l);
+}
+
+static void __attribute__((__noreturn__))
+serve(int port)
+{
+	pthread_t	 t;
+	int		 l, fd, one = 1;
+
+	l = listen_loopback(port);
 	for (;;) {
 		if ((fd = accept(l, NULL, NULL)) == -1)
 			continue;
@@ -196,55 +206,31 @@ relay_copy(int from, int to)
 	return (write(to, buf, n) == n);
 }
 
-static void __attribute__((__noreturn__))
-relay(int port)
+/* One tunnel for client c, from its CONNECT to either side's close. */
+static void
+relay_one(int c)
 {
 	struct sockaddr_in	 sin;
 	struct pollfd		 pfd[2];
-	char			 head[1024], *sp, *end;
+	char			 head[1024], *end;
 	ssize_t			 n;
-	int			 l, c, u, one = 1;
+	int			 u, one = 1;
 
-	signal(SIGPIPE, SIG_IGN);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((l = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		die("socket");
-	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(l, 128) == -1)
-		die("listen");
-	for (;;) {
-		if ((c = accept(l, NULL, NULL)) == -1)
-			continue;
-		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		/* The whole head comes in one segment from tunnelbench. */
-		if ((n = read(c, head, sizeof(head) - 1)) <= 0) {
-			close(c);
-			continue;
-		}
-		head[n] = '\0';
-		if (strncmp(head, "CONNECT ", 8) != 0 ||
-		    (end = strchr(head + 8, ' ')) == NULL) {
-			close(c);
-			continue;
-		}
-		*end = '\0';
-		sp = head + 8;
-		hostport(sp, &sin);
-		if ((u = socket(AF_INET, SOCK_STREAM, 0)) != -1)
-			setsockopt(u, IPPROTO_TCP, TCP_NODELAY, &one,
-			    sizeof(one));
-		if (u == -1 || connect(u, (struct sockaddr *)&sin,
-		    sizeof(sin)) == -1 ||
-		    write(c, "HTTP/1.1 200 OK\r\n\r\n", 19) != 19) {
-			close(c);
-			if (u != -1)
-				close(u);
-			continue;
-		}
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* The whole head comes in one segment from tunnelbench. */
+	if ((n = read(c, head, sizeof(head) - 1)) <= 0)
+		return;
+	head[n] = '\0';
+	if (strncmp(head, "CONNECT ", 8) != 0 ||
+	    (end = strchr(head + 8, ' ')) == NULL)
+		return;
+	*end = '\0';
+	hostport(head + 8, &sin);
+	if ((u = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return;
+	setsockopt(u, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(u, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    write(c, "HTTP/1.1 200 OK\r\n\r\n", 19) == 19) {
 		pfd[0].fd = c;
 		pfd[1].fd = u;
 		pfd[0].events = pfd[1].events = POLLIN;
@@ -254,8 +240,21 @@ relay(int port)
 			if (pfd[1].revents != 0 && !relay_copy(u, c))
 				break;
 		}
+	}
+	close(u);
+}
+
+static void __attribute__((__noreturn__))
+relay(int port)
+{
+	int	 l, c;
+
+	l = listen_loopback(port);
+	for (;;) {
+		if ((c = accept(l, NULL, NULL)) == -1)
+			continue;
+		relay_one(c);
 		close(c);
-		close(u);
 	}
 }
 
