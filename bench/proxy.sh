@@ -1,9 +1,10 @@
 #!/bin/sh
 # proxy.sh: sbxd's forward proxy side by side with tinyproxy and squid in
 # one run, against one nginx origin on 127.0.0.1, each proxy with a
-# whitelist of 10 000 destinations.  Prints a Markdown table of absolute
-# figures and of sbxd's ratio to each peer; bench/README.md says what
-# each figure means.
+# whitelist of 10 000 destinations, and a reference relay that only
+# copies (tunnelbench relay) for the tunnel figures.  Prints a Markdown
+# table of absolute figures and of sbxd's ratio to each peer;
+# bench/README.md says what each figure means.
 #
 #   SBXD=/path/to/build/sbxd sh bench/proxy.sh
 #
@@ -13,7 +14,7 @@
 # half), TUNNELS (idle tunnels, default 5000), STREAM_MIB (MiB streamed
 # through one tunnel, default 2048), FIRSTBYTE (tunnels timed, default
 # 1000), PEERS (the proxies run after sbxd, default "tinyproxy squid";
-# empty for sbxd and direct alone).  Everything runs on 127.0.0.1 and is
+# empty for sbxd, the relay and direct alone).  Everything runs on 127.0.0.1 and is
 # removed on exit.
 
 set -eu
