@@ -94,7 +94,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     request_queue_size = 1024
 
 
-def echo(addr, port):
+def tcp_serve(addr, port, handle):
+    """Accept on addr:port, each connection in a thread of its own."""
     s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, port))
@@ -103,11 +104,7 @@ def echo(addr, port):
 
     def one(c):
         try:
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    break
-                c.sendall(d)
+            handle(c)
         except OSError:
             pass
         c.close()
@@ -117,34 +114,27 @@ def echo(addr, port):
         threading.Thread(target=one, args=(c,), daemon=True).start()
 
 
-def pairs(addr, port):
-    s = socket.socket(socket.AF_INET)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, port))
-    s.listen(16)
-    print("ready", flush=True)
-
-    def one(c):
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        buf = b""
-        try:
-            while True:
-                d = c.recv(64)
-                if not d:
-                    break
-                buf += d
-                while len(buf) >= 2:
-                    c.sendall(buf[:1])
-                    time.sleep(0.005)
-                    c.sendall(buf[1:2])
-                    buf = buf[2:]
-        except OSError:
-            pass
-        c.close()
-
+def echo(c):
     while True:
-        c, _ = s.accept()
-        threading.Thread(target=one, args=(c,), daemon=True).start()
+        d = c.recv(65536)
+        if not d:
+            break
+        c.sendall(d)
+
+
+def pairs(c):
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buf = b""
+    while True:
+        d = c.recv(64)
+        if not d:
+            break
+        buf += d
+        while len(buf) >= 2:
+            c.sendall(buf[:1])
+            time.sleep(0.005)
+            c.sendall(buf[1:2])
+            buf = buf[2:]
 
 
 def dns(addr, port):
@@ -162,11 +152,8 @@ def dns(addr, port):
 
 def main():
     kind, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    if kind == "echo":
-        echo(addr, port)
-        return
-    if kind == "pairs":
-        pairs(addr, port)
+    if kind in ("echo", "pairs"):
+        tcp_serve(addr, port, echo if kind == "echo" else pairs)
         return
     if kind == "dns":
         dns(addr, port)
