@@ -14,12 +14,12 @@
 #    through sbxd to a python http.server in the namespace, a new
 #    connection per request) is measured idle and under each flood.
 #
-# usage: SBXD=./sbxd SBXCTL=./sbxctl top_srcdir=. sh bench/pfmon.sh
+# usage: SBXD=./sbxd SBXCTL=sbxctl/sbxctl top_srcdir=. sh bench/pfmon.sh
 #	N (1000000), RATE (200000), SECS (10), CC (cc)
 
 set -u
 SBXD=${SBXD:-./sbxd}
-SBXCTL=${SBXCTL:-./sbxctl}
+SBXCTL=${SBXCTL:-sbxctl/sbxctl}
 top_srcdir=${top_srcdir:-.}
 N=${N:-1000000}
 RATE=${RATE:-200000}

@@ -16,7 +16,11 @@ static void	bot_shutdown(void);
 static json_t	*bot_status(void);
 
 const struct sbxd_component bot_component = {
-	"bot", bot_init, bot_reload, bot_shutdown, bot_status
+	.cm_name = "bot",
+	.cm_init = bot_init,
+	.cm_reload = bot_reload,
+	.cm_shutdown = bot_shutdown,
+	.cm_status = bot_status,
 };
 
 static int

@@ -189,7 +189,12 @@ static json_t	*pfmon_kernel_status(void);
 static uint64_t	pfmon_now(void);
 
 const struct sbxd_component pfmon_component = {
-	"pfmon", pfmon_init, pfmon_reload, pfmon_shutdown, pfmon_status
+	.cm_name = "pfmon",
+	.cm_init = pfmon_init,
+	.cm_reload = pfmon_reload,
+	.cm_shutdown = pfmon_shutdown,
+	.cm_status = pfmon_status,
+	.cm_offline = pfmon_offline,
 };
 
 static struct pfmon_iface	*pfmon_iface;	/* NULL: off */
@@ -848,7 +853,7 @@ pfmon_publish(const struct pfmon_flow *pf, uint64_t count)
 	events_publish("pfmon.block", json_pack("{s:o, s:s?, s:s, s:o, s:s, "
 	    "s:o, s:s, s:o, s:s?, s:s, s:s, s:I}",
 	    "uid", k->pk_has_uid ? json_integer(k->pk_uid) : json_null(),
-	    "sandbox", k->pk_has_uid ? sandbox_name_by_uid(k->pk_uid) : NULL,
+	    "sandbox", k->pk_has_uid ? sbxd_uid_name(k->pk_uid) : NULL,
 	    "family", af == AF_INET ? "inet" : "inet6",
 	    "proto", proto != NULL ? json_string(proto) :
 	    json_integer(k->pk_proto),

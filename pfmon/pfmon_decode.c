@@ -85,6 +85,7 @@
 
 #include "config.h"
 #include "pfmon.h"
+#include "sbxd.h"
 
 #ifndef nitems
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -712,10 +713,11 @@ pfmon_decode_uidname(const char *s, size_t len, uint32_t *uid)
 		;
 	c = s + i;
 	n = len - i;
-	if (n < 5 || memcmp(c, "uid_", 4) != 0)
+	if (n <= strlen(SBXD_UID_PREFIX) || memcmp(c, SBXD_UID_PREFIX,
+	    strlen(SBXD_UID_PREFIX)) != 0)
 		return (-1);
-	c += 4;
-	n -= 4;
+	c += strlen(SBXD_UID_PREFIX);
+	n -= strlen(SBXD_UID_PREFIX);
 	if (n > 10 || (c[0] == '0' && n > 1))
 		return (-1);
 	for (i = 0; i < n; i++) {

@@ -64,7 +64,11 @@ static void	proxy_ctl_sessions(struct control_req *, json_t *);
 static void	proxy_raise_nofile(void);
 
 const struct sbxd_component proxy_component = {
-	"proxy", proxy_init, proxy_reload, proxy_shutdown, proxy_status
+	.cm_name = "proxy",
+	.cm_init = proxy_init,
+	.cm_reload = proxy_reload,
+	.cm_shutdown = proxy_shutdown,
+	.cm_status = proxy_status,
 };
 
 struct proxy_sessions		 proxy_sessions =

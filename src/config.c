@@ -1,13 +1,16 @@
 /*
  * config.c: create, free and print the config tree that parse.y builds.
  * config_print writes the canonical form: every setting, defaults
- * included, in an order that parses back to the same tree.
+ * included, in an order that parses back to the same tree.  The checks
+ * of names and paths the grammar allows live here too, so that the
+ * parser and the components that use them agree.
  */
 
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +57,7 @@ config_new(void)
 	conf->sc_pfmon.pm_buffer = PFMON_BUFFER;
 	conf->sc_pfmon.pm_window = PFMON_WINDOW;
 	conf->sc_pfmon.pm_limit = PFMON_LIMIT;
+	conf->sc_pfmon.pm_nflog_group = -1;
 	conf->sc_sandbox.sbc_uid_min = SANDBOX_UID_FIRST;
 	conf->sc_sandbox.sbc_uid_max = SANDBOX_UID_LAST;
 	conf->sc_sandbox.sbc_port_min = SANDBOX_PORT_FIRST;
@@ -305,4 +309,76 @@ config_print_sandbox(FILE *fp, struct sandbox_conf *sbc)
 		config_print_string(fp, sbc->sbc_fw_anchor);
 	}
 	fputc('\n', fp);
+}
+
+/*
+ * The table name goes into nft's input: a letter, then letters, digits
+ * and '_'.  The parser checks sandbox firewall
+ * lines with it; fw_nft.c checks it again.
+ */
+int
+config_fw_table_ok(const char *table)
+{
+	const char	*p;
+
+	if (table == NULL || !isalpha((unsigned char)*table) ||
+	    strlen(table) > SANDBOX_FW_TABLE_MAX)
+		return (0);
+	for (p = table; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return (0);
+	return (1);
+}
+
+/*
+ * An anchor path pfctl takes as given: components of [A-Za-z0-9_.-],
+ * none empty, "." or "..", none starting with '_' (reserved by pfctl).
+ * The parser checks sandbox firewall
+ * lines with it; fw_pf.c checks it again.
+ */
+int
+config_fw_anchor_ok(const char *a)
+{
+	const char	*c;
+	size_t		 n;
+
+	if (a == NULL || *a == '\0' || strlen(a) > SANDBOX_FW_ANCHOR_MAX)
+		return (0);
+	for (c = a; *c != '\0'; c++)
+		if (!isalnum((unsigned char)*c) && strchr("_.-/", *c) == NULL)
+			return (0);
+	for (c = a; ; c += n + 1) {
+		n = strcspn(c, "/");
+		if (n == 0 || *c == '_' || (n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return (0);
+		if (c[n] == '\0')
+			return (1);
+	}
+}
+
+/*
+ * Absolute, not "/", no "." or ".." component, no empty component, and
+ * nothing passwd or a shell would split on.  The parser checks sandbox
+ * home and shell with it; sandbox_user.c checks them again.
+ */
+int
+config_path_ok(const char *path)
+{
+	const char	*p, *c;
+	size_t		 n;
+
+	if (path == NULL || path[0] != '/' || path[1] == '\0' ||
+	    strlen(path) >= SBXD_PATH_MAX)
+		return (0);
+	for (p = path; *p != '\0'; p++)
+		if (*p < 0x21 || *p > 0x7e || *p == ':' || *p == '\\')
+			return (0);
+	for (c = path + 1; *c != '\0'; c += n + (c[n] == '/')) {
+		n = strcspn(c, "/");
+		if (n == 0 || (n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return (0);
+	}
+	return (path[strlen(path) - 1] != '/');
 }

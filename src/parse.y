@@ -91,6 +91,7 @@ static int		 add_listen(const char *, long long, const char *,
 			    long long);
 static int		 check_abspath(const char *, char *, char **);
 static int		 check_ident(const char *, char *);
+static int		 check_nflog(const char *, int *);
 static int		 check_pair(const char *, long long, long long,
 			    long long, long long);
 static int		 check_range(const char *, long long, long long,
@@ -247,6 +248,11 @@ pfmonopt	: INTERFACE STRING		{
 			if (*$2 == '\0' || strlen($2) >= PFMON_IFACE_MAX) {
 				yyerror("pfmon interface \"%s\" is empty or "
 				    "too long", $2);
+				free($2);
+				YYERROR;
+			}
+			if (check_nflog($2, &conf->sc_pfmon.pm_nflog_group)
+			    == -1) {
 				free($2);
 				YYERROR;
 			}
@@ -1258,7 +1264,7 @@ add_nameserver(const char *addr, long long port)
 static int
 check_abspath(const char *what, char *s, char **dst)
 {
-	if (!sandbox_user_path_ok(s)) {
+	if (!config_path_ok(s)) {
 		yyerror("%s \"%s\": an absolute path without . or .. parts, "
 		    "blanks, ':' or '\\' is needed", what, s);
 		free(s);
@@ -1275,7 +1281,7 @@ check_ident(const char *what, char *s)
 {
 	int	 anchor = strcmp(what, "anchor") == 0;
 
-	if ((anchor ? fw_pf_anchor_ok(s) : fw_nft_table_ok(s)) &&
+	if ((anchor ? config_fw_anchor_ok(s) : config_fw_table_ok(s)) &&
 	    strlen(s) <= SANDBOX_FW_NAME_MAX)
 		return (0);
 	if (anchor)
@@ -1288,6 +1294,32 @@ check_ident(const char *what, char *s)
 		    "'_', up to %d, are needed", s, SANDBOX_FW_NAME_MAX);
 	free(s);
 	return (-1);
+}
+
+/*
+ * The group of an "nflog:N" interface, which the firewall rules log to;
+ * -1 for any other interface (pflog0).
+ */
+static int
+check_nflog(const char *iface, int *group)
+{
+	const char	*g = iface + strlen(PFMON_NFLOG_PREFIX);
+	char		*end;
+	long		 n;
+
+	*group = -1;
+	if (strncmp(iface, PFMON_NFLOG_PREFIX, strlen(PFMON_NFLOG_PREFIX)) != 0)
+		return (0);
+	errno = 0;
+	n = strtol(g, &end, 10);
+	if (!isdigit((unsigned char)*g) || *end != '\0' || errno != 0 ||
+	    n > PFMON_NFLOG_GROUP_MAX) {
+		yyerror("pfmon interface \"%s\": an nflog group from 0 to %d "
+		    "is needed", iface, PFMON_NFLOG_GROUP_MAX);
+		return (-1);
+	}
+	*group = n;
+	return (0);
 }
 
 /* A range first-last inside [min, max]. */

@@ -25,7 +25,6 @@
 
 #include "config.h"
 #include "log.h"
-#include "pfmon.h"
 #include "sbxd.h"
 
 /* Started in this order, stopped in the reverse. */
@@ -49,6 +48,7 @@ static int		 sbxd_readyfd = -1;	/* to the waiting parent */
 static int		 sbxd_stopping;
 
 static void	usage(void) __attribute__((__noreturn__));
+static int	sbxd_offline(const char *);
 static void	sbxd_daemonize(void);
 static void	sbxd_ready(void);
 static struct event_base *sbxd_base_new(void);
@@ -125,7 +125,7 @@ main(int argc, char *argv[])
 		/* Read a saved capture: no config, no privileges. */
 		if (nopts != 1)
 			usage();
-		exit(pfmon_offline(rfile, stdout));
+		exit(sbxd_offline(rfile));
 	}
 
 	if ((errors = json_array()) == NULL)
@@ -161,6 +161,19 @@ main(int argc, char *argv[])
 	config_free(sbxd_env->sx_conf);
 	log_info("exiting");
 	return (0);
+}
+
+/* sbxd -r: the component that reads saved files prints this one. */
+static int
+sbxd_offline(const char *path)
+{
+	size_t	 i;
+
+	for (i = 0; i < SBXD_NCOMPONENTS; i++)
+		if (sbxd_components[i]->cm_offline != NULL)
+			return (sbxd_components[i]->cm_offline(path, stdout));
+	fprintf(stderr, "sbxd: no component reads saved files\n");
+	return (1);
 }
 
 /* Print or log each parse error: file:line: message. */
@@ -462,6 +475,32 @@ sbxd_shutdown(const char *why)
 	sbxd_ev_hup = sbxd_ev_term = sbxd_ev_int = NULL;
 	if (sbxd_env->sx_base != NULL)
 		event_base_loopexit(sbxd_env->sx_base, NULL);
+}
+
+/* The status of the component called name, or NULL. */
+json_t *
+sbxd_component_status(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < SBXD_NCOMPONENTS; i++)
+		if (strcmp(sbxd_components[i]->cm_name, name) == 0)
+			return (sbxd_components[i]->cm_status());
+	return (NULL);
+}
+
+/* The name a component gives uid (a sandbox's), or NULL. */
+const char *
+sbxd_uid_name(uid_t uid)
+{
+	const char	*name;
+	size_t		 i;
+
+	for (i = 0; i < SBXD_NCOMPONENTS; i++)
+		if (sbxd_components[i]->cm_uid_name != NULL &&
+		    (name = sbxd_components[i]->cm_uid_name(uid)) != NULL)
+			return (name);
+	return (NULL);
 }
 
 /* One component's status with its name first.  Takes st. */

@@ -19,19 +19,10 @@
 
 #include <jansson.h>
 
-#ifndef __unused
-#define __unused	__attribute__((__unused__))
-#endif
-
-#ifndef TAILQ_FOREACH_SAFE	/* glibc's sys/queue.h lacks it */
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
-	for ((var) = TAILQ_FIRST(head);					\
-	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
-	    (var) = (tvar))
-#endif
+#include "compat.h"
+#include "sbxd_proto.h"
 
 #define SBXD_STATE		"/var/lib/sbxd"	/* default state directory */
-#define SBXD_SOCKET		"/run/sbxd.sock" /* default control socket */
 #define SBXD_PIDFILE		"/run/sbxd.pid"	/* default pidfile */
 #define SBXD_DB			"sbxd.db"	/* store, inside state */
 #define SBXD_LOCK		"sbxd.lock"	/* one daemon per state */
@@ -54,6 +45,8 @@
 #define PROXY_BUFFER_LIMIT	(64 * 1024 * 1024)
 #define RESOLVER_PORT		53	/* default nameserver port */
 #define PFMON_IFACE_MAX		64	/* "pflog0", "nflog:5" */
+#define PFMON_NFLOG_PREFIX	"nflog:" /* libpcap's name for a group */
+#define PFMON_NFLOG_GROUP_MAX	65535
 #define PFMON_BUFFER		(2 * 1024 * 1024) /* capture buffer: a
 					   burst queues here, not in drops */
 #define PFMON_BUFFER_MIN	65536
@@ -74,7 +67,13 @@
 #define SANDBOX_FW_TABLE	"sbxd"	/* nftables: table inet sbxd */
 #define SANDBOX_FW_ANCHOR	"com.apple/sbx"	/* pf: a child of com.apple,
 					   which the stock pf.conf reads */
-#define SANDBOX_FW_NAME_MAX	64
+#define SANDBOX_FW_NAME_MAX	64	/* a table or anchor in the config */
+#define SANDBOX_FW_TABLE_MAX	64	/* well under NFT_TABLE_MAXNAMELEN */
+#define SANDBOX_FW_ANCHOR_MAX	512	/* well under pfctl's MAXPATHLEN */
+
+#define SBXD_UID_PREFIX		"uid_"	/* uid_N: the firewall's chain or anchor
+					   and log prefix of uid N, which pfmon
+					   reads back */
 
 #define SBXD_OPT_NOACTION	0x01	/* -n: check the config only */
 #define SBXD_OPT_VERBOSE	0x02	/* -v given at least once */
@@ -172,6 +171,8 @@ struct proxy_conf {
 /* The firewall log monitor; off without an interface. */
 struct pfmon_conf {
 	char				*pm_interface;	/* NULL: off */
+	int				 pm_nflog_group; /* of "nflog:N"; -1: not
+							   an nflog interface */
 	int				 pm_buffer;	/* bytes */
 	int				 pm_window;	/* seconds */
 	int				 pm_limit;	/* alerts/uid/window */
@@ -231,7 +232,9 @@ extern struct sbxd		*sbxd_env;
  * A component of the daemon.  init starts it if the config uses it (an
  * unconfigured component stays off and says so in its status); reload
  * moves it to a new config; shutdown stops it for good; status returns
- * a JSON object with at least "state".
+ * a JSON object with at least "state".  The rest is optional (NULL):
+ * uid_name names a uid the component owns (a sandbox's user); offline
+ * reads a saved file and prints it, without a config (sbxd -r).
  */
 struct sbxd_component {
 	const char	 *cm_name;
@@ -239,11 +242,15 @@ struct sbxd_component {
 	int		(*cm_reload)(struct sbxd_config *, json_t *);
 	void		(*cm_shutdown)(void);
 	json_t		*(*cm_status)(void);
+	const char	*(*cm_uid_name)(uid_t);
+	int		(*cm_offline)(const char *, FILE *);
 };
 
 /* src/sbxd.c */
 int		 sbxd_reload(json_t *);
 void		 sbxd_shutdown(const char *);
+json_t		*sbxd_component_status(const char *);
+const char	*sbxd_uid_name(uid_t);
 
 /* src/parse.y */
 struct sbxd_config *parse_config(const char *, json_t *);
@@ -260,6 +267,9 @@ const char	*config_loglevel_name(int);
 int		 config_loglevel_parse(const char *);
 int		 config_loglevel_raise(int, int);
 void		 config_print_string(FILE *, const char *);
+int		 config_fw_table_ok(const char *);
+int		 config_fw_anchor_ok(const char *);
+int		 config_path_ok(const char *);
 
 /* src/control.c */
 struct control_req;
@@ -363,16 +373,7 @@ int		 proxy_listener_add(const char *,
 int		 proxy_listener_remove(const char *);
 int		 proxy_listener_up(const char *);
 
-/* src/fw_nft.c, src/fw_pf.c, src/sandbox_user.c: names and paths the
-   backends accept, checked by the parser too */
-int		 fw_nft_table_ok(const char *);
-int		 fw_pf_anchor_ok(const char *);
-int		 sandbox_user_path_ok(const char *);
-
-/* src/sandbox.c */
-const char	*sandbox_name_by_uid(uid_t);
-
-/* proxy/proxy.c, pfmon/pfmon.c, src/sandbox.c, bot/bot.c */
+/* proxy/proxy.c, pfmon/pfmon.c, sandbox/sandbox.c, bot/bot.c */
 extern const struct sbxd_component proxy_component;
 extern const struct sbxd_component pfmon_component;
 extern const struct sbxd_component sandbox_component;

@@ -17,7 +17,6 @@
 #include "config.h"
 #include "sbxd.h"
 #include "sandbox.h"
-#include "sandbox_user.h"
 #include "unit.h"
 
 #define FW_NFT_CANON	"/usr/sbin/nft"	/* golden files name nft here */

@@ -32,7 +32,7 @@
 
 #include "config.h"
 #include "sbxd.h"
-#include "sandbox_exec.h"
+#include "sandbox.h"
 #include "unit.h"
 
 #define TEST_UID_FIRST	60950	/* throwaway users, as root */

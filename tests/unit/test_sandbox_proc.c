@@ -24,7 +24,6 @@
 #include "config.h"
 #include "sbxd.h"
 #include "sandbox.h"
-#include "sandbox_run.h"
 #include "unit.h"
 
 #define T_WAIT		20	/* seconds a list may take in a test */

@@ -19,7 +19,7 @@
 
 #include "config.h"
 #include "sbxd.h"
-#include "sandbox_run.h"
+#include "sandbox.h"
 #include "unit.h"
 
 #define T_URL		"http://127.0.0.1:3128"

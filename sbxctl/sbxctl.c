@@ -18,7 +18,7 @@
 #include <jansson.h>
 
 #include "config.h"
-#include "sbxd.h"
+#include "sbxd_proto.h"
 #include "sbxctl.h"
 
 static int	 sbxctl_json;		/* -j */

@@ -31,7 +31,7 @@
 #include "config.h"
 #include "log.h"
 #include "sbxd.h"
-#include "sandbox_run.h"
+#include "sandbox.h"
 
 #define PROV_BEGIN	"# >>> sbxd >>>"	/* our block in a user file */
 #define PROV_END	"# <<< sbxd <<<"

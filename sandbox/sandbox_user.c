@@ -18,7 +18,6 @@
 #include "config.h"
 #include "sbxd.h"
 #include "sandbox.h"
-#include "sandbox_user.h"
 
 #define SANDBOX_USERADD		"/usr/sbin/useradd"
 #define SANDBOX_USERDEL		"/usr/sbin/userdel"
@@ -52,32 +51,6 @@ sandbox_user_name_ok(const char *user)
 	return (strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-") == n);
 }
 
-/*
- * Absolute, not "/", no "." or ".." component, no empty component, and
- * nothing passwd or a shell would split on.  The parser checks sandbox
- * home and shell with it.
- */
-int
-sandbox_user_path_ok(const char *path)
-{
-	const char	*p, *c;
-	size_t		 n;
-
-	if (path == NULL || path[0] != '/' || path[1] == '\0' ||
-	    strlen(path) >= SBXD_PATH_MAX)
-		return (0);
-	for (p = path; *p != '\0'; p++)
-		if (*p < 0x21 || *p > 0x7e || *p == ':' || *p == '\\')
-			return (0);
-	for (c = path + 1; *c != '\0'; c += n + (c[n] == '/')) {
-		n = strcspn(c, "/");
-		if (n == 0 || (n == 1 && c[0] == '.') ||
-		    (n == 2 && c[0] == '.' && c[1] == '.'))
-			return (0);
-	}
-	return (path[strlen(path) - 1] != '/');
-}
-
 /* Printable ASCII without ':' (the passwd separator); may be NULL. */
 static int
 sandbox_user_comment_ok(const char *comment)
@@ -107,7 +80,7 @@ sandbox_user_add(struct sandbox_cmdlist *cl, int os, const char *user,
 
 	if (!sandbox_user_name_ok(user) || uid < SANDBOX_UID_MIN ||
 	    uid == SANDBOX_UID_NOBODY || uid > SANDBOX_UID_LIMIT ||
-	    !sandbox_user_path_ok(home) || !sandbox_user_path_ok(shell) ||
+	    !config_path_ok(home) || !config_path_ok(shell) ||
 	    !sandbox_user_comment_ok(comment))
 		return (-1);
 	if (comment != NULL && *comment == '\0')

@@ -41,8 +41,6 @@
 #include "log.h"
 #include "sbxd.h"
 #include "sandbox.h"
-#include "sandbox_run.h"
-#include "sandbox_user.h"
 
 #ifdef __linux__
 #define SANDBOX_RM		"/bin/rm", "-rf", "--one-file-system", "--"

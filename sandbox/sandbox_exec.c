@@ -3,7 +3,7 @@
  * sandbox's user, in its own session, with a fresh environment (never
  * the daemon's), the user's groups and home, on a pty or on three pipes.
  * The request's connection is taken over from control.c and relays the
- * command's stdio in the frames described in sandbox_exec.h, with
+ * command's stdio in the frames described in sbxd_proto.h, with
  * bounded buffers both ways, until the command has exited and its output
  * is drained; then an EXIT frame ends it.  If the client leaves first,
  * the command's process group is signalled and reaped.
@@ -40,7 +40,7 @@
 #include "config.h"
 #include "log.h"
 #include "sbxd.h"
-#include "sandbox_exec.h"
+#include "sandbox.h"
 
 #define SANDBOX_EXEC_PATH	"/usr/local/bin:/usr/bin:/bin" /* PATH in a
 					   sandbox: nothing of the host's */

@@ -33,7 +33,6 @@
 #include "log.h"
 #include "sbxd.h"
 #include "sandbox.h"
-#include "sandbox_run.h"
 
 #define SANDBOX_PROC_OUTPUT_MAX	(64 * 1024)	/* stdout kept per command:
 					   a ruleset dump fits, a runaway

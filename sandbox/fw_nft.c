@@ -28,11 +28,11 @@
 #define FW_NFT_PATH		"/usr/sbin/nft"	/* Debian, Fedora, Arch */
 #define FW_NFT_PATH_ALT		"/sbin/nft"	/* systems without merged
 						   /usr that install it there */
-#define FW_NFT_TABLE_MAX	64	/* well under NFT_TABLE_MAXNAMELEN */
 #define FW_NFT_MAP		"sandboxes"	/* uid : verdict */
 #define FW_NFT_BASE		"output"	/* the hooked chain */
 #define FW_NFT_GROUP_MAX	65535	/* NFLOG groups are 16 bits */
 #define FW_NFT_RULES_MAX	4	/* accept v4, accept v6, log, drop */
+#define FW_NFT_CHAIN_MAX	32	/* "uid_4294967295" fits */
 
 /* What one rule of a sandbox chain must be; verify fills one per rule. */
 struct fw_nft_rule {
@@ -55,6 +55,7 @@ static int	 fw_nft_conf_ok(const struct fw_conf *);
 static int	 fw_nft_sandbox_ok(const struct fw_sandbox *);
 static void	 fw_nft_cmd(struct sandbox_cmdlist *, int, FILE *, char **);
 static void	 fw_nft_ports(FILE *, const struct fw_sandbox *);
+static void	 fw_nft_chain(char *, size_t, uid_t);
 static int	 fw_nft_init(const struct fw_conf *, struct sandbox_cmdlist *);
 static int	 fw_nft_apply(const struct fw_conf *,
 		    const struct fw_sandbox *, struct sandbox_cmdlist *);
@@ -95,28 +96,10 @@ fw_nft_path(void)
 	return (FW_NFT_PATH);
 }
 
-/*
- * The table name goes into nft's input: a letter, then letters, digits
- * and '_'.  The parser checks sandbox firewall lines with it too.
- */
-int
-fw_nft_table_ok(const char *table)
-{
-	const char	*p;
-
-	if (table == NULL || !isalpha((unsigned char)*table) ||
-	    strlen(table) > FW_NFT_TABLE_MAX)
-		return (0);
-	for (p = table; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && *p != '_')
-			return (0);
-	return (1);
-}
-
 static int
 fw_nft_conf_ok(const struct fw_conf *fc)
 {
-	return (fw_nft_table_ok(fc->fc_table) && fc->fc_group >= -1 &&
+	return (config_fw_table_ok(fc->fc_table) && fc->fc_group >= -1 &&
 	    fc->fc_group <= FW_NFT_GROUP_MAX);
 }
 
@@ -171,6 +154,13 @@ fw_nft_ports(FILE *fp, const struct fw_sandbox *fs)
 	fputs(" }", fp);
 }
 
+/* A uid's chain, which is also its log prefix: "uid_N". */
+static void
+fw_nft_chain(char *buf, size_t len, uid_t uid)
+{
+	snprintf(buf, len, SBXD_UID_PREFIX "%lu", (unsigned long)uid);
+}
+
 /*
  * The table, the map and the base chain.  "add" leaves what exists, so
  * a restart keeps every sandbox filtered; the base chain is flushed and
@@ -210,30 +200,30 @@ fw_nft_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
     struct sandbox_cmdlist *cl)
 {
 	FILE		*fp;
-	char		*buf;
+	char		*buf, c[FW_NFT_CHAIN_MAX];
 	size_t		 len;
 	const char	*t = fc->fc_table;
 	unsigned long	 u = (unsigned long)fs->fs_uid;
 
 	if (!fw_nft_conf_ok(fc) || !fw_nft_sandbox_ok(fs))
 		return (-1);
+	fw_nft_chain(c, sizeof(c), fs->fs_uid);
 	if ((fp = open_memstream(&buf, &len)) == NULL)
 		fatal("%s: open_memstream", __func__);
-	fprintf(fp, "add chain inet %s uid_%lu\n", t, u);
-	fprintf(fp, "flush chain inet %s uid_%lu\n", t, u);
-	fprintf(fp, "add rule inet %s uid_%lu ip daddr 127.0.0.1 tcp dport ",
-	    t, u);
+	fprintf(fp, "add chain inet %s %s\n", t, c);
+	fprintf(fp, "flush chain inet %s %s\n", t, c);
+	fprintf(fp, "add rule inet %s %s ip daddr 127.0.0.1 tcp dport ", t, c);
 	fw_nft_ports(fp, fs);
 	fprintf(fp, " accept\n");
-	fprintf(fp, "add rule inet %s uid_%lu ip6 daddr ::1 tcp dport ", t, u);
+	fprintf(fp, "add rule inet %s %s ip6 daddr ::1 tcp dport ", t, c);
 	fw_nft_ports(fp, fs);
 	fprintf(fp, " accept\n");
 	if (fc->fc_group != -1)
-		fprintf(fp, "add rule inet %s uid_%lu log prefix \"uid_%lu\" "
-		    "group %d\n", t, u, u, fc->fc_group);
-	fprintf(fp, "add rule inet %s uid_%lu drop\n", t, u);
-	fprintf(fp, "add element inet %s %s { %lu : jump uid_%lu }\n", t,
-	    FW_NFT_MAP, u, u);
+		fprintf(fp, "add rule inet %s %s log prefix \"%s\" group %d\n",
+		    t, c, c, fc->fc_group);
+	fprintf(fp, "add rule inet %s %s drop\n", t, c);
+	fprintf(fp, "add element inet %s %s { %lu : jump %s }\n", t,
+	    FW_NFT_MAP, u, c);
 	fw_nft_cmd(cl, 0, fp, &buf);
 	return (0);
 }
@@ -248,21 +238,22 @@ fw_nft_remove(const struct fw_conf *fc, const struct fw_sandbox *fs,
     struct sandbox_cmdlist *cl)
 {
 	FILE		*fp;
-	char		*buf;
+	char		*buf, c[FW_NFT_CHAIN_MAX];
 	size_t		 len;
 	const char	*t = fc->fc_table;
 	unsigned long	 u = (unsigned long)fs->fs_uid;
 
 	if (!fw_nft_conf_ok(fc) || fs->fs_uid == 0 || fs->fs_uid == (uid_t)-1)
 		return (-1);
+	fw_nft_chain(c, sizeof(c), fs->fs_uid);
 	if ((fp = open_memstream(&buf, &len)) == NULL)
 		fatal("%s: open_memstream", __func__);
-	fprintf(fp, "add chain inet %s uid_%lu\n", t, u);
-	fprintf(fp, "add element inet %s %s { %lu : jump uid_%lu }\n", t,
-	    FW_NFT_MAP, u, u);
+	fprintf(fp, "add chain inet %s %s\n", t, c);
+	fprintf(fp, "add element inet %s %s { %lu : jump %s }\n", t,
+	    FW_NFT_MAP, u, c);
 	fprintf(fp, "delete element inet %s %s { %lu }\n", t, FW_NFT_MAP, u);
-	fprintf(fp, "flush chain inet %s uid_%lu\n", t, u);
-	fprintf(fp, "delete chain inet %s uid_%lu\n", t, u);
+	fprintf(fp, "flush chain inet %s %s\n", t, c);
+	fprintf(fp, "delete chain inet %s %s\n", t, c);
 	fw_nft_cmd(cl, 0, fp, &buf);
 	return (0);
 }
@@ -392,11 +383,11 @@ fw_nft_check_map(json_t *items, const char *t, uid_t uid, char *why,
 	json_t		*m, *elems, *e;
 	size_t		 i;
 	const char	*target;
-	char		 want[32];
+	char		 want[FW_NFT_CHAIN_MAX];
 
 	if ((m = fw_nft_find(items, "map", t, FW_NFT_MAP, NULL)) == NULL)
 		return (util_err(why, len, "map %s missing", FW_NFT_MAP));
-	snprintf(want, sizeof(want), "uid_%lu", (unsigned long)uid);
+	fw_nft_chain(want, sizeof(want), uid);
 	elems = json_object_get(m, "elem");
 	json_array_foreach(elems, i, e) {
 		if (!json_is_integer(json_array_get(e, 0)) ||
@@ -414,17 +405,17 @@ fw_nft_check_map(json_t *items, const char *t, uid_t uid, char *why,
 	    FW_NFT_MAP, (unsigned long)uid));
 }
 
-/* Chain uid_<uid> holds exactly the rules apply writes, in order. */
+/* Chain uid_<uid> (fw_nft_chain) holds exactly the rules apply writes, in order. */
 static int
 fw_nft_check_chain(json_t *items, const struct fw_conf *fc,
     const struct fw_sandbox *fs, char *why, size_t len)
 {
 	struct fw_nft_rule	 rules[FW_NFT_RULES_MAX];
 	json_t			*r;
-	char			 name[32];
+	char			 name[FW_NFT_CHAIN_MAX];
 	int			 n = 0, want, i;
 
-	snprintf(name, sizeof(name), "uid_%lu", (unsigned long)fs->fs_uid);
+	fw_nft_chain(name, sizeof(name), fs->fs_uid);
 	if (fw_nft_find(items, "chain", fc->fc_table, name, NULL) == NULL)
 		return (util_err(why, len, "chain %s missing", name));
 	want = fc->fc_group == -1 ? FW_NFT_RULES_MAX - 1 : FW_NFT_RULES_MAX;
@@ -542,40 +533,38 @@ fw_nft_rule_check(const struct fw_nft_rule *nr, int i,
     const struct fw_conf *fc, const struct fw_sandbox *fs, char *why,
     size_t len)
 {
-	unsigned long	 u = (unsigned long)fs->fs_uid;
-	char		 prefix[32];
+	char		 c[FW_NFT_CHAIN_MAX];
 	const char	*fam = i == 0 ? "ip" : "ip6";
 	const char	*addr = i == 0 ? "127.0.0.1" : "::1";
 
+	fw_nft_chain(c, sizeof(c), fs->fs_uid);
 	if (i < 2) {
 		if (nr->nr_verdict != FW_NFT_ACCEPT || nr->nr_family == NULL ||
 		    strcmp(nr->nr_family, fam) != 0 ||
 		    strcmp(nr->nr_daddr, addr) != 0)
-			return (util_err(why, len, "chain uid_%lu: rule %d "
-			    "is not %s daddr %s tcp dport ... accept", u,
-			    i + 1, fam, addr));
+			return (util_err(why, len, "chain %s: rule %d is not "
+			    "%s daddr %s tcp dport ... accept", c, i + 1, fam,
+			    addr));
 		if (!fw_nft_ports_same(nr, fs))
-			return (util_err(why, len, "chain uid_%lu: rule %d "
-			    "accepts other ports than the sandbox's", u,
-			    i + 1));
+			return (util_err(why, len, "chain %s: rule %d accepts "
+			    "other ports than the sandbox's", c, i + 1));
 		return (0);
 	}
 	if (nr->nr_family != NULL || nr->nr_nports != 0)
-		return (util_err(why, len, "chain uid_%lu: rule %d matches "
-		    "only some packets", u, i + 1));
+		return (util_err(why, len, "chain %s: rule %d matches only "
+		    "some packets", c, i + 1));
 	if (i == 2 && fc->fc_group != -1) {
-		snprintf(prefix, sizeof(prefix), "uid_%lu", u);
 		if (nr->nr_verdict != FW_NFT_LOG || nr->nr_prefix == NULL ||
-		    strcmp(nr->nr_prefix, prefix) != 0 ||
+		    strcmp(nr->nr_prefix, c) != 0 ||
 		    nr->nr_group != fc->fc_group)
-			return (util_err(why, len, "chain uid_%lu: rule %d "
-			    "is not log prefix \"%s\" group %d", u, i + 1,
-			    prefix, fc->fc_group));
+			return (util_err(why, len, "chain %s: rule %d is not "
+			    "log prefix \"%s\" group %d", c, i + 1, c,
+			    fc->fc_group));
 		return (0);
 	}
 	if (nr->nr_verdict != FW_NFT_DROP)
-		return (util_err(why, len, "chain uid_%lu: last rule is not "
-		    "drop", u));
+		return (util_err(why, len, "chain %s: last rule is not drop",
+		    c));
 	return (0);
 }
 

@@ -24,8 +24,6 @@
 #include "log.h"
 #include "sbxd.h"
 #include "sandbox.h"
-#include "sandbox_exec.h"
-#include "sandbox_run.h"
 
 struct sandboxlist		 sandboxes = TAILQ_HEAD_INITIALIZER(sandboxes);
 static int			 sandbox_on;
@@ -47,7 +45,7 @@ static int	sandbox_init(struct sbxd_config *);
 static int	sandbox_reload(struct sbxd_config *, json_t *);
 static void	sandbox_shutdown(void);
 static json_t	*sandbox_status(void);
-static int	sandbox_nflog_group(const struct sbxd_config *);
+static const char *sandbox_uid_name(uid_t);
 static int	sandbox_home_parent(const char *);
 static void	sandbox_resume(void);
 static struct sandbox *sandbox_from_row(json_t *);
@@ -70,7 +68,12 @@ static int	 sandbox_check_healthy(json_t *);
 static char	**sandbox_env(const struct sandbox *);
 
 const struct sbxd_component sandbox_component = {
-	"sandbox", sandbox_init, sandbox_reload, sandbox_shutdown, sandbox_status
+	.cm_name = "sandbox",
+	.cm_init = sandbox_init,
+	.cm_reload = sandbox_reload,
+	.cm_shutdown = sandbox_shutdown,
+	.cm_status = sandbox_status,
+	.cm_uid_name = sandbox_uid_name,
 };
 
 static const char *sandbox_state_names[] = {
@@ -108,7 +111,11 @@ sandbox_init(struct sbxd_config *conf)
 	}
 	sandbox_fwc.fc_table = sandbox_fw_name;
 	sandbox_fwc.fc_anchor = sandbox_fw_name;
-	sandbox_fwc.fc_group = sandbox_nflog_group(conf);
+	/* Without pfmon's NFLOG group blocked packets are still dropped. */
+	sandbox_fwc.fc_group = conf->sc_pfmon.pm_nflog_group;
+	if (sandbox_fwc.fc_group == -1)
+		log_info("sandbox: pfmon does not read an nflog group; "
+		    "blocked packets are dropped without an alert");
 	sandbox_resume();
 	sandbox_cmdlist_init(&cl);
 	if (sandbox_backend->fb_init(&sandbox_fwc, &cl) == -1) {
@@ -120,30 +127,6 @@ sandbox_init(struct sbxd_config *conf)
 	sandbox_fw_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
 	    "firewall", sandbox_fw_initcb, NULL);
 	return (0);
-}
-
-/*
- * The firewall logs to pfmon's NFLOG group when pfmon reads one; without
- * it blocked packets are still dropped, only not reported.
- */
-static int
-sandbox_nflog_group(const struct sbxd_config *conf)
-{
-	const char	*iface = conf->sc_pfmon.pm_interface;
-	char		*end;
-	long		 g;
-
-	if (iface == NULL || strncmp(iface, "nflog:", 6) != 0) {
-		log_info("sandbox: pfmon does not read an nflog group; "
-		    "blocked packets are dropped without an alert");
-		return (-1);
-	}
-	errno = 0;
-	g = strtol(iface + 6, &end, 10);
-	if (iface[6] == '\0' || *end != '\0' || errno != 0 || g < 0 ||
-	    g > 65535)
-		return (-1);
-	return (g);
 }
 
 /* The directory that holds the homes: root's, not writable by others. */
@@ -449,8 +432,8 @@ sandbox_find(const char *name)
 }
 
 /* The name of the sandbox whose OS user has uid, or NULL. */
-const char *
-sandbox_name_by_uid(uid_t uid)
+static const char *
+sandbox_uid_name(uid_t uid)
 {
 	struct sandbox	*sb;
 
@@ -750,7 +733,6 @@ sandbox_check_add(json_t *checks, const char *what, int ok,
 static json_t *
 sandbox_doctor_base(int status, const char *error, const char *output)
 {
-	const struct sbxd_component	*pm = &pfmon_component;
 	json_t				*checks = json_array(), *st;
 	const char			*pstate;
 	char				 fix[256];
@@ -763,7 +745,7 @@ sandbox_doctor_base(int status, const char *error, const char *output)
 	sandbox_check_add(checks, "firewall rules readable", status == 0 &&
 	    output != NULL, status == 0 ? "listed" : error != NULL ? error :
 	    "failed", fix);
-	st = pm->cm_status();
+	st = sbxd_component_status("pfmon");
 	pstate = json_string_value(json_object_get(st, "state"));
 	sandbox_check_add(checks, "pfmon capturing", pstate != NULL &&
 	    strcmp(pstate, "up") == 0, pstate != NULL ? pstate : "unknown",

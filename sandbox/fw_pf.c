@@ -32,16 +32,15 @@
 #include "log.h"
 #include "sbxd.h"
 #include "sandbox.h"
-#include "sandbox_user.h"
 
 #define FW_PF_PFCTL		"/sbin/pfctl"
 #define FW_PF_IFCONFIG		"/sbin/ifconfig"
 #define FW_PF_PFLOG		"pflog0"	/* where "log" rules go */
-#define FW_PF_ANCHOR_MAX	512	/* well under pfctl's MAXPATHLEN */
 #define FW_PF_RULES_MAX		(2 * SANDBOX_PORTS_MAX + 4) /* passes per
 					   port and family, 4 blocks */
 #define FW_PF_TOKENS		32	/* words read from one rule */
 #define FW_PF_DEPTH		8	/* anchor nesting in a listing */
+#define FW_PF_NAME_MAX		32	/* "uid_4294967295" fits */
 
 /* One rule as pfctl prints it, reduced to what sbxd writes. */
 struct fw_pf_rule {
@@ -57,6 +56,7 @@ struct fw_pf_rule {
 };
 
 static int	 fw_pf_sandbox_ok(const struct fw_sandbox *);
+static void	 fw_pf_name(char *, size_t, uid_t);
 static char	*fw_pf_path(const struct fw_conf *, uid_t);
 static char	*fw_pf_ruleset(const struct fw_sandbox *);
 static int	 fw_pf_enable(struct sandbox_cmdlist *);
@@ -79,32 +79,6 @@ const struct fw_backend fw_pf_backend = {
 	"pf", fw_pf_init, fw_pf_apply, fw_pf_remove, fw_pf_list, fw_pf_verify
 };
 
-/*
- * An anchor path pfctl takes as given: components of [A-Za-z0-9_.-],
- * none empty, "." or "..", none starting with '_' (reserved by pfctl).
- * The parser checks sandbox firewall lines with it too.
- */
-int
-fw_pf_anchor_ok(const char *a)
-{
-	const char	*c;
-	size_t		 n;
-
-	if (a == NULL || *a == '\0' || strlen(a) > FW_PF_ANCHOR_MAX)
-		return (0);
-	for (c = a; *c != '\0'; c++)
-		if (!isalnum((unsigned char)*c) && strchr("_.-/", *c) == NULL)
-			return (0);
-	for (c = a; ; c += n + 1) {
-		n = strcspn(c, "/");
-		if (n == 0 || *c == '_' || (n == 1 && c[0] == '.') ||
-		    (n == 2 && c[0] == '.' && c[1] == '.'))
-			return (0);
-		if (c[n] == '\0')
-			return (1);
-	}
-}
-
 /* Not root, not (uid_t)-1, one to SANDBOX_PORTS_MAX distinct ports. */
 static int
 fw_pf_sandbox_ok(const struct fw_sandbox *fs)
@@ -124,13 +98,21 @@ fw_pf_sandbox_ok(const struct fw_sandbox *fs)
 	return (1);
 }
 
+/* A uid's anchor below ours, which is also its log name: "uid_N". */
+static void
+fw_pf_name(char *buf, size_t len, uid_t uid)
+{
+	snprintf(buf, len, SBXD_UID_PREFIX "%lu", (unsigned long)uid);
+}
+
 /* "<anchor>/uid_<uid>"; the caller frees it. */
 static char *
 fw_pf_path(const struct fw_conf *fc, uid_t uid)
 {
-	char	*p;
+	char	*p, name[FW_PF_NAME_MAX];
 
-	xasprintf(&p, "%s/uid_%lu", fc->fc_anchor, (unsigned long)uid);
+	fw_pf_name(name, sizeof(name), uid);
+	xasprintf(&p, "%s/%s", fc->fc_anchor, name);
 	return (p);
 }
 
@@ -176,7 +158,7 @@ fw_pf_init(const struct fw_conf *fc, struct sandbox_cmdlist *cl)
 {
 	struct sandbox_cmd	*sc;
 
-	if (!fw_pf_anchor_ok(fc->fc_anchor))
+	if (!config_fw_anchor_ok(fc->fc_anchor))
 		return (-1);
 	sandbox_cmd_add(cl, SANDBOX_CMD_MAYFAIL, FW_PF_IFCONFIG, FW_PF_PFLOG,
 	    "create", NULL);
@@ -202,7 +184,7 @@ fw_pf_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	struct sandbox_cmd	*sc;
 	char			*path, *rules;
 
-	if (!fw_pf_anchor_ok(fc->fc_anchor) || !fw_pf_sandbox_ok(fs))
+	if (!config_fw_anchor_ok(fc->fc_anchor) || !fw_pf_sandbox_ok(fs))
 		return (-1);
 	path = fw_pf_path(fc, fs->fs_uid);
 	rules = fw_pf_ruleset(fs);
@@ -220,7 +202,7 @@ fw_pf_remove(const struct fw_conf *fc, const struct fw_sandbox *fs,
 {
 	char	*path;
 
-	if (!fw_pf_anchor_ok(fc->fc_anchor) || fs->fs_uid == 0 ||
+	if (!config_fw_anchor_ok(fc->fc_anchor) || fs->fs_uid == 0 ||
 	    fs->fs_uid == (uid_t)-1)
 		return (-1);
 	path = fw_pf_path(fc, fs->fs_uid);
@@ -238,7 +220,7 @@ fw_pf_list(const struct fw_conf *fc, struct sandbox_cmdlist *cl)
 {
 	char	*path;
 
-	if (!fw_pf_anchor_ok(fc->fc_anchor))
+	if (!config_fw_anchor_ok(fc->fc_anchor))
 		return (-1);
 	xasprintf(&path, "%s/*", fc->fc_anchor);
 	sandbox_cmd_add(cl, SANDBOX_CMD_OUTPUT, FW_PF_PFCTL, "-a", path, "-sr",
@@ -254,7 +236,7 @@ fw_pf_list_sandbox(const struct fw_conf *fc, const struct fw_sandbox *fs,
 {
 	char	*path;
 
-	if (!fw_pf_anchor_ok(fc->fc_anchor) || fs->fs_uid == 0 ||
+	if (!config_fw_anchor_ok(fc->fc_anchor) || fs->fs_uid == 0 ||
 	    fs->fs_uid == (uid_t)-1)
 		return (-1);
 	path = fw_pf_path(fc, fs->fs_uid);
@@ -273,11 +255,12 @@ fw_pf_verify(const struct fw_conf *fc, const struct fw_sandbox *fs,
     const char *text, char *why, size_t len)
 {
 	struct fw_pf_rule	 want[FW_PF_RULES_MAX], got[FW_PF_RULES_MAX];
-	char			*rules, a[128], b[128];
+	char			*rules, a[128], b[128], u[FW_PF_NAME_MAX];
 	int			 nwant, ngot, i, found, r;
 
-	if (!fw_pf_anchor_ok(fc->fc_anchor) || !fw_pf_sandbox_ok(fs))
+	if (!config_fw_anchor_ok(fc->fc_anchor) || !fw_pf_sandbox_ok(fs))
 		return (util_err(why, len, "bad anchor, uid or ports"));
+	fw_pf_name(u, sizeof(u), fs->fs_uid);
 	rules = fw_pf_ruleset(fs);
 	r = fw_pf_rules(rules, fs->fs_uid, want, &nwant, &found);
 	free(rules);
@@ -286,23 +269,21 @@ fw_pf_verify(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	if (text == NULL)
 		text = "";
 	if ((r = fw_pf_rules(text, fs->fs_uid, got, &ngot, &found)) == -1)
-		return (util_err(why, len, "anchor %s/uid_%lu: more rules "
-		    "than sbxd writes", fc->fc_anchor,
-		    (unsigned long)fs->fs_uid));
+		return (util_err(why, len, "anchor %s/%s: more rules than "
+		    "sbxd writes", fc->fc_anchor, u));
 	if (!found)
-		return (util_err(why, len, "anchor %s/uid_%lu missing",
-		    fc->fc_anchor, (unsigned long)fs->fs_uid));
+		return (util_err(why, len, "anchor %s/%s missing",
+		    fc->fc_anchor, u));
 	for (i = 0; i < nwant && i < ngot; i++) {
 		fw_pf_rule_str(&want[i], a, sizeof(a));
 		fw_pf_rule_str(&got[i], b, sizeof(b));
 		if (strcmp(a, b) != 0)
-			return (util_err(why, len, "anchor uid_%lu: rule %d "
-			    "is \"%s\", want \"%s\"",
-			    (unsigned long)fs->fs_uid, i + 1, b, a));
+			return (util_err(why, len, "anchor %s: rule %d is "
+			    "\"%s\", want \"%s\"", u, i + 1, b, a));
 	}
 	if (ngot != nwant)
-		return (util_err(why, len, "anchor uid_%lu has %d rules, want "
-		    "%d%s", (unsigned long)fs->fs_uid, ngot, nwant,
+		return (util_err(why, len, "anchor %s has %d rules, want "
+		    "%d%s", u, ngot, nwant,
 		    ngot < nwant ? " (block rules missing)" : ""));
 	return (0);
 }
@@ -317,11 +298,11 @@ static int
 fw_pf_rules(const char *text, uid_t uid, struct fw_pf_rule *rules, int *n,
     int *found)
 {
-	char	*copy, *line, *next, name[32], anchor[48];
+	char	*copy, *line, *next, name[FW_PF_NAME_MAX], anchor[48];
 	char	 stack[FW_PF_DEPTH][48];
 	int	 depth = 0, blocks = 0, ret = 0;
 
-	snprintf(name, sizeof(name), "uid_%lu", (unsigned long)uid);
+	fw_pf_name(name, sizeof(name), uid);
 	*n = 0;
 	*found = 0;
 	copy = xstrdup(text);

@@ -6,7 +6,11 @@
 #ifndef SBXCTL_H
 #define SBXCTL_H
 
+#include <stdio.h>
+
 #include <jansson.h>
+
+#include "compat.h"
 
 struct sbxctl_cmd {
 	const char	 *name;
@@ -16,16 +20,16 @@ struct sbxctl_cmd {
 	void		 (*print)(json_t *);
 };
 
-/* src/sbxctl_parser.c */
+/* sbxctl/sbxctl_parser.c */
 const struct sbxctl_cmd	*sbxctl_cmd_find(const char *);
 void			 sbxctl_usage_cmds(FILE *);
 void			 sbxctl_cmd_usage(const struct sbxctl_cmd *)
 			    __attribute__((__noreturn__));
 
-/* src/sbxctl_exec.c */
+/* sbxctl/sbxctl_exec.c */
 int			 sbxctl_exec(const char *, int, char **);
 
-/* src/sbxctl.c */
+/* sbxctl/sbxctl.c */
 void			 sbxctl_print_status(json_t *);
 void			 sbxctl_print_event(json_t *);
 void			 sbxctl_print_ok(json_t *);

@@ -1,10 +1,11 @@
 /*
- * sandbox_exec.h: "sbxctl exec", shared by the daemon side
- * (src/sandbox_exec.c) and the client (src/sbxctl_exec.c): what a caller
- * passes to start a command as a sandbox's user, and the frames both
- * ends speak once the request is answered.
+ * sbxd_proto.h: the control protocol, shared by the daemon and sbxctl
+ * (as tmux-protocol.h is): where the socket is, and the frames "exec"
+ * speaks once its request is answered (sandbox/sandbox_exec.c on the
+ * daemon's side, sbxctl/sbxctl_exec.c on the client's).
  *
- * The request is a JSON line like every other:
+ * Every request is one JSON object on a line, {"command": NAME, ...};
+ * every reply ends with a line holding "ok".  An exec request is
  *	{"command":"exec","name":"x","argv":["/bin/ls","-l"],
  *	 "tty":true,"rows":24,"cols":80,"env":{"TERM":"xterm"}}
  * "argv" absent or null runs the user's login shell.  The daemon answers
@@ -32,14 +33,10 @@
  * SANDBOX_EXEC_KILL_SECS.
  */
 
-#ifndef SANDBOX_EXEC_H
-#define SANDBOX_EXEC_H
+#ifndef SBXD_PROTO_H
+#define SBXD_PROTO_H
 
-#include <sys/types.h>
-
-#include <stdint.h>
-
-#include <jansson.h>
+#define SBXD_SOCKET		"/run/sbxd.sock" /* default control socket */
 
 #define SANDBOX_EXEC_HDR	5	/* type byte + 32-bit length */
 #define SANDBOX_EXEC_FRAME_MAX	65536	/* payload bytes in one frame: one
@@ -63,36 +60,4 @@
 #define SANDBOX_EXEC_KILL_SECS	5	/* after the hangup signal, wait this
 					   long before SIGKILL */
 
-/*
- * What to run and as whom.  Only what sandbox_exec_start needs while it
- * runs: it copies nothing it keeps.  The environment is built from these
- * fields and env alone, never from the daemon's own.
- */
-struct sandbox_exec_spec {
-	uid_t		 es_uid;	/* never 0 */
-	gid_t		 es_gid;
-	const char	*es_user;
-	const char	*es_home;
-	const char	*es_shell;
-	char *const	*es_argv;	/* NULL: the login shell */
-	int		 es_tty;	/* run on a pty */
-	uint16_t	 es_rows;	/* pty size; 0: the kernel default */
-	uint16_t	 es_cols;
-	const char	*es_term;	/* TERM with a pty; NULL: none */
-	char *const	*es_env;	/* more NAME=value, NULL-terminated,
-					   may be NULL (proxy settings) */
-	const char	*es_name;	/* the sandbox, for logs and events */
-};
-
-struct control_req;
-
-/* src/sandbox_exec.c */
-int		 sandbox_exec_spec_parse(json_t *, struct sandbox_exec_spec *,
-		    char *, size_t);
-void		 sandbox_exec_spec_clear(struct sandbox_exec_spec *);
-int		 sandbox_exec_start(struct control_req *,
-		    const struct sandbox_exec_spec *, char *, size_t);
-void		 sandbox_exec_shutdown(void);
-json_t		*sandbox_exec_status(void);
-
-#endif /* SANDBOX_EXEC_H */
+#endif /* SBXD_PROTO_H */

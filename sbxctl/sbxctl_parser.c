@@ -88,7 +88,7 @@ sbxctl_cmd_usage(const struct sbxctl_cmd *cmd)
 /* A command without arguments. */
 static json_t *
 sbxctl_build_plain(const struct sbxctl_cmd *cmd, int argc,
-    char **argv __attribute__((__unused__)))
+    char **argv __unused)
 {
 	if (argc != 0)
 		sbxctl_cmd_usage(cmd);

@@ -5,7 +5,7 @@
  * to our stdout and stderr, window size changes in WINSIZE frames, until
  * the EXIT frame, whose status becomes ours.  With a pty the local
  * terminal is raw until we return, whichever way we return.  The frames
- * are described in sandbox_exec.h.
+ * are described in sbxd_proto.h.
  */
 
 #include <sys/types.h>
@@ -27,7 +27,7 @@
 #include <jansson.h>
 
 #include "config.h"
-#include "sandbox_exec.h"
+#include "sbxd_proto.h"
 #include "sbxctl.h"
 
 #define SBXCTL_EXEC_USAGE	"name [-t | -T] [-- command [arg ...]]"

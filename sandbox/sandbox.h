@@ -1,6 +1,6 @@
 /*
- * sandbox.h: shared inside the sandbox module (src/sandbox*.c and the
- * firewall backends src/fw_*.c).  Privileged work is a list of commands,
+ * sandbox.h: shared inside the sandbox module (sandbox/sandbox*.c and the
+ * firewall backends sandbox/fw_*.c).  Privileged work is a list of commands,
  * each an argv run without a shell and an optional text for its stdin,
  * so that generating a sequence is pure (the tests compare it with
  * golden files) and running it is the runner's job (sandbox_proc.c).
@@ -14,6 +14,7 @@
 
 #include <netinet/in.h>
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -76,6 +77,15 @@ struct fw_backend {
 			    size_t);
 };
 
+#define SANDBOX_OS_LINUX	1	/* useradd, userdel */
+#define SANDBOX_OS_MACOS	2	/* dscl, dseditgroup */
+
+#ifdef __APPLE__
+#define SANDBOX_OS_HOST		SANDBOX_OS_MACOS
+#else
+#define SANDBOX_OS_HOST		SANDBOX_OS_LINUX
+#endif
+
 #define SANDBOX_ID_LEN		36	/* a UUID's text */
 #define SANDBOX_USER_MAX	(sizeof(SANDBOX_USER_PREFIX) + SANDBOX_NAME_MAX)
 #define SANDBOX_CMD_TIMEOUT	60	/* seconds for one privileged
@@ -122,7 +132,7 @@ TAILQ_HEAD(sandboxlist, sandbox);
 #define SANDBOX_DONE_HOME	0x04	/* home created */
 #define SANDBOX_DONE_ROW	0x08	/* row in the store */
 
-/* src/sandbox.c */
+/* sandbox/sandbox.c */
 extern struct sandboxlist	 sandboxes;
 const struct fw_backend	*sandbox_fw(void);
 const struct fw_conf	*sandbox_fwconf(void);
@@ -136,12 +146,12 @@ void		 sandbox_free(struct sandbox *);
 void		 sandbox_fw_sandbox(const struct sandbox *, struct fw_sandbox *);
 void		 sandbox_open(struct sandbox *);
 
-/* src/sandbox_life.c */
+/* sandbox/sandbox_life.c */
 void		 sandbox_life_create(struct control_req *, json_t *);
 void		 sandbox_life_rm(struct control_req *, json_t *);
 int		 sandbox_life_kill(uid_t);
 
-/* src/sandbox_cmd.c */
+/* sandbox/sandbox_cmd.c */
 struct sandbox_cmd *sandbox_cmd_add(struct sandbox_cmdlist *, int,
 		    const char *, ...) __attribute__((__sentinel__));
 void		 sandbox_cmd_input(struct sandbox_cmd *, const char *);
@@ -149,10 +159,79 @@ void		 sandbox_cmdlist_init(struct sandbox_cmdlist *);
 void		 sandbox_cmdlist_free(struct sandbox_cmdlist *);
 void		 sandbox_cmdlist_print(FILE *, const struct sandbox_cmdlist *);
 
-/* src/fw_nft.c, src/fw_pf.c */
+/* sandbox/fw_nft.c, sandbox/fw_pf.c */
 extern const struct fw_backend fw_nft_backend;
 extern const struct fw_backend fw_pf_backend;
 int		 fw_pf_list_sandbox(const struct fw_conf *,
 		    const struct fw_sandbox *, struct sandbox_cmdlist *);
+
+struct sandbox_proc;
+
+/*
+ * The end of a command list, called once from the loop.  status is 0 on
+ * success, else the exit code of the command that stopped the list, or
+ * -1 if it did not exit by itself (timed out, killed, never started);
+ * error says why (NULL on success).  output is the stdout of the last
+ * SANDBOX_CMD_OUTPUT command on success, else NULL.  Neither string
+ * outlives the call.
+ */
+typedef void	(*sandbox_proc_cb)(int, const char *, const char *, void *);
+
+/* What provisioning a sandbox's home needs. */
+struct sandbox_prov {
+	const char	*sp_user;
+	uid_t		 sp_uid;
+	gid_t		 sp_gid;
+	const char	*sp_home;	/* absolute; owned by sp_uid */
+	int		 sp_restricted;	/* traffic goes through the proxy */
+	const char	*sp_proxy_url;	/* "http://127.0.0.1:PORT" */
+};
+
+/* sandbox/sandbox_proc.c */
+struct sandbox_proc *sandbox_proc_run(struct sandbox_cmdlist *, int,
+		    const char *, sandbox_proc_cb, void *);
+pid_t		 sandbox_proc_pid(const struct sandbox_proc *);
+void		 sandbox_proc_cancel(struct sandbox_proc *);
+void		 sandbox_proc_shutdown(void);
+
+/* sandbox/sandbox_provision.c */
+int		 sandbox_provision(const struct sandbox_prov *, char *, size_t);
+
+/*
+ * What to run and as whom.  Only what sandbox_exec_start needs while it
+ * runs: it copies nothing it keeps.  The environment is built from these
+ * fields and env alone, never from the daemon's own.
+ */
+struct sandbox_exec_spec {
+	uid_t		 es_uid;	/* never 0 */
+	gid_t		 es_gid;
+	const char	*es_user;
+	const char	*es_home;
+	const char	*es_shell;
+	char *const	*es_argv;	/* NULL: the login shell */
+	int		 es_tty;	/* run on a pty */
+	uint16_t	 es_rows;	/* pty size; 0: the kernel default */
+	uint16_t	 es_cols;
+	const char	*es_term;	/* TERM with a pty; NULL: none */
+	char *const	*es_env;	/* more NAME=value, NULL-terminated,
+					   may be NULL (proxy settings) */
+	const char	*es_name;	/* the sandbox, for logs and events */
+};
+
+struct control_req;
+
+/* sandbox/sandbox_exec.c */
+int		 sandbox_exec_spec_parse(json_t *, struct sandbox_exec_spec *,
+		    char *, size_t);
+void		 sandbox_exec_spec_clear(struct sandbox_exec_spec *);
+int		 sandbox_exec_start(struct control_req *,
+		    const struct sandbox_exec_spec *, char *, size_t);
+void		 sandbox_exec_shutdown(void);
+json_t		*sandbox_exec_status(void);
+
+/* sandbox/sandbox_user.c */
+int		 sandbox_user_add(struct sandbox_cmdlist *, int, const char *,
+		    uid_t, const char *, const char *, const char *);
+int		 sandbox_user_del(struct sandbox_cmdlist *, int, const char *);
 
 #endif /* SANDBOX_H */
