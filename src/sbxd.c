@@ -312,6 +312,10 @@ sbxd_start(struct sbxd_config *conf)
 	control_register("status", sbxd_ctl_status);
 	control_register("reload", sbxd_ctl_reload);
 	control_register("log", sbxd_ctl_log);
+	if (job_init() == -1) {
+		log_warnx("cannot watch child processes");
+		return (-1);
+	}
 	if (store_open(conf->sc_state) == -1 || control_init(conf) == -1)
 		return (-1);
 	for (i = 0; i < SBXD_NCOMPONENTS; i++) {
@@ -441,7 +445,7 @@ sbxd_keep_restart(struct sbxd_config *old, struct sbxd_config *conf)
 
 /*
  * Stop gracefully: components stop accepting and close their sessions,
- * control clients go, the store writes what it holds, the socket and
+ * child processes left are killed, control clients go, the store writes what it holds, the socket and
  * pidfile are removed.  The loop then ends.
  */
 void
@@ -455,6 +459,7 @@ sbxd_shutdown(const char *why)
 	events_publish("sbxd.stopping", json_pack("{s:s}", "reason", why));
 	for (i = SBXD_NCOMPONENTS; i > 0; i--)
 		sbxd_components[i - 1]->cm_shutdown();
+	job_shutdown();
 	control_shutdown();
 	events_unsubscribe(sbxd_logsub);
 	sbxd_logsub = NULL;
@@ -529,6 +534,7 @@ sbxd_status(void)
 	} core[] = {
 		{ "control", control_status },
 		{ "events", events_status },
+		{ "jobs", job_status },
 		{ "store", store_status },
 	};
 

@@ -252,6 +252,69 @@ void		 sbxd_shutdown(const char *);
 json_t		*sbxd_component_status(const char *);
 const char	*sbxd_uid_name(uid_t);
 
+/* src/job.c */
+struct job;
+struct job_uidstop;
+struct evbuffer;
+#define JOB_OUT		1	/* output from stdout (or a pty) */
+#define JOB_ERR		2	/* output from stderr */
+#define JOB_CREDS	0x01	/* become js_uid, js_gid and js_groups */
+#define JOB_PTY		0x02	/* stdio on a new pty, its terminal */
+#define JOB_STDIN	0x04	/* stdin from the caller; else /dev/null */
+#define JOB_NOOUTPUT	0x08	/* stdout, stderr to /dev/null */
+/* Output to take from the evbuffer; JOB_OUT or JOB_ERR. */
+typedef void	(*job_outputcb)(struct job *, int, struct evbuffer *, void *);
+/* stdin can take more: its queue ran low, or it closed. */
+typedef void	(*job_writecb)(struct job *, void *);
+/* The end, last: the wait status, or -1 if lost; the job is freed after. */
+typedef void	(*job_donecb)(struct job *, int, void *);
+/* A uid stop ended: 0 when no process is left, else -1. */
+typedef void	(*job_uidcb)(int, void *);
+/*
+ * What to run and how.  Nothing is kept after job_run returns.  envp is
+ * the whole environment (NULL: an empty one); a bare argv[0] is searched
+ * in its PATH.  With js_fn, the child calls it instead of exec, once
+ * set up, and exits 0 if it returns 0, else 1.
+ */
+struct job_spec {
+	const char	 *js_name;	/* for log lines */
+	int		  js_flags;	/* JOB_* */
+	uid_t		  js_uid;	/* JOB_CREDS: never 0 */
+	gid_t		  js_gid;
+	const gid_t	 *js_groups;
+	int		  js_ngroups;
+	const char	 *js_cwd;	/* NULL: / */
+	const char	 *js_path;	/* what to exec; NULL: js_argv[0] */
+	char *const	 *js_argv;
+	char *const	 *js_envp;
+	int		(*js_fn)(void *);
+	void		 *js_fnarg;
+	uint16_t	  js_rows;	/* JOB_PTY; 0: the kernel default */
+	uint16_t	  js_cols;
+	int		  js_timeout;	/* seconds to SIGTERM; 0: none */
+	int		  js_grace;	/* seconds from a signal to SIGKILL */
+	job_outputcb	  js_output;
+	job_writecb	  js_write;
+	job_donecb	  js_done;
+	void		 *js_arg;
+};
+int		 job_init(void);
+void		 job_shutdown(void);
+json_t		*job_status(void);
+struct job	*job_run(const struct job_spec *, char *, size_t);
+pid_t		 job_pid(const struct job *);
+int		 job_timedout(const struct job *);
+struct evbuffer	*job_input(struct job *);
+int		 job_write(struct job *, const void *, size_t);
+void		 job_input_end(struct job *);
+void		 job_output_pause(struct job *, int);
+int		 job_winsize(struct job *, uint16_t, uint16_t);
+void		 job_kill(struct job *, int);
+void		 job_free(struct job *);
+struct job_uidstop *job_stop_uid(uid_t, int, int, job_uidcb, void *);
+void		 job_stop_uid_cancel(struct job_uidstop *);
+int		 job_uid_count(uid_t);
+
 /* src/parse.y */
 struct sbxd_config *parse_config(const char *, json_t *);
 int		 cmdline_symset(const char *);

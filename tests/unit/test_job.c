@@ -1,0 +1,934 @@
+/*
+ * test_job.c: the process layer with real children: output and exit
+ * status, an environment built from scratch, what a child inherits
+ * (descriptors, signals), setup failures, PATH search, stdin, a pty,
+ * timeouts and the TERM-then-KILL escalation, reaping by pid only,
+ * freeing a running job, output held open after the exit, many jobs at
+ * once; as root also credentials and a whole-uid stop that spares
+ * every other uid.  The root tests make throwaway users (uid 60900 and
+ * up) and remove them, whatever happens; without root they are skipped,
+ * except under CI=true, where that is a failure.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "sbxd.h"
+#include "unit.h"
+
+#define T_WAIT		20	/* seconds a job may take in a test */
+#define T_UID_FIRST	60900	/* throwaway users, as root */
+#define T_UID_LAST	60949
+#define T_MANY		20	/* jobs at once */
+#define T_SECRET	"SBXD_JOB_TEST_SECRET=hunter2"
+
+/* What a job left: its output and its end. */
+struct result {
+	int		 done;
+	int		 status;
+	struct evbuffer	*out;
+	struct evbuffer	*err;
+	char		*text;		/* out, as a string, once done */
+	char		*etext;
+};
+
+/* A throwaway user. */
+struct tuser {
+	uid_t	 uid;
+	gid_t	 gid;
+	char	 name[32];
+	int	 made;
+};
+
+static struct sbxd	 env;
+static struct event	*tick;
+static struct tuser	 users[2];
+
+static void
+tickcb(evutil_socket_t fd __unused, short events __unused, void *arg __unused)
+{
+}
+
+/* A base with a tick, so that EVLOOP_ONCE returns while we wait. */
+static void
+setup(void)
+{
+	struct timeval	 tv = { 0, 20000 };
+
+	env.sx_base = event_base_new();
+	sbxd_env = &env;
+	tick = event_new(env.sx_base, -1, EV_PERSIST, tickcb, NULL);
+	event_add(tick, &tv);
+}
+
+static void
+teardown(void)
+{
+	job_shutdown();
+	event_free(tick);
+	event_base_free(env.sx_base);
+	env.sx_base = NULL;
+}
+
+static double
+now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
+static void
+spin(double secs)
+{
+	double	 end = now() + secs;
+
+	while (now() < end)
+		event_base_loop(env.sx_base, EVLOOP_ONCE);
+}
+
+static void
+outputcb(struct job *j __unused, int which, struct evbuffer *in, void *arg)
+{
+	struct result	*r = arg;
+
+	evbuffer_add_buffer(which == JOB_ERR ? r->err : r->out, in);
+}
+
+static char *
+text_of(struct evbuffer *b)
+{
+	size_t	 len = evbuffer_get_length(b);
+	char	*s = malloc(len + 1);
+
+	if (s == NULL)
+		abort();
+	evbuffer_remove(b, s, len);
+	s[len] = '\0';
+	return (s);
+}
+
+static void
+donecb(struct job *j __unused, int status, void *arg)
+{
+	struct result	*r = arg;
+
+	r->done++;
+	r->status = status;
+	r->text = text_of(r->out);
+	r->etext = text_of(r->err);
+}
+
+static void
+result_init(struct result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->out = evbuffer_new();
+	r->err = evbuffer_new();
+	r->status = -2;
+}
+
+static void
+result_free(struct result *r)
+{
+	evbuffer_free(r->out);
+	evbuffer_free(r->err);
+	free(r->text);
+	free(r->etext);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Run the loop until r is done, or for T_WAIT seconds; then a bit more. */
+static int
+wait_done(struct result *r, int n)
+{
+	double	 end = now() + T_WAIT;
+	int	 i, left;
+
+	do {
+		for (left = i = 0; i < n; i++)
+			left += r[i].done == 0;
+		if (left == 0)
+			break;
+		event_base_loop(env.sx_base, EVLOOP_ONCE);
+	} while (now() < end);
+	for (i = 0; i < 3; i++)	/* a second callback would show here */
+		event_base_loop(env.sx_base, EVLOOP_NONBLOCK);
+	for (i = 0; i < n; i++)
+		if (r[i].done != 1)
+			return (-1);
+	return (0);
+}
+
+/* A job spec for argv with the result's callbacks. */
+static void
+spec(struct job_spec *js, char **argv, char **envp, struct result *r)
+{
+	memset(js, 0, sizeof(*js));
+	js->js_name = "test";
+	js->js_argv = argv;
+	js->js_envp = envp;
+	js->js_grace = 1;
+	js->js_output = outputcb;
+	js->js_done = donecb;
+	js->js_arg = r;
+}
+
+/* Whether pid is gone: no process, or a zombie nobody will reap. */
+static int
+gone(pid_t pid)
+{
+	char	 path[64], line[256];
+	FILE	*fp;
+	int	 zombie = 0;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return (1);
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return (1);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, "State:", 6) == 0 && strchr(line, 'Z'))
+			zombie = 1;
+	fclose(fp);
+	return (zombie);
+}
+
+/* Root-only tests: skipped without root, unless CI says root is there. */
+static int
+need_root(void)
+{
+	const char	*ci = getenv("CI");
+
+	if (geteuid() == 0)
+		return (1);
+	if (ci != NULL && strcmp(ci, "true") == 0) {
+		fprintf(stderr, "  CI=true, but not root\n");
+		return (-1);
+	}
+	fprintf(stderr, "  skipped: not root\n");
+	return (0);
+}
+
+static int
+test_output_status(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	char		*argv[] = { "/bin/sh", "-c",
+			    "echo out; echo err >&2; exit 7", NULL };
+	int		 ret = -1;
+
+	setup();
+	result_init(&r);
+	spec(&js, argv, NULL, &r);
+	CHECK(job_run(&js, NULL, 0) != NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	CHECK(WIFEXITED(r.status));
+	CHECK_INT(WEXITSTATUS(r.status), 7);
+	CHECK_STR(r.text, "out\n");
+	CHECK_STR(r.etext, "err\n");
+	ret = 0;
+end:
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
+/* The environment is exactly envp: nothing of ours leaks in. */
+static int
+test_env(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	char		*argv[] = { "/usr/bin/env", NULL };
+	char		*envp[] = { "A=1", "PATH=/nowhere", NULL };
+	char		*none[] = { "/usr/bin/env", NULL };
+	int		 ret = -1;
+
+	setup();
+	result_init(&r);
+	putenv(T_SECRET);
+	spec(&js, argv, envp, &r);
+	CHECK(job_run(&js, NULL, 0) != NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	CHECK_STR(r.text, "A=1\nPATH=/nowhere\n");
+	result_free(&r);
+	/* No envp: an empty environment, not the daemon's. */
+	result_init(&r);
+	spec(&js, none, NULL, &r);
+	CHECK(job_run(&js, NULL, 0) != NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	CHECK_STR(r.text, "");
+	ret = 0;
+end:
+	unsetenv("SBXD_JOB_TEST_SECRET");
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
+/* A function job reports what it inherits: descriptors, signals, cwd. */
+static int
+inherit_fn(void *arg __unused)
+{
+	struct sigaction	 sa;
+	sigset_t		 set;
+	DIR			*d;
+	struct dirent		*de;
+	char			 cwd[256];
+	int			 sig, n = 0;
+
+	if ((d = opendir("/proc/self/fd")) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.' &&
+			    atoi(de->d_name) != dirfd(d))
+				printf("fd %s\n", de->d_name);
+		closedir(d);
+	}
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigaction(sig, NULL, &sa) == 0 &&
+		    sa.sa_handler != SIG_DFL)
+			n++;
+	sigprocmask(SIG_SETMASK, NULL, &set);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigismember(&set, sig) == 1)
+			n++;
+	printf("signals %d\n", n);
+	printf("cwd %s\n", getcwd(cwd, sizeof(cwd)) != NULL ? cwd : "?");
+	printf("sid %d\n", getsid(0) == getpid());
+	fflush(stdout);
+	return (0);
+}
+
+static int
+test_inherit(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	int		 fd = -1, ret = -1;
+
+	setup();
+	result_init(&r);
+	/* An fd of ours without close-on-exec must not reach the child. */
+	fd = open("/dev/null", O_RDONLY);
+	signal(SIGUSR1, SIG_IGN);
+	spec(&js, NULL, NULL, &r);
+	js.js_fn = inherit_fn;
+	js.js_cwd = "/tmp";
+	CHECK(fd > 2);
+	CHECK(job_run(&js, NULL, 0) != NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	CHECK_STR(r.text, "fd 0\nfd 1\nfd 2\nsignals 0\ncwd /tmp\nsid 1\n");
+	ret = 0;
+end:
+	signal(SIGUSR1, SIG_DFL);
+	if (fd != -1)
+		close(fd);
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
+/* What cannot start is an error from job_run, not an exit code. */
+static int
+test_setup_fails(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	char		 err[256];
+	char		*missing[] = { "/nonexistent/prog", NULL };
+	char		*bare[] = { "sbxd-no-such-program", NULL };
+	char		*ok[] = { "/bin/true", NULL };
+	int		 ret = -1;
+
+	setup();
+	result_init(&r);
+	spec(&js, missing, NULL, &r);
+	CHECK(job_run(&js, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "/nonexistent/prog: No such file or directory");
+	spec(&js, bare, NULL, &r);
+	CHECK(job_run(&js, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "sbxd-no-such-program: No such file or directory");
+	spec(&js, ok, NULL, &r);
+	js.js_cwd = "/nonexistent";
+	CHECK(job_run(&js, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "chdir /nonexistent: No such file or directory");
+	/* As root, never root: a spec with uid 0 is refused. */
+	spec(&js, ok, NULL, &r);
+	js.js_flags = JOB_CREDS;
+	CHECK(job_run(&js, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "refusing to run as root: Operation not permitted");
+	spin(0.2);
+	CHECK_INT(r.done, 0);
+	ret = 0;
+end:
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
+/* A bare name is searched in the job's own PATH, not the daemon's. */
+static int
+test_path(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	char		 err[256];
+	char		*argv[] = { "echo", "found", NULL };
+	char		*envp[] = { "PATH=/nonexistent:/bin:/usr/bin", NULL };
+	char		*bad[] = { "PATH=/nonexistent", NULL };
+	int		 ret = -1;
+
+	setup();
+	result_init(&r);
+	spec(&js, argv, envp, &r);
+	CHECK(job_run(&js, NULL, 0) != NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	CHECK_STR(r.text, "found\n");
+	spec(&js, argv, bad, &r);
+	CHECK(job_run(&js, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "echo: No such file or directory");
+	ret = 0;
+end:
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
+static int
+test_stdin(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	struct job	*j;
+	char		*argv[] = { "/bin/cat", NULL };
+	char		 big[200000];
+	size_t		 i;
+	int		 ret = -1;
+
+	setup();
+	result_init(&r);
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = 'a' + i % 26;
+	spec(&js, argv, NULL, &r);
+	js.js_flags = JOB_STDIN;
+	CHECK((j = job_run(&js, NULL, 0)) != NULL);
+	CHECK(job_write(j, big, sizeof(big)) == 0);
+	job_input_end(j);
+	CHECK(job_input(j) == NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	CHECK_INT(strlen(r.text), sizeof(big));
+	CHECK(memcmp(r.text, big, sizeof(big)) == 0);
+	result_free(&r);
+	/* Without JOB_STDIN, stdin is /dev/null. */
+	result_init(&r);
+	spec(&js, argv, NULL, &r);
+	CHECK((j = job_run(&js, NULL, 0)) != NULL);
+	CHECK(job_input(j) == NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	CHECK_STR(r.text, "");
+	ret = 0;
+end:
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
+static int
+test_pty(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	struct job	*j;
+	char		*argv[] = { "/bin/sh", "-c",
+			    "test -t 0 && test -t 1 && test -t 2 && stty size; "
+			    "read x; echo got $x", NULL };
+	int		 ret = -1;
+
+	setup();
+	result_init(&r);
+	spec(&js, argv, NULL, &r);
+	js.js_flags = JOB_PTY;
+	js.js_rows = 33;
+	js.js_cols = 111;
+	CHECK((j = job_run(&js, NULL, 0)) != NULL);
+	CHECK(job_write(j, "hello\n", 6) == 0);
+	CHECK(wait_done(&r, 1) == 0);
+	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	CHECK(strstr(r.text, "33 111\r\n") != NULL);
+	CHECK(strstr(r.text, "got hello\r\n") != NULL);
+	CHECK_STR(r.etext, "");
+	ret = 0;
+end:
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
+/* A timeout: SIGTERM; one that ignores it gets SIGKILL after the grace. */
+static int
+test_timeout(void)
+{
+	struct job_spec	 js;
+	struct result	 r[2];
+	struct job	*j[2];
+	char		*plain[] = { "/bin/sleep", "30", NULL };
+	char		*stubborn[] = { "/bin/sh", "-c",
+			    "trap '' TERM; echo armed; sleep 30", NULL };
+	double		 t0;
+	int		 ret = -1;
+
+	setup();
+	result_init(&r[0]);
+	result_init(&r[1]);
+	t0 = now();
+	spec(&js, plain, NULL, &r[0]);
+	js.js_timeout = 1;
+	CHECK((j[0] = job_run(&js, NULL, 0)) != NULL);
+	spec(&js, stubborn, NULL, &r[1]);
+	js.js_timeout = 1;
+	js.js_grace = 1;
+	CHECK((j[1] = job_run(&js, NULL, 0)) != NULL);
+	CHECK(wait_done(r, 2) == 0);
+	CHECK(WIFSIGNALED(r[0].status));
+	CHECK_INT(WTERMSIG(r[0].status), SIGTERM);
+	CHECK(WIFSIGNALED(r[1].status));
+	CHECK_INT(WTERMSIG(r[1].status), SIGKILL);
+	CHECK_STR(r[1].text, "armed\n");
+	CHECK(now() - t0 < 5);
+	ret = 0;
+end:
+	result_free(&r[0]);
+	result_free(&r[1]);
+	teardown();
+	return (ret);
+}
+
+/* job_kill: the signal to the whole group, then SIGKILL. */
+static int
+test_kill(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	struct job	*j;
+	char		*argv[] = { "/bin/sh", "-c",
+			    "trap '' HUP; sleep 30 & echo $!; wait", NULL };
+	char		*nl;
+	pid_t		 bg;
+	int		 ret = -1;
+
+	setup();
+	result_init(&r);
+	spec(&js, argv, NULL, &r);
+	js.js_grace = 1;
+	CHECK((j = job_run(&js, NULL, 0)) != NULL);
+	while (evbuffer_search(r.out, "\n", 1, NULL).pos == -1 &&
+	    job_pid(j) != -1)
+		event_base_loop(env.sx_base, EVLOOP_ONCE);
+	job_kill(j, SIGHUP);
+	CHECK(wait_done(&r, 1) == 0);
+	CHECK(WIFSIGNALED(r.status));
+	CHECK_INT(WTERMSIG(r.status), SIGKILL);
+	CHECK((nl = strchr(r.text, '\n')) != NULL);
+	bg = atol(r.text);
+	CHECK(bg > 1);
+	spin(0.2);
+	CHECK(gone(bg));	/* the group's SIGKILL reached it */
+	ret = 0;
+end:
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
+/* Our own children are not the process layer's to reap. */
+static int
+test_reap_by_pid(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	char		*argv[] = { "/bin/true", NULL };
+	pid_t		 mine;
+	int		 status, ret = -1;
+
+	setup();
+	result_init(&r);
+	if ((mine = fork()) == 0)
+		_exit(42);
+	CHECK(mine > 0);
+	spec(&js, argv, NULL, &r);
+	CHECK(job_run(&js, NULL, 0) != NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	spin(0.2);
+	CHECK_INT(waitpid(mine, &status, 0), mine);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 42);
+	ret = 0;
+end:
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
+/* Freeing a running job kills it and reaps it; no callback comes. */
+static int
+test_free_running(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	struct job	*j;
+	char		*argv[] = { "/bin/sleep", "30", NULL };
+	pid_t		 pid;
+	double		 end;
+	int		 ret = -1;
+
+	setup();
+	result_init(&r);
+	spec(&js, argv, NULL, &r);
+	CHECK((j = job_run(&js, NULL, 0)) != NULL);
+	pid = job_pid(j);
+	job_free(j);
+	for (end = now() + 5; now() < end && !gone(pid);)
+		event_base_loop(env.sx_base, EVLOOP_ONCE);
+	CHECK(gone(pid));
+	CHECK_INT(waitpid(pid, NULL, WNOHANG), -1);	/* reaped */
+	CHECK_INT(r.done, 0);
+	ret = 0;
+end:
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
+/* A background process holding stdout delays the end by the linger only. */
+static int
+test_linger(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	char		*argv[] = { "/bin/sh", "-c", "sleep 30 & echo $!", NULL };
+	double		 t0;
+	pid_t		 bg = -1;
+	int		 ret = -1;
+
+	setup();
+	result_init(&r);
+	spec(&js, argv, NULL, &r);
+	t0 = now();
+	CHECK(job_run(&js, NULL, 0) != NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	CHECK(now() - t0 < 6);
+	bg = atol(r.text);
+	CHECK(bg > 1);
+	CHECK(!gone(bg));	/* it still runs: the job ended all the same */
+	ret = 0;
+end:
+	if (bg > 1)
+		kill(bg, SIGKILL);
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
+/* Many at once, each with its own status and output. */
+static int
+test_many(void)
+{
+	struct job_spec	 js;
+	struct result	 r[T_MANY];
+	char		 cmd[T_MANY][64];
+	char		*argv[T_MANY][4];
+	int		 i, ret = -1;
+
+	setup();
+	for (i = 0; i < T_MANY; i++) {
+		result_init(&r[i]);
+		snprintf(cmd[i], sizeof(cmd[i]), "echo %d; exit %d", i, i);
+		argv[i][0] = "/bin/sh";
+		argv[i][1] = "-c";
+		argv[i][2] = cmd[i];
+		argv[i][3] = NULL;
+		spec(&js, argv[i], NULL, &r[i]);
+		CHECK(job_run(&js, NULL, 0) != NULL);
+	}
+	CHECK(wait_done(r, T_MANY) == 0);
+	for (i = 0; i < T_MANY; i++) {
+		CHECK(WIFEXITED(r[i].status));
+		CHECK_INT(WEXITSTATUS(r[i].status), i);
+		CHECK_INT(atoi(r[i].text), i);
+	}
+	ret = 0;
+end:
+	for (i = 0; i < T_MANY; i++)
+		result_free(&r[i]);
+	teardown();
+	return (ret);
+}
+
+static int
+tuser_make(struct tuser *u)
+{
+	struct passwd	*pw;
+	char		 cmd[512];
+	uid_t		 uid;
+
+	for (uid = T_UID_FIRST; uid <= T_UID_LAST; uid++)
+		if (getpwuid(uid) == NULL)
+			break;
+	if (uid > T_UID_LAST)
+		return (-1);
+	snprintf(u->name, sizeof(u->name), "sbxjob%ld", (long)uid);
+	snprintf(cmd, sizeof(cmd), "useradd -K UID_MAX=%ld -u %ld -U -M "
+	    "-d / -s /bin/sh %s", (long)T_UID_LAST, (long)uid, u->name);
+	if (system(cmd) != 0)
+		return (-1);
+	u->made = 1;
+	if ((pw = getpwnam(u->name)) == NULL)
+		return (-1);
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	return (0);
+}
+
+static void
+tuser_remove(struct tuser *u)
+{
+	char	 cmd[512];
+
+	if (!u->made)
+		return;
+	u->made = 0;
+	snprintf(cmd, sizeof(cmd), "pkill -KILL -u %ld; userdel %s",
+	    (long)u->uid, u->name);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove user %s\n", u->name);
+}
+
+static void
+tusers_remove(void)
+{
+	tuser_remove(&users[0]);
+	tuser_remove(&users[1]);
+}
+
+static void
+tusers_signal(int sig)
+{
+	tusers_remove();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* A job as another user: ids, groups, its pty, and no way back. */
+static int
+creds_fn(void *arg __unused)
+{
+	gid_t	 g[8];
+	int	 n = getgroups(8, g), i;
+
+	printf("%ld %ld %ld %ld", (long)getuid(), (long)geteuid(),
+	    (long)getgid(), (long)getegid());
+	for (i = 0; i < n; i++)
+		printf(" g%ld", (long)g[i]);
+	printf(" root:%d\n", setuid(0) == 0 || seteuid(0) == 0);
+	fflush(stdout);
+	return (0);
+}
+
+static int
+test_creds(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	struct tuser	*u = &users[0];
+	char		 want[128];
+	char		*argv[] = { "/bin/sh", "-c",
+			    "stat -c %u $(tty)", NULL };
+	int		 ret = -1, root;
+
+	setup();
+	result_init(&r);
+	if ((root = need_root()) != 1) {
+		ret = root;
+		goto end;
+	}
+	CHECK(tuser_make(u) == 0);
+	spec(&js, NULL, NULL, &r);
+	js.js_flags = JOB_CREDS;
+	js.js_uid = u->uid;
+	js.js_gid = u->gid;
+	js.js_groups = &u->gid;
+	js.js_ngroups = 1;
+	js.js_fn = creds_fn;
+	CHECK(job_run(&js, NULL, 0) != NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	snprintf(want, sizeof(want), "%ld %ld %ld %ld g%ld root:0\n",
+	    (long)u->uid, (long)u->uid, (long)u->gid, (long)u->gid,
+	    (long)u->gid);
+	CHECK_STR(r.text, want);
+	result_free(&r);
+	/* The pty's slave belongs to the user. */
+	result_init(&r);
+	spec(&js, argv, NULL, &r);
+	js.js_flags = JOB_CREDS | JOB_PTY;
+	js.js_uid = u->uid;
+	js.js_gid = u->gid;
+	js.js_groups = &u->gid;
+	js.js_ngroups = 1;
+	CHECK(job_run(&js, NULL, 0) != NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	snprintf(want, sizeof(want), "%ld\r\n", (long)u->uid);
+	CHECK_STR(r.text, want);
+	ret = 0;
+end:
+	tusers_remove();
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
+/* Start sh -c cmd as u, in the background; its pid. */
+static pid_t
+spawn_as(struct tuser *u, const char *cmd)
+{
+	pid_t	 pid;
+
+	if ((pid = fork()) == 0) {
+		if (setgroups(1, &u->gid) == -1 ||
+		    setresgid(u->gid, u->gid, u->gid) == -1 ||
+		    setresuid(u->uid, u->uid, u->uid) == -1)
+			_exit(1);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return (pid);
+}
+
+struct uidres {
+	int	 done;
+	int	 r;
+};
+
+static void
+uidcb(int r, void *arg)
+{
+	struct uidres	*ur = arg;
+
+	ur->done++;
+	ur->r = r;
+}
+
+/*
+ * Every process of one uid stops, those that ignore SIGTERM and those
+ * that left the group included; another uid's keep running.
+ */
+static int
+test_stop_uid(void)
+{
+	struct tuser	*a = &users[0], *b = &users[1];
+	struct uidres	 ur;
+	pid_t		 pa[3] = { -1, -1, -1 }, pb = -1;
+	double		 end;
+	int		 ret = -1, root, i, status;
+
+	setup();
+	memset(&ur, 0, sizeof(ur));
+	if ((root = need_root()) != 1) {
+		ret = root;
+		goto end;
+	}
+	CHECK(tuser_make(a) == 0);
+	CHECK(tuser_make(b) == 0);
+	pa[0] = spawn_as(a, "exec sleep 60");
+	pa[1] = spawn_as(a, "trap '' TERM; sleep 60; sleep 60");
+	pa[2] = spawn_as(a, "setsid sleep 60 & sleep 60");
+	pb = spawn_as(b, "exec sleep 60");
+	for (i = 0; i < 3; i++)
+		CHECK(pa[i] > 0);
+	CHECK(pb > 0);
+	for (end = now() + 5; now() < end && job_uid_count(a->uid) < 6;)
+		spin(0.05);
+	CHECK_INT(job_uid_count(a->uid), 6);	/* 3 shells, 3 sleeps */
+	CHECK(job_stop_uid(a->uid, SIGTERM, 1, uidcb, &ur) != NULL);
+	for (end = now() + T_WAIT; now() < end && ur.done == 0;)
+		event_base_loop(env.sx_base, EVLOOP_ONCE);
+	CHECK_INT(ur.done, 1);
+	CHECK_INT(ur.r, 0);
+	CHECK_INT(job_uid_count(a->uid), 0);
+	for (i = 0; i < 3; i++) {
+		CHECK_INT(waitpid(pa[i], &status, 0), pa[i]);
+		CHECK(WIFSIGNALED(status));
+	}
+	CHECK(!gone(pb));
+	CHECK_INT(job_uid_count(b->uid), 1);
+	/* The other uid stops too, at once with SIGKILL. */
+	memset(&ur, 0, sizeof(ur));
+	CHECK(job_stop_uid(b->uid, 0, 0, uidcb, &ur) != NULL);
+	for (end = now() + T_WAIT; now() < end && ur.done == 0;)
+		event_base_loop(env.sx_base, EVLOOP_ONCE);
+	CHECK_INT(ur.r, 0);
+	CHECK_INT(waitpid(pb, &status, 0), pb);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	pb = -1;
+	/* Root is never a uid to stop. */
+	CHECK(job_stop_uid(0, SIGKILL, 0, uidcb, &ur) == NULL);
+	ret = 0;
+end:
+	tusers_remove();
+	for (i = 0; i < 3; i++)
+		if (pa[i] > 0)
+			waitpid(pa[i], NULL, WNOHANG);
+	if (pb > 0)
+		waitpid(pb, NULL, WNOHANG);
+	teardown();
+	return (ret);
+}
+
+static const struct unit_test tests[] = {
+	{ "output_status", test_output_status },
+	{ "env", test_env },
+	{ "inherit", test_inherit },
+	{ "setup_fails", test_setup_fails },
+	{ "path", test_path },
+	{ "stdin", test_stdin },
+	{ "pty", test_pty },
+	{ "timeout", test_timeout },
+	{ "kill", test_kill },
+	{ "reap_by_pid", test_reap_by_pid },
+	{ "free_running", test_free_running },
+	{ "linger", test_linger },
+	{ "many", test_many },
+	{ "creds", test_creds },
+	{ "stop_uid", test_stop_uid },
+};
+
+int
+main(int argc, char *argv[])
+{
+	signal(SIGPIPE, SIG_IGN);	/* as sbxd does */
+	atexit(tusers_remove);
+	signal(SIGINT, tusers_signal);
+	signal(SIGTERM, tusers_signal);
+	return (unit_main("job", tests, sizeof(tests) / sizeof(tests[0]),
+	    argc, argv));
+}
