@@ -87,10 +87,6 @@
 #include "pfmon.h"
 #include "sbxd.h"
 
-#ifndef nitems
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-#endif
-
 #define PFMON_ALIGN4(x)		(((size_t)(x) + 3) & ~(size_t)3)
 #define PFMON_SWAP16(x)		((uint16_t)(((x) >> 8) | ((x) << 8)))
 #define PFMON_SWAP32(x)		(((x) >> 24) | (((x) >> 8) & 0xff00) | \

@@ -125,16 +125,21 @@ fw_nft_sandbox_ok(const struct fw_sandbox *fs)
 /*
  * Append "nft -f -" with the script written to fp as its stdin; fp is
  * an open_memstream on *bufp, which is only valid once fp is closed.
+ * fp NULL (open_memstream failed) or a failed close fail the list.
  */
 static void
 fw_nft_cmd(struct sandbox_cmdlist *cl, int flags, FILE *fp, char **bufp)
 {
 	struct sandbox_cmd	*sc;
 
-	if (fclose(fp) == EOF)
-		fatal("%s: fclose", __func__);
+	if (fp == NULL || fclose(fp) == EOF) {
+		sandbox_cmdlist_fail(cl);
+		if (fp != NULL)
+			free(*bufp);
+		return;
+	}
 	sc = sandbox_cmd_add(cl, flags, fw_nft_path(), "-f", "-", NULL);
-	sandbox_cmd_input(sc, *bufp);
+	sandbox_cmd_input(cl, sc, *bufp);
 	free(*bufp);
 }
 
@@ -176,8 +181,10 @@ fw_nft_init(const struct fw_conf *fc, struct sandbox_cmdlist *cl)
 
 	if (!fw_nft_conf_ok(fc))
 		return (-1);
-	if ((fp = open_memstream(&buf, &len)) == NULL)
-		fatal("%s: open_memstream", __func__);
+	if ((fp = open_memstream(&buf, &len)) == NULL) {
+		fw_nft_cmd(cl, 0, NULL, NULL);
+		return (0);
+	}
 	fprintf(fp, "add table inet %s\n", t);
 	fprintf(fp, "add map inet %s %s { type uid : verdict; }\n", t,
 	    FW_NFT_MAP);
@@ -208,8 +215,10 @@ fw_nft_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	if (!fw_nft_conf_ok(fc) || !fw_nft_sandbox_ok(fs))
 		return (-1);
 	fw_nft_chain(c, sizeof(c), fs->fs_uid);
-	if ((fp = open_memstream(&buf, &len)) == NULL)
-		fatal("%s: open_memstream", __func__);
+	if ((fp = open_memstream(&buf, &len)) == NULL) {
+		fw_nft_cmd(cl, 0, NULL, NULL);
+		return (0);
+	}
 	fprintf(fp, "add chain inet %s %s\n", t, c);
 	fprintf(fp, "flush chain inet %s %s\n", t, c);
 	fprintf(fp, "add rule inet %s %s ip daddr 127.0.0.1 tcp dport ", t, c);
@@ -246,8 +255,10 @@ fw_nft_remove(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	if (!fw_nft_conf_ok(fc) || fs->fs_uid == 0 || fs->fs_uid == (uid_t)-1)
 		return (-1);
 	fw_nft_chain(c, sizeof(c), fs->fs_uid);
-	if ((fp = open_memstream(&buf, &len)) == NULL)
-		fatal("%s: open_memstream", __func__);
+	if ((fp = open_memstream(&buf, &len)) == NULL) {
+		fw_nft_cmd(cl, 0, NULL, NULL);
+		return (0);
+	}
 	fprintf(fp, "add chain inet %s %s\n", t, c);
 	fprintf(fp, "add element inet %s %s { %lu : jump %s }\n", t,
 	    FW_NFT_MAP, u, c);

@@ -41,6 +41,7 @@
 #define FW_PF_TOKENS		32	/* words read from one rule */
 #define FW_PF_DEPTH		8	/* anchor nesting in a listing */
 #define FW_PF_NAME_MAX		32	/* "uid_4294967295" fits */
+#define FW_PF_PATH_MAX		(SANDBOX_FW_ANCHOR_MAX + FW_PF_NAME_MAX + 1)
 
 /* One rule as pfctl prints it, reduced to what sbxd writes. */
 struct fw_pf_rule {
@@ -57,7 +58,7 @@ struct fw_pf_rule {
 
 static int	 fw_pf_sandbox_ok(const struct fw_sandbox *);
 static void	 fw_pf_name(char *, size_t, uid_t);
-static char	*fw_pf_path(const struct fw_conf *, uid_t);
+static void	 fw_pf_path(char *, size_t, const struct fw_conf *, uid_t);
 static char	*fw_pf_ruleset(const struct fw_sandbox *);
 static int	 fw_pf_enable(struct sandbox_cmdlist *);
 static int	 fw_pf_init(const struct fw_conf *, struct sandbox_cmdlist *);
@@ -105,21 +106,24 @@ fw_pf_name(char *buf, size_t len, uid_t uid)
 	snprintf(buf, len, SBXD_UID_PREFIX "%lu", (unsigned long)uid);
 }
 
-/* "<anchor>/uid_<uid>"; the caller frees it. */
-static char *
-fw_pf_path(const struct fw_conf *fc, uid_t uid)
+/* "<anchor>/uid_<uid>", or with uid -1 the pattern of every child. */
+static void
+fw_pf_path(char *buf, size_t len, const struct fw_conf *fc, uid_t uid)
 {
-	char	*p, name[FW_PF_NAME_MAX];
+	char	 name[FW_PF_NAME_MAX];
 
-	fw_pf_name(name, sizeof(name), uid);
-	xasprintf(&p, "%s/%s", fc->fc_anchor, name);
-	return (p);
+	if (uid == (uid_t)-1)
+		snprintf(name, sizeof(name), "*");
+	else
+		fw_pf_name(name, sizeof(name), uid);
+	snprintf(buf, len, "%s/%s", fc->fc_anchor, name);
 }
 
 /*
  * The sandbox's anchor, one rule per port and family so that pfctl
  * prints back exactly these rules (it expands { } lists the same way).
  * pass rules keep state by default: replies on lo0 pass by the state.
+ * NULL if memory ran out.
  */
 static char *
 fw_pf_ruleset(const struct fw_sandbox *fs)
@@ -134,7 +138,7 @@ fw_pf_ruleset(const struct fw_sandbox *fs)
 	int		 a, i;
 
 	if ((fp = open_memstream(&buf, &len)) == NULL)
-		fatal("%s: open_memstream", __func__);
+		return (NULL);
 	for (a = 0; a < 2; a++)
 		for (i = 0; i < fs->fs_nports; i++)
 			fprintf(fp, "pass out quick %s proto tcp from any to "
@@ -144,8 +148,10 @@ fw_pf_ruleset(const struct fw_sandbox *fs)
 		for (i = 0; i < 2; i++)
 			fprintf(fp, "block out log quick %s proto %s all "
 			    "user %lu\n", af[a], proto[i], u);
-	if (fclose(fp) == EOF)
-		fatal("%s: fclose", __func__);
+	if (fclose(fp) == EOF) {
+		free(buf);
+		return (NULL);
+	}
 	return (buf);
 }
 
@@ -164,7 +170,7 @@ fw_pf_init(const struct fw_conf *fc, struct sandbox_cmdlist *cl)
 	    "create", NULL);
 	sc = sandbox_cmd_add(cl, 0, FW_PF_PFCTL, "-a", fc->fc_anchor, "-f",
 	    "-", NULL);
-	sandbox_cmd_input(sc, "anchor \"*\"\n");
+	sandbox_cmd_input(cl, sc, "anchor \"*\"\n");
 	return (0);
 }
 
@@ -182,16 +188,18 @@ fw_pf_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
     struct sandbox_cmdlist *cl)
 {
 	struct sandbox_cmd	*sc;
-	char			*path, *rules;
+	char			 path[FW_PF_PATH_MAX], *rules;
 
 	if (!config_fw_anchor_ok(fc->fc_anchor) || !fw_pf_sandbox_ok(fs))
 		return (-1);
-	path = fw_pf_path(fc, fs->fs_uid);
-	rules = fw_pf_ruleset(fs);
+	fw_pf_path(path, sizeof(path), fc, fs->fs_uid);
+	if ((rules = fw_pf_ruleset(fs)) == NULL) {
+		sandbox_cmdlist_fail(cl);
+		return (0);
+	}
 	sc = sandbox_cmd_add(cl, 0, FW_PF_PFCTL, "-a", path, "-f", "-", NULL);
-	sandbox_cmd_input(sc, rules);
+	sandbox_cmd_input(cl, sc, rules);
 	free(rules);
-	free(path);
 	return (fw_pf_enable(cl));
 }
 
@@ -200,14 +208,13 @@ static int
 fw_pf_remove(const struct fw_conf *fc, const struct fw_sandbox *fs,
     struct sandbox_cmdlist *cl)
 {
-	char	*path;
+	char	 path[FW_PF_PATH_MAX];
 
 	if (!config_fw_anchor_ok(fc->fc_anchor) || fs->fs_uid == 0 ||
 	    fs->fs_uid == (uid_t)-1)
 		return (-1);
-	path = fw_pf_path(fc, fs->fs_uid);
+	fw_pf_path(path, sizeof(path), fc, fs->fs_uid);
 	sandbox_cmd_add(cl, 0, FW_PF_PFCTL, "-a", path, "-F", "all", NULL);
-	free(path);
 	return (0);
 }
 
@@ -218,14 +225,13 @@ fw_pf_remove(const struct fw_conf *fc, const struct fw_sandbox *fs,
 static int
 fw_pf_list(const struct fw_conf *fc, struct sandbox_cmdlist *cl)
 {
-	char	*path;
+	char	 path[FW_PF_PATH_MAX];
 
 	if (!config_fw_anchor_ok(fc->fc_anchor))
 		return (-1);
-	xasprintf(&path, "%s/*", fc->fc_anchor);
+	fw_pf_path(path, sizeof(path), fc, (uid_t)-1);
 	sandbox_cmd_add(cl, SANDBOX_CMD_OUTPUT, FW_PF_PFCTL, "-a", path, "-sr",
 	    NULL);
-	free(path);
 	return (0);
 }
 
@@ -234,15 +240,14 @@ int
 fw_pf_list_sandbox(const struct fw_conf *fc, const struct fw_sandbox *fs,
     struct sandbox_cmdlist *cl)
 {
-	char	*path;
+	char	 path[FW_PF_PATH_MAX];
 
 	if (!config_fw_anchor_ok(fc->fc_anchor) || fs->fs_uid == 0 ||
 	    fs->fs_uid == (uid_t)-1)
 		return (-1);
-	path = fw_pf_path(fc, fs->fs_uid);
+	fw_pf_path(path, sizeof(path), fc, fs->fs_uid);
 	sandbox_cmd_add(cl, SANDBOX_CMD_OUTPUT, FW_PF_PFCTL, "-a", path, "-sr",
 	    NULL);
-	free(path);
 	return (0);
 }
 
@@ -261,14 +266,19 @@ fw_pf_verify(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	if (!config_fw_anchor_ok(fc->fc_anchor) || !fw_pf_sandbox_ok(fs))
 		return (util_err(why, len, "bad anchor, uid or ports"));
 	fw_pf_name(u, sizeof(u), fs->fs_uid);
-	rules = fw_pf_ruleset(fs);
+	if ((rules = fw_pf_ruleset(fs)) == NULL)
+		return (util_err(why, len, "out of memory"));
 	r = fw_pf_rules(rules, fs->fs_uid, want, &nwant, &found);
 	free(rules);
+	if (r == -2)
+		return (util_err(why, len, "out of memory"));
 	if (r == -1)
-		fatalx("%s: cannot read its own rules", __func__);
+		return (util_err(why, len, "cannot read the rules sbxd writes"));
 	if (text == NULL)
 		text = "";
-	if ((r = fw_pf_rules(text, fs->fs_uid, got, &ngot, &found)) == -1)
+	if ((r = fw_pf_rules(text, fs->fs_uid, got, &ngot, &found)) == -2)
+		return (util_err(why, len, "out of memory"));
+	if (r == -1)
 		return (util_err(why, len, "anchor %s/%s: more rules than "
 		    "sbxd writes", fc->fc_anchor, u));
 	if (!found)
@@ -292,7 +302,8 @@ fw_pf_verify(const struct fw_conf *fc, const struct fw_sandbox *fs,
  * The rules of uid's anchor in a listing: the lines inside its
  * 'anchor "...uid_N" ... {' block, or every line when the listing has
  * no anchor blocks (pfctl -a anchor/uid_N -sr).  found says whether
- * the anchor is there at all.
+ * the anchor is there at all.  -1 if there are more than sbxd writes,
+ * -2 if memory ran out.
  */
 static int
 fw_pf_rules(const char *text, uid_t uid, struct fw_pf_rule *rules, int *n,
@@ -305,7 +316,8 @@ fw_pf_rules(const char *text, uid_t uid, struct fw_pf_rule *rules, int *n,
 	fw_pf_name(name, sizeof(name), uid);
 	*n = 0;
 	*found = 0;
-	copy = xstrdup(text);
+	if ((copy = strdup(text)) == NULL)
+		return (-2);
 	for (line = copy; line != NULL && ret == 0; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';

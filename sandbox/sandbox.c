@@ -65,7 +65,6 @@ static void	sandbox_check_add(json_t *, const char *, int,
 		    const char *, const char *);
 static json_t	*sandbox_doctor_base(int, const char *, const char *);
 static int	 sandbox_check_healthy(json_t *);
-static char	**sandbox_env(const struct sandbox *);
 
 const struct sbxd_component sandbox_component = {
 	.cm_name = "sandbox",
@@ -124,8 +123,11 @@ sandbox_init(struct sbxd_config *conf)
 		    sandbox_backend->fb_name);
 		return (-1);
 	}
-	sandbox_fw_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
-	    "firewall", sandbox_fw_initcb, NULL);
+	if ((sandbox_fw_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
+	    "firewall", sandbox_fw_initcb, NULL)) == NULL) {
+		log_warnx("sandbox: out of memory");
+		return (-1);
+	}
 	return (0);
 }
 
@@ -333,8 +335,9 @@ sandbox_restore(struct sandbox *sb)
 		sandbox_fail(sb, "firewall: cannot build its rules");
 		return;
 	}
-	sb->sb_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT, sb->sb_name,
-	    sandbox_restorecb, sb);
+	if ((sb->sb_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
+	    sb->sb_name, sandbox_restorecb, sb)) == NULL)
+		sandbox_fail(sb, "firewall: out of memory");
 }
 
 static void
@@ -406,16 +409,23 @@ void
 sandbox_free(struct sandbox *sb)
 {
 	TAILQ_REMOVE(&sandboxes, sb, sb_entry);
-	if (sb->sb_proc != NULL)
-		sandbox_proc_cancel(sb->sb_proc);
-	if (sb->sb_ev != NULL)
-		event_free(sb->sb_ev);
+	sandbox_proc_cancel(sb->sb_proc);
+	sandbox_provision_cancel(sb->sb_prov);
+	job_stop_uid_cancel(sb->sb_stop);
 	if (sb->sb_req != NULL)
 		control_req_error(sb->sb_req, "sbxd is shutting down");
 	json_decref(sb->sb_allow);
 	free(sb->sb_home);
 	free(sb->sb_policy);
 	free(sb);
+}
+
+/* Whether something runs for sb: a request, commands or a job. */
+int
+sandbox_busy(const struct sandbox *sb)
+{
+	return (sb->sb_req != NULL || sb->sb_proc != NULL ||
+	    sb->sb_prov != NULL || sb->sb_stop != NULL);
 }
 
 struct sandbox *
@@ -515,7 +525,6 @@ sandbox_ctl_exec(struct control_req *cr, json_t *req)
 	struct sandbox			*sb;
 	const char			*name;
 	char				 err[256], **env;
-	size_t				 i;
 
 	name = json_string_value(json_object_get(req, "name"));
 	if ((sb = sandbox_find(name)) == NULL) {
@@ -528,46 +537,67 @@ sandbox_ctl_exec(struct control_req *cr, json_t *req)
 		    sandbox_state_names[sb->sb_state]);
 		return;
 	}
+	memset(&spec, 0, sizeof(spec));
 	if (sandbox_exec_spec_parse(req, &spec, err, sizeof(err)) == -1) {
 		control_req_error(cr, "%s", err);
 		return;
 	}
-	spec.es_uid = sb->sb_uid;
-	spec.es_gid = sb->sb_gid;
-	spec.es_user = sb->sb_user;
-	spec.es_home = sb->sb_home;
-	spec.es_shell = sbxd_env->sx_conf->sc_sandbox.sbc_shell;
-	spec.es_name = sb->sb_name;
-	spec.es_env = env = sandbox_env(sb);
-	if (sandbox_exec_start(cr, &spec, err, sizeof(err)) == -1)
+	if (sandbox_as(sb, &spec.es_as, &env) == -1)
+		control_req_error(cr, "out of memory");
+	else if (sandbox_exec_start(cr, &spec, err, sizeof(err)) == -1)
 		control_req_error(cr, "%s", err);
-	for (i = 0; env[i] != NULL; i++)
-		free(env[i]);
-	free(env);
-	spec.es_env = NULL;
+	sandbox_env_free(env);
 	sandbox_exec_spec_clear(&spec);
 }
 
 /*
- * The environment a command in sb starts with, besides what the exec
- * code sets: TMPDIR, and the proxy for a restricted sandbox (loopback
- * included: the proxy refuses it unless the policy allows it).
+ * Whom sb's jobs run as.  What sb adds to their environment, TMPDIR and
+ * for a restricted sandbox the proxy (loopback included: the proxy
+ * refuses it unless the policy allows it), is allocated in *envp, for
+ * sandbox_env_free.  -1 if memory ran out (*envp is NULL then).
  */
-static char **
-sandbox_env(const struct sandbox *sb)
+int
+sandbox_as(const struct sandbox *sb, struct sandbox_as *sa, char ***envp)
 {
 	static const char	*proxyvars[] = { "HTTP_PROXY", "HTTPS_PROXY",
 				    "http_proxy", "https_proxy" };
 	char			**env;
 	size_t			 i, n = 0;
 
-	env = xcalloc(8, sizeof(*env));
-	xasprintf(&env[n++], "TMPDIR=%s/tmp", sb->sb_home);
-	if (sb->sb_restricted)
-		for (i = 0; i < 4; i++)
-			xasprintf(&env[n++], "%s=http://127.0.0.1:%u",
-			    proxyvars[i], sb->sb_port);
-	return (env);
+	memset(sa, 0, sizeof(*sa));
+	*envp = NULL;
+	if ((env = calloc(nitems(proxyvars) + 2, sizeof(*env))) == NULL)
+		return (-1);
+	if (asprintf(&env[n++], "TMPDIR=%s/tmp", sb->sb_home) == -1)
+		goto fail;
+	for (i = 0; sb->sb_restricted && i < nitems(proxyvars); i++)
+		if (asprintf(&env[n++], "%s=http://127.0.0.1:%u",
+		    proxyvars[i], sb->sb_port) == -1)
+			goto fail;
+	sa->sa_uid = sb->sb_uid;
+	sa->sa_gid = sb->sb_gid;
+	sa->sa_user = sb->sb_user;
+	sa->sa_home = sb->sb_home;
+	sa->sa_shell = sbxd_env->sx_conf->sc_sandbox.sbc_shell;
+	sa->sa_env = env;
+	sa->sa_name = sb->sb_name;
+	*envp = env;
+	return (0);
+fail:
+	env[n - 1] = NULL;	/* asprintf left it undefined */
+	sandbox_env_free(env);
+	return (-1);
+}
+
+/* Free an environment from sandbox_as. */
+void
+sandbox_env_free(char **env)
+{
+	size_t	 i;
+
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		free(env[i]);
+	free(env);
 }
 
 /* network [NAME]: the firewall's view of each sandbox. */
@@ -588,7 +618,7 @@ sandbox_ctl_doctor(struct control_req *cr, json_t *req)
 static void
 sandbox_check_start(struct control_req *cr, json_t *req, int doctor)
 {
-	struct sandbox_check	*ck;
+	struct sandbox_check	*ck = NULL;
 	struct sandbox_cmdlist	 cl;
 	const char		*name;
 
@@ -597,16 +627,25 @@ sandbox_check_start(struct control_req *cr, json_t *req, int doctor)
 		control_req_error(cr, "no sandbox \"%s\"", name);
 		return;
 	}
-	ck = xcalloc(1, sizeof(*ck));
+	sandbox_cmdlist_init(&cl);
+	if ((ck = calloc(1, sizeof(*ck))) == NULL || (name != NULL &&
+	    (ck->ck_name = strdup(name)) == NULL) ||
+	    sandbox_backend->fb_list(&sandbox_fwc, &cl) == -1)
+		goto fail;
 	ck->ck_req = cr;
 	ck->ck_doctor = doctor;
-	ck->ck_name = name != NULL ? xstrdup(name) : NULL;
-	sandbox_cmdlist_init(&cl);
-	sandbox_backend->fb_list(&sandbox_fwc, &cl);
 	control_req_progress(cr, "reading the %s rules",
 	    sandbox_backend->fb_name);
-	sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT, "network",
-	    sandbox_checkcb, ck);
+	if (sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT, "network",
+	    sandbox_checkcb, ck) == NULL)
+		goto fail;
+	return;
+fail:
+	sandbox_cmdlist_free(&cl);
+	if (ck != NULL)
+		free(ck->ck_name);
+	free(ck);
+	control_req_error(cr, "out of memory");
 }
 
 static void

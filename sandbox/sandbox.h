@@ -35,7 +35,18 @@ struct sandbox_cmd {
 	char				*sc_input;	/* NULL: /dev/null */
 	int				 sc_flags;
 };
-TAILQ_HEAD(sandbox_cmdlist, sandbox_cmd);
+TAILQ_HEAD(sandbox_cmds, sandbox_cmd);
+
+/*
+ * A list of commands.  Building one never fails outright: a command
+ * that cannot be added (memory ran out) marks the list failed, and the
+ * runner refuses a failed list, so that generators need not check
+ * every step.
+ */
+struct sandbox_cmdlist {
+	struct sandbox_cmds		 cl_cmds;
+	int				 cl_failed;
+};
 
 /* What the firewall needs to know about one sandbox. */
 struct fw_sandbox {
@@ -91,9 +102,6 @@ struct fw_backend {
 #define SANDBOX_CMD_TIMEOUT	60	/* seconds for one privileged
 					   command: useradd may wait on a
 					   locked /etc/passwd */
-#define SANDBOX_KILL_ROUNDS	50	/* rm: rounds of SIGKILL to every
-					   process of the uid ... */
-#define SANDBOX_KILL_MSECS	100	/* ... this far apart */
 
 enum sandbox_state {
 	SANDBOX_CREATING,
@@ -118,11 +126,12 @@ struct sandbox {
 	char				 sb_created[32];
 	char				 sb_error[256];	/* why it failed */
 	struct sandbox_proc		*sb_proc;	/* commands running */
+	struct sandbox_provjob		*sb_prov;	/* create: provisioning */
+	struct job_uidstop		*sb_stop;	/* rm: stopping the
+							   uid's processes */
 	struct control_req		*sb_req;	/* who waits on create
 							   or rm */
 	int				 sb_done;	/* SANDBOX_DONE_* */
-	int				 sb_rounds;	/* rm: kill rounds */
-	struct event			*sb_ev;		/* rm: kill timer */
 	json_t				*sb_allow;	/* create: --allow */
 };
 TAILQ_HEAD(sandboxlist, sandbox);
@@ -131,6 +140,9 @@ TAILQ_HEAD(sandboxlist, sandbox);
 #define SANDBOX_DONE_USER	0x02	/* useradd ran */
 #define SANDBOX_DONE_HOME	0x04	/* home created */
 #define SANDBOX_DONE_ROW	0x08	/* row in the store */
+
+struct sandbox_as;
+struct job_spec;
 
 /* sandbox/sandbox.c */
 extern struct sandboxlist	 sandboxes;
@@ -143,19 +155,24 @@ void		 sandbox_store(struct sandbox *);
 void		 sandbox_fail(struct sandbox *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 void		 sandbox_free(struct sandbox *);
+int		 sandbox_busy(const struct sandbox *);
 void		 sandbox_fw_sandbox(const struct sandbox *, struct fw_sandbox *);
 void		 sandbox_open(struct sandbox *);
+int		 sandbox_as(const struct sandbox *, struct sandbox_as *,
+		    char ***);
+void		 sandbox_env_free(char **);
 
 /* sandbox/sandbox_life.c */
 void		 sandbox_life_create(struct control_req *, json_t *);
 void		 sandbox_life_rm(struct control_req *, json_t *);
-int		 sandbox_life_kill(uid_t);
 
 /* sandbox/sandbox_cmd.c */
 struct sandbox_cmd *sandbox_cmd_add(struct sandbox_cmdlist *, int,
 		    const char *, ...) __attribute__((__sentinel__));
-void		 sandbox_cmd_input(struct sandbox_cmd *, const char *);
+void		 sandbox_cmd_input(struct sandbox_cmdlist *,
+		    struct sandbox_cmd *, const char *);
 void		 sandbox_cmdlist_init(struct sandbox_cmdlist *);
+void		 sandbox_cmdlist_fail(struct sandbox_cmdlist *);
 void		 sandbox_cmdlist_free(struct sandbox_cmdlist *);
 void		 sandbox_cmdlist_print(FILE *, const struct sandbox_cmdlist *);
 
@@ -177,15 +194,30 @@ struct sandbox_proc;
  */
 typedef void	(*sandbox_proc_cb)(int, const char *, const char *, void *);
 
+/*
+ * Whom a job runs as: a sandbox's OS user, its home and its shell, and
+ * what the sandbox adds to the environment.  Nothing is copied.
+ */
+struct sandbox_as {
+	uid_t		 sa_uid;	/* never 0 */
+	gid_t		 sa_gid;
+	const char	*sa_user;
+	const char	*sa_home;
+	const char	*sa_shell;
+	char *const	*sa_env;	/* more NAME=value, NULL-terminated,
+					   may be NULL (TMPDIR, the proxy) */
+	const char	*sa_name;	/* the sandbox, for logs and events */
+};
+
 /* What provisioning a sandbox's home needs. */
 struct sandbox_prov {
-	const char	*sp_user;
-	uid_t		 sp_uid;
-	gid_t		 sp_gid;
-	const char	*sp_home;	/* absolute; owned by sp_uid */
+	struct sandbox_as sp_as;	/* the home is absolute, the user's */
 	int		 sp_restricted;	/* traffic goes through the proxy */
 	const char	*sp_proxy_url;	/* "http://127.0.0.1:PORT" */
 };
+struct sandbox_provjob;
+/* The end of a provisioning: NULL when done, else why it failed. */
+typedef void	(*sandbox_prov_cb)(const char *, void *);
 
 /* sandbox/sandbox_proc.c */
 struct sandbox_proc *sandbox_proc_run(struct sandbox_cmdlist *, int,
@@ -195,27 +227,27 @@ void		 sandbox_proc_cancel(struct sandbox_proc *);
 void		 sandbox_proc_shutdown(void);
 
 /* sandbox/sandbox_provision.c */
-int		 sandbox_provision(const struct sandbox_prov *, char *, size_t);
+struct sandbox_provjob *sandbox_provision(const struct sandbox_prov *,
+		    sandbox_prov_cb, void *, char *, size_t);
+void		 sandbox_provision_cancel(struct sandbox_provjob *);
+
+/* What sandbox_user_job allocated for a job's spec. */
+struct sandbox_userjob {
+	gid_t		*uj_groups;
+	char		**uj_env;
+};
 
 /*
- * What to run and as whom.  Only what sandbox_exec_start needs while it
- * runs: it copies nothing it keeps.  The environment is built from these
- * fields and env alone, never from the daemon's own.
+ * What exec runs, as whom.  Only what sandbox_exec_start needs while it
+ * runs: it copies nothing it keeps.
  */
 struct sandbox_exec_spec {
-	uid_t		 es_uid;	/* never 0 */
-	gid_t		 es_gid;
-	const char	*es_user;
-	const char	*es_home;
-	const char	*es_shell;
+	struct sandbox_as es_as;
 	char *const	*es_argv;	/* NULL: the login shell */
 	int		 es_tty;	/* run on a pty */
 	uint16_t	 es_rows;	/* pty size; 0: the kernel default */
 	uint16_t	 es_cols;
 	const char	*es_term;	/* TERM with a pty; NULL: none */
-	char *const	*es_env;	/* more NAME=value, NULL-terminated,
-					   may be NULL (proxy settings) */
-	const char	*es_name;	/* the sandbox, for logs and events */
 };
 
 struct control_req;
@@ -230,6 +262,10 @@ void		 sandbox_exec_shutdown(void);
 json_t		*sandbox_exec_status(void);
 
 /* sandbox/sandbox_user.c */
+int		 sandbox_user_job(const struct sandbox_as *, const char *,
+		    struct job_spec *, struct sandbox_userjob *, char *,
+		    size_t);
+void		 sandbox_user_job_clear(struct sandbox_userjob *);
 int		 sandbox_user_add(struct sandbox_cmdlist *, int, const char *,
 		    uid_t, const char *, const char *, const char *);
 int		 sandbox_user_del(struct sandbox_cmdlist *, int, const char *);

@@ -19,12 +19,20 @@
 void
 sandbox_cmdlist_init(struct sandbox_cmdlist *cl)
 {
-	TAILQ_INIT(cl);
+	TAILQ_INIT(&cl->cl_cmds);
+	cl->cl_failed = 0;
+}
+
+/* Something the list needs could not be made: the runner refuses it. */
+void
+sandbox_cmdlist_fail(struct sandbox_cmdlist *cl)
+{
+	cl->cl_failed = 1;
 }
 
 /*
  * Append a command: flags, then argv[0] (an absolute path) and its
- * arguments, ending with NULL.
+ * arguments, ending with NULL.  NULL if it cannot: the list is failed.
  */
 struct sandbox_cmd *
 sandbox_cmd_add(struct sandbox_cmdlist *cl, int flags, const char *arg0, ...)
@@ -32,27 +40,46 @@ sandbox_cmd_add(struct sandbox_cmdlist *cl, int flags, const char *arg0, ...)
 	struct sandbox_cmd	*sc;
 	va_list			 ap;
 	const char		*a;
-	int			 n = 0;
+	int			 n = 0, i;
 
-	sc = xcalloc(1, sizeof(*sc));
+	if ((sc = calloc(1, sizeof(*sc))) == NULL)
+		goto fail;
 	sc->sc_flags = flags;
 	va_start(ap, arg0);
 	for (a = arg0; a != NULL; a = va_arg(ap, const char *)) {
-		if (n == SANDBOX_ARGV_MAX)
-			fatalx("%s: too many arguments for %s", __func__, arg0);
-		sc->sc_argv[n++] = xstrdup(a);
+		if (n == SANDBOX_ARGV_MAX) {
+			log_warnx("%s: too many arguments for %s", __func__,
+			    arg0);
+			break;
+		}
+		if ((sc->sc_argv[n++] = strdup(a)) == NULL)
+			break;
 	}
 	va_end(ap);
-	TAILQ_INSERT_TAIL(cl, sc, sc_entry);
+	if (a != NULL) {
+		for (i = 0; i < n; i++)
+			free(sc->sc_argv[i]);
+		free(sc);
+		goto fail;
+	}
+	TAILQ_INSERT_TAIL(&cl->cl_cmds, sc, sc_entry);
 	return (sc);
+fail:
+	sandbox_cmdlist_fail(cl);
+	return (NULL);
 }
 
-/* Give sc a text for its stdin. */
+/* Give sc, if there is one, a text for its stdin. */
 void
-sandbox_cmd_input(struct sandbox_cmd *sc, const char *input)
+sandbox_cmd_input(struct sandbox_cmdlist *cl, struct sandbox_cmd *sc,
+    const char *input)
 {
+	if (sc == NULL)
+		return;
 	free(sc->sc_input);
-	sc->sc_input = input != NULL ? xstrdup(input) : NULL;
+	sc->sc_input = NULL;
+	if (input != NULL && (sc->sc_input = strdup(input)) == NULL)
+		sandbox_cmdlist_fail(cl);
 }
 
 void
@@ -61,8 +88,8 @@ sandbox_cmdlist_free(struct sandbox_cmdlist *cl)
 	struct sandbox_cmd	*sc;
 	int			 i;
 
-	while ((sc = TAILQ_FIRST(cl)) != NULL) {
-		TAILQ_REMOVE(cl, sc, sc_entry);
+	while ((sc = TAILQ_FIRST(&cl->cl_cmds)) != NULL) {
+		TAILQ_REMOVE(&cl->cl_cmds, sc, sc_entry);
 		for (i = 0; sc->sc_argv[i] != NULL; i++)
 			free(sc->sc_argv[i]);
 		free(sc->sc_input);
@@ -83,7 +110,9 @@ sandbox_cmdlist_print(FILE *fp, const struct sandbox_cmdlist *cl)
 	size_t				 len;
 	int				 i;
 
-	TAILQ_FOREACH(sc, cl, sc_entry) {
+	if (cl->cl_failed)
+		fputs("# failed: memory ran out\n", fp);
+	TAILQ_FOREACH(sc, &cl->cl_cmds, sc_entry) {
 		fputc('$', fp);
 		for (i = 0; (a = sc->sc_argv[i]) != NULL; i++) {
 			if (*a != '\0' && strpbrk(a, " \t\"'\\$<>|&;*?") == NULL)

@@ -1,9 +1,12 @@
 /*
  * sandbox_life.c: creating and removing a sandbox.  Each is a chain of
- * steps on the loop; privileged commands run through sandbox_proc.c.
+ * steps on the loop; privileged commands run through sandbox_proc.c,
+ * provisioning and the stop of every process of the uid are jobs of the
+ * process layer (src/job.c).  Memory running out fails the request, not
+ * the daemon.
  *
  * create: check, reserve uid and port, row "creating" -> firewall rules
- * (restricted) and useradd -> home and provisioning -> runtime rules ->
+ * (restricted) and useradd -> home -> provisioning -> runtime rules ->
  * listener -> "ready".  A failure at any step undoes what was done, in
  * the reverse order, firewall last, and forgets the row.
  *
@@ -22,7 +25,6 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -52,21 +54,21 @@ static int	sandbox_name_ok(const char *);
 static int	sandbox_uid_pick(struct sandbox_conf *, uid_t *);
 static int	sandbox_port_pick(struct sandbox_conf *, in_port_t *);
 static int	sandbox_port_free(in_port_t);
-static void	sandbox_uuid(char *, size_t);
+static int	sandbox_uuid(char *, size_t);
 static int	sandbox_create_check(struct control_req *, json_t *,
 		    const char **, json_t **);
 static struct sandbox *sandbox_create_new(const char *, json_t *, json_t *,
-		    const char *);
+		    const char *, const char **);
 static void	sandbox_create_usercb(int, const char *, const char *, void *);
 static int	sandbox_create_home(struct sandbox *, char *, size_t);
+static void	sandbox_create_provcb(const char *, void *);
 static void	sandbox_create_done(struct sandbox *);
 static void	sandbox_create_undo(struct sandbox *, const char *);
 static void	sandbox_create_undocb(int, const char *, const char *, void *);
-static void	sandbox_rm_killcb(evutil_socket_t, short, void *);
-static void	sandbox_rm_remove(struct sandbox *);
+static int	sandbox_teardown(struct sandbox *, int, sandbox_proc_cb);
+static void	sandbox_rm_stopcb(int, void *);
 static void	sandbox_rm_removecb(int, const char *, const char *, void *);
 static void	sandbox_req_error(struct sandbox *, const char *);
-static int	sandbox_count_uid(uid_t);
 
 /* create NAME [restricted] [policy] [allow]: a new sandbox. */
 void
@@ -75,16 +77,15 @@ sandbox_life_create(struct control_req *cr, json_t *req)
 	struct sandbox		*sb;
 	struct sandbox_cmdlist	 cl;
 	struct fw_sandbox	 fs;
-	const char		*policy;
+	const char		*policy, *why;
 	json_t			*allow;
 	char			 user[256];
 
 	if (sandbox_create_check(cr, req, &policy, &allow) == -1)
 		return;
 	if ((sb = sandbox_create_new(json_string_value(json_object_get(req,
-	    "name")), req, allow, policy)) == NULL) {
-		control_req_error(cr, "no free uid or port left in the "
-		    "configured ranges");
+	    "name")), req, allow, policy, &why)) == NULL) {
+		control_req_error(cr, "%s", why);
 		return;
 	}
 	sb->sb_req = cr;
@@ -110,8 +111,9 @@ sandbox_life_create(struct control_req *cr, json_t *req)
 		sandbox_create_undo(sb, "cannot build the useradd command");
 		return;
 	}
-	sb->sb_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT, sb->sb_name,
-	    sandbox_create_usercb, sb);
+	if ((sb->sb_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
+	    sb->sb_name, sandbox_create_usercb, sb)) == NULL)
+		sandbox_create_undo(sb, "out of memory");
 }
 
 /* The request's name, policy and patterns, or an error sent. */
@@ -194,30 +196,43 @@ sandbox_name_ok(const char *name)
 	return (1);
 }
 
-/* Reserve a uid and a port and write the row: NULL if none is free. */
+/* Reserve a uid and a port and write the row; NULL with why if not. */
 static struct sandbox *
 sandbox_create_new(const char *name, json_t *req, json_t *allow,
-    const char *policy)
+    const char *policy, const char **why)
 {
 	struct sandbox_conf	*sbc = &sbxd_env->sx_conf->sc_sandbox;
 	struct sandbox		*sb;
 	struct timespec		 ts;
 
-	sb = xcalloc(1, sizeof(*sb));
+	*why = "out of memory";
+	if ((sb = calloc(1, sizeof(*sb))) == NULL)
+		return (NULL);
 	if (sandbox_uid_pick(sbc, &sb->sb_uid) == -1 ||
 	    sandbox_port_pick(sbc, &sb->sb_port) == -1) {
+		*why = "no free uid or port left in the configured ranges";
+		free(sb);
+		return (NULL);
+	}
+	if (asprintf(&sb->sb_home, "%s/%s", sbc->sbc_home, name) == -1) {
+		free(sb);
+		return (NULL);
+	}
+	if ((sb->sb_policy = strdup(policy)) == NULL ||
+	    sandbox_uuid(sb->sb_id, sizeof(sb->sb_id)) == -1) {
+		if (sb->sb_policy != NULL)
+			*why = "no random bytes for its id";
+		free(sb->sb_policy);
+		free(sb->sb_home);
 		free(sb);
 		return (NULL);
 	}
 	snprintf(sb->sb_name, sizeof(sb->sb_name), "%s", name);
 	snprintf(sb->sb_user, sizeof(sb->sb_user), "%s%s",
 	    SANDBOX_USER_PREFIX, name);
-	xasprintf(&sb->sb_home, "%s/%s", sbc->sbc_home, name);
-	sb->sb_policy = xstrdup(policy);
 	sb->sb_restricted = json_is_true(json_object_get(req, "restricted"));
 	sb->sb_allow = json_incref(allow);
 	sb->sb_state = SANDBOX_CREATING;
-	sandbox_uuid(sb->sb_id, sizeof(sb->sb_id));
 	clock_gettime(CLOCK_REALTIME, &ts);
 	util_rfc3339(&ts, sb->sb_created, sizeof(sb->sb_created));
 	TAILQ_INSERT_TAIL(&sandboxes, sb, sb_entry);
@@ -283,33 +298,31 @@ sandbox_port_free(in_port_t port)
 	return (ok);
 }
 
-/* A random (version 4) UUID. */
-static void
+/* A random (version 4) UUID; -1 if the kernel gives no random bytes. */
+static int
 sandbox_uuid(char *buf, size_t len)
 {
 	unsigned char	 b[16];
-	int		 fd;
 
-	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) == -1 ||
-	    read(fd, b, sizeof(b)) != sizeof(b))
-		fatal("/dev/urandom");
-	close(fd);
+	if (getentropy(b, sizeof(b)) == -1) {
+		log_warn("sandbox: getentropy");
+		return (-1);
+	}
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
 	snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
 	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
 	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	return (0);
 }
 
-/* Rules and user are in: the home, its files, the rules, the listener. */
+/* Rules and user are in: the home, then its files. */
 static void
 sandbox_create_usercb(int status, const char *error,
     const char *output __unused, void *arg)
 {
 	struct sandbox	*sb = arg;
 	char		 err[256];
-	json_t		*p;
-	size_t		 i;
 
 	sb->sb_proc = NULL;
 	if (status != 0) {
@@ -317,33 +330,20 @@ sandbox_create_usercb(int status, const char *error,
 		return;
 	}
 	control_req_progress(sb->sb_req, "provisioning %s", sb->sb_home);
-	if (sandbox_create_home(sb, err, sizeof(err)) == -1) {
+	if (sandbox_create_home(sb, err, sizeof(err)) == -1)
 		sandbox_create_undo(sb, err);
-		return;
-	}
-	json_array_foreach(sb->sb_allow, i, p)
-		if (store_rule_put(sb->sb_name, json_string_value(p),
-		    "allow") == -1) {
-			sandbox_create_undo(sb, "the store did not take its "
-			    "rules");
-			return;
-		}
-	sandbox_open(sb);
-	if (sb->sb_state != SANDBOX_READY) {
-		snprintf(err, sizeof(err), "%s", sb->sb_error);
-		sandbox_create_undo(sb, err);
-		return;
-	}
-	sandbox_create_done(sb);
 }
 
-/* The OS user's home: 0700, its own; then the profile files. */
+/*
+ * The OS user's home: 0700, its own; then the profile files, by a job
+ * as the user.
+ */
 static int
 sandbox_create_home(struct sandbox *sb, char *err, size_t errlen)
 {
 	struct sandbox_prov	 sp;
 	struct passwd		*pw;
-	char			 url[64];
+	char			 url[64], **env;
 
 	if ((pw = getpwnam(sb->sb_user)) == NULL || pw->pw_uid != sb->sb_uid) {
 		snprintf(err, errlen, "OS user %s is not there after useradd",
@@ -365,13 +365,46 @@ sandbox_create_home(struct sandbox *sb, char *err, size_t errlen)
 	}
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", sb->sb_port);
 	memset(&sp, 0, sizeof(sp));
-	sp.sp_user = sb->sb_user;
-	sp.sp_uid = sb->sb_uid;
-	sp.sp_gid = sb->sb_gid;
-	sp.sp_home = sb->sb_home;
+	if (sandbox_as(sb, &sp.sp_as, &env) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
 	sp.sp_restricted = sb->sb_restricted;
 	sp.sp_proxy_url = url;
-	return (sandbox_provision(&sp, err, errlen));
+	sb->sb_prov = sandbox_provision(&sp, sandbox_create_provcb, sb, err,
+	    errlen);
+	sandbox_env_free(env);
+	return (sb->sb_prov != NULL ? 0 : -1);
+}
+
+/* The home is ready: its runtime rules, then the listener. */
+static void
+sandbox_create_provcb(const char *error, void *arg)
+{
+	struct sandbox	*sb = arg;
+	char		 err[256];
+	json_t		*p;
+	size_t		 i;
+
+	sb->sb_prov = NULL;
+	if (error != NULL) {
+		sandbox_create_undo(sb, error);
+		return;
+	}
+	json_array_foreach(sb->sb_allow, i, p)
+		if (store_rule_put(sb->sb_name, json_string_value(p),
+		    "allow") == -1) {
+			sandbox_create_undo(sb, "the store did not take its "
+			    "rules");
+			return;
+		}
+	sandbox_open(sb);
+	if (sb->sb_state != SANDBOX_READY) {
+		snprintf(err, sizeof(err), "%s", sb->sb_error);
+		sandbox_create_undo(sb, err);
+		return;
+	}
+	sandbox_create_done(sb);
 }
 
 static void
@@ -392,27 +425,45 @@ sandbox_create_done(struct sandbox *sb)
 static void
 sandbox_create_undo(struct sandbox *sb, const char *why)
 {
-	struct sandbox_cmdlist	 cl;
-	struct fw_sandbox	 fs;
-
 	snprintf(sb->sb_error, sizeof(sb->sb_error), "%s", why != NULL ?
 	    why : "failed");
 	log_warnx("sandbox %s: create failed: %s; undoing it", sb->sb_name,
 	    sb->sb_error);
 	control_req_progress(sb->sb_req, "failed: %s; undoing", sb->sb_error);
 	proxy_listener_remove(sb->sb_name);
+	if (sandbox_teardown(sb, sb->sb_done, sandbox_create_undocb) == -1)
+		sandbox_create_undocb(-1, "out of memory", NULL, sb);
+}
+
+/*
+ * Remove what done says was made: the user, the home, then the
+ * firewall rules, last, so the uid is never without them while it may
+ * run.  cb hears the end.  -1 if memory ran out (cb is not called).
+ */
+static int
+sandbox_teardown(struct sandbox *sb, int done, sandbox_proc_cb cb)
+{
+	struct sandbox_cmdlist	 cl;
+	struct fw_sandbox	 fs;
+
 	sandbox_cmdlist_init(&cl);
-	if (sb->sb_done & SANDBOX_DONE_USER)
-		sandbox_user_del(&cl, SANDBOX_OS_HOST, sb->sb_user);
-	if (sb->sb_done & SANDBOX_DONE_HOME)
-		sandbox_cmd_add(&cl, SANDBOX_CMD_MAYFAIL, SANDBOX_RM,
-		    sb->sb_home, (char *)NULL);
-	if (sb->sb_done & SANDBOX_DONE_FW) {
+	if ((done & SANDBOX_DONE_USER) && sandbox_user_del(&cl,
+	    SANDBOX_OS_HOST, sb->sb_user) == -1)
+		goto fail;
+	if ((done & SANDBOX_DONE_HOME) && sandbox_cmd_add(&cl,
+	    SANDBOX_CMD_MAYFAIL, SANDBOX_RM, sb->sb_home, (char *)NULL) == NULL)
+		goto fail;
+	if (done & SANDBOX_DONE_FW) {
 		sandbox_fw_sandbox(sb, &fs);
-		sandbox_fw()->fb_remove(sandbox_fwconf(), &fs, &cl);
+		if (sandbox_fw()->fb_remove(sandbox_fwconf(), &fs, &cl) == -1)
+			goto fail;
 	}
 	sb->sb_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT, sb->sb_name,
-	    sandbox_create_undocb, sb);
+	    cb, sb);
+	return (sb->sb_proc != NULL ? 0 : -1);
+fail:
+	sandbox_cmdlist_free(&cl);
+	return (-1);
 }
 
 static void
@@ -457,9 +508,14 @@ sandbox_life_rm(struct control_req *cr, json_t *req)
 		    name : "");
 		return;
 	}
-	if (sb->sb_req != NULL || sb->sb_proc != NULL || sb->sb_ev != NULL) {
+	if (sandbox_busy(sb)) {
 		control_req_error(cr, "sandbox %s is busy (%s)", sb->sb_name,
 		    sandbox_state_name(sb->sb_state));
+		return;
+	}
+	if ((sb->sb_stop = job_stop_uid(sb->sb_uid, SIGKILL, 0,
+	    sandbox_rm_stopcb, sb)) == NULL) {
+		control_req_error(cr, "out of memory");
 		return;
 	}
 	sb->sb_req = cr;
@@ -468,134 +524,30 @@ sandbox_life_rm(struct control_req *cr, json_t *req)
 	proxy_listener_remove(sb->sb_name);
 	control_req_progress(cr, "stopping the processes of %s (uid %u)",
 	    sb->sb_user, (unsigned)sb->sb_uid);
-	sb->sb_rounds = 0;
-	sb->sb_ev = evtimer_new(sbxd_env->sx_base, sandbox_rm_killcb, sb);
-	sandbox_rm_killcb(-1, 0, sb);
 }
 
-/* One round: kill every process of the uid; done when none is left. */
+/* No process of the uid is left: user, home, then the rules. */
 static void
-sandbox_rm_killcb(evutil_socket_t fd __unused, short events __unused,
-    void *arg)
+sandbox_rm_stopcb(int r, void *arg)
 {
 	struct sandbox	*sb = arg;
-	struct timeval	 tv = { 0, SANDBOX_KILL_MSECS * 1000 };
-	int		 n;
+	int		 done = SANDBOX_DONE_HOME;
 
-	if ((n = sandbox_life_kill(sb->sb_uid)) == 0) {
-		event_free(sb->sb_ev);
-		sb->sb_ev = NULL;
-		sandbox_rm_remove(sb);
-		return;
-	}
-	if (n == -1 || ++sb->sb_rounds >= SANDBOX_KILL_ROUNDS) {
-		event_free(sb->sb_ev);
-		sb->sb_ev = NULL;
+	sb->sb_stop = NULL;
+	if (r == -1) {
 		sandbox_fail(sb, "processes of uid %u cannot be stopped; its "
 		    "user and firewall rules stay", (unsigned)sb->sb_uid);
 		sandbox_req_error(sb, sb->sb_error);
 		return;
 	}
-	evtimer_add(sb->sb_ev, &tv);
-}
-
-/*
- * Send SIGKILL to every process of uid, from a child that becomes uid:
- * kill(-1) then reaches exactly the processes uid may signal, never
- * another user's.  Returns how many were still running before (Linux
- * counts through /proc; elsewhere two rounds are done), or -1.
- */
-int
-sandbox_life_kill(uid_t uid)
-{
-	pid_t	 pid;
-	int	 n, status;
-
-	if (uid == 0)
-		fatalx("%s: uid 0", __func__);
-	if ((n = sandbox_count_uid(uid)) == 0)
-		return (0);
-	switch ((pid = fork())) {
-	case -1:
-		log_warn("sandbox: fork");
-		return (-1);
-	case 0:
-		if (setgroups(0, NULL) == -1 || setresgid(uid, uid, uid) ==
-		    -1 || setresuid(uid, uid, uid) == -1)
-			_exit(1);
-		kill(-1, SIGKILL);
-		_exit(0);
-	}
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return (-1);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return (-1);
-	return (n);
-}
-
-/* Processes, not zombies, whose real, effective or saved uid is uid. */
-static int
-sandbox_count_uid(uid_t uid)
-{
-#ifdef __linux__
-	DIR		*d;
-	struct dirent	*de;
-	FILE		*fp;
-	char		 path[300], line[256], state = 0;
-	unsigned int	 r, e, s;
-	int		 n = 0, match;
-
-	if ((d = opendir("/proc")) == NULL)
-		return (-1);
-	while ((de = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
-		if ((fp = fopen(path, "re")) == NULL)
-			continue;
-		match = 0;
-		while (fgets(line, sizeof(line), fp) != NULL) {
-			if (strncmp(line, "State:", 6) == 0)
-				sscanf(line, "State: %c", &state);
-			else if (sscanf(line, "Uid: %u %u %u", &r, &e,
-			    &s) == 3)
-				match = r == uid || e == uid || s == uid;
-		}
-		fclose(fp);
-		if (match && state != 'Z' && state != 'X')
-			n++;
-	}
-	closedir(d);
-	return (n);
-#else
-	static int	 rounds;
-
-	(void)uid;
-	return (rounds++ % 2 == 0);
-#endif
-}
-
-/* No process left: user, home, then the firewall rules. */
-static void
-sandbox_rm_remove(struct sandbox *sb)
-{
-	struct sandbox_cmdlist	 cl;
-	struct fw_sandbox	 fs;
-
 	control_req_progress(sb->sb_req, "removing user %s and %s",
 	    sb->sb_user, sb->sb_home);
-	sandbox_cmdlist_init(&cl);
 	if (getpwnam(sb->sb_user) != NULL)
-		sandbox_user_del(&cl, SANDBOX_OS_HOST, sb->sb_user);
-	sandbox_cmd_add(&cl, SANDBOX_CMD_MAYFAIL, SANDBOX_RM, sb->sb_home,
-	    (char *)NULL);
-	if (sb->sb_restricted) {
-		sandbox_fw_sandbox(sb, &fs);
-		sandbox_fw()->fb_remove(sandbox_fwconf(), &fs, &cl);
-	}
-	sb->sb_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT, sb->sb_name,
-	    sandbox_rm_removecb, sb);
+		done |= SANDBOX_DONE_USER;
+	if (sb->sb_restricted)
+		done |= SANDBOX_DONE_FW;
+	if (sandbox_teardown(sb, done, sandbox_rm_removecb) == -1)
+		sandbox_rm_removecb(-1, "out of memory", NULL, sb);
 }
 
 static void

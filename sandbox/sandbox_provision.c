@@ -6,15 +6,18 @@
  * own files, for the programs that do not read the environment.
  *
  * The home belongs to the untrusted user, who may have planted symlinks
- * in it.  So the work is done by a child that has become that user
- * before it touches anything inside the home, and every path is opened
- * relative to a directory fd without following symlinks; a symlink where
- * we expect a file or directory is refused.  Files are replaced with a
- * rename, and only when their content changes, so provisioning again
- * changes nothing, mtimes included.
+ * in it.  So the work is a job (src/job.c) that has become that user
+ * (sandbox_user_job) before it touches anything inside the home: a
+ * function of ours run in the child, with nothing of the daemon's open.
+ * Every path is opened relative to a directory fd without following
+ * symlinks; a symlink where we expect a file or directory is refused.
+ * Files are replaced with a rename, and only when their content
+ * changes, so provisioning again changes nothing, mtimes included.  The
+ * child reports a failure on its stderr, which becomes the error.
  */
 
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -27,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <event2/buffer.h>
 
 #include "config.h"
 #include "log.h"
@@ -48,6 +53,15 @@
 #define PROV_URL_CHARS	"abcdefghijklmnopqrstuvwxyz" \
 			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:/[]-_%"
 					/* nothing to quote in any file */
+
+/* One provisioning, as the daemon sees it. */
+struct sandbox_provjob {
+	struct job		*pj_job;
+	char			 pj_user[SANDBOX_USER_MAX];
+	struct evbuffer		*pj_err;	/* the child's stderr */
+	sandbox_prov_cb		 pj_cb;
+	void			*pj_arg;
+};
 
 /* One provisioning, in the child. */
 struct prov {
@@ -90,11 +104,10 @@ static const char *prov_profiles_ifany[] = {
 	".bash_profile", ".bash_login"
 };
 
-static int	prov_wait(pid_t, int, char *, size_t);
 static int	prov_check(const struct sandbox_prov *, char *, size_t);
-static void	prov_child(const struct sandbox_prov *, int)
-		    __attribute__((__noreturn__));
-static int	prov_drop(struct prov *);
+static void	prov_outputcb(struct job *, int, struct evbuffer *, void *);
+static void	prov_donecb(struct job *, int, void *);
+static int	prov_main(void *);
 static int	prov_run(struct prov *);
 static int	prov_profile(struct prov *, const char *, int);
 static int	prov_tool(struct prov *, const struct prov_tool *);
@@ -107,8 +120,9 @@ static int	prov_read(struct prov *, int, const char *, const char *,
 		    char **, mode_t *);
 static int	prov_edit(struct prov *, int, const char *, const char *,
 		    const char *, int, const char *, int);
-static char	*prov_block(const char *, const char *, int, const char *);
-static char	*prov_block_strip(const char *, size_t *);
+static char	*prov_block(const char *, const char *, int, const char *,
+		    int *);
+static char	*prov_block_strip(const char *, size_t *, int *);
 static int	prov_line_is(const char *, const char *);
 static const char *prov_line_next(const char *);
 static int	prov_blank(const char *);
@@ -120,156 +134,168 @@ static int	prov_error(struct prov *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 
 /*
- * Provision sp's home.  Runs a child as the sandbox user and waits for
- * it; it is short.  Returns 0, or -1 with the reason in err.
+ * Provision sp's home: start a job as the sandbox user.  cb hears once,
+ * from the loop, NULL when it is done or why it failed.  NULL with err
+ * if it cannot start; cb is not called then.
  */
-int
-sandbox_provision(const struct sandbox_prov *sp, char *err, size_t errlen)
+struct sandbox_provjob *
+sandbox_provision(const struct sandbox_prov *sp, sandbox_prov_cb cb,
+    void *arg, char *err, size_t errlen)
 {
-	char		 msg[PROV_ERR_MAX];
-	sigset_t	 all, old;
-	pid_t		 pid;
-	int		 fds[2], status, saved;
+	struct sandbox_provjob	*pj;
+	struct sandbox_userjob	 uj;
+	struct job_spec		 js;
 
 	if (prov_check(sp, err, errlen) == -1)
-		return (-1);
-	if (pipe(fds) == -1) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		return (-1);
+		return (NULL);
+	if ((pj = calloc(1, sizeof(*pj))) == NULL ||
+	    (pj->pj_err = evbuffer_new()) == NULL) {
+		free(pj);
+		snprintf(err, errlen, "out of memory");
+		return (NULL);
 	}
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	if ((pid = fork()) == 0) {
-		close(fds[0]);
-		prov_child(sp, fds[1]);
+	snprintf(pj->pj_user, sizeof(pj->pj_user), "%s", sp->sp_as.sa_user);
+	pj->pj_cb = cb;
+	pj->pj_arg = arg;
+	memset(&js, 0, sizeof(js));
+	if (sandbox_user_job(&sp->sp_as, NULL, &js, &uj, err, errlen) == -1) {
+		sandbox_provision_cancel(pj);
+		return (NULL);
 	}
-	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(fds[1]);
-	if (pid == -1) {
-		close(fds[0]);
-		snprintf(err, errlen, "fork: %s", strerror(saved));
-		return (-1);
+	js.js_name = "provision";
+	js.js_fn = prov_main;
+	js.js_fnarg = (void *)sp;
+	js.js_timeout = SANDBOX_CMD_TIMEOUT;
+	js.js_grace = 1;
+	js.js_output = prov_outputcb;
+	js.js_done = prov_donecb;
+	js.js_arg = pj;
+	pj->pj_job = job_run(&js, err, errlen);
+	sandbox_user_job_clear(&uj);
+	if (pj->pj_job == NULL) {
+		sandbox_provision_cancel(pj);
+		return (NULL);
 	}
-	status = prov_wait(pid, fds[0], msg, sizeof(msg));
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return (0);
-	if (msg[0] != '\0')
-		snprintf(err, errlen, "%s: %s", sp->sp_user, msg);
-	else
-		snprintf(err, errlen, "%s: provisioning failed (status %d)",
-		    sp->sp_user, status);
-	return (-1);
+	return (pj);
 }
 
-/* Read the child's error text from fd, then its exit status. */
-static int
-prov_wait(pid_t pid, int fd, char *msg, size_t size)
+/* Stop a provisioning; its callback is not called. */
+void
+sandbox_provision_cancel(struct sandbox_provjob *pj)
 {
-	ssize_t		 n;
-	size_t		 len = 0;
-	int		 status;
+	if (pj == NULL)
+		return;
+	job_free(pj->pj_job);
+	evbuffer_free(pj->pj_err);
+	free(pj);
+}
 
-	while (len < size - 1 && ((n = read(fd, msg + len,
-	    size - 1 - len)) > 0 || (n == -1 && errno == EINTR)))
-		len += n > 0 ? n : 0;
-	msg[len] = '\0';
-	close(fd);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	return (status);
+/* The child's error text, up to PROV_ERR_MAX; stdout is not used. */
+static void
+prov_outputcb(struct job *j __unused, int which, struct evbuffer *in,
+    void *arg)
+{
+	struct sandbox_provjob	*pj = arg;
+	size_t			 room, len = evbuffer_get_length(in);
+
+	room = PROV_ERR_MAX - 1 - evbuffer_get_length(pj->pj_err);
+	if (which == JOB_ERR && room > 0)
+		evbuffer_remove_buffer(in, pj->pj_err, len < room ? len :
+		    room);
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void
+prov_donecb(struct job *j, int status, void *arg)
+{
+	struct sandbox_provjob	*pj = arg;
+	char			 msg[PROV_ERR_MAX], err[PROV_ERR_MAX + 64];
+	size_t			 len;
+
+	pj->pj_job = NULL;
+	len = evbuffer_remove(pj->pj_err, msg, sizeof(msg) - 1);
+	msg[len > 0 ? len : 0] = '\0';
+	msg[strcspn(msg, "\n")] = '\0';
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		pj->pj_cb(NULL, pj->pj_arg);
+	else {
+		if (job_timedout(j))
+			snprintf(err, sizeof(err), "%s: provisioning timed "
+			    "out", pj->pj_user);
+		else if (msg[0] != '\0')
+			snprintf(err, sizeof(err), "%s: %s", pj->pj_user, msg);
+		else
+			snprintf(err, sizeof(err), "%s: provisioning failed "
+			    "(status %d)", pj->pj_user, status);
+		pj->pj_cb(err, pj->pj_arg);
+	}
+	sandbox_provision_cancel(pj);
 }
 
 /* What goes into shell and ini files must need no quoting there. */
 static int
 prov_check(const struct sandbox_prov *sp, char *err, size_t errlen)
 {
-	const char	*url = sp->sp_proxy_url, *p;
+	const char	*url = sp->sp_proxy_url, *home = sp->sp_as.sa_home, *p;
+	struct stat	 st;
 
-	if (sp->sp_user == NULL || sp->sp_home == NULL ||
-	    sp->sp_home[0] != '/') {
+	if (sp->sp_as.sa_user == NULL || home == NULL || home[0] != '/') {
 		snprintf(err, errlen, "provisioning needs a user and an "
 		    "absolute home");
 		return (-1);
 	}
-	for (p = sp->sp_home; *p != '\0'; p++)
+	for (p = home; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
 			snprintf(err, errlen, "%s: control character in home",
-			    sp->sp_user);
+			    sp->sp_as.sa_user);
 			return (-1);
 		}
+	/* The child checks again, as the user, on the directory it opens. */
+	if (lstat(home, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != sp->sp_as.sa_uid) {
+		snprintf(err, errlen, "%s: not owned by uid %ld, or not a "
+		    "directory", home, (long)sp->sp_as.sa_uid);
+		return (-1);
+	}
 	if (sp->sp_restricted && (url == NULL ||
 	    strncmp(url, "http://", 7) != 0 || strlen(url) > PROV_URL_MAX ||
 	    url[strspn(url, PROV_URL_CHARS)] != '\0')) {
-		snprintf(err, errlen, "%s: bad proxy URL", sp->sp_user);
+		snprintf(err, errlen, "%s: bad proxy URL", sp->sp_as.sa_user);
 		return (-1);
 	}
 	return (0);
 }
 
 /*
- * The child: open the home (a path root controls), become the user,
- * then do the work and send any error text up the pipe.  It keeps the
- * daemon's descriptors but runs no other program, and the kernel makes
- * a process that changed its credentials undumpable, so the user
- * cannot reach them through ptrace or /proc.
+ * In the child, as the user, in the home: open it (not through a
+ * symlink, and it must be the user's), do the work, and write any error
+ * to stderr.  The kernel makes a process that changed its credentials
+ * undumpable, so the user cannot reach it through ptrace or /proc.
  */
-static void
-prov_child(const struct sandbox_prov *sp, int fd)
+static int
+prov_main(void *arg)
 {
-	struct prov		 pv;
-	struct sigaction	 sa;
-	struct stat		 st;
-	sigset_t		 none;
-	int			 sig, r = -1;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);	/* no loop handlers */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	const struct sandbox_prov	*sp = arg;
+	struct prov			 pv;
+	struct stat			 st;
+	int				 r = -1;
 
 	memset(&pv, 0, sizeof(pv));
 	pv.pv_sp = sp;
-	pv.pv_home = open(sp->sp_home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	pv.pv_home = open(sp->sp_as.sa_home, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC);
 	if (pv.pv_home == -1)
-		prov_error(&pv, "%s: %s", sp->sp_home, strerror(errno));
-	else if (fstat(pv.pv_home, &st) == -1 || st.st_uid != sp->sp_uid)
-		prov_error(&pv, "%s: not owned by uid %ld", sp->sp_home,
-		    (long)sp->sp_uid);
-	else if (prov_drop(&pv) == 0)
+		prov_error(&pv, "%s: %s", sp->sp_as.sa_home, strerror(errno));
+	else if (fstat(pv.pv_home, &st) == -1 ||
+	    st.st_uid != sp->sp_as.sa_uid)
+		prov_error(&pv, "%s: not owned by uid %ld", sp->sp_as.sa_home,
+		    (long)sp->sp_as.sa_uid);
+	else
 		r = prov_run(&pv);
-	if (r == -1 && write(fd, pv.pv_err, strlen(pv.pv_err)) == -1)
+	if (r == -1 && write(STDERR_FILENO, pv.pv_err,
+	    strlen(pv.pv_err)) == -1)
 		r = -1;		/* the exit status still tells */
-	_exit(r == 0 ? 0 : 1);
-}
-
-/* Become the sandbox user for good, unless we are it already. */
-static int
-prov_drop(struct prov *pv)
-{
-	const struct sandbox_prov	*sp = pv->pv_sp;
-	gid_t				 groups[2];
-	int				 n;
-
-	if (getuid() == sp->sp_uid && geteuid() == sp->sp_uid)
-		return (0);
-	groups[0] = sp->sp_gid;
-	if (setgroups(1, groups) == -1 || setgid(sp->sp_gid) == -1 ||
-	    setuid(sp->sp_uid) == -1)
-		return (prov_error(pv, "cannot become uid %ld: %s",
-		    (long)sp->sp_uid, strerror(errno)));
-	n = getgroups(2, groups);
-	if (getuid() != sp->sp_uid || geteuid() != sp->sp_uid ||
-	    getgid() != sp->sp_gid || getegid() != sp->sp_gid ||
-	    n < 0 || n > 1 || (n == 1 && groups[0] != sp->sp_gid) ||
-	    (sp->sp_uid != 0 && setuid(0) != -1))
-		return (prov_error(pv, "privileges not dropped to uid %ld",
-		    (long)sp->sp_uid));
-	return (0);
+	return (r);
 }
 
 /* The work, as the user. */
@@ -285,7 +311,10 @@ prov_run(struct prov *pv)
 	close(fd);
 	if (prov_opendir(pv, ".sbx", 1, &fd) == -1)
 		return (-1);
-	env = prov_env(pv->pv_sp);
+	if ((env = prov_env(pv->pv_sp)) == NULL) {
+		close(fd);
+		return (prov_error(pv, "out of memory"));
+	}
 	r = prov_write(pv, fd, "env.sh", ".sbx/env.sh", env, PROV_ENV_MODE);
 	free(env);
 	close(fd);
@@ -313,16 +342,21 @@ prov_profile(struct prov *pv, const char *name, int create)
 	size_t	 len;
 	int	 r;
 
-	if (xasprintf(&path, "%s/.sbx/env.sh", pv->pv_sp->sp_home) == -1 ||
-	    (fp = open_memstream(&body, &len)) == NULL)
-		fatal("%s", __func__);
+	if (asprintf(&path, "%s/.sbx/env.sh", pv->pv_sp->sp_as.sa_home) == -1)
+		return (prov_error(pv, "out of memory"));
+	if ((fp = open_memstream(&body, &len)) == NULL) {
+		free(path);
+		return (prov_error(pv, "out of memory"));
+	}
 	fputs("# Written by sbxd: the sandbox environment.\nif [ -r ", fp);
 	prov_quote(fp, path);
 	fputs(" ]; then . ", fp);
 	prov_quote(fp, path);
 	fputs("; fi\n", fp);
-	if (fclose(fp) == EOF)
-		fatal("%s", __func__);
+	if (fclose(fp) == EOF) {
+		free(path);
+		return (prov_error(pv, "out of memory"));
+	}
 	r = prov_edit(pv, pv->pv_home, name, name, body, 1, NULL, create);
 	free(body);
 	free(path);
@@ -337,19 +371,20 @@ static int
 prov_tool(struct prov *pv, const struct prov_tool *pt)
 {
 	const struct sandbox_prov	*sp = pv->pv_sp;
-	char				*body = NULL, *shown;
+	char				*body = NULL, *shown = NULL;
 	int				 fd = pv->pv_home, r;
 
 	if (pt->pt_dir != NULL &&
 	    (r = prov_opendir(pv, pt->pt_dir, sp->sp_restricted, &fd)) != 0)
 		return (r == 1 ? 0 : -1);
-	if (sp->sp_restricted &&
-	    xasprintf(&body, pt->pt_body, sp->sp_proxy_url) == -1)
-		fatal("%s", __func__);
-	if (pt->pt_dir != NULL)
-		xasprintf(&shown, "%s/%s", pt->pt_dir, pt->pt_name);
-	else
-		shown = xstrdup(pt->pt_name);
+	if ((sp->sp_restricted &&
+	    asprintf(&body, pt->pt_body, sp->sp_proxy_url) == -1) ||
+	    (pt->pt_dir != NULL ? asprintf(&shown, "%s/%s", pt->pt_dir,
+	    pt->pt_name) == -1 : (shown = strdup(pt->pt_name)) == NULL)) {
+		if (fd != pv->pv_home)
+			close(fd);
+		return (prov_error(pv, "out of memory"));
+	}
 	r = prov_edit(pv, fd, pt->pt_name, shown, body, pt->pt_top,
 	    pt->pt_section, sp->sp_restricted);
 	free(shown);
@@ -365,7 +400,7 @@ prov_tool(struct prov *pv, const struct prov_tool *pt)
  * which allows the loopback ports the sandbox may reach and refuses the
  * rest, where a direct connection would meet only the firewall and fail
  * without a reason.  (Some clients, Go's among them, never proxy
- * loopback; for them the firewall decides.)
+ * loopback; for them the firewall decides.)  NULL if memory ran out.
  */
 static char *
 prov_env(const struct sandbox_prov *sp)
@@ -377,9 +412,12 @@ prov_env(const struct sandbox_prov *sp)
 	char			*text, *tmp;
 	size_t			 len, i;
 
-	if (xasprintf(&tmp, "%s/tmp", sp->sp_home) == -1 ||
-	    (fp = open_memstream(&text, &len)) == NULL)
-		fatal("%s", __func__);
+	if (asprintf(&tmp, "%s/tmp", sp->sp_as.sa_home) == -1)
+		return (NULL);
+	if ((fp = open_memstream(&text, &len)) == NULL) {
+		free(tmp);
+		return (NULL);
+	}
 	fputs("# The sandbox environment, sourced by the shell profiles.\n"
 	    "# Written by sbxd: changes here are lost.\nexport TMPDIR=", fp);
 	prov_quote(fp, tmp);
@@ -392,9 +430,11 @@ prov_env(const struct sandbox_prov *sp)
 	}
 	if (sp->sp_restricted)
 		fputs("unset NO_PROXY no_proxy\n", fp);
-	if (fclose(fp) == EOF)
-		fatal("%s", __func__);
 	free(tmp);
+	if (fclose(fp) == EOF) {
+		free(text);
+		return (NULL);
+	}
 	return (text);
 }
 
@@ -423,7 +463,8 @@ prov_opendir(struct prov *pv, const char *path, int create, int *fdp)
 	char	*copy, *comp, *rest;
 	int	 fd = pv->pv_home, nfd = -1;
 
-	copy = rest = xstrdup(path);
+	if ((copy = rest = strdup(path)) == NULL)
+		return (prov_error(pv, "out of memory"));
 	while ((comp = strsep(&rest, "/")) != NULL) {
 		nfd = prov_opendir_at(pv, fd, comp, path, create);
 		if (fd != pv->pv_home)
@@ -503,7 +544,10 @@ prov_read(struct prov *pv, int dirfd, const char *name, const char *shown,
 		return (prov_error(pv, "~/%s: not a regular file of at most "
 		    "%d bytes", shown, PROV_FILE_MAX));
 	}
-	*text = xmalloc(st.st_size + 1);
+	if ((*text = malloc(st.st_size + 1)) == NULL) {
+		close(fd);
+		return (prov_error(pv, "out of memory"));
+	}
 	while ((size_t)st.st_size > len &&
 	    (n = read(fd, *text + len, st.st_size - len)) != 0) {
 		if (n == -1 && errno == EINTR)
@@ -532,15 +576,18 @@ prov_edit(struct prov *pv, int dirfd, const char *name, const char *shown,
 {
 	char	*old = NULL, *new = NULL;
 	mode_t	 mode = PROV_FILE_MODE;
-	int	 r;
+	int	 r, unclosed;
 
 	if ((r = prov_read(pv, dirfd, name, shown, &old, &mode)) == -1)
 		return (-1);
 	if (r == 1 && (!create || body == NULL))
 		return (0);
-	if ((new = prov_block(r == 1 ? "" : old, body, top, section)) == NULL)
+	if ((new = prov_block(r == 1 ? "" : old, body, top, section,
+	    &unclosed)) == NULL && unclosed)
 		r = prov_error(pv, "~/%s: \"%s\" without \"%s\"", shown,
 		    PROV_BEGIN, PROV_END);
+	else if (new == NULL)
+		r = prov_error(pv, "out of memory");
 	else if (r == 0 && strcmp(old, new) == 0)
 		r = 0;
 	else if (body == NULL && prov_blank(new) &&
@@ -558,17 +605,20 @@ prov_edit(struct prov *pv, int dirfd, const char *name, const char *shown,
 /*
  * text with our blocks taken out and, unless body is NULL, one block
  * put back: where the first one was, else after the user's own section
- * header, else first or last.  NULL if a block is not closed.
+ * header, else first or last.  NULL if a block is not closed
+ * (*unclosed is 1) or memory ran out.
  */
 static char *
-prov_block(const char *text, const char *body, int top, const char *section)
+prov_block(const char *text, const char *body, int top, const char *section,
+    int *unclosed)
 {
 	FILE		*fp;
 	char		*out, *user;
 	const char	*p, *at = NULL, *header = NULL;
 	size_t		 len, pos;
 
-	if ((user = prov_block_strip(text, &pos)) == NULL || body == NULL)
+	if ((user = prov_block_strip(text, &pos, unclosed)) == NULL ||
+	    body == NULL)
 		return (user);
 	for (p = user; section != NULL && *p != '\0'; p = prov_line_next(p))
 		if (prov_line_is(p, section)) {
@@ -580,26 +630,31 @@ prov_block(const char *text, const char *body, int top, const char *section)
 		at = pos != PROV_NOWHERE ? user + pos : top ? user :
 		    user + strlen(user);
 	}
-	if ((fp = open_memstream(&out, &len)) == NULL)
-		fatal("%s", __func__);
+	if ((fp = open_memstream(&out, &len)) == NULL) {
+		free(user);
+		return (NULL);
+	}
 	fwrite(user, 1, at - user, fp);
 	if (at > user && at[-1] != '\n')
 		fputc('\n', fp);
 	fprintf(fp, "%s\n%s%s%s%s\n%s", PROV_BEGIN,
 	    header != NULL ? header : "", header != NULL ? "\n" : "", body,
 	    PROV_END, at);
-	if (fclose(fp) == EOF)
-		fatal("%s", __func__);
 	free(user);
+	if (fclose(fp) == EOF) {
+		free(out);
+		return (NULL);
+	}
 	return (out);
 }
 
 /*
  * text without our blocks, and in *pos where the first one was (or
- * PROV_NOWHERE).  NULL if a block is not closed.
+ * PROV_NOWHERE).  NULL if a block is not closed (*unclosed is 1) or
+ * memory ran out.
  */
 static char *
-prov_block_strip(const char *text, size_t *pos)
+prov_block_strip(const char *text, size_t *pos, int *unclosed)
 {
 	FILE		*fp;
 	char		*user;
@@ -607,8 +662,9 @@ prov_block_strip(const char *text, size_t *pos)
 	size_t		 len;
 
 	*pos = PROV_NOWHERE;
+	*unclosed = 0;
 	if ((fp = open_memstream(&user, &len)) == NULL)
-		fatal("%s", __func__);
+		return (NULL);
 	for (p = text; *p != '\0'; p = prov_line_next(p)) {
 		if (!prov_line_is(p, PROV_BEGIN)) {
 			fwrite(p, 1, prov_line_next(p) - p, fp);
@@ -619,14 +675,17 @@ prov_block_strip(const char *text, size_t *pos)
 		if (*end == '\0') {
 			fclose(fp);
 			free(user);
+			*unclosed = 1;
 			return (NULL);
 		}
 		if (*pos == PROV_NOWHERE && fflush(fp) == 0)
 			*pos = len;
 		p = end;
 	}
-	if (fclose(fp) == EOF)
-		fatal("%s", __func__);
+	if (fclose(fp) == EOF) {
+		free(user);
+		return (NULL);
+	}
 	return (user);
 }
 

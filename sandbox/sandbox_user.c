@@ -1,16 +1,21 @@
 /*
- * sandbox_user.c: the commands that create and delete the OS user a
- * sandbox runs as, sbx-NAME with a group of the same name and id, for
- * Linux (shadow's useradd) and macOS (Directory Services).  The user
+ * sandbox_user.c: the OS user a sandbox runs as.  The commands that
+ * create and delete it, sbx-NAME with a group of the same name and id,
+ * for Linux (shadow's useradd) and macOS (Directory Services): the user
  * has no password anyone can log in with and no supplementary groups;
  * the daemon creates and removes the home directory itself.  Nothing
  * here runs a command: the lists go to the runner, and the arguments
  * are checked first because they end up in passwd and in the directory.
+ *
+ * And the one definition of running as that user (sandbox_user_job):
+ * every job of a sandbox, exec, provisioning or an agent, gets its
+ * credentials, home and environment from here.
  */
 
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +32,183 @@
 #define SANDBOX_UID_NOBODY	65534U	/* Linux nobody: never a sandbox */
 #define SANDBOX_COMMENT_MAX	64	/* GECOS / RealName */
 #define SANDBOX_USER_IDLEN	16	/* a uid in decimal, and its NUL */
+#define SANDBOX_USER_RECMAX	(sizeof("/Users/") + SANDBOX_USER_MAX)
+#define SANDBOX_USER_PATH	"/usr/local/bin:/usr/bin:/bin" /* PATH in a
+					   sandbox: nothing of the host's */
+#define SANDBOX_USER_ENV_BASE	6	/* HOME USER LOGNAME SHELL PATH TERM */
+#define SANDBOX_USER_GROUPS	64	/* first guess at a user's groups */
 
+static int	sandbox_user_as_ok(const struct sandbox_as *, char *, size_t);
+static char	**sandbox_user_env(const struct sandbox_as *, const char *);
+static int	sandbox_user_env_put(char **, size_t *, char *);
+static int	sandbox_user_env_add(char **, size_t *, const char *,
+		    const char *);
+static void	sandbox_user_env_free(char **);
+static gid_t	*sandbox_user_groups(const struct sandbox_as *, int *);
 static int	sandbox_user_name_ok(const char *);
 static int	sandbox_user_comment_ok(const char *);
 static void	sandbox_user_add_linux(struct sandbox_cmdlist *, const char *,
 		    const char *, const char *, const char *, const char *);
 static void	sandbox_user_add_macos(struct sandbox_cmdlist *, const char *,
 		    const char *, const char *, const char *, const char *);
+
+/*
+ * Fill js to run as sa's user: its groups, gid and uid, its home as the
+ * directory, and an environment built from scratch: HOME, USER,
+ * LOGNAME, SHELL, PATH, TERM if term is given, then sa_env, whose
+ * variables replace a base one of the same name.  What it allocates is
+ * in uj, for sandbox_user_job_clear once the job runs.  -1: err says
+ * why.
+ */
+int
+sandbox_user_job(const struct sandbox_as *sa, const char *term,
+    struct job_spec *js, struct sandbox_userjob *uj, char *err,
+    size_t errlen)
+{
+	memset(uj, 0, sizeof(*uj));
+	if (sandbox_user_as_ok(sa, err, errlen) == -1)
+		return (-1);
+	if ((uj->uj_env = sandbox_user_env(sa, term)) == NULL ||
+	    (uj->uj_groups = sandbox_user_groups(sa,
+	    &js->js_ngroups)) == NULL) {
+		sandbox_user_job_clear(uj);
+		snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
+	js->js_flags |= JOB_CREDS;
+	js->js_uid = sa->sa_uid;
+	js->js_gid = sa->sa_gid;
+	js->js_groups = uj->uj_groups;
+	js->js_cwd = sa->sa_home;
+	js->js_envp = uj->uj_env;
+	return (0);
+}
+
+/* Free what sandbox_user_job allocated. */
+void
+sandbox_user_job_clear(struct sandbox_userjob *uj)
+{
+	sandbox_user_env_free(uj->uj_env);
+	uj->uj_env = NULL;
+	free(uj->uj_groups);
+	uj->uj_groups = NULL;
+}
+
+/* Never root, and everything a login needs. */
+static int
+sandbox_user_as_ok(const struct sandbox_as *sa, char *err, size_t errlen)
+{
+	char *const	*e;
+	int		 n = 0;
+
+	if (sa->sa_uid == 0 || sa->sa_gid == 0) {
+		snprintf(err, errlen, "refusing to run a command as root");
+		return (-1);
+	}
+	if (sa->sa_user == NULL || sa->sa_home == NULL ||
+	    sa->sa_shell == NULL || *sa->sa_home != '/' ||
+	    *sa->sa_shell != '/') {
+		snprintf(err, errlen, "no user, home or shell");
+		return (-1);
+	}
+	for (e = sa->sa_env; e != NULL && *e != NULL; e++)
+		if (++n > SANDBOX_EXEC_ENV_MAX || strchr(*e, '=') == NULL ||
+		    **e == '=') {
+			snprintf(err, errlen, "bad environment");
+			return (-1);
+		}
+	return (0);
+}
+
+static char **
+sandbox_user_env(const struct sandbox_as *sa, const char *term)
+{
+	char *const	*e;
+	char		**env, *kv;
+	size_t		 n = 0;
+
+	env = calloc(SANDBOX_USER_ENV_BASE + SANDBOX_EXEC_ENV_MAX + 1,
+	    sizeof(*env));
+	if (env == NULL)
+		return (NULL);
+	if (sandbox_user_env_add(env, &n, "HOME", sa->sa_home) == -1 ||
+	    sandbox_user_env_add(env, &n, "USER", sa->sa_user) == -1 ||
+	    sandbox_user_env_add(env, &n, "LOGNAME", sa->sa_user) == -1 ||
+	    sandbox_user_env_add(env, &n, "SHELL", sa->sa_shell) == -1 ||
+	    sandbox_user_env_add(env, &n, "PATH", SANDBOX_USER_PATH) == -1 ||
+	    (term != NULL &&
+	    sandbox_user_env_add(env, &n, "TERM", term) == -1))
+		goto fail;
+	for (e = sa->sa_env; e != NULL && *e != NULL; e++)
+		if ((kv = strdup(*e)) == NULL ||
+		    sandbox_user_env_put(env, &n, kv) == -1)
+			goto fail;
+	return (env);
+fail:
+	sandbox_user_env_free(env);
+	return (NULL);
+}
+
+/* Set NAME=value, replacing a variable of the same name.  Takes kv. */
+static int
+sandbox_user_env_put(char **env, size_t *n, char *kv)
+{
+	size_t	 i, len = strcspn(kv, "=") + 1;
+
+	for (i = 0; i < *n; i++)
+		if (strncmp(env[i], kv, len) == 0) {
+			free(env[i]);
+			env[i] = kv;
+			return (0);
+		}
+	env[(*n)++] = kv;
+	return (0);
+}
+
+static int
+sandbox_user_env_add(char **env, size_t *n, const char *name,
+    const char *value)
+{
+	char	*kv;
+
+	if (asprintf(&kv, "%s=%s", name, value) == -1)
+		return (-1);
+	return (sandbox_user_env_put(env, n, kv));
+}
+
+static void
+sandbox_user_env_free(char **env)
+{
+	size_t	 i;
+
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* The user's groups from the group database, or its gid alone. */
+static gid_t *
+sandbox_user_groups(const struct sandbox_as *sa, int *ngroups)
+{
+	gid_t	*groups;
+	int	 n = SANDBOX_USER_GROUPS;
+
+	if ((groups = calloc(n, sizeof(gid_t))) == NULL)
+		return (NULL);
+	if (getgrouplist(sa->sa_user, sa->sa_gid, groups, &n) == -1) {
+		free(groups);
+		if ((groups = calloc(n, sizeof(gid_t))) == NULL)
+			return (NULL);
+		if (getgrouplist(sa->sa_user, sa->sa_gid, groups, &n) == -1)
+			n = 0;
+	}
+	if (n < 1) {
+		groups[0] = sa->sa_gid;
+		n = 1;
+	}
+	*ngroups = n;
+	return (groups);
+}
 
 /* sbx- and 1 to SANDBOX_NAME_MAX of [a-z0-9-], not starting with '-'. */
 static int
@@ -126,9 +301,9 @@ static void
 sandbox_user_add_macos(struct sandbox_cmdlist *cl, const char *user,
     const char *id, const char *home, const char *shell, const char *comment)
 {
-	char	*rec;
+	char	 rec[SANDBOX_USER_RECMAX];
 
-	xasprintf(&rec, "/Users/%s", user);
+	snprintf(rec, sizeof(rec), "/Users/%s", user);
 	sandbox_cmd_add(cl, 0, SANDBOX_DSEDITGROUP, "-o", "create", "-i", id,
 	    "-r", comment != NULL ? comment : user, user, NULL);
 	sandbox_cmd_add(cl, 0, SANDBOX_DSCL, ".", "-create", rec, NULL);
@@ -146,7 +321,6 @@ sandbox_user_add_macos(struct sandbox_cmdlist *cl, const char *user,
 	    "*", NULL);
 	sandbox_cmd_add(cl, 0, SANDBOX_DSCL, ".", "-create", rec, "IsHidden",
 	    "1", NULL);
-	free(rec);
 }
 
 /*
@@ -157,7 +331,7 @@ sandbox_user_add_macos(struct sandbox_cmdlist *cl, const char *user,
 int
 sandbox_user_del(struct sandbox_cmdlist *cl, int os, const char *user)
 {
-	char	*rec;
+	char	 rec[SANDBOX_USER_RECMAX];
 
 	if (!sandbox_user_name_ok(user))
 		return (-1);
@@ -168,12 +342,11 @@ sandbox_user_del(struct sandbox_cmdlist *cl, int os, const char *user)
 		    user, NULL);
 		return (0);
 	case SANDBOX_OS_MACOS:
-		xasprintf(&rec, "/Users/%s", user);
+		snprintf(rec, sizeof(rec), "/Users/%s", user);
 		sandbox_cmd_add(cl, 0, SANDBOX_DSCL, ".", "-delete", rec,
 		    NULL);
 		sandbox_cmd_add(cl, 0, SANDBOX_DSEDITGROUP, "-o", "delete",
 		    user, NULL);
-		free(rec);
 		return (0);
 	}
 	return (-1);

@@ -12,6 +12,10 @@
 #define __unused	__attribute__((__unused__))
 #endif
 
+#ifndef nitems			/* OpenBSD's <sys/param.h> */
+#define nitems(a)	(sizeof((a)) / sizeof((a)[0]))
+#endif
+
 #ifndef TAILQ_FOREACH_SAFE	/* glibc's sys/queue.h lacks it */
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
 	for ((var) = TAILQ_FIRST(head);					\

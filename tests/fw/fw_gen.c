@@ -115,7 +115,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "fw_gen: %s: bad arguments\n", step);
 		return (2);
 	}
-	TAILQ_FOREACH(sc, &cl, sc_entry)
+	TAILQ_FOREACH(sc, &cl.cl_cmds, sc_entry)
 		if (sc->sc_input != NULL)
 			fputs(sc->sc_input, stdout);
 	sandbox_cmdlist_free(&cl);

@@ -15,14 +15,14 @@ NS=sbxpf$$
 G=7
 TU=sbxpf$$
 U=
-for u in $(seq 60900 60949); do
+for u in $(seq 60900 60924); do
 	if ! getent passwd "$u" >/dev/null && ! getent group "$u" >/dev/null
 	then
 		U=$u
 		break
 	fi
 done
-[ -n "$U" ] || skip "no free uid in 60900-60949"
+[ -n "$U" ] || skip "no free uid in 60900-60924"
 pf_cleanup() {
 	ip netns del "$NS" 2>/dev/null
 	userdel "$TU" 2>/dev/null

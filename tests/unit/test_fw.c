@@ -94,7 +94,7 @@ fw_canon(struct sandbox_cmdlist *cl)
 	struct sandbox_cmd	*sc;
 	size_t			 n;
 
-	TAILQ_FOREACH(sc, cl, sc_entry) {
+	TAILQ_FOREACH(sc, &cl->cl_cmds, sc_entry) {
 		n = strlen(sc->sc_argv[0]);
 		if (n >= 4 && strcmp(sc->sc_argv[0] + n - 4, "/nft") == 0) {
 			free(sc->sc_argv[0]);
@@ -243,7 +243,7 @@ test_fw_refuse(void)
 	CHECK(fw_nft_backend.fb_remove(&conf, &fs, &cl) == -1);
 	CHECK(fw_pf_backend.fb_apply(&conf, &fs, &cl) == -1);
 	CHECK(fw_pf_backend.fb_remove(&conf, &fs, &cl) == -1);
-	CHECK(TAILQ_EMPTY(&cl));
+	CHECK(TAILQ_EMPTY(&cl.cl_cmds) && !cl.cl_failed);
 	ret = 0;
  end:
 	sandbox_cmdlist_free(&cl);
@@ -269,7 +269,7 @@ test_user_golden(void)
 		CHECK(fw_golden(name, &cl) == 0);
 		sandbox_cmdlist_free(&cl);
 	}
-	TAILQ_INIT(&cl);
+	sandbox_cmdlist_init(&cl);
 	ret = 0;
  end:
 	sandbox_cmdlist_free(&cl);
@@ -317,7 +317,7 @@ test_user_refuse(void)
 	    "a\nb") == -1);
 	CHECK(sandbox_user_add(&cl, 3, "sbx-x", 60123, h, s, NULL) == -1);
 	CHECK(sandbox_user_del(&cl, 0, "sbx-x") == -1);
-	CHECK(TAILQ_EMPTY(&cl));
+	CHECK(TAILQ_EMPTY(&cl.cl_cmds) && !cl.cl_failed);
 	CHECK(sandbox_user_add(&cl, SANDBOX_OS_HOST, "sbx-x", 60123, h, s,
 	    "") == 0);
 	CHECK(sandbox_user_add(&cl, SANDBOX_OS_LINUX,

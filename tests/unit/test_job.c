@@ -5,7 +5,7 @@
  * timeouts and the TERM-then-KILL escalation, reaping by pid only,
  * freeing a running job, output held open after the exit, many jobs at
  * once; as root also credentials and a whole-uid stop that spares
- * every other uid.  The root tests make throwaway users (uid 60900 and
+ * every other uid.  The root tests make throwaway users (uid 60700 and
  * up) and remove them, whatever happens; without root they are skipped,
  * except under CI=true, where that is a failure.
  */
@@ -34,8 +34,8 @@
 #include "unit.h"
 
 #define T_WAIT		20	/* seconds a job may take in a test */
-#define T_UID_FIRST	60900	/* throwaway users, as root */
-#define T_UID_LAST	60949
+#define T_UID_FIRST	60700	/* throwaway users, as root */
+#define T_UID_LAST	60749
 #define T_MANY		20	/* jobs at once */
 #define T_SECRET	"SBXD_JOB_TEST_SECRET=hunter2"
 

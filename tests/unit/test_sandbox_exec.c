@@ -78,13 +78,13 @@ cmd_exec(struct control_req *cr, json_t *req)
 		control_req_error(cr, "%s", err);
 		return;
 	}
-	spec.es_uid = t_uid;
-	spec.es_gid = t_gid;
-	spec.es_user = t_user;
-	spec.es_home = t_home;
-	spec.es_shell = "/bin/sh";
-	spec.es_env = extra_env;
-	spec.es_name = json_string_value(json_object_get(req, "name"));
+	spec.es_as.sa_uid = t_uid;
+	spec.es_as.sa_gid = t_gid;
+	spec.es_as.sa_user = t_user;
+	spec.es_as.sa_home = t_home;
+	spec.es_as.sa_shell = "/bin/sh";
+	spec.es_as.sa_env = extra_env;
+	spec.es_as.sa_name = json_string_value(json_object_get(req, "name"));
 	if (sandbox_exec_start(cr, &spec, err, sizeof(err)) == -1)
 		control_req_error(cr, "%s", err);
 	sandbox_exec_spec_clear(&spec);
@@ -115,6 +115,7 @@ static void
 teardown(void)
 {
 	sandbox_exec_shutdown();
+	job_shutdown();
 	control_shutdown();
 	config_free(conf);
 	conf = NULL;

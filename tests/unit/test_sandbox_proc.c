@@ -62,6 +62,7 @@ static void
 teardown(void)
 {
 	sandbox_proc_shutdown();
+	job_shutdown();
 	event_free(tick);
 	event_base_free(env.sx_base);
 	env.sx_base = NULL;
@@ -125,7 +126,7 @@ static int
 run(struct sandbox_cmdlist *cl, int timeout, struct result *r)
 {
 	sandbox_proc_run(cl, timeout, "test", result_cb, r);
-	if (r->done != 0 || !TAILQ_EMPTY(cl))
+	if (r->done != 0 || !TAILQ_EMPTY(&cl->cl_cmds))
 		return (-1);
 	return (wait_all(r, 1));
 }
@@ -141,12 +142,23 @@ wait_pid(struct sandbox_proc *sp)
 	return (sandbox_proc_pid(sp));
 }
 
-/* Whether pid is gone and reaped: not even a zombie of ours. */
+/*
+ * Whether pid is gone and reaped, not even a zombie of ours, once the
+ * loop has run for at most T_WAIT seconds: the process layer reaps a
+ * cancelled command in the background.
+ */
 static int
 reaped(pid_t pid)
 {
-	return (kill(pid, 0) == -1 && errno == ESRCH &&
-	    waitpid(pid, NULL, WNOHANG) == -1 && errno == ECHILD);
+	time_t	 end = now() + T_WAIT;
+
+	do {
+		if (kill(pid, 0) == -1 && errno == ESRCH &&
+		    waitpid(pid, NULL, WNOHANG) == -1 && errno == ECHILD)
+			return (1);
+		event_base_loop(env.sx_base, EVLOOP_ONCE);
+	} while (now() < end);
+	return (0);
 }
 
 /*
@@ -325,7 +337,7 @@ test_input(void)
 	setup();
 	sandbox_cmdlist_init(&cl);
 	sc = sandbox_cmd_add(&cl, SANDBOX_CMD_OUTPUT, "/bin/cat", NULL);
-	sandbox_cmd_input(sc, "line one\nline two\n");
+	sandbox_cmd_input(&cl, sc, "line one\nline two\n");
 	CHECK(run(&cl, 5, &r) == 0);
 	CHECK_INT(r.status, 0);
 	CHECK_STR(r.output, "line one\nline two\n");
@@ -338,7 +350,7 @@ test_input(void)
 	big[len] = '\0';
 	sc = sandbox_cmd_add(&cl, SANDBOX_CMD_OUTPUT, "/usr/bin/wc", "-c",
 	    NULL);
-	sandbox_cmd_input(sc, big);
+	sandbox_cmd_input(&cl, sc, big);
 	CHECK(run(&cl, 5, &r) == 0);
 	CHECK_INT(r.status, 0);
 	CHECK_INT(atoi(r.output), len);
@@ -346,7 +358,7 @@ test_input(void)
 
 	/* A command that reads nothing: EPIPE, not a dead test. */
 	sc = sandbox_cmd_add(&cl, 0, "/bin/true", NULL);
-	sandbox_cmd_input(sc, big);
+	sandbox_cmd_input(&cl, sc, big);
 	CHECK(run(&cl, 5, &r) == 0);
 	CHECK_INT(r.status, 0);
 	ret = 0;
@@ -471,12 +483,21 @@ test_relative(void)
 	CHECK(stat(mark, &st) == -1 && errno == ENOENT);
 	result_free(&r);
 
-	/* A missing program: exec fails in the child, as sh reports it. */
+	/* A list that lost a command (memory ran out) runs nothing. */
+	sandbox_cmd_add(&cl, 0, "/usr/bin/touch", mark, NULL);
+	sandbox_cmdlist_fail(&cl);
+	CHECK(run(&cl, 5, &r) == 0);
+	CHECK_INT(r.status, -1);
+	CHECK_STR(r.error, "out of memory");
+	CHECK(stat(mark, &st) == -1 && errno == ENOENT);
+	CHECK(!cl.cl_failed);
+	result_free(&r);
+
+	/* A missing program: it never starts, and the list says why. */
 	sandbox_cmd_add(&cl, 0, "/nonexistent/useradd", NULL);
 	CHECK(run(&cl, 5, &r) == 0);
-	CHECK_INT(r.status, 127);
-	CHECK_STR(r.error, "/nonexistent/useradd exited 127: cannot execute "
-	    "/nonexistent/useradd: No such file or directory");
+	CHECK_INT(r.status, -1);
+	CHECK_STR(r.error, "/nonexistent/useradd: No such file or directory");
 	ret = 0;
 end:
 	result_free(&r);
@@ -658,7 +679,7 @@ test_fds(void)
 	CHECK((before = unit_nfds()) > 0);
 	sandbox_cmdlist_init(&cl);
 	sc = sandbox_cmd_add(&cl, SANDBOX_CMD_OUTPUT, "/bin/cat", NULL);
-	sandbox_cmd_input(sc, "x\n");
+	sandbox_cmd_input(&cl, sc, "x\n");
 	sandbox_cmd_add(&cl, SANDBOX_CMD_MAYFAIL, "/bin/false", NULL);
 	sandbox_proc_run(&cl, 5, "test", result_cb, &r[0]);
 	sandbox_cmd_add(&cl, 0, "/bin/sh", "-c", "exit 4", NULL);
@@ -670,11 +691,11 @@ test_fds(void)
 	CHECK(wait_all(r, 4) == 0);
 	CHECK_INT(r[0].status, 0);
 	CHECK_INT(r[1].status, 4);
-	CHECK_INT(r[2].status, 127);
+	CHECK_INT(r[2].status, -1);
 	CHECK_INT(r[3].status, -1);
 
 	sc = sandbox_cmd_add(&cl, 0, "/bin/sleep", "30", NULL);
-	sandbox_cmd_input(sc, "unread");
+	sandbox_cmd_input(&cl, sc, "unread");
 	sp = sandbox_proc_run(&cl, 5, "test", result_cb, &r[0]);
 	CHECK(wait_pid(sp) > 0);
 	sandbox_proc_cancel(sp);

@@ -2,7 +2,9 @@
  * test_sandbox_provision.c: provisioning a home: the files a restricted
  * sandbox gets, a second run that changes nothing, switching to
  * unrestricted, the user's own lines kept, planted symlinks refused,
- * and, as root, a real throwaway user whose files it owns.
+ * and, as root, a real throwaway user whose files it owns.  Provisioning
+ * is a job as the home's user: the user tests run as that user (as
+ * ourselves without root, as a throwaway user with it).
  */
 
 #include <sys/types.h>
@@ -11,11 +13,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "config.h"
 #include "sbxd.h"
@@ -23,8 +30,8 @@
 #include "unit.h"
 
 #define T_URL		"http://127.0.0.1:3128"
-#define T_UID_FIRST	60900	/* throwaway user: an unused uid here */
-#define T_UID_LAST	60950
+#define T_UID_FIRST	60925	/* throwaway user: an unused uid here */
+#define T_UID_LAST	60949
 
 /* Every file provisioning may write, below the home. */
 static const char *t_files[] = {
@@ -40,23 +47,77 @@ struct t_snap {
 	struct timespec	 mtime;
 };
 
+static struct sbxd	 env;
+static struct {
+	char	 name[32];
+	uid_t	 uid;
+	gid_t	 gid;
+	int	 made;
+} t_user;
 static char	*dir;		/* the test's temp dir */
 static char	*home;		/* dir/home */
 static char	*outside;	/* dir/outside: where symlinks point */
 
+struct provres {
+	int	 done;
+	char	*error;
+};
+
+static void
+provcb(const char *error, void *arg)
+{
+	struct provres	*pr = arg;
+
+	pr->done++;
+	pr->error = error != NULL ? strdup(error) : NULL;
+}
+
+/*
+ * Provision sp and wait for the job: 0, or -1 with err.  The callback
+ * must come once, from the loop, never from inside sandbox_provision.
+ */
+static int
+provision(const struct sandbox_prov *sp, char *err, size_t errlen)
+{
+	struct provres	 pr = { 0, NULL };
+	time_t		 end = time(NULL) + 30;
+	int		 r = -1;
+
+	if (sandbox_provision(sp, provcb, &pr, err, errlen) == NULL)
+		return (-1);
+	if (pr.done != 0) {
+		snprintf(err, errlen, "callback from inside the call");
+		return (-1);
+	}
+	while (pr.done == 0 && time(NULL) < end)
+		event_base_loop(env.sx_base, EVLOOP_ONCE);
+	if (pr.done != 1)
+		snprintf(err, errlen, "no end after 30 s");
+	else if (pr.error != NULL)
+		snprintf(err, errlen, "%s", pr.error);
+	else
+		r = 0;
+	free(pr.error);
+	return (r);
+}
+
 static int
 setup(struct sandbox_prov *sp)
 {
+	if (env.sx_base == NULL)
+		env.sx_base = event_base_new();
+	sbxd_env = &env;
 	if ((dir = unit_tmpdir()) == NULL ||
 	    asprintf(&home, "%s/home", dir) == -1 ||
 	    asprintf(&outside, "%s/outside", dir) == -1 ||
 	    mkdir(home, 0755) == -1 || mkdir(outside, 0755) == -1)
 		return (-1);
 	memset(sp, 0, sizeof(*sp));
-	sp->sp_user = "tester";
-	sp->sp_uid = getuid();
-	sp->sp_gid = getgid();
-	sp->sp_home = home;
+	sp->sp_as.sa_user = "tester";
+	sp->sp_as.sa_uid = getuid();
+	sp->sp_as.sa_gid = getgid();
+	sp->sp_as.sa_home = home;
+	sp->sp_as.sa_shell = "/bin/sh";
 	sp->sp_restricted = 1;
 	sp->sp_proxy_url = T_URL;
 	return (0);
@@ -246,7 +307,7 @@ test_restricted(void)
 
 	memset(snap, 0, sizeof(snap));
 	CHECK(setup(&sp) == 0);
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
 
 	CHECK((text = t_read(home, ".sbx/env.sh")) != NULL);
 	CHECK(asprintf(&want, "export TMPDIR='%s/tmp'\n", home) != -1);
@@ -280,14 +341,14 @@ test_restricted(void)
 
 	/* Again: not one file touched, not even renamed over. */
 	t_snap_take(snap);
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
 	CHECK_INT(t_snap_diff(snap), -1);
 	t_snap_free(snap);
 
 	/* Unrestricted: the proxy is gone, the profiles keep one block. */
 	sp.sp_restricted = 0;
 	sp.sp_proxy_url = NULL;
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
 	CHECK(t_no_proxy());
 	CHECK(t_blocks_single());
 	CHECK(t_stat(home, ".gitconfig", &st) == -1 && errno == ENOENT);
@@ -297,14 +358,14 @@ test_restricted(void)
 	CHECK((text = t_read(home, ".sbx/env.sh")) != NULL);
 	CHECK(strstr(text, want) != NULL);
 	t_snap_take(snap);
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
 	CHECK_INT(t_snap_diff(snap), -1);
 	t_snap_free(snap);
 
 	/* And back. */
 	sp.sp_restricted = 1;
 	sp.sp_proxy_url = T_URL;
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
 	CHECK(t_blocks_single());
 	free(text);
 	CHECK((text = t_read(home, ".npmrc")) != NULL);
@@ -344,7 +405,7 @@ test_user_lines(void)
 	free(p);
 	CHECK(t_write(home, ".config/pip/pip.conf", pip) == 0);
 
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
 	CHECK(t_blocks_single());
 	CHECK((text = t_read(home, ".bashrc")) != NULL);
 	CHECK((p = strstr(text, "# <<< sbxd <<<\n")) != NULL);
@@ -371,7 +432,7 @@ test_user_lines(void)
 	/* A block the user moved and edited is replaced where it is. */
 	CHECK(t_write(home, ".zshrc", "setopt x\n# >>> sbxd >>>\nedited\n"
 	    "# <<< sbxd <<<\nsetopt y\n") == 0);
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
 	CHECK((text = t_read(home, ".zshrc")) != NULL);
 	CHECK(strncmp(text, "setopt x\n# >>> sbxd >>>\n", 24) == 0);
 	CHECK(strstr(text, "edited") == NULL);
@@ -382,7 +443,7 @@ test_user_lines(void)
 
 	/* Unrestricted: the tools' files are exactly the user's again. */
 	sp.sp_restricted = 0;
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
 	CHECK(t_no_proxy());
 	CHECK((text = t_read(home, ".gitconfig")) != NULL);
 	CHECK_STR(text, gitconfig);
@@ -397,7 +458,7 @@ test_user_lines(void)
 
 	/* A block left open is an error, and the file is left alone. */
 	CHECK(t_write(home, ".zprofile", "a\n# >>> sbxd >>>\nb\n") == 0);
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), -1);
+	CHECK_INT(provision(&sp, err, sizeof(err)), -1);
 	CHECK(strstr(err, ".zprofile") != NULL);
 	CHECK((text = t_read(home, ".zprofile")) != NULL);
 	CHECK_STR(text, "a\n# >>> sbxd >>>\nb\n");
@@ -439,7 +500,7 @@ test_symlinks(void)
 		    planted[i].target) != -1);
 		CHECK(t_symlink(target, planted[i].name) == 0);
 		err[0] = '\0';
-		CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), -1);
+		CHECK_INT(provision(&sp, err, sizeof(err)), -1);
 		CHECK(strstr(err, planted[i].name) != NULL);
 		CHECK(strstr(err, "symlink") != NULL);
 		/* Nothing new outside, the victim as it was. */
@@ -459,14 +520,14 @@ test_symlinks(void)
 	free(target);
 	CHECK(asprintf(&target, "%s/created", outside) != -1);
 	CHECK(t_symlink(target, ".zshrc") == 0);
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), -1);
+	CHECK_INT(provision(&sp, err, sizeof(err)), -1);
 	CHECK(t_stat(outside, "created", &st) == -1 && errno == ENOENT);
 
 	/* A home its user does not own is refused before anything. */
 	unit_rmtree(home);
 	CHECK(mkdir(home, 0755) == 0);
-	sp.sp_uid = getuid() + 1;
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), -1);
+	sp.sp_as.sa_uid = getuid() + 1;
+	CHECK_INT(provision(&sp, err, sizeof(err)), -1);
 	CHECK(strstr(err, "not owned") != NULL);
 	CHECK(t_stat(home, ".sbx", &st) == -1 && errno == ENOENT);
 	ret = 0;
@@ -515,20 +576,19 @@ t_owned(uid_t uid, gid_t gid)
 }
 
 /*
- * As root, for a real user: the child becomes that user, so what it
- * writes is the user's, and what the user cannot read stops it.
- * Skipped when not root, except under CI, which runs as root.
+ * As root, for a real user: the job becomes that user, so what it
+ * writes is the user's, and what the user cannot read stops it.  The
+ * test directory is searchable, as the homes' parent is.  Skipped when
+ * not root, except under CI, which runs as root.
  */
 static int
 test_root_user(void)
 {
 	struct sandbox_prov	 sp;
-	struct passwd		*pw;
 	struct stat		 st;
-	char			 err[256], name[32];
-	char			*cmd = NULL, *path = NULL;
-	uid_t			 uid;
-	int			 ret = -1, made = 0;
+	char			 err[256];
+	char			*path = NULL;
+	int			 ret = -1;
 	const char		*ci = getenv("CI");
 
 	err[0] = '\0';
@@ -541,64 +601,148 @@ test_root_user(void)
 		return (0);
 	}
 	CHECK(setup(&sp) == 0);
-	for (uid = T_UID_FIRST; uid <= T_UID_LAST; uid++) {
-		snprintf(name, sizeof(name), "sbxdtest%ld", (long)uid);
-		if (getpwuid(uid) == NULL && getpwnam(name) == NULL)
-			break;
-	}
-	CHECK(uid <= T_UID_LAST);
-	CHECK(asprintf(&cmd, "/usr/sbin/useradd -u %ld -U -M -d %s "
-	    "-s /usr/sbin/nologin %s", (long)uid, home, name) != -1);
-	CHECK_INT(t_run(cmd), 0);
-	made = 1;
-	CHECK((pw = getpwnam(name)) != NULL);
-	CHECK(pw->pw_uid == uid);
-	sp.sp_user = name;
-	sp.sp_uid = pw->pw_uid;
-	sp.sp_gid = pw->pw_gid;
-	CHECK(chown(home, sp.sp_uid, sp.sp_gid) == 0);
+	CHECK(chmod(dir, 0755) == 0);
+	sp.sp_as.sa_user = t_user.name;
+	sp.sp_as.sa_uid = t_user.uid;
+	sp.sp_as.sa_gid = t_user.gid;
+	CHECK(chown(home, t_user.uid, t_user.gid) == 0);
 
-	/* A root-only file in the home: the user's child cannot read it. */
+	/* Root's own home: a sandbox job never runs as root. */
+	sp.sp_as.sa_uid = 0;
+	sp.sp_as.sa_gid = 0;
+	CHECK(chown(home, 0, 0) == 0);
+	CHECK_INT(provision(&sp, err, sizeof(err)), -1);
+	CHECK_STR(err, "refusing to run a command as root");
+	sp.sp_as.sa_uid = t_user.uid;
+	sp.sp_as.sa_gid = t_user.gid;
+	CHECK(chown(home, t_user.uid, t_user.gid) == 0);
+
+	/* A root-only file in the home: the user's job cannot read it. */
 	CHECK(t_write(home, ".zshrc", "secret\n") == 0);
 	CHECK(asprintf(&path, "%s/.zshrc", home) != -1);
 	CHECK(chmod(path, 0600) == 0);
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), -1);
+	CHECK_INT(provision(&sp, err, sizeof(err)), -1);
 	CHECK(strstr(err, ".zshrc") != NULL);
 	CHECK(strstr(err, "Permission denied") != NULL);
 	CHECK(unlink(path) == 0);
 
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
-	CHECK(t_owned(sp.sp_uid, sp.sp_gid));
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
+	CHECK(t_owned(t_user.uid, t_user.gid));
 	CHECK(t_stat(home, ".zshrc", &st) == 0 && st.st_uid != 0);
 	CHECK(t_blocks_single());
 
 	sp.sp_restricted = 0;
-	CHECK_INT(sandbox_provision(&sp, err, sizeof(err)), 0);
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
 	CHECK(t_no_proxy());
 	ret = 0;
 end:
 	if (ret == -1)
 		fprintf(stderr, "  provision: %s\n", err);
-	if (made) {
-		free(cmd);
-		cmd = NULL;
-		if (asprintf(&cmd, "/usr/sbin/userdel %s", name) == -1 ||
-		    t_run(cmd) != 0) {
-			fprintf(stderr, "  cannot remove user %s\n", name);
-			ret = -1;
-		}
-	}
-	free(cmd);
 	free(path);
 	teardown();
 	return (ret);
 }
 
-static const struct unit_test tests[] = {
+/* A throwaway user, as root: the user tests run as it, root_user for it. */
+static int
+t_user_make(void)
+{
+	struct passwd	*pw;
+	char		 cmd[512];
+	uid_t		 uid;
+
+	for (uid = T_UID_FIRST; uid <= T_UID_LAST; uid++)
+		if (getpwuid(uid) == NULL)
+			break;
+	if (uid > T_UID_LAST)
+		return (-1);
+	snprintf(t_user.name, sizeof(t_user.name), "sbxprov%ld", (long)uid);
+	snprintf(cmd, sizeof(cmd), "/usr/sbin/useradd -K UID_MAX=%ld -u %ld "
+	    "-U -M -d / -s /usr/sbin/nologin %s", (long)T_UID_LAST, (long)uid,
+	    t_user.name);
+	if (t_run(cmd) != 0)
+		return (-1);
+	t_user.made = 1;
+	if ((pw = getpwnam(t_user.name)) == NULL)
+		return (-1);
+	t_user.uid = pw->pw_uid;
+	t_user.gid = pw->pw_gid;
+	return (0);
+}
+
+static void
+t_user_remove(void)
+{
+	char	 cmd[512];
+
+	if (!t_user.made || getuid() != 0)
+		return;
+	t_user.made = 0;
+	snprintf(cmd, sizeof(cmd), "pkill -KILL -u %ld; /usr/sbin/userdel %s",
+	    (long)t_user.uid, t_user.name);
+	if (t_run(cmd) != 0)
+		fprintf(stderr, "cannot remove user %s\n", t_user.name);
+}
+
+static void
+t_user_signal(int sig)
+{
+	t_user_remove();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Provisioning as the user itself: what a home's owner may do. */
+static const struct unit_test user_tests[] = {
 	{ "restricted", test_restricted },
 	{ "user_lines", test_user_lines },
 	{ "symlinks", test_symlinks },
+};
+static const struct unit_test root_tests[] = {
 	{ "root_user", test_root_user }
 };
 
-UNIT_MAIN("sandbox_provision", tests)
+/*
+ * Without root, the user tests run as ourselves.  As root they run in a
+ * child that has become the throwaway user, so that the jobs they start
+ * run as their caller, as they do without root; root_user runs here.
+ */
+int
+main(int argc, char *argv[])
+{
+	pid_t	 pid;
+	int	 status, r;
+
+	if (getuid() != 0)
+		return (unit_main("sandbox_provision", user_tests,
+		    nitems(user_tests), argc, argv) |
+		    unit_main("sandbox_provision", root_tests,
+		    nitems(root_tests), argc, argv));
+	atexit(t_user_remove);
+	signal(SIGINT, t_user_signal);
+	signal(SIGTERM, t_user_signal);
+	if (t_user_make() == -1) {
+		fprintf(stderr, "cannot make a test user\n");
+		return (1);
+	}
+	fflush(stdout);
+	if ((pid = fork()) == -1)
+		return (1);
+	if (pid == 0) {
+		if (setgroups(1, &t_user.gid) == -1 ||
+		    setresgid(t_user.gid, t_user.gid, t_user.gid) == -1 ||
+		    setresuid(t_user.uid, t_user.uid, t_user.uid) == -1)
+			_exit(1);
+		r = unit_main("sandbox_provision", user_tests,
+		    nitems(user_tests), argc, argv);
+		fflush(stdout);
+		_exit(r);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		status = 1;
+	else
+		status = WEXITSTATUS(status);
+	r = unit_main("sandbox_provision", root_tests, nitems(root_tests),
+	    argc, argv);
+	return (status != 0 || r != 0);
+}
