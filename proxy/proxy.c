@@ -158,8 +158,8 @@ proxy_reload(struct sbxd_config *conf, json_t *errors)
 			r = -1;
 			continue;
 		}
-		free(pr->pr_policyname);
-		pr->pr_policyname = xstrdup(pl->pl_policy->pol_name);
+		snprintf(pr->pr_policyname, sizeof(pr->pr_policyname), "%s",
+		    pl->pl_policy->pol_name);
 		pr->pr_max_sessions = pl->pl_max_sessions;
 		pr->pr_seen = 1;
 	}
@@ -240,36 +240,43 @@ proxy_listener_open(const char *name, const struct sockaddr_storage *ss,
     socklen_t sslen, const char *policy, json_t *errors)
 {
 	struct proxy_listener	*pr;
-	char			*msg;
+	char			 msg[256], addr[sizeof(pr->pr_addr)];
 
-	pr = xcalloc(1, sizeof(*pr));
+	util_sockaddr_str((const struct sockaddr *)ss, addr, sizeof(addr));
+	if ((pr = calloc(1, sizeof(*pr))) == NULL ||
+	    (pr->pr_extra = policy_rules_new()) == NULL) {
+		snprintf(msg, sizeof(msg), "proxy listen on %s: out of memory",
+		    addr);
+		goto fail;
+	}
 	memcpy(&pr->pr_ss, ss, sizeof(pr->pr_ss));
 	pr->pr_sslen = sslen;
 	snprintf(pr->pr_name, sizeof(pr->pr_name), "%s", name);
-	util_sockaddr_str((struct sockaddr *)ss, pr->pr_addr,
-	    sizeof(pr->pr_addr));
-	pr->pr_policyname = xstrdup(policy);
+	snprintf(pr->pr_addr, sizeof(pr->pr_addr), "%s", addr);
+	snprintf(pr->pr_policyname, sizeof(pr->pr_policyname), "%s", policy);
 	pr->pr_evl = evconnlistener_new_bind(sbxd_env->sx_base,
 	    proxy_acceptcb, pr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-	    LEV_OPT_REUSEABLE | LEV_OPT_DEFERRED_ACCEPT, PROXY_BACKLOG, (struct sockaddr *)&pr->pr_ss,
-	    pr->pr_sslen);
+	    LEV_OPT_REUSEABLE | LEV_OPT_DEFERRED_ACCEPT, PROXY_BACKLOG,
+	    (struct sockaddr *)&pr->pr_ss, pr->pr_sslen);
 	if (pr->pr_evl == NULL) {
-		xasprintf(&msg, "proxy listen on %s: %s", pr->pr_addr,
+		snprintf(msg, sizeof(msg), "proxy listen on %s: %s", addr,
 		    strerror(errno));
-		log_warnx("%s", msg);
-		if (errors != NULL)
-			json_array_append_new(errors, json_string(msg));
-		free(msg);
-		free(pr->pr_policyname);
-		free(pr);
-		return (NULL);
+		goto fail;
 	}
 	evconnlistener_set_error_cb(pr->pr_evl, proxy_accept_errorcb);
-	pr->pr_extra = policy_rules_new();
 	proxy_listener_load_rules(pr);
 	TAILQ_INSERT_TAIL(&proxy_listeners, pr, pr_entry);
 	log_info("proxy: listening on %s, policy %s", pr->pr_addr, policy);
 	return (pr);
+fail:
+	log_warnx("%s", msg);
+	if (errors != NULL)
+		json_array_append_new(errors, json_string(msg));
+	if (pr != NULL) {
+		policy_rules_free(pr->pr_extra);
+		free(pr);
+	}
+	return (NULL);
 }
 
 /*
@@ -293,14 +300,19 @@ proxy_listener_add(const char *sandbox, const struct sockaddr_storage *ss,
 	errors = json_array();
 	pr = proxy_listener_open(sandbox, ss, sslen, policy, errors);
 	if (pr == NULL) {
-		snprintf(err, errlen, "%s", json_string_value(
-		    json_array_get(errors, 0)));
+		snprintf(err, errlen, "%s", json_array_size(errors) > 0 ?
+		    json_string_value(json_array_get(errors, 0)) :
+		    "out of memory");
 		json_decref(errors);
 		return (-1);
 	}
 	json_decref(errors);
 	pr->pr_runtime = 1;
-	pr->pr_sandbox = xstrdup(sandbox);
+	if ((pr->pr_sandbox = strdup(sandbox)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		proxy_listener_close(pr);
+		return (-1);
+	}
 	if (proxy_listener_bind(pr, sbxd_env->sx_conf) == -1) {
 		snprintf(err, errlen, "policy \"%s\" is not defined", policy);
 		proxy_listener_close(pr);
@@ -375,7 +387,6 @@ proxy_listener_close(struct proxy_listener *pr)
 	if (pr->pr_evl != NULL)
 		evconnlistener_free(pr->pr_evl);
 	policy_rules_free(pr->pr_extra);
-	free(pr->pr_policyname);
 	free(pr->pr_sandbox);
 	free(pr);
 }

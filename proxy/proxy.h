@@ -33,7 +33,7 @@ struct proxy_listener {
 	char				 pr_name[64];	/* addr:port or owner */
 	char				 pr_addr[64];	/* addr:port */
 	char				*pr_sandbox;	/* NULL: none */
-	char				*pr_policyname;
+	char				 pr_policyname[SBXD_NAME_MAX + 1];
 	struct evconnlistener		*pr_evl;
 	struct policy			*pr_policy;	/* the config's */
 	struct policy_rules		*pr_extra;	/* sbxctl allow|deny */

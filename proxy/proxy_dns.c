@@ -67,6 +67,11 @@ proxy_dns_reload(struct sbxd_config *conf, json_t *errors)
 	struct evdns_base	*base;
 	char			*sig = proxy_dns_signature(conf);
 
+	if (sig == NULL) {
+		json_array_append_new(errors, json_string("resolver: out of "
+		    "memory; keeping the old settings"));
+		return (-1);
+	}
 	if (proxy_dns_sig != NULL && strcmp(sig, proxy_dns_sig) == 0) {
 		free(sig);
 		return (0);
@@ -97,20 +102,26 @@ proxy_dns_shutdown(void)
 	proxy_dns_sig = NULL;
 }
 
-/* The resolver settings as one string, to tell whether they changed. */
+/*
+ * The resolver settings as one string, to tell whether they changed;
+ * NULL if memory ran out.
+ */
 static char *
 proxy_dns_signature(struct sbxd_config *conf)
 {
 	struct sbxd_nameserver	*ns;
 	char			*sig, *next, buf[128];
 
-	xasprintf(&sig, "hosts=%s", conf->sc_hostsfile != NULL ?
-	    conf->sc_hostsfile : "");
+	if (asprintf(&sig, "hosts=%s", conf->sc_hostsfile != NULL ?
+	    conf->sc_hostsfile : "") == -1)
+		return (NULL);
 	TAILQ_FOREACH(ns, &conf->sc_nameservers, ns_entry) {
-		xasprintf(&next, "%s ns=%s", sig, util_sockaddr_str(
-		    (struct sockaddr *)&ns->ns_ss, buf, sizeof(buf)));
+		if (asprintf(&next, "%s ns=%s", sig, util_sockaddr_str(
+		    (struct sockaddr *)&ns->ns_ss, buf, sizeof(buf))) == -1)
+			next = NULL;
 		free(sig);
-		sig = next;
+		if ((sig = next) == NULL)
+			return (NULL);
 	}
 	return (sig);
 }

@@ -34,20 +34,18 @@ static void	config_print_proxy(FILE *, struct proxy_conf *);
 static void	config_print_pfmon(FILE *, struct pfmon_conf *);
 static void	config_print_sandbox(FILE *, struct sandbox_conf *);
 
-/* A config holding only the defaults. */
+/* A config holding only the defaults; NULL if memory ran out. */
 struct sbxd_config *
 config_new(void)
 {
 	struct sbxd_config	*conf;
 
-	conf = xcalloc(1, sizeof(*conf));
-	conf->sc_state = xstrdup(SBXD_STATE);
-	conf->sc_socket = xstrdup(SBXD_SOCKET);
-	conf->sc_pidfile = xstrdup(SBXD_PIDFILE);
-	conf->sc_loglevel = SBXD_LOGLEVEL;
+	if ((conf = calloc(1, sizeof(*conf))) == NULL)
+		return (NULL);
 	TAILQ_INIT(&conf->sc_nameservers);
 	TAILQ_INIT(&conf->sc_policies);
 	TAILQ_INIT(&conf->sc_listens);
+	conf->sc_loglevel = SBXD_LOGLEVEL;
 	conf->sc_proxy.pc_timeout_connect = PROXY_TIMEOUT_CONNECT;
 	conf->sc_proxy.pc_timeout_header = PROXY_TIMEOUT_HEADER;
 	conf->sc_proxy.pc_timeout_idle = PROXY_TIMEOUT_IDLE;
@@ -62,16 +60,24 @@ config_new(void)
 	conf->sc_sandbox.sbc_uid_max = SANDBOX_UID_LAST;
 	conf->sc_sandbox.sbc_port_min = SANDBOX_PORT_FIRST;
 	conf->sc_sandbox.sbc_port_max = SANDBOX_PORT_LAST;
-	conf->sc_sandbox.sbc_home = xstrdup(SANDBOX_HOME);
-	conf->sc_sandbox.sbc_shell = xstrdup(SANDBOX_SHELL);
-	conf->sc_sandbox.sbc_policy = xstrdup("default");
 #ifdef __APPLE__
 	conf->sc_sandbox.sbc_firewall = SANDBOX_FW_PF;
 #else
 	conf->sc_sandbox.sbc_firewall = SANDBOX_FW_NFTABLES;
 #endif
-	conf->sc_sandbox.sbc_fw_table = xstrdup(SANDBOX_FW_TABLE);
-	conf->sc_sandbox.sbc_fw_anchor = xstrdup(SANDBOX_FW_ANCHOR);
+	if ((conf->sc_state = strdup(SBXD_STATE)) == NULL ||
+	    (conf->sc_socket = strdup(SBXD_SOCKET)) == NULL ||
+	    (conf->sc_pidfile = strdup(SBXD_PIDFILE)) == NULL ||
+	    (conf->sc_sandbox.sbc_home = strdup(SANDBOX_HOME)) == NULL ||
+	    (conf->sc_sandbox.sbc_shell = strdup(SANDBOX_SHELL)) == NULL ||
+	    (conf->sc_sandbox.sbc_policy = strdup("default")) == NULL ||
+	    (conf->sc_sandbox.sbc_fw_table = strdup(SANDBOX_FW_TABLE)) ==
+	    NULL ||
+	    (conf->sc_sandbox.sbc_fw_anchor = strdup(SANDBOX_FW_ANCHOR)) ==
+	    NULL) {
+		config_free(conf);
+		return (NULL);
+	}
 	return (conf);
 }
 

@@ -124,6 +124,7 @@ static void	control_error(struct control_client *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 static const struct control_cmd *control_cmd_find(const char *);
 static int	control_dumpcb(const char *, size_t, void *);
+static int	control_line(struct evbuffer *, json_t *);
 static void	control_follow_eventcb(json_t *, void *);
 static void	control_follow_write(struct control_client *, json_t *);
 
@@ -256,11 +257,18 @@ control_chown(void)
 
 /* Apply a new control group; the socket path needs a restart. */
 int
-control_reload(struct sbxd_config *conf, json_t *errors __unused)
+control_reload(struct sbxd_config *conf, json_t *errors)
 {
+	char	*group = NULL;
+
+	if (conf->sc_group != NULL && (group = strdup(conf->sc_group)) ==
+	    NULL) {
+		json_array_append_new(errors, json_string("control group: "
+		    "out of memory; keeping the old one"));
+		return (-1);
+	}
 	free(control_group);
-	control_group = conf->sc_group != NULL ? xstrdup(conf->sc_group) :
-	    NULL;
+	control_group = group;
 	control_gid = conf->sc_gid;
 	if (control_path != NULL && control_chown() == -1) {
 		log_warn("control socket %s", control_path);
@@ -669,20 +677,45 @@ control_dumpcb(const char *buf, size_t len, void *arg)
 	return (evbuffer_add(arg, buf, len));
 }
 
-/* Send one reply line.  Takes reply. */
+/*
+ * One JSON line into out, whole or not at all: a dump that fails
+ * halfway leaves nothing behind.
+ */
+static int
+control_line(struct evbuffer *out, json_t *j)
+{
+	struct evbuffer	*line;
+	int		 r = -1;
+
+	if (j == NULL || (line = evbuffer_new()) == NULL)
+		return (-1);
+	if (json_dump_callback(j, control_dumpcb, line, JSON_COMPACT) == 0 &&
+	    evbuffer_add(line, "\n", 1) == 0 &&
+	    evbuffer_add_buffer(out, line) == 0)
+		r = 0;
+	evbuffer_free(line);
+	return (r);
+}
+
+/*
+ * Send one reply line.  Takes reply.  If it cannot be encoded, the
+ * client gets the line below, which needs no memory but the buffer's;
+ * if even that fails the client is dropped, so that it never waits.
+ */
 static void
 control_reply(struct control_client *cc, json_t *reply)
 {
-	struct evbuffer	*out = bufferevent_get_output(cc->cc_bev);
+	static const char	 oom[] = "{\"ok\":false,\"error\":"
+				    "\"out of memory\"}\n";
+	struct evbuffer		*out = bufferevent_get_output(cc->cc_bev);
 
-	if (reply == NULL || json_dump_callback(reply,
-	    control_dumpcb, out, JSON_COMPACT) == -1) {
-		evbuffer_add_printf(out, "{\"ok\":false,\"error\":"
-		    "\"out of memory\"}");
+	if (control_line(out, reply) == -1) {
 		log_warnx("%s: client %llu: cannot encode reply", __func__,
 		    (unsigned long long)cc->cc_id);
+		if (evbuffer_add_reference(out, oom, sizeof(oom) - 1, NULL,
+		    NULL) == -1)
+			control_client_refuse(cc);
 	}
-	evbuffer_add(out, "\n", 1);
 	json_decref(reply);
 }
 
@@ -850,15 +883,10 @@ control_follow_eventcb(json_t *ev, void *arg)
 static void
 control_follow_write(struct control_client *cc, json_t *ev)
 {
-	struct evbuffer	*out = bufferevent_get_output(cc->cc_bev);
-
-	if (json_dump_callback(ev, control_dumpcb, out,
-	    JSON_COMPACT) == -1) {
+	if (control_line(bufferevent_get_output(cc->cc_bev), ev) == -1) {
 		cc->cc_dropped++;
 		control_dropped++;
-		return;
 	}
-	evbuffer_add(out, "\n", 1);
 }
 
 /* Counters for sbxctl status. */

@@ -29,6 +29,7 @@
 
 #define PARSE_STRING_MAX	8192	/* one word or quoted string */
 #define PARSE_INCLUDE_DEPTH	16	/* stops include loops early */
+#define PARSE_UNGET		16	/* pushed-back bytes; grows */
 
 TAILQ_HEAD(files, file)		 files = TAILQ_HEAD_INITIALIZER(files);
 static struct file {
@@ -81,6 +82,7 @@ static void		 symclear(void);
 static struct sbxd_config	*conf;
 static json_t			*errors;
 static int			 errline;	/* last line with an error */
+static int			 parse_nomem;	/* an allocation failed */
 static const char		*errfile;
 static char			 lasttok[40];	/* for syntax errors */
 static int			 stmt_start;	/* next word starts a line */
@@ -92,6 +94,7 @@ static int		 add_listen(const char *, long long, const char *,
 static int		 check_abspath(const char *, char *, char **);
 static int		 check_ident(const char *, char *);
 static int		 check_nflog(const char *, int *);
+static int		 nomem(void);
 static int		 check_pair(const char *, long long, long long,
 			    long long, long long);
 static int		 check_range(const char *, long long, long long,
@@ -143,6 +146,8 @@ include		: INCLUDE STRING		{
 
 			path = include_path($2);
 			free($2);
+			if (path == NULL)
+				YYERROR;
 			if ((nfile = pushfile(path, file->depth + 1)) == NULL) {
 				free(path);
 				YYERROR;
@@ -154,9 +159,14 @@ include		: INCLUDE STRING		{
 		;
 
 string		: string STRING		{
-			xasprintf(&$$, "%s %s", $1, $2);
+			int	 r = asprintf(&$$, "%s %s", $1, $2);
+
 			free($1);
 			free($2);
+			if (r == -1) {
+				nomem();
+				YYERROR;
+			}
 		}
 		| STRING
 		;
@@ -164,7 +174,11 @@ string		: string STRING		{
 varset		: STRING '=' NUMBER		{
 			char	*val;
 
-			xasprintf(&val, "%lld", $3);
+			if (asprintf(&val, "%lld", $3) == -1) {
+				free($1);
+				nomem();
+				YYERROR;
+			}
 			if (macro_set($1, val) == -1)
 				YYERROR;
 		}
@@ -192,7 +206,10 @@ main		: STATE STRING			{
 		| CONTROL GROUP NUMBER		{
 			char	*s;
 
-			xasprintf(&s, "%lld", $3);
+			if (asprintf(&s, "%lld", $3) == -1) {
+				nomem();
+				YYERROR;
+			}
 			if (set_group(s) == -1) {
 				free(s);
 				YYERROR;
@@ -446,7 +463,12 @@ port		: /* empty */			{ $$ = -1; }
 		}
 		;
 
-policyname	: /* empty */			{ $$ = xstrdup("default"); }
+policyname	: /* empty */			{
+			if (($$ = strdup("default")) == NULL) {
+				nomem();
+				YYERROR;
+			}
+		}
 		| POLICY STRING			{ $$ = $2; }
 		;
 
@@ -454,6 +476,8 @@ policy		: POLICY STRING			{
 			curpol = add_policy($2);
 			free($2);
 			$2 = NULL;	/* error recovery may still pop it */
+			if (curpol == NULL)
+				YYERROR;
 		} optnl '{' optnl policyopts '}'	{
 			if (curpol != NULL && curpol->pol_name == NULL)
 				config_policy_free(curpol);	/* a dud */
@@ -597,18 +621,23 @@ yyerror(const char *fmt, ...)
 	file->errors++;
 	errline = lineno;
 	errfile = file->name;
-	if (strcmp(fmt, "syntax error") == 0)
-		xasprintf(&msg, "syntax error %s", lasttok);
-	else {
+	if (strcmp(fmt, "syntax error") == 0) {
+		if (asprintf(&msg, "syntax error %s", lasttok) == -1)
+			msg = NULL;
+	} else {
 		va_start(ap, fmt);
 		if (vasprintf(&msg, fmt, ap) == -1)
-			fatal("%s", __func__);
+			msg = NULL;
 		va_end(ap);
 	}
-	xasprintf(&line, "%s:%d: %s", file->name, lineno, msg);
-	if (errors != NULL)
-		json_array_append_new(errors, json_string(line));
-	free(line);
+	if (msg == NULL || asprintf(&line, "%s:%d: %s", file->name, lineno,
+	    msg) == -1)
+		parse_nomem = 1;	/* counted; reported at the end */
+	else {
+		if (errors != NULL)
+			json_array_append_new(errors, json_string(line));
+		free(line);
+	}
 	free(msg);
 	return (0);
 }
@@ -716,8 +745,10 @@ lungetc(int c)
 		void	*p;
 
 		p = reallocarray(file->ungetbuf, file->ungetsize, 2);
-		if (p == NULL)
-			fatal("%s", __func__);
+		if (p == NULL) {
+			nomem();	/* c is lost, the parse fails */
+			return;
+		}
 		file->ungetbuf = p;
 		file->ungetsize *= 2;
 	}
@@ -895,7 +926,10 @@ lex_quoted(int quotec)
 	}
 	*p = '\0';
 	lex_remember(buf);
-	yylval.v.string = xstrdup(buf);
+	if ((yylval.v.string = strdup(buf)) == NULL) {
+		nomem();
+		return (findeol());
+	}
 	return (STRING);
 }
 
@@ -948,7 +982,10 @@ lex_word(int first)
 			return (findeol());
 		}
 	}
-	yylval.v.string = xstrdup(buf);
+	if ((yylval.v.string = strdup(buf)) == NULL) {
+		nomem();
+		return (findeol());
+	}
 	return (STRING);
 }
 
@@ -966,22 +1003,25 @@ pushfile(const char *name, int depth)
 	if ((stream = fopen(name, "r")) == NULL) {
 		if (file != NULL)
 			yyerror("include \"%s\": %s", name, strerror(errno));
-		else {
-			char	*line;
-
-			xasprintf(&line, "%s: %s", name, strerror(errno));
-			json_array_append_new(errors, json_string(line));
-			free(line);
-		}
+		else
+			json_array_append_new(errors, json_sprintf("%s: %s",
+			    name, strerror(errno)));
 		return (NULL);
 	}
-	nfile = xcalloc(1, sizeof(*nfile));
+	if ((nfile = calloc(1, sizeof(*nfile))) == NULL ||
+	    (nfile->name = strdup(name)) == NULL ||
+	    (nfile->ungetbuf = malloc(PARSE_UNGET)) == NULL) {
+		if (nfile != NULL)
+			free(nfile->name);
+		free(nfile);
+		fclose(stream);
+		nomem();
+		return (NULL);
+	}
 	nfile->stream = stream;
-	nfile->name = xstrdup(name);
 	nfile->lineno = depth == 0 ? 1 : 0;	/* include pushes a newline */
 	nfile->depth = depth;
-	nfile->ungetsize = 16;
-	nfile->ungetbuf = xmalloc(nfile->ungetsize);
+	nfile->ungetsize = PARSE_UNGET;
 	TAILQ_INSERT_TAIL(&files, nfile, entry);
 	return (nfile);
 }
@@ -1003,7 +1043,7 @@ popfile(void)
 	return (file != NULL ? 0 : EOF);
 }
 
-/* An include path relative to the including file's directory. */
+/* An include path relative to the including file's directory, or NULL. */
 static char *
 include_path(const char *name)
 {
@@ -1011,10 +1051,26 @@ include_path(const char *name)
 	char		*path;
 
 	if (name[0] == '/' || (slash = strrchr(file->name, '/')) == NULL)
-		return (xstrdup(name));
-	xasprintf(&path, "%.*s/%s", (int)(slash - file->name), file->name,
-	    name);
+		path = strdup(name);
+	else if (asprintf(&path, "%.*s/%s", (int)(slash - file->name),
+	    file->name, name) == -1)
+		path = NULL;
+	if (path == NULL)
+		nomem();
 	return (path);
+}
+
+/*
+ * Memory ran out: one more error on the current file, and the parse
+ * fails with "out of memory"; a reload keeps the running config.
+ */
+static int
+nomem(void)
+{
+	parse_nomem = 1;
+	if (file != NULL)
+		file->errors++;
+	return (-1);
 }
 
 /*
@@ -1027,13 +1083,21 @@ parse_config(const char *filename, json_t *errs)
 	struct sym	*sym;
 	int		 nerr;
 
-	conf = config_new();
 	errors = errs;
 	errline = 0;
 	errfile = NULL;
 	stmt_start = 1;
 	file = NULL;
+	parse_nomem = 0;
+	if ((conf = config_new()) == NULL) {
+		json_array_append_new(errors, json_sprintf("%s: out of memory",
+		    filename));
+		return (NULL);
+	}
 	if ((file = pushfile(filename, 0)) == NULL) {
+		if (parse_nomem)
+			json_array_append_new(errors, json_sprintf("%s: out of "
+			    "memory", filename));
 		config_free(conf);
 		return (NULL);
 	}
@@ -1041,6 +1105,9 @@ parse_config(const char *filename, json_t *errs)
 	yyparse();
 	nerr = file->errors;
 	popfile();
+	if (parse_nomem)
+		json_array_append_new(errors, json_sprintf("%s: out of memory",
+		    filename));
 
 	/* A macro that was set but never used is probably a typo. */
 	TAILQ_FOREACH(sym, &symhead, entry) {
@@ -1102,7 +1169,7 @@ macro_set(char *name, char *val)
 		}
 	}
 	if (r == 0 && symset(name, val, 0) == -1)
-		fatal("cannot store macro");
+		r = nomem();
 	free(name);
 	free(val);
 	return (r);
@@ -1138,7 +1205,8 @@ cmdline_symset(const char *s)
 	for (p = s; p < val; p++)
 		if (!isalnum((unsigned char)*p) && *p != '_')
 			return (-1);
-	nam = xmalloc(val - s + 1);
+	if ((nam = malloc(val - s + 1)) == NULL)
+		return (-1);
 	memcpy(nam, s, val - s);
 	nam[val - s] = '\0';
 	r = symset(nam, val + 1, 1);
@@ -1187,7 +1255,10 @@ check_path(char *s, char **dst)
 		}
 		while (rel[0] == '.' && rel[1] == '/')
 			rel += 2;
-		xasprintf(&path, "%s/%s", cwd, rel);
+		if (asprintf(&path, "%s/%s", cwd, rel) == -1) {
+			free(s);
+			return (nomem());
+		}
 		free(s);
 	}
 	free(*dst);
@@ -1235,7 +1306,8 @@ set_group(const char *name)
 		return (-1);
 	}
 	free(conf->sc_group);
-	conf->sc_group = xstrdup(gr->gr_name);
+	if ((conf->sc_group = strdup(gr->gr_name)) == NULL)
+		return (nomem());
 	conf->sc_gid = gr->gr_gid;
 	return (0);
 }
@@ -1245,7 +1317,8 @@ add_nameserver(const char *addr, long long port)
 {
 	struct sbxd_nameserver	*ns;
 
-	ns = xcalloc(1, sizeof(*ns));
+	if ((ns = calloc(1, sizeof(*ns))) == NULL)
+		return (nomem());
 	if (util_addr_parse(addr, port, &ns->ns_ss, &ns->ns_sslen) == -1) {
 		yyerror("nameserver \"%s\" is not an IPv4 or IPv6 address",
 		    addr);
@@ -1353,7 +1426,8 @@ add_listen(const char *addr, long long port, const char *polname,
 	struct proxy_listen	*pl, *o;
 	char			 buf[128];
 
-	pl = xcalloc(1, sizeof(*pl));
+	if ((pl = calloc(1, sizeof(*pl))) == NULL)
+		return (nomem());
 	if (util_addr_parse(addr, port, &pl->pl_ss, &pl->pl_sslen) == -1) {
 		yyerror("listen address \"%s\" is not an IPv4 or IPv6 "
 		    "address", addr);
@@ -1384,7 +1458,7 @@ add_listen(const char *addr, long long port, const char *polname,
 /*
  * A new policy.  A bad or duplicate name is reported and the block is
  * still parsed, into a nameless policy thrown away at its end, so its
- * contents are checked too.
+ * contents are checked too.  NULL if memory ran out.
  */
 static struct policy *
 add_policy(const char *name)
@@ -1397,11 +1471,18 @@ add_policy(const char *name)
 		yyerror("policy \"%s\" defined twice", name);
 		ok = 0;
 	}
-	pol = xcalloc(1, sizeof(*pol));
+	if ((pol = calloc(1, sizeof(*pol))) == NULL) {
+		nomem();
+		return (NULL);
+	}
 	policy_body_init(&pol->pol_body);
 	if (!ok)
 		return (pol);
-	pol->pol_name = xstrdup(name);
+	if ((pol->pol_name = strdup(name)) == NULL) {
+		config_policy_free(pol);
+		nomem();
+		return (NULL);
+	}
 	TAILQ_INSERT_TAIL(&conf->sc_policies, pol, pol_entry);
 	return (pol);
 }
@@ -1426,6 +1507,6 @@ add_pattern(const char *pattern)
 		return (-1);
 	}
 	if (policy_rules_add(&curpol->pol_body.pb_rules, ru) == -1)
-		fatalx("out of memory");
+		return (nomem());	/* it took ru */
 	return (0);
 }

@@ -431,6 +431,7 @@ sbxd_keep_restart(struct sbxd_config *old, struct sbxd_config *conf)
 		{ "pidfile", &old->sc_pidfile, &conf->sc_pidfile },
 	};
 	size_t	 i;
+	char	*tmp;
 
 	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 		if (strcmp(*keep[i].cur, *keep[i].next) == 0)
@@ -438,8 +439,10 @@ sbxd_keep_restart(struct sbxd_config *old, struct sbxd_config *conf)
 		log_warnx("reload: %s %s takes effect after a restart; "
 		    "still using %s", keep[i].what, *keep[i].next,
 		    *keep[i].cur);
-		free(*keep[i].next);
-		*keep[i].next = xstrdup(*keep[i].cur);
+		/* Swap, so that config_free(old) frees the new value. */
+		tmp = *keep[i].next;
+		*keep[i].next = *keep[i].cur;
+		*keep[i].cur = tmp;
 	}
 }
 
