@@ -133,6 +133,7 @@ static int	job_pty(const struct job_spec *, struct job_child *, int *,
 		    char *, size_t);
 static int	job_pipes(const struct job_spec *, struct job_child *, int *,
 		    char *, size_t);
+static int	job_pipe(int [2], char *, size_t);
 static int	job_streams(struct job *, int *);
 static pid_t	job_spawn(struct job_child *, char *, size_t);
 static void	job_child(struct job_child *) __attribute__((__noreturn__));
@@ -209,9 +210,11 @@ job_shutdown(void)
 json_t *
 job_status(void)
 {
-	return (json_pack("{s:s, s:i, s:I, s:I}", "state", job_ev_chld != NULL ?
-	    "up" : "idle", "running", job_count, "started",
-	    (json_int_t)job_started, "failed", (json_int_t)job_failed));
+	return (json_pack("{s:s, s:i, s:I, s:I}",
+	    "state", job_ev_chld != NULL ? "up" : "idle",
+	    "running", job_count,
+	    "started", (json_int_t)job_started,
+	    "failed", (json_int_t)job_failed));
 }
 
 /*
@@ -366,29 +369,40 @@ job_pipes(const struct job_spec *js, struct job_child *jc, int *pfd,
 		pipe_it = i == 0 ? (js->js_flags & JOB_STDIN) :
 		    !(js->js_flags & JOB_NOOUTPUT);
 		if (!pipe_it) {
-			jc->jc_fd[i] = open("/dev/null", i == 0 ? O_RDONLY :
-			    O_WRONLY | O_CLOEXEC);
-			if (jc->jc_fd[i] == -1 || fcntl(jc->jc_fd[i], F_SETFD,
-			    FD_CLOEXEC) == -1) {
+			jc->jc_fd[i] = open("/dev/null", (i == 0 ? O_RDONLY :
+			    O_WRONLY) | O_CLOEXEC);
+			if (jc->jc_fd[i] == -1) {
 				snprintf(err, errlen, "/dev/null: %s",
 				    strerror(errno));
 				return (-1);
 			}
 			continue;
 		}
-		if (pipe(p) == -1) {
-			snprintf(err, errlen, "pipe: %s", strerror(errno));
+		if (job_pipe(p, err, errlen) == -1)
 			return (-1);
-		}
-		if (fcntl(p[0], F_SETFD, FD_CLOEXEC) == -1 ||
-		    fcntl(p[1], F_SETFD, FD_CLOEXEC) == -1) {
-			snprintf(err, errlen, "pipe: %s", strerror(errno));
-			close(p[0]);
-			close(p[1]);
-			return (-1);
-		}
 		jc->jc_fd[i] = i == 0 ? p[0] : p[1];
 		pfd[i] = i == 0 ? p[1] : p[0];
+	}
+	return (0);
+}
+
+/*
+ * A pipe closed on exec, so that no other child inherits it (pipe2 is
+ * not everywhere).
+ */
+static int
+job_pipe(int p[2], char *err, size_t errlen)
+{
+	if (pipe(p) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return (-1);
+	}
+	if (fcntl(p[0], F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(p[1], F_SETFD, FD_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return (-1);
 	}
 	return (0);
 }
@@ -444,17 +458,8 @@ job_spawn(struct job_child *jc, char *err, size_t errlen)
 	int		 p[2], status, saved;
 	pid_t		 pid;
 
-	if (pipe(p) == -1) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+	if (job_pipe(p, err, errlen) == -1)
 		return (-1);
-	}
-	if (fcntl(p[0], F_SETFD, FD_CLOEXEC) == -1 ||
-	    fcntl(p[1], F_SETFD, FD_CLOEXEC) == -1) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
-		return (-1);
-	}
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	if ((pid = fork()) == 0) {
@@ -503,6 +508,10 @@ job_child(struct job_child *jc)
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
 		job_child_fail(jc, "sigprocmask");
+	/* A daemon started with 0-2 closed may have had the pipe there. */
+	if (jc->jc_errfd < 3 &&
+	    (jc->jc_errfd = fcntl(jc->jc_errfd, F_DUPFD_CLOEXEC, 3)) == -1)
+		_exit(JOB_EXEC_FAILED);
 	if (setsid() == -1)
 		job_child_fail(jc, "setsid");
 	if ((js->js_flags & JOB_PTY) &&

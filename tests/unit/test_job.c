@@ -49,17 +49,10 @@ struct result {
 	char		*etext;
 };
 
-/* A throwaway user. */
-struct tuser {
-	uid_t	 uid;
-	gid_t	 gid;
-	char	 name[32];
-	int	 made;
-};
 
 static struct sbxd	 env;
 static struct event	*tick;
-static struct tuser	 users[2];
+static struct unit_user	 users[2];
 
 static void
 tickcb(evutil_socket_t fd __unused, short events __unused, void *arg __unused)
@@ -685,50 +678,11 @@ end:
 	return (ret);
 }
 
-static int
-tuser_make(struct tuser *u)
-{
-	struct passwd	*pw;
-	char		 cmd[512];
-	uid_t		 uid;
-
-	for (uid = T_UID_FIRST; uid <= T_UID_LAST; uid++)
-		if (getpwuid(uid) == NULL)
-			break;
-	if (uid > T_UID_LAST)
-		return (-1);
-	snprintf(u->name, sizeof(u->name), "sbxjob%ld", (long)uid);
-	snprintf(cmd, sizeof(cmd), "useradd -K UID_MAX=%ld -u %ld -U -M "
-	    "-d / -s /bin/sh %s", (long)T_UID_LAST, (long)uid, u->name);
-	if (system(cmd) != 0)
-		return (-1);
-	u->made = 1;
-	if ((pw = getpwnam(u->name)) == NULL)
-		return (-1);
-	u->uid = pw->pw_uid;
-	u->gid = pw->pw_gid;
-	return (0);
-}
-
-static void
-tuser_remove(struct tuser *u)
-{
-	char	 cmd[512];
-
-	if (!u->made)
-		return;
-	u->made = 0;
-	snprintf(cmd, sizeof(cmd), "pkill -KILL -u %ld; userdel %s",
-	    (long)u->uid, u->name);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove user %s\n", u->name);
-}
-
 static void
 tusers_remove(void)
 {
-	tuser_remove(&users[0]);
-	tuser_remove(&users[1]);
+	unit_user_remove(&users[0]);
+	unit_user_remove(&users[1]);
 }
 
 static void
@@ -760,7 +714,7 @@ test_creds(void)
 {
 	struct job_spec	 js;
 	struct result	 r;
-	struct tuser	*u = &users[0];
+	struct unit_user	*u = &users[0];
 	char		 want[128];
 	char		*argv[] = { "/bin/sh", "-c",
 			    "stat -c %u $(tty)", NULL };
@@ -772,32 +726,33 @@ test_creds(void)
 		ret = root;
 		goto end;
 	}
-	CHECK(tuser_make(u) == 0);
+	CHECK(unit_user_make(u, "sbxjob", T_UID_FIRST, T_UID_LAST,
+	    NULL) == 0);
 	spec(&js, NULL, NULL, &r);
 	js.js_flags = JOB_CREDS;
-	js.js_uid = u->uid;
-	js.js_gid = u->gid;
-	js.js_groups = &u->gid;
+	js.js_uid = u->uu_uid;
+	js.js_gid = u->uu_gid;
+	js.js_groups = &u->uu_gid;
 	js.js_ngroups = 1;
 	js.js_fn = creds_fn;
 	CHECK(job_run(&js, NULL, 0) != NULL);
 	CHECK(wait_done(&r, 1) == 0);
 	snprintf(want, sizeof(want), "%ld %ld %ld %ld g%ld root:0\n",
-	    (long)u->uid, (long)u->uid, (long)u->gid, (long)u->gid,
-	    (long)u->gid);
+	    (long)u->uu_uid, (long)u->uu_uid, (long)u->uu_gid, (long)u->uu_gid,
+	    (long)u->uu_gid);
 	CHECK_STR(r.text, want);
 	result_free(&r);
 	/* The pty's slave belongs to the user. */
 	result_init(&r);
 	spec(&js, argv, NULL, &r);
 	js.js_flags = JOB_CREDS | JOB_PTY;
-	js.js_uid = u->uid;
-	js.js_gid = u->gid;
-	js.js_groups = &u->gid;
+	js.js_uid = u->uu_uid;
+	js.js_gid = u->uu_gid;
+	js.js_groups = &u->uu_gid;
 	js.js_ngroups = 1;
 	CHECK(job_run(&js, NULL, 0) != NULL);
 	CHECK(wait_done(&r, 1) == 0);
-	snprintf(want, sizeof(want), "%ld\r\n", (long)u->uid);
+	snprintf(want, sizeof(want), "%ld\r\n", (long)u->uu_uid);
 	CHECK_STR(r.text, want);
 	ret = 0;
 end:
@@ -809,14 +764,14 @@ end:
 
 /* Start sh -c cmd as u, in the background; its pid. */
 static pid_t
-spawn_as(struct tuser *u, const char *cmd)
+spawn_as(struct unit_user *u, const char *cmd)
 {
 	pid_t	 pid;
 
 	if ((pid = fork()) == 0) {
-		if (setgroups(1, &u->gid) == -1 ||
-		    setresgid(u->gid, u->gid, u->gid) == -1 ||
-		    setresuid(u->uid, u->uid, u->uid) == -1)
+		if (setgroups(1, &u->uu_gid) == -1 ||
+		    setresgid(u->uu_gid, u->uu_gid, u->uu_gid) == -1 ||
+		    setresuid(u->uu_uid, u->uu_uid, u->uu_uid) == -1)
 			_exit(1);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
@@ -845,7 +800,7 @@ uidcb(int r, void *arg)
 static int
 test_stop_uid(void)
 {
-	struct tuser	*a = &users[0], *b = &users[1];
+	struct unit_user	*a = &users[0], *b = &users[1];
 	struct uidres	 ur;
 	pid_t		 pa[3] = { -1, -1, -1 }, pb = -1;
 	double		 end;
@@ -857,8 +812,10 @@ test_stop_uid(void)
 		ret = root;
 		goto end;
 	}
-	CHECK(tuser_make(a) == 0);
-	CHECK(tuser_make(b) == 0);
+	CHECK(unit_user_make(a, "sbxjob", T_UID_FIRST, T_UID_LAST,
+	    NULL) == 0);
+	CHECK(unit_user_make(b, "sbxjob", T_UID_FIRST, T_UID_LAST,
+	    NULL) == 0);
 	pa[0] = spawn_as(a, "exec sleep 60");
 	pa[1] = spawn_as(a, "trap '' TERM; sleep 60; sleep 60");
 	pa[2] = spawn_as(a, "setsid sleep 60 & sleep 60");
@@ -866,24 +823,24 @@ test_stop_uid(void)
 	for (i = 0; i < 3; i++)
 		CHECK(pa[i] > 0);
 	CHECK(pb > 0);
-	for (end = now() + 5; now() < end && job_uid_count(a->uid) < 6;)
+	for (end = now() + 5; now() < end && job_uid_count(a->uu_uid) < 6;)
 		spin(0.05);
-	CHECK_INT(job_uid_count(a->uid), 6);	/* 3 shells, 3 sleeps */
-	CHECK(job_stop_uid(a->uid, SIGTERM, 1, uidcb, &ur) != NULL);
+	CHECK_INT(job_uid_count(a->uu_uid), 6);	/* 3 shells, 3 sleeps */
+	CHECK(job_stop_uid(a->uu_uid, SIGTERM, 1, uidcb, &ur) != NULL);
 	for (end = now() + T_WAIT; now() < end && ur.done == 0;)
 		event_base_loop(env.sx_base, EVLOOP_ONCE);
 	CHECK_INT(ur.done, 1);
 	CHECK_INT(ur.r, 0);
-	CHECK_INT(job_uid_count(a->uid), 0);
+	CHECK_INT(job_uid_count(a->uu_uid), 0);
 	for (i = 0; i < 3; i++) {
 		CHECK_INT(waitpid(pa[i], &status, 0), pa[i]);
 		CHECK(WIFSIGNALED(status));
 	}
 	CHECK(!gone(pb));
-	CHECK_INT(job_uid_count(b->uid), 1);
+	CHECK_INT(job_uid_count(b->uu_uid), 1);
 	/* The other uid stops too, at once with SIGKILL. */
 	memset(&ur, 0, sizeof(ur));
-	CHECK(job_stop_uid(b->uid, 0, 0, uidcb, &ur) != NULL);
+	CHECK(job_stop_uid(b->uu_uid, 0, 0, uidcb, &ur) != NULL);
 	for (end = now() + T_WAIT; now() < end && ur.done == 0;)
 		event_base_loop(env.sx_base, EVLOOP_ONCE);
 	CHECK_INT(ur.r, 0);

@@ -55,7 +55,7 @@ static uid_t			 t_uid;
 static gid_t			 t_gid;
 static char			 t_user[32];
 static char			 t_home[1024];
-static int			 t_made;	/* useradd ran */
+static struct unit_user		 t_made;	/* as root */
 
 static char *extra_env[] = { "HTTP_PROXY=http://127.0.0.1:3128", NULL };
 
@@ -935,8 +935,7 @@ static int
 user_make(void)
 {
 	struct passwd	*pw;
-	char		 cmd[2048], *base;
-	uid_t		 uid;
+	char		*base;
 
 	if (geteuid() != 0) {
 		if ((pw = getpwuid(getuid())) == NULL)
@@ -948,40 +947,28 @@ user_make(void)
 		    access(pw->pw_dir, X_OK) == 0 ? pw->pw_dir : "/");
 		return (0);
 	}
-	for (uid = TEST_UID_FIRST; uid <= TEST_UID_LAST; uid++)
-		if (getpwuid(uid) == NULL)
-			break;
-	if (uid > TEST_UID_LAST || (base = unit_tmpdir()) == NULL)
+	if ((base = unit_tmpdir()) == NULL)
 		return (-1);
 	chmod(base, 0755);
-	snprintf(t_user, sizeof(t_user), "sbxtest%ld", (long)uid);
 	snprintf(t_home, sizeof(t_home), "%s/home", base);
 	free(base);
-	snprintf(cmd, sizeof(cmd), "useradd -K UID_MAX=%ld -u %ld -U -m "
-	    "-d %s -s /bin/sh %s", (long)TEST_UID_LAST, (long)uid, t_home,
-	    t_user);
-	if (system(cmd) != 0)
+	if (unit_user_make(&t_made, "sbxtest", TEST_UID_FIRST, TEST_UID_LAST,
+	    t_home) == -1)
 		return (-1);
-	t_made = 1;
-	if ((pw = getpwnam(t_user)) == NULL)
-		return (-1);
-	t_uid = pw->pw_uid;
-	t_gid = pw->pw_gid;
+	snprintf(t_user, sizeof(t_user), "%s", t_made.uu_name);
+	t_uid = t_made.uu_uid;
+	t_gid = t_made.uu_gid;
 	return (0);
 }
 
 static void
 user_remove(void)
 {
-	char	 cmd[2048], *slash;
+	char	*slash;
 
-	if (!t_made)
+	if (!t_made.uu_made)
 		return;
-	t_made = 0;
-	snprintf(cmd, sizeof(cmd), "pkill -KILL -u %ld; userdel %s",
-	    (long)t_uid, t_user);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove user %s\n", t_user);
+	unit_user_remove(&t_made);
 	if ((slash = strrchr(t_home, '/')) != NULL) {
 		unit_rmtree(t_home);
 		*slash = '\0';

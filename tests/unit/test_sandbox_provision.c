@@ -48,12 +48,7 @@ struct t_snap {
 };
 
 static struct sbxd	 env;
-static struct {
-	char	 name[32];
-	uid_t	 uid;
-	gid_t	 gid;
-	int	 made;
-} t_user;
+static struct unit_user	 t_user;
 static char	*dir;		/* the test's temp dir */
 static char	*home;		/* dir/home */
 static char	*outside;	/* dir/outside: where symlinks point */
@@ -540,20 +535,6 @@ end:
 	return (ret);
 }
 
-/* Run argv, quietly; its exit status or -1. */
-static int
-t_run(const char *cmd)
-{
-	char	*line;
-	int	 r;
-
-	if (asprintf(&line, "%s >/dev/null 2>&1", cmd) == -1)
-		return (-1);
-	r = system(line);
-	free(line);
-	return (r == -1 || !WIFEXITED(r) ? -1 : WEXITSTATUS(r));
-}
-
 /* Every file provisioning wrote belongs to uid:gid. */
 static int
 t_owned(uid_t uid, gid_t gid)
@@ -602,10 +583,10 @@ test_root_user(void)
 	}
 	CHECK(setup(&sp) == 0);
 	CHECK(chmod(dir, 0755) == 0);
-	sp.sp_as.sa_user = t_user.name;
-	sp.sp_as.sa_uid = t_user.uid;
-	sp.sp_as.sa_gid = t_user.gid;
-	CHECK(chown(home, t_user.uid, t_user.gid) == 0);
+	sp.sp_as.sa_user = t_user.uu_name;
+	sp.sp_as.sa_uid = t_user.uu_uid;
+	sp.sp_as.sa_gid = t_user.uu_gid;
+	CHECK(chown(home, t_user.uu_uid, t_user.uu_gid) == 0);
 
 	/* Root's own home: a sandbox job never runs as root. */
 	sp.sp_as.sa_uid = 0;
@@ -613,9 +594,9 @@ test_root_user(void)
 	CHECK(chown(home, 0, 0) == 0);
 	CHECK_INT(provision(&sp, err, sizeof(err)), -1);
 	CHECK_STR(err, "refusing to run a command as root");
-	sp.sp_as.sa_uid = t_user.uid;
-	sp.sp_as.sa_gid = t_user.gid;
-	CHECK(chown(home, t_user.uid, t_user.gid) == 0);
+	sp.sp_as.sa_uid = t_user.uu_uid;
+	sp.sp_as.sa_gid = t_user.uu_gid;
+	CHECK(chown(home, t_user.uu_uid, t_user.uu_gid) == 0);
 
 	/* A root-only file in the home: the user's job cannot read it. */
 	CHECK(t_write(home, ".zshrc", "secret\n") == 0);
@@ -627,7 +608,7 @@ test_root_user(void)
 	CHECK(unlink(path) == 0);
 
 	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
-	CHECK(t_owned(t_user.uid, t_user.gid));
+	CHECK(t_owned(t_user.uu_uid, t_user.uu_gid));
 	CHECK(t_stat(home, ".zshrc", &st) == 0 && st.st_uid != 0);
 	CHECK(t_blocks_single());
 
@@ -643,45 +624,10 @@ end:
 	return (ret);
 }
 
-/* A throwaway user, as root: the user tests run as it, root_user for it. */
-static int
-t_user_make(void)
-{
-	struct passwd	*pw;
-	char		 cmd[512];
-	uid_t		 uid;
-
-	for (uid = T_UID_FIRST; uid <= T_UID_LAST; uid++)
-		if (getpwuid(uid) == NULL)
-			break;
-	if (uid > T_UID_LAST)
-		return (-1);
-	snprintf(t_user.name, sizeof(t_user.name), "sbxprov%ld", (long)uid);
-	snprintf(cmd, sizeof(cmd), "/usr/sbin/useradd -K UID_MAX=%ld -u %ld "
-	    "-U -M -d / -s /usr/sbin/nologin %s", (long)T_UID_LAST, (long)uid,
-	    t_user.name);
-	if (t_run(cmd) != 0)
-		return (-1);
-	t_user.made = 1;
-	if ((pw = getpwnam(t_user.name)) == NULL)
-		return (-1);
-	t_user.uid = pw->pw_uid;
-	t_user.gid = pw->pw_gid;
-	return (0);
-}
-
 static void
 t_user_remove(void)
 {
-	char	 cmd[512];
-
-	if (!t_user.made || getuid() != 0)
-		return;
-	t_user.made = 0;
-	snprintf(cmd, sizeof(cmd), "pkill -KILL -u %ld; /usr/sbin/userdel %s",
-	    (long)t_user.uid, t_user.name);
-	if (t_run(cmd) != 0)
-		fprintf(stderr, "cannot remove user %s\n", t_user.name);
+	unit_user_remove(&t_user);
 }
 
 static void
@@ -721,7 +667,8 @@ main(int argc, char *argv[])
 	atexit(t_user_remove);
 	signal(SIGINT, t_user_signal);
 	signal(SIGTERM, t_user_signal);
-	if (t_user_make() == -1) {
+	if (unit_user_make(&t_user, "sbxprov", T_UID_FIRST, T_UID_LAST,
+	    NULL) == -1) {
 		fprintf(stderr, "cannot make a test user\n");
 		return (1);
 	}
@@ -729,9 +676,12 @@ main(int argc, char *argv[])
 	if ((pid = fork()) == -1)
 		return (1);
 	if (pid == 0) {
-		if (setgroups(1, &t_user.gid) == -1 ||
-		    setresgid(t_user.gid, t_user.gid, t_user.gid) == -1 ||
-		    setresuid(t_user.uid, t_user.uid, t_user.uid) == -1)
+		uid_t	 uid = t_user.uu_uid;
+		gid_t	 gid = t_user.uu_gid;
+
+		if (setgroups(1, &gid) == -1 ||
+		    setresgid(gid, gid, gid) == -1 ||
+		    setresuid(uid, uid, uid) == -1)
 			_exit(1);
 		r = unit_main("sandbox_provision", user_tests,
 		    nitems(user_tests), argc, argv);

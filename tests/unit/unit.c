@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,55 @@ unit_tmpdir(void)
 		return (NULL);
 	}
 	return (dir);
+}
+
+/*
+ * Make a user named prefix and its uid, with the first uid of
+ * [first, last] that is free, a group of its own, and home (made with
+ * it) or "/" if home is NULL.  0 or -1.
+ */
+int
+unit_user_make(struct unit_user *u, const char *prefix, uid_t first,
+    uid_t last, const char *home)
+{
+	struct passwd	*pw;
+	char		 cmd[1024];
+	uid_t		 uid;
+
+	memset(u, 0, sizeof(*u));
+	for (uid = first; uid <= last; uid++)
+		if (getpwuid(uid) == NULL)
+			break;
+	if (uid > last)
+		return (-1);
+	snprintf(u->uu_name, sizeof(u->uu_name), "%s%ld", prefix, (long)uid);
+	snprintf(cmd, sizeof(cmd), "/usr/sbin/useradd -K UID_MAX=%ld -u %ld "
+	    "-U %s -d %s -s /bin/sh %s", (long)last, (long)uid,
+	    home != NULL ? "-m" : "-M", home != NULL ? home : "/",
+	    u->uu_name);
+	if (system(cmd) != 0)
+		return (-1);
+	u->uu_made = 1;
+	if ((pw = getpwnam(u->uu_name)) == NULL)
+		return (-1);
+	u->uu_uid = pw->pw_uid;
+	u->uu_gid = pw->pw_gid;
+	return (0);
+}
+
+/* Kill what runs as a user made by unit_user_make, then remove it. */
+void
+unit_user_remove(struct unit_user *u)
+{
+	char	 cmd[256];
+
+	if (!u->uu_made || geteuid() != 0)
+		return;
+	u->uu_made = 0;
+	snprintf(cmd, sizeof(cmd), "pkill -KILL -u %ld; /usr/sbin/userdel %s",
+	    (long)u->uu_uid, u->uu_name);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove user %s\n", u->uu_name);
 }
 
 /* Write text to path; returns 0 or -1. */

@@ -7,6 +7,8 @@
 #ifndef SBXD_UNIT_H
 #define SBXD_UNIT_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <string.h>
 
@@ -20,6 +22,17 @@ void	unit_fail(const char *, int, const char *, ...)
 int	unit_main(const char *, const struct unit_test *, size_t, int,
 	    char **);
 char	*unit_tmpdir(void);
+
+/* A throwaway OS user, as root; unit_user_remove kills its processes. */
+struct unit_user {
+	char	 uu_name[32];
+	uid_t	 uu_uid;
+	gid_t	 uu_gid;
+	int	 uu_made;
+};
+int	unit_user_make(struct unit_user *, const char *, uid_t, uid_t,
+	    const char *);
+void	unit_user_remove(struct unit_user *);
 int	unit_write(const char *, const char *);
 void	unit_rmtree(const char *);
 int	unit_nfds(void);
