@@ -38,6 +38,7 @@
 
 static int	proxy_init(struct sbxd_config *);
 static int	proxy_reload(struct sbxd_config *, json_t *);
+static int	proxy_check(struct sbxd_config *, json_t *);
 static void	proxy_shutdown(void);
 static json_t	*proxy_status(void);
 static struct proxy_listener *proxy_listener_find(const char *);
@@ -55,7 +56,7 @@ static void	proxy_acceptcb(struct evconnlistener *, evutil_socket_t,
 static void	proxy_accept_errorcb(struct evconnlistener *, void *);
 static void	proxy_resumecb(evutil_socket_t, short, void *);
 static void	proxy_refuse(int, const char *);
-static int	proxy_own_listener(const struct sockaddr *);
+static int	proxy_listener_port(in_port_t);
 static void	proxy_ctl_rule(struct control_req *, json_t *, int);
 static void	proxy_ctl_allow(struct control_req *, json_t *);
 static void	proxy_ctl_deny(struct control_req *, json_t *);
@@ -66,6 +67,7 @@ static void	proxy_raise_nofile(void);
 const struct sbxd_component proxy_component = {
 	.cm_name = "proxy",
 	.cm_init = proxy_init,
+	.cm_check = proxy_check,
 	.cm_reload = proxy_reload,
 	.cm_shutdown = proxy_shutdown,
 	.cm_status = proxy_status,
@@ -166,26 +168,54 @@ proxy_reload(struct sbxd_config *conf, json_t *errors)
 	TAILQ_FOREACH_SAFE(pr, &proxy_listeners, pr_entry, next) {
 		if (!pr->pr_seen)
 			proxy_listener_close(pr);
-		else if (proxy_listener_bind(pr, conf) == -1)
+		else if (proxy_listener_bind(pr, conf) == -1) {
+			/* proxy_check refused such a config: fail closed. */
+			log_warnx("proxy: listener %s: policy \"%s\" is gone; "
+			    "closing it", pr->pr_name, pr->pr_policyname);
+			proxy_listener_close(pr);
 			r = -1;
+		}
 	}
 	return (r);
 }
 
 /*
- * Point pr at its policy in conf.  A runtime listener whose policy went
- * from the config falls back to "default", or refuses everything.
+ * Before a reload: every listener the config does not name (a
+ * sandbox's) must find its policy in conf, or the reload is refused.
+ */
+static int
+proxy_check(struct sbxd_config *conf, json_t *errors)
+{
+	struct proxy_listener	*pr;
+	int			 r = 0;
+
+	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry) {
+		if (!pr->pr_runtime ||
+		    config_policy_find(conf, pr->pr_policyname) != NULL)
+			continue;
+		json_array_append_new(errors, json_sprintf("%s: policy \"%s\" "
+		    "is not defined, and listener %s%s%s uses it",
+		    sbxd_env->sx_conffile, pr->pr_policyname, pr->pr_name,
+		    pr->pr_sandbox != NULL ? " of sandbox " : "",
+		    pr->pr_sandbox != NULL ? pr->pr_sandbox : ""));
+		r = -1;
+	}
+	return (r);
+}
+
+/*
+ * Point pr at its policy in conf; -1 (and pr unchanged) if conf has no
+ * such policy.  A listener is never without one.
  */
 static int
 proxy_listener_bind(struct proxy_listener *pr, struct sbxd_config *conf)
 {
-	pr->pr_policy = config_policy_find(conf, pr->pr_policyname);
-	if (pr->pr_policy != NULL)
-		return (0);
-	log_warnx("proxy: listener %s: policy \"%s\" is gone; using "
-	    "\"default\"", pr->pr_name, pr->pr_policyname);
-	pr->pr_policy = config_policy_find(conf, "default");
-	return (pr->pr_policy != NULL ? 0 : -1);
+	struct policy	*pol;
+
+	if ((pol = config_policy_find(conf, pr->pr_policyname)) == NULL)
+		return (-1);
+	pr->pr_policy = pol;
+	return (0);
 }
 
 /* Stop accepting, close every session, then everything else. */
@@ -465,7 +495,8 @@ proxy_resumecb(evutil_socket_t fd __unused, short events __unused,
  * Judge the request of ps by its listener's policy and runtime rules.
  * Returns 0 to go on, or -1 with *why (a stable reason) and *rule (the
  * rule that decided, NULL for the default).  An address literal is also
- * judged as an address: its class, and never one of our own listeners.
+ * judged as an address, as proxy_judge_addr does, and left in ps_up_ss
+ * to connect to.
  */
 int
 proxy_judge(struct proxy_session *ps, const char **why, const char **rule)
@@ -473,8 +504,6 @@ proxy_judge(struct proxy_session *ps, const char **why, const char **rule)
 	struct proxy_listener		*pr = ps->ps_listener;
 	struct proxy_http_request	*rq = &ps->ps_req;
 	const struct policy_rule	*ru;
-	struct sockaddr_storage		 ss;
-	socklen_t			 sslen;
 	enum policy_action		 action;
 
 	ru = policy_match(&pr->pr_policy->pol_body, pr->pr_extra,
@@ -486,65 +515,67 @@ proxy_judge(struct proxy_session *ps, const char **why, const char **rule)
 	}
 	if (rq->rq_host.h_family == 0)
 		return (0);
-	if (util_addr_parse(rq->rq_host.h_name, rq->rq_port, &ss, &sslen) ==
-	    -1) {
+	if (util_addr_parse(rq->rq_host.h_name, rq->rq_port, &ps->ps_up_ss,
+	    &ps->ps_up_sslen) == -1) {
 		*why = "bad-address";
 		return (-1);
 	}
-	*rule = NULL;
-	return (proxy_judge_addr(ps, (struct sockaddr *)&ss, why));
+	return (proxy_judge_addr(ps, &ps->ps_up_ss, &ps->ps_up_sslen, why,
+	    rule));
 }
 
-/* May ps connect to sa?  0, or -1 with *why. */
+/*
+ * May ps connect to ss, which has the request's port?  An address that
+ * carries an IPv4 one becomes it first, in ss.  Any address of this
+ * host on the port of one of our listeners is refused, whatever the
+ * policy: a sandbox never reaches another's listener, or its own again.
+ * Then the address rules, block ones included, and the address's class
+ * decide; this host's own addresses count as loopback.  0, or -1 with
+ * *why and *rule (the deciding rule's text, or NULL).
+ */
 int
-proxy_judge_addr(struct proxy_session *ps, const struct sockaddr *sa,
-    const char **why)
+proxy_judge_addr(struct proxy_session *ps, struct sockaddr_storage *ss,
+    socklen_t *sslen, const char **why, const char **rule)
 {
-	struct proxy_listener	*pr = ps->ps_listener;
-	const void		*addr;
+	struct proxy_listener		*pr = ps->ps_listener;
+	const struct policy_rule	*ru;
+	const void			*addr;
+	int				 local;
 
-	if (sa->sa_family == AF_INET)
-		addr = &((const struct sockaddr_in *)sa)->sin_addr;
-	else if (sa->sa_family == AF_INET6)
-		addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	*rule = NULL;
+	util_sockaddr_unmap(ss, sslen);
+	if (ss->ss_family == AF_INET)
+		addr = &((const struct sockaddr_in *)ss)->sin_addr;
+	else if (ss->ss_family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)ss)->sin6_addr;
 	else {
 		*why = "bad-address";
 		return (-1);
 	}
-	if (proxy_own_listener(sa)) {
+	local = util_addr_local(ss->ss_family, addr);
+	if (local && proxy_listener_port(util_sockaddr_port(
+	    (struct sockaddr *)ss))) {
 		*why = "own-listener";
 		return (-1);
 	}
-	return (policy_addr_check(&pr->pr_policy->pol_body, pr->pr_extra,
-	    sa->sa_family, addr, util_sockaddr_port(sa), why));
+	if (policy_addr_check(&pr->pr_policy->pol_body, pr->pr_extra,
+	    ss->ss_family, addr, util_sockaddr_port((struct sockaddr *)ss),
+	    local, why, &ru) == -1) {
+		*rule = ru != NULL ? policy_rule_text(ru) : NULL;
+		return (-1);
+	}
+	return (0);
 }
 
-/*
- * Whether sa reaches one of our own listeners: the same port, and the
- * same address or a listener on the unspecified address.
- */
+/* Whether one of our listeners has port, on any address. */
 static int
-proxy_own_listener(const struct sockaddr *sa)
+proxy_listener_port(in_port_t port)
 {
-	struct proxy_listener		*pr;
-	const struct sockaddr		*la;
-	const struct sockaddr_in	*l4;
-	const struct sockaddr_in6	*l6;
+	struct proxy_listener	*pr;
 
-	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry) {
-		la = (struct sockaddr *)&pr->pr_ss;
-		if (util_sockaddr_port(la) != util_sockaddr_port(sa))
-			continue;
-		if (util_sockaddr_cmp(la, sa) == 0)
+	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry)
+		if (util_sockaddr_port((struct sockaddr *)&pr->pr_ss) == port)
 			return (1);
-		l4 = (const struct sockaddr_in *)la;
-		l6 = (const struct sockaddr_in6 *)la;
-		if ((la->sa_family == AF_INET &&
-		    l4->sin_addr.s_addr == htonl(INADDR_ANY)) ||
-		    (la->sa_family == AF_INET6 &&
-		    IN6_IS_ADDR_UNSPECIFIED(&l6->sin6_addr)))
-			return (1);
-	}
 	return (0);
 }
 

@@ -200,7 +200,8 @@ extern struct proxy_stats	 proxy_stats;
 int		 proxy_judge(struct proxy_session *, const char **,
 		    const char **);
 int		 proxy_judge_addr(struct proxy_session *,
-		    const struct sockaddr *, const char **);
+		    struct sockaddr_storage *, socklen_t *, const char **,
+		    const char **);
 struct proxy_conf *proxy_conf(void);
 
 /* proxy_session.c */

@@ -47,6 +47,8 @@ static uint64_t		 proxy_session_ids;
 static void	proxy_session_decide(struct proxy_session *);
 static void	proxy_session_resolve(struct proxy_session *);
 static void	proxy_session_dnscb(int, struct evutil_addrinfo *, void *);
+static int	proxy_session_addr_next(struct proxy_session *, const char **,
+		    const char **);
 static void	proxy_session_connect(struct proxy_session *);
 static void	proxy_session_connected(struct proxy_session *);
 static void	proxy_session_connect_failed(struct proxy_session *, short);
@@ -216,7 +218,7 @@ proxy_side_unpark(struct proxy_side *side)
 {
 	struct proxy_session	*ps = side->ps;
 	struct bufferevent	*bev;
-	const char		*why;
+	const char		*why, *rule;
 	int			 fd;
 
 	bev = proxy_pool_take(ps->ps_listener, ps->ps_dest, &fd,
@@ -225,8 +227,8 @@ proxy_side_unpark(struct proxy_side *side)
 		return (-1);
 	side->bev = bev;
 	side->fd = fd;
-	if (proxy_judge_addr(ps, (struct sockaddr *)&ps->ps_up_ss,
-	    &why) == -1) {
+	if (proxy_judge_addr(ps, &ps->ps_up_ss, &ps->ps_up_sslen, &why,
+	    &rule) == -1) {
 		proxy_side_free(side);
 		return (-1);
 	}
@@ -467,7 +469,10 @@ proxy_session_decide(struct proxy_session *ps)
 		proxy_session_resolve(ps);
 		return;
 	}
-	/* proxy_judge checked the literal; connect to exactly it. */
+	/*
+	 * proxy_judge checked the literal; connect to exactly it (a pool
+	 * that had nothing to give may have written over ps_up_ss).
+	 */
 	if (util_addr_parse(rq->rq_host.h_name, rq->rq_port, &ps->ps_up_ss,
 	    &ps->ps_up_sslen) == -1) {
 		ps->ps_note = "bad literal";
@@ -475,6 +480,7 @@ proxy_session_decide(struct proxy_session *ps)
 		    0);
 		return;
 	}
+	util_sockaddr_unmap(&ps->ps_up_ss, &ps->ps_up_sslen);
 	ps->ps_ai_next = NULL;
 	proxy_session_connect(ps);
 }
@@ -493,15 +499,14 @@ proxy_session_resolve(struct proxy_session *ps)
 }
 
 /*
- * The answer: keep the addresses that pass the policy, in order; none
+ * The answer: the first address that passes the policy goes next; none
  * passing is a block.  A failed lookup fails closed.  Takes ai.
  */
 static void
 proxy_session_dnscb(int err, struct evutil_addrinfo *ai, void *arg)
 {
 	struct proxy_session	*ps = arg;
-	struct evutil_addrinfo	*a;
-	const char		*why = NULL, *first = NULL;
+	const char		*why, *rule;
 	char			 msg[512];
 
 	ps->ps_dns = NULL;
@@ -512,49 +517,62 @@ proxy_session_dnscb(int err, struct evutil_addrinfo *ai, void *arg)
 		proxy_session_respond(ps, 502, NULL, msg, 0);
 		return;
 	}
-	ps->ps_ai = ai;
-	ps->ps_ai_next = NULL;
-	for (a = ai; a != NULL; a = a->ai_next) {
-		if (proxy_judge_addr(ps, a->ai_addr, &why) == 0) {
-			ps->ps_ai_next = a;
-			break;
-		}
-		if (first == NULL)
-			first = why;
-	}
-	if (ps->ps_ai_next == NULL) {
-		proxy_session_block(ps, first != NULL ? first : "no-address",
-		    NULL);
+	ps->ps_ai = ps->ps_ai_next = ai;
+	if (proxy_session_addr_next(ps, &why, &rule) == -1) {
+		proxy_session_block(ps, why, rule);
 		return;
 	}
 	proxy_session_connect(ps);
 }
 
 /*
- * Connect to the next address that passed the checks (or the literal
- * in ps_up_ss).  Each failure moves to the next; the last answers 502,
- * or 504 on a timeout.
+ * The next resolved address that passes the policy, with the request's
+ * port, into ps_up_ss; the address after it is tried next.  -1 if none
+ * is left, with *why and *rule of the first refused (or "no-address").
+ */
+static int
+proxy_session_addr_next(struct proxy_session *ps, const char **why,
+    const char **rule)
+{
+	struct evutil_addrinfo	*a;
+	const char		*w, *r;
+	int			 first = 1;
+
+	*why = "no-address";
+	*rule = NULL;
+	for (a = ps->ps_ai_next; a != NULL; a = a->ai_next) {
+		if (a->ai_addrlen > sizeof(ps->ps_up_ss))
+			continue;
+		memcpy(&ps->ps_up_ss, a->ai_addr, a->ai_addrlen);
+		ps->ps_up_sslen = a->ai_addrlen;
+		util_sockaddr_setport((struct sockaddr *)&ps->ps_up_ss,
+		    ps->ps_req.rq_port);
+		if (proxy_judge_addr(ps, &ps->ps_up_ss, &ps->ps_up_sslen, &w,
+		    &r) == 0) {
+			ps->ps_ai_next = a->ai_next;
+			return (0);
+		}
+		if (first) {
+			*why = w;
+			*rule = r;
+			first = 0;
+		}
+	}
+	ps->ps_ai_next = NULL;
+	return (-1);
+}
+
+/*
+ * Connect to the address in ps_up_ss, which passed the checks.  A
+ * failure moves to the next resolved address that passes; the last
+ * answers 502, or 504 on a timeout.
  */
 static void
 proxy_session_connect(struct proxy_session *ps)
 {
 	struct timeval	 tv = { proxy_conf()->pc_timeout_connect, 0 };
-	const char	*why;
 	int		 fd;
 
-	if (ps->ps_ai_next != NULL) {
-		memcpy(&ps->ps_up_ss, ps->ps_ai_next->ai_addr,
-		    ps->ps_ai_next->ai_addrlen);
-		ps->ps_up_sslen = ps->ps_ai_next->ai_addrlen;
-		util_sockaddr_setport((struct sockaddr *)&ps->ps_up_ss,
-		    ps->ps_req.rq_port);
-		/* Later addresses are judged when their turn comes. */
-		for (ps->ps_ai_next = ps->ps_ai_next->ai_next;
-		    ps->ps_ai_next != NULL &&
-		    proxy_judge_addr(ps, ps->ps_ai_next->ai_addr, &why) == -1;
-		    ps->ps_ai_next = ps->ps_ai_next->ai_next)
-			;	/* nothing */
-	}
 	ps->ps_state = PROXY_S_CONNECT;
 	if ((fd = util_socket(ps->ps_up_ss.ss_family, SOCK_STREAM)) == -1) {
 		proxy_session_connect_failed(ps, BEV_EVENT_ERROR);
@@ -594,8 +612,9 @@ proxy_session_retry(struct proxy_session *ps)
 static void
 proxy_session_connect_failed(struct proxy_session *ps, short events)
 {
-	char	 msg[512], addr[64];
-	int	 code = EVUTIL_SOCKET_ERROR();
+	char		 msg[512], addr[64];
+	const char	*why, *rule;
+	int		 code = EVUTIL_SOCKET_ERROR();
 
 	proxy_side_free(&ps->ps_up);
 	util_sockaddr_str((struct sockaddr *)&ps->ps_up_ss, addr,
@@ -603,7 +622,9 @@ proxy_session_connect_failed(struct proxy_session *ps, short events)
 	log_debug("%s: session %llu: %s (%s): %s", __func__,
 	    (unsigned long long)ps->ps_id, ps->ps_dest, addr,
 	    events & BEV_EVENT_TIMEOUT ? "timeout" : strerror(code));
-	if (ps->ps_ai_next != NULL) {
+	/* Later addresses are judged when their turn comes. */
+	if (ps->ps_ai_next != NULL &&
+	    proxy_session_addr_next(ps, &why, &rule) == 0) {
 		proxy_session_connect(ps);
 		return;
 	}

@@ -43,6 +43,7 @@ struct sandbox_check {
 
 static int	sandbox_init(struct sbxd_config *);
 static int	sandbox_reload(struct sbxd_config *, json_t *);
+static int	sandbox_check_conf(struct sbxd_config *, json_t *);
 static void	sandbox_shutdown(void);
 static json_t	*sandbox_status(void);
 static const char *sandbox_uid_name(uid_t);
@@ -69,6 +70,7 @@ static int	 sandbox_check_healthy(json_t *);
 const struct sbxd_component sandbox_component = {
 	.cm_name = "sandbox",
 	.cm_init = sandbox_init,
+	.cm_check = sandbox_check_conf,
 	.cm_reload = sandbox_reload,
 	.cm_shutdown = sandbox_shutdown,
 	.cm_status = sandbox_status,
@@ -148,6 +150,30 @@ sandbox_home_parent(const char *dir)
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * Before a reload: every sandbox keeps its policy.  Those with a
+ * listener open are the proxy's to check; the others (failed, or being
+ * made or removed) are checked here, so that none is restored later
+ * without one.
+ */
+static int
+sandbox_check_conf(struct sbxd_config *conf, json_t *errors)
+{
+	struct sandbox	*sb;
+	int		 r = 0;
+
+	TAILQ_FOREACH(sb, &sandboxes, sb_entry) {
+		if (proxy_listener_up(sb->sb_name) ||
+		    config_policy_find(conf, sb->sb_policy) != NULL)
+			continue;
+		json_array_append_new(errors, json_sprintf("%s: policy \"%s\" "
+		    "is not defined, and sandbox %s uses it",
+		    sbxd_env->sx_conffile, sb->sb_policy, sb->sb_name));
+		r = -1;
+	}
+	return (r);
 }
 
 /* Reload: new sandboxes use the new settings; the firewall stays. */

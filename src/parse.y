@@ -83,6 +83,8 @@ static struct sbxd_config	*conf;
 static json_t			*errors;
 static int			 errline;	/* last line with an error */
 static int			 parse_nomem;	/* an allocation failed */
+static char			 sandbox_where[SBXD_PATH_MAX + 16]; /* the first
+					   sandbox line, as file:line */
 static const char		*errfile;
 static char			 lasttok[40];	/* for syntax errors */
 static int			 stmt_start;	/* next word starts a line */
@@ -258,7 +260,11 @@ main		: STATE STRING			{
 		}
 		| PROXY proxyopt
 		| PFMON pfmonopt
-		| SANDBOX sandboxopt
+		| SANDBOX sandboxopt		{
+			if (sandbox_where[0] == '\0')
+				snprintf(sandbox_where, sizeof(sandbox_where),
+				    "%s:%d", file->name, yylval.lineno);
+		}
 		;
 
 pfmonopt	: INTERFACE STRING		{
@@ -1086,6 +1092,7 @@ parse_config(const char *filename, json_t *errs)
 	errors = errs;
 	errline = 0;
 	errfile = NULL;
+	sandbox_where[0] = '\0';
 	stmt_start = 1;
 	file = NULL;
 	parse_nomem = 0;
@@ -1105,6 +1112,15 @@ parse_config(const char *filename, json_t *errs)
 	yyparse();
 	nerr = file->errors;
 	popfile();
+	/* Sandboxes need their policy; "default" when none is named. */
+	if (nerr == 0 && conf->sc_sandbox.sbc_enabled &&
+	    config_policy_find(conf, conf->sc_sandbox.sbc_policy) == NULL) {
+		json_array_append_new(errors, json_sprintf("%s: new sandboxes "
+		    "get policy \"%s\", which is not defined: define it, or "
+		    "name another with sandbox policy", sandbox_where,
+		    conf->sc_sandbox.sbc_policy));
+		nerr++;
+	}
 	if (parse_nomem)
 		json_array_append_new(errors, json_sprintf("%s: out of memory",
 		    filename));

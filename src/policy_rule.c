@@ -911,29 +911,38 @@ policy_addr_class_name(int class)
 }
 
 /*
- * May a connection go to addr:port?  A public address may.  Loopback
- * needs "loopback yes", the private ranges "private yes"; any of them,
- * and multicast or reserved addresses, may also be allowed by an explicit
- * address rule covering addr:port.  Returns 0, or -1 with *why set to
- * the class.
+ * May a connection go to addr:port, whatever name led there?  The most
+ * specific address rule covering addr:port decides, block or allow.
+ * Without one, a public address may; a loopback one, or one of this
+ * host's own (local), needs "loopback yes", the private ranges "private
+ * yes", and multicast or reserved addresses a rule.  Returns 0, or -1
+ * with *why ("policy" for a rule, else the class) and *rule (the rule,
+ * or NULL).
  */
 int
 policy_addr_check(const struct policy_body *pb,
     const struct policy_rules *extra, int family, const void *addr,
-    uint16_t port, const char **why)
+    uint16_t port, int local, const char **why,
+    const struct policy_rule **rule)
 {
 	const struct policy_rule	*best = NULL;
 	struct rule_score		 bsc;
 	int				 class;
 
-	class = policy_addr_class(family, addr);
-	if (class == POLICY_ADDR_PUBLIC ||
-	    (class == POLICY_ADDR_LOOPBACK && pb->pb_loopback) ||
-	    (class == POLICY_ADDR_PRIVATE && pb->pb_private))
-		return (0);
+	*rule = NULL;
 	rules_best_addr(pb, &pb->pb_rules, family, addr, port, &best, &bsc);
 	rules_best_addr(pb, extra, family, addr, port, &best, &bsc);
 	if (best != NULL && best->ru_action == POLICY_ALLOW)
+		return (0);
+	if (best != NULL) {
+		*why = "policy";
+		*rule = best;
+		return (-1);
+	}
+	class = local ? POLICY_ADDR_LOOPBACK : policy_addr_class(family, addr);
+	if (class == POLICY_ADDR_PUBLIC ||
+	    (class == POLICY_ADDR_LOOPBACK && pb->pb_loopback) ||
+	    (class == POLICY_ADDR_PRIVATE && pb->pb_private))
 		return (0);
 	*why = policy_addr_class_name(class);
 	return (-1);

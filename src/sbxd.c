@@ -54,6 +54,7 @@ static void	sbxd_ready(void);
 static struct event_base *sbxd_base_new(void);
 static int	sbxd_start(struct sbxd_config *);
 static int	sbxd_pidfile(const char *);
+static int	sbxd_check(struct sbxd_config *, json_t *);
 static void	sbxd_keep_restart(struct sbxd_config *, struct sbxd_config *);
 static void	sbxd_apply_loglevel(struct sbxd_config *);
 static void	sbxd_log_errors(json_t *);
@@ -386,7 +387,9 @@ sbxd_reload(json_t *errors)
 	if ((errs = json_array()) == NULL)
 		return (-1);
 	log_info("reloading %s", sbxd_env->sx_conffile);
-	if ((conf = parse_config(sbxd_env->sx_conffile, errs)) == NULL) {
+	if ((conf = parse_config(sbxd_env->sx_conffile, errs)) == NULL ||
+	    sbxd_check(conf, errs) == -1) {
+		config_free(conf);
 		sbxd_log_errors(errs);
 		log_warnx("reload failed: %zu errors; the running "
 		    "configuration is kept", json_array_size(errs));
@@ -415,6 +418,23 @@ sbxd_reload(json_t *errors)
 	if (errors != NULL)
 		json_array_extend(errors, errs);
 	json_decref(errs);
+	return (r);
+}
+
+/*
+ * Whether every component can move to conf: no listener or sandbox may
+ * be left without its policy.  -1 with the reasons in errs.
+ */
+static int
+sbxd_check(struct sbxd_config *conf, json_t *errs)
+{
+	size_t	 i;
+	int	 r = 0;
+
+	for (i = 0; i < SBXD_NCOMPONENTS; i++)
+		if (sbxd_components[i]->cm_check != NULL &&
+		    sbxd_components[i]->cm_check(conf, errs) == -1)
+			r = -1;
 	return (r);
 }
 

@@ -233,12 +233,15 @@ extern struct sbxd		*sbxd_env;
  * unconfigured component stays off and says so in its status); reload
  * moves it to a new config; shutdown stops it for good; status returns
  * a JSON object with at least "state".  The rest is optional (NULL):
- * uid_name names a uid the component owns (a sandbox's user); offline
- * reads a saved file and prints it, without a config (sbxd -r).
+ * check says, before a reload, whether the component's running state
+ * can move to the new config (-1 with messages in errors: the reload is
+ * refused); uid_name names a uid the component owns (a sandbox's user);
+ * offline reads a saved file and prints it, without a config (sbxd -r).
  */
 struct sbxd_component {
 	const char	 *cm_name;
 	int		(*cm_init)(struct sbxd_config *);
+	int		(*cm_check)(struct sbxd_config *, json_t *);
 	int		(*cm_reload)(struct sbxd_config *, json_t *);
 	void		(*cm_shutdown)(void);
 	json_t		*(*cm_status)(void);
@@ -391,7 +394,7 @@ int		 policy_addr_class(int, const void *);
 const char	*policy_addr_class_name(int);
 int		 policy_addr_check(const struct policy_body *,
 		    const struct policy_rules *, int, const void *, uint16_t,
-		    const char **);
+		    int, const char **, const struct policy_rule **);
 
 /* src/store.c */
 int		 store_open(const char *);
@@ -428,6 +431,8 @@ in_port_t	 util_sockaddr_port(const struct sockaddr *);
 void		 util_sockaddr_setport(struct sockaddr *, in_port_t);
 int		 util_socket(int, int);
 void		 util_zero(void *, size_t);
+int		 util_sockaddr_unmap(struct sockaddr_storage *, socklen_t *);
+int		 util_addr_local(int, const void *);
 
 /* proxy/proxy.c */
 int		 proxy_listener_add(const char *,

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,24 @@
 #include "log.h"
 #include "sbxd.h"
 
+#define UTIL_LOCAL_MSECS	1000	/* how long the host's addresses are
+					   trusted before they are read again */
+#define UTIL_LOCAL_MAX		256	/* addresses kept; more are read
+					   again at every question */
+
 struct sbxd	*sbxd_env;
+
+/* This host's interface addresses, read by util_local_read. */
+static struct {
+	struct timespec	 lc_read;	/* when; 0: never */
+	int		 lc_full;	/* more than fit */
+	int		 lc_warned;
+	int		 lc_n4, lc_n6;
+	struct in_addr	 lc_v4[UTIL_LOCAL_MAX];
+	struct in6_addr	 lc_v6[UTIL_LOCAL_MAX];
+} util_local;
+
+static int	util_local_read(void);
 
 /* malloc or die: for startup and config parsing only. */
 void *
@@ -260,4 +278,121 @@ util_zero(void *p, size_t len)
 	while (len-- > 0)
 		*v++ = 0;
 #endif
+}
+
+/*
+ * An IPv6 address that carries an IPv4 one, v4-mapped (::ffff:a.b.c.d)
+ * or v4-compatible (::a.b.c.d, but not :: or ::1), becomes that AF_INET
+ * address, port kept, so that it compares and is judged as what it
+ * reaches.  Returns 1 if ss changed.
+ */
+int
+util_sockaddr_unmap(struct sockaddr_storage *ss, socklen_t *len)
+{
+	static const uint8_t	 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				    0, 0xff, 0xff };
+	static const uint8_t	 zero[12];
+	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in	 sin;
+	const uint8_t		*a = s6->sin6_addr.s6_addr;
+	int			 v4mapped, v4compat;
+
+	if (ss->ss_family != AF_INET6)
+		return (0);
+	v4mapped = memcmp(a, mapped, 12) == 0;
+	v4compat = memcmp(a, zero, 12) == 0 && !(a[12] == 0 && a[13] == 0 &&
+	    a[14] == 0 && a[15] <= 1);
+	if (!v4mapped && !v4compat)
+		return (0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = s6->sin6_port;
+	memcpy(&sin.sin_addr, a + 12, 4);
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &sin, sizeof(sin));
+	*len = sizeof(sin);
+	return (1);
+}
+
+/*
+ * Whether addr is this host's own: loopback, unspecified, or an address
+ * of one of its interfaces.  Connecting to any of them reaches the
+ * host's own services, whatever the address looks like.
+ */
+int
+util_addr_local(int family, const void *addr)
+{
+	struct timespec	 now;
+	long long	 age;
+	int		 i;
+
+	if (family == AF_INET) {
+		const uint8_t	*a = addr;
+
+		if (a[0] == 127 || (a[0] == 0 && a[1] == 0 && a[2] == 0 &&
+		    a[3] == 0))
+			return (1);
+	} else if (family == AF_INET6) {
+		if (IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)addr) ||
+		    IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)addr))
+			return (1);
+	} else
+		return (0);
+	util_monotime(&now);
+	age = (now.tv_sec - util_local.lc_read.tv_sec) * 1000LL +
+	    (now.tv_nsec - util_local.lc_read.tv_nsec) / 1000000;
+	if ((util_local.lc_read.tv_sec == 0 && util_local.lc_read.tv_nsec ==
+	    0) || age >= UTIL_LOCAL_MSECS) {
+		if (util_local_read() == -1)
+			return (1);	/* unknown: the careful answer */
+	}
+	if (family == AF_INET) {
+		for (i = 0; i < util_local.lc_n4; i++)
+			if (memcmp(&util_local.lc_v4[i], addr, 4) == 0)
+				return (1);
+	} else {
+		for (i = 0; i < util_local.lc_n6; i++)
+			if (memcmp(&util_local.lc_v6[i], addr, 16) == 0)
+				return (1);
+	}
+	return (util_local.lc_full);	/* not all known: careful */
+}
+
+/* Read the host's interface addresses into util_local. */
+static int
+util_local_read(void)
+{
+	struct ifaddrs	*ifa, *i;
+
+	if (getifaddrs(&ifa) == -1) {
+		log_warn("%s: getifaddrs", __func__);
+		return (-1);
+	}
+	util_local.lc_n4 = util_local.lc_n6 = util_local.lc_full = 0;
+	for (i = ifa; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			if (util_local.lc_n4 == UTIL_LOCAL_MAX) {
+				util_local.lc_full = 1;	/* logged below */
+				continue;
+			}
+			util_local.lc_v4[util_local.lc_n4++] =
+			    ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			if (util_local.lc_n6 == UTIL_LOCAL_MAX) {
+				util_local.lc_full = 1;
+				continue;
+			}
+			util_local.lc_v6[util_local.lc_n6++] =
+			    ((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+		}
+	}
+	freeifaddrs(ifa);
+	if (util_local.lc_full && !util_local.lc_warned++)
+		log_warnx("more than %d addresses on one family's interfaces: "
+		    "every other address is taken for one of them",
+		    UTIL_LOCAL_MAX);
+	util_monotime(&util_local.lc_read);
+	return (0);
 }

@@ -22,6 +22,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	static struct policy_body	 pb;
 	static int			 init;
 	struct policy_rule		*ru;
+	const struct policy_rule	*rp;
 	struct sbxd_host		 h;
 	enum policy_action		 a;
 	const char			*why;
@@ -45,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		(void)policy_match(&pb, NULL, &h, 443, &a);
 		if (h.h_family != 0)
 			(void)policy_addr_check(&pb, NULL, h.h_family, &h.h_ip,
-			    443, &why);
+			    443, 0, &why, &rp);
 	}
 	if (policy_rule_parse(s, POLICY_BLOCK, &ru, err, sizeof(err)) == 0) {
 		/* Canonical text parses back to itself. */

@@ -170,3 +170,83 @@ through() {
 	shift
 	curl -sS -x "http://$PROXY" --max-time 20 "$@" "$u"
 }
+
+# ns_setup: a network namespace of the test's own, $NS, with loopback
+# up, removed at the end with everything running in it.
+ns_setup() {
+	NS=sbxt$$
+	ip netns add "$NS" || fail "ip netns add $NS"
+	on_exit ns_cleanup
+	in_ns ip link set lo up || fail "lo up in $NS"
+}
+
+ns_cleanup() {
+	ip netns pids "$NS" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+}
+
+# in_ns CMD...: run CMD inside the namespace.
+in_ns() {
+	ip netns exec "$NS" "$@"
+}
+
+# start_ns_sbxd: sbxd -d on $CONF inside the namespace, with an events
+# follower writing to $T/events.
+start_ns_sbxd() {
+	ip netns exec "$NS" "$SBXD" -d -f "$CONF" >>"$LOG" 2>&1 &
+	SBXD_PID=$!
+	WAIT_TENTHS=300 wait_for ctl status || fail "sbxd did not start"
+	"$SBXCTL" -s "$SOCK" -j events >>"$T/events" 2>&1 &
+	PEER_PIDS="$PEER_PIDS $!"
+	wait_for followers_at_least 1 ||
+	    fail "the events follower did not connect"
+}
+
+# sandbox_name VAR SUFFIX: set VAR to a sandbox name unique to this run;
+# its OS user is removed at the end if the test left it.
+sandbox_name() {
+	eval "$1=t$$$2"
+	SANDBOX_NAMES="${SANDBOX_NAMES:-} t$$$2"
+}
+
+sandbox_users_cleanup() {
+	for n in ${SANDBOX_NAMES:-}; do
+		if id "sbx-$n" >/dev/null 2>&1; then
+			pkill -KILL -u "sbx-$n" 2>/dev/null
+			userdel "sbx-$n" >/dev/null 2>&1
+			groupdel "sbx-$n" >/dev/null 2>&1
+		fi
+	done
+}
+CLEANUP_HOOKS="$CLEANUP_HOOKS sandbox_users_cleanup"
+
+# ns_peer_setup ADDR4 ADDR6: a second namespace, $NS_PEER, for the
+# servers a test reaches, joined to $NS by a veth pair: the peer holds
+# ADDR4/24 and ADDR6/64 (their last part 1), $NS the same networks'
+# .2 and ::2.  Its servers are remote to $NS, not addresses of its own.
+ns_peer_setup() {
+	NS_PEER=sbxp$$
+	ip netns add "$NS_PEER" || fail "ip netns add $NS_PEER"
+	on_exit ns_peer_cleanup
+	ip link add "sbxa$$" netns "$NS" type veth peer name "sbxb$$" \
+	    netns "$NS_PEER" || fail "veth"
+	in_peer ip link set lo up
+	in_peer ip link set "sbxb$$" up
+	in_ns ip link set "sbxa$$" up
+	in_peer ip addr add "$1/24" dev "sbxb$$" || fail "peer address $1"
+	in_peer ip addr add "$2/64" dev "sbxb$$" nodad ||
+	    fail "peer address $2"
+	in_ns ip addr add "${1%.*}.2/24" dev "sbxa$$" || fail "address"
+	in_ns ip addr add "${2%::*}::2/64" dev "sbxa$$" nodad ||
+	    fail "address"
+}
+
+ns_peer_cleanup() {
+	ip netns pids "$NS_PEER" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+	ip netns del "$NS_PEER" 2>/dev/null
+}
+
+# in_peer CMD...: run CMD inside the peer namespace.
+in_peer() {
+	ip netns exec "$NS_PEER" "$@"
+}

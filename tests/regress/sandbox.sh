@@ -15,27 +15,12 @@ for t in ip nft curl openssl python3 runuser; do
 	command -v $t >/dev/null || skip "needs $t"
 done
 
-NS=sbxsb$$
 GROUP=$((4000 + $$ % 1000))
 SRV=10.213.0.1
 SRV6=fd00:213::1
 UIDS="60800 60899"
-
-cleanup_sandbox() {
-	for u in sbx-rt1 sbx-op1; do
-		pkill -KILL -u "$u" 2>/dev/null
-		userdel "$u" >/dev/null 2>&1
-		groupdel "$u" >/dev/null 2>&1
-	done
-	ip netns pids "$NS" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-}
-on_exit cleanup_sandbox
-
-# in_ns CMD...: run CMD inside the namespace.
-in_ns() {
-	ip netns exec "$NS" "$@"
-}
+sandbox_name RT1 rt
+sandbox_name OP1 op
 
 # as_user NAME CMD...: CMD as the sandbox's user through sbxctl exec.
 as_user() {
@@ -58,10 +43,9 @@ for l in open('$T/events'):
 sys.exit(1)"
 }
 
-ip netns add "$NS" || fail "ip netns add"
-in_ns ip link set lo up
-in_ns ip addr add "$SRV/32" dev lo
-in_ns ip addr add "$SRV6/128" dev lo nodad
+# The servers are in a namespace of their own, reached through a link.
+ns_setup
+ns_peer_setup "$SRV" "$SRV6"
 
 mkdir -p "$T/pub" && chmod 0755 "$T/pub"
 cat >"$T/hosts" <<EOF2
@@ -69,13 +53,13 @@ $SRV allowed.test blocked.test
 EOF2
 make_cert allowed.test blocked.test
 cp "$T/cert.pem" "$T/pub/cert.pem" && chmod 0644 "$T/pub/cert.pem"
-(cd "$T" && in_ns python3 "$top_srcdir/tests/regress/peer.py" http "$SRV" 80 \
-    >"$T/peer.http" 2>&1) &
+(cd "$T" && in_peer python3 "$top_srcdir/tests/regress/peer.py" http "$SRV" \
+    80 >"$T/peer.http" 2>&1) &
 PEER_PIDS="$PEER_PIDS $!"
-(in_ns python3 "$top_srcdir/tests/regress/peer.py" tls "$SRV" 443 \
+(in_peer python3 "$top_srcdir/tests/regress/peer.py" tls "$SRV" 443 \
     "$T/cert.pem" "$T/key.pem" >"$T/peer.tls" 2>&1) &
 PEER_PIDS="$PEER_PIDS $!"
-(in_ns python3 "$top_srcdir/tests/regress/peer.py" http "$SRV6" 80 \
+(in_peer python3 "$top_srcdir/tests/regress/peer.py" http "$SRV6" 80 \
     >"$T/peer.http6" 2>&1) &
 PEER_PIDS="$PEER_PIDS $!"
 wait_for grep -q ready "$T/peer.http" || fail "http peer"
@@ -97,141 +81,131 @@ sandbox shell "/bin/sh"
 sandbox firewall nftables table "sbxd"
 EOF2
 
-start_ns_sbxd() {
-	ip netns exec "$NS" "$SBXD" -d -f "$CONF" >>"$LOG" 2>&1 &
-	SBXD_PID=$!
-	wait_for ctl status || fail "sbxd did not start"
-	# a follower ends with the daemon: start one for each run
-	"$SBXCTL" -s "$SOCK" -j events >>"$T/events" 2>&1 &
-	PEER_PIDS="$PEER_PIDS $!"
-	wait_for followers_at_least 1 ||
-	    fail "the events follower did not connect"
-}
 start_ns_sbxd
 
 # A restricted sandbox.
-ctl create rt1 --restrict-network >"$T/out" 2>&1 || {
-	cat "$T/out"; fail "create rt1"; }
-grep -q "ready" "$T/out" || fail "create rt1 does not say ready"
-ctl -j show rt1 >"$T/show" || fail "show rt1"
+ctl create $RT1 --restrict-network >"$T/out" 2>&1 || {
+	cat "$T/out"; fail "create $RT1"; }
+grep -q "ready" "$T/out" || fail "create $RT1 does not say ready"
+ctl -j show $RT1 >"$T/show" || fail "show $RT1"
 U1=$(json_get '["sandbox"]["uid"]' <"$T/show")
 P1=$(json_get '["sandbox"]["port"]' <"$T/show")
-[ "$(id -u sbx-rt1)" = "$U1" ] || fail "OS user sbx-rt1 has not uid $U1"
-[ "$(stat -c '%a %u' "$T/home/rt1")" = "700 $U1" ] ||
-    fail "home of rt1 is not 0700 and its own"
-event_has sandbox.created "e.get('sandbox') == 'rt1'" ||
+[ "$(id -u sbx-$RT1)" = "$U1" ] || fail "OS user sbx-$RT1 has not uid $U1"
+[ "$(stat -c '%a %u' "$T/home/$RT1")" = "700 $U1" ] ||
+    fail "home of $RT1 is not 0700 and its own"
+event_has sandbox.created "e.get('sandbox') == '$RT1'" ||
     fail "no sandbox.created event"
 in_ns nft list chain inet sbxd "uid_$U1" >/dev/null ||
     fail "no firewall chain for uid $U1"
 
 # Through the proxy: the allowed name over http and https.
-[ "$(as_user rt1 curl -sS --max-time 10 http://allowed.test/)" = hello ] ||
+[ "$(as_user $RT1 curl -sS --max-time 10 http://allowed.test/)" = hello ] ||
     fail "http to the allowed name through the proxy"
-[ "$(as_user rt1 curl -sS --max-time 10 --cacert "$T/pub/cert.pem" \
+[ "$(as_user $RT1 curl -sS --max-time 10 --cacert "$T/pub/cert.pem" \
     https://allowed.test/)" = hello ] ||
     fail "https to the allowed name through the proxy"
-code=$(as_user rt1 curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+code=$(as_user $RT1 curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
     http://blocked.test/)
 [ "$code" = 403 ] || fail "blocked name: $code, want 403"
-event_has proxy.block "e.get('sandbox') == 'rt1' and 'blocked.test' in \
-json.dumps(e)" || fail "no proxy.block event naming rt1"
+event_has proxy.block "e.get('sandbox') == '$RT1' and 'blocked.test' in \
+json.dumps(e)" || fail "no proxy.block event naming $RT1"
 
 # Around the proxy: all dropped, all seen by pfmon.
-as_user rt1 curl -sS --noproxy '*' --max-time 3 "http://$SRV/" \
+as_user $RT1 curl -sS --noproxy '*' --max-time 3 "http://$SRV/" \
     >/dev/null 2>&1 && fail "direct TCP to $SRV got through"
-event_has pfmon.block "e.get('sandbox') == 'rt1' and e.get('uid') == $U1 \
+event_has pfmon.block "e.get('sandbox') == '$RT1' and e.get('uid') == $U1 \
 and e.get('dst') == '$SRV' and e.get('dport') == 80 and \
 e.get('proto') == 'tcp'" || fail "no pfmon.block for direct TCP"
-as_user rt1 python3 -c "import socket
+as_user $RT1 python3 -c "import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 try:
     s.sendto(b'x', ('$SRV', 53))
 except OSError:
     pass" >/dev/null 2>&1
-event_has pfmon.block "e.get('sandbox') == 'rt1' and e.get('proto') == \
+event_has pfmon.block "e.get('sandbox') == '$RT1' and e.get('proto') == \
 'udp' and e.get('dport') == 53" || fail "no pfmon.block for UDP to 53"
-as_user rt1 curl -sS --noproxy '*' --max-time 3 "http://[$SRV6]/" \
+as_user $RT1 curl -sS --noproxy '*' --max-time 3 "http://[$SRV6]/" \
     >/dev/null 2>&1 && fail "IPv6 got through"
-event_has pfmon.block "e.get('sandbox') == 'rt1' and e.get('family') == \
+event_has pfmon.block "e.get('sandbox') == '$RT1' and e.get('family') == \
 'inet6' and e.get('dport') == 80" || fail "no pfmon.block for IPv6"
-as_user rt1 curl -sS --noproxy '*' --max-time 3 "http://127.0.0.1:$((P1 + 1))/" \
+as_user $RT1 curl -sS --noproxy '*' --max-time 3 "http://127.0.0.1:$((P1 + 1))/" \
     >/dev/null 2>&1 && fail "another loopback port got through"
-event_has pfmon.block "e.get('sandbox') == 'rt1' and e.get('dst') == \
+event_has pfmon.block "e.get('sandbox') == '$RT1' and e.get('dst') == \
 '127.0.0.1' and e.get('dport') == $((P1 + 1))" ||
     fail "no pfmon.block for another loopback port"
 
 # sbxctl allow opens the blocked name at once.
-ctl allow rt1 blocked.test >/dev/null || fail "allow rt1 blocked.test"
-[ "$(as_user rt1 curl -sS --max-time 10 http://blocked.test/)" = hello ] ||
+ctl allow $RT1 blocked.test >/dev/null || fail "allow $RT1 blocked.test"
+[ "$(as_user $RT1 curl -sS --max-time 10 http://blocked.test/)" = hello ] ||
     fail "allowed name still blocked"
 
 # An unrestricted sandbox: no proxy settings, no rules.
-ctl create op1 >/dev/null 2>&1 || fail "create op1"
-U2=$(ctl -j show op1 | json_get '["sandbox"]["uid"]')
-as_user op1 env >"$T/env.op1" || fail "exec op1 env"
-grep -qi "_proxy=" "$T/env.op1" && fail "op1 has proxy variables"
-as_user op1 /bin/sh -c '. ~/.sbx/env.sh; env' | grep -qi "_proxy=" &&
-    fail "op1's profile sets a proxy"
-as_user rt1 /bin/sh -c '. ~/.sbx/env.sh; env' | grep -q \
-    "^HTTP_PROXY=http://127.0.0.1:$P1$" || fail "rt1's profile has no proxy"
+ctl create $OP1 >/dev/null 2>&1 || fail "create $OP1"
+U2=$(ctl -j show $OP1 | json_get '["sandbox"]["uid"]')
+as_user $OP1 env >"$T/env.$OP1" || fail "exec $OP1 env"
+grep -qi "_proxy=" "$T/env.$OP1" && fail "$OP1 has proxy variables"
+as_user $OP1 /bin/sh -c '. ~/.sbx/env.sh; env' | grep -qi "_proxy=" &&
+    fail "$OP1's profile sets a proxy"
+as_user $RT1 /bin/sh -c '. ~/.sbx/env.sh; env' | grep -q \
+    "^HTTP_PROXY=http://127.0.0.1:$P1$" || fail "$RT1's profile has no proxy"
 in_ns nft list chain inet sbxd "uid_$U2" >/dev/null 2>&1 &&
-    fail "op1 has firewall rules"
+    fail "$OP1 has firewall rules"
 
 # What a sandbox user must not reach.
-as_user rt1 ls "$T/home/op1" >/dev/null 2>&1 && fail "rt1 reads op1's home"
-as_user rt1 ls "$STATE" >/dev/null 2>&1 && fail "rt1 reads the state"
-as_user rt1 cat "$STATE/sbxd.db" >/dev/null 2>&1 && fail "rt1 reads the db"
-as_user rt1 "$SBXCTL" -s "$SOCK" status >/dev/null 2>&1 &&
-    fail "rt1 uses the control socket"
+as_user $RT1 ls "$T/home/$OP1" >/dev/null 2>&1 && fail "$RT1 reads $OP1's home"
+as_user $RT1 ls "$STATE" >/dev/null 2>&1 && fail "$RT1 reads the state"
+as_user $RT1 cat "$STATE/sbxd.db" >/dev/null 2>&1 && fail "$RT1 reads the db"
+as_user $RT1 "$SBXCTL" -s "$SOCK" status >/dev/null 2>&1 &&
+    fail "$RT1 uses the control socket"
 if command -v sudo >/dev/null; then
-	as_user rt1 sudo -n true >/dev/null 2>&1 && fail "rt1 can sudo"
+	as_user $RT1 sudo -n true >/dev/null 2>&1 && fail "$RT1 can sudo"
 fi
-id -Gn sbx-rt1 | grep -Eqw 'sudo|wheel|adm|root' &&
-    fail "sbx-rt1 is in an admin group"
+id -Gn sbx-$RT1 | grep -Eqw 'sudo|wheel|adm|root' &&
+    fail "sbx-$RT1 is in an admin group"
 
 # While sbxd is down the sandbox has no network; a restart restores all.
 stop_sbxd
 in_ns nft list chain inet sbxd "uid_$U1" >/dev/null ||
     fail "rules went with the daemon"
-in_ns runuser -u sbx-rt1 -- curl -sS --noproxy '*' --max-time 3 \
+in_ns runuser -u sbx-$RT1 -- curl -sS --noproxy '*' --max-time 3 \
     "http://$SRV/" >/dev/null 2>&1 && fail "network open while sbxd is down"
 in_ns nft flush chain inet sbxd "uid_$U1"
 start_ns_sbxd
-wait_for sh -c "\"$SBXCTL\" -s \"$SOCK\" list | grep -q 'rt1 *ready'" ||
-    fail "rt1 not ready after restart"
+wait_for sh -c "\"$SBXCTL\" -s \"$SOCK\" list | grep -q '$RT1 *ready'" ||
+    fail "$RT1 not ready after restart"
 in_ns nft list chain inet sbxd "uid_$U1" | grep -q drop ||
     fail "restart did not restore the rules"
-[ "$(as_user rt1 curl -sS --max-time 10 http://blocked.test/)" = hello ] ||
+[ "$(as_user $RT1 curl -sS --max-time 10 http://blocked.test/)" = hello ] ||
     fail "runtime rule lost across the restart"
-ctl network rt1 >"$T/net" || { cat "$T/net"; fail "network rt1"; }
-grep -q "rt1.*up.*ok" "$T/net" || { cat "$T/net"; fail "network rt1 health"; }
+ctl network $RT1 >"$T/net" || { cat "$T/net"; fail "network $RT1"; }
+grep -q "$RT1.*up.*ok" "$T/net" || { cat "$T/net"; fail "network $RT1 health"; }
 ctl doctor >"$T/doctor" || { cat "$T/doctor"; fail "doctor"; }
 grep -q FAIL "$T/doctor" && { cat "$T/doctor"; fail "doctor finds a fault"; }
 
 # Rules gone behind sbxd's back: network and doctor say so and fail,
 # with -j too; doctor says how to fix it.
 in_ns nft flush chain inet sbxd "uid_$U1"
-ctl network rt1 >"$T/net" 2>&1 && fail "network passes with no rules"
-grep -Eq "^rt1 .* ok$" "$T/net" && fail "network reports ok: $(cat "$T/net")"
-ctl -j network rt1 >/dev/null 2>&1 && fail "network -j passes with no rules"
+ctl network $RT1 >"$T/net" 2>&1 && fail "network passes with no rules"
+grep -Eq "^$RT1 .* ok$" "$T/net" && fail "network reports ok: $(cat "$T/net")"
+ctl -j network $RT1 >/dev/null 2>&1 && fail "network -j passes with no rules"
 ctl doctor >"$T/doctor" 2>&1 && fail "doctor passes with no rules"
-grep -q "FAIL *rt1: firewall rules" "$T/doctor" ||
+grep -q "FAIL *$RT1: firewall rules" "$T/doctor" ||
     fail "doctor: $(cat "$T/doctor")"
 grep -q "fix: " "$T/doctor" || fail "doctor gives no fix"
 ctl -j doctor >/dev/null 2>&1 && fail "doctor -j passes with no rules"
 
 # A process of the sandbox keeps running; rm stops it and removes all.
-as_user rt1 /bin/sh -c 'sleep 300 </dev/null >/dev/null 2>&1 &'
+as_user $RT1 /bin/sh -c 'sleep 300 </dev/null >/dev/null 2>&1 &'
 pgrep -u "$U1" >/dev/null || fail "no background process to stop"
-ctl rm rt1 >"$T/rm" 2>&1 || { cat "$T/rm"; fail "rm rt1"; }
+ctl rm $RT1 >"$T/rm" 2>&1 || { cat "$T/rm"; fail "rm $RT1"; }
 # (a killed orphan may stay a zombie until its reaper runs)
-ps -u "$U1" -o stat= | grep -qv '^Z' && fail "a process of rt1 survived rm"
-id sbx-rt1 >/dev/null 2>&1 && fail "user sbx-rt1 survived rm"
-[ -e "$T/home/rt1" ] && fail "home of rt1 survived rm"
+ps -u "$U1" -o stat= | grep -qv '^Z' && fail "a process of $RT1 survived rm"
+id sbx-$RT1 >/dev/null 2>&1 && fail "user sbx-$RT1 survived rm"
+[ -e "$T/home/$RT1" ] && fail "home of $RT1 survived rm"
 in_ns nft list chain inet sbxd "uid_$U1" >/dev/null 2>&1 &&
-    fail "rules of rt1 survived rm"
-ctl list | grep -q rt1 && fail "rt1 still listed"
-ctl rm op1 >/dev/null 2>&1 || fail "rm op1"
-event_has sandbox.removed "e.get('sandbox') == 'op1'" ||
+    fail "rules of $RT1 survived rm"
+ctl list | grep -q $RT1 && fail "$RT1 still listed"
+ctl rm $OP1 >/dev/null 2>&1 || fail "rm $OP1"
+event_has sandbox.removed "e.get('sandbox') == '$OP1'" ||
     fail "no sandbox.removed event"
 pass

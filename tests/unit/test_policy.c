@@ -396,13 +396,22 @@ end:
 }
 
 static int
-addr_ok(const struct policy_body *pb, const char *s, uint16_t port)
+addr_ok_local(const struct policy_body *pb, const char *s, uint16_t port,
+    int local)
 {
-	struct in_addr	 a;
-	const char	*why;
+	const struct policy_rule	*ru;
+	struct in_addr			 a;
+	const char			*why;
 
 	inet_pton(AF_INET, s, &a);
-	return (policy_addr_check(pb, NULL, AF_INET, &a, port, &why) == 0);
+	return (policy_addr_check(pb, NULL, AF_INET, &a, port, local, &why,
+	    &ru) == 0);
+}
+
+static int
+addr_ok(const struct policy_body *pb, const char *s, uint16_t port)
+{
+	return (addr_ok_local(pb, s, port, 0));
 }
 
 /* Classes refused unless the policy or an address rule allows them. */
@@ -429,6 +438,49 @@ test_addr_check(void)
 	pb.pb_private = 1;
 	CHECK(addr_ok(&pb, "192.168.1.1", 80));
 	CHECK(!addr_ok(&pb, "0.0.0.0", 80));
+	ret = 0;
+end:
+	policy_body_free(&pb);
+	return (ret);
+}
+
+/*
+ * Block rules on addresses hold whatever name led there; one of this
+ * host's own addresses is judged as loopback.
+ */
+static int
+test_addr_rules(void)
+{
+	struct policy_body		 pb;
+	const struct policy_rule	*ru;
+	struct in_addr			 a;
+	const char			*rules[] = { "block 11.0.0.1",
+					    "block 12.0.0.0/8:443",
+					    "allow 12.1.0.0/16:443",
+					    "allow 127.0.0.1:8080", NULL };
+	const char			*why;
+	int				 ret = -1;
+
+	policy_build(&pb, rules);
+	CHECK(!addr_ok(&pb, "11.0.0.1", 80));
+	inet_pton(AF_INET, "11.0.0.1", &a);
+	CHECK(policy_addr_check(&pb, NULL, AF_INET, &a, 80, 0, &why,
+	    &ru) == -1);
+	CHECK_STR(why, "policy");
+	CHECK(ru != NULL);
+	CHECK_STR(policy_rule_text(ru), "11.0.0.1");
+	CHECK(addr_ok(&pb, "11.0.0.2", 80));
+	CHECK(!addr_ok(&pb, "12.9.0.1", 443));
+	CHECK(addr_ok(&pb, "12.9.0.1", 80));
+	CHECK(addr_ok(&pb, "12.1.0.1", 443));	/* the longer prefix */
+	CHECK(addr_ok(&pb, "127.0.0.1", 8080));
+	CHECK(!addr_ok(&pb, "127.0.0.1", 8081));
+	/* This host's own public address: loopback, not public. */
+	CHECK(addr_ok_local(&pb, "11.0.0.2", 80, 0));
+	CHECK(!addr_ok_local(&pb, "11.0.0.2", 80, 1));
+	pb.pb_loopback = 1;
+	CHECK(addr_ok_local(&pb, "11.0.0.2", 80, 1));
+	CHECK(!addr_ok_local(&pb, "11.0.0.1", 80, 1));	/* the rule wins */
 	ret = 0;
 end:
 	policy_body_free(&pb);
@@ -641,6 +693,7 @@ static const struct unit_test tests[] = {
 	{ "extra", test_extra },
 	{ "classes", test_classes },
 	{ "addr_check", test_addr_check },
+	{ "addr_rules", test_addr_rules },
 	{ "index_vs_scan", test_index_vs_scan },
 	{ "index_replace", test_index_replace },
 	{ "many_addrs", test_many_addrs },
