@@ -1,12 +1,15 @@
 /*
  * fw_nft.c: the Linux firewall backend, nftables.  One table, inet
- * <fc_table>, holds a base chain on the output hook whose one rule,
- * "meta skuid vmap @sandboxes", sends each sandbox's packets to its own
- * chain uid_<UID>.  That chain accepts TCP to 127.0.0.1 and ::1 on the
+ * <fc_table>, holds a base chain on the output hook.  Its first rule,
+ * "meta skuid vmap @sandboxes", sends each restricted sandbox's packets
+ * to its own chain uid_<UID>, which accepts TCP to 127.0.0.1 on the
  * sandbox's ports, logs the rest to the NFLOG group and drops it: other
- * TCP, all UDP (DNS too), ICMP and every other loopback port.  Each step
- * is one "nft -f -" transaction, so a sandbox is never half filtered.
- * verify reads "nft -j list table" with jansson.
+ * TCP, all UDP (DNS too), ICMP and every other loopback port.  The next
+ * two keep every sandbox's listener ports (set "ports") to the sandbox
+ * itself and root (set "owners", uid . port): anyone else's connection
+ * to them is dropped.  Each step is one "nft -f -" transaction, so a
+ * sandbox is never half filtered.  verify reads "nft -j list table"
+ * with jansson.
  */
 
 #include <sys/types.h>
@@ -31,7 +34,15 @@
 #define FW_NFT_MAP		"sandboxes"	/* uid : verdict */
 #define FW_NFT_BASE		"output"	/* the hooked chain */
 #define FW_NFT_GROUP_MAX	65535	/* NFLOG groups are 16 bits */
-#define FW_NFT_RULES_MAX	4	/* accept v4, accept v6, log, drop */
+#define FW_NFT_PORTS		"ports"		/* every sandbox's ports */
+#define FW_NFT_OWNERS		"owners"	/* uid . port */
+#define FW_NFT_RULES_MAX	3	/* accept, log, drop */
+/* Nobody but the owner and root reaches a sandbox's listener ports. */
+#define FW_NFT_OWNER_RULE(fam, addr)					\
+	fam " daddr " addr " tcp dport @" FW_NFT_PORTS " meta skuid != 0 " \
+	"meta skuid . tcp dport != @" FW_NFT_OWNERS " drop"
+#define FW_NFT_OWNER_RULE4	FW_NFT_OWNER_RULE("ip", "127.0.0.0/8")
+#define FW_NFT_OWNER_RULE6	FW_NFT_OWNER_RULE("ip6", "::1")
 #define FW_NFT_CHAIN_MAX	32	/* "uid_4294967295" fits */
 
 /* What one rule of a sandbox chain must be; verify fills one per rule. */
@@ -56,6 +67,8 @@ static int	 fw_nft_sandbox_ok(const struct fw_sandbox *);
 static void	 fw_nft_cmd(struct sandbox_cmdlist *, int, FILE *, char **);
 static void	 fw_nft_ports(FILE *, const struct fw_sandbox *);
 static void	 fw_nft_chain(char *, size_t, uid_t);
+static void	 fw_nft_elements(FILE *, const char *, const char *,
+		    const struct fw_sandbox *);
 static int	 fw_nft_init(const struct fw_conf *, struct sandbox_cmdlist *);
 static int	 fw_nft_apply(const struct fw_conf *,
 		    const struct fw_sandbox *, struct sandbox_cmdlist *);
@@ -67,6 +80,9 @@ static int	 fw_nft_verify(const struct fw_conf *,
 static json_t	*fw_nft_find(json_t *, const char *, const char *,
 		    const char *, const json_t *);
 static int	 fw_nft_check_base(json_t *, const char *, char *, size_t);
+static int	 fw_nft_owner_rule(json_t *, const char *);
+static int	 fw_nft_check_sets(json_t *, const char *,
+		    const struct fw_sandbox *, char *, size_t);
 static int	 fw_nft_check_map(json_t *, const char *, uid_t, char *,
 		    size_t);
 static int	 fw_nft_check_chain(json_t *, const struct fw_conf *,
@@ -188,19 +204,29 @@ fw_nft_init(const struct fw_conf *fc, struct sandbox_cmdlist *cl)
 	fprintf(fp, "add table inet %s\n", t);
 	fprintf(fp, "add map inet %s %s { type uid : verdict; }\n", t,
 	    FW_NFT_MAP);
+	fprintf(fp, "add set inet %s %s { type inet_service; }\n", t,
+	    FW_NFT_PORTS);
+	fprintf(fp, "add set inet %s %s { type uid . inet_service; }\n", t,
+	    FW_NFT_OWNERS);
 	fprintf(fp, "add chain inet %s %s { type filter hook output "
 	    "priority filter; policy accept; }\n", t, FW_NFT_BASE);
 	fprintf(fp, "flush chain inet %s %s\n", t, FW_NFT_BASE);
 	fprintf(fp, "add rule inet %s %s meta skuid vmap @%s\n", t,
 	    FW_NFT_BASE, FW_NFT_MAP);
+	fprintf(fp, "add rule inet %s %s %s\n", t, FW_NFT_BASE,
+	    FW_NFT_OWNER_RULE4);
+	fprintf(fp, "add rule inet %s %s %s\n", t, FW_NFT_BASE,
+	    FW_NFT_OWNER_RULE6);
 	fw_nft_cmd(cl, 0, fp, &buf);
 	return (0);
 }
 
 /*
- * One transaction: the chain is created if new, emptied and refilled,
- * then the map sends the uid to it.  Adding an element that exists with
- * the same verdict is not an error, so running it twice changes nothing.
+ * One transaction: the sandbox's ports and owner elements, then for a
+ * restricted sandbox its chain, created if new, emptied and refilled,
+ * and the map sending the uid to it.  Adding an element that exists
+ * (with the same verdict) is not an error, so running it twice changes
+ * nothing.
  */
 static int
 fw_nft_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
@@ -219,12 +245,14 @@ fw_nft_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
 		fw_nft_cmd(cl, 0, NULL, NULL);
 		return (0);
 	}
+	fw_nft_elements(fp, "add", t, fs);
+	if (!fs->fs_restricted) {
+		fw_nft_cmd(cl, 0, fp, &buf);
+		return (0);
+	}
 	fprintf(fp, "add chain inet %s %s\n", t, c);
 	fprintf(fp, "flush chain inet %s %s\n", t, c);
 	fprintf(fp, "add rule inet %s %s ip daddr 127.0.0.1 tcp dport ", t, c);
-	fw_nft_ports(fp, fs);
-	fprintf(fp, " accept\n");
-	fprintf(fp, "add rule inet %s %s ip6 daddr ::1 tcp dport ", t, c);
 	fw_nft_ports(fp, fs);
 	fprintf(fp, " accept\n");
 	if (fc->fc_group != -1)
@@ -238,9 +266,10 @@ fw_nft_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
 }
 
 /*
- * Delete the element, then the chain.  nft 1.0.6 has no "destroy", so
- * the transaction first adds both (a no-op when they exist): deleting
- * then never fails on a sandbox that is already gone.
+ * Delete the elements, then the chain.  nft 1.0.6 has no "destroy", so
+ * the transaction first adds them all (a no-op when they exist):
+ * deleting then never fails on a sandbox that is already gone, or an
+ * unrestricted one that never had a chain.
  */
 static int
 fw_nft_remove(const struct fw_conf *fc, const struct fw_sandbox *fs,
@@ -259,6 +288,10 @@ fw_nft_remove(const struct fw_conf *fc, const struct fw_sandbox *fs,
 		fw_nft_cmd(cl, 0, NULL, NULL);
 		return (0);
 	}
+	if (fs->fs_nports > 0) {
+		fw_nft_elements(fp, "add", t, fs);
+		fw_nft_elements(fp, "delete", t, fs);
+	}
 	fprintf(fp, "add chain inet %s %s\n", t, c);
 	fprintf(fp, "add element inet %s %s { %lu : jump %s }\n", t,
 	    FW_NFT_MAP, u, c);
@@ -267,6 +300,23 @@ fw_nft_remove(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	fprintf(fp, "delete chain inet %s %s\n", t, c);
 	fw_nft_cmd(cl, 0, fp, &buf);
 	return (0);
+}
+
+/* "add" or "delete" the sandbox's elements of the ports and owners sets. */
+static void
+fw_nft_elements(FILE *fp, const char *verb, const char *t,
+    const struct fw_sandbox *fs)
+{
+	int	 i;
+
+	fprintf(fp, "%s element inet %s %s { ", verb, t, FW_NFT_PORTS);
+	for (i = 0; i < fs->fs_nports; i++)
+		fprintf(fp, "%s%u", i > 0 ? ", " : "", fs->fs_ports[i]);
+	fprintf(fp, " }\n%s element inet %s %s { ", verb, t, FW_NFT_OWNERS);
+	for (i = 0; i < fs->fs_nports; i++)
+		fprintf(fp, "%s%lu . %u", i > 0 ? ", " : "",
+		    (unsigned long)fs->fs_uid, fs->fs_ports[i]);
+	fprintf(fp, " }\n");
 }
 
 /* The whole table as JSON, for verify. */
@@ -282,7 +332,8 @@ fw_nft_list(const struct fw_conf *fc, struct sandbox_cmdlist *cl)
 
 /*
  * Check the listing against what apply loads for fs: the table, the
- * base chain and its vmap rule, the map element and the chain's rules.
+ * base chain and its rules, the sandbox's ports and owner elements,
+ * and for a restricted sandbox the map element and the chain's rules.
  */
 static int
 fw_nft_verify(const struct fw_conf *fc, const struct fw_sandbox *fs,
@@ -310,8 +361,11 @@ fw_nft_verify(const struct fw_conf *fc, const struct fw_sandbox *fs,
 		goto end;
 	}
 	if (fw_nft_check_base(items, fc->fc_table, why, len) == -1 ||
-	    fw_nft_check_map(items, fc->fc_table, fs->fs_uid, why, len) == -1 ||
-	    fw_nft_check_chain(items, fc, fs, why, len) == -1)
+	    fw_nft_check_sets(items, fc->fc_table, fs, why, len) == -1)
+		goto end;
+	if (fs->fs_restricted && (fw_nft_check_map(items, fc->fc_table,
+	    fs->fs_uid, why, len) == -1 ||
+	    fw_nft_check_chain(items, fc, fs, why, len) == -1))
 		goto end;
 	ret = 0;
  end:
@@ -357,12 +411,16 @@ fw_nft_find(json_t *items, const char *kind, const char *table,
 	return (NULL);
 }
 
-/* The output hook chain and its "meta skuid vmap @sandboxes" rule. */
+/*
+ * The output hook chain: its "meta skuid vmap @sandboxes" rule, and for
+ * each of ip and ip6 a rule that drops what is not in @owners.
+ */
 static int
 fw_nft_check_base(json_t *items, const char *t, char *why, size_t len)
 {
 	json_t		*c, *r, *vmap;
 	const char	*hook, *data, *key;
+	int		 have_vmap = 0, have4 = 0, have6 = 0;
 
 	if ((c = fw_nft_find(items, "chain", t, FW_NFT_BASE, NULL)) == NULL)
 		return (util_err(why, len, "chain %s missing", FW_NFT_BASE));
@@ -380,10 +438,94 @@ fw_nft_check_base(json_t *items, const char *t, char *why, size_t len)
 		if (key != NULL && data != NULL &&
 		    strcmp(key, "skuid") == 0 &&
 		    strcmp(data, "@" FW_NFT_MAP) == 0)
-			return (0);
+			have_vmap = 1;
+		else if (fw_nft_owner_rule(json_object_get(r, "expr"), "ip"))
+			have4 = 1;
+		else if (fw_nft_owner_rule(json_object_get(r, "expr"), "ip6"))
+			have6 = 1;
 	}
-	return (util_err(why, len, "chain %s lacks meta skuid vmap @%s",
-	    FW_NFT_BASE, FW_NFT_MAP));
+	if (!have_vmap)
+		return (util_err(why, len, "chain %s lacks meta skuid vmap "
+		    "@%s", FW_NFT_BASE, FW_NFT_MAP));
+	if (!have4 || !have6)
+		return (util_err(why, len, "chain %s lacks the %s rule that "
+		    "keeps others off the sandboxes' listeners", FW_NFT_BASE,
+		    !have4 ? "ip" : "ip6"));
+	return (0);
+}
+
+/*
+ * Whether expr is the owners rule for family fam: a daddr match of fam,
+ * tcp dport in @ports, skuid not 0, skuid . dport not in @owners, drop.
+ */
+static int
+fw_nft_owner_rule(json_t *expr, const char *fam)
+{
+	json_t		*e, *m, *pl;
+	size_t		 i;
+	const char	*proto, *right, *op;
+	int		 daddr = 0, ports = 0, owners = 0, drop = 0;
+
+	json_array_foreach(expr, i, e) {
+		if (json_object_get(e, "drop") != NULL) {
+			drop = i == json_array_size(expr) - 1;
+			continue;
+		}
+		if ((m = json_object_get(e, "match")) == NULL)
+			return (0);
+		op = json_string_value(json_object_get(m, "op"));
+		right = json_string_value(json_object_get(m, "right"));
+		pl = json_object_get(json_object_get(m, "left"), "payload");
+		proto = json_string_value(json_object_get(pl, "protocol"));
+		if (proto != NULL && strcmp(proto, fam) == 0)
+			daddr = 1;
+		else if (right != NULL && op != NULL &&
+		    strcmp(right, "@" FW_NFT_PORTS) == 0)
+			ports = strcmp(op, "==") == 0;
+		else if (right != NULL && op != NULL &&
+		    strcmp(right, "@" FW_NFT_OWNERS) == 0)
+			owners = strcmp(op, "!=") == 0;
+	}
+	return (daddr && ports && owners && drop);
+}
+
+/* The sandbox's ports in @ports, and uid . port for each in @owners. */
+static int
+fw_nft_check_sets(json_t *items, const char *t, const struct fw_sandbox *fs,
+    char *why, size_t len)
+{
+	json_t		*ports, *owners, *e, *c;
+	size_t		 k;
+	int		 i, found;
+
+	ports = json_object_get(fw_nft_find(items, "set", t, FW_NFT_PORTS,
+	    NULL), "elem");
+	owners = json_object_get(fw_nft_find(items, "set", t, FW_NFT_OWNERS,
+	    NULL), "elem");
+	for (i = 0; i < fs->fs_nports; i++) {
+		found = 0;
+		json_array_foreach(ports, k, e)
+			if (json_is_integer(e) &&
+			    json_integer_value(e) == fs->fs_ports[i])
+				found = 1;
+		if (!found)
+			return (util_err(why, len, "set %s lacks port %u",
+			    FW_NFT_PORTS, fs->fs_ports[i]));
+		found = 0;
+		json_array_foreach(owners, k, e) {
+			c = json_object_get(e, "concat");
+			if (json_integer_value(json_array_get(c, 0)) ==
+			    (json_int_t)fs->fs_uid &&
+			    json_integer_value(json_array_get(c, 1)) ==
+			    fs->fs_ports[i])
+				found = 1;
+		}
+		if (!found)
+			return (util_err(why, len, "set %s lacks %lu . %u",
+			    FW_NFT_OWNERS, (unsigned long)fs->fs_uid,
+			    fs->fs_ports[i]));
+	}
+	return (0);
 }
 
 /* The map sends uid to "jump uid_<uid>". */
@@ -545,26 +687,23 @@ fw_nft_rule_check(const struct fw_nft_rule *nr, int i,
     size_t len)
 {
 	char		 c[FW_NFT_CHAIN_MAX];
-	const char	*fam = i == 0 ? "ip" : "ip6";
-	const char	*addr = i == 0 ? "127.0.0.1" : "::1";
 
 	fw_nft_chain(c, sizeof(c), fs->fs_uid);
-	if (i < 2) {
+	if (i == 0) {
 		if (nr->nr_verdict != FW_NFT_ACCEPT || nr->nr_family == NULL ||
-		    strcmp(nr->nr_family, fam) != 0 ||
-		    strcmp(nr->nr_daddr, addr) != 0)
-			return (util_err(why, len, "chain %s: rule %d is not "
-			    "%s daddr %s tcp dport ... accept", c, i + 1, fam,
-			    addr));
+		    strcmp(nr->nr_family, "ip") != 0 ||
+		    strcmp(nr->nr_daddr, "127.0.0.1") != 0)
+			return (util_err(why, len, "chain %s: rule 1 is not "
+			    "ip daddr 127.0.0.1 tcp dport ... accept", c));
 		if (!fw_nft_ports_same(nr, fs))
-			return (util_err(why, len, "chain %s: rule %d accepts "
-			    "other ports than the sandbox's", c, i + 1));
+			return (util_err(why, len, "chain %s: rule 1 accepts "
+			    "other ports than the sandbox's", c));
 		return (0);
 	}
 	if (nr->nr_family != NULL || nr->nr_nports != 0)
 		return (util_err(why, len, "chain %s: rule %d matches only "
 		    "some packets", c, i + 1));
-	if (i == 2 && fc->fc_group != -1) {
+	if (i == 1 && fc->fc_group != -1) {
 		if (nr->nr_verdict != FW_NFT_LOG || nr->nr_prefix == NULL ||
 		    strcmp(nr->nr_prefix, c) != 0 ||
 		    nr->nr_group != fc->fc_group)

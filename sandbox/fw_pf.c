@@ -1,12 +1,14 @@
 /*
  * fw_pf.c: the macOS firewall backend, PF.  Each sandbox has an anchor
- * <fc_anchor>/uid_<UID> that passes its TCP to 127.0.0.1 and ::1 on
- * its ports and blocks, logging to pflog0, the rest of its TCP and UDP.
+ * <fc_anchor>/uid_<UID> that passes TCP to 127.0.0.1 on its listener
+ * ports from it and from root, and blocks that from anyone else; for a
+ * restricted sandbox it then blocks, logging to pflog0, the rest of the
+ * sandbox's TCP and UDP.
  * The parent anchor holds only 'anchor "*"', since the stock pf.conf
  * evaluates the anchors right under com.apple, not their children.
  * Loading one anchor with "pfctl -f" replaces its rules at once.  PF
  * is enabled after a sandbox's anchor is loaded, so only once a
- * restricted sandbox exists, and never disabled: other software on the
+ * sandbox exists, and never disabled: other software on the
  * host may rely on it.  fc_group does not apply: "log" rules go to
  * pflog0.
  *
@@ -36,8 +38,8 @@
 #define FW_PF_PFCTL		"/sbin/pfctl"
 #define FW_PF_IFCONFIG		"/sbin/ifconfig"
 #define FW_PF_PFLOG		"pflog0"	/* where "log" rules go */
-#define FW_PF_RULES_MAX		(2 * SANDBOX_PORTS_MAX + 4) /* passes per
-					   port and family, 4 blocks */
+#define FW_PF_RULES_MAX		(3 * SANDBOX_PORTS_MAX + 4) /* 3 per
+					   port, 4 blocks */
 #define FW_PF_TOKENS		32	/* words read from one rule */
 #define FW_PF_DEPTH		8	/* anchor nesting in a listing */
 #define FW_PF_NAME_MAX		32	/* "uid_4294967295" fits */
@@ -120,16 +122,16 @@ fw_pf_path(char *buf, size_t len, const struct fw_conf *fc, uid_t uid)
 }
 
 /*
- * The sandbox's anchor, one rule per port and family so that pfctl
- * prints back exactly these rules (it expands { } lists the same way).
- * pass rules keep state by default: replies on lo0 pass by the state.
- * NULL if memory ran out.
+ * The sandbox's anchor, one rule per port so that pfctl prints back
+ * exactly these rules (it expands { } lists the same way).  Its
+ * listener ports take the sandbox and root, nobody else; a restricted
+ * sandbox reaches nothing else.  pass rules keep state by default:
+ * replies on lo0 pass by the state.  NULL if memory ran out.
  */
 static char *
 fw_pf_ruleset(const struct fw_sandbox *fs)
 {
 	static const char *const af[] = { "inet", "inet6" };
-	static const char *const lo[] = { "127.0.0.1", "::1" };
 	static const char *const proto[] = { "tcp", "udp" };
 	FILE		*fp;
 	char		*buf;
@@ -139,12 +141,15 @@ fw_pf_ruleset(const struct fw_sandbox *fs)
 
 	if ((fp = open_memstream(&buf, &len)) == NULL)
 		return (NULL);
-	for (a = 0; a < 2; a++)
-		for (i = 0; i < fs->fs_nports; i++)
-			fprintf(fp, "pass out quick %s proto tcp from any to "
-			    "%s port %u user %lu\n", af[a], lo[a],
-			    fs->fs_ports[i], u);
-	for (a = 0; a < 2; a++)
+	for (i = 0; i < fs->fs_nports; i++)
+		fprintf(fp, "pass out quick inet proto tcp from any to "
+		    "127.0.0.1 port %u user %lu\n"
+		    "pass out quick inet proto tcp from any to "
+		    "127.0.0.1 port %u user 0\n"
+		    "block out quick inet proto tcp from any to "
+		    "127.0.0.1 port %u\n", fs->fs_ports[i], u,
+		    fs->fs_ports[i], fs->fs_ports[i]);
+	for (a = 0; fs->fs_restricted && a < 2; a++)
 		for (i = 0; i < 2; i++)
 			fprintf(fp, "block out log quick %s proto %s all "
 			    "user %lu\n", af[a], proto[i], u);

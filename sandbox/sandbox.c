@@ -9,6 +9,7 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -44,6 +45,7 @@ struct sandbox_check {
 static int	sandbox_init(struct sbxd_config *);
 static int	sandbox_reload(struct sbxd_config *, json_t *);
 static int	sandbox_check_conf(struct sbxd_config *, json_t *);
+static int	sandbox_ports_private(const struct sandbox_conf *, json_t *);
 static void	sandbox_shutdown(void);
 static json_t	*sandbox_status(void);
 static const char *sandbox_uid_name(uid_t);
@@ -66,6 +68,10 @@ static void	sandbox_check_add(json_t *, const char *, int,
 		    const char *, const char *);
 static json_t	*sandbox_doctor_base(int, const char *, const char *);
 static int	 sandbox_check_healthy(json_t *);
+static int	 sandbox_port_alone(in_port_t, char *, size_t);
+#ifdef __linux__
+static int	 sandbox_fd_is(const char *, char *, size_t);
+#endif
 
 const struct sbxd_component sandbox_component = {
 	.cm_name = "sandbox",
@@ -93,7 +99,8 @@ sandbox_init(struct sbxd_config *conf)
 
 	if (!sbc->sbc_enabled)
 		return (0);
-	if (sandbox_home_parent(sbc->sbc_home) == -1)
+	if (sandbox_home_parent(sbc->sbc_home) == -1 ||
+	    sandbox_ports_private(sbc, NULL) == -1)
 		return (-1);
 	sandbox_on = 1;
 	control_register("create", sandbox_life_create);
@@ -133,6 +140,42 @@ sandbox_init(struct sbxd_config *conf)
 	return (0);
 }
 
+/*
+ * The listener ports must be ones only root may bind (Linux: below
+ * net.ipv4.ip_unprivileged_port_start, of this network namespace), so
+ * that no other user can take a sandbox's listener while sbxd is down.
+ * -1 with the reason logged and, if errors is given, appended.
+ */
+static int
+sandbox_ports_private(const struct sandbox_conf *sbc, json_t *errors)
+{
+#ifdef __linux__
+	FILE	*fp;
+	long	 start = 1024;
+	char	 msg[512];
+
+	if ((fp = fopen(SANDBOX_PORT_SYSCTL, "re")) != NULL) {
+		if (fscanf(fp, "%ld", &start) != 1)
+			start = 1024;
+		fclose(fp);
+	}
+	if (sbc->sbc_port_max < start)
+		return (0);
+	snprintf(msg, sizeof(msg), "sandbox port-range %u %u: any user may "
+	    "bind ports from %ld up here (%s), and could take a sandbox's "
+	    "listener; choose ports below it", sbc->sbc_port_min,
+	    sbc->sbc_port_max, start, SANDBOX_PORT_SYSCTL);
+	log_warnx("%s", msg);
+	if (errors != NULL)
+		json_array_append_new(errors, json_string(msg));
+	return (-1);
+#else
+	(void)sbc;
+	(void)errors;
+	return (0);
+#endif
+}
+
 /* The directory that holds the homes: root's, not writable by others. */
 static int
 sandbox_home_parent(const char *dir)
@@ -164,6 +207,9 @@ sandbox_check_conf(struct sbxd_config *conf, json_t *errors)
 	struct sandbox	*sb;
 	int		 r = 0;
 
+	if (conf->sc_sandbox.sbc_enabled &&
+	    sandbox_ports_private(&conf->sc_sandbox, errors) == -1)
+		r = -1;
 	TAILQ_FOREACH(sb, &sandboxes, sb_entry) {
 		if (proxy_listener_up(sb->sb_name) ||
 		    config_policy_find(conf, sb->sb_policy) != NULL)
@@ -336,7 +382,7 @@ sandbox_fw_initcb(int status, const char *error, const char *output __unused,
 	TAILQ_FOREACH(sb, &sandboxes, sb_entry) {
 		if (sb->sb_state != SANDBOX_CREATING)
 			continue;
-		if (!sandbox_fw_ready && sb->sb_restricted)
+		if (!sandbox_fw_ready)
 			sandbox_fail(sb, "firewall: %s", sandbox_fw_error);
 		else
 			sandbox_restore(sb);
@@ -350,10 +396,6 @@ sandbox_restore(struct sandbox *sb)
 	struct sandbox_cmdlist	 cl;
 	struct fw_sandbox	 fs;
 
-	if (!sb->sb_restricted) {
-		sandbox_open(sb);
-		return;
-	}
 	sandbox_cmdlist_init(&cl);
 	sandbox_fw_sandbox(sb, &fs);
 	if (sandbox_backend->fb_apply(&sandbox_fwc, &fs, &cl) == -1) {
@@ -485,7 +527,7 @@ sandbox_state_name(enum sandbox_state state)
 	return (sandbox_state_names[state]);
 }
 
-/* What the firewall needs: the uid and its one proxy port. */
+/* What the firewall needs: the uid, its one proxy port, restricted. */
 void
 sandbox_fw_sandbox(const struct sandbox *sb, struct fw_sandbox *fs)
 {
@@ -494,6 +536,7 @@ sandbox_fw_sandbox(const struct sandbox *sb, struct fw_sandbox *fs)
 	fs->fs_uid = sb->sb_uid;
 	fs->fs_ports[0] = sb->sb_port;
 	fs->fs_nports = 1;
+	fs->fs_restricted = sb->sb_restricted;
 }
 
 /* A sandbox as the store keeps it and list shows it. */
@@ -718,22 +761,21 @@ sandbox_check_one(struct sandbox *sb, const char *output, json_t *checks)
 {
 	struct fw_sandbox	 fs;
 	struct passwd		*pw;
-	char			 why[256], what[128];
-	const char		*fw = "not restricted";
-	int			 listener, fwok = 1;
+	char			 why[256], what[128], other[128];
+	const char		*fw;
+	int			 listener, fwok, alone;
 	json_t			*rules;
 
 	listener = proxy_listener_up(sb->sb_name);
-	if (sb->sb_restricted) {
-		sandbox_fw_sandbox(sb, &fs);
-		if (output == NULL) {
-			fwok = 0;
-			snprintf(why, sizeof(why), "cannot list the rules");
-		} else
-			fwok = sandbox_backend->fb_verify(&sandbox_fwc, &fs,
-			    output, why, sizeof(why)) == 0;
-		fw = fwok ? "ok" : why;
-	}
+	alone = sandbox_port_alone(sb->sb_port, other, sizeof(other));
+	sandbox_fw_sandbox(sb, &fs);
+	if (output == NULL) {
+		fwok = 0;
+		snprintf(why, sizeof(why), "cannot list the rules");
+	} else
+		fwok = sandbox_backend->fb_verify(&sandbox_fwc, &fs, output,
+		    why, sizeof(why)) == 0;
+	fw = fwok ? "ok" : why;
 	if (checks != NULL) {
 		snprintf(what, sizeof(what), "%s: firewall rules", sb->sb_name);
 		sandbox_check_add(checks, what, fwok, fwok ? fw : why,
@@ -744,6 +786,16 @@ sandbox_check_one(struct sandbox *sb, const char *output, json_t *checks)
 		    SANDBOX_READY, listener ? "127.0.0.1 port open" :
 		    sb->sb_state == SANDBOX_READY ? "not listening" :
 		    sandbox_state_names[sb->sb_state], "restart sbxd");
+		snprintf(what, sizeof(what), "%s: state", sb->sb_name);
+		sandbox_check_add(checks, what, sb->sb_state != SANDBOX_FAILED,
+		    sb->sb_state == SANDBOX_FAILED ? sb->sb_error :
+		    sandbox_state_names[sb->sb_state], "see the log, then "
+		    "sbxctl rm it and create it again");
+		snprintf(what, sizeof(what), "%s: port %u", sb->sb_name,
+		    sb->sb_port);
+		sandbox_check_add(checks, what, alone, alone ? "sbxd alone "
+		    "listens on it" : other, "find who listens with ss -ltnp "
+		    "'sport = :PORT' and stop it, then restart sbxd");
 		snprintf(what, sizeof(what), "%s: OS user", sb->sb_name);
 		pw = getpwnam(sb->sb_user);
 		sandbox_check_add(checks, what, pw != NULL && pw->pw_uid ==
@@ -752,16 +804,19 @@ sandbox_check_one(struct sandbox *sb, const char *output, json_t *checks)
 	}
 	if ((rules = store_rule_list(sb->sb_name)) == NULL)
 		rules = json_array();
-	return (json_pack("{s:s, s:s, s:b, s:I, s:b, s:s, s:b, s:s, s:o}",
+	return (json_pack("{s:s, s:s, s:b, s:I, s:b, s:b, s:s?, s:s, s:b, "
+	    "s:s, s:o}",
 	    "name", sb->sb_name, "state", sandbox_state_names[sb->sb_state],
 	    "restricted", sb->sb_restricted, "port", (json_int_t)sb->sb_port,
-	    "listener", listener, "firewall", fw, "firewall_ok", fwok,
-	    "policy", sb->sb_policy, "rules", rules));
+	    "listener", listener, "port_alone", alone,
+	    "port_other", alone ? NULL : other, "firewall", fw,
+	    "firewall_ok", fwok, "policy", sb->sb_policy, "rules", rules));
 }
 
 /*
  * Whether every entry is healthy: a doctor check with "ok", a network
- * entry with its firewall rules right and, when ready, its listener up.
+ * entry that is not failed, with its firewall rules right, nobody else
+ * on its port and, when ready, its listener up.
  */
 static int
 sandbox_check_healthy(json_t *entries)
@@ -778,12 +833,84 @@ sandbox_check_healthy(json_t *entries)
 		}
 		state = json_string_value(json_object_get(e, "state"));
 		if (!json_is_true(json_object_get(e, "firewall_ok")) ||
+		    !json_is_true(json_object_get(e, "port_alone")) ||
+		    (state != NULL && strcmp(state, "failed") == 0) ||
 		    (state != NULL && strcmp(state, "ready") == 0 &&
 		    !json_is_true(json_object_get(e, "listener"))))
 			return (0);
 	}
 	return (1);
 }
+
+/*
+ * Whether sbxd alone listens on TCP port, on any address: a socket of
+ * another process there could take a sandbox's traffic.  Linux reads
+ * /proc/net/tcp and tcp6 and compares their inodes with its own
+ * sockets'; other is filled with who else listens.  Elsewhere: 1.
+ */
+static int
+sandbox_port_alone(in_port_t port, char *other, size_t len)
+{
+#ifdef __linux__
+	static const char	*files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	FILE			*fp;
+	char			 line[512], link[64], want[64];
+	unsigned int		 lport, st;
+	unsigned long		 uid, inode;
+	size_t			 i;
+	int			 alone = 1;
+
+	*other = '\0';
+	for (i = 0; i < nitems(files); i++) {
+		if ((fp = fopen(files[i], "re")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			/* sl local rem st tx:rx tr:tm retr uid timeout inode */
+			if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*s %x %*s "
+			    "%*s %*s %lu %*d %lu", &lport, &st, &uid,
+			    &inode) != 4 || lport != port || st != 0x0a)
+				continue;
+			snprintf(want, sizeof(want), "socket:[%lu]", inode);
+			if (sandbox_fd_is(want, link, sizeof(link)))
+				continue;
+			alone = 0;
+			snprintf(other, len, "uid %lu listens on it too (%s, "
+			    "inode %lu)", uid, i == 0 ? "tcp" : "tcp6", inode);
+		}
+		fclose(fp);
+	}
+	return (alone);
+#else
+	(void)port;
+	snprintf(other, len, "not checked on this system");
+	return (1);
+#endif
+}
+
+#ifdef __linux__
+/* Whether one of our descriptors is want ("socket:[N]"). */
+static int
+sandbox_fd_is(const char *want, char *link, size_t len)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[300];
+	ssize_t		 n;
+	int		 found = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return (0);
+	while (!found && (de = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		if ((n = readlink(path, link, len - 1)) <= 0)
+			continue;
+		link[n] = '\0';
+		found = strcmp(link, want) == 0;
+	}
+	closedir(d);
+	return (found);
+}
+#endif
 
 static void
 sandbox_check_add(json_t *checks, const char *what, int ok,

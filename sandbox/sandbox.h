@@ -24,6 +24,7 @@
 #define SANDBOX_PORTS_MAX	4	/* loopback ports a sandbox reaches:
 					   proxy now, API and bridge later */
 #define SANDBOX_ARGV_MAX	32	/* arguments in one command */
+#define SANDBOX_PORT_SYSCTL	"/proc/sys/net/ipv4/ip_unprivileged_port_start"
 
 #define SANDBOX_CMD_MAYFAIL	0x01	/* a failure does not stop the list */
 #define SANDBOX_CMD_OUTPUT	0x02	/* keep stdout for the caller */
@@ -53,8 +54,9 @@ struct fw_sandbox {
 	const char			*fs_name;
 	uid_t				 fs_uid;
 	in_port_t			 fs_ports[SANDBOX_PORTS_MAX];
-	int				 fs_nports;	/* TCP to 127.0.0.1 and
-							   ::1 on these ports */
+	int				 fs_nports;	/* its listeners, on
+							   127.0.0.1 */
+	int				 fs_restricted;	/* reaches nothing else */
 };
 
 /* Settings every backend shares. */

@@ -92,14 +92,12 @@ sandbox_life_create(struct control_req *cr, json_t *req)
 	control_req_progress(cr, "creating %s: user %s, uid %u, proxy port %u",
 	    sb->sb_name, sb->sb_user, (unsigned)sb->sb_uid, sb->sb_port);
 	sandbox_cmdlist_init(&cl);
-	if (sb->sb_restricted) {
-		sandbox_fw_sandbox(sb, &fs);
-		sb->sb_done |= SANDBOX_DONE_FW;
-		if (sandbox_fw()->fb_apply(sandbox_fwconf(), &fs, &cl) == -1) {
-			sandbox_cmdlist_free(&cl);
-			sandbox_create_undo(sb, "cannot build firewall rules");
-			return;
-		}
+	sandbox_fw_sandbox(sb, &fs);
+	sb->sb_done |= SANDBOX_DONE_FW;
+	if (sandbox_fw()->fb_apply(sandbox_fwconf(), &fs, &cl) == -1) {
+		sandbox_cmdlist_free(&cl);
+		sandbox_create_undo(sb, "cannot build firewall rules");
+		return;
 	}
 	snprintf(user, sizeof(user), "sbxd sandbox %s", sb->sb_name);
 	sb->sb_done |= SANDBOX_DONE_USER;
@@ -544,8 +542,7 @@ sandbox_rm_stopcb(int r, void *arg)
 	    sb->sb_user, sb->sb_home);
 	if (getpwnam(sb->sb_user) != NULL)
 		done |= SANDBOX_DONE_USER;
-	if (sb->sb_restricted)
-		done |= SANDBOX_DONE_FW;
+	done |= SANDBOX_DONE_FW;	/* every sandbox has its listener's */
 	if (sandbox_teardown(sb, done, sandbox_rm_removecb) == -1)
 		sandbox_rm_removecb(-1, "out of memory", NULL, sb);
 }

@@ -441,6 +441,9 @@ sbxctl_print_network(json_t *reply)
 		    "port")), json_is_true(json_object_get(sb, "listener")) ?
 		    "up" : "down", sbxctl_str(sb, "policy"),
 		    sbxctl_str(sb, "firewall"));
+		if (json_is_string(json_object_get(sb, "port_other")))
+			printf("%20s port: %s\n", "",
+			    sbxctl_str(sb, "port_other"));
 		json_array_foreach(json_object_get(sb, "rules"), j, r)
 			printf("%20s %s %s\n", "", sbxctl_str(r, "action"),
 			    sbxctl_str(r, "pattern"));

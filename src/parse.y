@@ -311,8 +311,8 @@ sandboxopt	: UIDRANGE NUMBER NUMBER	{
 			conf->sc_sandbox.sbc_enabled = 1;
 		}
 		| PORTRANGE NUMBER NUMBER	{
-			if (check_pair("sandbox port-range", $2, $3, 1024,
-			    65535) == -1)
+			if (check_pair("sandbox port-range", $2, $3, 1,
+			    SANDBOX_PORT_LIMIT) == -1)
 				YYERROR;
 			conf->sc_sandbox.sbc_port_min = $2;
 			conf->sc_sandbox.sbc_port_max = $3;

@@ -60,8 +60,11 @@
 #define SANDBOX_UID_LAST	60999	/* login and system users */
 #define SANDBOX_UID_MIN		1000	/* never a system uid */
 #define SANDBOX_UID_LIMIT	2147483646
-#define SANDBOX_PORT_FIRST	42100	/* default port-range of the */
-#define SANDBOX_PORT_LAST	42999	/* per-sandbox proxy listeners */
+#define SANDBOX_PORT_FIRST	700	/* default port-range of the */
+#define SANDBOX_PORT_LAST	999	/* per-sandbox proxy listeners */
+#define SANDBOX_PORT_LIMIT	1023	/* only root binds these: nobody
+					   else can take a sandbox's
+					   listener, even while sbxd is down */
 #define SANDBOX_HOME		"/var/lib/sbxd/home"
 #define SANDBOX_SHELL		"/bin/bash"
 #define SANDBOX_FW_TABLE	"sbxd"	/* nftables: table inet sbxd */

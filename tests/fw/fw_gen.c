@@ -2,11 +2,12 @@
  * fw_gen.c: prints what the nftables backend feeds "nft -f -" for one
  * step, so a test can load it by hand, and checks a listing with the
  * backend's verify.  The table is "sbxd" and the log group 1 unless
- * -g says otherwise (-g -1: no log rule).
+ * -g says otherwise (-g -1: no log rule).  The sandbox is restricted
+ * unless -o (open) is given.
  *
- * usage: fw_gen [-g group] init
- *	  fw_gen [-g group] apply|remove uid port ...
- *	  fw_gen [-g group] verify uid port ... < "nft -j list" output
+ * usage: fw_gen [-o] [-g group] init
+ *	  fw_gen [-o] [-g group] apply|remove uid port ...
+ *	  fw_gen [-o] [-g group] verify uid port ... < "nft -j list" output
  */
 
 #include <sys/types.h>
@@ -33,7 +34,7 @@ static int	fw_gen_verify(const struct fw_conf *, const struct fw_sandbox *);
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: fw_gen [-g group] init | "
+	fprintf(stderr, "usage: fw_gen [-o] [-g group] init | "
 	    "apply|remove|verify uid port ...\n");
 	exit(2);
 }
@@ -78,12 +79,19 @@ main(int argc, char *argv[])
 	struct sandbox_cmdlist	 cl;
 	struct sandbox_cmd	*sc;
 	const char		*step;
-	int			 ch, i, r;
+	int			 ch, i, r, open = 0;
 
-	while ((ch = getopt(argc, argv, "g:")) != -1) {
-		if (ch != 'g')
+	while ((ch = getopt(argc, argv, "g:o")) != -1) {
+		switch (ch) {
+		case 'g':
+			fc.fc_group = fw_gen_number(optarg, -1, 65535);
+			break;
+		case 'o':
+			open = 1;
+			break;
+		default:
 			usage();
-		fc.fc_group = fw_gen_number(optarg, -1, 65535);
+		}
 	}
 	argc -= optind;
 	argv += optind;
@@ -92,6 +100,7 @@ main(int argc, char *argv[])
 	step = argv[0];
 	memset(&fs, 0, sizeof(fs));
 	fs.fs_name = "fw_gen";
+	fs.fs_restricted = !open;
 	if (strcmp(step, "init") != 0) {
 		if (argc < 3 || argc - 2 > SANDBOX_PORTS_MAX)
 			usage();

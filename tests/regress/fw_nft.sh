@@ -1,9 +1,11 @@
 # fw_nft.sh: the nftables backend's scripts, loaded into a private
 # network namespace with the real nft: init and apply are idempotent,
 # verify accepts what apply loaded and refuses other ports, remove
-# leaves no chain and no map element.  Then, as a throwaway user with
-# the sandbox's uid, TCP to 127.0.0.1 on its port connects and on
-# another port times out.  Needs root (ip netns, useradd, setpriv).
+# leaves no chain, no map and no set element.  Then, as a throwaway user
+# with the sandbox's uid, TCP to 127.0.0.1 on its port connects and on
+# another port times out; another uid cannot reach the sandbox's port,
+# or an open sandbox's, and root reaches both.  Needs root (ip netns,
+# useradd, setpriv).
 . "${top_srcdir:-.}/tests/regress/lib.sh"
 need_root
 FW_GEN=${FW_GEN:-${top_builddir:-.}/tests/fw/fw_gen}
@@ -15,6 +17,8 @@ command -v setpriv >/dev/null || skip "setpriv missing"
 [ -x "$PY" ] || skip "$PY missing"
 
 SUID=60123
+OUID=60126	# an open sandbox's
+XUID=60127	# anybody else
 NS=sbxfw$$
 USER_T=sbxfw$$
 ip netns add "$NS" || skip "cannot create a network namespace"
@@ -49,10 +53,13 @@ fi
 [ "$(grep -c 'meta skuid vmap @sandboxes' "$T/twice")" -eq 1 ] ||
     fail "the vmap rule is not there exactly once"
 
+load -o apply $OUID 3129
 listing | "$FW_GEN" verify $SUID 3128 || fail "verify refused the rules"
+listing | "$FW_GEN" -o verify $OUID 3129 ||
+    fail "verify refused the open sandbox's"
 out=$(listing | "$FW_GEN" verify $SUID 4000) && fail "verify took port 4000"
 case $out in
-*"accepts other ports"*) ;;
+*"set ports lacks port 4000"*) ;;
 *) fail "verify 4000: $out" ;;
 esac
 listing | "$FW_GEN" verify 60124 3128 >/dev/null && fail "verify took uid 60124"
@@ -71,7 +78,7 @@ traffic() {
 	nsx ip link set lo up || fail "lo up"
 	ip netns exec "$NS" "$PY" -c 'import socket, time
 ls = []
-for p in (3128, 4000):
+for p in (3128, 3129, 4000):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", p))
@@ -97,17 +104,31 @@ except OSError as e:
 	[ "$(connect $SUID 3128)" = connected ] || fail "uid $SUID: 3128 blocked"
 	[ "$(connect $SUID 4000)" = timeout ] || fail "uid $SUID: 4000 not dropped"
 	[ "$(connect 0 4000)" = connected ] || fail "root: 4000 not reachable"
-	echo "traffic: 3128 connects, 4000 times out"
+	[ "$(connect $OUID 3129)" = connected ] || fail "uid $OUID: 3129 blocked"
+	[ "$(connect 0 3128)" = connected ] || fail "root: 3128 not reachable"
+	[ "$(connect 0 3129)" = connected ] || fail "root: 3129 not reachable"
+	if ! getent passwd $XUID >/dev/null; then
+		[ "$(connect $XUID 3128)" = timeout ] ||
+		    fail "uid $XUID reached the sandbox's listener port"
+		[ "$(connect $XUID 3129)" = timeout ] ||
+		    fail "uid $XUID reached the open sandbox's listener port"
+		[ "$(connect $XUID 4000)" = connected ] ||
+		    fail "uid $XUID: 4000 not reachable"
+	fi
+	echo "traffic: 3128 connects, 4000 times out, others are kept off"
 }
 traffic
 
 load remove $SUID 3128
 nsx nft list chain inet sbxd uid_$SUID >/dev/null 2>&1 && fail "chain left"
 nsx nft list map inet sbxd sandboxes | grep -q "$SUID" && fail "element left"
+nsx nft list set inet sbxd owners | grep -q "$SUID" && fail "owner left"
 load remove $SUID 3128
+load -o remove $OUID 3129
+nsx nft list set inet sbxd ports | grep -q "3129" && fail "port left"
 out=$(listing | "$FW_GEN" verify $SUID 3128) && fail "verify after remove"
 case $out in
-*"no element for uid $SUID"*) ;;
+*"set ports lacks port 3128"*) ;;
 *) fail "verify after remove: $out" ;;
 esac
 pass

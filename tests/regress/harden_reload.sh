@@ -26,7 +26,7 @@ policy "agents" {
 EOF2
 	cat <<EOF2
 sandbox uid-range 60600 60609
-sandbox port-range 42600 42609
+sandbox port-range 850 859
 sandbox home "$T/home"
 sandbox shell "/bin/sh"
 sandbox firewall nftables table "sbxt$$"

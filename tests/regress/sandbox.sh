@@ -75,7 +75,7 @@ policy "default" {
 pfmon interface "nflog:$GROUP"
 pfmon window 1
 sandbox uid-range $UIDS
-sandbox port-range 42800 42899
+sandbox port-range 800 849
 sandbox home "$T/home"
 sandbox shell "/bin/sh"
 sandbox firewall nftables table "sbxd"

@@ -24,9 +24,10 @@
 
 static const struct fw_conf	 conf = { "sbxd", 1, "com.apple/sbx" };
 static const struct fw_conf	 conf_nolog = { "sbxd", -1, "com.apple/sbx" };
-static const struct fw_sandbox	 one = { "demo", 60123, { 3128 }, 1 };
+static const struct fw_sandbox	 one = { "demo", 60123, { 3128 }, 1, 1 };
 static const struct fw_sandbox	 three = { "work", 60124,
-				    { 3128, 443, 8080 }, 3 };
+				    { 3128, 443, 8080 }, 3, 1 };
+static const struct fw_sandbox	 open1 = { "open", 60126, { 3129 }, 1, 0 };
 
 static char	*fw_path(const char *);
 static char	*fw_read(const char *);
@@ -175,6 +176,8 @@ test_nft_golden(void)
 	    &three) == 0);
 	CHECK(fw_backend_golden("nft-no-log", &fw_nft_backend, &conf_nolog,
 	    &one) == 0);
+	CHECK(fw_backend_golden("nft-open", &fw_nft_backend, &conf,
+	    &open1) == 0);
 	ret = 0;
  end:
 	return (ret);
@@ -191,6 +194,8 @@ test_pf_golden(void)
 	    &three) == 0);
 	CHECK(fw_backend_golden("pf-no-log", &fw_pf_backend, &conf_nolog,
 	    &one) == 0);
+	CHECK(fw_backend_golden("pf-open", &fw_pf_backend, &conf,
+	    &open1) == 0);
 	ret = 0;
  end:
 	return (ret);
@@ -407,22 +412,32 @@ test_nft_verify(void)
 	CHECK(nft_verify(root, &fc, &one, "table inet other missing"));
 	fs = one;
 	fs.fs_ports[0] = 4000;
-	CHECK(nft_verify(root, &conf, &fs, "chain uid_60123: rule 1 accepts "
-	    "other ports than the sandbox's"));
+	CHECK(nft_verify(root, &conf, &fs, "set ports lacks port 4000"));
 	fs = three;
 	fs.fs_nports = 2;
 	CHECK(nft_verify(root, &conf, &fs, "chain uid_60124: rule 1 accepts "
 	    "other ports than the sandbox's"));
 	fs = one;
 	fs.fs_uid = 60125;
-	CHECK(nft_verify(root, &conf, &fs,
-	    "map sandboxes has no element for uid 60125"));
+	CHECK(nft_verify(root, &conf, &fs, "set owners lacks 60125 . 3128"));
 	CHECK(nft_verify(root, &conf_nolog, &one,
-	    "chain uid_60123 has 4 rules, want 3"));
+	    "chain uid_60123 has 3 rules, want 2"));
 	fc = conf;
 	fc.fc_group = 2;
-	CHECK(nft_verify(root, &fc, &one, "chain uid_60123: rule 3 is not "
+	CHECK(nft_verify(root, &fc, &one, "chain uid_60123: rule 2 is not "
 	    "log prefix \"uid_60123\" group 2"));
+	/* An open sandbox: its listener's elements, no chain. */
+	CHECK(nft_verify(root, &conf, &open1, NULL));
+	fs = open1;
+	fs.fs_uid = 60127;
+	CHECK(nft_verify(root, &conf, &fs, "set owners lacks 60127 . 3129"));
+	fs = open1;
+	fs.fs_ports[0] = 3130;
+	CHECK(nft_verify(root, &conf, &fs, "set ports lacks port 3130"));
+	fs = open1;
+	fs.fs_restricted = 1;
+	CHECK(nft_verify(root, &conf, &fs,
+	    "map sandboxes has no element for uid 60126"));
 	json_decref(root);
 
 	/* Without a log group. */
@@ -431,7 +446,7 @@ test_nft_verify(void)
 	fs.fs_uid = 60125;
 	CHECK(nft_verify(root, &conf_nolog, &fs, NULL));
 	CHECK(nft_verify(root, &conf, &fs,
-	    "chain uid_60125 has 3 rules, want 4"));
+	    "chain uid_60125 has 2 rules, want 3"));
 	CHECK(fw_nft_backend.fb_verify(&conf, &one, "[1, 2", NULL, 0) == -1);
 	ret = 0;
  end:
@@ -449,7 +464,7 @@ test_nft_broken_rules(void)
 
 	/* The drop rule turned into accept, then gone. */
 	CHECK((root = nft_load("nft-list.json")) != NULL);
-	CHECK((r = nft_rule(root, "uid_60123", 3, &i)) != NULL);
+	CHECK((r = nft_rule(root, "uid_60123", 2, &i)) != NULL);
 	CHECK(json_array_set_new(json_object_get(r, "expr"), 0,
 	    json_pack("{s:n}", "accept")) == 0);
 	CHECK(nft_verify(root, &conf, &one,
@@ -457,16 +472,16 @@ test_nft_broken_rules(void)
 	items = json_object_get(root, "nftables");
 	CHECK(json_array_remove(items, i) == 0);
 	CHECK(nft_verify(root, &conf, &one,
-	    "chain uid_60123 has 3 rules, want 4"));
+	    "chain uid_60123 has 2 rules, want 3"));
 	CHECK(nft_verify(root, &conf, &three, NULL));
 
-	/* The ::1 rule's address changed. */
-	CHECK((r = nft_rule(root, "uid_60124", 1, &i)) != NULL);
+	/* The accept rule's address changed. */
+	CHECK((r = nft_rule(root, "uid_60124", 0, &i)) != NULL);
 	m = json_object_get(json_array_get(json_object_get(r, "expr"), 0),
 	    "match");
-	CHECK(json_object_set_new(m, "right", json_string("::2")) == 0);
-	CHECK(nft_verify(root, &conf, &three, "chain uid_60124: rule 2 is "
-	    "not ip6 daddr ::1 tcp dport ... accept"));
+	CHECK(json_object_set_new(m, "right", json_string("127.0.0.2")) == 0);
+	CHECK(nft_verify(root, &conf, &three, "chain uid_60124: rule 1 is "
+	    "not ip daddr 127.0.0.1 tcp dport ... accept"));
 	ret = 0;
  end:
 	json_decref(root);
@@ -502,6 +517,15 @@ test_nft_broken_map(void)
 	CHECK(json_array_remove(items, i) == 0);
 	CHECK(nft_verify(root, &conf, &three,
 	    "chain output lacks meta skuid vmap @sandboxes"));
+	json_decref(root);
+
+	/* The rule that keeps others off the listeners, gone for ip6. */
+	CHECK((root = nft_load("nft-list.json")) != NULL);
+	items = json_object_get(root, "nftables");
+	CHECK(nft_rule(root, "output", 2, &i) != NULL);
+	CHECK(json_array_remove(items, i) == 0);
+	CHECK(nft_verify(root, &conf, &open1, "chain output lacks the ip6 "
+	    "rule that keeps others off the sandboxes' listeners"));
 	json_decref(root);
 
 	/* Chain uid_60124 gone with its rules. */
@@ -587,13 +611,13 @@ test_pf_verify(void)
 	    "60123\""));
 	CHECK((bad = replace(all, "block drop out log quick inet6 proto udp "
 	    "all user = 60123\n", "")) != NULL);
-	CHECK(pf_verify(bad, &one, "anchor uid_60123 has 5 rules, want 6 "
+	CHECK(pf_verify(bad, &one, "anchor uid_60123 has 6 rules, want 7 "
 	    "(block rules missing)"));
 	CHECK(pf_verify(bad, &three, NULL));
 	free(bad);
 	CHECK((bad = replace(one_text, "block drop out log quick inet proto "
 	    "tcp", "block drop out quick inet proto tcp")) != NULL);
-	CHECK(pf_verify(bad, &one, "anchor uid_60123: rule 3 is \"block out "
+	CHECK(pf_verify(bad, &one, "anchor uid_60123: rule 4 is \"block out "
 	    "quick inet proto tcp to any user 60123\", want \"block out log "
 	    "quick inet proto tcp to any user 60123\""));
 	free(bad);
@@ -603,12 +627,19 @@ test_pf_verify(void)
 	    "quick inet proto tcp to 127.0.0.1 port 3128\", want \"pass out "
 	    "quick inet proto tcp to 127.0.0.1 port 3128 user 60123\""));
 	free(bad);
-	CHECK((bad = replace(one_text, "inet6 proto tcp from any to ::1",
-	    "inet6 proto tcp from any to fe80::1")) != NULL);
+	CHECK((bad = replace(one_text, "to 127.0.0.1 port = 3128 user = 0",
+	    "to 127.0.0.2 port = 3128 user = 0")) != NULL);
 	CHECK(pf_verify(bad, &one, "anchor uid_60123: rule 2 is \"pass out "
-	    "quick inet6 proto tcp to fe80::1 port 3128 user 60123\", want "
-	    "\"pass out quick inet6 proto tcp to ::1 port 3128 user "
-	    "60123\""));
+	    "quick inet proto tcp to 127.0.0.2 port 3128 user 0\", want "
+	    "\"pass out quick inet proto tcp to 127.0.0.1 port 3128 user "
+	    "0\""));
+	free(bad);
+	/* The rule that keeps others off the listener, gone. */
+	CHECK((bad = replace(all, "block drop out quick inet proto tcp from "
+	    "any to 127.0.0.1 port = 3129\n", "")) != NULL);
+	CHECK(pf_verify(bad, &open1, "anchor uid_60126 has 2 rules, want "
+	    "3 (block rules missing)"));
+	CHECK(pf_verify(all, &open1, NULL));
 	ret = 0;
  end:
 	free(all);
