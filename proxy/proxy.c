@@ -73,6 +73,17 @@ const struct sbxd_component proxy_component = {
 	.cm_status = proxy_status,
 };
 
+static const struct control_field proxy_rule_fields[] = {
+	{ "listener", CONTROL_F_STRING | CONTROL_F_NEEDED },
+	{ "pattern", CONTROL_F_STRING | CONTROL_F_NEEDED },
+	{ NULL, 0 }
+};
+static const struct control_field proxy_rules_fields[] = {
+	{ "listener", CONTROL_F_STRING | CONTROL_F_NEEDED },
+	{ NULL, 0 }
+};
+static const struct control_field proxy_no_fields[] = { { NULL, 0 } };
+
 struct proxy_sessions		 proxy_sessions =
 				    TAILQ_HEAD_INITIALIZER(proxy_sessions);
 struct proxy_stats		 proxy_stats;
@@ -95,10 +106,10 @@ proxy_init(struct sbxd_config *conf)
 	struct proxy_listen	*pl;
 	char			 name[64];
 
-	control_register("allow", proxy_ctl_allow);
-	control_register("deny", proxy_ctl_deny);
-	control_register("rules", proxy_ctl_rules);
-	control_register("sessions", proxy_ctl_sessions);
+	control_register("allow", proxy_ctl_allow, proxy_rule_fields);
+	control_register("deny", proxy_ctl_deny, proxy_rule_fields);
+	control_register("rules", proxy_ctl_rules, proxy_rules_fields);
+	control_register("sessions", proxy_ctl_sessions, proxy_no_fields);
 	proxy_ev_resume = evtimer_new(sbxd_env->sx_base, proxy_resumecb,
 	    NULL);
 	if (proxy_ev_resume == NULL || proxy_dns_init(conf) == -1 ||

@@ -83,6 +83,24 @@ const struct sbxd_component sandbox_component = {
 	.cm_uid_name = sandbox_uid_name,
 };
 
+/* What the requests of each command may carry. */
+static const struct control_field sandbox_create[] = {
+	{ "name", CONTROL_F_STRING | CONTROL_F_NEEDED },
+	{ "restricted", CONTROL_F_BOOL },
+	{ "policy", CONTROL_F_STRING },
+	{ "allow", CONTROL_F_STRINGS },
+	{ NULL, 0 }
+};
+static const struct control_field sandbox_name[] = {
+	{ "name", CONTROL_F_STRING | CONTROL_F_NEEDED },
+	{ NULL, 0 }
+};
+static const struct control_field sandbox_optname[] = {
+	{ "name", CONTROL_F_STRING },
+	{ NULL, 0 }
+};
+static const struct control_field sandbox_none[] = { { NULL, 0 } };
+
 static const char *sandbox_state_names[] = {
 	"creating", "ready", "failed", "removing"
 };
@@ -103,13 +121,13 @@ sandbox_init(struct sbxd_config *conf)
 	    sandbox_ports_private(sbc, NULL) == -1)
 		return (-1);
 	sandbox_on = 1;
-	control_register("create", sandbox_life_create);
-	control_register("list", sandbox_ctl_list);
-	control_register("show", sandbox_ctl_show);
-	control_register("rm", sandbox_life_rm);
-	control_register("exec", sandbox_ctl_exec);
-	control_register("network", sandbox_ctl_network);
-	control_register("doctor", sandbox_ctl_doctor);
+	control_register("create", sandbox_life_create, sandbox_create);
+	control_register("list", sandbox_ctl_list, sandbox_none);
+	control_register("show", sandbox_ctl_show, sandbox_name);
+	control_register("rm", sandbox_life_rm, sandbox_name);
+	control_register("exec", sandbox_ctl_exec, sandbox_exec_fields);
+	control_register("network", sandbox_ctl_network, sandbox_optname);
+	control_register("doctor", sandbox_ctl_doctor, sandbox_optname);
 	if (sbc->sbc_firewall == SANDBOX_FW_PF) {
 		sandbox_backend = &fw_pf_backend;
 		sandbox_fw_name = xstrdup(sbc->sbc_fw_anchor);
@@ -256,6 +274,7 @@ sandbox_shutdown(void)
 	if (sandbox_fw_proc != NULL)
 		sandbox_proc_cancel(sandbox_fw_proc);
 	sandbox_fw_proc = NULL;
+	sandbox_life_shutdown();
 	while ((sb = TAILQ_FIRST(&sandboxes)) != NULL)
 		sandbox_free(sb);
 	sandbox_exec_shutdown();
@@ -317,13 +336,16 @@ sandbox_resume(void)
 
 /*
  * A sandbox from its row.  One left creating or removing by a crash, or
- * whose OS user went, is failed: sbxctl rm clears it.
+ * whose OS user or home went, is failed: sbxctl rm clears it.  One that
+ * had failed is restored only if its user and home are there again:
+ * failed stays failed until it is fixed or removed.
  */
 static struct sandbox *
 sandbox_from_row(json_t *row)
 {
 	struct sandbox	*sb;
 	struct passwd	*pw;
+	struct stat	 st;
 	const char	*state;
 	size_t		 i;
 
@@ -355,9 +377,14 @@ sandbox_from_row(json_t *row)
 	    pw->pw_uid != sb->sb_uid)
 		sandbox_fail(sb, "OS user %s (uid %u) is gone", sb->sb_user,
 		    (unsigned)sb->sb_uid);
+	else if (lstat(sb->sb_home, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != sb->sb_uid)
+		sandbox_fail(sb, "home %s is gone or not the user's",
+		    sb->sb_home);
 	else {
 		sb->sb_gid = pw->pw_gid;
 		sb->sb_state = SANDBOX_CREATING;	/* until restored */
+		sb->sb_restore = 1;
 	}
 	return (sb);
 }
@@ -379,14 +406,24 @@ sandbox_fw_initcb(int status, const char *error, const char *output __unused,
 		log_info("sandbox: firewall %s %s loaded",
 		    sandbox_backend->fb_name, sandbox_fw_name);
 	}
+	/* Only the stored ones: a create under way goes its own way. */
 	TAILQ_FOREACH(sb, &sandboxes, sb_entry) {
-		if (sb->sb_state != SANDBOX_CREATING)
+		if (!sb->sb_restore)
 			continue;
+		sb->sb_restore = 0;
 		if (!sandbox_fw_ready)
 			sandbox_fail(sb, "firewall: %s", sandbox_fw_error);
 		else
 			sandbox_restore(sb);
 	}
+	sandbox_life_waiting(sandbox_fw_ready ? NULL : sandbox_fw_error);
+}
+
+/* Whether the firewall base is still loading: creates wait for it. */
+int
+sandbox_fw_loading(void)
+{
+	return (sandbox_fw_proc != NULL);
 }
 
 /* Rules first, then the listener: fail closed. */

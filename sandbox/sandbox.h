@@ -134,6 +134,9 @@ struct sandbox {
 	struct control_req		*sb_req;	/* who waits on create
 							   or rm */
 	int				 sb_done;	/* SANDBOX_DONE_* */
+	int				 sb_restore;	/* stored: restore it once
+							   the firewall base is
+							   loaded */
 	json_t				*sb_allow;	/* create: --allow */
 };
 TAILQ_HEAD(sandboxlist, sandbox);
@@ -158,6 +161,7 @@ void		 sandbox_fail(struct sandbox *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 void		 sandbox_free(struct sandbox *);
 int		 sandbox_busy(const struct sandbox *);
+int		 sandbox_fw_loading(void);
 void		 sandbox_fw_sandbox(const struct sandbox *, struct fw_sandbox *);
 void		 sandbox_open(struct sandbox *);
 int		 sandbox_as(const struct sandbox *, struct sandbox_as *,
@@ -167,6 +171,8 @@ void		 sandbox_env_free(char **);
 /* sandbox/sandbox_life.c */
 void		 sandbox_life_create(struct control_req *, json_t *);
 void		 sandbox_life_rm(struct control_req *, json_t *);
+void		 sandbox_life_waiting(const char *);
+void		 sandbox_life_shutdown(void);
 
 /* sandbox/sandbox_cmd.c */
 struct sandbox_cmd *sandbox_cmd_add(struct sandbox_cmdlist *, int,
@@ -255,6 +261,7 @@ struct sandbox_exec_spec {
 struct control_req;
 
 /* sandbox/sandbox_exec.c */
+extern const struct control_field sandbox_exec_fields[];
 int		 sandbox_exec_spec_parse(json_t *, struct sandbox_exec_spec *,
 		    char *, size_t);
 void		 sandbox_exec_spec_clear(struct sandbox_exec_spec *);

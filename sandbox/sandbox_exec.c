@@ -94,6 +94,17 @@ static void	sandbox_exec_peak(struct sandbox_exec *, struct evbuffer *);
 static void	sandbox_exec_finish(struct sandbox_exec *);
 static void	sandbox_exec_hangup(struct sandbox_exec *, const char *);
 
+/* What an exec request may carry (sbxd_proto.h). */
+const struct control_field sandbox_exec_fields[] = {
+	{ "name", CONTROL_F_STRING | CONTROL_F_NEEDED },
+	{ "argv", CONTROL_F_ARGV },
+	{ "tty", CONTROL_F_BOOL },
+	{ "rows", CONTROL_F_INT },
+	{ "cols", CONTROL_F_INT },
+	{ "env", CONTROL_F_OBJECT },
+	{ NULL, 0 }
+};
+
 /*
  * Fill the request's part of spec from an exec request: argv, tty, rows,
  * cols and TERM (the only variable a client may set).  The strings stay

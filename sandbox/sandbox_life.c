@@ -69,6 +69,17 @@ static int	sandbox_teardown(struct sandbox *, int, sandbox_proc_cb);
 static void	sandbox_rm_stopcb(int, void *);
 static void	sandbox_rm_removecb(int, const char *, const char *, void *);
 static void	sandbox_req_error(struct sandbox *, const char *);
+static void	sandbox_life_wait(struct control_req *, json_t *);
+
+/* A create that waits for the firewall base to load. */
+struct sandbox_wait {
+	TAILQ_ENTRY(sandbox_wait)	 sw_entry;
+	struct control_req		*sw_req;
+	json_t				*sw_body;
+};
+TAILQ_HEAD(sandbox_waits, sandbox_wait);
+static struct sandbox_waits	 sandbox_waits =
+				    TAILQ_HEAD_INITIALIZER(sandbox_waits);
 
 /* create NAME [restricted] [policy] [allow]: a new sandbox. */
 void
@@ -81,6 +92,10 @@ sandbox_life_create(struct control_req *cr, json_t *req)
 	json_t			*allow;
 	char			 user[256];
 
+	if (sandbox_fw_loading()) {
+		sandbox_life_wait(cr, req);
+		return;
+	}
 	if (sandbox_create_check(cr, req, &policy, &allow) == -1)
 		return;
 	if ((sb = sandbox_create_new(json_string_value(json_object_get(req,
@@ -112,6 +127,54 @@ sandbox_life_create(struct control_req *cr, json_t *req)
 	if ((sb->sb_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
 	    sb->sb_name, sandbox_create_usercb, sb)) == NULL)
 		sandbox_create_undo(sb, "out of memory");
+}
+
+/*
+ * Right after start the firewall base is still loading, and a sandbox's
+ * rules need it: the create waits, and goes on once it is loaded.
+ */
+static void
+sandbox_life_wait(struct control_req *cr, json_t *req)
+{
+	struct sandbox_wait	*sw;
+
+	if ((sw = calloc(1, sizeof(*sw))) == NULL ||
+	    (sw->sw_body = json_deep_copy(req)) == NULL) {
+		free(sw);
+		control_req_error(cr, "out of memory");
+		return;
+	}
+	sw->sw_req = cr;
+	TAILQ_INSERT_TAIL(&sandbox_waits, sw, sw_entry);
+	control_req_progress(cr, "waiting for the firewall base to load");
+}
+
+/*
+ * The firewall base is loaded (error NULL) or failed: the waiting
+ * creates go on, or are refused with why.
+ */
+void
+sandbox_life_waiting(const char *error)
+{
+	struct sandbox_wait	*sw;
+
+	while ((sw = TAILQ_FIRST(&sandbox_waits)) != NULL) {
+		TAILQ_REMOVE(&sandbox_waits, sw, sw_entry);
+		if (error != NULL)
+			control_req_error(sw->sw_req, "the firewall base did "
+			    "not load: %s", error);
+		else
+			sandbox_life_create(sw->sw_req, sw->sw_body);
+		json_decref(sw->sw_body);
+		free(sw);
+	}
+}
+
+/* At shutdown: the waiting creates are refused. */
+void
+sandbox_life_shutdown(void)
+{
+	sandbox_life_waiting("sbxd is shutting down");
 }
 
 /* The request's name, policy and patterns, or an error sent. */

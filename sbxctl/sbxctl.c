@@ -141,7 +141,8 @@ sbxctl_run(FILE *fp, const struct sbxctl_cmd *cmd, json_t *req)
 
 	if (json_dumpf(req, fp, JSON_COMPACT) == -1 || fputc('\n', fp) ==
 	    EOF || fflush(fp) == EOF) {
-		fprintf(stderr, "sbxctl: send: %s\n", strerror(errno));
+		if (sbxctl_refused(fileno(fp)) == -1)
+			fprintf(stderr, "sbxctl: send: %s\n", strerror(errno));
 		return (1);
 	}
 	while ((n = getline(&buf, &bufsz, fp)) > 0) {
@@ -183,6 +184,37 @@ sbxctl_run(FILE *fp, const struct sbxctl_cmd *cmd, json_t *req)
 		fprintf(stderr, "sbxctl: sbxd closed the connection\n");
 	free(buf);
 	return (r);
+}
+
+/*
+ * The request could not be sent: sbxd may have refused the connection
+ * and closed it, saying why first.  Print that, if it is there.
+ */
+int
+sbxctl_refused(int fd)
+{
+	char	 buf[1024];
+	json_t	*reply;
+	size_t	 len = 0;
+	ssize_t	 n;
+	int	 serrno = errno;
+
+	while (len < sizeof(buf) - 1 &&
+	    (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += n;
+	buf[len] = '\0';
+	if ((reply = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL)) == NULL ||
+	    !json_is_false(json_object_get(reply, "ok"))) {
+		json_decref(reply);
+		errno = serrno;
+		return (-1);
+	}
+	if (sbxctl_json)
+		fputs(buf, stdout);
+	else
+		sbxctl_print_ok(reply);
+	json_decref(reply);
+	return (0);
 }
 
 /* A plain reply: nothing on success, the error and its details if not. */

@@ -215,7 +215,7 @@ sbxctl_exec_send(int fd, json_t *req)
 	}
 	r = sbxctl_exec_write(fd, (uint8_t *)s, strlen(s)) == -1 ||
 	    sbxctl_exec_write(fd, (const uint8_t *)"\n", 1) == -1 ? -1 : 0;
-	if (r == -1)
+	if (r == -1 && sbxctl_refused(fd) == -1)
 		fprintf(stderr, "sbxctl: send: %s\n", strerror(errno));
 	free(s);
 	return (r);

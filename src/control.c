@@ -42,11 +42,12 @@
 
 #define CONTROL_LINE_MAX	65536	/* longest request line */
 #define CONTROL_CLIENTS_MAX	64	/* sbxctl connections at once */
+#define CONTROL_ROOT_SLOTS	4	/* of them, kept for root */
 #define CONTROL_FOLLOW_MAX	(256 * 1024) /* bytes queued to one events
 					   follower before events drop */
 #define CONTROL_BACKLOG		16
 #define CONTROL_EVENTS_LAST_MAX	10000	/* stored events replayed */
-#define CONTROL_LINGER_SECS	5	/* wait for a refused client to leave */
+#define CONTROL_LINGER_SECS	1	/* a refused client's last reply */
 #define CONTROL_FLUSH_IOV	64	/* chunks written to a client at exit */
 #define CONTROL_COMMANDS_MAX	64	/* registered commands */
 
@@ -63,6 +64,7 @@ struct control_client {
 	int				 cc_closing;	/* refused: say why, then
 							   wait for the client
 							   to hang up */
+	struct event			*cc_linger;	/* closes it regardless */
 };
 TAILQ_HEAD(control_clients, control_client);
 
@@ -75,14 +77,19 @@ struct control_req {
 };
 
 struct control_cmd {
-	const char	*name;
-	control_fn	 fn;
+	const char			*name;
+	control_fn			 fn;
+	const struct control_field	*fields;	/* NULL: any */
 };
 
 static void	control_cmd_events(struct control_req *, json_t *);
 
+static const struct control_field control_events_fields[] = {
+	{ "last", CONTROL_F_INT },
+	{ NULL, 0 }
+};
 static struct control_cmd	 control_cmds[CONTROL_COMMANDS_MAX] = {
-	{ "events",	control_cmd_events },
+	{ "events",	control_cmd_events, control_events_fields },
 };
 static int			 control_ncmds = 1;
 
@@ -94,9 +101,11 @@ static char			*control_group;
 static struct control_clients	 control_clients =
 				    TAILQ_HEAD_INITIALIZER(control_clients);
 static int			 control_nclients;
+static int			 control_nusers;	/* of them, not root's */
 static uint64_t			 control_nextid;
 static uint64_t			 control_accepted;
 static uint64_t			 control_denied;
+static uint64_t			 control_busy;
 static uint64_t			 control_requests;
 static uint64_t			 control_bad;
 static uint64_t			 control_dropped;
@@ -114,6 +123,8 @@ static struct control_client *control_client_new(int, uid_t, pid_t);
 static void	control_client_close(struct control_client *);
 static void	control_client_flush(struct control_client *);
 static void	control_client_refuse(struct control_client *);
+static void	control_client_lingercb(evutil_socket_t, short, void *);
+static void	control_refuse_fd(int, const char *);
 static void	control_client_readcb(struct bufferevent *, void *);
 static void	control_client_writecb(struct bufferevent *, void *);
 static void	control_client_eventcb(struct bufferevent *, short, void *);
@@ -123,6 +134,8 @@ static void	control_reply(struct control_client *, json_t *);
 static void	control_error(struct control_client *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 static const struct control_cmd *control_cmd_find(const char *);
+static int	control_fields_check(const struct control_cmd *, json_t *,
+		    char *, size_t);
 static int	control_dumpcb(const char *, size_t, void *);
 static int	control_line(struct evbuffer *, json_t *);
 static void	control_follow_eventcb(json_t *, void *);
@@ -307,7 +320,6 @@ static void
 control_acceptcb(struct evconnlistener *l __unused, evutil_socket_t fd,
     struct sockaddr *sa __unused, int salen __unused, void *arg __unused)
 {
-	struct control_client	*cc;
 	char			 why[256];
 	uid_t			 uid;
 	pid_t			 pid;
@@ -318,23 +330,56 @@ control_acceptcb(struct evconnlistener *l __unused, evutil_socket_t fd,
 		log_warnx("control: refused %s", why);
 		events_publish("control.denied", json_pack("{s:i, s:i, s:s}",
 		    "uid", (int)uid, "pid", (int)pid, "reason", why));
-	} else if (control_nclients >= CONTROL_CLIENTS_MAX) {
+	} else if (control_nclients >= CONTROL_CLIENTS_MAX ||
+	    (uid != 0 && control_nusers >= CONTROL_CLIENTS_MAX -
+	    CONTROL_ROOT_SLOTS)) {
+		control_busy++;
 		log_warnx("control: refused uid %d: %d clients already",
 		    (int)uid, control_nclients);
 		snprintf(why, sizeof(why), "too many control clients");
-	} else
-		why[0] = '\0';
-	if ((cc = control_client_new(fd, uid, pid)) == NULL || why[0] == '\0')
+	} else {
+		(void)control_client_new(fd, uid, pid);
 		return;
-	control_error(cc, "%s", why);
-	control_client_refuse(cc);
+	}
+	control_refuse_fd(fd, why);
+}
+
+/*
+ * A refused connection never becomes a client: it gets one line saying
+ * why, written now (a fresh socket's buffer holds it), and is closed.
+ * What it already sent is read first, so that the close is an orderly
+ * end rather than a reset that could discard the line.
+ */
+static void
+control_refuse_fd(int fd, const char *why)
+{
+	char	 buf[512];
+	json_t	*reply;
+	char	*s;
+	ssize_t	 n;
+	int	 i;
+
+	reply = json_pack("{s:b, s:s}", "ok", 0, "error", why);
+	if (reply != NULL && (s = json_dumps(reply, JSON_COMPACT)) != NULL) {
+		n = snprintf(buf, sizeof(buf), "%s\n", s);
+		if (n > 0 && (size_t)n < sizeof(buf))
+			(void)send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		free(s);
+	}
+	json_decref(reply);
+	(void)shutdown(fd, SHUT_WR);
+	for (i = 0; i < 16; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+	close(fd);
 }
 
 /*
  * The last reply is queued.  Closing now, with the client's request
- * still unread, would reset the connection before the client reads why;
+ * still unread, could reset the connection before the client reads why;
  * so once the reply is out we shut our side and wait for the client to
- * hang up, discarding what it sends, for a few seconds at most.
+ * hang up, discarding what it sends, for a second at most: however
+ * much the client writes, the timer is not put off.
  */
 static void
 control_client_refuse(struct control_client *cc)
@@ -342,7 +387,20 @@ control_client_refuse(struct control_client *cc)
 	struct timeval	 tv = { CONTROL_LINGER_SECS, 0 };
 
 	cc->cc_closing = 1;
-	bufferevent_set_timeouts(cc->cc_bev, &tv, &tv);
+	if (cc->cc_linger == NULL)
+		cc->cc_linger = evtimer_new(sbxd_env->sx_base,
+		    control_client_lingercb, cc);
+	if (cc->cc_linger != NULL)
+		evtimer_add(cc->cc_linger, &tv);
+	else	/* out of memory: idle time, at least */
+		bufferevent_set_timeouts(cc->cc_bev, &tv, &tv);
+}
+
+static void
+control_client_lingercb(evutil_socket_t fd __unused, short events __unused,
+    void *arg)
+{
+	control_client_close(arg);
 }
 
 /* Out of descriptors: pause accepting for a second (relayd, tmux). */
@@ -488,6 +546,8 @@ control_client_new(int fd, uid_t uid, pid_t pid)
 	bufferevent_enable(cc->cc_bev, EV_READ);
 	TAILQ_INSERT_TAIL(&control_clients, cc, cc_entry);
 	control_nclients++;
+	if (uid != 0)
+		control_nusers++;
 	log_debug("%s: client %llu: uid %d pid %d", __func__,
 	    (unsigned long long)cc->cc_id, (int)uid, (int)pid);
 	return (cc);
@@ -522,6 +582,10 @@ control_client_close(struct control_client *cc)
 		cc->cc_req->cr_client = NULL;	/* it finishes without us */
 	TAILQ_REMOVE(&control_clients, cc, cc_entry);
 	control_nclients--;
+	if (cc->cc_uid != 0)
+		control_nusers--;
+	if (cc->cc_linger != NULL)
+		event_free(cc->cc_linger);
 	bufferevent_free(cc->cc_bev);
 	free(cc);
 }
@@ -602,20 +666,83 @@ control_client_eventcb(struct bufferevent *bev __unused, short events,
 		control_client_close(cc);
 }
 
-/* Make command name run fn.  For startup: a full table is fatal. */
+/*
+ * Make command name run fn for requests that carry only fields (an
+ * array ending with a NULL name; NULL: any), each of its type.  For
+ * startup: a full table is fatal.
+ */
 void
-control_register(const char *name, control_fn fn)
+control_register(const char *name, control_fn fn,
+    const struct control_field *fields)
 {
 	struct control_cmd	*cmd;
 
-	if ((cmd = (struct control_cmd *)control_cmd_find(name)) != NULL) {
-		cmd->fn = fn;
-		return;
+	if ((cmd = (struct control_cmd *)control_cmd_find(name)) == NULL) {
+		if (control_ncmds == CONTROL_COMMANDS_MAX)
+			fatalx("%s: too many commands", __func__);
+		cmd = &control_cmds[control_ncmds++];
+		cmd->name = name;
 	}
-	if (control_ncmds == CONTROL_COMMANDS_MAX)
-		fatalx("%s: too many commands", __func__);
-	control_cmds[control_ncmds].name = name;
-	control_cmds[control_ncmds++].fn = fn;
+	cmd->fn = fn;
+	cmd->fields = fields;
+}
+
+/*
+ * Whether req carries only cmd's fields, each of its type, and those it
+ * needs; else why, in err.
+ */
+static int
+control_fields_check(const struct control_cmd *cmd, json_t *req, char *err,
+    size_t errlen)
+{
+	static const char		*what[] = { NULL, "a string",
+					    "true or false", "a number",
+					    "a list of strings",
+					    "a list of strings or null",
+					    "an object" };
+	const struct control_field	*f;
+	const char			*key;
+	json_t				*v, *e;
+	size_t				 i;
+	int				 ok, t;
+
+	if (cmd->fields == NULL)
+		return (0);
+	json_object_foreach(req, key, v) {
+		if (strcmp(key, "command") == 0)
+			continue;
+		for (f = cmd->fields; f->cf_name != NULL; f++)
+			if (strcmp(f->cf_name, key) == 0)
+				break;
+		if (f->cf_name == NULL) {
+			snprintf(err, errlen, "%s: unknown field \"%.64s\"",
+			    cmd->name, key);
+			return (-1);
+		}
+		t = f->cf_type & CONTROL_F_TYPE;
+		ok = (t == CONTROL_F_STRING && json_is_string(v)) ||
+		    (t == CONTROL_F_BOOL && json_is_boolean(v)) ||
+		    (t == CONTROL_F_INT && json_is_integer(v)) ||
+		    (t == CONTROL_F_OBJECT && json_is_object(v)) ||
+		    ((t == CONTROL_F_STRINGS || t == CONTROL_F_ARGV) &&
+		    json_is_array(v)) ||
+		    (t == CONTROL_F_ARGV && json_is_null(v));
+		json_array_foreach(json_is_array(v) ? v : NULL, i, e)
+			ok = ok && json_is_string(e);
+		if (!ok) {
+			snprintf(err, errlen, "%s: \"%s\" must be %s",
+			    cmd->name, key, what[t]);
+			return (-1);
+		}
+	}
+	for (f = cmd->fields; f->cf_name != NULL; f++)
+		if ((f->cf_type & CONTROL_F_NEEDED) &&
+		    json_object_get(req, f->cf_name) == NULL) {
+			snprintf(err, errlen, "%s: \"%s\" is needed",
+			    cmd->name, f->cf_name);
+			return (-1);
+		}
+	return (0);
 }
 
 static const struct control_cmd *
@@ -638,6 +765,7 @@ control_request(struct control_client *cc, const char *line, size_t len)
 	json_error_t			 err;
 	json_t				*req;
 	const char			*name;
+	char				 msg[256];
 
 	control_requests++;
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
@@ -655,6 +783,9 @@ control_request(struct control_client *cc, const char *line, size_t len)
 	} else if ((cmd = control_cmd_find(name)) == NULL) {
 		control_bad++;
 		control_error(cc, "unknown command \"%.64s\"", name);
+	} else if (control_fields_check(cmd, req, msg, sizeof(msg)) == -1) {
+		control_bad++;
+		control_error(cc, "%s", msg);
 	} else if ((cr = calloc(1, sizeof(*cr))) == NULL)
 		control_error(cc, "out of memory");
 	else {
@@ -817,6 +948,8 @@ control_req_takeover(struct control_req *cr, struct bufferevent **bevp)
 	free(cr);
 	TAILQ_REMOVE(&control_clients, cc, cc_entry);
 	control_nclients--;
+	if (cc->cc_uid != 0)
+		control_nusers--;
 	if (!cc->cc_inread)
 		free(cc);	/* else the read callback still uses it */
 	return (0);
@@ -900,7 +1033,7 @@ control_status(void)
 		if (cc->cc_sub != NULL)
 			followers++;
 	return (json_pack("{s:s, s:s?, s:s?, s:i, s:i, s:I, s:I, s:I, s:I, "
-	    "s:I}",
+	    "s:I, s:I}",
 	    "state", control_listener != NULL ? "up" : "down",
 	    "socket", control_path,
 	    "group", control_group,
@@ -908,6 +1041,7 @@ control_status(void)
 	    "followers", followers,
 	    "accepted", (json_int_t)control_accepted,
 	    "denied", (json_int_t)control_denied,
+	    "busy", (json_int_t)control_busy,
 	    "requests", (json_int_t)control_requests,
 	    "bad_requests", (json_int_t)control_bad,
 	    "events_dropped", (json_int_t)control_dropped));

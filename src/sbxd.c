@@ -38,6 +38,11 @@ static const struct sbxd_component *sbxd_components[] = {
 	(sizeof(sbxd_components) / sizeof(sbxd_components[0]))
 
 static struct sbxd	 sbxd_global;
+static const struct control_field sbxd_no_fields[] = { { NULL, 0 } };
+static const struct control_field sbxd_log_fields[] = {
+	{ "level", CONTROL_F_STRING | CONTROL_F_NEEDED },
+	{ NULL, 0 }
+};
 static struct event	*sbxd_ev_hup;
 static struct event	*sbxd_ev_term;
 static struct event	*sbxd_ev_int;
@@ -310,9 +315,9 @@ sbxd_start(struct sbxd_config *conf)
 	if (!(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND) &&
 	    sbxd_pidfile(conf->sc_pidfile) == -1)
 		return (-1);
-	control_register("status", sbxd_ctl_status);
-	control_register("reload", sbxd_ctl_reload);
-	control_register("log", sbxd_ctl_log);
+	control_register("status", sbxd_ctl_status, sbxd_no_fields);
+	control_register("reload", sbxd_ctl_reload, sbxd_no_fields);
+	control_register("log", sbxd_ctl_log, sbxd_log_fields);
 	if (job_init() == -1) {
 		log_warnx("cannot watch child processes");
 		return (-1);

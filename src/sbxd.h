@@ -343,7 +343,21 @@ int		 config_path_ok(const char *);
 /* src/control.c */
 struct control_req;
 typedef void	(*control_fn)(struct control_req *, json_t *);
-void		 control_register(const char *, control_fn);
+/* A field a request of a command may carry, and its type. */
+struct control_field {
+	const char	*cf_name;
+	int		 cf_type;	/* CONTROL_F_*, | CONTROL_F_NEEDED */
+};
+#define CONTROL_F_STRING	1
+#define CONTROL_F_BOOL		2
+#define CONTROL_F_INT		3
+#define CONTROL_F_STRINGS	4	/* an array of strings */
+#define CONTROL_F_ARGV		5	/* an array of strings, or null */
+#define CONTROL_F_OBJECT	6
+#define CONTROL_F_TYPE		0xff
+#define CONTROL_F_NEEDED	0x100	/* a request without it is wrong */
+void		 control_register(const char *, control_fn,
+		    const struct control_field *);
 void		 control_req_done(struct control_req *, json_t *);
 void		 control_req_ok(struct control_req *, json_t *);
 void		 control_req_error(struct control_req *, const char *, ...)

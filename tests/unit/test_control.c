@@ -76,9 +76,9 @@ setup(void)
 {
 	if (setup_env() == -1)
 		return (-1);
-	control_register("status", cmd_status);
-	control_register("reload", cmd_reload);
-	control_register("slow", cmd_slow);
+	control_register("status", cmd_status, NULL);
+	control_register("reload", cmd_reload, NULL);
+	control_register("slow", cmd_slow, NULL);
 	return (control_init(conf));
 }
 
@@ -268,6 +268,88 @@ test_malformed(void)
 	CHECK_STR(field(r, "error"), "unknown command \"frobnicate\"");
 	json_decref(r);
 	r = request(fd, "{\"command\":\"status\"}\n");
+	CHECK(json_is_true(json_object_get(r, "ok")));
+	ret = 0;
+end:
+	json_decref(r);
+	if (fd != -1)
+		close(fd);
+	teardown();
+	return (ret);
+}
+
+/* Fields are checked against the command's list: name, type, needed. */
+static const struct control_field typed_fields[] = {
+	{ "name", CONTROL_F_STRING|CONTROL_F_NEEDED },
+	{ "flag", CONTROL_F_BOOL },
+	{ "count", CONTROL_F_INT },
+	{ "hosts", CONTROL_F_STRINGS },
+	{ "argv", CONTROL_F_ARGV },
+	{ "env", CONTROL_F_OBJECT },
+	{ NULL, 0 }
+};
+static int	typed_runs;
+
+static void
+cmd_typed(struct control_req *cr, json_t *req __unused)
+{
+	typed_runs++;
+	control_req_ok(cr, json_object());
+}
+
+static int
+test_fields(void)
+{
+	json_t		*r = NULL;
+	int		 fd = -1, ret = -1;
+	size_t		 i;
+	const struct {
+		const char	*line;
+		const char	*error;
+	} bad[] = {
+		{ "{\"command\":\"typed\",\"name\":\"a\",\"flag\":\"yes\"}\n",
+		    "typed: \"flag\" must be true or false" },
+		{ "{\"command\":\"typed\",\"name\":\"a\",\"flag\":1}\n",
+		    "typed: \"flag\" must be true or false" },
+		{ "{\"command\":\"typed\",\"name\":7}\n",
+		    "typed: \"name\" must be a string" },
+		{ "{\"command\":\"typed\",\"name\":\"a\",\"count\":1.5}\n",
+		    "typed: \"count\" must be a number" },
+		{ "{\"command\":\"typed\",\"name\":\"a\",\"hosts\":[\"x\",2]}\n",
+		    "typed: \"hosts\" must be a list of strings" },
+		{ "{\"command\":\"typed\",\"name\":\"a\",\"hosts\":null}\n",
+		    "typed: \"hosts\" must be a list of strings" },
+		{ "{\"command\":\"typed\",\"name\":\"a\",\"argv\":\"ls\"}\n",
+		    "typed: \"argv\" must be a list of strings or null" },
+		{ "{\"command\":\"typed\",\"name\":\"a\",\"env\":[]}\n",
+		    "typed: \"env\" must be an object" },
+		{ "{\"command\":\"typed\",\"name\":\"a\",\"restricted\":true}\n",
+		    "typed: unknown field \"restricted\"" },
+		{ "{\"command\":\"typed\"}\n", "typed: \"name\" is needed" },
+	};
+
+	CHECK(setup() == 0);
+	control_register("typed", cmd_typed, typed_fields);
+	typed_runs = 0;
+	CHECK((fd = client()) != -1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = request(fd, bad[i].line);
+		CHECK(r != NULL);
+		CHECK(json_is_false(json_object_get(r, "ok")));
+		CHECK_STR(field(r, "error"), bad[i].error);
+		json_decref(r);
+		r = NULL;
+	}
+	CHECK(typed_runs == 0);
+	r = request(fd, "{\"command\":\"typed\",\"name\":\"a\",\"flag\":false,"
+	    "\"count\":3,\"hosts\":[\"x\"],\"argv\":null,\"env\":{}}\n");
+	CHECK(r != NULL);
+	CHECK(json_is_true(json_object_get(r, "ok")));
+	CHECK(typed_runs == 1);
+	json_decref(r);
+	/* A command registered without a list takes any field. */
+	r = request(fd, "{\"command\":\"status\",\"anything\":[1]}\n");
+	CHECK(r != NULL);
 	CHECK(json_is_true(json_object_get(r, "ok")));
 	ret = 0;
 end:
@@ -474,6 +556,7 @@ static const struct unit_test tests[] = {
 	{ "socket_not_socket", test_socket_not_socket },
 	{ "status", test_status },
 	{ "malformed", test_malformed },
+	{ "fields", test_fields },
 	{ "too_long", test_too_long },
 	{ "reload_errors", test_reload_errors },
 	{ "events_follow", test_events_follow },

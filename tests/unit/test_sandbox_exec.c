@@ -107,7 +107,7 @@ setup(void)
 		conf->sc_group = xstrdup("self");
 		conf->sc_gid = getgid();
 	}
-	control_register("exec", cmd_exec);
+	control_register("exec", cmd_exec, sandbox_exec_fields);
 	return (control_init(conf));
 }
 
