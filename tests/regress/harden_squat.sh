@@ -41,7 +41,7 @@ policy "default" {
 	loopback yes
 }
 pfmon interface "nflog:$GROUP"
-sandbox uid-range 60600 60609
+sandbox uid-range 60620 60629
 sandbox port-range 860 869
 sandbox home "$T/home"
 sandbox shell "/bin/sh"
