@@ -54,7 +54,9 @@ enum proxy_state {
 	PROXY_S_FORWARD,	/* an HTTP exchange in flight */
 	PROXY_S_DRAIN,		/* handing buffered bytes to the tunnel */
 	PROXY_S_TUNNEL,		/* opaque relay */
-	PROXY_S_CLOSING		/* last bytes to the client, then close */
+	PROXY_S_CLOSING,	/* last bytes to the client, then close */
+	PROXY_S_LINGER		/* all written: discard what the client
+				   still sends, until it closes */
 };
 
 /* ps_flags */

@@ -10,7 +10,7 @@
  * Every request on a kept-alive connection goes through the same checks.
  * A refusal answers before any byte is relayed.  proxy_session_close is
  * the one teardown path; proxy_session_finish closes once the client has
- * what was written to it.
+ * what was written to it and has stopped sending.
  */
 
 #include <sys/types.h>
@@ -38,6 +38,11 @@
 #include "config.h"
 #include "log.h"
 #include "sbxd.h"
+
+#define PROXY_LINGER_IDLE	1	/* seconds of quiet from a client
+					   before a lingering close ends */
+#define PROXY_LINGER_SECS	2	/* and at most, in all: clients are
+					   local */
 #include "proxy.h"
 
 #define PROXY_BODY_MAX		1024	/* text of a refusal page */
@@ -66,6 +71,7 @@ static void	proxy_up_readcb(struct bufferevent *, void *);
 static void	proxy_up_writecb(struct bufferevent *, void *);
 static void	proxy_up_eventcb(struct bufferevent *, short, void *);
 static json_t	*proxy_session_event(struct proxy_session *);
+static void	 proxy_session_linger(struct proxy_session *);
 
 /* Take the accepted client fd: a new session reading its first head. */
 void
@@ -289,8 +295,9 @@ proxy_session_close(struct proxy_session *ps, const char *why)
 }
 
 /*
- * Close once the client has everything written to it: stop reading,
- * drop the upstream, and let the client's write callback finish.
+ * Close once the client has everything written to it: drop the
+ * upstream, and let the client's write callback go on to linger.  What
+ * the client sends meanwhile is discarded.
  */
 void
 proxy_session_finish(struct proxy_session *ps, const char *why)
@@ -304,12 +311,48 @@ proxy_session_finish(struct proxy_session *ps, const char *why)
 	ps->ps_dns = NULL;
 	proxy_side_free(&ps->ps_up);
 	evtimer_del(&ps->ps_timer);
-	if (ps->ps_cli.bev == NULL || proxy_side_flush(&ps->ps_cli) == 0) {
+	if (ps->ps_cli.bev == NULL) {
 		proxy_session_close(ps, why);
 		return;
 	}
-	bufferevent_disable(ps->ps_cli.bev, EV_READ);
+	if (proxy_side_flush(&ps->ps_cli) == 0) {
+		proxy_session_linger(ps);
+		return;
+	}
+	evbuffer_drain(bufferevent_get_input(ps->ps_cli.bev), (size_t)-1);
 	bufferevent_set_timeouts(ps->ps_cli.bev, NULL, &tv);
+}
+
+/*
+ * The last reply is written.  A client may still be sending (a head or
+ * body we refused): closing with its bytes unread would reset the
+ * connection, and the reset can reach it before it reads the reply, in
+ * the middle of its send.  So, as nginx's lingering close does, end our
+ * side and read and discard until the client closes, for
+ * PROXY_LINGER_IDLE seconds of quiet or PROXY_LINGER_SECS in all.
+ */
+static void
+proxy_session_linger(struct proxy_session *ps)
+{
+	struct timeval	 idle = { PROXY_LINGER_IDLE, 0 };
+	struct timeval	 all = { PROXY_LINGER_SECS, 0 };
+
+	ps->ps_state = PROXY_S_LINGER;
+	if (ps->ps_note == NULL)
+		ps->ps_note = "done";
+	if (shutdown(ps->ps_cli.fd, SHUT_WR) == -1) {
+		proxy_session_close(ps, ps->ps_note);
+		return;
+	}
+	evbuffer_drain(bufferevent_get_input(ps->ps_cli.bev), (size_t)-1);
+	bufferevent_disable(ps->ps_cli.bev, EV_WRITE);
+	bufferevent_set_timeouts(ps->ps_cli.bev, &idle, NULL);
+	bufferevent_setwatermark(ps->ps_cli.bev, EV_READ, 0, 0);
+	if (bufferevent_enable(ps->ps_cli.bev, EV_READ) == -1) {
+		proxy_session_close(ps, ps->ps_note);
+		return;
+	}
+	evtimer_add(&ps->ps_timer, &all);
 }
 
 /*
@@ -876,7 +919,7 @@ proxy_session_json(struct proxy_session *ps)
 {
 	static const char	*states[] = { "head", "resolve", "connect",
 				    "hello", "forward", "drain", "tunnel",
-				    "closing" };
+				    "closing", "closing" };
 	struct timespec		 now;
 
 	util_monotime(&now);
@@ -906,6 +949,11 @@ proxy_cli_readcb(struct bufferevent *bev __unused, void *arg)
 	case PROXY_S_HELLO:
 		proxy_session_hello(ps);
 		break;
+	case PROXY_S_CLOSING:
+	case PROXY_S_LINGER:
+		evbuffer_drain(bufferevent_get_input(ps->ps_cli.bev),
+		    (size_t)-1);
+		break;
 	default:
 		break;		/* kept until its state comes */
 	}
@@ -918,8 +966,7 @@ proxy_cli_writecb(struct bufferevent *bev __unused, void *arg)
 
 	switch (ps->ps_state) {
 	case PROXY_S_CLOSING:
-		proxy_session_close(ps, ps->ps_note != NULL ? ps->ps_note :
-		    "done");
+		proxy_session_linger(ps);
 		break;
 	case PROXY_S_DRAIN:
 		proxy_session_handoff(ps);
@@ -943,7 +990,9 @@ proxy_cli_eventcb(struct bufferevent *bev __unused, short events, void *arg)
 		ps->ps_flags |= PROXY_F_CLOSE_AFTER;
 		return;
 	}
-	if (events & BEV_EVENT_TIMEOUT)
+	if (ps->ps_state == PROXY_S_LINGER)
+		proxy_session_close(ps, ps->ps_note);
+	else if (events & BEV_EVENT_TIMEOUT)
 		proxy_session_close(ps, "client timeout");
 	else if (events & BEV_EVENT_EOF)
 		proxy_session_close(ps, "client closed");
