@@ -194,13 +194,17 @@ sandbox_ports_private(const struct sandbox_conf *sbc, json_t *errors)
 #endif
 }
 
-/* The directory that holds the homes: root's, not writable by others. */
+/*
+ * The directory that holds the homes: root's, not writable by others,
+ * and not readable either: a sandbox passes through it to its home but
+ * does not list the others.
+ */
 static int
 sandbox_home_parent(const char *dir)
 {
 	struct stat	 st;
 
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+	if (mkdir(dir, 0711) == -1 && errno != EEXIST) {
 		log_warn("sandbox home %s", dir);
 		return (-1);
 	}
@@ -208,6 +212,11 @@ sandbox_home_parent(const char *dir)
 	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
 		log_warnx("sandbox home %s: must be a directory owned by "
 		    "root and writable only by it", dir);
+		return (-1);
+	}
+	if ((st.st_mode & (S_IRGRP | S_IROTH)) &&
+	    chmod(dir, st.st_mode & 07711) == -1) {
+		log_warn("sandbox home %s: chmod", dir);
 		return (-1);
 	}
 	return (0);

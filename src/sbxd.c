@@ -322,7 +322,13 @@ sbxd_start(struct sbxd_config *conf)
 		log_warnx("cannot watch child processes");
 		return (-1);
 	}
-	if (store_open(conf->sc_state) == -1 || control_init(conf) == -1)
+	/*
+	 * Nobody else may list the state directory; sandbox users must
+	 * pass through it when their homes are below it.
+	 */
+	if (store_open(conf->sc_state, util_path_below(
+	    conf->sc_sandbox.sbc_home, conf->sc_state) ? 0711 : 0700) == -1 ||
+	    control_init(conf) == -1)
 		return (-1);
 	for (i = 0; i < SBXD_NCOMPONENTS; i++) {
 		if (sbxd_components[i]->cm_init(conf) == -1) {

@@ -414,7 +414,7 @@ int		 policy_addr_check(const struct policy_body *,
 		    int, const char **, const struct policy_rule **);
 
 /* src/store.c */
-int		 store_open(const char *);
+int		 store_open(const char *, mode_t);
 void		 store_close(void);
 int		 store_flush(void);
 int		 store_event_add(json_t *);
@@ -449,6 +449,7 @@ void		 util_sockaddr_setport(struct sockaddr *, in_port_t);
 int		 util_socket(int, int);
 void		 util_zero(void *, size_t);
 int		 util_sockaddr_unmap(struct sockaddr_storage *, socklen_t *);
+int		 util_path_below(const char *, const char *);
 int		 util_addr_local(int, const void *);
 
 /* proxy/proxy.c */

@@ -40,7 +40,6 @@
 #define STORE_EVENTS_MAX	100000	/* event rows kept */
 #define STORE_EVENTS_DAYS	30	/* event rows older than this go */
 #define STORE_PRUNE_SECS	300	/* how often old rows are removed */
-#define STORE_STATE_MODE	0711	/* sandbox homes may live below */
 
 /*
  * The schema, one forward step per entry: entry i brings the database
@@ -89,7 +88,7 @@ static uint64_t			 store_dropped;
 static uint64_t			 store_failures;
 static char			 store_lasterr[256];
 
-static int	store_state_dir(const char *);
+static int	store_state_dir(const char *, mode_t);
 static int	store_lock(const char *);
 static int	store_create_file(const char *);
 static int	store_configure(void);
@@ -109,12 +108,13 @@ static void	store_eventcb(json_t *, void *);
  * its cause and leaves nothing open.
  */
 int
-store_open(const char *statedir)
+store_open(const char *statedir, mode_t mode)
 {
 	struct timeval	 tv = { 0, STORE_FLUSH_MS * 1000 };
 	int		 rc;
 
-	if (store_state_dir(statedir) == -1 || store_lock(statedir) == -1)
+	if (store_state_dir(statedir, mode) == -1 ||
+	    store_lock(statedir) == -1)
 		goto fail;
 	xasprintf(&store_path, "%s/%s", statedir, SBXD_DB);
 	if (store_create_file(store_path) == -1)
@@ -154,13 +154,17 @@ fail:
 	return (-1);
 }
 
-/* Create statedir if missing; it must be a directory. */
+/*
+ * Create statedir, mode mode, if missing.  It must be a directory of
+ * ours that nobody else could have written to; it is given mode mode,
+ * so that nobody else can list it either.
+ */
 static int
-store_state_dir(const char *statedir)
+store_state_dir(const char *statedir, mode_t mode)
 {
 	struct stat	 st;
 
-	if (mkdir(statedir, STORE_STATE_MODE) == -1 && errno != EEXIST) {
+	if (mkdir(statedir, mode) == -1 && errno != EEXIST) {
 		log_warn("state directory %s", statedir);
 		return (-1);
 	}
@@ -172,10 +176,24 @@ store_state_dir(const char *statedir)
 		log_warnx("state directory %s is not a directory", statedir);
 		return (-1);
 	}
-	if (st.st_mode & S_IWOTH) {
-		log_warnx("state directory %s is writable by anyone",
-		    statedir);
+	if (st.st_uid != geteuid()) {
+		log_warnx("state directory %s is owned by uid %u, not by "
+		    "sbxd's (uid %u)", statedir, (unsigned)st.st_uid,
+		    (unsigned)geteuid());
 		return (-1);
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		log_warnx("state directory %s is writable by %s", statedir,
+		    st.st_mode & S_IWOTH ? "anyone" : "its group");
+		return (-1);
+	}
+	if ((st.st_mode & 07777) != mode) {
+		if (chmod(statedir, mode) == -1) {
+			log_warn("state directory %s: chmod", statedir);
+			return (-1);
+		}
+		log_info("state directory %s: mode %04o made %04o", statedir,
+		    (unsigned)(st.st_mode & 07777), (unsigned)mode);
 	}
 	return (0);
 }

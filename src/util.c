@@ -281,6 +281,23 @@ util_zero(void *p, size_t len)
 }
 
 /*
+ * Whether path names dir or something below it, by the names as
+ * written (both absolute, as the configuration requires): "/a/bc" is
+ * not below "/a/b".
+ */
+int
+util_path_below(const char *path, const char *dir)
+{
+	size_t	 len = strlen(dir);
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (strncmp(path, dir, len) != 0)
+		return (0);
+	return (path[len] == '\0' || path[len] == '/' || len == 1);
+}
+
+/*
  * An IPv6 address that carries an IPv4 one, v4-mapped (::ffff:a.b.c.d)
  * or v4-compatible (::a.b.c.d, but not :: or ::1), becomes that AF_INET
  * address, port kept, so that it compares and is judged as what it

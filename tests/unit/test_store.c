@@ -70,7 +70,7 @@ test_open_modes(void)
 
 	CHECK((dir = setup()) != NULL);
 	CHECK(asprintf(&path, "%s/state", dir) != -1);
-	CHECK(store_open(path) == 0);
+	CHECK(store_open(path, 0700) == 0);
 	free(path);
 	CHECK(asprintf(&path, "%s/state/sbxd.db", dir) != -1);
 	CHECK(stat(path, &st) == 0);
@@ -108,7 +108,7 @@ test_tighten_mode(void)
 	CHECK((fd = open(path, O_CREAT | O_WRONLY, 0644)) != -1);
 	close(fd);
 	CHECK(chmod(path, 0644) == 0);
-	CHECK(store_open(dir) == 0);
+	CHECK(store_open(dir, 0700) == 0);
 	CHECK(stat(path, &st) == 0);
 	CHECK_INT(st.st_mode & 0777, 0600);
 	ret = 0;
@@ -129,14 +129,14 @@ test_events_written(void)
 	int	 i, ret = -1;
 
 	CHECK((dir = setup()) != NULL);
-	CHECK(store_open(dir) == 0);
+	CHECK(store_open(dir, 0700) == 0);
 	for (i = 0; i < 1500; i++)
 		events_publish("test.stored", json_pack("{s:i}", "n", i));
 	for (i = 0; i < 10 && store_flush() == -1; i++)
 		;	/* batches of STORE_BATCH_MAX */
 	CHECK(store_flush() == 0);
 	store_close();
-	CHECK(store_open(dir) == 0);
+	CHECK(store_open(dir, 0700) == 0);
 	list = store_events_recent(3);
 	CHECK(list != NULL);
 	CHECK_INT(json_array_size(list), 3);
@@ -163,7 +163,7 @@ test_close_flushes(void)
 	int	 ret = -1;
 
 	CHECK((dir = setup()) != NULL);
-	CHECK(store_open(dir) == 0);
+	CHECK(store_open(dir, 0700) == 0);
 	events_publish("test.last", NULL);
 	store_close();
 	CHECK_INT(query_int(dir, "SELECT count(*) FROM events WHERE type = "
@@ -188,7 +188,7 @@ test_locked(void)
 	CHECK(asprintf(&path, "%s/sbxd.lock", dir) != -1);
 	CHECK((fd = open(path, O_CREAT | O_RDWR, 0600)) != -1);
 	CHECK(flock(fd, LOCK_EX | LOCK_NB) == 0);
-	CHECK(store_open(dir) == -1);
+	CHECK(store_open(dir, 0700) == -1);
 	status = store_status();
 	CHECK_STR(json_string_value(json_object_get(status, "state")), "down");
 	ret = 0;
@@ -215,7 +215,7 @@ test_corrupt(void)
 	memset(junk, 'x', sizeof(junk) - 1);
 	junk[sizeof(junk) - 1] = '\0';
 	CHECK(unit_write(path, junk) == 0);
-	CHECK(store_open(dir) == -1);
+	CHECK(store_open(dir, 0700) == -1);
 	/* Refused, and left exactly as it was. */
 	CHECK((fp = fopen(path, "r")) != NULL);
 	CHECK(fread(back, 1, sizeof(back), fp) == sizeof(junk) - 1);
@@ -240,7 +240,7 @@ test_newer_schema(void)
 	int	 ret = -1;
 
 	CHECK((dir = setup()) != NULL);
-	CHECK(store_open(dir) == 0);
+	CHECK(store_open(dir, 0700) == 0);
 	store_close();
 	CHECK(asprintf(&path, "%s/sbxd.db", dir) != -1);
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
@@ -248,7 +248,7 @@ test_newer_schema(void)
 	    NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	db = NULL;
-	CHECK(store_open(dir) == -1);
+	CHECK(store_open(dir, 0700) == -1);
 	ret = 0;
 end:
 	sqlite3_close(db);
@@ -269,7 +269,7 @@ test_state_not_dir(void)
 	CHECK((dir = setup()) != NULL);
 	CHECK(asprintf(&path, "%s/file", dir) != -1);
 	CHECK(unit_write(path, "x") == 0);
-	CHECK(store_open(path) == -1);
+	CHECK(store_open(path, 0700) == -1);
 	ret = 0;
 end:
 	store_close();
@@ -288,14 +288,14 @@ test_rules(void)
 	int	 ret = -1;
 
 	CHECK((dir = setup()) != NULL);
-	CHECK(store_open(dir) == 0);
+	CHECK(store_open(dir, 0700) == 0);
 	CHECK(store_rule_put("127.0.0.1:3128", "github.com", "allow") == 0);
 	CHECK(store_rule_put("127.0.0.1:3128", "*.npmjs.org", "allow") == 0);
 	CHECK(store_rule_put("other", "x.example", "block") == 0);
 	CHECK(store_rule_put("127.0.0.1:3128", "github.com", "block") == 0);
 	CHECK(store_rule_put("other", "y.example", "maybe") == -1);
 	store_close();
-	CHECK(store_open(dir) == 0);
+	CHECK(store_open(dir, 0700) == 0);
 	list = store_rule_list("127.0.0.1:3128");
 	CHECK_INT(json_array_size(list), 2);
 	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 1),
@@ -331,7 +331,7 @@ test_sandboxes(void)
 	int	 ret = -1;
 
 	CHECK((dir = setup()) != NULL);
-	CHECK(store_open(dir) == 0);
+	CHECK(store_open(dir, 0700) == 0);
 	row = json_pack("{s:s, s:s, s:i, s:s, s:b, s:s, s:i, s:s}", "id",
 	    "0b6f4a52-9c1e-4c55-8f0e-3c1d2e4f5a6b", "name", "one", "uid", 60100,
 	    "state", "creating", "restricted", 1, "policy", "default", "port",
@@ -347,7 +347,7 @@ test_sandboxes(void)
 	json_object_set_new(row, "restricted", json_false());
 	CHECK(store_sandbox_put(row) == 0);
 	store_close();
-	CHECK(store_open(dir) == 0);
+	CHECK(store_open(dir, 0700) == 0);
 	list = store_sandbox_list();
 	CHECK_INT(json_array_size(list), 2);
 	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 0),

@@ -85,10 +85,29 @@ end:
 	return (ret);
 }
 
+/* Below by whole names: a sibling with a longer name is not below. */
+static int
+test_path_below(void)
+{
+	int	 ret = -1;
+
+	CHECK(util_path_below("/var/lib/sbxd/home", "/var/lib/sbxd"));
+	CHECK(util_path_below("/var/lib/sbxd/home", "/var/lib/sbxd/"));
+	CHECK(util_path_below("/var/lib/sbxd", "/var/lib/sbxd"));
+	CHECK(util_path_below("/home", "/"));
+	CHECK(!util_path_below("/var/lib/sbxd-home", "/var/lib/sbxd"));
+	CHECK(!util_path_below("/var/lib", "/var/lib/sbxd"));
+	CHECK(!util_path_below("/srv/home", "/var/lib/sbxd"));
+	ret = 0;
+end:
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
 	{ "rfc3339", test_rfc3339 },
 	{ "addr", test_addr },
 	{ "socket", test_socket },
+	{ "path_below", test_path_below },
 };
 
 UNIT_MAIN("util", tests)

@@ -1,0 +1,57 @@
+# harden_state.sh: nobody but sbxd lists the state directory.  One made
+# 0755 by hand is 0711 after start when the sandbox homes are below it
+# (a sandbox passes through to its home but lists nothing), 0700 when
+# they are not; one owned by another user is refused, saying why.
+# Needs root (a namespace, users).
+. "${top_srcdir:-.}/tests/regress/lib.sh"
+need_root
+for t in ip nft useradd; do
+	command -v $t >/dev/null || skip "needs $t"
+done
+ns_setup
+sandbox_name A a
+mkdir -m 0755 "$STATE"
+conf_write <<EOF2
+policy "default" {
+}
+sandbox uid-range 60690 60699
+sandbox port-range 910 919
+sandbox home "$STATE/home"
+sandbox shell "/bin/sh"
+sandbox firewall nftables table "sbxt$$"
+EOF2
+start_ns_sbxd
+[ "$(stat -c %a "$STATE")" = 711 ] ||
+    fail "state directory mode $(stat -c %a "$STATE"), not 711"
+grep -q "state directory $STATE: mode 0755 made 0711" "$LOG" ||
+    fail "the change is not logged"
+ctl create "$A" >/dev/null || fail "create $A"
+ctl exec "$A" -- sh -c 'echo hi >~/f && cat ~/f' >"$T/out" 2>&1 ||
+    fail "the sandbox cannot use its home: $(cat "$T/out")"
+grep -qx hi "$T/out" || fail "home: $(cat "$T/out")"
+ctl exec "$A" -- ls "$STATE" >"$T/out" 2>&1 &&
+    fail "a sandbox lists the state directory: $(cat "$T/out")"
+grep -q "Permission denied" "$T/out" || fail "ls state: $(cat "$T/out")"
+ctl exec "$A" -- ls "$STATE/home" >"$T/out" 2>&1 &&
+    fail "a sandbox lists the homes: $(cat "$T/out")"
+ctl exec "$A" -- cat "$STATE/sbxd.db" >/dev/null 2>&1 &&
+    fail "a sandbox reads the database"
+ctl rm "$A" >/dev/null || fail "rm $A"
+stop_sbxd
+
+# Homes elsewhere: nobody passes through.
+chmod 0755 "$STATE"
+sed -i "s|sandbox home \"$STATE/home\"|sandbox home \"$T/home\"|" "$CONF"
+start_ns_sbxd
+[ "$(stat -c %a "$STATE")" = 700 ] ||
+    fail "state directory mode $(stat -c %a "$STATE"), not 700"
+stop_sbxd
+
+# Another user's state directory is not ours to use.
+chown nobody "$STATE"
+ip netns exec "$NS" "$SBXD" -d -f "$CONF" >"$T/start.out" 2>&1 &&
+    fail "sbxd started on another user's state directory"
+grep -q "state directory $STATE is owned by uid $(id -u nobody), not by sbxd's (uid 0)" \
+    "$T/start.out" || fail "refusal: $(cat "$T/start.out")"
+chown root "$STATE"
+pass
