@@ -2,6 +2,8 @@
  * proxy_dns.c: name resolution for the proxy, through evdns on the
  * daemon's loop.  The resolver lines of the config choose the hosts file
  * (answered before DNS) and the nameservers (else /etc/resolv.conf).
+ * A reload rebuilds the resolver when its settings or the contents of
+ * those files changed.
  *
  * A lookup's answer may come after its session has closed, and evdns may
  * also answer at once, from inside the call.  So every lookup is a small
@@ -14,12 +16,17 @@
 
 #include <netinet/in.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <openssl/evp.h>
 
 #include "config.h"
 #include "log.h"
@@ -42,6 +49,7 @@ static uint64_t			 proxy_dns_lookups;
 static uint64_t			 proxy_dns_failures;
 
 static char	*proxy_dns_signature(struct sbxd_config *);
+static int	 proxy_dns_digest(const char *, char *, size_t);
 static struct evdns_base *proxy_dns_new(struct sbxd_config *);
 static void	proxy_dns_donecb(int, struct evutil_addrinfo *, void *);
 static void	proxy_dns_delivercb(evutil_socket_t, short, void *);
@@ -58,8 +66,9 @@ proxy_dns_init(struct sbxd_config *conf)
 }
 
 /*
- * Rebuild the resolver if its settings changed.  Lookups in flight on the
- * old one fail (their sessions answer 502) rather than hang.
+ * Rebuild the resolver if its settings or files changed.  Lookups in
+ * flight on the old one fail (their sessions answer 502) rather than
+ * hang, and the parked upstream connections are closed.
  */
 int
 proxy_dns_reload(struct sbxd_config *conf, json_t *errors)
@@ -87,6 +96,8 @@ proxy_dns_reload(struct sbxd_config *conf, json_t *errors)
 	proxy_dns_base = base;
 	free(proxy_dns_sig);
 	proxy_dns_sig = sig;
+	/* A parked upstream went where a name pointed before. */
+	proxy_pool_flush(NULL);
 	log_info("proxy: resolver settings applied");
 	return (0);
 }
@@ -103,17 +114,23 @@ proxy_dns_shutdown(void)
 }
 
 /*
- * The resolver settings as one string, to tell whether they changed;
- * NULL if memory ran out.
+ * The resolver settings, and digests of the files it reads, as one
+ * string, to tell whether they changed; NULL if memory ran out.
  */
 static char *
 proxy_dns_signature(struct sbxd_config *conf)
 {
 	struct sbxd_nameserver	*ns;
 	char			*sig, *next, buf[128];
+	char			 hosts[80], resolv[80];
 
-	if (asprintf(&sig, "hosts=%s", conf->sc_hostsfile != NULL ?
-	    conf->sc_hostsfile : "") == -1)
+	hosts[0] = '\0';
+	if (conf->sc_hostsfile != NULL)
+		(void)proxy_dns_digest(conf->sc_hostsfile, hosts,
+		    sizeof(hosts));
+	(void)proxy_dns_digest("/etc/resolv.conf", resolv, sizeof(resolv));
+	if (asprintf(&sig, "hosts=%s@%s resolv=%s", conf->sc_hostsfile !=
+	    NULL ? conf->sc_hostsfile : "", hosts, resolv) == -1)
 		return (NULL);
 	TAILQ_FOREACH(ns, &conf->sc_nameservers, ns_entry) {
 		if (asprintf(&next, "%s ns=%s", sig, util_sockaddr_str(
@@ -124,6 +141,45 @@ proxy_dns_signature(struct sbxd_config *conf)
 			return (NULL);
 	}
 	return (sig);
+}
+
+/*
+ * The SHA-256 of a file's contents, in hex, into buf; if it cannot be
+ * read, why.  Either way buf changes when the file does.
+ */
+static int
+proxy_dns_digest(const char *path, char *buf, size_t len)
+{
+	EVP_MD_CTX	*ctx;
+	unsigned char	 md[EVP_MAX_MD_SIZE], chunk[8192];
+	unsigned int	 mdlen, i;
+	ssize_t		 n;
+	int		 fd, r = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(buf, len, "(%s)", strerror(errno));
+		return (-1);
+	}
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		snprintf(buf, len, "(out of memory)");
+		goto done;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (EVP_DigestUpdate(ctx, chunk, n) != 1)
+			break;
+	if (n != 0 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1) {
+		snprintf(buf, len, "(%s)", n == -1 ? strerror(errno) :
+		    "digest failed");
+		goto done;
+	}
+	for (i = 0; i < mdlen && 2 * i + 2 < len; i++)
+		snprintf(buf + 2 * i, 3, "%02x", md[i]);
+	r = 0;
+done:
+	EVP_MD_CTX_free(ctx);
+	close(fd);
+	return (r);
 }
 
 static struct evdns_base *
