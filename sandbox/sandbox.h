@@ -101,6 +101,7 @@ struct fw_backend {
 
 #define SANDBOX_ID_LEN		36	/* a UUID's text */
 #define SANDBOX_USER_MAX	(sizeof(SANDBOX_USER_PREFIX) + SANDBOX_NAME_MAX)
+#define SANDBOX_UID_NEXT	"sandbox.uid_next"	/* store setting */
 #define SANDBOX_CMD_TIMEOUT	60	/* seconds for one privileged
 					   command: useradd may wait on a
 					   locked /etc/passwd */
@@ -173,6 +174,21 @@ void		 sandbox_life_create(struct control_req *, json_t *);
 void		 sandbox_life_rm(struct control_req *, json_t *);
 void		 sandbox_life_waiting(const char *);
 void		 sandbox_life_shutdown(void);
+
+/* What belongs to the uids of a range on the host (sandbox_uid.c). */
+struct sandbox_uidset {
+	uid_t		  us_min;
+	uid_t		  us_max;
+	char		**us_why;	/* per uid: NULL, or what it holds */
+	size_t		  us_found;
+};
+
+/* sandbox/sandbox_uid.c */
+int		 sandbox_uid_scan(struct sandbox_uidset *, uid_t, uid_t);
+void		 sandbox_uid_scan_free(struct sandbox_uidset *);
+const char	*sandbox_uid_held(const struct sandbox_uidset *, uid_t);
+int		 sandbox_uid_ipc_remove(uid_t);
+int		 sandbox_uid_files_cmds(struct sandbox_cmdlist *, uid_t);
 
 /* sandbox/sandbox_cmd.c */
 struct sandbox_cmd *sandbox_cmd_add(struct sandbox_cmdlist *, int,

@@ -52,6 +52,7 @@
 
 static int	sandbox_name_ok(const char *);
 static int	sandbox_uid_pick(struct sandbox_conf *, uid_t *);
+static void	sandbox_uid_leftovers(uid_t);
 static int	sandbox_port_pick(struct sandbox_conf *, in_port_t *);
 static int	sandbox_port_free(in_port_t);
 static int	sandbox_uuid(char *, size_t);
@@ -265,6 +266,7 @@ sandbox_create_new(const char *name, json_t *req, json_t *allow,
 	struct sandbox_conf	*sbc = &sbxd_env->sx_conf->sc_sandbox;
 	struct sandbox		*sb;
 	struct timespec		 ts;
+	char			 uidnext[24];
 
 	*why = "out of memory";
 	if ((sb = calloc(1, sizeof(*sb))) == NULL)
@@ -272,6 +274,14 @@ sandbox_create_new(const char *name, json_t *req, json_t *allow,
 	if (sandbox_uid_pick(sbc, &sb->sb_uid) == -1 ||
 	    sandbox_port_pick(sbc, &sb->sb_port) == -1) {
 		*why = "no free uid or port left in the configured ranges";
+		free(sb);
+		return (NULL);
+	}
+	snprintf(uidnext, sizeof(uidnext), "%lu", sb->sb_uid ==
+	    sbc->sbc_uid_max ? (unsigned long)sbc->sbc_uid_min :
+	    (unsigned long)sb->sb_uid + 1);
+	if (store_setting_put(SANDBOX_UID_NEXT, uidnext) == -1) {
+		*why = "the store did not take the next uid";
 		free(sb);
 		return (NULL);
 	}
@@ -302,24 +312,65 @@ sandbox_create_new(const char *name, json_t *req, json_t *allow,
 	return (sb);
 }
 
-/* The first uid of the range no sandbox and no OS user or group has. */
+/*
+ * The next uid of the range, round-robin from the one after the last
+ * picked (kept in the store), that no sandbox, OS user or group has and
+ * that nothing on the host belongs to: a new tenant never gets a uid
+ * whose files or IPC objects a former one left.
+ */
 static int
 sandbox_uid_pick(struct sandbox_conf *sbc, uid_t *uidp)
 {
-	struct sandbox	*sb;
-	uid_t		 uid;
+	struct sandbox_uidset	 us;
+	struct sandbox		*sb;
+	unsigned long long	 span, i, next;
+	const char		*held;
+	char			 buf[32];
+	uid_t			 uid;
+	int			 r = -1;
 
-	for (uid = sbc->sbc_uid_min; uid <= sbc->sbc_uid_max; uid++) {
+	next = sbc->sbc_uid_min;
+	if (store_setting_get(SANDBOX_UID_NEXT, buf, sizeof(buf)) == 1)
+		next = strtoull(buf, NULL, 10);
+	if (next < sbc->sbc_uid_min || next > sbc->sbc_uid_max)
+		next = sbc->sbc_uid_min;
+	if (sandbox_uid_scan(&us, sbc->sbc_uid_min, sbc->sbc_uid_max) == -1)
+		return (-1);
+	span = (unsigned long long)sbc->sbc_uid_max - sbc->sbc_uid_min + 1;
+	for (i = 0; i < span && r == -1; i++) {
+		uid = sbc->sbc_uid_min + (next - sbc->sbc_uid_min + i) % span;
 		TAILQ_FOREACH(sb, &sandboxes, sb_entry)
 			if (sb->sb_uid == uid)
 				break;
-		if (sb == NULL && getpwuid(uid) == NULL &&
-		    getgrgid(uid) == NULL) {
-			*uidp = uid;
-			return (0);
+		if (sb != NULL || getpwuid(uid) != NULL ||
+		    getgrgid(uid) != NULL)
+			continue;
+		if ((held = sandbox_uid_held(&us, uid)) != NULL) {
+			log_info("sandbox: uid %u is not reused yet: it %s",
+			    (unsigned)uid, held);
+			continue;
 		}
+		*uidp = uid;
+		r = 0;
 	}
-	return (-1);
+	sandbox_uid_scan_free(&us);
+	return (r);
+}
+
+/* After rm: say what still holds uid, and so keeps it from reuse. */
+static void
+sandbox_uid_leftovers(uid_t uid)
+{
+	struct sandbox_uidset	 us;
+	const char		*held;
+
+	if (sandbox_uid_scan(&us, uid, uid) == -1)
+		return;
+	if ((held = sandbox_uid_held(&us, uid)) != NULL)
+		log_warnx("sandbox: uid %u still %s (and %zu more); it is not "
+		    "given to a new sandbox until nothing belongs to it",
+		    (unsigned)uid, held, us.us_found - 1);
+	sandbox_uid_scan_free(&us);
 }
 
 /* The first port of the range no sandbox and no other socket uses. */
@@ -508,6 +559,11 @@ sandbox_teardown(struct sandbox *sb, int done, sandbox_proc_cb cb)
 	struct fw_sandbox	 fs;
 
 	sandbox_cmdlist_init(&cl);
+	if (done & SANDBOX_DONE_USER) {
+		(void)sandbox_uid_ipc_remove(sb->sb_uid);
+		if (sandbox_uid_files_cmds(&cl, sb->sb_uid) == -1)
+			goto fail;
+	}
 	if ((done & SANDBOX_DONE_USER) && sandbox_user_del(&cl,
 	    SANDBOX_OS_HOST, sb->sb_user) == -1)
 		goto fail;
@@ -627,6 +683,7 @@ sandbox_rm_removecb(int status, const char *error,
 		log_warnx("sandbox %s: its row stays in the store",
 		    sb->sb_name);
 	log_info("sandbox %s: removed", sb->sb_name);
+	sandbox_uid_leftovers(sb->sb_uid);
 	events_publish("sandbox.removed", json_pack("{s:s, s:s, s:i}",
 	    "sandbox", sb->sb_name, "id", sb->sb_id, "uid", (int)sb->sb_uid));
 	control_req_ok(sb->sb_req, NULL);

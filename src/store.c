@@ -70,6 +70,10 @@ static const char *store_migrations[] = {
 	"  policy TEXT NOT NULL,"
 	"  port INTEGER NOT NULL UNIQUE,"
 	"  created_at TEXT NOT NULL);",
+	/* 4: small values kept across restarts, such as the next uid */
+	"CREATE TABLE settings ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL);",
 };
 #define STORE_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -715,6 +719,35 @@ store_sandbox_delete(const char *name)
 		return (-1);
 	}
 	return (store_exec("COMMIT"));
+}
+
+/* Keep value under key. */
+int
+store_setting_put(const char *key, const char *value)
+{
+	return (store_write("INSERT OR REPLACE INTO settings (key, value) "
+	    "VALUES (?, ?)", key, value, (char *)NULL));
+}
+
+/* The value under key into buf: 1, 0 if there is none, -1 if unread. */
+int
+store_setting_get(const char *key, char *buf, size_t len)
+{
+	sqlite3_stmt	*st;
+	int		 rc, r = -1;
+
+	if (store_db == NULL || sqlite3_prepare_v2(store_db, "SELECT value "
+	    "FROM settings WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+		return (-1);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st,
+		    0));
+		r = 1;
+	} else if (rc == SQLITE_DONE)
+		r = 0;
+	sqlite3_finalize(st);
+	return (r);
 }
 
 /* Every sandbox row, by name, as store_sandbox_put takes them; or NULL. */

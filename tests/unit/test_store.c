@@ -78,11 +78,11 @@ test_open_modes(void)
 	status = store_status();
 	CHECK_STR(json_string_value(json_object_get(status, "state")), "up");
 	CHECK_INT(json_integer_value(json_object_get(status,
-	    "schema_version")), 3);
+	    "schema_version")), 4);
 	store_close();
 	free(path);
 	CHECK(asprintf(&path, "%s/state", dir) != -1);
-	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 3);
+	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 4);
 	CHECK_INT(query_int(path, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name = 'events'"), 1);
 	ret = 0;
@@ -375,7 +375,32 @@ end:
 	return (ret);
 }
 
+/* A setting is kept across a reopen; a missing one is 0, not an error. */
+static int
+test_settings(void)
+{
+	char	*dir, buf[32];
+	int	 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(store_open(dir, 0700) == 0);
+	CHECK(store_setting_get("sandbox.uid_next", buf, sizeof(buf)) == 0);
+	CHECK(store_setting_put("sandbox.uid_next", "60101") == 0);
+	CHECK(store_setting_put("sandbox.uid_next", "60102") == 0);
+	store_close();
+	CHECK(store_open(dir, 0700) == 0);
+	CHECK(store_setting_get("sandbox.uid_next", buf, sizeof(buf)) == 1);
+	CHECK_STR(buf, "60102");
+	ret = 0;
+end:
+	store_close();
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
+	{ "settings", test_settings },
 	{ "rules", test_rules },
 	{ "sandboxes", test_sandboxes },
 	{ "open_modes", test_open_modes },
