@@ -595,7 +595,9 @@ static void
 proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 {
 	struct proxy_listener	*pr;
-	const char		*name, *pattern;
+	struct policy_rule	*ru;
+	const struct policy_rule *prev;
+	const char		*name, *pattern, *was = NULL;
 	char			 err[256];
 
 	name = json_string_value(json_object_get(req, "listener"));
@@ -609,15 +611,35 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 		control_req_error(cr, "no listener \"%s\"", name);
 		return;
 	}
-	if (policy_rules_set(pr->pr_extra, pattern, allow ? POLICY_ALLOW :
-	    POLICY_BLOCK, err, sizeof(err)) == -1) {
+	/*
+	 * Checked, then stored, then applied: a rule that the store did
+	 * not take would be gone at the next start, so it does not apply.
+	 */
+	if (policy_rule_parse(pattern, POLICY_ALLOW, &ru, err,
+	    sizeof(err)) == -1) {
 		control_req_error(cr, "pattern \"%s\": %s", pattern, err);
 		return;
 	}
+	policy_rule_free(ru);
+	if ((prev = policy_rules_find(pr->pr_extra, pattern)) != NULL)
+		was = policy_rule_action(prev) == POLICY_ALLOW ? "allow" :
+		    "block";
 	if (store_rule_put(pr->pr_name, pattern, allow ? "allow" :
-	    "block") == -1)
-		log_warnx("proxy: rule %s %s on %s applies but is not stored",
-		    allow ? "allow" : "block", pattern, pr->pr_name);
+	    "block") == -1) {
+		control_req_error(cr, "rule %s %s on %s: the store did not "
+		    "take it (%s); not applied", allow ? "allow" : "block",
+		    pattern, pr->pr_name, store_error());
+		return;
+	}
+	if (policy_rules_set(pr->pr_extra, pattern, allow ? POLICY_ALLOW :
+	    POLICY_BLOCK, err, sizeof(err)) == -1) {
+		if (was == NULL)
+			(void)store_rule_delete(pr->pr_name, pattern);
+		else
+			(void)store_rule_put(pr->pr_name, pattern, was);
+		control_req_error(cr, "pattern \"%s\": %s", pattern, err);
+		return;
+	}
 	log_info("proxy: listener %s: %s %s, by uid %d", pr->pr_name,
 	    allow ? "allow" : "block", pattern, (int)control_req_uid(cr));
 	events_publish("proxy.rule", json_pack("{s:s, s:s?, s:s, s:s, s:i}",

@@ -95,10 +95,15 @@ static int	 fw_nft_rule_check(const struct fw_nft_rule *, int,
 		    size_t);
 static int	 fw_nft_ports_same(const struct fw_nft_rule *,
 		    const struct fw_sandbox *);
+static int	 fw_nft_held(const struct fw_conf *, const char *,
+		    struct fw_held *, int, int *);
+static int	 fw_nft_prune(const struct fw_conf *, const struct fw_prune *,
+		    struct sandbox_cmdlist *);
+static void	 fw_nft_cutoff(FILE *, const struct fw_conf *, uid_t);
 
 const struct fw_backend fw_nft_backend = {
 	"nft", fw_nft_init, fw_nft_apply, fw_nft_remove, fw_nft_list,
-	fw_nft_verify
+	fw_nft_verify, fw_nft_held, fw_nft_prune
 };
 
 /* nft where this system installed it; the usual place if nowhere. */
@@ -119,14 +124,18 @@ fw_nft_conf_ok(const struct fw_conf *fc)
 	    fc->fc_group <= FW_NFT_GROUP_MAX);
 }
 
-/* Not root, not (uid_t)-1, one to SANDBOX_PORTS_MAX distinct ports. */
+/*
+ * Not root, not (uid_t)-1, one to SANDBOX_PORTS_MAX distinct ports, or
+ * none for a restricted sandbox (cut off).
+ */
 static int
 fw_nft_sandbox_ok(const struct fw_sandbox *fs)
 {
 	int	 i, j;
 
 	if (fs->fs_uid == 0 || fs->fs_uid == (uid_t)-1 ||
-	    fs->fs_nports < 1 || fs->fs_nports > SANDBOX_PORTS_MAX)
+	    fs->fs_nports < (fs->fs_restricted ? 0 : 1) ||
+	    fs->fs_nports > SANDBOX_PORTS_MAX)
 		return (0);
 	for (i = 0; i < fs->fs_nports; i++) {
 		if (fs->fs_ports[i] == 0)
@@ -245,8 +254,14 @@ fw_nft_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
 		fw_nft_cmd(cl, 0, NULL, NULL);
 		return (0);
 	}
-	fw_nft_elements(fp, "add", t, fs);
+	if (fs->fs_nports > 0)
+		fw_nft_elements(fp, "add", t, fs);
 	if (!fs->fs_restricted) {
+		fw_nft_cmd(cl, 0, fp, &buf);
+		return (0);
+	}
+	if (fs->fs_nports == 0) {
+		fw_nft_cutoff(fp, fc, fs->fs_uid);
 		fw_nft_cmd(cl, 0, fp, &buf);
 		return (0);
 	}
@@ -261,6 +276,153 @@ fw_nft_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	fprintf(fp, "add rule inet %s %s drop\n", t, c);
 	fprintf(fp, "add element inet %s %s { %lu : jump %s }\n", t,
 	    FW_NFT_MAP, u, c);
+	fw_nft_cmd(cl, 0, fp, &buf);
+	return (0);
+}
+
+/* uid's chain, emptied and refilled to drop all it sends, and mapped. */
+static void
+fw_nft_cutoff(FILE *fp, const struct fw_conf *fc, uid_t uid)
+{
+	char		 c[FW_NFT_CHAIN_MAX];
+	const char	*t = fc->fc_table;
+
+	fw_nft_chain(c, sizeof(c), uid);
+	fprintf(fp, "add chain inet %s %s\n", t, c);
+	fprintf(fp, "flush chain inet %s %s\n", t, c);
+	if (fc->fc_group != -1)
+		fprintf(fp, "add rule inet %s %s log prefix \"%s\" group %d\n",
+		    t, c, c, fc->fc_group);
+	fprintf(fp, "add rule inet %s %s drop\n", t, c);
+	fprintf(fp, "add element inet %s %s { %lu : jump %s }\n", t,
+	    FW_NFT_MAP, (unsigned long)uid, c);
+}
+
+/*
+ * Every uid and port in the listing: the uid_N chains, the map's keys,
+ * the owner elements and the ports elements.
+ */
+static int
+fw_nft_held(const struct fw_conf *fc, const char *text, struct fw_held *held,
+    int max, int *n)
+{
+	json_error_t	 err;
+	json_t		*root, *items, *it, *o, *elems, *e, *k;
+	const char	*kind, *name;
+	unsigned long	 u;
+	size_t		 i, j;
+	int		 end, ret = -1;
+
+	*n = 0;
+	if (!fw_nft_conf_ok(fc) || text == NULL ||
+	    (root = json_loads(text, 0, &err)) == NULL)
+		return (-1);
+	if ((items = json_object_get(root, "nftables")) == NULL)
+		goto done;
+	json_array_foreach(items, i, it) {
+		kind = json_object_get(it, "chain") != NULL ? "chain" :
+		    json_object_get(it, "map") != NULL ? "map" :
+		    json_object_get(it, "set") != NULL ? "set" : NULL;
+		if (kind == NULL)
+			continue;
+		o = json_object_get(it, kind);
+		if (!json_is_string(json_object_get(o, "table")) ||
+		    strcmp(json_string_value(json_object_get(o, "table")),
+		    fc->fc_table) != 0 ||
+		    (name = json_string_value(json_object_get(o, "name"))) ==
+		    NULL)
+			continue;
+		if (strcmp(kind, "chain") == 0) {
+			if (strncmp(name, SBXD_UID_PREFIX,
+			    strlen(SBXD_UID_PREFIX)) == 0 &&
+			    isdigit((unsigned char)name[strlen(
+			    SBXD_UID_PREFIX)]) && sscanf(name, SBXD_UID_PREFIX
+			    "%lu%n", &u, &end) == 1 && name[end] == '\0' &&
+			    *n < max) {
+				held[*n].fh_uid = (uid_t)u;
+				held[(*n)++].fh_port = 0;
+			}
+			continue;
+		}
+		elems = json_object_get(o, "elem");
+		json_array_foreach(elems, j, e) {
+			if (*n == max)
+				break;
+			if (strcmp(name, FW_NFT_MAP) == 0 && json_is_array(e) &&
+			    json_is_integer(k = json_array_get(e, 0))) {
+				held[*n].fh_uid = (uid_t)json_integer_value(k);
+				held[(*n)++].fh_port = 0;
+			} else if (strcmp(name, FW_NFT_OWNERS) == 0 &&
+			    (k = json_object_get(e, "concat")) != NULL &&
+			    json_is_integer(json_array_get(k, 0)) &&
+			    json_is_integer(json_array_get(k, 1))) {
+				held[*n].fh_uid = (uid_t)json_integer_value(
+				    json_array_get(k, 0));
+				held[(*n)++].fh_port = (in_port_t)
+				    json_integer_value(json_array_get(k, 1));
+			} else if (strcmp(name, FW_NFT_PORTS) == 0 &&
+			    json_is_integer(e)) {
+				held[*n].fh_uid = (uid_t)-1;
+				held[(*n)++].fh_port = (in_port_t)
+				    json_integer_value(e);
+			}
+		}
+	}
+	ret = 0;
+ done:
+	json_decref(root);
+	return (ret);
+}
+
+/*
+ * One transaction: the stale owner and ports elements go, the uids to
+ * cut off get a chain that drops all, the others lose chain and map
+ * element.  Each element is added before it is deleted, so that one
+ * gone already is no error.
+ */
+static int
+fw_nft_prune(const struct fw_conf *fc, const struct fw_prune *fp_,
+    struct sandbox_cmdlist *cl)
+{
+	FILE		*fp;
+	char		*buf, c[FW_NFT_CHAIN_MAX];
+	size_t		 len;
+	const char	*t = fc->fc_table;
+	unsigned long	 u;
+	int		 i;
+
+	if (!fw_nft_conf_ok(fc))
+		return (-1);
+	if ((fp = open_memstream(&buf, &len)) == NULL) {
+		fw_nft_cmd(cl, 0, NULL, NULL);
+		return (0);
+	}
+	for (i = 0; i < fp_->fp_nowners; i++) {
+		u = (unsigned long)fp_->fp_owners[i].fh_uid;
+		fprintf(fp, "add element inet %s %s { %lu . %u }\n", t,
+		    FW_NFT_OWNERS, u, fp_->fp_owners[i].fh_port);
+		fprintf(fp, "delete element inet %s %s { %lu . %u }\n", t,
+		    FW_NFT_OWNERS, u, fp_->fp_owners[i].fh_port);
+	}
+	for (i = 0; i < fp_->fp_nports; i++) {
+		fprintf(fp, "add element inet %s %s { %u }\n", t, FW_NFT_PORTS,
+		    fp_->fp_ports[i]);
+		fprintf(fp, "delete element inet %s %s { %u }\n", t,
+		    FW_NFT_PORTS, fp_->fp_ports[i]);
+	}
+	for (i = 0; i < fp_->fp_ncut; i++)
+		fw_nft_cutoff(fp, fc, fp_->fp_cut[i]);
+	for (i = 0; i < fp_->fp_ngone; i++) {
+		u = (unsigned long)fp_->fp_gone[i];
+		fw_nft_chain(c, sizeof(c), fp_->fp_gone[i]);
+		fprintf(fp, "add chain inet %s %s\n", t, c);
+		fprintf(fp, "add element inet %s %s { %lu : jump %s }\n", t,
+		    FW_NFT_MAP, u, c);
+		fprintf(fp, "delete element inet %s %s { %lu }\n", t,
+		    FW_NFT_MAP, u);
+		fprintf(fp, "flush chain inet %s %s\n", t, c);
+		fprintf(fp, "delete chain inet %s %s\n", t, c);
+	}
 	fw_nft_cmd(cl, 0, fp, &buf);
 	return (0);
 }
@@ -566,12 +728,14 @@ fw_nft_check_chain(json_t *items, const struct fw_conf *fc,
 	struct fw_nft_rule	 rules[FW_NFT_RULES_MAX];
 	json_t			*r;
 	char			 name[FW_NFT_CHAIN_MAX];
-	int			 n = 0, want, i;
+	int			 n = 0, want, i, cut = fs->fs_nports == 0;
 
 	fw_nft_chain(name, sizeof(name), fs->fs_uid);
 	if (fw_nft_find(items, "chain", fc->fc_table, name, NULL) == NULL)
 		return (util_err(why, len, "chain %s missing", name));
-	want = fc->fc_group == -1 ? FW_NFT_RULES_MAX - 1 : FW_NFT_RULES_MAX;
+	/* A uid cut off has no accept rule. */
+	want = (fc->fc_group == -1 ? FW_NFT_RULES_MAX - 1 : FW_NFT_RULES_MAX) -
+	    cut;
 	for (r = fw_nft_find(items, "rule", fc->fc_table, name, NULL);
 	    r != NULL; r = fw_nft_find(items, "rule", fc->fc_table, name,
 	    r)) {
@@ -590,7 +754,8 @@ fw_nft_check_chain(json_t *items, const struct fw_conf *fc,
 		    name, n > FW_NFT_RULES_MAX ? "more than " : "",
 		    n > FW_NFT_RULES_MAX ? FW_NFT_RULES_MAX : n, want));
 	for (i = 0; i < n; i++)
-		if (fw_nft_rule_check(&rules[i], i, fc, fs, why, len) == -1)
+		if (fw_nft_rule_check(&rules[i], i + cut, fc, fs, why,
+		    len) == -1)
 			return (-1);
 	return (0);
 }

@@ -77,19 +77,28 @@ static int	 fw_pf_anchor_line(const char *, char *, size_t);
 static int	 fw_pf_rule_parse(char *, struct fw_pf_rule *);
 static int	 fw_pf_rule_addr(char **, int, int *, struct fw_pf_rule *);
 static void	 fw_pf_rule_str(const struct fw_pf_rule *, char *, size_t);
+static int	 fw_pf_held(const struct fw_conf *, const char *,
+		    struct fw_held *, int, int *);
+static int	 fw_pf_prune(const struct fw_conf *, const struct fw_prune *,
+		    struct sandbox_cmdlist *);
 
 const struct fw_backend fw_pf_backend = {
-	"pf", fw_pf_init, fw_pf_apply, fw_pf_remove, fw_pf_list, fw_pf_verify
+	"pf", fw_pf_init, fw_pf_apply, fw_pf_remove, fw_pf_list, fw_pf_verify,
+	fw_pf_held, fw_pf_prune
 };
 
-/* Not root, not (uid_t)-1, one to SANDBOX_PORTS_MAX distinct ports. */
+/*
+ * Not root, not (uid_t)-1, one to SANDBOX_PORTS_MAX distinct ports, or
+ * none for a restricted sandbox (cut off).
+ */
 static int
 fw_pf_sandbox_ok(const struct fw_sandbox *fs)
 {
 	int	 i, j;
 
 	if (fs->fs_uid == 0 || fs->fs_uid == (uid_t)-1 ||
-	    fs->fs_nports < 1 || fs->fs_nports > SANDBOX_PORTS_MAX)
+	    fs->fs_nports < (fs->fs_restricted ? 0 : 1) ||
+	    fs->fs_nports > SANDBOX_PORTS_MAX)
 		return (0);
 	for (i = 0; i < fs->fs_nports; i++) {
 		if (fs->fs_ports[i] == 0)
@@ -358,6 +367,76 @@ fw_pf_rules(const char *text, uid_t uid, struct fw_pf_rule *rules, int *n,
 		*found = 1;
 	free(copy);
 	return (ret);
+}
+
+/*
+ * Every uid in the listing, by its anchor, and the listener ports its
+ * pass rules name.  Owner and port are held inside the uid's anchor:
+ * there are no ports elements.
+ */
+static int
+fw_pf_held(const struct fw_conf *fc, const char *text, struct fw_held *held,
+    int max, int *n)
+{
+	struct fw_pf_rule	 pr;
+	char			*copy, *line, *next, name[48];
+	unsigned long		 u;
+	int			 end;
+
+	*n = 0;
+	if (!config_fw_anchor_ok(fc->fc_anchor) || text == NULL)
+		return (-1);
+	if ((copy = strdup(text)) == NULL)
+		return (-1);
+	for (line = copy; line != NULL && *n < max; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		line += strspn(line, " \t");
+		if (fw_pf_anchor_line(line, name, sizeof(name))) {
+			if (strncmp(name, SBXD_UID_PREFIX,
+			    strlen(SBXD_UID_PREFIX)) == 0 &&
+			    isdigit((unsigned char)name[strlen(
+			    SBXD_UID_PREFIX)]) && sscanf(name, SBXD_UID_PREFIX
+			    "%lu%n", &u, &end) == 1 && name[end] == '\0') {
+				held[*n].fh_uid = (uid_t)u;
+				held[(*n)++].fh_port = 0;
+			}
+			continue;
+		}
+		if (fw_pf_rule_parse(line, &pr) == 0 && pr.pr_pass &&
+		    pr.pr_uid > 0 && pr.pr_port > 0) {
+			held[*n].fh_uid = (uid_t)pr.pr_uid;
+			held[(*n)++].fh_port = (in_port_t)pr.pr_port;
+		}
+	}
+	free(copy);
+	return (0);
+}
+
+/*
+ * The uids to cut off get an anchor that blocks all they send; the
+ * others' anchors are flushed.  Their ports went with their anchors.
+ */
+static int
+fw_pf_prune(const struct fw_conf *fc, const struct fw_prune *fp,
+    struct sandbox_cmdlist *cl)
+{
+	struct fw_sandbox	 fs;
+	int			 i;
+
+	memset(&fs, 0, sizeof(fs));
+	fs.fs_restricted = 1;
+	for (i = 0; i < fp->fp_ncut; i++) {
+		fs.fs_uid = fp->fp_cut[i];
+		if (fw_pf_apply(fc, &fs, cl) == -1)
+			return (-1);
+	}
+	for (i = 0; i < fp->fp_ngone; i++) {
+		fs.fs_uid = fp->fp_gone[i];
+		if (fw_pf_remove(fc, &fs, cl) == -1)
+			return (-1);
+	}
+	return (0);
 }
 
 /* 'anchor "a/b/uid_N" all {': put the last component in name. */

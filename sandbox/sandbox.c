@@ -55,6 +55,11 @@ static struct sandbox *sandbox_from_row(json_t *);
 static void	sandbox_fw_initcb(int, const char *, const char *, void *);
 static void	sandbox_restore(struct sandbox *);
 static void	sandbox_restorecb(int, const char *, const char *, void *);
+static int	sandbox_orphans(const struct sandbox_conf *, size_t);
+static int	sandbox_strays(void);
+static void	sandbox_strayscb(int, const char *, const char *, void *);
+static void	sandbox_prunecb(int, const char *, const char *, void *);
+static struct sandbox *sandbox_by_uid(uid_t);
 static void	sandbox_ctl_list(struct control_req *, json_t *);
 static void	sandbox_ctl_show(struct control_req *, json_t *);
 static void	sandbox_ctl_exec(struct control_req *, json_t *);
@@ -67,6 +72,7 @@ static json_t	*sandbox_check_one(struct sandbox *, const char *,
 static void	sandbox_check_add(json_t *, const char *, int,
 		    const char *, const char *);
 static json_t	*sandbox_doctor_base(int, const char *, const char *);
+static void	 sandbox_doctor_strays(json_t *, const char *);
 static int	 sandbox_check_healthy(json_t *);
 static int	 sandbox_port_alone(in_port_t, char *, size_t);
 #ifdef __linux__
@@ -340,7 +346,87 @@ sandbox_resume(void)
 	json_array_foreach(rows, i, row)
 		if ((sb = sandbox_from_row(row)) != NULL)
 			TAILQ_INSERT_TAIL(&sandboxes, sb, sb_entry);
+	(void)sandbox_orphans(&sbxd_env->sx_conf->sc_sandbox,
+	    json_array_size(rows));
 	json_decref(rows);
+}
+
+/*
+ * The OS users of sandboxes that the store has no row for: a lost or
+ * replaced database, a write that did not happen.  Each is kept as a
+ * failed sandbox that list and doctor show and rm removes, cut off
+ * from the network once the firewall base is loaded, and never stored.
+ * An empty store is never taken for a host without sandboxes.
+ */
+static int
+sandbox_orphans(const struct sandbox_conf *sbc, size_t stored)
+{
+	struct sandbox	*sb;
+	struct passwd	*pw;
+	const char	*name;
+	char		 comment[SANDBOX_NAME_MAX + 32];
+	size_t		 plen = strlen(SANDBOX_USER_PREFIX);
+	int		 n = 0;
+
+	setpwent();
+	while ((pw = getpwent()) != NULL) {
+		if (pw->pw_uid < sbc->sbc_uid_min ||
+		    pw->pw_uid > sbc->sbc_uid_max ||
+		    strncmp(pw->pw_name, SANDBOX_USER_PREFIX, plen) != 0)
+			continue;
+		name = pw->pw_name + plen;
+		snprintf(comment, sizeof(comment), "sbxd sandbox %s", name);
+		if (!sandbox_name_ok(name) || pw->pw_gecos == NULL ||
+		    strcmp(pw->pw_gecos, comment) != 0 ||
+		    sandbox_find(name) != NULL ||
+		    sandbox_by_uid(pw->pw_uid) != NULL)
+			continue;
+		if ((sb = calloc(1, sizeof(*sb))) == NULL ||
+		    (sb->sb_home = strdup(pw->pw_dir)) == NULL ||
+		    (sb->sb_policy = strdup(sbc->sbc_policy)) == NULL ||
+		    sandbox_uuid(sb->sb_id, sizeof(sb->sb_id)) == -1) {
+			if (sb != NULL) {
+				free(sb->sb_home);
+				free(sb->sb_policy);
+			}
+			free(sb);
+			endpwent();
+			log_warnx("sandbox: out of memory reading the users");
+			return (-1);
+		}
+		snprintf(sb->sb_name, sizeof(sb->sb_name), "%s", name);
+		snprintf(sb->sb_user, sizeof(sb->sb_user), "%s",
+		    pw->pw_name);
+		sb->sb_uid = pw->pw_uid;
+		sb->sb_gid = pw->pw_gid;
+		sb->sb_restricted = 1;
+		sb->sb_orphan = 1;
+		TAILQ_INSERT_TAIL(&sandboxes, sb, sb_entry);
+		sandbox_fail(sb, "orphan: user %s (uid %u) and its home %s "
+		    "are here but the store has no row for them; cut off "
+		    "from the network; \"sbxctl rm %s\" removes them",
+		    sb->sb_user, (unsigned)sb->sb_uid, sb->sb_home,
+		    sb->sb_name);
+		n++;
+	}
+	endpwent();
+	if (n > 0)
+		log_warnx("sandbox: %d sandbox users have no row in the "
+		    "store%s; they are kept failed until removed", n,
+		    stored == 0 ? " (the store has none: was sbxd.db "
+		    "replaced?)" : "");
+	return (n);
+}
+
+static struct sandbox *
+sandbox_by_uid(uid_t uid)
+{
+	struct sandbox	*sb;
+
+	TAILQ_FOREACH(sb, &sandboxes, sb_entry)
+		if (sb->sb_uid == uid)
+			return (sb);
+	return (NULL);
 }
 
 /*
@@ -425,7 +511,141 @@ sandbox_fw_initcb(int status, const char *error, const char *output __unused,
 		else
 			sandbox_restore(sb);
 	}
-	sandbox_life_waiting(sandbox_fw_ready ? NULL : sandbox_fw_error);
+	/* Creates wait until what no sandbox explains is cut off. */
+	if (!sandbox_fw_ready || sandbox_strays() == -1)
+		sandbox_life_waiting(sandbox_fw_ready ? NULL :
+		    sandbox_fw_error);
+}
+
+/*
+ * List the firewall for what no stored sandbox explains: the rules of
+ * an orphan's uid, of a uid with no sandbox, owner and port elements
+ * left behind.  -1 if the listing cannot start.
+ */
+static int
+sandbox_strays(void)
+{
+	struct sandbox_cmdlist	 cl;
+
+	sandbox_cmdlist_init(&cl);
+	if (sandbox_backend->fb_list(&sandbox_fwc, &cl) == -1 ||
+	    (sandbox_fw_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
+	    "firewall", sandbox_strayscb, NULL)) == NULL) {
+		log_warnx("sandbox: cannot list the firewall for rules that "
+		    "no sandbox has");
+		return (-1);
+	}
+	return (0);
+}
+
+/* Add v to a set of at most max. */
+#define SANDBOX_ADD_ONCE(set, n, v, max) do {				\
+	int	 i_;							\
+	for (i_ = 0; i_ < (n) && (set)[i_] != (v); i_++)		\
+		;							\
+	if (i_ == (n) && (n) < (max))					\
+		(set)[(n)++] = (v);					\
+} while (0)
+
+/*
+ * Cut off the uids of orphans and the uids with processes; remove the
+ * rules of uids nothing runs as; drop owner and port elements that no
+ * sandbox has.  Creates wait until it is done.
+ */
+static void
+sandbox_strayscb(int status, const char *error, const char *output,
+    void *arg __unused)
+{
+	static struct fw_held	 held[FW_HELD_MAX], owners[FW_HELD_MAX];
+	static in_port_t	 ports[FW_HELD_MAX];
+	static uid_t		 cut[FW_HELD_MAX], gone[FW_HELD_MAX];
+	struct sandbox_cmdlist	 cl;
+	struct fw_prune		 fp;
+	struct sandbox		*sb, *psb;
+	uid_t			 strays[FW_HELD_MAX];
+	int			 n, i, nstrays = 0;
+
+	sandbox_fw_proc = NULL;
+	memset(&fp, 0, sizeof(fp));
+	fp.fp_owners = owners;
+	fp.fp_ports = ports;
+	fp.fp_cut = cut;
+	fp.fp_gone = gone;
+	if (status != 0 || sandbox_backend->fb_held(&sandbox_fwc, output,
+	    held, FW_HELD_MAX, &n) == -1) {
+		log_warnx("sandbox: cannot read the firewall listing: %s",
+		    error != NULL ? error : "unreadable");
+		n = 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (held[i].fh_uid == (uid_t)-1) {
+			TAILQ_FOREACH(psb, &sandboxes, sb_entry)
+				if (psb->sb_port == held[i].fh_port)
+					break;
+			if (psb == NULL)
+				SANDBOX_ADD_ONCE(ports, fp.fp_nports,
+				    held[i].fh_port, FW_HELD_MAX);
+			continue;
+		}
+		sb = sandbox_by_uid(held[i].fh_uid);
+		if (sb != NULL && !sb->sb_orphan &&
+		    (held[i].fh_port == 0 || held[i].fh_port == sb->sb_port))
+			continue;
+		if (held[i].fh_port != 0 && fp.fp_nowners < FW_HELD_MAX)
+			owners[fp.fp_nowners++] = held[i];
+		if (sb == NULL || sb->sb_orphan)
+			SANDBOX_ADD_ONCE(strays, nstrays, held[i].fh_uid,
+			    FW_HELD_MAX);
+	}
+	/* An orphan is cut off whether or not rules of its are there. */
+	TAILQ_FOREACH(sb, &sandboxes, sb_entry)
+		if (sb->sb_orphan)
+			SANDBOX_ADD_ONCE(strays, nstrays, sb->sb_uid,
+			    FW_HELD_MAX);
+	for (i = 0; i < nstrays; i++) {
+		if (sandbox_by_uid(strays[i]) != NULL ||
+		    getpwuid(strays[i]) != NULL ||
+		    job_uid_count(strays[i]) != 0) {
+			cut[fp.fp_ncut++] = strays[i];
+			log_warnx("sandbox: uid %u has no sandbox in the store; "
+			    "cut off from the network", (unsigned)strays[i]);
+		} else {
+			gone[fp.fp_ngone++] = strays[i];
+			log_warnx("sandbox: uid %u has firewall rules but no "
+			    "sandbox, user or process; its rules are removed",
+			    (unsigned)strays[i]);
+		}
+	}
+	for (i = 0; i < fp.fp_nowners; i++)
+		log_warnx("sandbox: owner %u . %u belongs to no sandbox; "
+		    "removed", (unsigned)owners[i].fh_uid, owners[i].fh_port);
+	for (i = 0; i < fp.fp_nports; i++)
+		log_warnx("sandbox: listener port %u belongs to no sandbox; "
+		    "removed", ports[i]);
+	if (fp.fp_nowners + fp.fp_nports + fp.fp_ncut + fp.fp_ngone == 0) {
+		sandbox_life_waiting(NULL);
+		return;
+	}
+	sandbox_cmdlist_init(&cl);
+	if (sandbox_backend->fb_prune(&sandbox_fwc, &fp, &cl) == -1 ||
+	    (sandbox_fw_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
+	    "firewall", sandbox_prunecb, NULL)) == NULL) {
+		sandbox_cmdlist_free(&cl);
+		log_warnx("sandbox: cannot build the removal of rules that no "
+		    "sandbox has");
+		sandbox_life_waiting(NULL);
+	}
+}
+
+static void
+sandbox_prunecb(int status, const char *error, const char *output __unused,
+    void *arg __unused)
+{
+	sandbox_fw_proc = NULL;
+	if (status != 0)
+		log_warnx("sandbox: removing rules that no sandbox has: %s",
+		    error != NULL ? error : "failed");
+	sandbox_life_waiting(NULL);
 }
 
 /* Whether the firewall base is still loading: creates wait for it. */
@@ -465,11 +685,15 @@ sandbox_restorecb(int status, const char *error, const char *output __unused,
 		sandbox_fail(sb, "firewall: %s", error);
 		return;
 	}
-	sandbox_open(sb);
+	(void)sandbox_open(sb);
 }
 
-/* Open the sandbox's listener and call it ready. */
-void
+/*
+ * Open the sandbox's listener and call it ready.  -1 if it failed, or
+ * if the store did not take the state (the sandbox is ready all the
+ * same; a create takes that as a failure).
+ */
+int
 sandbox_open(struct sandbox *sb)
 {
 	struct sockaddr_storage	 ss;
@@ -480,14 +704,16 @@ sandbox_open(struct sandbox *sb)
 	    proxy_listener_add(sb->sb_name, &ss, sslen, sb->sb_policy, err,
 	    sizeof(err)) == -1) {
 		sandbox_fail(sb, "listener: %s", err);
-		return;
+		return (-1);
 	}
 	sb->sb_state = SANDBOX_READY;
 	*sb->sb_error = '\0';
-	sandbox_store(sb);
+	if (sandbox_store(sb) == -1)
+		return (-1);
 	log_info("sandbox %s: ready (uid %u, proxy 127.0.0.1:%u%s)",
 	    sb->sb_name, (unsigned)sb->sb_uid, sb->sb_port,
 	    sb->sb_restricted ? ", restricted" : "");
+	return (0);
 }
 
 /* Mark sb failed with a reason, in the log, the store and an event. */
@@ -507,16 +733,22 @@ sandbox_fail(struct sandbox *sb, const char *fmt, ...)
 	    "error", sb->sb_error));
 }
 
-/* Write sb's row. */
-void
+/* Write sb's row; -1, logged, if the store did not take it. */
+int
 sandbox_store(struct sandbox *sb)
 {
-	json_t	*row = sandbox_json(sb);
+	json_t	*row;
+	int	 r;
 
-	if (store_sandbox_put(row) == -1)
-		log_warnx("sandbox %s: the store did not take its state",
-		    sb->sb_name);
+	if (sb->sb_orphan)
+		return (0);	/* no row, until rm */
+	row = sandbox_json(sb);
+	if ((r = row != NULL ? store_sandbox_put(row) : -1) == -1)
+		log_warnx("sandbox %s: the store did not take its state: %s",
+		    sb->sb_name, row != NULL ? store_error() :
+		    "out of memory");
 	json_decref(row);
+	return (r);
 }
 
 void
@@ -581,7 +813,7 @@ sandbox_fw_sandbox(const struct sandbox *sb, struct fw_sandbox *fs)
 	fs->fs_name = sb->sb_name;
 	fs->fs_uid = sb->sb_uid;
 	fs->fs_ports[0] = sb->sb_port;
-	fs->fs_nports = 1;
+	fs->fs_nports = sb->sb_port != 0;	/* 0: cut off (an orphan) */
 	fs->fs_restricted = sb->sb_restricted;
 }
 
@@ -860,6 +1092,53 @@ sandbox_check_one(struct sandbox *sb, const char *output, json_t *checks)
 }
 
 /*
+ * Rules in the listing that no sandbox has: an owner or a chain of a
+ * uid without a sandbox, another port for a sandbox's uid.
+ */
+static void
+sandbox_doctor_strays(json_t *checks, const char *output)
+{
+	static struct fw_held	 held[FW_HELD_MAX];
+	struct sandbox		*sb;
+	char			 what[64], msg[128];
+	int			 n, i, j, bad = 0;
+
+	if (sandbox_backend->fb_held(&sandbox_fwc, output, held, FW_HELD_MAX,
+	    &n) == -1)
+		return;
+	for (i = 0; i < n && bad < 8; i++) {
+		if (held[i].fh_uid == (uid_t)-1) {
+			TAILQ_FOREACH(sb, &sandboxes, sb_entry)
+				if (sb->sb_port == held[i].fh_port)
+					break;
+		} else if ((sb = sandbox_by_uid(held[i].fh_uid)) != NULL &&
+		    held[i].fh_port != 0 && held[i].fh_port != sb->sb_port)
+			sb = NULL;
+		if (sb != NULL)
+			continue;
+		for (j = 0; j < i; j++)
+			if (held[j].fh_uid == held[i].fh_uid &&
+			    held[j].fh_port == held[i].fh_port)
+				break;
+		if (j < i)
+			continue;
+		if (held[i].fh_uid == (uid_t)-1)
+			snprintf(what, sizeof(what), "firewall: port %u",
+			    held[i].fh_port);
+		else
+			snprintf(what, sizeof(what), "firewall: uid %u%s",
+			    (unsigned)held[i].fh_uid, held[i].fh_port != 0 ?
+			    " and a port" : "");
+		snprintf(msg, sizeof(msg), "rules that no sandbox has%s",
+		    held[i].fh_port != 0 ? "" : " (cut off, if the uid runs)");
+		sandbox_check_add(checks, what, 0, msg, "restart sbxd: at "
+		    "start it removes rules that no sandbox has, and cuts "
+		    "off a uid that still has a user or processes");
+		bad++;
+	}
+}
+
+/*
  * Whether every entry is healthy: a doctor check with "ok", a network
  * entry that is not failed, with its firewall rules right, nobody else
  * on its port and, when ready, its listener up.
@@ -983,6 +1262,8 @@ sandbox_doctor_base(int status, const char *error, const char *output)
 	sandbox_check_add(checks, "firewall rules readable", status == 0 &&
 	    output != NULL, status == 0 ? "listed" : error != NULL ? error :
 	    "failed", fix);
+	if (status == 0 && output != NULL)
+		sandbox_doctor_strays(checks, output);
 	st = sbxd_component_status("pfmon");
 	pstate = json_string_value(json_object_get(st, "state"));
 	sandbox_check_add(checks, "pfmon capturing", pstate != NULL &&

@@ -58,6 +58,30 @@ struct fw_sandbox {
 							   127.0.0.1 */
 	int				 fs_restricted;	/* reaches nothing else */
 };
+/* No ports and restricted: the uid is cut off, it reaches nothing. */
+
+/*
+ * What the firewall holds: a uid's chain, anchor or map element (port
+ * 0), an owner element (uid and port), or a listener port of the ports
+ * set (uid (uid_t)-1).
+ */
+struct fw_held {
+	uid_t				 fh_uid;
+	in_port_t			 fh_port;
+};
+#define FW_HELD_MAX		4096
+
+/* What to take out of the firewall because no sandbox explains it. */
+struct fw_prune {
+	struct fw_held			*fp_owners;	/* owner elements */
+	int				 fp_nowners;
+	in_port_t			*fp_ports;	/* ports elements */
+	int				 fp_nports;
+	uid_t				*fp_cut;	/* cut off, kept */
+	int				 fp_ncut;
+	uid_t				*fp_gone;	/* removed */
+	int				 fp_ngone;
+};
 
 /* Settings every backend shares. */
 struct fw_conf {
@@ -73,7 +97,9 @@ struct fw_conf {
  * replaces one sandbox's rules atomically; remove deletes them; list
  * dumps what is loaded (one SANDBOX_CMD_OUTPUT command) and verify
  * reads that dump: 0 if the sandbox's rules are there as apply loads
- * them, -1 with a reason otherwise.
+ * them, -1 with a reason otherwise.  held reads the dump for every uid
+ * and port it holds (at most max; -1 if unreadable), and prune takes
+ * out, in one step, what no sandbox explains.
  */
 struct fw_backend {
 	const char	*fb_name;
@@ -88,6 +114,10 @@ struct fw_backend {
 	int		(*fb_verify)(const struct fw_conf *,
 			    const struct fw_sandbox *, const char *, char *,
 			    size_t);
+	int		(*fb_held)(const struct fw_conf *, const char *,
+			    struct fw_held *, int, int *);
+	int		(*fb_prune)(const struct fw_conf *,
+			    const struct fw_prune *, struct sandbox_cmdlist *);
 };
 
 #define SANDBOX_OS_LINUX	1	/* useradd, userdel */
@@ -138,6 +168,9 @@ struct sandbox {
 	int				 sb_restore;	/* stored: restore it once
 							   the firewall base is
 							   loaded */
+	int				 sb_orphan;	/* its user is here, its
+							   row is not: failed,
+							   cut off, not stored */
 	json_t				*sb_allow;	/* create: --allow */
 };
 TAILQ_HEAD(sandboxlist, sandbox);
@@ -157,19 +190,21 @@ const struct fw_conf	*sandbox_fwconf(void);
 struct sandbox	*sandbox_find(const char *);
 const char	*sandbox_state_name(enum sandbox_state);
 json_t		*sandbox_json(const struct sandbox *);
-void		 sandbox_store(struct sandbox *);
+int		 sandbox_store(struct sandbox *);
 void		 sandbox_fail(struct sandbox *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 void		 sandbox_free(struct sandbox *);
 int		 sandbox_busy(const struct sandbox *);
 int		 sandbox_fw_loading(void);
 void		 sandbox_fw_sandbox(const struct sandbox *, struct fw_sandbox *);
-void		 sandbox_open(struct sandbox *);
+int		 sandbox_open(struct sandbox *);
 int		 sandbox_as(const struct sandbox *, struct sandbox_as *,
 		    char ***);
 void		 sandbox_env_free(char **);
 
 /* sandbox/sandbox_life.c */
+int		 sandbox_name_ok(const char *);
+int		 sandbox_uuid(char *, size_t);
 void		 sandbox_life_create(struct control_req *, json_t *);
 void		 sandbox_life_rm(struct control_req *, json_t *);
 void		 sandbox_life_waiting(const char *);

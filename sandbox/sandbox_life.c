@@ -50,12 +50,10 @@
 #define SANDBOX_RM		"/bin/rm", "-rfx", "--"
 #endif
 
-static int	sandbox_name_ok(const char *);
 static int	sandbox_uid_pick(struct sandbox_conf *, uid_t *);
 static void	sandbox_uid_leftovers(uid_t);
 static int	sandbox_port_pick(struct sandbox_conf *, in_port_t *);
 static int	sandbox_port_free(in_port_t);
-static int	sandbox_uuid(char *, size_t);
 static int	sandbox_create_check(struct control_req *, json_t *,
 		    const char **, json_t **);
 static struct sandbox *sandbox_create_new(const char *, json_t *, json_t *,
@@ -244,7 +242,7 @@ sandbox_create_check(struct control_req *cr, json_t *req,
 }
 
 /* [a-z0-9-], 1 to SANDBOX_NAME_MAX, not starting with '-'. */
-static int
+int
 sandbox_name_ok(const char *name)
 {
 	size_t	 i, len = strlen(name);
@@ -267,6 +265,7 @@ sandbox_create_new(const char *name, json_t *req, json_t *allow,
 	struct sandbox		*sb;
 	struct timespec		 ts;
 	char			 uidnext[24];
+	static char		 msg[320];	/* *why, until the next */
 
 	*why = "out of memory";
 	if ((sb = calloc(1, sizeof(*sb))) == NULL)
@@ -281,7 +280,9 @@ sandbox_create_new(const char *name, json_t *req, json_t *allow,
 	    sbc->sbc_uid_max ? (unsigned long)sbc->sbc_uid_min :
 	    (unsigned long)sb->sb_uid + 1);
 	if (store_setting_put(SANDBOX_UID_NEXT, uidnext) == -1) {
-		*why = "the store did not take the next uid";
+		snprintf(msg, sizeof(msg), "the store did not take the next "
+		    "uid: %s", store_error());
+		*why = msg;
 		free(sb);
 		return (NULL);
 	}
@@ -307,7 +308,13 @@ sandbox_create_new(const char *name, json_t *req, json_t *allow,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	util_rfc3339(&ts, sb->sb_created, sizeof(sb->sb_created));
 	TAILQ_INSERT_TAIL(&sandboxes, sb, sb_entry);
-	sandbox_store(sb);
+	if (sandbox_store(sb) == -1) {
+		snprintf(msg, sizeof(msg), "the store did not take its row: "
+		    "%s", store_error());
+		*why = msg;
+		sandbox_free(sb);
+		return (NULL);
+	}
 	sb->sb_done |= SANDBOX_DONE_ROW;
 	return (sb);
 }
@@ -411,7 +418,7 @@ sandbox_port_free(in_port_t port)
 }
 
 /* A random (version 4) UUID; -1 if the kernel gives no random bytes. */
-static int
+int
 sandbox_uuid(char *buf, size_t len)
 {
 	unsigned char	 b[16];
@@ -510,9 +517,12 @@ sandbox_create_provcb(const char *error, void *arg)
 			    "rules");
 			return;
 		}
-	sandbox_open(sb);
-	if (sb->sb_state != SANDBOX_READY) {
-		snprintf(err, sizeof(err), "%s", sb->sb_error);
+	if (sandbox_open(sb) == -1) {
+		if (sb->sb_state == SANDBOX_READY)
+			snprintf(err, sizeof(err), "the store did not take its "
+			    "state: %s", store_error());
+		else
+			snprintf(err, sizeof(err), "%s", sb->sb_error);
 		sandbox_create_undo(sb, err);
 		return;
 	}
@@ -594,12 +604,16 @@ sandbox_create_undocb(int status, const char *error,
 	if (status != 0)
 		log_warnx("sandbox %s: undoing the create: %s", sb->sb_name,
 		    error);
-	if (store_sandbox_delete(sb->sb_name) == -1)
-		log_warnx("sandbox %s: its row stays in the store",
-		    sb->sb_name);
 	snprintf(msg, sizeof(msg), "create %s failed: %s%s", sb->sb_name,
 	    sb->sb_error, status != 0 ? " (and undoing it failed: see the "
 	    "log)" : "; undone");
+	if (store_sandbox_delete(sb->sb_name) == -1) {
+		/* Kept, failed, where list shows it and rm clears it. */
+		sandbox_fail(sb, "%s, but the store still has its row: %s",
+		    msg, store_error());
+		sandbox_req_error(sb, sb->sb_error);
+		return;
+	}
 	sandbox_req_error(sb, msg);
 	sandbox_free(sb);
 }
@@ -679,9 +693,13 @@ sandbox_rm_removecb(int status, const char *error,
 		sandbox_req_error(sb, sb->sb_error);
 		return;
 	}
-	if (store_sandbox_delete(sb->sb_name) == -1)
-		log_warnx("sandbox %s: its row stays in the store",
-		    sb->sb_name);
+	if (store_sandbox_delete(sb->sb_name) == -1) {
+		sandbox_fail(sb, "removed, but the store did not forget it "
+		    "(%s); rm again once the store takes writes",
+		    store_error());
+		sandbox_req_error(sb, sb->sb_error);
+		return;
+	}
 	log_info("sandbox %s: removed", sb->sb_name);
 	sandbox_uid_leftovers(sb->sb_uid);
 	events_publish("sandbox.removed", json_pack("{s:s, s:s, s:i}",

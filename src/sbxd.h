@@ -428,6 +428,7 @@ int		 store_sandbox_state(const char *, const char *);
 int		 store_sandbox_delete(const char *);
 json_t		*store_sandbox_list(void);
 int		 store_setting_put(const char *, const char *);
+const char	*store_error(void);
 int		 store_setting_get(const char *, char *, size_t);
 
 /* src/util.c */

@@ -567,6 +567,13 @@ store_prune(void)
 	sqlite3_finalize(st);
 }
 
+/* Why the last write failed. */
+const char *
+store_error(void)
+{
+	return (store_lasterr[0] != '\0' ? store_lasterr : "no database");
+}
+
 /* Count a failed write and log it when the cause changes. */
 static void
 store_fail(const char *what)

@@ -234,9 +234,10 @@ test_fw_refuse(void)
 	fs.fs_ports[2] = 3128;		/* twice */
 	CHECK(fw_nft_backend.fb_apply(&conf, &fs, &cl) == -1);
 	CHECK(fw_pf_backend.fb_apply(&conf, &fs, &cl) == -1);
-	fs = one;
+	fs = open1;		/* no ports: only a restricted one, cut off */
 	fs.fs_nports = 0;
 	CHECK(fw_nft_backend.fb_apply(&conf, &fs, &cl) == -1);
+	CHECK(fw_pf_backend.fb_apply(&conf, &fs, &cl) == -1);
 	fs.fs_nports = SANDBOX_PORTS_MAX + 1;
 	CHECK(fw_pf_backend.fb_apply(&conf, &fs, &cl) == -1);
 	fs = one;
@@ -648,7 +649,90 @@ test_pf_verify(void)
 	return (ret);
 }
 
+/*
+ * Cutting a uid off and pruning what no sandbox has, in one nft
+ * transaction; pf loads a blocking anchor and flushes the others.
+ */
+static int
+test_prune_golden(void)
+{
+	struct sandbox_cmdlist	 cl;
+	struct fw_held		 owners[] = { { 60123, 3128 }, { 60124, 443 } };
+	in_port_t		 ports[] = { 443 };
+	uid_t			 cut[] = { 60123 }, gone[] = { 60130 };
+	struct fw_prune		 fp = { owners, 2, ports, 1, cut, 1, gone, 1 };
+	struct fw_sandbox	 fs = one;
+	int			 ret = -1;
+
+	sandbox_cmdlist_init(&cl);
+	fs.fs_nports = 0;
+	CHECK(fw_nft_backend.fb_apply(&conf, &fs, &cl) == 0);
+	CHECK(fw_nft_backend.fb_prune(&conf, &fp, &cl) == 0);
+	CHECK(fw_golden("nft-prune", &cl) == 0);
+	sandbox_cmdlist_free(&cl);
+	sandbox_cmdlist_init(&cl);
+	CHECK(fw_pf_backend.fb_apply(&conf, &fs, &cl) == 0);
+	CHECK(fw_pf_backend.fb_prune(&conf, &fp, &cl) == 0);
+	CHECK(fw_golden("pf-prune", &cl) == 0);
+	ret = 0;
+ end:
+	sandbox_cmdlist_free(&cl);
+	return (ret);
+}
+
+/* Whether (uid, port) is among the n held. */
+static int
+held_has(const struct fw_held *h, int n, uid_t uid, in_port_t port)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		if (h[i].fh_uid == uid && h[i].fh_port == port)
+			return (1);
+	return (0);
+}
+
+/* Every uid and port the listings hold, and nothing else. */
+static int
+test_held(void)
+{
+	static struct fw_held	 h[FW_HELD_MAX];
+	char			*text = NULL;
+	int			 n, ret = -1;
+
+	CHECK((text = fw_read("nft-list.json")) != NULL);
+	CHECK(fw_nft_backend.fb_held(&conf, text, h, FW_HELD_MAX, &n) == 0);
+	/* 2 chains, 2 map keys, 5 owners, 4 ports. */
+	CHECK_INT(n, 13);
+	CHECK(held_has(h, n, 60123, 0));
+	CHECK(held_has(h, n, 60124, 0));
+	CHECK(held_has(h, n, 60126, 3129));
+	CHECK(held_has(h, n, 60124, 443));
+	CHECK(held_has(h, n, (uid_t)-1, 8080));
+	CHECK(!held_has(h, n, 60126, 0));	/* open: no chain */
+	CHECK(fw_nft_backend.fb_held(&conf, text, h, 3, &n) == 0);
+	CHECK_INT(n, 3);
+	CHECK(fw_nft_backend.fb_held(&conf, "not json", h, FW_HELD_MAX,
+	    &n) == -1);
+	free(text);
+	CHECK((text = fw_read("pf-list.txt")) != NULL);
+	CHECK(fw_pf_backend.fb_held(&conf, text, h, FW_HELD_MAX, &n) == 0);
+	CHECK(held_has(h, n, 60123, 0));
+	CHECK(held_has(h, n, 60124, 0));
+	CHECK(held_has(h, n, 60126, 0));
+	CHECK(held_has(h, n, 60123, 3128));
+	CHECK(held_has(h, n, 60124, 8080));
+	CHECK(held_has(h, n, 60126, 3129));
+	CHECK(!held_has(h, n, 0, 3128));	/* root's pass rules */
+	ret = 0;
+ end:
+	free(text);
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
+	{ "prune_golden", test_prune_golden },
+	{ "held", test_held },
 	{ "nft_golden", test_nft_golden },
 	{ "pf_golden", test_pf_golden },
 	{ "fw_refuse", test_fw_refuse },
