@@ -63,7 +63,6 @@ struct fw_nft_rule {
 
 static const char *fw_nft_path(void);
 static int	 fw_nft_conf_ok(const struct fw_conf *);
-static int	 fw_nft_sandbox_ok(const struct fw_sandbox *);
 static void	 fw_nft_cmd(struct sandbox_cmdlist *, int, FILE *, char **);
 static void	 fw_nft_ports(FILE *, const struct fw_sandbox *);
 static void	 fw_nft_chain(char *, size_t, uid_t);
@@ -99,7 +98,8 @@ static int	 fw_nft_held(const struct fw_conf *, const char *,
 		    struct fw_held *, int, int *);
 static int	 fw_nft_prune(const struct fw_conf *, const struct fw_prune *,
 		    struct sandbox_cmdlist *);
-static void	 fw_nft_cutoff(FILE *, const struct fw_conf *, uid_t);
+static void	 fw_nft_uidchain(FILE *, const struct fw_conf *,
+		    const struct fw_sandbox *);
 
 const struct fw_backend fw_nft_backend = {
 	"nft", fw_nft_init, fw_nft_apply, fw_nft_remove, fw_nft_list,
@@ -124,28 +124,6 @@ fw_nft_conf_ok(const struct fw_conf *fc)
 	    fc->fc_group <= FW_NFT_GROUP_MAX);
 }
 
-/*
- * Not root, not (uid_t)-1, one to SANDBOX_PORTS_MAX distinct ports, or
- * none for a restricted sandbox (cut off).
- */
-static int
-fw_nft_sandbox_ok(const struct fw_sandbox *fs)
-{
-	int	 i, j;
-
-	if (fs->fs_uid == 0 || fs->fs_uid == (uid_t)-1 ||
-	    fs->fs_nports < (fs->fs_restricted ? 0 : 1) ||
-	    fs->fs_nports > SANDBOX_PORTS_MAX)
-		return (0);
-	for (i = 0; i < fs->fs_nports; i++) {
-		if (fs->fs_ports[i] == 0)
-			return (0);
-		for (j = 0; j < i; j++)
-			if (fs->fs_ports[j] == fs->fs_ports[i])
-				return (0);
-	}
-	return (1);
-}
 
 /*
  * Append "nft -f -" with the script written to fp as its stdin; fp is
@@ -241,61 +219,51 @@ static int
 fw_nft_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
     struct sandbox_cmdlist *cl)
 {
-	FILE		*fp;
-	char		*buf, c[FW_NFT_CHAIN_MAX];
-	size_t		 len;
-	const char	*t = fc->fc_table;
-	unsigned long	 u = (unsigned long)fs->fs_uid;
+	FILE	*fp;
+	char	*buf;
+	size_t	 len;
 
-	if (!fw_nft_conf_ok(fc) || !fw_nft_sandbox_ok(fs))
+	if (!fw_nft_conf_ok(fc) || !fw_sandbox_ok(fs))
 		return (-1);
-	fw_nft_chain(c, sizeof(c), fs->fs_uid);
 	if ((fp = open_memstream(&buf, &len)) == NULL) {
 		fw_nft_cmd(cl, 0, NULL, NULL);
 		return (0);
 	}
 	if (fs->fs_nports > 0)
-		fw_nft_elements(fp, "add", t, fs);
-	if (!fs->fs_restricted) {
-		fw_nft_cmd(cl, 0, fp, &buf);
-		return (0);
-	}
-	if (fs->fs_nports == 0) {
-		fw_nft_cutoff(fp, fc, fs->fs_uid);
-		fw_nft_cmd(cl, 0, fp, &buf);
-		return (0);
-	}
-	fprintf(fp, "add chain inet %s %s\n", t, c);
-	fprintf(fp, "flush chain inet %s %s\n", t, c);
-	fprintf(fp, "add rule inet %s %s ip daddr 127.0.0.1 tcp dport ", t, c);
-	fw_nft_ports(fp, fs);
-	fprintf(fp, " accept\n");
-	if (fc->fc_group != -1)
-		fprintf(fp, "add rule inet %s %s log prefix \"%s\" group %d\n",
-		    t, c, c, fc->fc_group);
-	fprintf(fp, "add rule inet %s %s drop\n", t, c);
-	fprintf(fp, "add element inet %s %s { %lu : jump %s }\n", t,
-	    FW_NFT_MAP, u, c);
+		fw_nft_elements(fp, "add", fc->fc_table, fs);
+	if (fs->fs_restricted)
+		fw_nft_uidchain(fp, fc, fs);
 	fw_nft_cmd(cl, 0, fp, &buf);
 	return (0);
 }
 
-/* uid's chain, emptied and refilled to drop all it sends, and mapped. */
+/*
+ * A restricted uid's chain, created if new, emptied and refilled: its
+ * listener ports, the rest logged and dropped; and the map sending the
+ * uid to it.  Without ports the uid is cut off: it reaches nothing.
+ */
 static void
-fw_nft_cutoff(FILE *fp, const struct fw_conf *fc, uid_t uid)
+fw_nft_uidchain(FILE *fp, const struct fw_conf *fc,
+    const struct fw_sandbox *fs)
 {
 	char		 c[FW_NFT_CHAIN_MAX];
 	const char	*t = fc->fc_table;
 
-	fw_nft_chain(c, sizeof(c), uid);
+	fw_nft_chain(c, sizeof(c), fs->fs_uid);
 	fprintf(fp, "add chain inet %s %s\n", t, c);
 	fprintf(fp, "flush chain inet %s %s\n", t, c);
+	if (fs->fs_nports > 0) {
+		fprintf(fp, "add rule inet %s %s ip daddr 127.0.0.1 tcp "
+		    "dport ", t, c);
+		fw_nft_ports(fp, fs);
+		fprintf(fp, " accept\n");
+	}
 	if (fc->fc_group != -1)
 		fprintf(fp, "add rule inet %s %s log prefix \"%s\" group %d\n",
 		    t, c, c, fc->fc_group);
 	fprintf(fp, "add rule inet %s %s drop\n", t, c);
 	fprintf(fp, "add element inet %s %s { %lu : jump %s }\n", t,
-	    FW_NFT_MAP, (unsigned long)uid, c);
+	    FW_NFT_MAP, (unsigned long)fs->fs_uid, c);
 }
 
 /*
@@ -384,12 +352,13 @@ static int
 fw_nft_prune(const struct fw_conf *fc, const struct fw_prune *fp_,
     struct sandbox_cmdlist *cl)
 {
-	FILE		*fp;
-	char		*buf, c[FW_NFT_CHAIN_MAX];
-	size_t		 len;
-	const char	*t = fc->fc_table;
-	unsigned long	 u;
-	int		 i;
+	struct fw_sandbox	 cut;
+	FILE			*fp;
+	char			*buf, c[FW_NFT_CHAIN_MAX];
+	size_t			 len;
+	const char		*t = fc->fc_table;
+	unsigned long		 u;
+	int			 i;
 
 	if (!fw_nft_conf_ok(fc))
 		return (-1);
@@ -410,8 +379,12 @@ fw_nft_prune(const struct fw_conf *fc, const struct fw_prune *fp_,
 		fprintf(fp, "delete element inet %s %s { %u }\n", t,
 		    FW_NFT_PORTS, fp_->fp_ports[i]);
 	}
-	for (i = 0; i < fp_->fp_ncut; i++)
-		fw_nft_cutoff(fp, fc, fp_->fp_cut[i]);
+	memset(&cut, 0, sizeof(cut));
+	cut.fs_restricted = 1;
+	for (i = 0; i < fp_->fp_ncut; i++) {
+		cut.fs_uid = fp_->fp_cut[i];
+		fw_nft_uidchain(fp, fc, &cut);
+	}
 	for (i = 0; i < fp_->fp_ngone; i++) {
 		u = (unsigned long)fp_->fp_gone[i];
 		fw_nft_chain(c, sizeof(c), fp_->fp_gone[i]);
@@ -505,7 +478,7 @@ fw_nft_verify(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	json_error_t	 err;
 	int		 ret = -1;
 
-	if (!fw_nft_conf_ok(fc) || !fw_nft_sandbox_ok(fs))
+	if (!fw_nft_conf_ok(fc) || !fw_sandbox_ok(fs))
 		return (util_err(why, len, "bad table, group, uid or ports"));
 	if (text == NULL || *text == '\0')
 		return (util_err(why, len, "table inet %s missing: empty "

@@ -58,7 +58,6 @@ struct fw_pf_rule {
 	long	 pr_uid;		/* -1: any */
 };
 
-static int	 fw_pf_sandbox_ok(const struct fw_sandbox *);
 static void	 fw_pf_name(char *, size_t, uid_t);
 static void	 fw_pf_path(char *, size_t, const struct fw_conf *, uid_t);
 static char	*fw_pf_ruleset(const struct fw_sandbox *);
@@ -69,6 +68,8 @@ static int	 fw_pf_apply(const struct fw_conf *,
 static int	 fw_pf_remove(const struct fw_conf *,
 		    const struct fw_sandbox *, struct sandbox_cmdlist *);
 static int	 fw_pf_list(const struct fw_conf *, struct sandbox_cmdlist *);
+static int	 fw_pf_list_uid(const struct fw_conf *, uid_t,
+		    struct sandbox_cmdlist *);
 static int	 fw_pf_verify(const struct fw_conf *,
 		    const struct fw_sandbox *, const char *, char *, size_t);
 static int	 fw_pf_rules(const char *, uid_t, struct fw_pf_rule *, int *,
@@ -87,28 +88,6 @@ const struct fw_backend fw_pf_backend = {
 	fw_pf_held, fw_pf_prune
 };
 
-/*
- * Not root, not (uid_t)-1, one to SANDBOX_PORTS_MAX distinct ports, or
- * none for a restricted sandbox (cut off).
- */
-static int
-fw_pf_sandbox_ok(const struct fw_sandbox *fs)
-{
-	int	 i, j;
-
-	if (fs->fs_uid == 0 || fs->fs_uid == (uid_t)-1 ||
-	    fs->fs_nports < (fs->fs_restricted ? 0 : 1) ||
-	    fs->fs_nports > SANDBOX_PORTS_MAX)
-		return (0);
-	for (i = 0; i < fs->fs_nports; i++) {
-		if (fs->fs_ports[i] == 0)
-			return (0);
-		for (j = 0; j < i; j++)
-			if (fs->fs_ports[j] == fs->fs_ports[i])
-				return (0);
-	}
-	return (1);
-}
 
 /* A uid's anchor below ours, which is also its log name: "uid_N". */
 static void
@@ -204,7 +183,7 @@ fw_pf_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	struct sandbox_cmd	*sc;
 	char			 path[FW_PF_PATH_MAX], *rules;
 
-	if (!config_fw_anchor_ok(fc->fc_anchor) || !fw_pf_sandbox_ok(fs))
+	if (!config_fw_anchor_ok(fc->fc_anchor) || !fw_sandbox_ok(fs))
 		return (-1);
 	fw_pf_path(path, sizeof(path), fc, fs->fs_uid);
 	if ((rules = fw_pf_ruleset(fs)) == NULL) {
@@ -239,14 +218,7 @@ fw_pf_remove(const struct fw_conf *fc, const struct fw_sandbox *fs,
 static int
 fw_pf_list(const struct fw_conf *fc, struct sandbox_cmdlist *cl)
 {
-	char	 path[FW_PF_PATH_MAX];
-
-	if (!config_fw_anchor_ok(fc->fc_anchor))
-		return (-1);
-	fw_pf_path(path, sizeof(path), fc, (uid_t)-1);
-	sandbox_cmd_add(cl, SANDBOX_CMD_OUTPUT, FW_PF_PFCTL, "-a", path, "-sr",
-	    NULL);
-	return (0);
+	return (fw_pf_list_uid(fc, (uid_t)-1, cl));
 }
 
 /* One sandbox's rules, unnested; verify reads this form too. */
@@ -254,12 +226,20 @@ int
 fw_pf_list_sandbox(const struct fw_conf *fc, const struct fw_sandbox *fs,
     struct sandbox_cmdlist *cl)
 {
+	if (fs->fs_uid == 0 || fs->fs_uid == (uid_t)-1)
+		return (-1);
+	return (fw_pf_list_uid(fc, fs->fs_uid, cl));
+}
+
+/* The rules of uid's anchor, or of every one ((uid_t)-1). */
+static int
+fw_pf_list_uid(const struct fw_conf *fc, uid_t uid, struct sandbox_cmdlist *cl)
+{
 	char	 path[FW_PF_PATH_MAX];
 
-	if (!config_fw_anchor_ok(fc->fc_anchor) || fs->fs_uid == 0 ||
-	    fs->fs_uid == (uid_t)-1)
+	if (!config_fw_anchor_ok(fc->fc_anchor))
 		return (-1);
-	fw_pf_path(path, sizeof(path), fc, fs->fs_uid);
+	fw_pf_path(path, sizeof(path), fc, uid);
 	sandbox_cmd_add(cl, SANDBOX_CMD_OUTPUT, FW_PF_PFCTL, "-a", path, "-sr",
 	    NULL);
 	return (0);
@@ -277,7 +257,7 @@ fw_pf_verify(const struct fw_conf *fc, const struct fw_sandbox *fs,
 	char			*rules, a[128], b[128], u[FW_PF_NAME_MAX];
 	int			 nwant, ngot, i, found, r;
 
-	if (!config_fw_anchor_ok(fc->fc_anchor) || !fw_pf_sandbox_ok(fs))
+	if (!config_fw_anchor_ok(fc->fc_anchor) || !fw_sandbox_ok(fs))
 		return (util_err(why, len, "bad anchor, uid or ports"));
 	fw_pf_name(u, sizeof(u), fs->fs_uid);
 	if ((rules = fw_pf_ruleset(fs)) == NULL)

@@ -226,6 +226,7 @@ int		 sandbox_uid_ipc_remove(uid_t);
 int		 sandbox_uid_files_cmds(struct sandbox_cmdlist *, uid_t);
 
 /* sandbox/sandbox_cmd.c */
+int		 fw_sandbox_ok(const struct fw_sandbox *);
 struct sandbox_cmd *sandbox_cmd_add(struct sandbox_cmdlist *, int,
 		    const char *, ...) __attribute__((__sentinel__));
 void		 sandbox_cmd_input(struct sandbox_cmdlist *,

@@ -132,3 +132,27 @@ sandbox_cmdlist_print(FILE *fp, const struct sandbox_cmdlist *cl)
 		    len > 0 && sc->sc_input[len - 1] == '\n' ? "" : "\n");
 	}
 }
+
+/*
+ * Not root, not (uid_t)-1, one to SANDBOX_PORTS_MAX distinct ports, or
+ * none for a restricted sandbox (cut off): what every firewall backend
+ * takes.
+ */
+int
+fw_sandbox_ok(const struct fw_sandbox *fs)
+{
+	int	 i, j;
+
+	if (fs->fs_uid == 0 || fs->fs_uid == (uid_t)-1 ||
+	    fs->fs_nports < (fs->fs_restricted ? 0 : 1) ||
+	    fs->fs_nports > SANDBOX_PORTS_MAX)
+		return (0);
+	for (i = 0; i < fs->fs_nports; i++) {
+		if (fs->fs_ports[i] == 0)
+			return (0);
+		for (j = 0; j < i; j++)
+			if (fs->fs_ports[j] == fs->fs_ports[i])
+				return (0);
+	}
+	return (1);
+}

@@ -17,8 +17,6 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fts.h>
 #include <stdint.h>
@@ -56,7 +54,7 @@ static const struct {
 static void	sandbox_uid_mark(struct sandbox_uidset *, uid_t, const char *,
 		    const char *);
 static void	sandbox_uid_files(struct sandbox_uidset *);
-static void	sandbox_uid_procs(struct sandbox_uidset *);
+static void	sandbox_uid_proccb(const char *, const uid_t [3], void *);
 static int	sandbox_uid_ipc(struct sandbox_uidset *, uid_t, int);
 
 /*
@@ -73,7 +71,7 @@ sandbox_uid_scan(struct sandbox_uidset *us, uid_t min, uid_t max)
 	if ((us->us_why = calloc((size_t)(max - min) + 1,
 	    sizeof(*us->us_why))) == NULL)
 		return (-1);
-	sandbox_uid_procs(us);
+	(void)job_proc_walk(sandbox_uid_proccb, us);
 	sandbox_uid_files(us);
 	(void)sandbox_uid_ipc(us, 0, 0);
 	return (0);
@@ -149,44 +147,14 @@ sandbox_uid_files(struct sandbox_uidset *us)
 
 /* Processes, by their real, effective or saved uid. */
 static void
-sandbox_uid_procs(struct sandbox_uidset *us)
+sandbox_uid_proccb(const char *pid, const uid_t ids[3], void *arg)
 {
-#ifdef __linux__
-	DIR		*d;
-	struct dirent	*de;
-	FILE		*fp;
-	char		 path[300], line[256], state, what[300];
-	unsigned int	 id[3];
-	int		 i;
+	char	 what[64];
+	int	 i;
 
-	if ((d = opendir("/proc")) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
-		if ((fp = fopen(path, "re")) == NULL)
-			continue;
-		state = 0;
-		id[0] = id[1] = id[2] = (unsigned int)-1;
-		while (fgets(line, sizeof(line), fp) != NULL) {
-			if (strncmp(line, "State:", 6) == 0)
-				sscanf(line, "State: %c", &state);
-			else
-				sscanf(line, "Uid: %u %u %u", &id[0], &id[1],
-				    &id[2]);
-		}
-		fclose(fp);
-		if (state == 'Z' || state == 'X')
-			continue;
-		snprintf(what, sizeof(what), "process %s", de->d_name);
-		for (i = 0; i < 3; i++)
-			sandbox_uid_mark(us, id[i], "runs", what);
-	}
-	closedir(d);
-#else
-	(void)us;
-#endif
+	snprintf(what, sizeof(what), "process %s", pid);
+	for (i = 0; i < 3; i++)
+		sandbox_uid_mark(arg, ids[i], "runs", what);
 }
 
 /*

@@ -95,18 +95,18 @@ sbxctl_sigcb(int sig __unused)
 	_exit(0);
 }
 
-static FILE *
-sbxctl_connect(const char *path)
+/* A connection to sbxd's control socket, or -1 with why printed. */
+int
+sbxctl_socket(const char *path)
 {
 	struct sockaddr_un	 sun;
-	FILE			*fp;
 	int			 fd;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		fprintf(stderr, "sbxctl: %s: socket path too long\n", path);
-		return (NULL);
+		return (-1);
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
@@ -116,8 +116,19 @@ sbxctl_connect(const char *path)
 		    " (is sbxd running?)" : "");
 		if (fd != -1)
 			close(fd);
-		return (NULL);
+		return (-1);
 	}
+	return (fd);
+}
+
+static FILE *
+sbxctl_connect(const char *path)
+{
+	FILE	*fp;
+	int	 fd;
+
+	if ((fd = sbxctl_socket(path)) == -1)
+		return (NULL);
 	if ((fp = fdopen(fd, "r+")) == NULL) {
 		fprintf(stderr, "sbxctl: %s\n", strerror(errno));
 		close(fd);

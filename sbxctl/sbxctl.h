@@ -34,6 +34,7 @@ void			 sbxctl_print_status(json_t *);
 void			 sbxctl_print_event(json_t *);
 void			 sbxctl_print_ok(json_t *);
 int			 sbxctl_refused(int);
+int			 sbxctl_socket(const char *);
 void			 sbxctl_print_log(json_t *);
 void			 sbxctl_print_sessions(json_t *);
 void			 sbxctl_print_rules(json_t *);

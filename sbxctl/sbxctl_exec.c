@@ -58,7 +58,6 @@ static int			 sbxctl_exec_sigfd[2] = { -1, -1 };
 
 static void	 sbxctl_exec_usage(void) __attribute__((__noreturn__));
 static json_t	*sbxctl_exec_request(int, char **);
-static int	 sbxctl_exec_connect(const char *);
 static int	 sbxctl_exec_send(int, json_t *);
 static int	 sbxctl_exec_reply(struct sbxctl_exec *);
 static int	 sbxctl_exec_signals(int);
@@ -95,7 +94,7 @@ sbxctl_exec(const char *sockpath, int argc, char **argv)
 	x->x_stdin = 1;
 	x->x_status = -1;
 	signal(SIGPIPE, SIG_IGN);
-	if ((x->x_fd = sbxctl_exec_connect(sockpath)) == -1 ||
+	if ((x->x_fd = sbxctl_socket(sockpath)) == -1 ||
 	    sbxctl_exec_send(x->x_fd, req) == -1) {
 		json_decref(req);
 		return (1);
@@ -175,31 +174,6 @@ sbxctl_exec_request(int argc, char **argv)
 		json_object_set_new(req, "env", json_pack("{s:s}", "TERM",
 		    term));
 	return (req);
-}
-
-static int
-sbxctl_exec_connect(const char *path)
-{
-	struct sockaddr_un	 sun;
-	int			 fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "sbxctl: %s: socket path too long\n", path);
-		return (-1);
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		fprintf(stderr, "sbxctl: %s: %s%s\n", path, strerror(errno),
-		    errno == ENOENT || errno == ECONNREFUSED ?
-		    " (is sbxd running?)" : "");
-		if (fd != -1)
-			close(fd);
-		return (-1);
-	}
-	return (fd);
 }
 
 /* The request line, before the socket turns non-blocking. */

@@ -1171,12 +1171,11 @@ job_uid_end(struct job_uidstop *us, int r)
 }
 
 /*
- * Processes, not zombies, whose real, effective or saved uid is uid, or
- * -1.  Linux counts through /proc; elsewhere the answer is 1 then 0, so
- * that a stop makes two rounds.
+ * Call cb for every process that is not a zombie, with its pid and its
+ * real, effective and saved uids.  Linux reads /proc; elsewhere -1.
  */
 int
-job_uid_count(uid_t uid)
+job_proc_walk(job_proccb cb, void *arg)
 {
 #ifdef __linux__
 	DIR		*d;
@@ -1184,7 +1183,7 @@ job_uid_count(uid_t uid)
 	FILE		*fp;
 	char		 path[300], line[256], state;
 	unsigned int	 r, e, s;
-	int		 n = 0, match;
+	uid_t		 ids[3];
 
 	if ((d = opendir("/proc")) == NULL)
 		return (-1);
@@ -1194,23 +1193,62 @@ job_uid_count(uid_t uid)
 		snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
 		if ((fp = fopen(path, "re")) == NULL)
 			continue;
-		match = 0;
 		state = 0;
+		r = e = s = (unsigned int)-1;
 		while (fgets(line, sizeof(line), fp) != NULL) {
 			if (strncmp(line, "State:", 6) == 0)
 				sscanf(line, "State: %c", &state);
-			else if (sscanf(line, "Uid: %u %u %u", &r, &e,
-			    &s) == 3)
-				match = r == uid || e == uid || s == uid;
+			else
+				sscanf(line, "Uid: %u %u %u", &r, &e, &s);
 		}
 		fclose(fp);
-		if (match && state != 'Z' && state != 'X')
-			n++;
+		if (state == 'Z' || state == 'X' || r == (unsigned int)-1)
+			continue;
+		ids[0] = r;
+		ids[1] = e;
+		ids[2] = s;
+		cb(de->d_name, ids, arg);
 	}
 	closedir(d);
-	return (n);
+	return (0);
 #else
-	static int	 rounds;
+	(void)cb;
+	(void)arg;
+	return (-1);
+#endif
+}
+
+#ifdef __linux__
+struct job_count {
+	uid_t	 jc_uid;
+	int	 jc_n;
+};
+
+static void
+job_countcb(const char *pid __unused, const uid_t ids[3], void *arg)
+{
+	struct job_count	*c = arg;
+
+	if (ids[0] == c->jc_uid || ids[1] == c->jc_uid ||
+	    ids[2] == c->jc_uid)
+		c->jc_n++;
+}
+#endif
+
+/*
+ * Processes, not zombies, whose real, effective or saved uid is uid, or
+ * -1.  Linux counts through /proc; elsewhere the answer is 1 then 0, so
+ * that a stop makes two rounds.
+ */
+int
+job_uid_count(uid_t uid)
+{
+#ifdef __linux__
+	struct job_count	 c = { uid, 0 };
+
+	return (job_proc_walk(job_countcb, &c) == 0 ? c.jc_n : -1);
+#else
+	static int		 rounds;
 
 	(void)uid;
 	return (rounds++ % 2 == 0);

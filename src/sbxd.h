@@ -320,6 +320,8 @@ void		 job_free(struct job *);
 struct job_uidstop *job_stop_uid(uid_t, int, int, job_uidcb, void *);
 void		 job_stop_uid_cancel(struct job_uidstop *);
 int		 job_uid_count(uid_t);
+typedef void	(*job_proccb)(const char *, const uid_t [3], void *);
+int		 job_proc_walk(job_proccb, void *);
 
 /* src/parse.y */
 struct sbxd_config *parse_config(const char *, json_t *);

@@ -51,50 +51,29 @@ struct result {
 
 
 static struct sbxd	 env;
-static struct event	*tick;
 static struct unit_user	 users[2];
 
 static void
-tickcb(evutil_socket_t fd __unused, short events __unused, void *arg __unused)
-{
-}
-
-/* A base with a tick, so that EVLOOP_ONCE returns while we wait. */
-static void
 setup(void)
 {
-	struct timeval	 tv = { 0, 20000 };
-
-	env.sx_base = event_base_new();
+	env.sx_base = unit_loop_start(20);
 	sbxd_env = &env;
-	tick = event_new(env.sx_base, -1, EV_PERSIST, tickcb, NULL);
-	event_add(tick, &tv);
 }
 
 static void
 teardown(void)
 {
 	job_shutdown();
-	event_free(tick);
-	event_base_free(env.sx_base);
+	unit_loop_stop(env.sx_base);
 	env.sx_base = NULL;
-}
-
-static double
-now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (ts.tv_sec + ts.tv_nsec / 1e9);
 }
 
 static void
 spin(double secs)
 {
-	double	 end = now() + secs;
+	double	 end = unit_now() + secs;
 
-	while (now() < end)
+	while (unit_now() < end)
 		event_base_loop(env.sx_base, EVLOOP_ONCE);
 }
 
@@ -149,26 +128,11 @@ result_free(struct result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Run the loop until r is done, or for T_WAIT seconds; then a bit more. */
+/* Run the loop until each of n results is in, once, or T_WAIT passed. */
 static int
 wait_done(struct result *r, int n)
 {
-	double	 end = now() + T_WAIT;
-	int	 i, left;
-
-	do {
-		for (left = i = 0; i < n; i++)
-			left += r[i].done == 0;
-		if (left == 0)
-			break;
-		event_base_loop(env.sx_base, EVLOOP_ONCE);
-	} while (now() < end);
-	for (i = 0; i < 3; i++)	/* a second callback would show here */
-		event_base_loop(env.sx_base, EVLOOP_NONBLOCK);
-	for (i = 0; i < n; i++)
-		if (r[i].done != 1)
-			return (-1);
-	return (0);
+	return (unit_loop_counts(env.sx_base, r, sizeof(*r), n, T_WAIT));
 }
 
 /* A job spec for argv with the result's callbacks. */
@@ -495,7 +459,7 @@ test_timeout(void)
 	setup();
 	result_init(&r[0]);
 	result_init(&r[1]);
-	t0 = now();
+	t0 = unit_now();
 	spec(&js, plain, NULL, &r[0]);
 	js.js_timeout = 1;
 	CHECK((j[0] = job_run(&js, NULL, 0)) != NULL);
@@ -509,7 +473,7 @@ test_timeout(void)
 	CHECK(WIFSIGNALED(r[1].status));
 	CHECK_INT(WTERMSIG(r[1].status), SIGKILL);
 	CHECK_STR(r[1].text, "armed\n");
-	CHECK(now() - t0 < 5);
+	CHECK(unit_now() - t0 < 5);
 	ret = 0;
 end:
 	result_free(&r[0]);
@@ -601,7 +565,7 @@ test_free_running(void)
 	CHECK((j = job_run(&js, NULL, 0)) != NULL);
 	pid = job_pid(j);
 	job_free(j);
-	for (end = now() + 5; now() < end && !gone(pid);)
+	for (end = unit_now() + 5; unit_now() < end && !gone(pid);)
 		event_base_loop(env.sx_base, EVLOOP_ONCE);
 	CHECK(gone(pid));
 	CHECK_INT(waitpid(pid, NULL, WNOHANG), -1);	/* reaped */
@@ -627,10 +591,10 @@ test_linger(void)
 	setup();
 	result_init(&r);
 	spec(&js, argv, NULL, &r);
-	t0 = now();
+	t0 = unit_now();
 	CHECK(job_run(&js, NULL, 0) != NULL);
 	CHECK(wait_done(&r, 1) == 0);
-	CHECK(now() - t0 < 6);
+	CHECK(unit_now() - t0 < 6);
 	bg = atol(r.text);
 	CHECK(bg > 1);
 	CHECK(!gone(bg));	/* it still runs: the job ended all the same */
@@ -823,11 +787,11 @@ test_stop_uid(void)
 	for (i = 0; i < 3; i++)
 		CHECK(pa[i] > 0);
 	CHECK(pb > 0);
-	for (end = now() + 5; now() < end && job_uid_count(a->uu_uid) < 6;)
+	for (end = unit_now() + 5; unit_now() < end && job_uid_count(a->uu_uid) < 6;)
 		spin(0.05);
 	CHECK_INT(job_uid_count(a->uu_uid), 6);	/* 3 shells, 3 sleeps */
 	CHECK(job_stop_uid(a->uu_uid, SIGTERM, 1, uidcb, &ur) != NULL);
-	for (end = now() + T_WAIT; now() < end && ur.done == 0;)
+	for (end = unit_now() + T_WAIT; unit_now() < end && ur.done == 0;)
 		event_base_loop(env.sx_base, EVLOOP_ONCE);
 	CHECK_INT(ur.done, 1);
 	CHECK_INT(ur.r, 0);
@@ -841,7 +805,7 @@ test_stop_uid(void)
 	/* The other uid stops too, at once with SIGKILL. */
 	memset(&ur, 0, sizeof(ur));
 	CHECK(job_stop_uid(b->uu_uid, 0, 0, uidcb, &ur) != NULL);
-	for (end = now() + T_WAIT; now() < end && ur.done == 0;)
+	for (end = unit_now() + T_WAIT; unit_now() < end && ur.done == 0;)
 		event_base_loop(env.sx_base, EVLOOP_ONCE);
 	CHECK_INT(ur.r, 0);
 	CHECK_INT(waitpid(pb, &status, 0), pb);

@@ -38,24 +38,13 @@ struct result {
 };
 
 static struct sbxd	 env;
-static struct event	*tick;
 
-static void
-tickcb(evutil_socket_t fd __unused, short events __unused, void *arg __unused)
-{
-}
-
-/* A base, and a tick so that EVLOOP_ONCE returns while we wait. */
 static void
 setup(void)
 {
-	struct timeval	 tv = { 0, 50000 };
-
 	signal(SIGPIPE, SIG_IGN);	/* as sbxd does */
-	env.sx_base = event_base_new();
+	env.sx_base = unit_loop_start(50);
 	sbxd_env = &env;
-	tick = event_new(env.sx_base, -1, EV_PERSIST, tickcb, NULL);
-	event_add(tick, &tv);
 }
 
 static void
@@ -63,8 +52,7 @@ teardown(void)
 {
 	sandbox_proc_shutdown();
 	job_shutdown();
-	event_free(tick);
-	event_base_free(env.sx_base);
+	unit_loop_stop(env.sx_base);
 	env.sx_base = NULL;
 }
 
@@ -89,36 +77,11 @@ result_free(struct result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static time_t
-now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (ts.tv_sec);
-}
-
-/* Run the loop until every one of n results is in. */
+/* Run the loop until each of n results is in, once, or T_WAIT passed. */
 static int
 wait_all(struct result *r, int n)
 {
-	time_t	 end = now() + T_WAIT;
-	int	 i, left;
-
-	do {
-		for (left = i = 0; i < n; i++)
-			left += r[i].done == 0;
-		if (left == 0)
-			break;
-		event_base_loop(env.sx_base, EVLOOP_ONCE);
-	} while (now() < end);
-	/* A few more turns: a second callback would show up here. */
-	for (i = 0; i < 3; i++)
-		event_base_loop(env.sx_base, EVLOOP_NONBLOCK);
-	for (i = 0; i < n; i++)
-		if (r[i].done != 1)
-			return (-1);
-	return (0);
+	return (unit_loop_counts(env.sx_base, r, sizeof(*r), n, T_WAIT));
 }
 
 /* Run cl and wait; the callback must not come from inside run. */
@@ -135,9 +98,9 @@ run(struct sandbox_cmdlist *cl, int timeout, struct result *r)
 static pid_t
 wait_pid(struct sandbox_proc *sp)
 {
-	time_t	 end = now() + T_WAIT;
+	double	 end = unit_now() + T_WAIT;
 
-	while (sandbox_proc_pid(sp) == -1 && now() < end)
+	while (sandbox_proc_pid(sp) == -1 && unit_now() < end)
 		event_base_loop(env.sx_base, EVLOOP_ONCE);
 	return (sandbox_proc_pid(sp));
 }
@@ -150,14 +113,14 @@ wait_pid(struct sandbox_proc *sp)
 static int
 reaped(pid_t pid)
 {
-	time_t	 end = now() + T_WAIT;
+	double	 end = unit_now() + T_WAIT;
 
 	do {
 		if (kill(pid, 0) == -1 && errno == ESRCH &&
 		    waitpid(pid, NULL, WNOHANG) == -1 && errno == ECHILD)
 			return (1);
 		event_base_loop(env.sx_base, EVLOOP_ONCE);
-	} while (now() < end);
+	} while (unit_now() < end);
 	return (0);
 }
 
@@ -174,7 +137,7 @@ group_gone(pid_t pgid)
 	FILE		*fp;
 	char		 path[300], buf[512], *p, state;
 	long		 ppid, pgrp;
-	time_t		 end = now() + 3;
+	double		 end = unit_now() + 3;
 	int		 alive;
 
 	do {
@@ -197,7 +160,7 @@ group_gone(pid_t pgid)
 		if (alive == 0)
 			return (1);
 		usleep(100000);
-	} while (now() < end);
+	} while (unit_now() < end);
 	return (0);
 }
 
@@ -411,7 +374,7 @@ test_timeout(void)
 	struct sandbox_proc	*sp;
 	struct result		 r = { 0 };
 	pid_t			 pid;
-	time_t			 start = now();
+	double			 start = unit_now();
 	int			 ret = -1;
 
 	setup();
@@ -423,7 +386,7 @@ test_timeout(void)
 	CHECK_INT(r.status, -1);
 	CHECK(r.error != NULL && strstr(r.error, "timed out") != NULL);
 	CHECK_STR(r.error, "/bin/sleep timed out after 1 s");
-	CHECK(now() - start < 5);
+	CHECK(unit_now() - start < 5);
 	CHECK(reaped(pid));
 	ret = 0;
 end:

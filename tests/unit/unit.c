@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "unit.h"
 
@@ -184,4 +187,111 @@ unit_nfds(void)
 		n += de->d_name[0] != '.';
 	closedir(d);
 	return (n - 1);		/* the DIR's own */
+}
+
+/* A tick, so that EVLOOP_ONCE returns while a test waits. */
+static struct event	*unit_tick;
+
+static void
+unit_tickcb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+}
+
+/* A new base with a tick of tick_ms; NULL if it cannot be made. */
+struct event_base *
+unit_loop_start(int tick_ms)
+{
+	struct event_base	*base;
+	struct timeval		 tv = { 0, tick_ms * 1000 };
+
+	if ((base = event_base_new()) == NULL)
+		return (NULL);
+	unit_tick = event_new(base, -1, EV_PERSIST, unit_tickcb, NULL);
+	if (unit_tick == NULL || event_add(unit_tick, &tv) == -1) {
+		if (unit_tick != NULL)
+			event_free(unit_tick);
+		unit_tick = NULL;
+		event_base_free(base);
+		return (NULL);
+	}
+	return (base);
+}
+
+void
+unit_loop_stop(struct event_base *base)
+{
+	if (unit_tick != NULL)
+		event_free(unit_tick);
+	unit_tick = NULL;
+	if (base != NULL)
+		event_base_free(base);
+}
+
+/* Seconds on the monotonic clock. */
+double
+unit_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
+/*
+ * Run the loop until left(arg) is 0, or for secs seconds; then a few
+ * turns more, so that a callback that comes twice shows.  Returns what
+ * is left.
+ */
+int
+unit_loop_until(struct event_base *base, int (*left)(void *), void *arg,
+    double secs)
+{
+	double	 end = unit_now() + secs;
+	int	 i;
+
+	while (left(arg) != 0 && unit_now() < end)
+		event_base_loop(base, EVLOOP_ONCE);
+	for (i = 0; i < 3; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	return (left(arg));
+}
+
+struct unit_counts {
+	const char	*uc_first;
+	size_t		 uc_size;
+	int		 uc_n;
+};
+
+static int
+unit_counts_left(void *arg)
+{
+	struct unit_counts	*uc = arg;
+	int			 i, left = 0;
+
+	for (i = 0; i < uc->uc_n; i++)
+		left += *(const int *)(const void *)(uc->uc_first +
+		    i * uc->uc_size) == 0;
+	return (left);
+}
+
+/*
+ * Run the loop until each of n results, structures of size bytes that
+ * start with an int counting their callbacks, has been called, or for
+ * secs seconds.  0 if each was called exactly once.
+ */
+int
+unit_loop_counts(struct event_base *base, const void *results, size_t size,
+    int n, double secs)
+{
+	struct unit_counts	 uc = { results, size, n };
+	int			 i;
+
+	(void)unit_loop_until(base, unit_counts_left, &uc, secs);
+	for (i = 0; i < n; i++)
+		if (*(const int *)(const void *)(uc.uc_first + i * size) != 1)
+			return (-1);
+	return (0);
 }

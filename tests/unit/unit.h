@@ -37,6 +37,15 @@ int	unit_write(const char *, const char *);
 void	unit_rmtree(const char *);
 int	unit_nfds(void);
 
+/* An event loop for tests of the daemon's callbacks. */
+struct event_base;
+struct event_base *unit_loop_start(int);
+void	unit_loop_stop(struct event_base *);
+double	unit_now(void);
+int	unit_loop_until(struct event_base *, int (*)(void *), void *, double);
+int	unit_loop_counts(struct event_base *, const void *, size_t, int,
+	    double);
+
 /* Fail the test and jump to its cleanup unless cond holds. */
 #define CHECK(cond) do {						\
 	if (!(cond)) {							\
