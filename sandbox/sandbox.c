@@ -1,8 +1,8 @@
 /*
  * sandbox.c: the sandbox module.  It keeps the list of sandboxes, brings
- * every one back on start (firewall rules first, then the listener) and
- * answers list, show, exec, network and doctor.  Creating and removing
- * live in sandbox_life.c.
+ * every one back on start (its cgroup, firewall rules, then the
+ * listener) and answers list, show, exec, network and doctor.  Creating
+ * and removing live in sandbox_life.c, the limits in sandbox_cgroup.c.
  */
 
 #include <sys/types.h>
@@ -71,6 +71,8 @@ static json_t	*sandbox_check_one(struct sandbox *, const char *,
 		    json_t *);
 static void	sandbox_check_add(json_t *, const char *, int,
 		    const char *, const char *);
+static void	sandbox_check_warn(json_t *, const char *, const char *,
+		    const char *);
 static json_t	*sandbox_doctor_base(int, const char *, const char *);
 static void	 sandbox_doctor_strays(json_t *, const char *);
 static int	 sandbox_check_healthy(json_t *);
@@ -124,7 +126,8 @@ sandbox_init(struct sbxd_config *conf)
 	if (!sbc->sbc_enabled)
 		return (0);
 	if (sandbox_home_parent(sbc->sbc_home) == -1 ||
-	    sandbox_ports_private(sbc, NULL) == -1)
+	    sandbox_ports_private(sbc, NULL) == -1 ||
+	    sandbox_cgroup_init(sbc) == -1)
 		return (-1);
 	sandbox_on = 1;
 	control_register("create", sandbox_life_create, sandbox_create);
@@ -243,6 +246,9 @@ sandbox_check_conf(struct sbxd_config *conf, json_t *errors)
 	if (conf->sc_sandbox.sbc_enabled &&
 	    sandbox_ports_private(&conf->sc_sandbox, errors) == -1)
 		r = -1;
+	if (sandbox_on && conf->sc_sandbox.sbc_enabled &&
+	    sandbox_cgroup_check(&conf->sc_sandbox, errors) == -1)
+		r = -1;
 	TAILQ_FOREACH(sb, &sandboxes, sb_entry) {
 		if (proxy_listener_up(sb->sb_name) ||
 		    config_policy_find(conf, sb->sb_policy) != NULL)
@@ -255,12 +261,17 @@ sandbox_check_conf(struct sbxd_config *conf, json_t *errors)
 	return (r);
 }
 
-/* Reload: new sandboxes use the new settings; the firewall stays. */
+/*
+ * Reload: new sandboxes use the new settings, every sandbox the new
+ * limits; the firewall stays.
+ */
 static int
 sandbox_reload(struct sbxd_config *conf, json_t *errors __unused)
 {
 	struct sandbox_conf	*sbc = &conf->sc_sandbox;
+	struct sandbox		*sb;
 	const char		*name;
+	char			 err[256];
 
 	if (sbc->sbc_enabled != sandbox_on) {
 		log_warnx("sandbox: turning the module %s takes a restart",
@@ -274,6 +285,10 @@ sandbox_reload(struct sbxd_config *conf, json_t *errors __unused)
 	if (strcmp(name, sandbox_fw_name) != 0)
 		log_warnx("sandbox: a new firewall table or anchor takes a "
 		    "restart");
+	sandbox_cgroup_reload(sbc);
+	TAILQ_FOREACH(sb, &sandboxes, sb_entry)
+		if (sandbox_cgroup_update(sb, err, sizeof(err)) == -1)
+			log_warnx("sandbox %s: limits: %s", sb->sb_name, err);
 	return (0);
 }
 
@@ -294,6 +309,7 @@ sandbox_shutdown(void)
 		sandbox_free(sb);
 	sandbox_exec_shutdown();
 	sandbox_proc_shutdown();
+	sandbox_cgroup_shutdown();
 	free(sandbox_fw_name);
 	sandbox_fw_name = NULL;
 	sandbox_on = 0;
@@ -309,14 +325,15 @@ sandbox_status(void)
 		return (json_pack("{s:s}", "state", "off"));
 	TAILQ_FOREACH(sb, &sandboxes, sb_entry)
 		n[sb->sb_state]++;
-	return (json_pack("{s:s, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:o}",
+	return (json_pack("{s:s, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:o, "
+	    "s:o}",
 	    "state", sandbox_fw_ready ? "up" : *sandbox_fw_error ? "down" :
 	    "starting",
 	    "firewall", sandbox_backend->fb_name, "table", sandbox_fw_name,
 	    "firewall_error", *sandbox_fw_error ? sandbox_fw_error : NULL,
 	    "ready", n[SANDBOX_READY], "failed", n[SANDBOX_FAILED],
 	    "creating", n[SANDBOX_CREATING], "removing", n[SANDBOX_REMOVING],
-	    "exec", sandbox_exec_status()));
+	    "exec", sandbox_exec_status(), "limits", sandbox_cgroup_status()));
 }
 
 const struct fw_backend *
@@ -655,13 +672,21 @@ sandbox_fw_loading(void)
 	return (sandbox_fw_proc != NULL);
 }
 
-/* Rules first, then the listener: fail closed. */
+/*
+ * Its cgroup (made again if it went), the rules, then the listener:
+ * fail closed.
+ */
 static void
 sandbox_restore(struct sandbox *sb)
 {
 	struct sandbox_cmdlist	 cl;
 	struct fw_sandbox	 fs;
+	char			 err[256];
 
+	if (sandbox_cgroup_create(sb, err, sizeof(err)) == -1) {
+		sandbox_fail(sb, "cgroup: %s", err);
+		return;
+	}
 	sandbox_cmdlist_init(&cl);
 	sandbox_fw_sandbox(sb, &fs);
 	if (sandbox_backend->fb_apply(&sandbox_fwc, &fs, &cl) == -1) {
@@ -761,6 +786,9 @@ sandbox_free(struct sandbox *sb)
 	if (sb->sb_req != NULL)
 		control_req_error(sb->sb_req, "sbxd is shutting down");
 	json_decref(sb->sb_allow);
+	sandbox_cgroup_forget(sb);
+	if (sb->sb_ev != NULL)
+		event_free(sb->sb_ev);
 	free(sb->sb_home);
 	free(sb->sb_policy);
 	free(sb);
@@ -842,7 +870,7 @@ sandbox_ctl_list(struct control_req *cr, json_t *req __unused)
 	control_req_ok(cr, json_pack("{s:o}", "sandboxes", list));
 }
 
-/* show NAME: one sandbox, with its runtime rules. */
+/* show NAME: one sandbox, with its runtime rules, limits and usage. */
 static void
 sandbox_ctl_show(struct control_req *cr, json_t *req)
 {
@@ -861,6 +889,7 @@ sandbox_ctl_show(struct control_req *cr, json_t *req)
 	json_object_set_new(o, "rules", rules);
 	json_object_set_new(o, "proxy", sb->sb_restricted ?
 	    json_sprintf("http://127.0.0.1:%u", sb->sb_port) : json_null());
+	sandbox_cgroup_json(sb, o);
 	control_req_ok(cr, json_pack("{s:o}", "sandbox", o));
 }
 
@@ -898,10 +927,11 @@ sandbox_ctl_exec(struct control_req *cr, json_t *req)
 }
 
 /*
- * Whom sb's jobs run as.  What sb adds to their environment, TMPDIR and
- * for a restricted sandbox the proxy (loopback included: the proxy
- * refuses it unless the policy allows it), is allocated in *envp, for
- * sandbox_env_free.  -1 if memory ran out (*envp is NULL then).
+ * Whom sb's jobs run as, in its cgroup.  What sb adds to their
+ * environment, TMPDIR and for a restricted sandbox the proxy (loopback
+ * included: the proxy refuses it unless the policy allows it), is
+ * allocated in *envp, for sandbox_env_free.  -1 if memory ran out
+ * (*envp is NULL then).
  */
 int
 sandbox_as(const struct sandbox *sb, struct sandbox_as *sa, char ***envp)
@@ -928,6 +958,8 @@ sandbox_as(const struct sandbox *sb, struct sandbox_as *sa, char ***envp)
 	sa->sa_shell = sbxd_env->sx_conf->sc_sandbox.sbc_shell;
 	sa->sa_env = env;
 	sa->sa_name = sb->sb_name;
+	sa->sa_cgroups = sb->sb_cgroups;
+	sa->sa_nproc = sandbox_cgroup_nproc(sb);
 	*envp = env;
 	return (0);
 fail:
@@ -1041,7 +1073,7 @@ sandbox_check_one(struct sandbox *sb, const char *output, json_t *checks)
 	struct passwd		*pw;
 	char			 why[256], what[128], other[128];
 	const char		*fw;
-	int			 listener, fwok, alone;
+	int			 listener, fwok, alone, cgok;
 	json_t			*rules;
 
 	listener = proxy_listener_up(sb->sb_name);
@@ -1079,6 +1111,12 @@ sandbox_check_one(struct sandbox *sb, const char *output, json_t *checks)
 		sandbox_check_add(checks, what, pw != NULL && pw->pw_uid ==
 		    sb->sb_uid, pw != NULL ? "present" : "missing",
 		    "sbxctl rm the sandbox and create it again");
+		snprintf(what, sizeof(what), "%s: cgroup", sb->sb_name);
+		cgok = sb->sb_state != SANDBOX_READY ||
+		    sandbox_cgroup_present(sb);
+		sandbox_check_add(checks, what, cgok, sb->sb_cgroups[0] !=
+		    NULL ? sb->sb_cgroups[0] : "none", cgok ? NULL :
+		    "sbxctl reload, which makes it again");
 	}
 	if ((rules = store_rule_list(sb->sb_name)) == NULL)
 		rules = json_array();
@@ -1246,13 +1284,26 @@ sandbox_check_add(json_t *checks, const char *what, int ok,
 	    fix));
 }
 
-/* Doctor's checks of the base: backend, table or anchor, pfmon. */
+/* A finding that is no fault, but that the operator should know. */
+static void
+sandbox_check_warn(json_t *checks, const char *what, const char *detail,
+    const char *fix)
+{
+	json_array_append_new(checks, json_pack("{s:s, s:b, s:b, s:s, s:s}",
+	    "check", what, "ok", 1, "warn", 1, "detail", detail, "fix", fix));
+}
+
+/*
+ * Doctor's checks of the base: backend, table or anchor, pfmon, the
+ * limits.  Limits the host cannot apply are a warning: a limits line
+ * would have kept sbxd from starting, so they are the defaults.
+ */
 static json_t *
 sandbox_doctor_base(int status, const char *error, const char *output)
 {
 	json_t				*checks = json_array(), *st;
 	const char			*pstate;
-	char				 fix[256];
+	char				 fix[256], limits[600];
 
 	snprintf(fix, sizeof(fix), "%s", sandbox_backend == &fw_pf_backend ?
 	    "check that /etc/pf.conf has anchor \"com.apple/*\", then "
@@ -1274,5 +1325,12 @@ sandbox_doctor_base(int status, const char *error, const char *output)
 	    "to sbxd.conf, then restart sbxd" : "check the pfmon interface "
 	    "in sbxctl status and that sbxd runs as root");
 	json_decref(st);
+	if (sandbox_cgroup_health(limits, sizeof(limits)))
+		sandbox_check_add(checks, "resource limits", 1, limits, NULL);
+	else
+		sandbox_check_warn(checks, "resource limits", limits, "mount "
+		    "cgroup2 with the memory, pids and cpu controllers, or "
+		    "name a cgroup sbxd may manage with sandbox cgroup, then "
+		    "restart sbxd; or sandbox limits off");
 	return (checks);
 }

@@ -135,6 +135,12 @@ struct fw_backend {
 #define SANDBOX_CMD_TIMEOUT	60	/* seconds for one privileged
 					   command: useradd may wait on a
 					   locked /etc/passwd */
+#define SANDBOX_CGROUP_DIRS	4	/* a sandbox's cgroup: one directory
+					   with cgroup v2, one per hierarchy
+					   (memory, pids, cpu, cpuacct) with
+					   v1 */
+#define SANDBOX_RM_MSECS	100	/* between tries to remove a cgroup */
+#define SANDBOX_RM_TRIES	50	/* tries before rm gives up */
 
 enum sandbox_state {
 	SANDBOX_CREATING,
@@ -143,7 +149,12 @@ enum sandbox_state {
 	SANDBOX_REMOVING
 };
 
-/* One sandbox: an OS user, its home, its listener, its firewall rules. */
+struct event;
+
+/*
+ * One sandbox: an OS user, its home, its listener, its firewall rules,
+ * its cgroup.
+ */
 struct sandbox {
 	TAILQ_ENTRY(sandbox)		 sb_entry;
 	char				 sb_id[SANDBOX_ID_LEN + 1];
@@ -172,6 +183,13 @@ struct sandbox {
 							   row is not: failed,
 							   cut off, not stored */
 	json_t				*sb_allow;	/* create: --allow */
+	char				*sb_cgroups[SANDBOX_CGROUP_DIRS + 1];
+							/* its cgroup's
+							   directories; none
+							   without cgroups */
+	struct event			*sb_ev;		/* rm: the next try to
+							   remove the cgroup */
+	int				 sb_tries;
 };
 TAILQ_HEAD(sandboxlist, sandbox);
 
@@ -179,9 +197,11 @@ TAILQ_HEAD(sandboxlist, sandbox);
 #define SANDBOX_DONE_USER	0x02	/* useradd ran */
 #define SANDBOX_DONE_HOME	0x04	/* home created */
 #define SANDBOX_DONE_ROW	0x08	/* row in the store */
+#define SANDBOX_DONE_CGROUP	0x10	/* cgroup made */
 
 struct sandbox_as;
 struct job_spec;
+struct sandbox_conf;
 
 /* sandbox/sandbox.c */
 extern struct sandboxlist	 sandboxes;
@@ -225,6 +245,23 @@ const char	*sandbox_uid_held(const struct sandbox_uidset *, uid_t);
 int		 sandbox_uid_ipc_remove(uid_t);
 int		 sandbox_uid_files_cmds(struct sandbox_cmdlist *, uid_t);
 
+/* sandbox/sandbox_cgroup.c */
+int		 sandbox_cgroup_init(const struct sandbox_conf *);
+int		 sandbox_cgroup_check(const struct sandbox_conf *, json_t *);
+void		 sandbox_cgroup_reload(const struct sandbox_conf *);
+void		 sandbox_cgroup_shutdown(void);
+void		 sandbox_cgroup_mountinfo(const char *);
+int		 sandbox_cgroup_create(struct sandbox *, char *, size_t);
+int		 sandbox_cgroup_update(const struct sandbox *, char *, size_t);
+void		 sandbox_cgroup_forget(struct sandbox *);
+void		 sandbox_cgroup_kill(const struct sandbox *);
+int		 sandbox_cgroup_remove(struct sandbox *);
+int		 sandbox_cgroup_nproc(const struct sandbox *);
+void		 sandbox_cgroup_json(const struct sandbox *, json_t *);
+json_t		*sandbox_cgroup_status(void);
+int		 sandbox_cgroup_health(char *, size_t);
+int		 sandbox_cgroup_present(const struct sandbox *);
+
 /* sandbox/sandbox_cmd.c */
 int		 fw_sandbox_ok(const struct fw_sandbox *);
 struct sandbox_cmd *sandbox_cmd_add(struct sandbox_cmdlist *, int,
@@ -267,6 +304,9 @@ struct sandbox_as {
 	char *const	*sa_env;	/* more NAME=value, NULL-terminated,
 					   may be NULL (TMPDIR, the proxy) */
 	const char	*sa_name;	/* the sandbox, for logs and events */
+	char *const	*sa_cgroups;	/* cgroup directories its jobs join;
+					   NULL-terminated, may be NULL */
+	int		 sa_nproc;	/* RLIMIT_NPROC of its jobs; 0: none */
 };
 
 /* What provisioning a sandbox's home needs. */

@@ -6,13 +6,14 @@
  * the daemon.
  *
  * create: check, reserve uid and port, row "creating" -> firewall rules
- * (restricted) and useradd -> home -> provisioning -> runtime rules ->
+ * and useradd -> home, cgroup -> provisioning -> runtime rules ->
  * listener -> "ready".  A failure at any step undoes what was done, in
  * the reverse order, firewall last, and forgets the row.
  *
  * rm: "removing", listener closed -> every process of the uid killed ->
- * userdel, home removed -> firewall rules removed -> row forgotten.  The
- * rules go last, so the uid is never without them while it runs.
+ * what is left in its cgroup killed, the cgroup removed -> userdel, home
+ * removed -> firewall rules removed -> row forgotten.  The rules go
+ * last, so the uid is never without them while it runs.
  */
 
 #include <sys/types.h>
@@ -66,6 +67,8 @@ static void	sandbox_create_undo(struct sandbox *, const char *);
 static void	sandbox_create_undocb(int, const char *, const char *, void *);
 static int	sandbox_teardown(struct sandbox *, int, sandbox_proc_cb);
 static void	sandbox_rm_stopcb(int, void *);
+static void	sandbox_rm_cgroup(struct sandbox *);
+static void	sandbox_rm_cgroupcb(evutil_socket_t, short, void *);
 static void	sandbox_rm_removecb(int, const char *, const char *, void *);
 static void	sandbox_req_error(struct sandbox *, const char *);
 static void	sandbox_life_wait(struct control_req *, json_t *);
@@ -454,8 +457,8 @@ sandbox_create_usercb(int status, const char *error,
 }
 
 /*
- * The OS user's home: 0700, its own; then the profile files, by a job
- * as the user.
+ * The OS user's home: 0700, its own; its cgroup; then the profile
+ * files, by a job as the user, in the cgroup.
  */
 static int
 sandbox_create_home(struct sandbox *sb, char *err, size_t errlen)
@@ -482,6 +485,9 @@ sandbox_create_home(struct sandbox *sb, char *err, size_t errlen)
 		    strerror(errno));
 		return (-1);
 	}
+	sb->sb_done |= SANDBOX_DONE_CGROUP;
+	if (sandbox_cgroup_create(sb, err, errlen) == -1)
+		return (-1);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", sb->sb_port);
 	memset(&sp, 0, sizeof(sp));
 	if (sandbox_as(sb, &sp.sp_as, &env) == -1) {
@@ -558,9 +564,10 @@ sandbox_create_undo(struct sandbox *sb, const char *why)
 }
 
 /*
- * Remove what done says was made: the user, the home, then the
- * firewall rules, last, so the uid is never without them while it may
- * run.  cb hears the end.  -1 if memory ran out (cb is not called).
+ * Remove what done says was made: the cgroup, at once, with whatever a
+ * failed provisioning left in it, the user, the home, then the firewall
+ * rules, last, so the uid is never without them while it may run.  cb
+ * hears the end.  -1 if memory ran out (cb is not called).
  */
 static int
 sandbox_teardown(struct sandbox *sb, int done, sandbox_proc_cb cb)
@@ -568,6 +575,11 @@ sandbox_teardown(struct sandbox *sb, int done, sandbox_proc_cb cb)
 	struct sandbox_cmdlist	 cl;
 	struct fw_sandbox	 fs;
 
+	if (done & SANDBOX_DONE_CGROUP) {
+		sandbox_cgroup_kill(sb);
+		if (sandbox_cgroup_remove(sb) == -1)
+			log_warn("sandbox %s: its cgroup stays", sb->sb_name);
+	}
 	sandbox_cmdlist_init(&cl);
 	if (done & SANDBOX_DONE_USER) {
 		(void)sandbox_uid_ipc_remove(sb->sb_uid);
@@ -657,17 +669,47 @@ sandbox_life_rm(struct control_req *cr, json_t *req)
 	    sb->sb_user, (unsigned)sb->sb_uid);
 }
 
-/* No process of the uid is left: user, home, then the rules. */
+/* No process of the uid is left: the cgroup's are killed too. */
 static void
 sandbox_rm_stopcb(int r, void *arg)
 {
 	struct sandbox	*sb = arg;
-	int		 done = SANDBOX_DONE_HOME;
 
 	sb->sb_stop = NULL;
 	if (r == -1) {
 		sandbox_fail(sb, "processes of uid %u cannot be stopped; its "
 		    "user and firewall rules stay", (unsigned)sb->sb_uid);
+		sandbox_req_error(sb, sb->sb_error);
+		return;
+	}
+	sandbox_cgroup_kill(sb);
+	sb->sb_tries = 0;
+	sandbox_rm_cgroup(sb);
+}
+
+/*
+ * The cgroup goes first: the kernel may take a moment to let go of the
+ * processes just killed, so it is tried again, SANDBOX_RM_MSECS apart.
+ * One that stays holds something running: the user and the firewall
+ * rules stay with it.  Then user, home, and the rules.
+ */
+static void
+sandbox_rm_cgroup(struct sandbox *sb)
+{
+	struct timeval	 tv = { 0, SANDBOX_RM_MSECS * 1000 };
+	int		 done = SANDBOX_DONE_HOME, saved;
+
+	if (sandbox_cgroup_remove(sb) == -1) {
+		saved = errno;
+		if (saved == EBUSY && sb->sb_tries++ < SANDBOX_RM_TRIES &&
+		    (sb->sb_ev != NULL || (sb->sb_ev = evtimer_new(
+		    sbxd_env->sx_base, sandbox_rm_cgroupcb, sb)) != NULL)) {
+			sandbox_cgroup_kill(sb);	/* one forked meanwhile */
+			evtimer_add(sb->sb_ev, &tv);
+			return;
+		}
+		sandbox_fail(sb, "its cgroup cannot be removed (%s); its user "
+		    "and firewall rules stay", strerror(saved));
 		sandbox_req_error(sb, sb->sb_error);
 		return;
 	}
@@ -678,6 +720,13 @@ sandbox_rm_stopcb(int r, void *arg)
 	done |= SANDBOX_DONE_FW;	/* every sandbox has its listener's */
 	if (sandbox_teardown(sb, done, sandbox_rm_removecb) == -1)
 		sandbox_rm_removecb(-1, "out of memory", NULL, sb);
+}
+
+static void
+sandbox_rm_cgroupcb(evutil_socket_t fd __unused, short events __unused,
+    void *arg)
+{
+	sandbox_rm_cgroup(arg);
 }
 
 static void

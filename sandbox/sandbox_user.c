@@ -9,7 +9,7 @@
  *
  * And the one definition of running as that user (sandbox_user_job):
  * every job of a sandbox, exec, provisioning or an agent, gets its
- * credentials, home and environment from here.
+ * credentials, cgroup, home and environment from here.
  */
 
 #include <sys/types.h>
@@ -53,12 +53,12 @@ static void	sandbox_user_add_macos(struct sandbox_cmdlist *, const char *,
 		    const char *, const char *, const char *, const char *);
 
 /*
- * Fill js to run as sa's user: its groups, gid and uid, its home as the
- * directory, and an environment built from scratch: HOME, USER,
- * LOGNAME, SHELL, PATH, TERM if term is given, then sa_env, whose
- * variables replace a base one of the same name.  What it allocates is
- * in uj, for sandbox_user_job_clear once the job runs.  -1: err says
- * why.
+ * Fill js to run as sa's user: its groups, gid and uid, its cgroup and
+ * process limit, its home as the directory, and an environment built
+ * from scratch: HOME, USER, LOGNAME, SHELL, PATH, TERM if term is given,
+ * then sa_env, whose variables replace a base one of the same name.
+ * What it allocates is in uj, for sandbox_user_job_clear once the job
+ * runs.  -1: err says why.
  */
 int
 sandbox_user_job(const struct sandbox_as *sa, const char *term,
@@ -81,6 +81,8 @@ sandbox_user_job(const struct sandbox_as *sa, const char *term,
 	js->js_groups = uj->uj_groups;
 	js->js_cwd = sa->sa_home;
 	js->js_envp = uj->uj_env;
+	js->js_cgroups = sa->sa_cgroups;
+	js->js_nproc = sa->sa_nproc;
 	return (0);
 }
 

@@ -31,6 +31,8 @@ static void	 sbxctl_print_value(const char *, json_t *);
 static void	 sbxctl_print_progress(json_t *);
 static void	 sbxctl_print_fields(json_t *, const char **);
 static void	 sbxctl_print_uptime(json_int_t);
+static const char *sbxctl_size(json_t *, char *, size_t);
+static void	 sbxctl_print_limits(json_t *);
 static void	 sbxctl_sigcb(int);
 
 static void
@@ -441,9 +443,85 @@ sbxctl_print_sandbox(json_t *reply)
 		else
 			printf("%s\n", json_is_true(v) ? "yes" : "no");
 	}
+	sbxctl_print_limits(sb);
 	json_array_foreach(json_object_get(sb, "rules"), i, r)
 		printf("%-12s %s %s\n", i == 0 ? "rules:" : "",
 		    sbxctl_str(r, "action"), sbxctl_str(r, "pattern"));
+}
+
+/* A number of bytes the short way: 4G, 12.3M; null is "none". */
+static const char *
+sbxctl_size(json_t *v, char *buf, size_t len)
+{
+	const char	*units = "KMGT";
+	double		 n;
+	int		 i;
+
+	if (!json_is_integer(v)) {
+		snprintf(buf, len, "none");
+		return (buf);
+	}
+	n = (double)json_integer_value(v);
+	if (n < 1024) {
+		snprintf(buf, len, "%.0f", n);
+		return (buf);
+	}
+	for (i = 0, n /= 1024; n >= 1024 && units[i + 1] != '\0'; i++)
+		n /= 1024;
+	snprintf(buf, len, n == (double)(long long)n ? "%.0f%c" : "%.1f%c", n,
+	    units[i]);
+	return (buf);
+}
+
+/*
+ * show: the limits, the cgroup and what the sandbox uses, when sbxd
+ * sent them (create does not).
+ */
+static void
+sbxctl_print_limits(json_t *sb)
+{
+	json_t		*l = json_object_get(sb, "limits");
+	json_t		*u = json_object_get(sb, "usage"), *d;
+	char		 a[32], b[32];
+	size_t		 i;
+
+	if (l == NULL)
+		return;
+	if (json_is_null(l))
+		printf("%-12s off\n", "limits");
+	else {
+		printf("%-12s memory %s, processes ", "limits",
+		    sbxctl_size(json_object_get(l, "memory"), a, sizeof(a)));
+		if (json_is_integer(json_object_get(l, "processes")))
+			printf("%lld", (long long)json_integer_value(
+			    json_object_get(l, "processes")));
+		else
+			printf("none");
+		printf(", cpu-weight %lld\n", (long long)json_integer_value(
+		    json_object_get(l, "cpu_weight")));
+	}
+	json_array_foreach(json_object_get(sb, "cgroups"), i, d)
+		printf("%-12s %s\n", i == 0 ? "cgroup" : "",
+		    json_string_value(d));
+	if (json_is_string(json_object_get(sb, "limits_error")))
+		printf("%-12s none: %s\n", "cgroup",
+		    sbxctl_str(sb, "limits_error"));
+	if (!json_is_object(u))
+		return;
+	printf("%-12s memory %s (peak %s), processes %lld", "usage",
+	    sbxctl_size(json_object_get(u, "memory"), a, sizeof(a)),
+	    sbxctl_size(json_object_get(u, "memory_peak"), b, sizeof(b)),
+	    (long long)json_integer_value(json_object_get(u, "processes")));
+	if (json_is_integer(json_object_get(u, "processes_peak")))
+		printf(" (peak %lld)", (long long)json_integer_value(
+		    json_object_get(u, "processes_peak")));
+	if (json_is_integer(json_object_get(u, "cpu_usec")))
+		printf(", cpu %.2fs", (double)json_integer_value(
+		    json_object_get(u, "cpu_usec")) / 1e6);
+	printf(", OOM kills %lld, forks refused %lld\n",
+	    (long long)json_integer_value(json_object_get(u, "oom_kills")),
+	    (long long)json_integer_value(json_object_get(u,
+	    "forks_refused")));
 }
 
 /* list: a line per sandbox. */
@@ -493,18 +571,20 @@ sbxctl_print_network(json_t *reply)
 	}
 }
 
-/* doctor: each check, and how to fix a failed one. */
+/* doctor: each check, and how to fix a failed one or a warning. */
 void
 sbxctl_print_doctor(json_t *reply)
 {
 	json_t	*c;
 	size_t	 i;
+	int	 warn;
 
 	json_array_foreach(json_object_get(reply, "checks"), i, c) {
-		printf("%-4s %-40s %s\n", json_is_true(json_object_get(c,
-		    "ok")) ? "ok" : "FAIL", sbxctl_str(c, "check"),
-		    sbxctl_str(c, "detail"));
-		if (json_is_true(json_object_get(c, "ok")))
+		warn = json_is_true(json_object_get(c, "warn"));
+		printf("%-4s %-40s %s\n", warn ? "warn" :
+		    json_is_true(json_object_get(c, "ok")) ? "ok" : "FAIL",
+		    sbxctl_str(c, "check"), sbxctl_str(c, "detail"));
+		if (json_is_true(json_object_get(c, "ok")) && !warn)
 			continue;
 		printf("     fix: %s\n", sbxctl_str(c, "fix"));
 	}

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,10 @@ static void	config_print_policy(FILE *, struct policy *);
 static void	config_print_proxy(FILE *, struct proxy_conf *);
 static void	config_print_pfmon(FILE *, struct pfmon_conf *);
 static void	config_print_sandbox(FILE *, struct sandbox_conf *);
+static void	config_print_limits(FILE *, struct sandbox_conf *);
+
+/* Size suffixes, each 1024 times the one before. */
+static const char	 config_size_units[] = "KMGT";
 
 /* A config holding only the defaults; NULL if memory ran out. */
 struct sbxd_config *
@@ -60,6 +65,10 @@ config_new(void)
 	conf->sc_sandbox.sbc_uid_max = SANDBOX_UID_LAST;
 	conf->sc_sandbox.sbc_port_min = SANDBOX_PORT_FIRST;
 	conf->sc_sandbox.sbc_port_max = SANDBOX_PORT_LAST;
+	conf->sc_sandbox.sbc_limits = SANDBOX_LIMITS_DEFAULT;
+	conf->sc_sandbox.sbc_memory = SANDBOX_MEMORY;
+	conf->sc_sandbox.sbc_processes = SANDBOX_PROCESSES;
+	conf->sc_sandbox.sbc_cpu_weight = SANDBOX_CPU_WEIGHT;
 #ifdef __APPLE__
 	conf->sc_sandbox.sbc_firewall = SANDBOX_FW_PF;
 #else
@@ -74,7 +83,8 @@ config_new(void)
 	    (conf->sc_sandbox.sbc_fw_table = strdup(SANDBOX_FW_TABLE)) ==
 	    NULL ||
 	    (conf->sc_sandbox.sbc_fw_anchor = strdup(SANDBOX_FW_ANCHOR)) ==
-	    NULL) {
+	    NULL ||
+	    (conf->sc_sandbox.sbc_cgroup = strdup(SANDBOX_CGROUP)) == NULL) {
 		config_free(conf);
 		return (NULL);
 	}
@@ -115,6 +125,7 @@ config_free(struct sbxd_config *conf)
 	free(conf->sc_sandbox.sbc_policy);
 	free(conf->sc_sandbox.sbc_fw_table);
 	free(conf->sc_sandbox.sbc_fw_anchor);
+	free(conf->sc_sandbox.sbc_cgroup);
 	free(conf);
 }
 
@@ -314,7 +325,115 @@ config_print_sandbox(FILE *fp, struct sandbox_conf *sbc)
 		fprintf(fp, "\nsandbox firewall pf anchor ");
 		config_print_string(fp, sbc->sbc_fw_anchor);
 	}
+	fprintf(fp, "\nsandbox cgroup ");
+	config_print_string(fp, sbc->sbc_cgroup);
 	fputc('\n', fp);
+	config_print_limits(fp, sbc);
+}
+
+/*
+ * The limits line.  Defaults print as a comment: a line, even one that
+ * repeats them, makes them required, and sbxd then does not start on a
+ * host that cannot apply them.
+ */
+static void
+config_print_limits(FILE *fp, struct sandbox_conf *sbc)
+{
+	char	 size[32];
+
+	if (sbc->sbc_limits == SANDBOX_LIMITS_OFF) {
+		fprintf(fp, "sandbox limits off\n");
+		return;
+	}
+	if (sbc->sbc_limits == SANDBOX_LIMITS_DEFAULT)
+		fprintf(fp, "# default, applied where the host has cgroups:\n# ");
+	fprintf(fp, "sandbox limits memory %s",
+	    config_size_str(sbc->sbc_memory, size, sizeof(size)));
+	if (sbc->sbc_processes == 0)
+		fprintf(fp, " processes none");
+	else
+		fprintf(fp, " processes %d", sbc->sbc_processes);
+	fprintf(fp, " cpu-weight %d\n", sbc->sbc_cpu_weight);
+}
+
+/*
+ * A size: a number of bytes, or of K, M, G or T (1024 to the power 1 to
+ * 4, either case).  -1 if it is not one, or does not fit.
+ */
+int
+config_size_parse(const char *s, uint64_t *bytes)
+{
+	const char	*u;
+	uint64_t	 n = 0;
+	int		 shift = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return (-1);
+	for (; isdigit((unsigned char)*s); s++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			return (-1);
+		n = n * 10 + (*s - '0');
+	}
+	if (*s != '\0') {
+		if ((u = strchr(config_size_units,
+		    toupper((unsigned char)*s))) == NULL || s[1] != '\0')
+			return (-1);
+		shift = 10 * (u - config_size_units + 1);
+	}
+	if (shift > 0 && n > (UINT64_MAX >> shift))
+		return (-1);
+	*bytes = n << shift;
+	return (0);
+}
+
+/* A size in the largest unit that holds it exactly; 0 is "none". */
+const char *
+config_size_str(uint64_t bytes, char *buf, size_t len)
+{
+	int	 i = -1;
+
+	if (bytes == 0) {
+		snprintf(buf, len, "none");
+		return (buf);
+	}
+	while (i + 1 < (int)sizeof(config_size_units) - 1 &&
+	    (bytes & 1023) == 0) {
+		bytes >>= 10;
+		i++;
+	}
+	if (i < 0)
+		snprintf(buf, len, "%llu", (unsigned long long)bytes);
+	else
+		snprintf(buf, len, "%llu%c", (unsigned long long)bytes,
+		    config_size_units[i]);
+	return (buf);
+}
+
+/*
+ * A cgroup path from the root of the hierarchy: absolute, not the root
+ * itself, parts of letters, digits, '_', '.', '-' and '@', none empty,
+ * "." or "..".  The parser checks sandbox cgroup with it.
+ */
+int
+config_cgroup_ok(const char *path)
+{
+	const char	*c;
+	size_t		 n;
+
+	if (path == NULL || path[0] != '/' || path[1] == '\0' ||
+	    strlen(path) > SANDBOX_CGROUP_MAX)
+		return (0);
+	for (c = path + 1; *c != '\0'; c++)
+		if (!isalnum((unsigned char)*c) && strchr("_.-@/", *c) == NULL)
+			return (0);
+	for (c = path + 1; ; c += n + 1) {
+		n = strcspn(c, "/");
+		if (n == 0 || (n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return (0);
+		if (c[n] == '\0')
+			return (1);
+	}
 }
 
 /*

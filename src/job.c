@@ -18,11 +18,15 @@
  * Setup in the child is checked: a failure (a directory, the
  * credentials, exec) comes back to job_run through a pipe that exec
  * closes, so a job that could not start is an error, not an exit code.
+ * While still root, the child joins the cgroups its spec names, so that
+ * nothing it starts runs outside them, and takes the limits every job
+ * gets (JOB_NOFILE, no core files), never the daemon's raised ones.
  */
 
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #ifdef __linux__
@@ -140,6 +144,8 @@ static void	job_child(struct job_child *) __attribute__((__noreturn__));
 static void	job_child_fail(struct job_child *, const char *, ...)
 		    __attribute__((__noreturn__, __format__ (printf, 2, 3)));
 static void	job_child_stdio(struct job_child *);
+static void	job_child_cgroups(struct job_child *);
+static void	job_child_limits(struct job_child *);
 static void	job_child_creds(struct job_child *);
 static void	job_child_closefds(struct job_child *);
 static void	job_child_exec(struct job_child *)
@@ -492,8 +498,8 @@ job_spawn(struct job_child *jc, char *err, size_t errlen)
 
 /*
  * In the child: default signals, a new session (so a signal reaches the
- * whole process group), stdio, the credentials, the directory, nothing
- * else open, then exec or the function.
+ * whole process group), stdio, the cgroups and limits, the credentials,
+ * the directory, nothing else open, then exec or the function.
  */
 static void
 job_child(struct job_child *jc)
@@ -518,6 +524,8 @@ job_child(struct job_child *jc)
 	    ioctl(jc->jc_fd[0], TIOCSCTTY, 0) == -1)
 		job_child_fail(jc, "TIOCSCTTY");
 	job_child_stdio(jc);
+	job_child_cgroups(jc);
+	job_child_limits(jc);
 	if (js->js_flags & JOB_CREDS)
 		job_child_creds(jc);
 	if (chdir(js->js_cwd != NULL ? js->js_cwd : "/") == -1)
@@ -565,6 +573,62 @@ job_child_stdio(struct job_child *jc)
 	for (i = 0; i < 3; i++)
 		if (dup2(fd[i], i) == -1)
 			job_child_fail(jc, "dup2");
+}
+
+/*
+ * Join each cgroup of the spec: writing 0 to its cgroup.procs moves this
+ * process, and so everything it will start.  Done while still root,
+ * since a sandbox's user may not write there.
+ */
+static void
+job_child_cgroups(struct job_child *jc)
+{
+	char *const	*cg;
+	char		 path[PATH_MAX];
+	int		 fd, len;
+
+	for (cg = jc->jc_spec->js_cgroups; cg != NULL && *cg != NULL; cg++) {
+		len = snprintf(path, sizeof(path), "%s/cgroup.procs", *cg);
+		if (len < 0 || (size_t)len >= sizeof(path)) {
+			errno = ENAMETOOLONG;
+			job_child_fail(jc, "cgroup %s", *cg);
+		}
+		if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1 ||
+		    write(fd, "0", 1) != 1)
+			job_child_fail(jc, "cgroup %s", *cg);
+		close(fd);
+	}
+}
+
+/*
+ * The limits every job starts with, not the daemon's: it raised its
+ * descriptors to the hard limit for the proxy, which no child needs.  A
+ * core file of a child could hold what it read of the daemon's or a
+ * sandbox's files, and fill a disk: none.  RLIMIT_NPROC when the spec
+ * asks.  Set before the credentials change, while the hard limits may
+ * still be set at all.
+ */
+static void
+job_child_limits(struct job_child *jc)
+{
+	const struct job_spec	*js = jc->jc_spec;
+	struct rlimit		 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		job_child_fail(jc, "getrlimit");
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > JOB_NOFILE_MAX)
+		rl.rlim_max = JOB_NOFILE_MAX;
+	rl.rlim_cur = rl.rlim_max < JOB_NOFILE ? rl.rlim_max : JOB_NOFILE;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		job_child_fail(jc, "setrlimit RLIMIT_NOFILE");
+	rl.rlim_cur = rl.rlim_max = 0;
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		job_child_fail(jc, "setrlimit RLIMIT_CORE");
+	if (js->js_nproc > 0) {
+		rl.rlim_cur = rl.rlim_max = js->js_nproc;
+		if (setrlimit(RLIMIT_NPROC, &rl) == -1)
+			job_child_fail(jc, "setrlimit RLIMIT_NPROC");
+	}
 }
 
 /*

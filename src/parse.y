@@ -101,6 +101,9 @@ static int		 check_pair(const char *, long long, long long,
 			    long long, long long);
 static int		 check_range(const char *, long long, long long,
 			    long long);
+static int		 set_memory(long long, const char *);
+static int		 limits_off;	/* "off" on this sandbox limits line */
+static int		 limits_n;	/* limits on this line */
 static struct policy	*add_policy(const char *);
 static int		 add_pattern(const char *);
 static struct policy	*curpol;
@@ -116,12 +119,12 @@ typedef struct {
 
 %}
 
-%token	ACCESS ALLOW ANCHOR BLOCK BUFFER CHECK CONNECT CONTROL DEFAULT
-%token	FIREWALL GROUP HEADER HOME HOSTSFILE IDLE INCLUDE INTERFACE LEVEL
-%token	LIMIT LISTEN LOG LOOPBACK MAX NAMESERVER NFTABLES NO ON PF PFMON
-%token	PIDFILE POLICY PORT PORTRANGE PORTS PRIVATE PROXY RESOLVER SANDBOX
-%token	SESSIONS SHELL SNI SOCKET SPLICE STATE TABLE TIMEOUT UIDRANGE
-%token	WINDOW YES
+%token	ACCESS ALLOW ANCHOR BLOCK BUFFER CGROUP CHECK CONNECT CONTROL
+%token	CPUWEIGHT DEFAULT FIREWALL GROUP HEADER HOME HOSTSFILE IDLE INCLUDE
+%token	INTERFACE LEVEL LIMIT LIMITS LISTEN LOG LOOPBACK MAX MEMORY
+%token	NAMESERVER NFTABLES NO ON PF PFMON PIDFILE POLICY PORT PORTRANGE
+%token	PORTS PRIVATE PROCESSES PROXY RESOLVER SANDBOX SESSIONS SHELL SNI
+%token	SOCKET SPLICE STATE TABLE TIMEOUT UIDRANGE WINDOW YES
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
@@ -363,6 +366,82 @@ sandboxopt	: UIDRANGE NUMBER NUMBER	{
 			free($2);
 			YYERROR;
 		}
+		| CGROUP STRING			{
+			if (!config_cgroup_ok($2)) {
+				yyerror("sandbox cgroup \"%s\": an absolute "
+				    "path below the root, of parts of letters, "
+				    "digits, '_', '.', '-' and '@', none \".\" "
+				    "or \"..\", up to %d in all, is needed", $2,
+				    SANDBOX_CGROUP_MAX);
+				free($2);
+				YYERROR;
+			}
+			free(conf->sc_sandbox.sbc_cgroup);
+			conf->sc_sandbox.sbc_cgroup = $2;
+			conf->sc_sandbox.sbc_enabled = 1;
+		}
+		| LIMITS			{
+			limits_off = limits_n = 0;
+		} limitopts			{
+			if (limits_off && limits_n > 1) {
+				yyerror("sandbox limits off takes nothing "
+				    "else");
+				YYERROR;
+			}
+			conf->sc_sandbox.sbc_limits = limits_off ?
+			    SANDBOX_LIMITS_OFF : SANDBOX_LIMITS_SET;
+			conf->sc_sandbox.sbc_enabled = 1;
+		}
+		;
+
+limitopts	: limitopt			{ limits_n++; }
+		| limitopts limitopt		{ limits_n++; }
+		;
+
+limitopt	: MEMORY NUMBER			{
+			if (set_memory($2, NULL) == -1)
+				YYERROR;
+		}
+		| MEMORY STRING			{
+			int	 r = set_memory(-1, $2);
+
+			free($2);
+			if (r == -1)
+				YYERROR;
+		}
+		| PROCESSES NUMBER		{
+			if (check_range("sandbox limits processes", $2,
+			    SANDBOX_PROCESSES_MIN, SANDBOX_PROCESSES_LIMIT) == -1)
+				YYERROR;
+			conf->sc_sandbox.sbc_processes = $2;
+		}
+		| PROCESSES STRING		{
+			if (strcmp($2, "none") != 0) {
+				yyerror("sandbox limits processes \"%s\": a "
+				    "number or none is needed", $2);
+				free($2);
+				YYERROR;
+			}
+			free($2);
+			conf->sc_sandbox.sbc_processes = 0;
+		}
+		| CPUWEIGHT NUMBER		{
+			if (check_range("sandbox limits cpu-weight", $2,
+			    SANDBOX_CPU_WEIGHT_MIN, SANDBOX_CPU_WEIGHT_LIMIT) ==
+			    -1)
+				YYERROR;
+			conf->sc_sandbox.sbc_cpu_weight = $2;
+		}
+		| STRING			{
+			if (strcmp($1, "off") != 0) {
+				yyerror("unknown sandbox limit \"%s\" (memory, "
+				    "processes, cpu-weight or off)", $1);
+				free($1);
+				YYERROR;
+			}
+			free($1);
+			limits_off = 1;
+		}
 		;
 
 fwtable		: /* empty */			{ $$ = NULL; }
@@ -566,9 +645,11 @@ static const struct keywords keywords[] = {
 	{ "anchor",		ANCHOR },
 	{ "block",		BLOCK },
 	{ "buffer",		BUFFER },
+	{ "cgroup",		CGROUP },
 	{ "check",		CHECK },
 	{ "connect",		CONNECT },
 	{ "control",		CONTROL },
+	{ "cpu-weight",		CPUWEIGHT },
 	{ "default",		DEFAULT },
 	{ "firewall",		FIREWALL },
 	{ "group",		GROUP },
@@ -580,10 +661,12 @@ static const struct keywords keywords[] = {
 	{ "interface",		INTERFACE },
 	{ "level",		LEVEL },
 	{ "limit",		LIMIT },
+	{ "limits",		LIMITS },
 	{ "listen",		LISTEN },
 	{ "log",		LOG },
 	{ "loopback",		LOOPBACK },
 	{ "max",		MAX },
+	{ "memory",		MEMORY },
 	{ "nameserver",		NAMESERVER },
 	{ "nftables",		NFTABLES },
 	{ "no",			NO },
@@ -596,6 +679,7 @@ static const struct keywords keywords[] = {
 	{ "port-range",		PORTRANGE },
 	{ "ports",		PORTS },
 	{ "private",		PRIVATE },
+	{ "processes",		PROCESSES },
 	{ "proxy",		PROXY },
 	{ "resolver",		RESOLVER },
 	{ "sandbox",		SANDBOX },
@@ -1421,6 +1505,40 @@ check_pair(const char *what, long long first, long long last, long long min,
 		    "not above last, is needed", what, first, last, min, max);
 		return (-1);
 	}
+	return (0);
+}
+
+/*
+ * sandbox limits memory: a number of bytes (n), or a size or "none"
+ * (s, when n is -1), inside SANDBOX_MEMORY_MIN-SANDBOX_MEMORY_LIMIT.
+ */
+static int
+set_memory(long long n, const char *s)
+{
+	char		 given[32], min[32], max[32];
+	uint64_t	 bytes;
+
+	if (s != NULL && strcmp(s, "none") == 0) {
+		conf->sc_sandbox.sbc_memory = 0;
+		return (0);
+	}
+	if (s != NULL && config_size_parse(s, &bytes) == -1) {
+		yyerror("sandbox limits memory \"%s\": a size such as 512M "
+		    "or 4G, or none, is needed", s);
+		return (-1);
+	}
+	if (s == NULL) {
+		bytes = n < 0 ? 0 : (uint64_t)n;
+		snprintf(given, sizeof(given), "%lld", n);
+	}
+	if (bytes < SANDBOX_MEMORY_MIN || bytes > SANDBOX_MEMORY_LIMIT) {
+		yyerror("sandbox limits memory %s out of range (%s-%s)",
+		    s != NULL ? s : given,
+		    config_size_str(SANDBOX_MEMORY_MIN, min, sizeof(min)),
+		    config_size_str(SANDBOX_MEMORY_LIMIT, max, sizeof(max)));
+		return (-1);
+	}
+	conf->sc_sandbox.sbc_memory = bytes;
 	return (0);
 }
 

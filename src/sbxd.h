@@ -73,6 +73,21 @@
 #define SANDBOX_FW_NAME_MAX	64	/* a table or anchor in the config */
 #define SANDBOX_FW_TABLE_MAX	64	/* well under NFT_TABLE_MAXNAMELEN */
 #define SANDBOX_FW_ANCHOR_MAX	512	/* well under pfctl's MAXPATHLEN */
+#define SANDBOX_MEMORY		(4ULL << 30) /* default memory limit: a fixed
+					   4G, so that one config means the
+					   same on every host */
+#define SANDBOX_MEMORY_MIN	(16ULL << 20) /* a shell and a command */
+#define SANDBOX_MEMORY_LIMIT	(1ULL << 50) /* 1024T: larger is no limit */
+#define SANDBOX_PROCESSES	1024	/* default tasks (threads count) */
+#define SANDBOX_PROCESSES_MIN	8	/* a shell, a pipeline, a command */
+#define SANDBOX_PROCESSES_LIMIT	4194304	/* the kernel's PID_MAX_LIMIT */
+#define SANDBOX_CPU_WEIGHT	100	/* cgroup v2's default: an even share */
+#define SANDBOX_CPU_WEIGHT_MIN	1	/* cgroup v2's range */
+#define SANDBOX_CPU_WEIGHT_LIMIT 10000
+#define SANDBOX_CGROUP		"/sbxd.slice" /* parent of the sandboxes'
+					   cgroups: a slice of its own, beside
+					   systemd's */
+#define SANDBOX_CGROUP_MAX	256	/* the parent's path in the config */
 
 #define SBXD_UID_PREFIX		"uid_"	/* uid_N: the firewall's chain or anchor
 					   and log prefix of uid N, which pfmon
@@ -186,6 +201,13 @@ enum sandbox_fw {
 	SANDBOX_FW_PF
 };
 
+/* Whether sandbox limits were given, and so must be applied. */
+enum sandbox_limits {
+	SANDBOX_LIMITS_DEFAULT,	/* no line: applied where the host can */
+	SANDBOX_LIMITS_SET,	/* a line: sbxd does not start without */
+	SANDBOX_LIMITS_OFF	/* "sandbox limits off" */
+};
+
 /* Sandbox settings; the module is off unless a sandbox line is given. */
 struct sandbox_conf {
 	int				 sbc_enabled;
@@ -200,6 +222,12 @@ struct sandbox_conf {
 	enum sandbox_fw			 sbc_firewall;
 	char				*sbc_fw_table;
 	char				*sbc_fw_anchor;
+	enum sandbox_limits		 sbc_limits;
+	uint64_t			 sbc_memory;	/* bytes; 0: none */
+	int				 sbc_processes;	/* 0: none */
+	int				 sbc_cpu_weight;
+	char				*sbc_cgroup;	/* parent cgroup, from
+							   the hierarchy's root */
 };
 
 /* The parsed configuration; reload builds a new one and swaps it in. */
@@ -268,6 +296,12 @@ struct evbuffer;
 #define JOB_PTY		0x02	/* stdio on a new pty, its terminal */
 #define JOB_STDIN	0x04	/* stdin from the caller; else /dev/null */
 #define JOB_NOOUTPUT	0x08	/* stdout, stderr to /dev/null */
+#define JOB_NOFILE	1024	/* RLIMIT_NOFILE of every job, not the
+				   daemon's raised one: select(2) breaks
+				   above FD_SETSIZE */
+#define JOB_NOFILE_MAX	4096	/* its hard limit, what a job may raise
+				   it to: enough for builds and file
+				   watchers, and bounded */
 /* Output to take from the evbuffer; JOB_OUT or JOB_ERR. */
 typedef void	(*job_outputcb)(struct job *, int, struct evbuffer *, void *);
 /* stdin can take more: its queue ran low, or it closed. */
@@ -280,7 +314,9 @@ typedef void	(*job_uidcb)(int, void *);
  * What to run and how.  Nothing is kept after job_run returns.  envp is
  * the whole environment (NULL: an empty one); a bare argv[0] is searched
  * in its PATH.  With js_fn, the child calls it instead of exec, once
- * set up, and exits 0 if it returns 0, else 1.
+ * set up, and exits 0 if it returns 0, else 1.  Every job starts with
+ * RLIMIT_NOFILE JOB_NOFILE (hard JOB_NOFILE_MAX) and no core files,
+ * whatever the daemon has.
  */
 struct job_spec {
 	const char	 *js_name;	/* for log lines */
@@ -290,6 +326,10 @@ struct job_spec {
 	const gid_t	 *js_groups;
 	int		  js_ngroups;
 	const char	 *js_cwd;	/* NULL: / */
+	char *const	 *js_cgroups;	/* cgroup directories to join before
+					   the credentials change; NULL or
+					   NULL-terminated */
+	int		  js_nproc;	/* RLIMIT_NPROC; 0: the daemon's */
 	const char	 *js_path;	/* what to exec; NULL: js_argv[0] */
 	char *const	 *js_argv;
 	char *const	 *js_envp;
@@ -341,6 +381,9 @@ void		 config_print_string(FILE *, const char *);
 int		 config_fw_table_ok(const char *);
 int		 config_fw_anchor_ok(const char *);
 int		 config_path_ok(const char *);
+int		 config_cgroup_ok(const char *);
+int		 config_size_parse(const char *, uint64_t *);
+const char	*config_size_str(uint64_t, char *, size_t);
 
 /* src/control.c */
 struct control_req;

@@ -1,7 +1,8 @@
 /*
  * test_job.c: the process layer with real children: output and exit
  * status, an environment built from scratch, what a child inherits
- * (descriptors, signals), setup failures, PATH search, stdin, a pty,
+ * (descriptors, signals), the limits every job gets instead of the
+ * daemon's, the cgroups it joins, setup failures, PATH search, stdin, a pty,
  * timeouts and the TERM-then-KILL escalation, reaping by pid only,
  * freeing a running job, output held open after the exit, many jobs at
  * once; as root also credentials and a whole-uid stop that spares
@@ -11,6 +12,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -306,6 +308,129 @@ end:
 	return (ret);
 }
 
+/*
+ * Every job gets JOB_NOFILE descriptors (hard JOB_NOFILE_MAX) and no
+ * core files, whatever the daemon raised its own to; RLIMIT_NPROC when
+ * the spec asks.
+ */
+static int
+nproc_fn(void *arg __unused)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NPROC, &rl) == -1)
+		return (-1);
+	printf("%llu %llu\n", (unsigned long long)rl.rlim_cur,
+	    (unsigned long long)rl.rlim_max);
+	fflush(stdout);
+	return (0);
+}
+
+static int
+test_limits(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	struct rlimit	 saved, rl;
+	char		 want[128];
+	char		*argv[] = { "/bin/sh", "-c",
+			    "ulimit -Sn; ulimit -Hn; ulimit -Sc; ulimit -Hc",
+			    NULL };
+	unsigned long long hard;
+	int		 ret = -1, got = 0;
+
+	setup();
+	result_init(&r);
+	/* As the proxy does: all the descriptors the hard limit allows. */
+	CHECK(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+	got = 1;
+	rl = saved;
+	rl.rlim_cur = rl.rlim_max;
+	CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	hard = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > JOB_NOFILE_MAX ?
+	    JOB_NOFILE_MAX : rl.rlim_max;
+	snprintf(want, sizeof(want), "%llu\n%llu\n0\n0\n", hard < JOB_NOFILE ?
+	    hard : JOB_NOFILE, hard);
+	spec(&js, argv, NULL, &r);
+	CHECK(job_run(&js, NULL, 0) != NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	CHECK_STR(r.text, want);
+	result_free(&r);
+	result_init(&r);
+	spec(&js, NULL, NULL, &r);
+	js.js_fn = nproc_fn;
+	js.js_nproc = 7;
+	CHECK(job_run(&js, NULL, 0) != NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	CHECK_STR(r.text, "7 7\n");
+	ret = 0;
+end:
+	if (got)
+		setrlimit(RLIMIT_NOFILE, &saved);
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
+/*
+ * The child joins each cgroup of its spec, writing 0 to its
+ * cgroup.procs, before anything runs; one it cannot join keeps the job
+ * from starting.  Plain files stand in for the cgroups here.
+ */
+static int
+test_cgroups(void)
+{
+	struct job_spec	 js;
+	struct result	 r;
+	char		*dir = NULL, a[512], b[512], p[600], err[256], want[700];
+	char		*cgs[3] = { a, b, NULL }, *bad[2] = { NULL, NULL };
+	char		*argv[] = { "/bin/true", NULL };
+	char		 buf[16];
+	FILE		*fp = NULL;
+	int		 ret = -1, i;
+
+	setup();
+	result_init(&r);
+	CHECK((dir = unit_tmpdir()) != NULL);
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	for (i = 0; i < 2; i++) {
+		CHECK(mkdir(cgs[i], 0755) == 0);
+		snprintf(p, sizeof(p), "%s/cgroup.procs", cgs[i]);
+		CHECK(unit_write(p, "") == 0);
+	}
+	spec(&js, argv, NULL, &r);
+	js.js_cgroups = cgs;
+	CHECK(job_run(&js, NULL, 0) != NULL);
+	CHECK(wait_done(&r, 1) == 0);
+	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	for (i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s/cgroup.procs", cgs[i]);
+		CHECK((fp = fopen(p, "r")) != NULL);
+		CHECK(fgets(buf, sizeof(buf), fp) != NULL);
+		CHECK_STR(buf, "0");
+		fclose(fp);
+		fp = NULL;
+	}
+	snprintf(p, sizeof(p), "%s/c", dir);
+	bad[0] = p;
+	spec(&js, argv, NULL, &r);
+	js.js_cgroups = bad;
+	CHECK(job_run(&js, err, sizeof(err)) == NULL);
+	snprintf(want, sizeof(want), "cgroup %s: No such file or directory",
+	    p);
+	CHECK_STR(err, want);
+	ret = 0;
+end:
+	if (fp != NULL)
+		fclose(fp);
+	unit_rmtree(dir);
+	free(dir);
+	result_free(&r);
+	teardown();
+	return (ret);
+}
+
 /* What cannot start is an error from job_run, not an exit code. */
 static int
 test_setup_fails(void)
@@ -568,6 +693,7 @@ test_free_running(void)
 	for (end = unit_now() + 5; unit_now() < end && !gone(pid);)
 		event_base_loop(env.sx_base, EVLOOP_ONCE);
 	CHECK(gone(pid));
+	spin(0.2);	/* a zombie is gone; SIGCHLD may come in a turn */
 	CHECK_INT(waitpid(pid, NULL, WNOHANG), -1);	/* reaped */
 	CHECK_INT(r.done, 0);
 	ret = 0;
@@ -829,6 +955,8 @@ static const struct unit_test tests[] = {
 	{ "output_status", test_output_status },
 	{ "env", test_env },
 	{ "inherit", test_inherit },
+	{ "limits", test_limits },
+	{ "cgroups", test_cgroups },
 	{ "setup_fails", test_setup_fails },
 	{ "path", test_path },
 	{ "stdin", test_stdin },
