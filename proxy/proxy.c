@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,18 @@ static void	proxy_ctl_deny(struct control_req *, json_t *);
 static void	proxy_ctl_rules(struct control_req *, json_t *);
 static void	proxy_ctl_sessions(struct control_req *, json_t *);
 static void	proxy_raise_nofile(void);
+static size_t	proxy_listener_kmem(struct proxy_listener *);
+
+/*
+ * Descriptors kept out of the proxy's reach, for the control socket,
+ * the store, the sandbox module's jobs and the log: a sandbox that
+ * opens sessions until the limit never shuts out sbxctl.
+ */
+#define PROXY_FD_RESERVE	64
+#define PROXY_FD_SESSION	6	/* a session at most: two sockets and
+					   a pipe each way */
+static long			 proxy_nofile;	/* RLIMIT_NOFILE; 0: none */
+static uint64_t			 proxy_refused_fds;
 
 const struct sbxd_component proxy_component = {
 	.cm_name = "proxy",
@@ -135,11 +148,44 @@ proxy_raise_nofile(void)
 {
 	struct rlimit	 rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
 			log_warn("proxy: setrlimit");
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
 	}
+	proxy_nofile = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX ?
+	    0 : (long)rl.rlim_cur;
+}
+
+/*
+ * Whether the descriptor fd, and more after it, leave the reserve
+ * alone.  The system hands out the lowest free number, so fd counts
+ * the descriptors open: its number is the budget spent.
+ */
+int
+proxy_fd_ok(int fd, int more)
+{
+	return (proxy_nofile == 0 ||
+	    fd + more < proxy_nofile - PROXY_FD_RESERVE);
+}
+
+/*
+ * What the kernel may queue for one socket each way: a quarter of the
+ * proxy buffer.  Set, it stops the kernel from growing a stuck
+ * session's buffers to many MiB; the stream through a tunnel does not
+ * get slower for it (bench/proxy.sh).  A splice pipe holds up to the
+ * proxy buffer.
+ */
+size_t
+proxy_kbuf(void)
+{
+	size_t	 b = proxy_conf()->pc_buffer / 4;
+
+	return (b < PROXY_KBUF_MIN ? PROXY_KBUF_MIN : b);
 }
 
 /*
@@ -226,6 +272,8 @@ proxy_listener_bind(struct proxy_listener *pr, struct sbxd_config *conf)
 	if ((pol = config_policy_find(conf, pr->pr_policyname)) == NULL)
 		return (-1);
 	pr->pr_policy = pol;
+	if (pr->pr_sandbox != NULL)
+		pr->pr_max_sessions = conf->sc_sandbox.sbc_max_sessions;
 	return (0);
 }
 
@@ -452,6 +500,17 @@ proxy_acceptcb(struct evconnlistener *evl __unused, evutil_socket_t fd,
 
 	pr->pr_accepted++;
 	proxy_stats.st_accepted++;
+	if (!proxy_fd_ok(fd, PROXY_FD_SESSION)) {
+		pr->pr_refused++;
+		proxy_stats.st_refused++;
+		if (proxy_refused_fds++ % 1000 == 0)
+			log_warnx("proxy: out of descriptors (limit %ld, %d "
+			    "kept for sbxd): refusing sessions (%llu so far)",
+			    proxy_nofile, PROXY_FD_RESERVE,
+			    (unsigned long long)proxy_refused_fds);
+		proxy_refuse(fd, "out of descriptors");
+		return;
+	}
 	if (proxy_nsessions_count() >= pc->pc_max_sessions ||
 	    (pr->pr_max_sessions > 0 &&
 	    pr->pr_nsessions >= pr->pr_max_sessions)) {
@@ -682,6 +741,19 @@ proxy_ctl_rules(struct control_req *cr, json_t *req)
 	    pr->pr_sandbox, "rules", list));
 }
 
+/* What the kernel holds for the listener's sessions now. */
+static size_t
+proxy_listener_kmem(struct proxy_listener *pr)
+{
+	struct proxy_session	*ps;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(ps, &proxy_sessions, ps_entry)
+		if (ps->ps_listener == pr)
+			n += proxy_session_kmem(ps);
+	return (n);
+}
+
 /* sessions: every live session. */
 static void
 proxy_ctl_sessions(struct control_req *cr, json_t *req __unused)
@@ -706,11 +778,18 @@ proxy_status(void)
 		return (NULL);
 	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry)
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s?, "
-		    "s:i, s:I, s:I}", "name", pr->pr_name, "address",
-		    pr->pr_addr, "policy", pr->pr_policy->pol_name, "sandbox",
-		    pr->pr_sandbox, "sessions", pr->pr_nsessions, "accepted",
-		    (json_int_t)pr->pr_accepted, "refused",
-		    (json_int_t)pr->pr_refused));
+		    "s:i, s:i, s:I, s:I, s:I, s:I}", "name", pr->pr_name,
+		    "address", pr->pr_addr, "policy", pr->pr_policy->pol_name,
+		    "sandbox", pr->pr_sandbox, "sessions", pr->pr_nsessions,
+		    "max_sessions", pr->pr_max_sessions > 0 ?
+		    pr->pr_max_sessions : proxy_conf()->pc_max_sessions,
+		    "accepted", (json_int_t)pr->pr_accepted, "refused",
+		    (json_int_t)pr->pr_refused, "kernel_queued",
+		    (json_int_t)proxy_listener_kmem(pr), "kernel_max",
+		    (json_int_t)PROXY_KMEM_SESSION(proxy_kbuf(),
+		    proxy_conf()->pc_buffer) *
+		    (pr->pr_max_sessions > 0 ? pr->pr_max_sessions :
+		    proxy_conf()->pc_max_sessions)));
 	st = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 	    "s:I, s:I, s:i}",
 	    "state", "up", "sessions", proxy_nsessions_count(),
@@ -726,6 +805,11 @@ proxy_status(void)
 	    "pooled", (json_int_t)proxy_stats.st_pooled,
 	    "parked", proxy_pool_count());
 	json_object_update_new(st, proxy_dns_status());
+	json_object_set_new(st, "descriptors", json_pack("{s:I, s:i, s:I}",
+	    "limit", (json_int_t)proxy_nofile, "reserve", PROXY_FD_RESERVE,
+	    "refused", (json_int_t)proxy_refused_fds));
+	json_object_set_new(st, "kernel_buffer", json_integer(
+	    (json_int_t)proxy_kbuf()));
 	json_object_set_new(st, "listeners", list);
 	return (st);
 }

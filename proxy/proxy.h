@@ -131,6 +131,17 @@ struct proxy_stats {
 	uint64_t	 st_pooled;	/* requests on a parked upstream */
 };
 
+#define PROXY_KBUF_MIN		16384
+/*
+ * The most the kernel holds for one session: each socket's receive and
+ * send queues (the system doubles what is asked, for its bookkeeping)
+ * and a splice pipe of up to the proxy buffer each way.
+ */
+#define PROXY_KMEM_SESSION(kbuf, buffer)	(2 * 2 * 2 * (kbuf) +	\
+						    2 * (buffer))
+int		 proxy_fd_ok(int, int);
+size_t		 proxy_kbuf(void);
+
 /* proxy_dns.c */
 struct proxy_dns_req;
 struct evutil_addrinfo;
@@ -195,6 +206,7 @@ struct proxy_tunnel *proxy_tunnel_new(int, int, int, size_t,
 		    const struct timeval *, proxy_tunnel_cb, void *);
 void		 proxy_tunnel_free(struct proxy_tunnel *);
 uint64_t	 proxy_tunnel_bytes(const struct proxy_tunnel *, int);
+size_t		 proxy_tunnel_queued(const struct proxy_tunnel *);
 
 /* proxy.c */
 extern struct proxy_sessions	 proxy_sessions;
@@ -226,6 +238,7 @@ void		 proxy_side_free(struct proxy_side *);
 void		 proxy_side_park(struct proxy_side *);
 size_t		 proxy_side_flush(struct proxy_side *);
 json_t		*proxy_session_json(struct proxy_session *);
+size_t		 proxy_session_kmem(struct proxy_session *);
 
 /* proxy_forward.c */
 void		 proxy_forward_start(struct proxy_session *);

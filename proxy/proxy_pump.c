@@ -215,7 +215,12 @@ pump_pipe_get(struct proxy_pump *pu, size_t size)
 		pu->pu_pipe[0] = pump_pipes[pump_npipes][0];
 		pu->pu_pipe[1] = pump_pipes[pump_npipes][1];
 		pu->pu_pipelen = pump_pipe_size[pump_npipes];
-	} else if (pipe2(pu->pu_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+	} else if (pipe2(pu->pu_pipe, O_NONBLOCK | O_CLOEXEC) == -1 ||
+	    !proxy_fd_ok(pu->pu_pipe[1], 0)) {
+		if (pu->pu_pipe[0] != -1) {
+			close(pu->pu_pipe[0]);
+			close(pu->pu_pipe[1]);
+		}
 		pu->pu_pipe[0] = pu->pu_pipe[1] = -1;
 		return (-1);
 	} else

@@ -14,6 +14,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
@@ -170,12 +171,18 @@ proxy_side_open(struct proxy_side *side, int fd)
 {
 	struct proxy_conf	*pc = proxy_conf();
 	size_t			 high;
-	int			 one = 1;
+	int			 one = 1, kbuf;
 
 	side->fd = fd;
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 	    sizeof(one)) == -1)
 		log_debug("%s: TCP_NODELAY: %s", __func__, strerror(errno));
+	/* A fixed size also stops the kernel from growing them. */
+	kbuf = (int)proxy_kbuf();
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kbuf, sizeof(kbuf)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kbuf, sizeof(kbuf)) == -1)
+		log_debug("%s: SO_RCVBUF, SO_SNDBUF: %s", __func__,
+		    strerror(errno));
 	side->bev = bufferevent_socket_new(sbxd_env->sx_base, fd, 0);
 	if (side->bev == NULL)
 		return (-1);
@@ -617,7 +624,15 @@ proxy_session_connect(struct proxy_session *ps)
 	int		 fd;
 
 	ps->ps_state = PROXY_S_CONNECT;
-	if ((fd = util_socket(ps->ps_up_ss.ss_family, SOCK_STREAM)) == -1) {
+	if ((fd = util_socket(ps->ps_up_ss.ss_family, SOCK_STREAM)) != -1 &&
+	    !proxy_fd_ok(fd, 2)) {
+		close(fd);
+		ps->ps_note = "out of descriptors";
+		proxy_session_respond(ps, 503, NULL, "sbxd is out of "
+		    "descriptors", 0);
+		return;
+	}
+	if (fd == -1) {
 		proxy_session_connect_failed(ps, BEV_EVENT_ERROR);
 		return;
 	}
@@ -911,6 +926,34 @@ proxy_session_log(struct proxy_session *ps)
 		return;
 	proxy_log_write(ps, ps->ps_note);
 	proxy_http_request_free(&ps->ps_req);
+}
+
+/*
+ * What the kernel holds for the session now: its sockets' queues and
+ * its splice pipes.
+ */
+size_t
+proxy_session_kmem(struct proxy_session *ps)
+{
+	int	 fds[2] = { ps->ps_cli.fd, ps->ps_up.fd }, i, q;
+	size_t	 n = 0;
+
+	for (i = 0; i < 2; i++) {
+		if (fds[i] == -1)
+			continue;
+		if (ioctl(fds[i], FIONREAD, &q) == 0 && q > 0)
+			n += q;
+#ifdef TIOCOUTQ
+		if (ioctl(fds[i], TIOCOUTQ, &q) == 0 && q > 0)
+			n += q;
+#endif
+	}
+	for (i = 0; i < 2; i++)
+		if (ps->ps_pump[i] != NULL)
+			n += ps->ps_pump[i]->pu_queued;
+	if (ps->ps_tunnel != NULL)
+		n += proxy_tunnel_queued(ps->ps_tunnel);
+	return (n);
 }
 
 /* What sbxctl sessions shows of one session. */

@@ -153,6 +153,14 @@ tunnel_splice_start(struct proxy_tunnel *pt)
 	return (0);
 }
 
+/* Bytes in the tunnel's splice pipes. */
+size_t
+proxy_tunnel_queued(const struct proxy_tunnel *pt)
+{
+	return (pt->pt_splice ? pt->pt_dir[0].td_pump.pu_queued +
+	    pt->pt_dir[1].td_pump.pu_queued : 0);
+}
+
 /* A direction's pump ended: EOF half-closes; anything else is the end. */
 static void
 tunnel_pumpcb(struct proxy_pump *pu __unused, enum proxy_pump_end why,

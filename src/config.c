@@ -69,6 +69,7 @@ config_new(void)
 	conf->sc_sandbox.sbc_memory = SANDBOX_MEMORY;
 	conf->sc_sandbox.sbc_processes = SANDBOX_PROCESSES;
 	conf->sc_sandbox.sbc_cpu_weight = SANDBOX_CPU_WEIGHT;
+	conf->sc_sandbox.sbc_max_sessions = SANDBOX_MAX_SESSIONS;
 #ifdef __APPLE__
 	conf->sc_sandbox.sbc_firewall = SANDBOX_FW_PF;
 #else
@@ -327,7 +328,7 @@ config_print_sandbox(FILE *fp, struct sandbox_conf *sbc)
 	}
 	fprintf(fp, "\nsandbox cgroup ");
 	config_print_string(fp, sbc->sbc_cgroup);
-	fputc('\n', fp);
+	fprintf(fp, "\nsandbox max sessions %d\n", sbc->sbc_max_sessions);
 	config_print_limits(fp, sbc);
 }
 

@@ -305,7 +305,14 @@ pfmonopt	: INTERFACE STRING		{
 		}
 		;
 
-sandboxopt	: UIDRANGE NUMBER NUMBER	{
+sandboxopt	: MAX SESSIONS NUMBER		{
+			if (check_range("sandbox max sessions", $3, 1,
+			    PROXY_SESSIONS_LIMIT) == -1)
+				YYERROR;
+			conf->sc_sandbox.sbc_max_sessions = $3;
+			conf->sc_sandbox.sbc_enabled = 1;
+		}
+		| UIDRANGE NUMBER NUMBER	{
 			if (check_pair("sandbox uid-range", $2, $3,
 			    SANDBOX_UID_MIN, SANDBOX_UID_LIMIT) == -1)
 				YYERROR;

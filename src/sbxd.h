@@ -62,6 +62,9 @@
 #define SANDBOX_UID_LIMIT	2147483646
 #define SANDBOX_PORT_FIRST	700	/* default port-range of the */
 #define SANDBOX_PORT_LAST	999	/* per-sandbox proxy listeners */
+#define SANDBOX_MAX_SESSIONS	256	/* a sandbox listener's sessions at
+					   once, by default: well under
+					   PROXY_MAX_SESSIONS */
 #define SANDBOX_PORT_LIMIT	1023	/* only root binds these: nobody
 					   else can take a sandbox's
 					   listener, even while sbxd is down */
@@ -226,6 +229,7 @@ struct sandbox_conf {
 	uint64_t			 sbc_memory;	/* bytes; 0: none */
 	int				 sbc_processes;	/* 0: none */
 	int				 sbc_cpu_weight;
+	int				 sbc_max_sessions; /* per listener */
 	char				*sbc_cgroup;	/* parent cgroup, from
 							   the hierarchy's root */
 };

@@ -116,6 +116,8 @@ relay(int use_splice)
 
 	env.sx_base = event_base_new();
 	sbxd_env = &env;
+	if (env.sx_conf == NULL)
+		env.sx_conf = config_new();
 	ended = NULL;
 	ends = 0;
 	CHECK(pairs(&a, &a2, &b, &b2) == 0);
@@ -171,6 +173,8 @@ test_idle(void)
 
 	env.sx_base = event_base_new();
 	sbxd_env = &env;
+	if (env.sx_conf == NULL)
+		env.sx_conf = config_new();
 	ended = NULL;
 	ends = 0;
 	CHECK(pairs(&a, &a2, &b, &b2) == 0);
@@ -203,6 +207,8 @@ test_reset(void)
 
 	env.sx_base = event_base_new();
 	sbxd_env = &env;
+	if (env.sx_conf == NULL)
+		env.sx_conf = config_new();
 	ended = NULL;
 	ends = 0;
 	CHECK(pairs(&a, &a2, &b, &b2) == 0);
@@ -242,6 +248,8 @@ test_idle_pipes(void)
 
 	env.sx_base = event_base_new();
 	sbxd_env = &env;
+	if (env.sx_conf == NULL)
+		env.sx_conf = config_new();
 	memset(pt, 0, sizeof(pt));
 	for (i = 0; i < TUNNELS; i++)
 		a[i] = b[i] = -1;
