@@ -26,11 +26,12 @@ as_other() {
 
 ns_setup
 sandbox_name A a
+uid_block 60640 60649
 conf_write <<EOF2
 control group "$GROUP"
 policy "default" {
 }
-sandbox uid-range 60640 60649
+sandbox uid-range $UID_LO $UID_HI
 sandbox port-range 880 889
 sandbox home "$T/home"
 sandbox shell "/bin/sh"

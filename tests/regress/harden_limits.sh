@@ -63,10 +63,11 @@ cg_cleanup() {
 on_exit cg_cleanup
 
 limits_conf() {
+uid_block 60650 60669
 	conf_write <<EOF2
 policy "default" {
 }
-sandbox uid-range 60650 60669
+sandbox uid-range $UID_LO $UID_HI
 sandbox port-range 890 899
 sandbox home "$T/home"
 sandbox shell "/bin/sh"

@@ -25,13 +25,14 @@ policy "agents" {
 }
 EOF2
 	cat <<EOF2
-sandbox uid-range 60600 60609
+sandbox uid-range $UID_LO $UID_HI
 sandbox port-range 850 859
 sandbox home "$T/home"
 sandbox shell "/bin/sh"
 sandbox firewall nftables table "sbxt$$"
 EOF2
 }
+uid_block 60600 60609
 conf_body with | conf_write
 (in_ns python3 "$top_srcdir/tests/regress/peer.py" http 127.0.0.1 "$WP" \
     >"$T/peer" 2>&1) &

@@ -12,10 +12,11 @@ ns_setup
 sandbox_name A a
 sandbox_name B b
 sandbox_name C c
+uid_block 60630 60639
 conf_write <<EOF2
 policy "default" {
 }
-sandbox uid-range 60630 60639
+sandbox uid-range $UID_LO $UID_HI
 sandbox port-range 870 879
 sandbox home "$T/home"
 sandbox shell "/bin/sh"

@@ -15,13 +15,14 @@ sandbox_name A a
 sandbox_name B b
 WP=$(free_port)
 LP=$(free_port)
+uid_block 61020 61029
 conf_write <<EOF2
 policy "default" {
 	default allow
 	loopback yes
 }
 proxy listen on 127.0.0.1 port $LP
-sandbox uid-range 61020 61029
+sandbox uid-range $UID_LO $UID_HI
 sandbox port-range 940 949
 sandbox home "$T/home"
 sandbox shell "/bin/sh"

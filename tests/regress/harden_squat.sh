@@ -15,16 +15,10 @@ PY=/usr/bin/python3	# not a per-user install: other users run it
 ns_setup
 sandbox_name SB a
 EVIL=sbxev$$
-EVIL_UID=
-for u in $(seq 60610 60619); do
-	if ! getent passwd "$u" >/dev/null && ! getent group "$u" >/dev/null
-	then
-		EVIL_UID=$u
-		break
-	fi
-done
-[ -n "$EVIL_UID" ] || skip "no free uid in 60610-60619"
-useradd -K UID_MAX=60619 -u "$EVIL_UID" -U -M -d / -s /bin/sh "$EVIL" ||
+# One block: the hostile user's uid first, the sandboxes' after it.
+uid_block 60610 60629
+EVIL_UID=$UID_LO
+useradd -K UID_MAX=$UID_HI -u "$EVIL_UID" -U -M -d / -s /bin/sh "$EVIL" ||
     fail "useradd"
 evil_cleanup() {
 	pkill -KILL -u "$EVIL_UID" 2>/dev/null
@@ -41,7 +35,7 @@ policy "default" {
 	loopback yes
 }
 pfmon interface "nflog:$GROUP"
-sandbox uid-range 60620 60629
+sandbox uid-range $((UID_LO + 10)) $UID_HI
 sandbox port-range 860 869
 sandbox home "$T/home"
 sandbox shell "/bin/sh"

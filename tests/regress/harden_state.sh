@@ -11,10 +11,11 @@ done
 ns_setup
 sandbox_name A a
 mkdir -m 0755 "$STATE"
+uid_block 60690 60699
 conf_write <<EOF2
 policy "default" {
 }
-sandbox uid-range 60690 60699
+sandbox uid-range $UID_LO $UID_HI
 sandbox port-range 910 919
 sandbox home "$STATE/home"
 sandbox shell "/bin/sh"

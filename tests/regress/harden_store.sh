@@ -14,10 +14,11 @@ ns_setup
 sandbox_name A a
 sandbox_name B b
 TABLE=sbxt$$
+uid_block 61010 61019
 conf_write <<EOF2
 policy "default" {
 }
-sandbox uid-range 61010 61019
+sandbox uid-range $UID_LO $UID_HI
 sandbox port-range 930 939
 sandbox home "$T/home"
 sandbox shell "/bin/sh"
@@ -50,8 +51,8 @@ stop_sbxd
 # sbxd.db is lost; a uid with nothing left still has rules.
 mkdir "$T/db.away"
 mv "$STATE"/sbxd.db* "$T/db.away/"
-in_ns nft add chain inet "$TABLE" uid_61019
-in_ns nft add element inet "$TABLE" sandboxes "{ 61019 : jump uid_61019 }"
+in_ns nft add chain inet "$TABLE" uid_$UID_HI
+in_ns nft add element inet "$TABLE" sandboxes "{ $UID_HI : jump uid_$UID_HI }"
 start_ns_sbxd
 ctl -j list >"$T/list"
 for n in "$A" "$B"; do
@@ -75,9 +76,9 @@ in_ns nft list chain inet "$TABLE" "uid_$UB" | grep -q accept &&
     fail "$B still reaches its old port"
 in_ns nft list set inet "$TABLE" owners | grep -q "$UB \." &&
     fail "$B still owns its old port"
-in_ns nft list chain inet "$TABLE" uid_61019 >/dev/null 2>&1 &&
-    fail "the rules of uid 61019 with nothing left are still there"
-log_has "uid 61019 has firewall rules but no sandbox, user or process" ||
+in_ns nft list chain inet "$TABLE" uid_$UID_HI >/dev/null 2>&1 &&
+    fail "the rules of uid $UID_HI with nothing left are still there"
+log_has "uid $UID_HI has firewall rules but no sandbox, user or process" ||
     fail "the removal is not logged"
 ctl exec "$A" -- true >/dev/null 2>&1 && fail "exec in an orphan"
 for n in "$A" "$B"; do

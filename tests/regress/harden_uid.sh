@@ -14,10 +14,11 @@ sandbox_name A a
 sandbox_name B b
 sandbox_name C c
 sandbox_name D d
+uid_block 61000 61002
 conf_write <<EOF2
 policy "default" {
 }
-sandbox uid-range 61000 61002
+sandbox uid-range $UID_LO $UID_HI
 sandbox port-range 920 929
 sandbox home "$T/home"
 sandbox shell "/bin/sh"
@@ -28,7 +29,7 @@ LEFT=/tmp/sbxt$$.left
 leftover_cleanup() {
 	rm -rf "$LEFT" /tmp/sbxt$$.* /var/tmp/sbxt$$.* /dev/shm/sbxt$$.*
 	for k in m q s; do
-		ipcs -$k | awk '$3 >= 61000 && $3 <= 61002 { print $2 }' |
+		ipcs -$k | awk -v lo=$UID_LO -v hi=$UID_HI '$3 >= lo && $3 <= hi { print $2 }' |
 		    while read -r id; do ipcrm -$k "$id"; done
 	done
 }

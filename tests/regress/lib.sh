@@ -250,3 +250,58 @@ ns_peer_cleanup() {
 in_peer() {
 	ip netns exec "$NS_PEER" "$@"
 }
+
+# uid_block LO HI: set UID_LO and UID_HI to a block of HI-LO+1 uids that
+# no user or group has and no other running test holds: LO-HI itself,
+# else a block at 62000, 62100, ... up to 64999.  A run killed before
+# its cleanup leaves its users behind; the next run takes another block
+# instead of meeting them.  Blocks are held with a lock directory in
+# /tmp named after the block's first uid, removed at the end.
+uid_block() {
+	ub_n=$(($2 - $1 + 1))
+	ub_lo=$1
+	while [ $((ub_lo + ub_n - 1)) -le 64999 ]; do
+		ub_hi=$((ub_lo + ub_n - 1))
+		if uid_block_free "$ub_lo" "$ub_hi" && uid_block_lock "$ub_lo"
+		then
+			UID_LO=$ub_lo
+			UID_HI=$ub_hi
+			on_exit uid_block_release
+			return 0
+		fi
+		if [ "$ub_lo" -lt 62000 ]; then
+			ub_lo=62000
+		else
+			ub_lo=$((ub_lo + 100))
+		fi
+	done
+	fail "no free block of $ub_n uids in 62000-64999"
+}
+
+# uid_block_free LO HI: no user and no group has an id in LO-HI.
+uid_block_free() {
+	! { getent passwd; getent group; } |
+	    awk -F: -v lo="$1" -v hi="$2" '$3 >= lo && $3 <= hi { f = 1 }
+		END { exit !f }'
+}
+
+# uid_block_lock LO: take the lock of the block at LO; a lock whose
+# holder is gone is taken over (renamed away first, so that only one
+# taker wins).
+uid_block_lock() {
+	d=/tmp/sbxd-uids.$1
+	if ! mkdir "$d" 2>/dev/null; then
+		h=$(cat "$d/pid" 2>/dev/null)
+		[ -n "$h" ] || return 1
+		kill -0 "$h" 2>/dev/null && return 1
+		mv "$d" "$d.stale.$$" 2>/dev/null || return 1
+		rm -rf "$d.stale.$$"
+		mkdir "$d" 2>/dev/null || return 1
+	fi
+	echo $$ >"$d/pid"
+	UID_LOCK=$d
+}
+
+uid_block_release() {
+	rm -rf "${UID_LOCK:-/nonexistent}"
+}

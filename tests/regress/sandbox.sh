@@ -18,7 +18,8 @@ done
 GROUP=$((4000 + $$ % 1000))
 SRV=10.213.0.1
 SRV6=fd00:213::1
-UIDS="60800 60899"
+uid_block 60800 60899
+UIDS="$UID_LO $UID_HI"
 sandbox_name RT1 rt
 sandbox_name OP1 op
 
