@@ -62,8 +62,8 @@ cg_cleanup() {
 }
 on_exit cg_cleanup
 
-limits_conf() {
 uid_block 60650 60669
+limits_conf() {
 	conf_write <<EOF2
 policy "default" {
 }
