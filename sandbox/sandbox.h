@@ -369,6 +369,7 @@ int		 sandbox_user_job(const struct sandbox_as *, const char *,
 void		 sandbox_user_job_clear(struct sandbox_userjob *);
 int		 sandbox_user_add(struct sandbox_cmdlist *, int, const char *,
 		    uid_t, const char *, const char *, const char *);
-int		 sandbox_user_del(struct sandbox_cmdlist *, int, const char *);
+int		 sandbox_user_del(struct sandbox_cmdlist *, int, const char *,
+		    int);
 
 #endif /* SANDBOX_H */

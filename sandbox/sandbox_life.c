@@ -305,7 +305,8 @@ sandbox_create_new(const char *name, json_t *req, json_t *allow,
 	snprintf(sb->sb_name, sizeof(sb->sb_name), "%s", name);
 	snprintf(sb->sb_user, sizeof(sb->sb_user), "%s%s",
 	    SANDBOX_USER_PREFIX, name);
-	sb->sb_restricted = json_is_true(json_object_get(req, "restricted"));
+	/* Restricted unless asked open. */
+	sb->sb_restricted = !json_is_false(json_object_get(req, "restricted"));
 	sb->sb_allow = json_incref(allow);
 	sb->sb_state = SANDBOX_CREATING;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -587,7 +588,7 @@ sandbox_teardown(struct sandbox *sb, int done, sandbox_proc_cb cb)
 			goto fail;
 	}
 	if ((done & SANDBOX_DONE_USER) && sandbox_user_del(&cl,
-	    SANDBOX_OS_HOST, sb->sb_user) == -1)
+	    SANDBOX_OS_HOST, sb->sb_user, getpwnam(sb->sb_user) != NULL) == -1)
 		goto fail;
 	if ((done & SANDBOX_DONE_HOME) && sandbox_cmd_add(&cl,
 	    SANDBOX_CMD_MAYFAIL, SANDBOX_RM, sb->sb_home, (char *)NULL) == NULL)

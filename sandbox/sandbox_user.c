@@ -25,6 +25,7 @@
 #include "sandbox.h"
 
 #define SANDBOX_USERADD		"/usr/sbin/useradd"
+#define SANDBOX_GROUPADD	"/usr/sbin/groupadd"
 #define SANDBOX_USERDEL		"/usr/sbin/userdel"
 #define SANDBOX_GROUPDEL	"/usr/sbin/groupdel"
 #define SANDBOX_DSCL		"/usr/bin/dscl"
@@ -275,23 +276,26 @@ sandbox_user_add(struct sandbox_cmdlist *cl, int os, const char *user,
 }
 
 /*
- * useradd leaves the password locked ("!" in shadow) unless given -p,
- * and adds no supplementary groups unless given -G.  -U makes the user
- * group (shadow 4.13 gives it the next free gid, not the uid); -M as
- * the daemon makes the home; -l keeps large uids out of lastlog and
- * faillog, which would otherwise grow sparse up to the uid's offset.
- * A uid above login.defs' UID_MAX only draws a warning.
+ * The group first, with the uid as its gid (useradd -U would take the
+ * next free gid instead), then the user in it.  useradd leaves the
+ * password locked ("!" in shadow) unless given -p, and adds no
+ * supplementary groups unless given -G; -M as the daemon makes the
+ * home; -l keeps large uids out of lastlog and faillog, which would
+ * otherwise grow sparse up to the uid's offset.  A uid above
+ * login.defs' UID_MAX only draws a warning.
  */
 static void
 sandbox_user_add_linux(struct sandbox_cmdlist *cl, const char *user,
     const char *id, const char *home, const char *shell, const char *comment)
 {
+	sandbox_cmd_add(cl, 0, SANDBOX_GROUPADD, "-g", id, user, NULL);
 	if (comment != NULL)
-		sandbox_cmd_add(cl, 0, SANDBOX_USERADD, "-u", id, "-U", "-d",
-		    home, "-M", "-s", shell, "-l", "-c", comment, user, NULL);
+		sandbox_cmd_add(cl, 0, SANDBOX_USERADD, "-u", id, "-g", id,
+		    "-d", home, "-M", "-s", shell, "-l", "-c", comment, user,
+		    NULL);
 	else
-		sandbox_cmd_add(cl, 0, SANDBOX_USERADD, "-u", id, "-U", "-d",
-		    home, "-M", "-s", shell, "-l", user, NULL);
+		sandbox_cmd_add(cl, 0, SANDBOX_USERADD, "-u", id, "-g", id,
+		    "-d", home, "-M", "-s", shell, "-l", user, NULL);
 }
 
 /*
@@ -326,12 +330,14 @@ sandbox_user_add_macos(struct sandbox_cmdlist *cl, const char *user,
 }
 
 /*
- * Delete user and its group, not its home (the daemon removes that).
- * userdel already drops the user group where USERGROUPS_ENAB is set,
- * so groupdel may find nothing to do.
+ * Delete user (if present: a create undone after its group was made
+ * has no user yet) and its group, not its home (the daemon removes
+ * that).  userdel already drops the user group where USERGROUPS_ENAB is
+ * set, so groupdel may find nothing to do.
  */
 int
-sandbox_user_del(struct sandbox_cmdlist *cl, int os, const char *user)
+sandbox_user_del(struct sandbox_cmdlist *cl, int os, const char *user,
+    int present)
 {
 	char	 rec[SANDBOX_USER_RECMAX];
 
@@ -339,14 +345,16 @@ sandbox_user_del(struct sandbox_cmdlist *cl, int os, const char *user)
 		return (-1);
 	switch (os) {
 	case SANDBOX_OS_LINUX:
-		sandbox_cmd_add(cl, 0, SANDBOX_USERDEL, user, NULL);
+		if (present)
+			sandbox_cmd_add(cl, 0, SANDBOX_USERDEL, user, NULL);
 		sandbox_cmd_add(cl, SANDBOX_CMD_MAYFAIL, SANDBOX_GROUPDEL,
 		    user, NULL);
 		return (0);
 	case SANDBOX_OS_MACOS:
 		snprintf(rec, sizeof(rec), "/Users/%s", user);
-		sandbox_cmd_add(cl, 0, SANDBOX_DSCL, ".", "-delete", rec,
-		    NULL);
+		if (present)
+			sandbox_cmd_add(cl, 0, SANDBOX_DSCL, ".", "-delete",
+			    rec, NULL);
 		sandbox_cmd_add(cl, 0, SANDBOX_DSEDITGROUP, "-o", "delete",
 		    user, NULL);
 		return (0);

@@ -32,7 +32,7 @@ static const struct sbxctl_cmd sbxctl_cmds[] = {
 	    sbxctl_print_event },
 	{ "log", "verbose | brief", 0, sbxctl_build_log, sbxctl_print_log },
 	{ "sessions", "", 0, sbxctl_build_plain, sbxctl_print_sessions },
-	{ "create", "name [--restrict-network] [--policy policy] "
+	{ "create", "name [--open | --restrict-network] [--policy policy] "
 	    "[--allow pattern] ...", 0, sbxctl_build_create,
 	    sbxctl_print_sandbox },
 	{ "list", "", 0, sbxctl_build_plain, sbxctl_print_sandboxes },
@@ -146,21 +146,26 @@ sbxctl_build_listener(const struct sbxctl_cmd *cmd, int argc, char **argv)
 	    argv[0]));
 }
 
-/* create name [--restrict-network] [--policy policy] [--allow pattern] */
+/*
+ * create name [--open | --restrict-network] [--policy policy]
+ * [--allow pattern] ...: restricted unless --open.
+ */
 static json_t *
 sbxctl_build_create(const struct sbxctl_cmd *cmd, int argc, char **argv)
 {
 	json_t	*req, *allow;
-	int	 i;
+	int	 i, isopen = 0, closed = 0;
 
 	if (argc < 1 || argv[0][0] == '-')
 		sbxctl_cmd_usage(cmd);
 	allow = json_array();
-	req = json_pack("{s:s, s:s, s:b, s:o}", "command", cmd->name, "name",
-	    argv[0], "restricted", 0, "allow", allow);
+	req = json_pack("{s:s, s:s, s:o}", "command", cmd->name, "name",
+	    argv[0], "allow", allow);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--restrict-network") == 0)
-			json_object_set_new(req, "restricted", json_true());
+			closed = 1;
+		else if (strcmp(argv[i], "--open") == 0)
+			isopen = 1;
 		else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
 			json_object_set_new(req, "policy",
 			    json_string(argv[++i]));
@@ -169,6 +174,9 @@ sbxctl_build_create(const struct sbxctl_cmd *cmd, int argc, char **argv)
 		else
 			sbxctl_cmd_usage(cmd);
 	}
+	if (isopen && closed)
+		sbxctl_cmd_usage(cmd);
+	json_object_set_new(req, "restricted", json_boolean(!isopen));
 	return (req);
 }
 

@@ -84,14 +84,24 @@ EOF2
 
 start_ns_sbxd
 
-# A restricted sandbox.
-ctl create $RT1 --restrict-network >"$T/out" 2>&1 || {
+# Restricted unless asked open; both at once is a usage error.
+ctl create $RT1 --open --restrict-network >"$T/out" 2>&1 &&
+    fail "create with --open and --restrict-network"
+grep -q "usage: .*create" "$T/out" || fail "no usage: $(cat "$T/out")"
+id "sbx-$RT1" >/dev/null 2>&1 && fail "a refused create made a user"
+# A restricted sandbox, as create makes it by default.
+ctl create $RT1 >"$T/out" 2>&1 || {
 	cat "$T/out"; fail "create $RT1"; }
 grep -q "ready" "$T/out" || fail "create $RT1 does not say ready"
 ctl -j show $RT1 >"$T/show" || fail "show $RT1"
 U1=$(json_get '["sandbox"]["uid"]' <"$T/show")
 P1=$(json_get '["sandbox"]["port"]' <"$T/show")
 [ "$(id -u sbx-$RT1)" = "$U1" ] || fail "OS user sbx-$RT1 has not uid $U1"
+[ "$(id -g sbx-$RT1)" = "$U1" ] || fail "sbx-$RT1's group is not gid $U1"
+[ "$(getent group "$U1" | cut -d: -f1)" = "sbx-$RT1" ] ||
+    fail "group $U1 is not sbx-$RT1"
+[ "$(json_get '["sandbox"]["restricted"]' <"$T/show")" = true ] ||
+    fail "create without --open made an open sandbox"
 [ "$(stat -c '%a %u' "$T/home/$RT1")" = "700 $U1" ] ||
     fail "home of $RT1 is not 0700 and its own"
 event_has sandbox.created "e.get('sandbox') == '$RT1'" ||
@@ -141,7 +151,7 @@ ctl allow $RT1 blocked.test >/dev/null || fail "allow $RT1 blocked.test"
     fail "allowed name still blocked"
 
 # An unrestricted sandbox: no proxy settings, no rules.
-ctl create $OP1 >/dev/null 2>&1 || fail "create $OP1"
+ctl create $OP1 --open >/dev/null 2>&1 || fail "create $OP1"
 U2=$(ctl -j show $OP1 | json_get '["sandbox"]["uid"]')
 as_user $OP1 env >"$T/env.$OP1" || fail "exec $OP1 env"
 grep -qi "_proxy=" "$T/env.$OP1" && fail "$OP1 has proxy variables"

@@ -271,7 +271,9 @@ test_user_golden(void)
 		    "sbxd sandbox demo") == 0);
 		CHECK(sandbox_user_add(&cl, os, "sbx-a-1", 60124,
 		    "/var/lib/sbxd/home/a-1", "/bin/sh", NULL) == 0);
-		CHECK(sandbox_user_del(&cl, os, "sbx-demo") == 0);
+		CHECK(sandbox_user_del(&cl, os, "sbx-demo", 1) == 0);
+		/* A create undone between the group and the user. */
+		CHECK(sandbox_user_del(&cl, os, "sbx-a-1", 0) == 0);
 		CHECK(fw_golden(name, &cl) == 0);
 		sandbox_cmdlist_free(&cl);
 	}
@@ -301,7 +303,7 @@ test_user_refuse(void)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		CHECK(sandbox_user_add(&cl, SANDBOX_OS_LINUX, names[i], 60123,
 		    h, s, NULL) == -1);
-		CHECK(sandbox_user_del(&cl, SANDBOX_OS_MACOS, names[i]) == -1);
+		CHECK(sandbox_user_del(&cl, SANDBOX_OS_MACOS, names[i], 1) == -1);
 	}
 	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		CHECK(sandbox_user_add(&cl, SANDBOX_OS_LINUX, "sbx-x", 60123,
@@ -322,7 +324,7 @@ test_user_refuse(void)
 	CHECK(sandbox_user_add(&cl, SANDBOX_OS_LINUX, "sbx-x", 60123, h, s,
 	    "a\nb") == -1);
 	CHECK(sandbox_user_add(&cl, 3, "sbx-x", 60123, h, s, NULL) == -1);
-	CHECK(sandbox_user_del(&cl, 0, "sbx-x") == -1);
+	CHECK(sandbox_user_del(&cl, 0, "sbx-x", 1) == -1);
 	CHECK(TAILQ_EMPTY(&cl.cl_cmds) && !cl.cl_failed);
 	CHECK(sandbox_user_add(&cl, SANDBOX_OS_HOST, "sbx-x", 60123, h, s,
 	    "") == 0);
