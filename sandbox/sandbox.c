@@ -117,14 +117,25 @@ static const char *sandbox_state_names[] = {
  * Start the module when the config has sandbox lines: load the firewall
  * base, then bring every stored sandbox back.
  */
+/* The commands of sandboxes, and what to do when they are off. */
+static const char	*sandbox_cmds[] = { "create", "list", "show", "rm",
+			    "exec", "network", "doctor" };
+#define SANDBOX_OFF	"sandboxes are off: add a line such as \"sandbox " \
+			"uid-range 60100 60999\" to sbxd.conf (see " \
+			"sbxd.conf(5), SANDBOXES) and restart sbxd"
+
 static int
 sandbox_init(struct sbxd_config *conf)
 {
 	struct sandbox_conf	*sbc = &conf->sc_sandbox;
 	struct sandbox_cmdlist	 cl;
+	size_t			 i;
 
-	if (!sbc->sbc_enabled)
+	if (!sbc->sbc_enabled) {
+		for (i = 0; i < nitems(sandbox_cmds); i++)
+			control_register_off(sandbox_cmds[i], SANDBOX_OFF);
 		return (0);
+	}
 	if (sandbox_home_parent(sbc->sbc_home) == -1 ||
 	    sandbox_ports_private(sbc, NULL) == -1 ||
 	    sandbox_cgroup_init(sbc) == -1)
@@ -213,7 +224,8 @@ sandbox_home_parent(const char *dir)
 {
 	struct stat	 st;
 
-	if (mkdir(dir, 0711) == -1 && errno != EEXIST) {
+	if (util_mkdir_parents(dir) == -1 ||
+	    (mkdir(dir, 0711) == -1 && errno != EEXIST)) {
 		log_warn("sandbox home %s", dir);
 		return (-1);
 	}

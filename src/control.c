@@ -80,6 +80,7 @@ struct control_cmd {
 	const char			*name;
 	control_fn			 fn;
 	const struct control_field	*fields;	/* NULL: any */
+	const char			*off;	/* not NULL: how to turn on */
 };
 
 static void	control_cmd_events(struct control_req *, json_t *);
@@ -89,7 +90,7 @@ static const struct control_field control_events_fields[] = {
 	{ NULL, 0 }
 };
 static struct control_cmd	 control_cmds[CONTROL_COMMANDS_MAX] = {
-	{ "events",	control_cmd_events, control_events_fields },
+	{ "events",	control_cmd_events, control_events_fields, NULL },
 };
 static int			 control_ncmds = 1;
 
@@ -685,6 +686,18 @@ control_register(const char *name, control_fn fn,
 	}
 	cmd->fn = fn;
 	cmd->fields = fields;
+	cmd->off = NULL;
+}
+
+/*
+ * Command name belongs to a component that the configuration leaves
+ * off: it is answered with why, which says what turns it on.
+ */
+void
+control_register_off(const char *name, const char *why)
+{
+	control_register(name, NULL, NULL);
+	((struct control_cmd *)control_cmd_find(name))->off = why;
 }
 
 /*
@@ -783,6 +796,8 @@ control_request(struct control_client *cc, const char *line, size_t len)
 	} else if ((cmd = control_cmd_find(name)) == NULL) {
 		control_bad++;
 		control_error(cc, "unknown command \"%.64s\"", name);
+	} else if (cmd->off != NULL) {
+		control_error(cc, "%s: %s", name, cmd->off);
 	} else if (control_fields_check(cmd, req, msg, sizeof(msg)) == -1) {
 		control_bad++;
 		control_error(cc, "%s", msg);

@@ -332,6 +332,7 @@ sandboxopt	: MAX SESSIONS NUMBER		{
 			if (check_abspath("sandbox home", $2,
 			    &conf->sc_sandbox.sbc_home) == -1)
 				YYERROR;
+			conf->sc_sandbox.sbc_home_set = 1;
 			conf->sc_sandbox.sbc_enabled = 1;
 		}
 		| SHELL STRING			{
@@ -1203,6 +1204,17 @@ parse_config(const char *filename, json_t *errs)
 	yyparse();
 	nerr = file->errors;
 	popfile();
+	/* Homes are in the state directory unless sandbox home says. */
+	if (nerr == 0 && !conf->sc_sandbox.sbc_home_set) {
+		free(conf->sc_sandbox.sbc_home);
+		if (asprintf(&conf->sc_sandbox.sbc_home, "%s%shome",
+		    conf->sc_state, conf->sc_state[strlen(conf->sc_state) - 1] ==
+		    '/' ? "" : "/") == -1) {
+			conf->sc_sandbox.sbc_home = NULL;
+			parse_nomem = 1;
+			nerr++;
+		}
+	}
 	/* Sandboxes need their policy; "default" when none is named. */
 	if (nerr == 0 && conf->sc_sandbox.sbc_enabled &&
 	    config_policy_find(conf, conf->sc_sandbox.sbc_policy) == NULL) {

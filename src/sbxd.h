@@ -219,6 +219,7 @@ struct sandbox_conf {
 	in_port_t			 sbc_port_min;
 	in_port_t			 sbc_port_max;
 	char				*sbc_home;
+	int				 sbc_home_set;	/* else below sc_state */
 	char				*sbc_shell;
 	char				*sbc_policy;	/* for create without
 							   --policy */
@@ -407,6 +408,7 @@ struct control_field {
 #define CONTROL_F_NEEDED	0x100	/* a request without it is wrong */
 void		 control_register(const char *, control_fn,
 		    const struct control_field *);
+void		 control_register_off(const char *, const char *);
 void		 control_req_done(struct control_req *, json_t *);
 void		 control_req_ok(struct control_req *, json_t *);
 void		 control_req_error(struct control_req *, const char *, ...)
@@ -502,6 +504,7 @@ int		 util_socket(int, int);
 void		 util_zero(void *, size_t);
 int		 util_sockaddr_unmap(struct sockaddr_storage *, socklen_t *);
 int		 util_path_below(const char *, const char *);
+int		 util_mkdir_parents(const char *);
 int		 util_addr_local(int, const void *);
 
 /* proxy/proxy.c */

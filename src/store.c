@@ -168,7 +168,8 @@ store_state_dir(const char *statedir, mode_t mode)
 {
 	struct stat	 st;
 
-	if (mkdir(statedir, mode) == -1 && errno != EEXIST) {
+	if (util_mkdir_parents(statedir) == -1 ||
+	    (mkdir(statedir, mode) == -1 && errno != EEXIST)) {
 		log_warn("state directory %s", statedir);
 		return (-1);
 	}

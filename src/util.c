@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -295,6 +296,39 @@ util_path_below(const char *path, const char *dir)
 	if (strncmp(path, dir, len) != 0)
 		return (0);
 	return (path[len] == '\0' || path[len] == '/' || len == 1);
+}
+
+/*
+ * Make the missing directories above path (absolute, as the
+ * configuration requires), mode 0755, as mkdir -p would; path itself is
+ * left to the caller, who gives it its own mode.  0, or -1 with errno
+ * and the directory that could not be made logged.
+ */
+int
+util_mkdir_parents(const char *path)
+{
+	char	 dir[SBXD_PATH_MAX];
+	char	*p, *end;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	if ((end = strrchr(dir, '/')) == NULL || end == dir)
+		return (0);
+	*end = '\0';
+	for (p = dir + 1; p <= end; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+			log_warn("%s", dir);
+			return (-1);
+		}
+		if (p != end)
+			*p = '/';
+	}
+	return (0);
 }
 
 /*

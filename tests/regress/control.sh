@@ -34,6 +34,11 @@ ctl status >/dev/null || fail "daemon hurt by malformed requests"
 [ "$(component control | json_get '["bad_requests"]')" -ge 8 ] ||
     fail "bad requests not counted"
 
+# A command of a module that is off says which line turns it on.
+ctl create x >"$T/off" 2>&1 && fail "create with sandboxes off"
+grep -q 'create: sandboxes are off: add a line such as "sandbox uid-range 60100 60999" to sbxd.conf' \
+    "$T/off" || fail "create with sandboxes off: $(cat "$T/off")"
+
 ctl log verbose | grep -qx "log level debug" || fail "log verbose"
 [ "$(ctl -j status | json_get '["log_level"]')" = debug ] ||
     fail "verbose not applied"

@@ -4,10 +4,13 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <netinet/in.h>
 
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -103,11 +106,48 @@ end:
 	return (ret);
 }
 
+/* The parents of a path are made, not the path; a file in the way fails. */
+static int
+test_mkdir_parents(void)
+{
+	struct stat	 st;
+	char		 path[512], *dir;
+	mode_t		 mask;
+	int		 ret = -1, fd;
+
+	mask = umask(022);
+	umask(mask);
+	if ((dir = unit_tmpdir()) == NULL)
+		return (-1);
+	snprintf(path, sizeof(path), "%s/a/b/c/home", dir);
+	CHECK(util_mkdir_parents(path) == 0);
+	snprintf(path, sizeof(path), "%s/a/b/c", dir);
+	CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+	CHECK((st.st_mode & 07777) == (0755 & ~mask));
+	snprintf(path, sizeof(path), "%s/a/b/c/home", dir);
+	CHECK(stat(path, &st) == -1 && errno == ENOENT);
+	/* Again: all there already. */
+	CHECK(util_mkdir_parents(path) == 0);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	CHECK((fd = open(path, O_CREAT | O_WRONLY, 0600)) != -1);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/f/x/home", dir);
+	CHECK(util_mkdir_parents(path) == -1 && errno == ENOTDIR);
+	CHECK(util_mkdir_parents("/") == 0);
+	CHECK(util_mkdir_parents("/home") == 0);
+	ret = 0;
+end:
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
 	{ "rfc3339", test_rfc3339 },
 	{ "addr", test_addr },
 	{ "socket", test_socket },
 	{ "path_below", test_path_below },
+	{ "mkdir_parents", test_mkdir_parents },
 };
 
 UNIT_MAIN("util", tests)
