@@ -3,8 +3,12 @@
  * <fc_table>, holds a base chain on the output hook.  Its first rule,
  * "meta skuid vmap @sandboxes", sends each restricted sandbox's packets
  * to its own chain uid_<UID>, which accepts TCP to 127.0.0.1 on the
- * sandbox's ports, logs the rest to the NFLOG group and drops it: other
- * TCP, all UDP (DNS too), ICMP and every other loopback port.  The next
+ * sandbox's ports and TCP it sends back on connections others opened to
+ * it (not from a listener port), logs the rest to the NFLOG group and
+ * rejects it, TCP with a reset and the rest with ICMP administratively
+ * prohibited, so that a blocked client fails at once instead of
+ * waiting for a timeout: other TCP, all UDP (DNS too), ICMP and every
+ * other loopback port.  The next
  * two keep every sandbox's listener ports (set "ports") to the sandbox
  * itself and root (set "owners", uid . port): anyone else's connection
  * to them is dropped.  Each step is one "nft -f -" transaction, so a
@@ -36,7 +40,7 @@
 #define FW_NFT_GROUP_MAX	65535	/* NFLOG groups are 16 bits */
 #define FW_NFT_PORTS		"ports"		/* every sandbox's ports */
 #define FW_NFT_OWNERS		"owners"	/* uid . port */
-#define FW_NFT_RULES_MAX	3	/* accept, log, drop */
+#define FW_NFT_RULES_MAX	5	/* accept, reply, log, reset, icmpx */
 /* Nobody but the owner and root reaches a sandbox's listener ports. */
 #define FW_NFT_OWNER_RULE(fam, addr)					\
 	fam " daddr " addr " tcp dport @" FW_NFT_PORTS " meta skuid != 0 " \
@@ -54,12 +58,18 @@ struct fw_nft_rule {
 	int		 nr_verdict;	/* FW_NFT_ACCEPT, ... */
 	const char	*nr_prefix;	/* log prefix, NULL: no log */
 	int		 nr_group;
+	int		 nr_reply;	/* ct direction reply */
+	const char	*nr_notsport;	/* tcp sport != this set */
+	int		 nr_l4tcp;	/* meta l4proto tcp */
 };
 
 #define FW_NFT_NONE	0
 #define FW_NFT_ACCEPT	1
 #define FW_NFT_DROP	2
 #define FW_NFT_LOG	3
+#define FW_NFT_RESET	4	/* reject with tcp reset */
+#define FW_NFT_ICMPX	5	/* reject with icmpx admin-prohibited */
+#define FW_NFT_REPLY	6	/* the kind of the reply rule (an accept) */
 
 static const char *fw_nft_path(void);
 static int	 fw_nft_conf_ok(const struct fw_conf *);
@@ -89,7 +99,7 @@ static int	 fw_nft_check_chain(json_t *, const struct fw_conf *,
 static int	 fw_nft_rule_parse(json_t *, struct fw_nft_rule *);
 static int	 fw_nft_match_parse(json_t *, struct fw_nft_rule *);
 static int	 fw_nft_ports_parse(json_t *, struct fw_nft_rule *);
-static int	 fw_nft_rule_check(const struct fw_nft_rule *, int,
+static int	 fw_nft_rule_check(const struct fw_nft_rule *, int, int,
 		    const struct fw_conf *, const struct fw_sandbox *, char *,
 		    size_t);
 static int	 fw_nft_ports_same(const struct fw_nft_rule *,
@@ -239,8 +249,11 @@ fw_nft_apply(const struct fw_conf *fc, const struct fw_sandbox *fs,
 
 /*
  * A restricted uid's chain, created if new, emptied and refilled: its
- * listener ports, the rest logged and dropped; and the map sending the
- * uid to it.  Without ports the uid is cut off: it reaches nothing.
+ * listener ports, its answers on connections others opened to it
+ * (never from a listener port: it does not answer for another
+ * sandbox's proxy), the rest logged and rejected; and the map sending
+ * the uid to it.  Without ports the uid is cut off: it reaches nothing
+ * and answers nobody.
  */
 static void
 fw_nft_uidchain(FILE *fp, const struct fw_conf *fc,
@@ -257,11 +270,16 @@ fw_nft_uidchain(FILE *fp, const struct fw_conf *fc,
 		    "dport ", t, c);
 		fw_nft_ports(fp, fs);
 		fprintf(fp, " accept\n");
+		fprintf(fp, "add rule inet %s %s ct direction reply tcp sport "
+		    "!= @%s accept\n", t, c, FW_NFT_PORTS);
 	}
 	if (fc->fc_group != -1)
 		fprintf(fp, "add rule inet %s %s log prefix \"%s\" group %d\n",
 		    t, c, c, fc->fc_group);
-	fprintf(fp, "add rule inet %s %s drop\n", t, c);
+	fprintf(fp, "add rule inet %s %s meta l4proto tcp reject with tcp "
+	    "reset\n", t, c);
+	fprintf(fp, "add rule inet %s %s reject with icmpx type "
+	    "admin-prohibited\n", t, c);
 	fprintf(fp, "add element inet %s %s { %lu : jump %s }\n", t,
 	    FW_NFT_MAP, (unsigned long)fs->fs_uid, c);
 }
@@ -701,14 +719,22 @@ fw_nft_check_chain(json_t *items, const struct fw_conf *fc,
 	struct fw_nft_rule	 rules[FW_NFT_RULES_MAX];
 	json_t			*r;
 	char			 name[FW_NFT_CHAIN_MAX];
+	int			 kinds[FW_NFT_RULES_MAX];
 	int			 n = 0, want, i, cut = fs->fs_nports == 0;
 
 	fw_nft_chain(name, sizeof(name), fs->fs_uid);
 	if (fw_nft_find(items, "chain", fc->fc_table, name, NULL) == NULL)
 		return (util_err(why, len, "chain %s missing", name));
-	/* A uid cut off has no accept rule. */
-	want = (fc->fc_group == -1 ? FW_NFT_RULES_MAX - 1 : FW_NFT_RULES_MAX) -
-	    cut;
+	/* The rules apply writes, in order (fw_nft_uidchain). */
+	want = 0;
+	if (!cut) {
+		kinds[want++] = FW_NFT_ACCEPT;
+		kinds[want++] = FW_NFT_REPLY;
+	}
+	if (fc->fc_group != -1)
+		kinds[want++] = FW_NFT_LOG;
+	kinds[want++] = FW_NFT_RESET;
+	kinds[want++] = FW_NFT_ICMPX;
 	for (r = fw_nft_find(items, "rule", fc->fc_table, name, NULL);
 	    r != NULL; r = fw_nft_find(items, "rule", fc->fc_table, name,
 	    r)) {
@@ -727,17 +753,18 @@ fw_nft_check_chain(json_t *items, const struct fw_conf *fc,
 		    name, n > FW_NFT_RULES_MAX ? "more than " : "",
 		    n > FW_NFT_RULES_MAX ? FW_NFT_RULES_MAX : n, want));
 	for (i = 0; i < n; i++)
-		if (fw_nft_rule_check(&rules[i], i + cut, fc, fs, why,
+		if (fw_nft_rule_check(&rules[i], kinds[i], i, fc, fs, why,
 		    len) == -1)
 			return (-1);
 	return (0);
 }
 
-/* Read one rule's expressions: matches, then log, accept or drop. */
+/* Read one rule's expressions: matches, then log, accept, drop or reject. */
 static int
 fw_nft_rule_parse(json_t *expr, struct fw_nft_rule *nr)
 {
-	json_t		*e, *log;
+	json_t		*e, *log, *rej;
+	const char	*type, *what;
 	size_t		 i;
 
 	memset(nr, 0, sizeof(*nr));
@@ -763,30 +790,72 @@ fw_nft_rule_parse(json_t *expr, struct fw_nft_rule *nr)
 			nr->nr_verdict = FW_NFT_ACCEPT;
 		else if (json_object_get(e, "drop") != NULL)
 			nr->nr_verdict = FW_NFT_DROP;
-		else
+		else if ((rej = json_object_get(e, "reject")) != NULL) {
+			type = json_string_value(json_object_get(rej, "type"));
+			what = json_string_value(json_object_get(rej, "expr"));
+			if (type != NULL && strcmp(type, "tcp reset") == 0 &&
+			    what == NULL)
+				nr->nr_verdict = FW_NFT_RESET;
+			else if (type != NULL && strcmp(type, "icmpx") == 0 &&
+			    what != NULL && strcmp(what, "admin-prohibited") == 0)
+				nr->nr_verdict = FW_NFT_ICMPX;
+			else
+				return (-1);
+		} else
 			return (-1);
 	}
 	return (0);
 }
 
-/* "ip daddr 127.0.0.1", "ip6 daddr ::1" or "tcp dport ...". */
+/*
+ * "ip daddr 127.0.0.1", "ip6 daddr ::1", "tcp dport ...", "ct direction
+ * reply", "tcp sport != @set" or "meta l4proto tcp".
+ */
 static int
 fw_nft_match_parse(json_t *m, struct fw_nft_rule *nr)
 {
-	json_t		*pl;
-	const char	*op, *proto, *field;
+	json_t		*l, *pl;
+	const char	*op, *proto, *field, *key, *right;
 
 	op = json_string_value(json_object_get(m, "op"));
-	pl = json_object_get(json_object_get(m, "left"), "payload");
+	l = json_object_get(m, "left");
+	right = json_string_value(json_object_get(m, "right"));
+	if (op == NULL)
+		return (-1);
+	if ((key = json_string_value(json_object_get(json_object_get(l, "ct"),
+	    "key"))) != NULL) {
+		if (strcmp(op, "==") != 0 || strcmp(key, "direction") != 0 ||
+		    right == NULL || strcmp(right, "reply") != 0 ||
+		    nr->nr_reply)
+			return (-1);
+		nr->nr_reply = 1;
+		return (0);
+	}
+	if ((key = json_string_value(json_object_get(json_object_get(l,
+	    "meta"), "key"))) != NULL) {
+		if (strcmp(op, "==") != 0 || strcmp(key, "l4proto") != 0 ||
+		    right == NULL || strcmp(right, "tcp") != 0 || nr->nr_l4tcp)
+			return (-1);
+		nr->nr_l4tcp = 1;
+		return (0);
+	}
+	pl = json_object_get(l, "payload");
 	proto = json_string_value(json_object_get(pl, "protocol"));
 	field = json_string_value(json_object_get(pl, "field"));
-	if (op == NULL || strcmp(op, "==") != 0 || proto == NULL ||
-	    field == NULL)
+	if (proto == NULL || field == NULL)
+		return (-1);
+	if (strcmp(op, "!=") == 0 && strcmp(proto, "tcp") == 0 &&
+	    strcmp(field, "sport") == 0 && right != NULL &&
+	    right[0] == '@' && nr->nr_notsport == NULL) {
+		nr->nr_notsport = right + 1;
+		return (0);
+	}
+	if (strcmp(op, "==") != 0)
 		return (-1);
 	if ((strcmp(proto, "ip") == 0 || strcmp(proto, "ip6") == 0) &&
 	    strcmp(field, "daddr") == 0 && nr->nr_family == NULL) {
 		nr->nr_family = strcmp(proto, "ip") == 0 ? "ip" : "ip6";
-		nr->nr_daddr = json_string_value(json_object_get(m, "right"));
+		nr->nr_daddr = right;
 		return (nr->nr_daddr != NULL ? 0 : -1);
 	}
 	if (strcmp(proto, "tcp") == 0 && strcmp(field, "dport") == 0 &&
@@ -818,41 +887,59 @@ fw_nft_ports_parse(json_t *right, struct fw_nft_rule *nr)
 	return (0);
 }
 
-/* Rule i of the chain, against the one apply writes there. */
+/* Rule i of the chain, against the one of kind apply writes there. */
 static int
-fw_nft_rule_check(const struct fw_nft_rule *nr, int i,
+fw_nft_rule_check(const struct fw_nft_rule *nr, int kind, int i,
     const struct fw_conf *fc, const struct fw_sandbox *fs, char *why,
     size_t len)
 {
 	char		 c[FW_NFT_CHAIN_MAX];
+	int		 plain;
 
 	fw_nft_chain(c, sizeof(c), fs->fs_uid);
-	if (i == 0) {
+	plain = nr->nr_family == NULL && nr->nr_nports == 0 && !nr->nr_reply &&
+	    nr->nr_notsport == NULL && !nr->nr_l4tcp;
+	switch (kind) {
+	case FW_NFT_ACCEPT:
 		if (nr->nr_verdict != FW_NFT_ACCEPT || nr->nr_family == NULL ||
 		    strcmp(nr->nr_family, "ip") != 0 ||
-		    strcmp(nr->nr_daddr, "127.0.0.1") != 0)
+		    strcmp(nr->nr_daddr, "127.0.0.1") != 0 || nr->nr_reply ||
+		    nr->nr_notsport != NULL || nr->nr_l4tcp)
 			return (util_err(why, len, "chain %s: rule 1 is not "
 			    "ip daddr 127.0.0.1 tcp dport ... accept", c));
 		if (!fw_nft_ports_same(nr, fs))
 			return (util_err(why, len, "chain %s: rule 1 accepts "
 			    "other ports than the sandbox's", c));
 		return (0);
-	}
-	if (nr->nr_family != NULL || nr->nr_nports != 0)
-		return (util_err(why, len, "chain %s: rule %d matches only "
-		    "some packets", c, i + 1));
-	if (i == 1 && fc->fc_group != -1) {
-		if (nr->nr_verdict != FW_NFT_LOG || nr->nr_prefix == NULL ||
-		    strcmp(nr->nr_prefix, c) != 0 ||
+	case FW_NFT_REPLY:
+		if (nr->nr_verdict != FW_NFT_ACCEPT || !nr->nr_reply ||
+		    nr->nr_notsport == NULL ||
+		    strcmp(nr->nr_notsport, FW_NFT_PORTS) != 0 ||
+		    nr->nr_family != NULL || nr->nr_nports != 0 ||
+		    nr->nr_l4tcp)
+			return (util_err(why, len, "chain %s: rule %d is not "
+			    "ct direction reply tcp sport != @%s accept", c,
+			    i + 1, FW_NFT_PORTS));
+		return (0);
+	case FW_NFT_LOG:
+		if (!plain || nr->nr_verdict != FW_NFT_LOG ||
+		    nr->nr_prefix == NULL || strcmp(nr->nr_prefix, c) != 0 ||
 		    nr->nr_group != fc->fc_group)
 			return (util_err(why, len, "chain %s: rule %d is not "
 			    "log prefix \"%s\" group %d", c, i + 1, c,
 			    fc->fc_group));
 		return (0);
+	case FW_NFT_RESET:
+		if (nr->nr_verdict != FW_NFT_RESET || !nr->nr_l4tcp ||
+		    nr->nr_family != NULL || nr->nr_nports != 0 ||
+		    nr->nr_reply || nr->nr_notsport != NULL)
+			return (util_err(why, len, "chain %s: rule %d is not "
+			    "meta l4proto tcp reject with tcp reset", c, i + 1));
+		return (0);
 	}
-	if (nr->nr_verdict != FW_NFT_DROP)
-		return (util_err(why, len, "chain %s: last rule is not drop",
-		    c));
+	if (!plain || nr->nr_verdict != FW_NFT_ICMPX)
+		return (util_err(why, len, "chain %s: last rule is not reject "
+		    "with icmpx admin-prohibited", c));
 	return (0);
 }
 

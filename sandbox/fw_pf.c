@@ -3,7 +3,9 @@
  * <fc_anchor>/uid_<UID> that passes TCP to 127.0.0.1 on its listener
  * ports from it and from root, and blocks that from anyone else; for a
  * restricted sandbox it then blocks, logging to pflog0, the rest of the
- * sandbox's TCP and UDP.
+ * sandbox's TCP and UDP, with "return": a TCP reset or an ICMP
+ * unreachable, so that a blocked client fails at once.  Connections
+ * others open to the sandbox pass: their state is made on the way in.
  * The parent anchor holds only 'anchor "*"', since the stock pf.conf
  * evaluates the anchors right under com.apple, not their children.
  * Loading one anchor with "pfctl -f" replaces its rules at once.  PF
@@ -47,7 +49,8 @@
 
 /* One rule as pfctl prints it, reduced to what sbxd writes. */
 struct fw_pf_rule {
-	int	 pr_pass;		/* 1: pass, 0: block drop */
+	int	 pr_pass;		/* 1: pass, 0: block */
+	int	 pr_return;		/* block return, not drop */
 	int	 pr_out;
 	int	 pr_log;
 	int	 pr_quick;
@@ -139,7 +142,7 @@ fw_pf_ruleset(const struct fw_sandbox *fs)
 		    fs->fs_ports[i], fs->fs_ports[i]);
 	for (a = 0; fs->fs_restricted && a < 2; a++)
 		for (i = 0; i < 2; i++)
-			fprintf(fp, "block out log quick %s proto %s all "
+			fprintf(fp, "block return out log quick %s proto %s all "
 			    "user %lu\n", af[a], proto[i], u);
 	if (fclose(fp) == EOF) {
 		free(buf);
@@ -462,6 +465,8 @@ fw_pf_rule_parse(char *line, struct fw_pf_rule *pr)
 	pr->pr_pass = strcmp(tok[i++], "pass") == 0;
 	if (!pr->pr_pass && i < n && strcmp(tok[i], "drop") == 0)
 		i++;
+	else if (!pr->pr_pass && i < n && strcmp(tok[i], "return") == 0)
+		pr->pr_return = 1, i++;
 	if (i < n && strcmp(tok[i], "out") == 0)
 		pr->pr_out = 1, i++;
 	if (i < n && strcmp(tok[i], "log") == 0)
@@ -526,8 +531,9 @@ fw_pf_rule_str(const struct fw_pf_rule *pr, char *buf, size_t len)
 		snprintf(port, sizeof(port), " port %ld", pr->pr_port);
 	if (pr->pr_uid != -1)
 		snprintf(user, sizeof(user), " user %ld", pr->pr_uid);
-	snprintf(buf, len, "%s%s%s%s %s proto %s to %s%s%s",
-	    pr->pr_pass ? "pass" : "block", pr->pr_out ? " out" : " in",
+	snprintf(buf, len, "%s%s%s%s%s %s proto %s to %s%s%s",
+	    pr->pr_pass ? "pass" : "block", pr->pr_return ? " return" : "",
+	    pr->pr_out ? " out" : " in",
 	    pr->pr_log ? " log" : "", pr->pr_quick ? " quick" : "",
 	    *pr->pr_af ? pr->pr_af : "any-af",
 	    *pr->pr_proto ? pr->pr_proto : "any", pr->pr_to, port, user);

@@ -69,9 +69,9 @@ ctl doctor >"$T/doctor" 2>&1 && fail "doctor is happy with orphans"
 grep -q "sbxctl rm $A" "$T/doctor" || fail "doctor: $(cat "$T/doctor")"
 log_has "have no row in the store .the store has none: was sbxd.db replaced" ||
     fail "the empty store is not reported"
-# Cut off: B's chain drops all and no owner element of B is left.
+# Cut off: B's chain refuses all and no owner element of B is left.
 wait_for sh -c "ip netns exec $NS nft list chain inet $TABLE uid_$UB |
-    grep -q drop" || fail "$B is not cut off"
+    grep -q 'reject with icmpx'" || fail "$B is not cut off"
 in_ns nft list chain inet "$TABLE" "uid_$UB" | grep -q accept &&
     fail "$B still reaches its old port"
 in_ns nft list set inet "$TABLE" owners | grep -q "$UB \." &&

@@ -184,7 +184,7 @@ in_ns nft flush chain inet sbxd "uid_$U1"
 start_ns_sbxd
 wait_for sh -c "\"$SBXCTL\" -s \"$SOCK\" list | grep -q '$RT1 *ready'" ||
     fail "$RT1 not ready after restart"
-in_ns nft list chain inet sbxd "uid_$U1" | grep -q drop ||
+in_ns nft list chain inet sbxd "uid_$U1" | grep -q "reject with icmpx" ||
     fail "restart did not restore the rules"
 [ "$(as_user $RT1 curl -sS --max-time 10 http://blocked.test/)" = hello ] ||
     fail "runtime rule lost across the restart"

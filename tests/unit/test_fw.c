@@ -424,10 +424,10 @@ test_nft_verify(void)
 	fs.fs_uid = 60125;
 	CHECK(nft_verify(root, &conf, &fs, "set owners lacks 60125 . 3128"));
 	CHECK(nft_verify(root, &conf_nolog, &one,
-	    "chain uid_60123 has 3 rules, want 2"));
+	    "chain uid_60123 has 5 rules, want 4"));
 	fc = conf;
 	fc.fc_group = 2;
-	CHECK(nft_verify(root, &fc, &one, "chain uid_60123: rule 2 is not "
+	CHECK(nft_verify(root, &fc, &one, "chain uid_60123: rule 3 is not "
 	    "log prefix \"uid_60123\" group 2"));
 	/* An open sandbox: its listener's elements, no chain. */
 	CHECK(nft_verify(root, &conf, &open1, NULL));
@@ -449,7 +449,7 @@ test_nft_verify(void)
 	fs.fs_uid = 60125;
 	CHECK(nft_verify(root, &conf_nolog, &fs, NULL));
 	CHECK(nft_verify(root, &conf, &fs,
-	    "chain uid_60125 has 2 rules, want 3"));
+	    "chain uid_60125 has 4 rules, want 5"));
 	CHECK(fw_nft_backend.fb_verify(&conf, &one, "[1, 2", NULL, 0) == -1);
 	ret = 0;
  end:
@@ -465,18 +465,37 @@ test_nft_broken_rules(void)
 	size_t	 i;
 	int	 ret = -1;
 
-	/* The drop rule turned into accept, then gone. */
+	/* The last reject turned into accept, then gone. */
 	CHECK((root = nft_load("nft-list.json")) != NULL);
-	CHECK((r = nft_rule(root, "uid_60123", 2, &i)) != NULL);
+	CHECK((r = nft_rule(root, "uid_60123", 4, &i)) != NULL);
 	CHECK(json_array_set_new(json_object_get(r, "expr"), 0,
 	    json_pack("{s:n}", "accept")) == 0);
-	CHECK(nft_verify(root, &conf, &one,
-	    "chain uid_60123: last rule is not drop"));
+	CHECK(nft_verify(root, &conf, &one, "chain uid_60123: last rule is "
+	    "not reject with icmpx admin-prohibited"));
 	items = json_object_get(root, "nftables");
 	CHECK(json_array_remove(items, i) == 0);
 	CHECK(nft_verify(root, &conf, &one,
-	    "chain uid_60123 has 2 rules, want 3"));
+	    "chain uid_60123 has 4 rules, want 5"));
 	CHECK(nft_verify(root, &conf, &three, NULL));
+	json_decref(root);
+
+	/* The reset turned into a drop: blocked TCP would hang again. */
+	CHECK((root = nft_load("nft-list.json")) != NULL);
+	CHECK((r = nft_rule(root, "uid_60123", 3, &i)) != NULL);
+	CHECK(json_array_set_new(json_object_get(r, "expr"), 1,
+	    json_pack("{s:n}", "drop")) == 0);
+	CHECK(nft_verify(root, &conf, &one, "chain uid_60123: rule 4 is not "
+	    "meta l4proto tcp reject with tcp reset"));
+	json_decref(root);
+
+	/* Replies accepted from any port: it could answer for a listener. */
+	CHECK((root = nft_load("nft-list.json")) != NULL);
+	CHECK((r = nft_rule(root, "uid_60123", 1, &i)) != NULL);
+	CHECK(json_array_remove(json_object_get(r, "expr"), 1) == 0);
+	CHECK(nft_verify(root, &conf, &one, "chain uid_60123: rule 2 is not "
+	    "ct direction reply tcp sport != @ports accept"));
+	json_decref(root);
+	CHECK((root = nft_load("nft-list.json")) != NULL);
 
 	/* The accept rule's address changed. */
 	CHECK((r = nft_rule(root, "uid_60124", 0, &i)) != NULL);
@@ -612,17 +631,24 @@ test_pf_verify(void)
 	    "quick inet proto tcp to 127.0.0.1 port 3128 user 60123\", want "
 	    "\"pass out quick inet proto tcp to 127.0.0.1 port 4000 user "
 	    "60123\""));
-	CHECK((bad = replace(all, "block drop out log quick inet6 proto udp "
+	CHECK((bad = replace(all, "block return out log quick inet6 proto udp "
 	    "all user = 60123\n", "")) != NULL);
 	CHECK(pf_verify(bad, &one, "anchor uid_60123 has 6 rules, want 7 "
 	    "(block rules missing)"));
 	CHECK(pf_verify(bad, &three, NULL));
 	free(bad);
-	CHECK((bad = replace(one_text, "block drop out log quick inet proto "
-	    "tcp", "block drop out quick inet proto tcp")) != NULL);
-	CHECK(pf_verify(bad, &one, "anchor uid_60123: rule 4 is \"block out "
-	    "quick inet proto tcp to any user 60123\", want \"block out log "
-	    "quick inet proto tcp to any user 60123\""));
+	CHECK((bad = replace(one_text, "block return out log quick inet proto "
+	    "tcp", "block return out quick inet proto tcp")) != NULL);
+	CHECK(pf_verify(bad, &one, "anchor uid_60123: rule 4 is \"block "
+	    "return out quick inet proto tcp to any user 60123\", want \"block "
+	    "return out log quick inet proto tcp to any user 60123\""));
+	free(bad);
+	/* Dropped instead of refused: blocked clients would hang. */
+	CHECK((bad = replace(one_text, "block return out log quick inet proto "
+	    "udp", "block drop out log quick inet proto udp")) != NULL);
+	CHECK(pf_verify(bad, &one, "anchor uid_60123: rule 5 is \"block out "
+	    "log quick inet proto udp to any user 60123\", want \"block "
+	    "return out log quick inet proto udp to any user 60123\""));
 	free(bad);
 	CHECK((bad = replace(one_text, "port = 3128 user = 60123 flags",
 	    "port = 3128 flags")) != NULL);
