@@ -141,6 +141,8 @@ sandbox_init(struct sbxd_config *conf)
 	    sandbox_cgroup_init(sbc) == -1)
 		return (-1);
 	sandbox_on = 1;
+	if (sandbox_blocked_init() == -1)
+		return (-1);
 	control_register("create", sandbox_life_create, sandbox_create);
 	control_register("list", sandbox_ctl_list, sandbox_none);
 	control_register("show", sandbox_ctl_show, sandbox_name);
@@ -322,6 +324,7 @@ sandbox_shutdown(void)
 	sandbox_exec_shutdown();
 	sandbox_proc_shutdown();
 	sandbox_cgroup_shutdown();
+	sandbox_blocked_shutdown();
 	free(sandbox_fw_name);
 	sandbox_fw_name = NULL;
 	sandbox_on = 0;

@@ -372,4 +372,8 @@ int		 sandbox_user_add(struct sandbox_cmdlist *, int, const char *,
 int		 sandbox_user_del(struct sandbox_cmdlist *, int, const char *,
 		    int);
 
+/* sandbox/sandbox_blocked.c */
+int		 sandbox_blocked_init(void);
+void		 sandbox_blocked_shutdown(void);
+
 #endif /* SANDBOX_H */
