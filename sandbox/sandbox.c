@@ -942,30 +942,20 @@ sandbox_ctl_exec(struct control_req *cr, json_t *req)
 }
 
 /*
- * Whom sb's jobs run as, in its cgroup.  What sb adds to their
- * environment, TMPDIR and for a restricted sandbox the proxy (loopback
- * included: the proxy refuses it unless the policy allows it), is
- * allocated in *envp, for sandbox_env_free.  -1 if memory ran out
- * (*envp is NULL then).
+ * Whom sb's jobs run as, in its cgroup, and their environment
+ * (sandbox_env), allocated in *envp for sandbox_env_free.  -1 if memory
+ * ran out (*envp is NULL then).
  */
 int
 sandbox_as(const struct sandbox *sb, struct sandbox_as *sa, char ***envp)
 {
-	static const char	*proxyvars[] = { "HTTP_PROXY", "HTTPS_PROXY",
-				    "http_proxy", "https_proxy" };
-	char			**env;
-	size_t			 i, n = 0;
+	char	**env;
 
 	memset(sa, 0, sizeof(*sa));
 	*envp = NULL;
-	if ((env = calloc(nitems(proxyvars) + 2, sizeof(*env))) == NULL)
+	if ((env = sandbox_env(sb->sb_home, sb->sb_restricted, sb->sb_port,
+	    sbxd_env->sx_conf->sc_sandbox.sbc_ca_pem != NULL)) == NULL)
 		return (-1);
-	if (asprintf(&env[n++], "TMPDIR=%s/tmp", sb->sb_home) == -1)
-		goto fail;
-	for (i = 0; sb->sb_restricted && i < nitems(proxyvars); i++)
-		if (asprintf(&env[n++], "%s=http://127.0.0.1:%u",
-		    proxyvars[i], sb->sb_port) == -1)
-			goto fail;
 	sa->sa_uid = sb->sb_uid;
 	sa->sa_gid = sb->sb_gid;
 	sa->sa_user = sb->sb_user;
@@ -977,22 +967,8 @@ sandbox_as(const struct sandbox *sb, struct sandbox_as *sa, char ***envp)
 	sa->sa_nproc = sandbox_cgroup_nproc(sb);
 	*envp = env;
 	return (0);
-fail:
-	env[n - 1] = NULL;	/* asprintf left it undefined */
-	sandbox_env_free(env);
-	return (-1);
 }
 
-/* Free an environment from sandbox_as. */
-void
-sandbox_env_free(char **env)
-{
-	size_t	 i;
-
-	for (i = 0; env != NULL && env[i] != NULL; i++)
-		free(env[i]);
-	free(env);
-}
 
 /* network [NAME]: the firewall's view of each sandbox. */
 static void

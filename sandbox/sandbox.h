@@ -221,6 +221,7 @@ int		 sandbox_open(struct sandbox *);
 int		 sandbox_as(const struct sandbox *, struct sandbox_as *,
 		    char ***);
 void		 sandbox_env_free(char **);
+char		**sandbox_env(const char *, int, in_port_t, int);
 
 /* sandbox/sandbox_life.c */
 int		 sandbox_name_ok(const char *);
@@ -314,7 +315,12 @@ struct sandbox_prov {
 	struct sandbox_as sp_as;	/* the home is absolute, the user's */
 	int		 sp_restricted;	/* traffic goes through the proxy */
 	const char	*sp_proxy_url;	/* "http://127.0.0.1:PORT" */
+	in_port_t	 sp_port;	/* its port */
+	const char	*sp_ca_pem;	/* sandbox ca-file's, or NULL */
 };
+/* Below the home: the ca-file's certificates, and the system's with them. */
+#define SANDBOX_CA_CERTS	".sbx/ca.pem"
+#define SANDBOX_CA_BUNDLE	".sbx/ca-bundle.pem"
 struct sandbox_provjob;
 /* The end of a provisioning: NULL when done, else why it failed. */
 typedef void	(*sandbox_prov_cb)(const char *, void *);

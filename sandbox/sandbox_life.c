@@ -497,6 +497,8 @@ sandbox_create_home(struct sandbox *sb, char *err, size_t errlen)
 	}
 	sp.sp_restricted = sb->sb_restricted;
 	sp.sp_proxy_url = url;
+	sp.sp_port = sb->sb_port;
+	sp.sp_ca_pem = sbxd_env->sx_conf->sc_sandbox.sbc_ca_pem;
 	sb->sb_prov = sandbox_provision(&sp, sandbox_create_provcb, sb, err,
 	    errlen);
 	sandbox_env_free(env);

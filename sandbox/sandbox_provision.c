@@ -1,9 +1,13 @@
 /*
  * sandbox_provision.c: sets up a sandbox's home so that its shells and
- * tools get the sandbox environment: ~/.sbx/env.sh with TMPDIR and, for
- * a restricted sandbox, the proxy; a marked block in the bash and zsh
- * profiles that sources it; and the proxy for git, npm and pip in their
- * own files, for the programs that do not read the environment.
+ * tools get the sandbox environment: ~/.sbx/env.sh with what
+ * sandbox_env() gives every job of the sandbox (TMPDIR and, for a
+ * restricted sandbox, the proxy); a marked block in the bash and zsh
+ * profiles that sources it; the proxy for git, npm, pip and wget in
+ * their own files, for the programs that do not read the environment;
+ * for ssh, which never does, a ProxyCommand that tunnels through the
+ * proxy with CONNECT; and with a sandbox ca-file, its certificates and
+ * a bundle of the system's and its own, named in the same files.
  *
  * The home belongs to the untrusted user, who may have planted symlinks
  * in it.  So the work is a job (src/job.c) that has become that user
@@ -48,6 +52,9 @@
 #define PROV_DIR_MODE	0700		/* directories we create */
 #define PROV_FILE_MODE	0644		/* new profiles, as /etc/skel's */
 #define PROV_ENV_MODE	0600		/* ~/.sbx/env.sh */
+#define PROV_CONNECT	".sbx/connect"	/* ssh's ProxyCommand */
+#define PROV_EXEC_MODE	0700		/* ~/.sbx/connect */
+#define PROV_CA_MODE	0644		/* ~/.sbx/ca.pem, ca-bundle.pem */
 #define PROV_ABSENT	(-2)		/* prov_opendir_at: no such dir */
 #define PROV_NOWHERE	((size_t)-1)	/* prov_block_strip: no block */
 #define PROV_URL_CHARS	"abcdefghijklmnopqrstuvwxyz" \
@@ -70,26 +77,77 @@ struct prov {
 	char				 pv_err[PROV_ERR_MAX];
 };
 
-/* A tool's own file for the proxy, edited through a marked block. */
+/*
+ * A tool's own file for the proxy and the certificates, edited through
+ * a marked block: pt_proxy when restricted, then pt_ca with a ca-file.
+ * %1$s is the proxy URL, %2$s the home.
+ */
 struct prov_tool {
 	const char	*pt_dir;	/* below home; NULL: home itself */
 	const char	*pt_name;
 	int		 pt_top;	/* a new block goes first, not last */
 	const char	*pt_section;	/* our block opens this section,
 					   unless the file already has it */
-	const char	*pt_body;	/* %1$s: the proxy URL */
+	const char	*pt_head;	/* opens the block, if any */
+	const char	*pt_proxy;
+	const char	*pt_ca;
 };
 
 /*
  * git reads repeated sections, and the last value wins: ours goes last.
  * npm's keys belong before any section.  Python's configparser refuses
- * a section given twice, so pip's proxy joins an existing [global].
+ * a section given twice, so pip's joins an existing [global].  ssh
+ * takes the first value it reads: ours goes first.
  */
 static const struct prov_tool prov_tools[] = {
-	{ NULL, ".gitconfig", 0, NULL, "[http]\n\tproxy = %1$s\n" },
-	{ NULL, ".npmrc", 1, NULL, "proxy=%1$s\nhttps-proxy=%1$s\n" },
-	{ ".config/pip", "pip.conf", 0, "[global]", "proxy = %1$s\n" }
+	{ NULL, ".gitconfig", 0, NULL, "[http]\n", "\tproxy = %1$s\n",
+	    "\tsslCAInfo = %2$s/" SANDBOX_CA_BUNDLE "\n" },
+	{ NULL, ".npmrc", 1, NULL, NULL, "proxy=%1$s\nhttps-proxy=%1$s\n",
+	    "cafile=%2$s/" SANDBOX_CA_BUNDLE "\n" },
+	{ ".config/pip", "pip.conf", 0, "[global]", NULL, "proxy = %1$s\n",
+	    "cert = %2$s/" SANDBOX_CA_BUNDLE "\n" },
+	{ NULL, ".wgetrc", 0, NULL, NULL,
+	    "use_proxy = on\nhttp_proxy = %1$s\nhttps_proxy = %1$s\n",
+	    "ca_certificate = %2$s/" SANDBOX_CA_BUNDLE "\n" },
+	{ ".ssh", "config", 1, NULL, NULL,
+	    "Host *\n\tProxyCommand /bin/bash %2$s/" PROV_CONNECT " %%h %%p\n",
+	    NULL }
 };
+
+/* Where the system keeps its certificate bundle, by system. */
+static const char *prov_system_cas[] = {
+	"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Alpine */
+	"/etc/pki/tls/certs/ca-bundle.crt",	/* Fedora */
+	"/etc/ssl/cert.pem"			/* macOS, the BSDs */
+};
+
+/*
+ * ssh's ProxyCommand: "CONNECT host:port" to the sandbox's proxy over
+ * bash's /dev/tcp, the refusal shown on stderr, else the bytes relayed
+ * both ways.  %1$u is the proxy's port.
+ */
+static const char prov_connect[] =
+    "#!/bin/bash\n"
+    "# Written by sbxd: ssh's ProxyCommand, through the sandbox's proxy.\n"
+    "# usage: connect host port\n"
+    "exec 3<>/dev/tcp/127.0.0.1/%1$u || exit 1\n"
+    "printf 'CONNECT %%s:%%s HTTP/1.1\\r\\nHost: %%s:%%s\\r\\n\\r\\n' "
+    "\"$1\" \"$2\" \"$1\" \"$2\" >&3\n"
+    "IFS= read -r status <&3 || exit 1\n"
+    "case $status in\n"
+    "\"HTTP/1.\"[01]\" 200 \"*) ;;\n"
+    "*)\techo \"sbxd proxy: ${status%%$'\\r'}\" >&2\n"
+    "\twhile IFS= read -r -t 5 line <&3; do\n"
+    "\t\techo \"sbxd proxy: ${line%%$'\\r'}\" >&2\n"
+    "\tdone\n"
+    "\texit 1 ;;\n"
+    "esac\n"
+    "while IFS= read -r line <&3; do\n"
+    "\t[ -z \"${line%%$'\\r'}\" ] && break\n"
+    "done\n"
+    "cat <&3 &\n"
+    "exec cat >&3\n";
+
 
 /*
  * Profiles that source env.sh.  The block goes first: Debian's .bashrc
@@ -112,6 +170,9 @@ static int	prov_run(struct prov *);
 static int	prov_profile(struct prov *, const char *, int);
 static int	prov_tool(struct prov *, const struct prov_tool *);
 static char	*prov_env(const struct sandbox_prov *);
+static int	prov_connect_write(struct prov *, int);
+static int	prov_unlink(struct prov *, int, const char *, const char *);
+static int	prov_ca(struct prov *, int);
 static void	prov_quote(FILE *, const char *);
 static int	prov_opendir(struct prov *, const char *, int, int *);
 static int	prov_opendir_at(struct prov *, int, const char *,
@@ -317,6 +378,14 @@ prov_run(struct prov *pv)
 	}
 	r = prov_write(pv, fd, "env.sh", ".sbx/env.sh", env, PROV_ENV_MODE);
 	free(env);
+	if (r == 0)
+		r = pv->pv_sp->sp_restricted ? prov_connect_write(pv, fd) :
+		    prov_unlink(pv, fd, "connect", PROV_CONNECT);
+	if (r == 0 && pv->pv_sp->sp_ca_pem != NULL)
+		r = prov_ca(pv, fd);
+	else if (r == 0 && (r = prov_unlink(pv, fd, "ca.pem",
+	    SANDBOX_CA_CERTS)) == 0)
+		r = prov_unlink(pv, fd, "ca-bundle.pem", SANDBOX_CA_BUNDLE);
 	close(fd);
 	if (r == -1)
 		return (-1);
@@ -364,33 +433,115 @@ prov_profile(struct prov *pv, const char *name, int create)
 }
 
 /*
- * Set a tool's proxy, or take ours out of its file when unrestricted.
- * Unrestricted never creates a file or directory.
+ * Set a tool's proxy and certificates, or take ours out of its file
+ * when it needs neither.  Then it never creates a file or directory.
  */
 static int
 prov_tool(struct prov *pv, const struct prov_tool *pt)
 {
 	const struct sandbox_prov	*sp = pv->pv_sp;
+	const char			*home = sp->sp_as.sa_home;
+	FILE				*fp;
 	char				*body = NULL, *shown = NULL;
-	int				 fd = pv->pv_home, r;
+	size_t				 len;
+	int				 fd = pv->pv_home, r, want;
 
+	want = sp->sp_restricted || (sp->sp_ca_pem != NULL && pt->pt_ca);
 	if (pt->pt_dir != NULL &&
-	    (r = prov_opendir(pv, pt->pt_dir, sp->sp_restricted, &fd)) != 0)
+	    (r = prov_opendir(pv, pt->pt_dir, want, &fd)) != 0)
 		return (r == 1 ? 0 : -1);
-	if ((sp->sp_restricted &&
-	    asprintf(&body, pt->pt_body, sp->sp_proxy_url) == -1) ||
-	    (pt->pt_dir != NULL ? asprintf(&shown, "%s/%s", pt->pt_dir,
-	    pt->pt_name) == -1 : (shown = strdup(pt->pt_name)) == NULL)) {
-		if (fd != pv->pv_home)
-			close(fd);
-		return (prov_error(pv, "out of memory"));
+	if (want) {
+		if ((fp = open_memstream(&body, &len)) == NULL)
+			goto nomem;
+		if (pt->pt_head != NULL)
+			fputs(pt->pt_head, fp);
+		if (sp->sp_restricted)
+			fprintf(fp, pt->pt_proxy, sp->sp_proxy_url, home);
+		if (sp->sp_ca_pem != NULL && pt->pt_ca != NULL)
+			fprintf(fp, pt->pt_ca, sp->sp_proxy_url, home);
+		if (fclose(fp) == EOF) {
+			free(body);
+			body = NULL;
+			goto nomem;
+		}
 	}
+	if (pt->pt_dir != NULL ? asprintf(&shown, "%s/%s", pt->pt_dir,
+	    pt->pt_name) == -1 : (shown = strdup(pt->pt_name)) == NULL)
+		goto nomem;
 	r = prov_edit(pv, fd, pt->pt_name, shown, body, pt->pt_top,
-	    pt->pt_section, sp->sp_restricted);
+	    pt->pt_section, want);
 	free(shown);
 	free(body);
 	if (fd != pv->pv_home)
 		close(fd);
+	return (r);
+nomem:
+	free(body);
+	if (fd != pv->pv_home)
+		close(fd);
+	return (prov_error(pv, "out of memory"));
+}
+
+/* Remove a file of ours that is no longer wanted; gone already is fine. */
+static int
+prov_unlink(struct prov *pv, int dirfd, const char *name, const char *shown)
+{
+	if (unlinkat(dirfd, name, 0) == -1 && errno != ENOENT)
+		return (prov_error(pv, "%s: %s", shown, strerror(errno)));
+	return (0);
+}
+
+/* ~/.sbx/connect, ssh's ProxyCommand. */
+static int
+prov_connect_write(struct prov *pv, int dirfd)
+{
+	char	*text;
+	int	 r;
+
+	if (asprintf(&text, prov_connect, (unsigned)pv->pv_sp->sp_port) == -1)
+		return (prov_error(pv, "out of memory"));
+	r = prov_write(pv, dirfd, "connect", PROV_CONNECT, text,
+	    PROV_EXEC_MODE);
+	free(text);
+	return (r);
+}
+
+/*
+ * ~/.sbx/ca.pem, the ca-file's certificates, and ~/.sbx/ca-bundle.pem,
+ * the system's bundle (read as the user: it is readable by all) with
+ * them: the clients that take one file get the public CAs too.
+ */
+static int
+prov_ca(struct prov *pv, int dirfd)
+{
+	const char	*pem = pv->pv_sp->sp_ca_pem;
+	FILE		*in, *fp;
+	char		*bundle, buf[8192];
+	size_t		 len, n, i;
+	int		 r;
+
+	if (prov_write(pv, dirfd, "ca.pem", SANDBOX_CA_CERTS, pem,
+	    PROV_CA_MODE) == -1)
+		return (-1);
+	if ((fp = open_memstream(&bundle, &len)) == NULL)
+		return (prov_error(pv, "out of memory"));
+	for (i = 0; i < nitems(prov_system_cas); i++) {
+		if ((in = fopen(prov_system_cas[i], "re")) == NULL)
+			continue;
+		while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+			fwrite(buf, 1, n, fp);
+		fclose(in);
+		fputc('\n', fp);
+		break;
+	}
+	fputs(pem, fp);
+	if (fclose(fp) == EOF) {
+		free(bundle);
+		return (prov_error(pv, "out of memory"));
+	}
+	r = prov_write(pv, dirfd, "ca-bundle.pem", SANDBOX_CA_BUNDLE, bundle,
+	    PROV_CA_MODE);
+	free(bundle);
 	return (r);
 }
 
@@ -405,32 +556,28 @@ prov_tool(struct prov *pv, const struct prov_tool *pt)
 static char *
 prov_env(const struct sandbox_prov *sp)
 {
-	static const char	*vars[] = {
-		"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"
-	};
 	FILE			*fp;
-	char			*text, *tmp;
+	char			*text, **env, *eq;
 	size_t			 len, i;
 
-	if (asprintf(&tmp, "%s/tmp", sp->sp_as.sa_home) == -1)
+	if ((env = sandbox_env(sp->sp_as.sa_home, sp->sp_restricted,
+	    sp->sp_port, sp->sp_ca_pem != NULL)) == NULL)
 		return (NULL);
 	if ((fp = open_memstream(&text, &len)) == NULL) {
-		free(tmp);
+		sandbox_env_free(env);
 		return (NULL);
 	}
 	fputs("# The sandbox environment, sourced by the shell profiles.\n"
-	    "# Written by sbxd: changes here are lost.\nexport TMPDIR=", fp);
-	prov_quote(fp, tmp);
-	fputc('\n', fp);
-	for (i = 0; sp->sp_restricted && i < sizeof(vars) / sizeof(*vars);
-	    i++) {
-		fprintf(fp, "export %s=", vars[i]);
-		prov_quote(fp, sp->sp_proxy_url);
+	    "# Written by sbxd: changes here are lost.\n", fp);
+	for (i = 0; env[i] != NULL; i++) {
+		eq = strchr(env[i], '=');
+		fprintf(fp, "export %.*s=", (int)(eq - env[i]), env[i]);
+		prov_quote(fp, eq + 1);
 		fputc('\n', fp);
 	}
 	if (sp->sp_restricted)
 		fputs("unset NO_PROXY no_proxy\n", fp);
-	free(tmp);
+	sandbox_env_free(env);
 	if (fclose(fp) == EOF) {
 		free(text);
 		return (NULL);

@@ -361,3 +361,63 @@ sandbox_user_del(struct sandbox_cmdlist *cl, int os, const char *user,
 	}
 	return (-1);
 }
+
+/*
+ * The sandbox environment, as NAME=VALUE strings (NULL-terminated, for
+ * sandbox_env_free), the same for every job of the sandbox and for its
+ * shells (env.sh): TMPDIR; for a restricted sandbox the proxy (loopback
+ * included: the proxy refuses it unless the policy allows it), in both
+ * cases, and for Node's own fetch; with a ca-file, the bundle of the
+ * system's and its certificates for OpenSSL, curl, git, Python's
+ * requests and pip, and its certificates for Node.  NULL if memory ran
+ * out.
+ */
+char **
+sandbox_env(const char *home, int restricted, in_port_t port, int ca)
+{
+	static const char	*proxyvars[] = { "HTTP_PROXY", "HTTPS_PROXY",
+				    "http_proxy", "https_proxy" };
+	static const char	*bundlevars[] = { "SSL_CERT_FILE",
+				    "CURL_CA_BUNDLE", "GIT_SSL_CAINFO",
+				    "REQUESTS_CA_BUNDLE", "PIP_CERT" };
+	char			**env;
+	size_t			 i, n = 0;
+	int			 r = 0;
+
+	if ((env = calloc(1 + nitems(proxyvars) + 1 + nitems(bundlevars) +
+	    1 + 1, sizeof(*env))) == NULL)
+		return (NULL);
+	if (asprintf(&env[n++], "TMPDIR=%s/tmp", home) == -1)
+		goto fail;
+	for (i = 0; restricted && i < nitems(proxyvars); i++)
+		if (asprintf(&env[n++], "%s=http://127.0.0.1:%u",
+		    proxyvars[i], port) == -1)
+			goto fail;
+	if (restricted && (env[n++] = strdup("NODE_USE_ENV_PROXY=1")) == NULL)
+		goto fail;
+	for (i = 0; ca && i < nitems(bundlevars); i++)
+		if (asprintf(&env[n++], "%s=%s/%s", bundlevars[i], home,
+		    SANDBOX_CA_BUNDLE) == -1)
+			goto fail;
+	if (ca)
+		r = asprintf(&env[n++], "NODE_EXTRA_CA_CERTS=%s/%s", home,
+		    SANDBOX_CA_CERTS);
+	if (r == -1)
+		goto fail;
+	return (env);
+fail:
+	env[n - 1] = NULL;	/* asprintf left it undefined */
+	sandbox_env_free(env);
+	return (NULL);
+}
+
+/* Free an environment from sandbox_env or sandbox_as. */
+void
+sandbox_env_free(char **env)
+{
+	size_t	 i;
+
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		free(env[i]);
+	free(env);
+}

@@ -123,6 +123,8 @@ config_free(struct sbxd_config *conf)
 	free(conf->sc_pfmon.pm_interface);
 	free(conf->sc_sandbox.sbc_home);
 	free(conf->sc_sandbox.sbc_shell);
+	free(conf->sc_sandbox.sbc_ca_file);
+	free(conf->sc_sandbox.sbc_ca_pem);
 	free(conf->sc_sandbox.sbc_policy);
 	free(conf->sc_sandbox.sbc_fw_table);
 	free(conf->sc_sandbox.sbc_fw_anchor);
@@ -317,6 +319,10 @@ config_print_sandbox(FILE *fp, struct sandbox_conf *sbc)
 	config_print_string(fp, sbc->sbc_home);
 	fprintf(fp, "\nsandbox shell ");
 	config_print_string(fp, sbc->sbc_shell);
+	if (sbc->sbc_ca_file != NULL) {
+		fprintf(fp, "\nsandbox ca-file ");
+		config_print_string(fp, sbc->sbc_ca_file);
+	}
 	fprintf(fp, "\nsandbox policy ");
 	config_print_string(fp, sbc->sbc_policy);
 	if (sbc->sbc_firewall == SANDBOX_FW_NFTABLES) {

@@ -23,6 +23,10 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "config.h"
 #include "log.h"
 #include "sbxd.h"
@@ -94,6 +98,8 @@ static int		 add_nameserver(const char *, long long);
 static int		 add_listen(const char *, long long, const char *,
 			    long long);
 static int		 check_abspath(const char *, char *, char **);
+static int		 default_home(struct sbxd_config *);
+static int		 load_ca(const char *, char **);
 static int		 check_ident(const char *, char *);
 static int		 check_nflog(const char *, int *);
 static int		 nomem(void);
@@ -119,7 +125,7 @@ typedef struct {
 
 %}
 
-%token	ACCESS ALLOW ANCHOR BLOCK BUFFER CGROUP CHECK CONNECT CONTROL
+%token	ACCESS ALLOW ANCHOR BLOCK BUFFER CAFILE CGROUP CHECK CONNECT CONTROL
 %token	CPUWEIGHT DEFAULT FIREWALL GROUP HEADER HOME HOSTSFILE IDLE INCLUDE
 %token	INTERFACE LEVEL LIMIT LIMITS LISTEN LOG LOOPBACK MAX MEMORY
 %token	NAMESERVER NFTABLES NO ON PF PFMON PIDFILE POLICY PORT PORTRANGE
@@ -338,6 +344,17 @@ sandboxopt	: MAX SESSIONS NUMBER		{
 		| SHELL STRING			{
 			if (check_abspath("sandbox shell", $2,
 			    &conf->sc_sandbox.sbc_shell) == -1)
+				YYERROR;
+			conf->sc_sandbox.sbc_enabled = 1;
+		}
+		| CAFILE STRING			{
+			if (check_abspath("sandbox ca-file", $2,
+			    &conf->sc_sandbox.sbc_ca_file) == -1)
+				YYERROR;
+			free(conf->sc_sandbox.sbc_ca_pem);
+			conf->sc_sandbox.sbc_ca_pem = NULL;
+			if (load_ca(conf->sc_sandbox.sbc_ca_file,
+			    &conf->sc_sandbox.sbc_ca_pem) == -1)
 				YYERROR;
 			conf->sc_sandbox.sbc_enabled = 1;
 		}
@@ -653,6 +670,7 @@ static const struct keywords keywords[] = {
 	{ "anchor",		ANCHOR },
 	{ "block",		BLOCK },
 	{ "buffer",		BUFFER },
+	{ "ca-file",		CAFILE },
 	{ "cgroup",		CGROUP },
 	{ "check",		CHECK },
 	{ "connect",		CONNECT },
@@ -1205,16 +1223,9 @@ parse_config(const char *filename, json_t *errs)
 	nerr = file->errors;
 	popfile();
 	/* Homes are in the state directory unless sandbox home says. */
-	if (nerr == 0 && !conf->sc_sandbox.sbc_home_set) {
-		free(conf->sc_sandbox.sbc_home);
-		if (asprintf(&conf->sc_sandbox.sbc_home, "%s%shome",
-		    conf->sc_state, conf->sc_state[strlen(conf->sc_state) - 1] ==
-		    '/' ? "" : "/") == -1) {
-			conf->sc_sandbox.sbc_home = NULL;
-			parse_nomem = 1;
-			nerr++;
-		}
-	}
+	if (nerr == 0 && !conf->sc_sandbox.sbc_home_set &&
+	    default_home(conf) == -1)
+		nerr++;
 	/* Sandboxes need their policy; "default" when none is named. */
 	if (nerr == 0 && conf->sc_sandbox.sbc_enabled &&
 	    config_policy_find(conf, conf->sc_sandbox.sbc_policy) == NULL) {
@@ -1240,6 +1251,27 @@ parse_config(const char *filename, json_t *errs)
 		return (NULL);
 	}
 	return (conf);
+}
+
+/* Sandbox homes in the state directory (made absolute already). */
+static int
+default_home(struct sbxd_config *c)
+{
+	const char	*st = c->sc_state;
+	size_t		 len = strlen(st);
+	char		*home;
+
+	while (len > 1 && st[len - 1] == '/')
+		len--;
+	if (len > 2 && strcmp(st + len - 2, "/.") == 0)
+		len -= 2;
+	if (asprintf(&home, "%.*s/home", len == 1 ? 0 : (int)len, st) == -1) {
+		parse_nomem = 1;
+		return (-1);
+	}
+	free(c->sc_sandbox.sbc_home);
+	c->sc_sandbox.sbc_home = home;
+	return (0);
 }
 
 static int
@@ -1465,6 +1497,60 @@ check_abspath(const char *what, char *s, char **dst)
 	free(*dst);
 	*dst = s;
 	return (0);
+}
+
+/*
+ * The certificates of a sandbox ca-file, read now (as root: sandboxes
+ * get a copy, as they may not read the file) and checked with OpenSSL:
+ * PEM certificates only, at least one, at most SANDBOX_CA_MAX bytes.
+ */
+static int
+load_ca(const char *path, char **pem)
+{
+	BIO		*bio = NULL;
+	X509		*x;
+	FILE		*fp;
+	char		*buf = NULL;
+	size_t		 len;
+	int		 n = 0, ret = -1;
+
+	if ((fp = fopen(path, "re")) == NULL) {
+		yyerror("sandbox ca-file \"%s\": %s", path, strerror(errno));
+		return (-1);
+	}
+	if ((buf = calloc(1, SANDBOX_CA_MAX + 1)) == NULL) {
+		fclose(fp);
+		return (nomem());
+	}
+	len = fread(buf, 1, SANDBOX_CA_MAX + 1, fp);
+	if (ferror(fp))
+		yyerror("sandbox ca-file \"%s\": %s", path, strerror(errno));
+	else if (len > SANDBOX_CA_MAX)
+		yyerror("sandbox ca-file \"%s\": larger than %d bytes", path,
+		    SANDBOX_CA_MAX);
+	else if (memchr(buf, '\0', len) != NULL)
+		yyerror("sandbox ca-file \"%s\": not PEM text", path);
+	else if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL)
+		nomem();
+	else {
+		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+			X509_free(x);
+			n++;
+		}
+		ERR_clear_error();
+		if (n == 0)
+			yyerror("sandbox ca-file \"%s\": no PEM certificate",
+			    path);
+		else {
+			*pem = buf;
+			buf = NULL;
+			ret = 0;
+		}
+	}
+	BIO_free(bio);
+	free(buf);
+	fclose(fp);
+	return (ret);
 }
 
 /* A firewall table or anchor name the backend accepts.  Frees s. */

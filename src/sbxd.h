@@ -69,6 +69,7 @@
 					   else can take a sandbox's
 					   listener, even while sbxd is down */
 #define SANDBOX_HOME		"/var/lib/sbxd/home"
+#define SANDBOX_CA_MAX		(256 * 1024)	/* a sandbox ca-file */
 #define SANDBOX_SHELL		"/bin/bash"
 #define SANDBOX_FW_TABLE	"sbxd"	/* nftables: table inet sbxd */
 #define SANDBOX_FW_ANCHOR	"com.apple/sbx"	/* pf: a child of com.apple,
@@ -221,6 +222,8 @@ struct sandbox_conf {
 	char				*sbc_home;
 	int				 sbc_home_set;	/* else below sc_state */
 	char				*sbc_shell;
+	char				*sbc_ca_file;	/* NULL: none */
+	char				*sbc_ca_pem;	/* its certificates */
 	char				*sbc_policy;	/* for create without
 							   --policy */
 	enum sandbox_fw			 sbc_firewall;

@@ -30,7 +30,7 @@ ns_setup
 ns_peer_setup "$SRV" fd00:214::1
 sandbox_name SB a
 GROUP=$((6000 + $$ % 1000))
-uid_block 61060 61099
+uid_block 61060 61079
 LP=$(free_port)
 cat >"$T/hosts" <<EOF2
 $SRV allowed.test blocked.test
@@ -45,7 +45,7 @@ wait_for grep -q ready "$T/peer.http" || fail "http peer"
 sed -e '/^state_dir =/d' -e '/^state /d' -e '/^control socket/d' \
     -e "s/nflog:[0-9]*/nflog:$GROUP/" \
     -e "s/^sandbox uid-range .*/sandbox uid-range $UID_LO $UID_HI/" \
-    -e "s/^sandbox port-range .*/sandbox port-range 980 999/" \
+    -e "s/^sandbox port-range .*/sandbox port-range 980 989/" \
     -e "s/table \"sbxd\"/table \"sbxt$$\"/" \
     -e "s/port 3128/port $LP/" \
     -e 's/^\tallow ".github.com".*/\tprivate yes\n\tallow "allowed.test"/' \

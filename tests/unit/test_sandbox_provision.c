@@ -36,7 +36,8 @@
 /* Every file provisioning may write, below the home. */
 static const char *t_files[] = {
 	".sbx/env.sh", ".bashrc", ".profile", ".zshrc", ".zprofile",
-	".gitconfig", ".npmrc", ".config/pip/pip.conf"
+	".gitconfig", ".npmrc", ".config/pip/pip.conf", ".wgetrc",
+	".ssh/config", ".sbx/connect", ".sbx/ca.pem", ".sbx/ca-bundle.pem"
 };
 #define T_NFILES	(sizeof(t_files) / sizeof(*t_files))
 
@@ -115,6 +116,7 @@ setup(struct sandbox_prov *sp)
 	sp->sp_as.sa_shell = "/bin/sh";
 	sp->sp_restricted = 1;
 	sp->sp_proxy_url = T_URL;
+	sp->sp_port = 3128;
 	return (0);
 }
 
@@ -312,7 +314,30 @@ test_restricted(void)
 	CHECK(strstr(text, "export http_proxy='" T_URL "'\n") != NULL);
 	CHECK(strstr(text, "export https_proxy='" T_URL "'\n") != NULL);
 	CHECK(strstr(text, "unset NO_PROXY no_proxy\n") != NULL);
+	CHECK(strstr(text, "export NODE_USE_ENV_PROXY='1'\n") != NULL);
+	CHECK(strstr(text, "SSL_CERT_FILE") == NULL);
 	free(text);
+	text = NULL;
+	CHECK((text = t_read(home, ".wgetrc")) != NULL);
+	CHECK_STR(text, "# >>> sbxd >>>\nuse_proxy = on\nhttp_proxy = " T_URL
+	    "\nhttps_proxy = " T_URL "\n# <<< sbxd <<<\n");
+	free(text);
+	free(want);
+	CHECK(asprintf(&want, "# >>> sbxd >>>\nHost *\n\tProxyCommand "
+	    "/bin/bash %s/.sbx/connect %%h %%p\n# <<< sbxd <<<\n", home) != -1);
+	CHECK((text = t_read(home, ".ssh/config")) != NULL);
+	CHECK_STR(text, want);
+	free(text);
+	CHECK(t_stat(home, ".ssh", &st) == 0 && S_ISDIR(st.st_mode));
+	CHECK_INT(st.st_mode & 07777, 0700);
+	CHECK((text = t_read(home, ".sbx/connect")) != NULL);
+	CHECK(strncmp(text, "#!/bin/bash\n", 12) == 0);
+	CHECK(strstr(text, "exec 3<>/dev/tcp/127.0.0.1/3128 ") != NULL);
+	free(text);
+	CHECK(t_stat(home, ".sbx/connect", &st) == 0);
+	CHECK_INT(st.st_mode & 07777, 0700);
+	free(want);
+	CHECK(asprintf(&want, "export TMPDIR='%s/tmp'\n", home) != -1);
 	text = NULL;
 	CHECK(t_stat(home, ".sbx", &st) == 0 && S_ISDIR(st.st_mode));
 	CHECK_INT(st.st_mode & 07777, 0700);
@@ -350,6 +375,9 @@ test_restricted(void)
 	CHECK(t_stat(home, ".npmrc", &st) == -1 && errno == ENOENT);
 	CHECK(t_stat(home, ".config/pip/pip.conf", &st) == -1 &&
 	    errno == ENOENT);
+	CHECK(t_stat(home, ".wgetrc", &st) == -1 && errno == ENOENT);
+	CHECK(t_stat(home, ".ssh/config", &st) == -1 && errno == ENOENT);
+	CHECK(t_stat(home, ".sbx/connect", &st) == -1 && errno == ENOENT);
 	CHECK((text = t_read(home, ".sbx/env.sh")) != NULL);
 	CHECK(strstr(text, want) != NULL);
 	t_snap_take(snap);
@@ -370,6 +398,104 @@ end:
 	if (ret == -1)
 		fprintf(stderr, "  provision: %s\n", err);
 	t_snap_free(snap);
+	free(text);
+	free(want);
+	teardown();
+	return (ret);
+}
+
+/*
+ * With a ca-file: its certificates, the system's bundle with them, and
+ * every client told, restricted or not; without, all of it goes.
+ */
+static int
+test_ca(void)
+{
+	static const char	*pem = "-----BEGIN CERTIFICATE-----\nTEST\n"
+				    "-----END CERTIFICATE-----\n";
+	struct sandbox_prov	 sp;
+	struct stat		 st;
+	char			 err[256], *text = NULL, *want = NULL;
+	const char		*p;
+	int			 ret = -1;
+
+	CHECK(setup(&sp) == 0);
+	sp.sp_ca_pem = pem;
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
+	CHECK((text = t_read(home, ".sbx/ca.pem")) != NULL);
+	CHECK_STR(text, pem);
+	free(text);
+	CHECK(t_stat(home, ".sbx/ca.pem", &st) == 0);
+	CHECK_INT(st.st_mode & 07777, 0644);
+	CHECK((text = t_read(home, ".sbx/ca-bundle.pem")) != NULL);
+	CHECK(strlen(text) >= strlen(pem) &&
+	    strcmp(text + strlen(text) - strlen(pem), pem) == 0);
+	if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
+		CHECK(t_count(text, "-----BEGIN CERTIFICATE-----") > 10);
+	free(text);
+	CHECK((text = t_read(home, ".sbx/env.sh")) != NULL);
+	for (p = "SSL_CERT_FILE\0CURL_CA_BUNDLE\0GIT_SSL_CAINFO\0"
+	    "REQUESTS_CA_BUNDLE\0PIP_CERT\0"; *p != '\0'; p += strlen(p) + 1) {
+		free(want);
+		CHECK(asprintf(&want, "export %s='%s/.sbx/ca-bundle.pem'\n", p,
+		    home) != -1);
+		CHECK(strstr(text, want) != NULL);
+	}
+	free(want);
+	CHECK(asprintf(&want, "export NODE_EXTRA_CA_CERTS='%s/.sbx/ca.pem'\n",
+	    home) != -1);
+	CHECK(strstr(text, want) != NULL);
+	free(text);
+	free(want);
+	CHECK(asprintf(&want, "# >>> sbxd >>>\n[http]\n\tproxy = " T_URL
+	    "\n\tsslCAInfo = %s/.sbx/ca-bundle.pem\n# <<< sbxd <<<\n",
+	    home) != -1);
+	CHECK((text = t_read(home, ".gitconfig")) != NULL);
+	CHECK_STR(text, want);
+	free(text);
+	free(want);
+	CHECK(asprintf(&want, "cert = %s/.sbx/ca-bundle.pem\n", home) != -1);
+	CHECK((text = t_read(home, ".config/pip/pip.conf")) != NULL);
+	CHECK(strstr(text, want) != NULL);
+	free(text);
+	free(want);
+	CHECK(asprintf(&want, "cafile=%s/.sbx/ca-bundle.pem\n", home) != -1);
+	CHECK((text = t_read(home, ".npmrc")) != NULL);
+	CHECK(strstr(text, want) != NULL);
+	free(text);
+	free(want);
+	CHECK(asprintf(&want, "ca_certificate = %s/.sbx/ca-bundle.pem\n",
+	    home) != -1);
+	CHECK((text = t_read(home, ".wgetrc")) != NULL);
+	CHECK(strstr(text, want) != NULL);
+	free(text);
+
+	/* Open: the certificates stay, the proxy goes. */
+	sp.sp_restricted = 0;
+	sp.sp_proxy_url = NULL;
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
+	free(want);
+	CHECK(asprintf(&want, "# >>> sbxd >>>\n[http]\n\tsslCAInfo = "
+	    "%s/.sbx/ca-bundle.pem\n# <<< sbxd <<<\n", home) != -1);
+	CHECK((text = t_read(home, ".gitconfig")) != NULL);
+	CHECK_STR(text, want);
+	free(text);
+	text = NULL;
+	CHECK(t_stat(home, ".ssh/config", &st) == -1 && errno == ENOENT);
+
+	/* No ca-file: all of it goes. */
+	sp.sp_ca_pem = NULL;
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
+	CHECK(t_stat(home, ".sbx/ca.pem", &st) == -1 && errno == ENOENT);
+	CHECK(t_stat(home, ".sbx/ca-bundle.pem", &st) == -1 &&
+	    errno == ENOENT);
+	CHECK(t_stat(home, ".gitconfig", &st) == -1 && errno == ENOENT);
+	CHECK((text = t_read(home, ".sbx/env.sh")) != NULL);
+	CHECK(strstr(text, "CA") == NULL && strstr(text, "CERT") == NULL);
+	ret = 0;
+end:
+	if (ret == -1)
+		fprintf(stderr, "  provision: %s\n", err);
 	free(text);
 	free(want);
 	teardown();
@@ -540,12 +666,13 @@ static int
 t_owned(uid_t uid, gid_t gid)
 {
 	static const char	*dirs[] = { ".sbx", "tmp", ".config",
-				    ".config/pip" };
+				    ".config/pip", ".ssh" };
 	struct stat		 st;
 	size_t			 i;
 	int			 bad = 0;
 
-	for (i = 0; i < T_NFILES; i++)
+	/* All but the last two, written only with a ca-file. */
+	for (i = 0; i < T_NFILES - 2; i++)
 		if (t_stat(home, t_files[i], &st) == -1 ||
 		    st.st_uid != uid || st.st_gid != gid)
 			bad++;
@@ -641,6 +768,7 @@ t_user_signal(int sig)
 /* Provisioning as the user itself: what a home's owner may do. */
 static const struct unit_test user_tests[] = {
 	{ "restricted", test_restricted },
+	{ "ca", test_ca },
 	{ "user_lines", test_user_lines },
 	{ "symlinks", test_symlinks },
 };
