@@ -7,7 +7,8 @@
 # ~/.sbx/blocked.log whose command, run as written, lets the same
 # request through; a link put in its place is not written through.  A
 # direct connection, as ssh makes, is refused within
-# a second, raises one pfmon.block and its own blocked.log line.  A
+# a second, raises one pfmon.block and its own blocked.log line; ssh,
+# through its ProxyCommand, gets the proxy's refusal at once.  A
 # development server in the sandbox answers root.  rm removes it all.
 # Needs root (namespaces, users, nftables, NFLOG).
 . "${top_srcdir:-.}/tests/regress/lib.sh"
@@ -108,12 +109,15 @@ read -r what errno took <"$T/direct"
     fail "direct TCP not refused: $(cat "$T/direct")"
 awk -v t="$took" 'BEGIN { exit !(t < 1) }' ||
     fail "direct TCP refused after $took s"
+# ssh goes through the proxy (its ProxyCommand), which refuses port 22
+# at once and says why.
 if command -v ssh >/dev/null; then
 	start=$(date +%s)
 	ctl exec "$SB" -- ssh -o BatchMode=yes -o ConnectTimeout=30 \
 	    -o StrictHostKeyChecking=no "$SRV" true >"$T/ssh" 2>&1 &&
 	    fail "ssh connected"
-	grep -q "Connection refused" "$T/ssh" || fail "ssh: $(cat "$T/ssh")"
+	grep -q "sbxd proxy: HTTP/1.1 403" "$T/ssh" ||
+	    fail "ssh: $(cat "$T/ssh")"
 	[ $(($(date +%s) - start)) -le 5 ] || fail "ssh took long to fail"
 fi
 wait_for python3 -c "import json, sys
