@@ -58,6 +58,8 @@ static void	proxy_accept_errorcb(struct evconnlistener *, void *);
 static void	proxy_resumecb(evutil_socket_t, short, void *);
 static void	proxy_refuse(int, const char *);
 static int	proxy_listener_port(in_port_t);
+static int	proxy_own_listener(struct sockaddr_storage *, socklen_t *);
+static const void *proxy_sockaddr_addr(const struct sockaddr_storage *);
 static void	proxy_ctl_rule(struct control_req *, json_t *, int);
 static void	proxy_ctl_allow(struct control_req *, json_t *);
 static void	proxy_ctl_deny(struct control_req *, json_t *);
@@ -576,6 +578,17 @@ proxy_judge(struct proxy_session *ps, const char **why, const char **rule)
 	const struct policy_rule	*ru;
 	enum policy_action		 action;
 
+	/*
+	 * An address of ours on a listener's port is refused before any
+	 * rule, so that the refusal never advises a rule: none would help.
+	 */
+	if (rq->rq_host.h_family != 0 && util_addr_parse(rq->rq_host.h_name,
+	    rq->rq_port, &ps->ps_up_ss, &ps->ps_up_sslen) == 0 &&
+	    proxy_own_listener(&ps->ps_up_ss, &ps->ps_up_sslen)) {
+		*rule = NULL;
+		*why = "own-listener";
+		return (-1);
+	}
 	ru = policy_match(&pr->pr_policy->pol_body, pr->pr_extra,
 	    &rq->rq_host, rq->rq_port, &action);
 	*rule = ru != NULL ? policy_rule_text(ru) : "default";
@@ -613,21 +626,16 @@ proxy_judge_addr(struct proxy_session *ps, struct sockaddr_storage *ss,
 	int				 local;
 
 	*rule = NULL;
-	util_sockaddr_unmap(ss, sslen);
-	if (ss->ss_family == AF_INET)
-		addr = &((const struct sockaddr_in *)ss)->sin_addr;
-	else if (ss->ss_family == AF_INET6)
-		addr = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-	else {
+	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6) {
 		*why = "bad-address";
 		return (-1);
 	}
-	local = util_addr_local(ss->ss_family, addr);
-	if (local && proxy_listener_port(util_sockaddr_port(
-	    (struct sockaddr *)ss))) {
+	if (proxy_own_listener(ss, sslen)) {
 		*why = "own-listener";
 		return (-1);
 	}
+	addr = proxy_sockaddr_addr(ss);
+	local = util_addr_local(ss->ss_family, addr);
 	if (policy_addr_check(&pr->pr_policy->pol_body, pr->pr_extra,
 	    ss->ss_family, addr, util_sockaddr_port((struct sockaddr *)ss),
 	    local, why, &ru) == -1) {
@@ -635,6 +643,29 @@ proxy_judge_addr(struct proxy_session *ps, struct sockaddr_storage *ss,
 		return (-1);
 	}
 	return (0);
+}
+
+/* The address inside ss, AF_INET or AF_INET6. */
+static const void *
+proxy_sockaddr_addr(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (&((const struct sockaddr_in *)ss)->sin_addr);
+	return (&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+/*
+ * Whether ss, once an address that carries an IPv4 one has become it,
+ * is an address of this host on the port of one of our listeners.
+ */
+static int
+proxy_own_listener(struct sockaddr_storage *ss, socklen_t *sslen)
+{
+	util_sockaddr_unmap(ss, sslen);
+	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
+		return (0);
+	return (util_addr_local(ss->ss_family, proxy_sockaddr_addr(ss)) &&
+	    proxy_listener_port(util_sockaddr_port((struct sockaddr *)ss)));
 }
 
 /* Whether one of our listeners has port, on any address. */

@@ -70,6 +70,31 @@ enum proxy_state {
 #define PROXY_F_UP_EOF		0x0080	/* upstream closed its side */
 #define PROXY_F_TIMER_HEAD	0x0100	/* the timer is the head deadline */
 
+/* A refusal, as proxy_advice explains it. */
+struct proxy_refusal {
+	const char			*rf_name;	/* sandbox or listener */
+	const char			*rf_policy;
+	const struct policy_body	*rf_pb;
+	const char			*rf_dest;	/* host:port as asked */
+	const char			*rf_host;	/* name or address */
+	int				 rf_family;	/* of rf_host; 0: name */
+	uint16_t			 rf_port;
+	const char			*rf_reason;	/* X-Sbx-Block */
+	const char			*rf_rule;	/* deciding rule,
+							   "default" or NULL */
+	int				 rf_runtime;	/* rf_rule is a runtime
+							   one */
+	const char			*rf_addr;	/* the refused address
+							   of a name, or NULL */
+	int				 rf_addr_family;
+};
+#define PROXY_ADVICE_MAX	512
+struct proxy_advice {
+	char				 pa_body[PROXY_ADVICE_MAX * 4];
+	char				 pa_cause[PROXY_ADVICE_MAX];
+	char				 pa_advice[PROXY_ADVICE_MAX];
+};
+
 /* One direction of a session (relayd's se_in, se_out). */
 struct proxy_side {
 	int				 fd;	/* -1 until connected */
@@ -104,6 +129,10 @@ struct proxy_session {
 	struct sockaddr_storage		 ps_up_ss;	/* connected to */
 	socklen_t			 ps_up_sslen;
 	char				 ps_dest[PROXY_HTTP_AUTHORITY_LEN];
+	char				 ps_refused[64]; /* first address of
+							   the name refused,
+							   "": none */
+	int				 ps_refused_family;
 	char				 ps_up_dest[PROXY_HTTP_AUTHORITY_LEN];
 	struct proxy_tunnel		*ps_tunnel;
 	struct proxy_pump		*ps_pump[2];	/* 0: request body,
@@ -255,5 +284,8 @@ void		 proxy_log_write(struct proxy_session *, const char *);
 
 /* proxy_tls.c */
 int	proxy_tls_sni(const uint8_t *, size_t, char *, size_t, const char **);
+
+/* proxy_advice.c */
+void	proxy_advice(const struct proxy_refusal *, struct proxy_advice *);
 
 #endif /* SBXD_PROXY_H */

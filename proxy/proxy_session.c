@@ -46,7 +46,7 @@
 					   local */
 #include "proxy.h"
 
-#define PROXY_BODY_MAX		1024	/* text of a refusal page */
+#define PROXY_BODY_MAX		2048	/* text of a refusal page */
 
 static uint64_t		 proxy_session_ids;
 
@@ -440,6 +440,7 @@ proxy_session_head(struct proxy_session *ps)
 	ps->ps_bytes_up = ps->ps_bytes_down = 0;
 	ps->ps_status = 0;
 	ps->ps_note = NULL;
+	ps->ps_refused[0] = '\0';
 	proxy_http_authority(&ps->ps_req.rq_host, ps->ps_req.rq_port, 0,
 	    ps->ps_dest, sizeof(ps->ps_dest));
 	proxy_session_decide(ps);
@@ -606,6 +607,9 @@ proxy_session_addr_next(struct proxy_session *ps, const char **why,
 			*why = w;
 			*rule = r;
 			first = 0;
+			ps->ps_refused_family = ps->ps_up_ss.ss_family;
+			util_addr_str((struct sockaddr *)&ps->ps_up_ss,
+			    ps->ps_refused, sizeof(ps->ps_refused));
 		}
 	}
 	ps->ps_ai_next = NULL;
@@ -834,14 +838,35 @@ proxy_session_block(struct proxy_session *ps, const char *reason,
 {
 	struct proxy_http_request	*rq = &ps->ps_req;
 	struct proxy_listener		*pr = ps->ps_listener;
+	struct proxy_refusal		 rf;
+	struct proxy_advice		 pa;
 	json_t				*ev;
-	char				 body[PROXY_BODY_MAX];
+
+	memset(&rf, 0, sizeof(rf));
+	rf.rf_name = pr->pr_sandbox != NULL ? pr->pr_sandbox : pr->pr_name;
+	rf.rf_policy = pr->pr_policy->pol_name;
+	rf.rf_pb = &pr->pr_policy->pol_body;
+	rf.rf_dest = ps->ps_dest;
+	rf.rf_host = rq->rq_host.h_name;
+	rf.rf_family = rq->rq_host.h_family;
+	rf.rf_port = rq->rq_port;
+	rf.rf_reason = reason;
+	rf.rf_rule = detail;
+	rf.rf_runtime = detail != NULL && pr->pr_extra != NULL &&
+	    policy_rules_find(pr->pr_extra, detail) != NULL;
+	if (ps->ps_refused[0] != '\0' && rq->rq_host.h_family == 0) {
+		rf.rf_addr = ps->ps_refused;
+		rf.rf_addr_family = ps->ps_refused_family;
+	}
+	proxy_advice(&rf, &pa);
 
 	proxy_stats.st_blocked++;
 	ev = proxy_session_event(ps);
-	json_object_update_new(ev, json_pack("{s:s, s:s, s:i, s:s, s:s?}",
-	    "method", rq->rq_method, "host", rq->rq_host.h_name,
-	    "port", rq->rq_port, "reason", reason, "detail", detail));
+	json_object_update_new(ev, json_pack("{s:s, s:s, s:i, s:s, s:s?, "
+	    "s:s?, s:s, s:s?}", "method", rq->rq_method, "host",
+	    rq->rq_host.h_name, "port", rq->rq_port, "reason", reason,
+	    "detail", detail, "address", rf.rf_addr, "cause", pa.pa_cause,
+	    "advice", pa.pa_advice[0] != '\0' ? pa.pa_advice : NULL));
 	events_publish("proxy.block", ev);
 	log_info("proxy: session %llu: %s: blocked %s %s: %s%s%s",
 	    (unsigned long long)ps->ps_id, ps->ps_client, rq->rq_method,
@@ -852,14 +877,7 @@ proxy_session_block(struct proxy_session *ps, const char *reason,
 		proxy_session_close(ps, reason);
 		return;
 	}
-	snprintf(body, sizeof(body), "sbxd: access to %s is blocked (%s%s%s)."
-	    "\nTo allow it, an administrator can run:\n"
-	    "  sbxctl allow %s %s\n", ps->ps_dest, reason,
-	    detail != NULL ? ": " : "", detail != NULL ? detail : "",
-	    pr->pr_sandbox != NULL ? pr->pr_sandbox : pr->pr_name,
-	    rq->rq_host.h_family == AF_INET6 ? ps->ps_dest :
-	    rq->rq_host.h_name);
-	proxy_session_respond(ps, 403, reason, body, 1);
+	proxy_session_respond(ps, 403, reason, pa.pa_body, 1);
 }
 
 /*

@@ -34,7 +34,7 @@
 #define SANDBOX_BLOCKED_DIR	".sbx"
 #define SANDBOX_BLOCKED_FILE	"blocked.log"
 #define SANDBOX_BLOCKED_MAX	(1024 * 1024)	/* then it starts again */
-#define SANDBOX_BLOCKED_LINE	1024
+#define SANDBOX_BLOCKED_LINE	2048
 
 static struct events_sub	*sandbox_blocked_proxy, *sandbox_blocked_pfmon;
 
@@ -94,15 +94,15 @@ sandbox_blocked_sandbox(json_t *ev, const char *type)
 }
 
 /*
- * "TIME proxy METHOD HOST:PORT blocked (REASON): ADVICE", the advice
- * the proxy gave, else the rule that would allow it.
+ * "TIME proxy METHOD HOST:PORT blocked (REASON): CAUSE; to allow it:
+ * ADVICE", as the proxy explained the refusal.
  */
 static void
 sandbox_blocked_proxycb(json_t *ev, void *arg __unused)
 {
 	struct sandbox	*sb;
-	const char	*host, *advice, *reason, *method;
-	char		 line[SANDBOX_BLOCKED_LINE], allow[512], dest[300];
+	const char	*host, *advice, *reason, *method, *cause;
+	char		 line[SANDBOX_BLOCKED_LINE], dest[300];
 	json_int_t	 port;
 
 	if ((sb = sandbox_blocked_sandbox(ev, "proxy.block")) == NULL)
@@ -111,6 +111,7 @@ sandbox_blocked_proxycb(json_t *ev, void *arg __unused)
 	port = json_integer_value(json_object_get(ev, "port"));
 	method = json_string_value(json_object_get(ev, "method"));
 	reason = json_string_value(json_object_get(ev, "reason"));
+	cause = json_string_value(json_object_get(ev, "cause"));
 	advice = json_string_value(json_object_get(ev, "advice"));
 	if (host == NULL)
 		host = "?";
@@ -119,15 +120,11 @@ sandbox_blocked_proxycb(json_t *ev, void *arg __unused)
 		    (long long)port);
 	else
 		snprintf(dest, sizeof(dest), "%s:%lld", host, (long long)port);
-	if (advice == NULL) {
-		snprintf(allow, sizeof(allow), "to allow it: sbxctl allow %s "
-		    "%s", sb->sb_name, dest);
-		advice = allow;
-	}
-	snprintf(line, sizeof(line), "%s proxy %s %s blocked (%s): %s\n",
-	    sandbox_blocked_time(ev),
-	    method != NULL ? method : "?", dest,
-	    reason != NULL ? reason : "?", advice);
+	snprintf(line, sizeof(line), "%s proxy %s %s blocked (%s): %s; %s%s\n",
+	    sandbox_blocked_time(ev), method != NULL ? method : "?", dest,
+	    reason != NULL ? reason : "?", cause != NULL ? cause : "refused",
+	    advice != NULL ? "to allow it: " : "no rule can allow it",
+	    advice != NULL ? advice : "");
 	sandbox_blocked_write(sb, line);
 }
 

@@ -1,0 +1,151 @@
+/*
+ * proxy_advice.c: what a refusal says.  The 403's body, the proxy.block
+ * event and a sandbox's blocked.log name the actual cause and the one
+ * change that would let the very request through, and never a change
+ * that is already made or would not work:
+ *
+ * - no rule matched, the policy blocks by default: "sbxctl allow NAME
+ *   HOST", with ":PORT" unless the port is one of the policy's ports
+ *   (a rule without a port allows only those);
+ * - a block rule (of the policy, or a runtime deny) decided: an allow
+ *   of exactly HOST:PORT, which beats any less specific rule; when the
+ *   block rule is that very pattern in the configuration, no runtime
+ *   rule can beat it, and the advice is to take it out;
+ * - a name or literal reached a loopback, private, multicast or
+ *   reserved address that the policy refuses: an allow of exactly that
+ *   ADDRESS:PORT, which admits this address and port and nothing else
+ *   (rather than "loopback yes" for the whole policy);
+ * - a port of one of sbxd's own listeners, a failed TLS check, an
+ *   unusable address: nothing a rule can change, and it says so.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "sbxd.h"
+#include "proxy.h"
+
+static void	proxy_advice_pattern(char *, size_t, const char *, int,
+		    uint16_t, int);
+
+/*
+ * Fill pa for the refusal rf: pa_body, the text of the 403; pa_cause,
+ * why, in words; and pa_advice, the one command or change, or "" when
+ * none can help.
+ */
+void
+proxy_advice(const struct proxy_refusal *rf, struct proxy_advice *pa)
+{
+	const char	*who = rf->rf_name, *pol = rf->rf_policy;
+	const char	*what = rf->rf_dest;
+	char		 pat[300], *cause = pa->pa_cause;
+	int		 i, inports = 0, same;
+
+	for (i = 0; i < rf->rf_pb->pb_nports; i++)
+		if (rf->rf_pb->pb_ports[i] == rf->rf_port)
+			inports = 1;
+	pa->pa_advice[0] = '\0';
+	if (strcmp(rf->rf_reason, "policy") == 0 && (rf->rf_rule == NULL ||
+	    strcmp(rf->rf_rule, "default") == 0)) {
+		proxy_advice_pattern(pat, sizeof(pat), rf->rf_host,
+		    rf->rf_family, rf->rf_port, !inports);
+		snprintf(cause, sizeof(pa->pa_cause), "no rule of policy \"%s\" allows "
+		    "it, and the policy blocks what no rule allows", pol);
+		snprintf(pa->pa_advice, sizeof(pa->pa_advice), "sbxctl allow "
+		    "%s %s", who, pat);
+	} else if (strcmp(rf->rf_reason, "policy") == 0) {
+		proxy_advice_pattern(pat, sizeof(pat), rf->rf_addr != NULL ?
+		    rf->rf_addr : rf->rf_host, rf->rf_addr != NULL ?
+		    rf->rf_addr_family : rf->rf_family, rf->rf_port, 1);
+		same = strcmp(pat, rf->rf_rule) == 0;
+		if (rf->rf_runtime)
+			snprintf(cause, sizeof(pa->pa_cause), "the runtime rule deny "
+			    "\"%s\" of %s blocks it", rf->rf_rule, who);
+		else
+			snprintf(cause, sizeof(pa->pa_cause), "the rule block \"%s\" "
+			    "of policy \"%s\" blocks it", rf->rf_rule, pol);
+		if (same && !rf->rf_runtime)
+			snprintf(pa->pa_advice, sizeof(pa->pa_advice), "take "
+			    "block \"%s\" out of policy \"%s\" in sbxd.conf, "
+			    "then run sbxctl reload", rf->rf_rule, pol);
+		else
+			snprintf(pa->pa_advice, sizeof(pa->pa_advice),
+			    "sbxctl allow %s %s", who, pat);
+	} else if (strcmp(rf->rf_reason, "loopback") == 0 ||
+	    strcmp(rf->rf_reason, "private") == 0 ||
+	    strcmp(rf->rf_reason, "multicast") == 0 ||
+	    strcmp(rf->rf_reason, "reserved") == 0) {
+		proxy_advice_pattern(pat, sizeof(pat), rf->rf_addr != NULL ?
+		    rf->rf_addr : rf->rf_host, rf->rf_addr != NULL ?
+		    rf->rf_addr_family : rf->rf_family, rf->rf_port, 1);
+		if (rf->rf_addr != NULL && rf->rf_family == 0)
+			snprintf(cause, sizeof(pa->pa_cause), "%s is %s, a %s address, "
+			    "which policy \"%s\" refuses%s", rf->rf_host,
+			    rf->rf_addr, rf->rf_reason, pol,
+			    strcmp(rf->rf_reason, "loopback") == 0 ?
+			    " (loopback no)" : strcmp(rf->rf_reason,
+			    "private") == 0 ? " (private no)" : "");
+		else
+			snprintf(cause, sizeof(pa->pa_cause), "it is a %s address, "
+			    "which policy \"%s\" refuses%s", rf->rf_reason, pol,
+			    strcmp(rf->rf_reason, "loopback") == 0 ?
+			    " (loopback no)" : strcmp(rf->rf_reason,
+			    "private") == 0 ? " (private no)" : "");
+		snprintf(pa->pa_advice, sizeof(pa->pa_advice), "sbxctl allow "
+		    "%s %s", who, pat);
+	} else if (strcmp(rf->rf_reason, "own-listener") == 0)
+		snprintf(cause, sizeof(pa->pa_cause), "its port is one of sbxd's own "
+		    "proxy listeners, which no rule can allow");
+	else if (strcmp(rf->rf_reason, "sni-mismatch") == 0)
+		snprintf(cause, sizeof(pa->pa_cause), "the TLS server name \"%s\" is "
+		    "not the host asked for; policy \"%s\" checks it (sni "
+		    "check)", rf->rf_rule != NULL ? rf->rf_rule : "", pol);
+	else if (strcmp(rf->rf_reason, "not-tls") == 0)
+		snprintf(cause, sizeof(pa->pa_cause), "what was sent to port 443 is "
+		    "not TLS; policy \"%s\" checks it (sni check)", pol);
+	else if (strcmp(rf->rf_reason, "no-address") == 0)
+		snprintf(cause, sizeof(pa->pa_cause), "%s has no address to connect "
+		    "to", rf->rf_host);
+	else
+		snprintf(cause, sizeof(pa->pa_cause), "%s%s%s", rf->rf_reason,
+		    rf->rf_rule != NULL ? ": " : "",
+		    rf->rf_rule != NULL ? rf->rf_rule : "");
+	if (pa->pa_advice[0] == '\0')
+		snprintf(pa->pa_body, sizeof(pa->pa_body), "sbxd: %s is "
+		    "blocked: %s.\n", what, cause);
+	else if (strncmp(pa->pa_advice, "sbxctl ", 7) == 0)
+		snprintf(pa->pa_body, sizeof(pa->pa_body), "sbxd: %s is "
+		    "blocked: %s.\nTo allow it, an administrator can run:\n"
+		    "  %s\n", what, cause, pa->pa_advice);
+	else
+		snprintf(pa->pa_body, sizeof(pa->pa_body), "sbxd: %s is "
+		    "blocked: %s.\nTo allow it, an administrator can %s.\n",
+		    what, cause, pa->pa_advice);
+}
+
+/*
+ * The allow pattern for host (a name, or an address of family, IPv6
+ * without brackets), with ":port" when withport.
+ */
+static void
+proxy_advice_pattern(char *buf, size_t len, const char *host, int family,
+    uint16_t port, int withport)
+{
+	if (family == AF_INET6 && withport)
+		snprintf(buf, len, "[%s]:%u", host, port);
+	else if (family == AF_INET6)
+		snprintf(buf, len, "[%s]", host);
+	else if (withport)
+		snprintf(buf, len, "%s:%u", host, port);
+	else
+		snprintf(buf, len, "%s", host);
+}
