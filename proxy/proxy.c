@@ -42,7 +42,6 @@ static int	proxy_reload(struct sbxd_config *, json_t *);
 static int	proxy_check(struct sbxd_config *, json_t *);
 static void	proxy_shutdown(void);
 static json_t	*proxy_status(void);
-static struct proxy_listener *proxy_listener_find(const char *);
 static struct proxy_listener *proxy_listener_find_addr(
 		    const struct sockaddr_storage *);
 static struct proxy_listener *proxy_listener_open(const char *,
@@ -51,7 +50,6 @@ static struct proxy_listener *proxy_listener_open(const char *,
 static void	proxy_listener_close(struct proxy_listener *);
 static int	proxy_listener_bind(struct proxy_listener *,
 		    struct sbxd_config *);
-static void	proxy_listener_load_rules(struct proxy_listener *);
 static void	proxy_acceptcb(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	proxy_accept_errorcb(struct evconnlistener *, void *);
@@ -60,10 +58,6 @@ static void	proxy_refuse(int, const char *);
 static int	proxy_listener_port(in_port_t);
 static int	proxy_own_listener(struct sockaddr_storage *, socklen_t *);
 static const void *proxy_sockaddr_addr(const struct sockaddr_storage *);
-static void	proxy_ctl_rule(struct control_req *, json_t *, int);
-static void	proxy_ctl_allow(struct control_req *, json_t *);
-static void	proxy_ctl_deny(struct control_req *, json_t *);
-static void	proxy_ctl_rules(struct control_req *, json_t *);
 static void	proxy_ctl_sessions(struct control_req *, json_t *);
 static void	proxy_raise_nofile(void);
 static size_t	proxy_listener_kmem(struct proxy_listener *);
@@ -88,21 +82,12 @@ const struct sbxd_component proxy_component = {
 	.cm_status = proxy_status,
 };
 
-static const struct control_field proxy_rule_fields[] = {
-	{ "listener", CONTROL_F_STRING | CONTROL_F_NEEDED },
-	{ "pattern", CONTROL_F_STRING | CONTROL_F_NEEDED },
-	{ NULL, 0 }
-};
-static const struct control_field proxy_rules_fields[] = {
-	{ "listener", CONTROL_F_STRING | CONTROL_F_NEEDED },
-	{ NULL, 0 }
-};
 static const struct control_field proxy_no_fields[] = { { NULL, 0 } };
 
 struct proxy_sessions		 proxy_sessions =
 				    TAILQ_HEAD_INITIALIZER(proxy_sessions);
 struct proxy_stats		 proxy_stats;
-static struct proxy_listeners	 proxy_listeners =
+struct proxy_listeners		 proxy_listeners =
 				    TAILQ_HEAD_INITIALIZER(proxy_listeners);
 static struct event		*proxy_ev_resume;
 static int			 proxy_nsessions_count(void);
@@ -121,9 +106,8 @@ proxy_init(struct sbxd_config *conf)
 	struct proxy_listen	*pl;
 	char			 name[64];
 
-	control_register("allow", proxy_ctl_allow, proxy_rule_fields);
-	control_register("deny", proxy_ctl_deny, proxy_rule_fields);
-	control_register("rules", proxy_ctl_rules, proxy_rules_fields);
+	if (proxy_rules_init() == -1)
+		return (-1);
 	control_register("sessions", proxy_ctl_sessions, proxy_no_fields);
 	proxy_ev_resume = evtimer_new(sbxd_env->sx_base, proxy_resumecb,
 	    NULL);
@@ -297,11 +281,12 @@ proxy_shutdown(void)
 		event_free(proxy_ev_resume);
 		proxy_ev_resume = NULL;
 	}
+	proxy_rules_shutdown();
 	proxy_dns_shutdown();
 	proxy_log_close();
 }
 
-static struct proxy_listener *
+struct proxy_listener *
 proxy_listener_find(const char *name)
 {
 	struct proxy_listener	*pr;
@@ -355,7 +340,7 @@ proxy_listener_open(const char *name, const struct sockaddr_storage *ss,
 		goto fail;
 	}
 	evconnlistener_set_error_cb(pr->pr_evl, proxy_accept_errorcb);
-	proxy_listener_load_rules(pr);
+	proxy_rules_load(pr);
 	TAILQ_INSERT_TAIL(&proxy_listeners, pr, pr_entry);
 	log_info("proxy: listening on %s, policy %s", pr->pr_addr, policy);
 	return (pr);
@@ -440,29 +425,6 @@ proxy_listener_up(const char *sandbox)
 	return (0);
 }
 
-/* The runtime rules the store holds for pr. */
-static void
-proxy_listener_load_rules(struct proxy_listener *pr)
-{
-	json_t		*list, *r;
-	const char	*pattern, *action;
-	char		 err[256];
-	size_t		 i;
-
-	if ((list = store_rule_list(pr->pr_name)) == NULL)
-		return;
-	json_array_foreach(list, i, r) {
-		pattern = json_string_value(json_object_get(r, "pattern"));
-		action = json_string_value(json_object_get(r, "action"));
-		if (policy_rules_set(pr->pr_extra, pattern,
-		    strcmp(action, "allow") == 0 ? POLICY_ALLOW : POLICY_BLOCK,
-		    err, sizeof(err)) == -1)
-			log_warnx("proxy: listener %s: stored rule \"%s\" "
-			    "ignored: %s", pr->pr_name, pattern, err);
-	}
-	json_decref(list);
-}
-
 /* Close a listener; its sessions go with it. */
 static void
 proxy_listener_close(struct proxy_listener *pr)
@@ -470,6 +432,7 @@ proxy_listener_close(struct proxy_listener *pr)
 	struct proxy_session	*ps, *next;
 
 	log_info("proxy: closing listener %s", pr->pr_addr);
+	proxy_rules_forget(pr->pr_name);
 	TAILQ_FOREACH_SAFE(ps, &proxy_sessions, ps_entry, next)
 		if (ps->ps_listener == pr)
 			proxy_session_close(ps, "listener closed");
@@ -678,98 +641,6 @@ proxy_listener_port(in_port_t port)
 		if (util_sockaddr_port((struct sockaddr *)&pr->pr_ss) == port)
 			return (1);
 	return (0);
-}
-
-/* allow|deny LISTENER PATTERN: a runtime rule, kept in the store. */
-static void
-proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
-{
-	struct proxy_listener	*pr;
-	struct policy_rule	*ru;
-	const struct policy_rule *prev;
-	const char		*name, *pattern, *was = NULL;
-	char			 err[256];
-
-	name = json_string_value(json_object_get(req, "listener"));
-	pattern = json_string_value(json_object_get(req, "pattern"));
-	if (name == NULL || pattern == NULL) {
-		control_req_error(cr, "\"listener\" and \"pattern\" are "
-		    "needed");
-		return;
-	}
-	if ((pr = proxy_listener_find(name)) == NULL) {
-		control_req_error(cr, "no listener \"%s\"", name);
-		return;
-	}
-	/*
-	 * Checked, then stored, then applied: a rule that the store did
-	 * not take would be gone at the next start, so it does not apply.
-	 */
-	if (policy_rule_parse(pattern, POLICY_ALLOW, &ru, err,
-	    sizeof(err)) == -1) {
-		control_req_error(cr, "pattern \"%s\": %s", pattern, err);
-		return;
-	}
-	policy_rule_free(ru);
-	if ((prev = policy_rules_find(pr->pr_extra, pattern)) != NULL)
-		was = policy_rule_action(prev) == POLICY_ALLOW ? "allow" :
-		    "block";
-	if (store_rule_put(pr->pr_name, pattern, allow ? "allow" :
-	    "block") == -1) {
-		control_req_error(cr, "rule %s %s on %s: the store did not "
-		    "take it (%s); not applied", allow ? "allow" : "block",
-		    pattern, pr->pr_name, store_error());
-		return;
-	}
-	if (policy_rules_set(pr->pr_extra, pattern, allow ? POLICY_ALLOW :
-	    POLICY_BLOCK, err, sizeof(err)) == -1) {
-		if (was == NULL)
-			(void)store_rule_delete(pr->pr_name, pattern);
-		else
-			(void)store_rule_put(pr->pr_name, pattern, was);
-		control_req_error(cr, "pattern \"%s\": %s", pattern, err);
-		return;
-	}
-	log_info("proxy: listener %s: %s %s, by uid %d", pr->pr_name,
-	    allow ? "allow" : "block", pattern, (int)control_req_uid(cr));
-	events_publish("proxy.rule", json_pack("{s:s, s:s?, s:s, s:s, s:i}",
-	    "listener", pr->pr_name, "sandbox", pr->pr_sandbox,
-	    "action", allow ? "allow" : "block", "pattern", pattern,
-	    "uid", (int)control_req_uid(cr)));
-	control_req_ok(cr, NULL);
-}
-
-static void
-proxy_ctl_allow(struct control_req *cr, json_t *req)
-{
-	proxy_ctl_rule(cr, req, 1);
-}
-
-static void
-proxy_ctl_deny(struct control_req *cr, json_t *req)
-{
-	proxy_ctl_rule(cr, req, 0);
-}
-
-/* rules LISTENER: its policy and its runtime rules. */
-static void
-proxy_ctl_rules(struct control_req *cr, json_t *req)
-{
-	struct proxy_listener	*pr;
-	const char		*name;
-	json_t			*list;
-
-	name = json_string_value(json_object_get(req, "listener"));
-	if (name == NULL || (pr = proxy_listener_find(name)) == NULL) {
-		control_req_error(cr, "no listener \"%s\"", name != NULL ?
-		    name : "");
-		return;
-	}
-	if ((list = store_rule_list(pr->pr_name)) == NULL)
-		list = json_array();
-	control_req_ok(cr, json_pack("{s:s, s:s, s:s?, s:o}", "listener",
-	    pr->pr_name, "policy", pr->pr_policy->pol_name, "sandbox",
-	    pr->pr_sandbox, "rules", list));
 }
 
 /* What the kernel holds for the listener's sessions now. */

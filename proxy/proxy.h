@@ -240,6 +240,8 @@ size_t		 proxy_tunnel_queued(const struct proxy_tunnel *);
 /* proxy.c */
 extern struct proxy_sessions	 proxy_sessions;
 extern struct proxy_stats	 proxy_stats;
+extern struct proxy_listeners	 proxy_listeners;
+struct proxy_listener *proxy_listener_find(const char *);
 int		 proxy_judge(struct proxy_session *, const char **,
 		    const char **);
 int		 proxy_judge_addr(struct proxy_session *,
@@ -284,6 +286,12 @@ void		 proxy_log_write(struct proxy_session *, const char *);
 
 /* proxy_tls.c */
 int	proxy_tls_sni(const uint8_t *, size_t, char *, size_t, const char **);
+
+/* proxy_rules.c */
+int	proxy_rules_init(void);
+void	proxy_rules_load(struct proxy_listener *);
+void	proxy_rules_forget(const char *);
+void	proxy_rules_shutdown(void);
 
 /* proxy_advice.c */
 void	proxy_advice(const struct proxy_refusal *, struct proxy_advice *);

@@ -521,7 +521,7 @@ sandbox_create_provcb(const char *error, void *arg)
 	}
 	json_array_foreach(sb->sb_allow, i, p)
 		if (store_rule_put(sb->sb_name, json_string_value(p),
-		    "allow") == -1) {
+		    "allow", 0) == -1) {
 			sandbox_create_undo(sb, "the store did not take its "
 			    "rules");
 			return;

@@ -33,6 +33,7 @@ static void	 sbxctl_print_fields(json_t *, const char **);
 static void	 sbxctl_print_uptime(json_int_t);
 static const char *sbxctl_size(json_t *, char *, size_t);
 static void	 sbxctl_print_limits(json_t *);
+static void	 sbxctl_print_rule(const char *, json_t *);
 static void	 sbxctl_sigcb(int);
 
 static void
@@ -399,17 +400,44 @@ sbxctl_print_sessions(json_t *reply)
 void
 sbxctl_print_rules(json_t *reply)
 {
-	json_t	*r;
-	size_t	 i;
+	json_t	*all, *one, *r;
+	size_t	 i, j;
 
-	printf("listener %s, policy %s\n", json_string_value(
-	    json_object_get(reply, "listener")), json_string_value(
-	    json_object_get(reply, "policy")));
-	json_array_foreach(json_object_get(reply, "rules"), i, r)
-		printf("%-6s %-40s %s\n", json_string_value(json_object_get(r,
-		    "action")), json_string_value(json_object_get(r,
-		    "pattern")), json_string_value(json_object_get(r,
-		    "created")));
+	if ((all = json_object_get(reply, "listeners")) == NULL) {
+		printf("listener %s, policy %s\n", json_string_value(
+		    json_object_get(reply, "listener")), json_string_value(
+		    json_object_get(reply, "policy")));
+		json_array_foreach(json_object_get(reply, "rules"), i, r)
+			sbxctl_print_rule("", r);
+		return;
+	}
+	json_array_foreach(all, i, one) {
+		json_array_foreach(json_object_get(one, "rules"), j, r)
+			sbxctl_print_rule(json_string_value(json_object_get(
+			    one, "listener")), r);
+	}
+}
+
+/*
+ * One runtime rule: its listener (or ""), action, pattern, when it was
+ * made, and when it goes.
+ */
+static void
+sbxctl_print_rule(const char *listener, json_t *r)
+{
+	json_t	*exp = json_object_get(r, "expires");
+	char	 left[64] = "";
+
+	if (json_is_object(exp))
+		snprintf(left, sizeof(left), "  expires %s (%llds left)",
+		    json_string_value(json_object_get(exp, "at")),
+		    (long long)json_integer_value(json_object_get(exp,
+		    "left")));
+	if (*listener != '\0')
+		printf("%-20s ", listener);
+	printf("%-6s %-40s %s%s\n", json_string_value(json_object_get(r,
+	    "action")), json_string_value(json_object_get(r, "pattern")),
+	    json_string_value(json_object_get(r, "created")), left);
 }
 
 static const char *
@@ -445,8 +473,12 @@ sbxctl_print_sandbox(json_t *reply)
 	}
 	sbxctl_print_limits(sb);
 	json_array_foreach(json_object_get(sb, "rules"), i, r)
-		printf("%-12s %s %s\n", i == 0 ? "rules:" : "",
-		    sbxctl_str(r, "action"), sbxctl_str(r, "pattern"));
+		printf("%-12s %s %s%s%s\n", i == 0 ? "rules:" : "",
+		    sbxctl_str(r, "action"), sbxctl_str(r, "pattern"),
+		    json_is_object(json_object_get(r, "expires")) ?
+		    " until " : "", json_is_object(json_object_get(r,
+		    "expires")) ? sbxctl_str(json_object_get(r, "expires"),
+		    "at") : "");
 }
 
 /* A number of bytes the short way: 4G, 12.3M; null is "none". */

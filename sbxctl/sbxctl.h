@@ -38,6 +38,7 @@ int			 sbxctl_socket(const char *);
 void			 sbxctl_print_log(json_t *);
 void			 sbxctl_print_sessions(json_t *);
 void			 sbxctl_print_rules(json_t *);
+long long		 sbxctl_duration(const char *);
 void			 sbxctl_print_sandbox(json_t *);
 void			 sbxctl_print_sandboxes(json_t *);
 void			 sbxctl_print_network(json_t *);

@@ -38,11 +38,13 @@ static const struct sbxctl_cmd sbxctl_cmds[] = {
 	{ "list", "", 0, sbxctl_build_plain, sbxctl_print_sandboxes },
 	{ "show", "name", 0, sbxctl_build_name, sbxctl_print_sandbox },
 	{ "rm", "name", 0, sbxctl_build_name, sbxctl_print_ok },
-	{ "allow", "name | listener pattern", 0, sbxctl_build_rule,
+	{ "allow", "name | listener pattern [--for duration]", 0,
+	    sbxctl_build_rule, sbxctl_print_ok },
+	{ "deny", "name | listener pattern [--for duration]", 0,
+	    sbxctl_build_rule, sbxctl_print_ok },
+	{ "unallow", "name | listener pattern", 0, sbxctl_build_rule,
 	    sbxctl_print_ok },
-	{ "deny", "name | listener pattern", 0, sbxctl_build_rule,
-	    sbxctl_print_ok },
-	{ "rules", "name | listener", 0, sbxctl_build_listener,
+	{ "rules", "[name | listener]", 0, sbxctl_build_listener,
 	    sbxctl_print_rules },
 	{ "exec", "name [-t | -T] [-- command [arg ...]]", 0, NULL, NULL },
 	{ "network", "[name]", 0, sbxctl_build_optname,
@@ -130,18 +132,71 @@ sbxctl_build_log(const struct sbxctl_cmd *cmd, int argc, char **argv)
 static json_t *
 sbxctl_build_rule(const struct sbxctl_cmd *cmd, int argc, char **argv)
 {
-	if (argc != 2)
+	json_t		*req;
+	long long	 secs;
+
+	if (argc != 2 && !(argc == 4 && strcmp(argv[2], "--for") == 0 &&
+	    strcmp(cmd->name, "unallow") != 0))
 		sbxctl_cmd_usage(cmd);
-	return (json_pack("{s:s, s:s, s:s}", "command", cmd->name,
-	    "listener", argv[0], "pattern", argv[1]));
+	req = json_pack("{s:s, s:s, s:s}", "command", cmd->name, "listener",
+	    argv[0], "pattern", argv[1]);
+	if (argc == 4) {
+		if ((secs = sbxctl_duration(argv[3])) == -1) {
+			fprintf(stderr, "sbxctl: --for %s: a duration from 1s to "
+			    "366d is needed, such as 90s, 10m, 2h or 1d\n",
+			    argv[3]);
+			exit(1);
+		}
+		json_object_set_new(req, "for", json_integer(secs));
+	}
+	return (req);
 }
 
-/* rules listener */
+/*
+ * A duration: a number with s, m, h or d (seconds when bare), from one
+ * second to 366 days; -1 otherwise.
+ */
+long long
+sbxctl_duration(const char *s)
+{
+	long long	 n;
+	char		*end;
+	int		 unit = 1;
+
+	if (*s < '0' || *s > '9')
+		return (-1);
+	n = strtoll(s, &end, 10);
+	if (end[0] != '\0' && end[1] != '\0')
+		return (-1);
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		unit = 60;
+		break;
+	case 'h':
+		unit = 3600;
+		break;
+	case 'd':
+		unit = 86400;
+		break;
+	default:
+		return (-1);
+	}
+	if (n < 1 || n > 366LL * 86400 / unit)
+		return (-1);
+	return (n * unit);
+}
+
+/* rules [listener] */
 static json_t *
 sbxctl_build_listener(const struct sbxctl_cmd *cmd, int argc, char **argv)
 {
-	if (argc != 1)
+	if (argc > 1)
 		sbxctl_cmd_usage(cmd);
+	if (argc == 0)
+		return (json_pack("{s:s}", "command", cmd->name));
 	return (json_pack("{s:s, s:s}", "command", cmd->name, "listener",
 	    argv[0]));
 }

@@ -544,6 +544,36 @@ policy_rules_set(struct policy_rules *rs, const char *pattern,
 	return (0);
 }
 
+/*
+ * Take pattern's rule out of rs: for runtime rules.  The table is then
+ * indexed again in place, since linear probing leaves no hole.  0 if it
+ * was there, 1 if not, -1 with err for a bad pattern.
+ */
+int
+policy_rules_remove(struct policy_rules *rs, const char *pattern, char *err,
+    size_t errlen)
+{
+	struct policy_rule	*ru, *old;
+	struct policy_slot	*sl;
+
+	if (policy_rule_parse(pattern, POLICY_ALLOW, &ru, err, errlen) == -1)
+		return (-1);
+	sl = rules_same(rs, ru);
+	policy_rule_free(ru);
+	if (sl == NULL)
+		return (1);
+	old = sl->sl_rule;
+	TAILQ_REMOVE(&rs->rs_list, old, ru_entry);
+	policy_rule_free(old);
+	rs->rs_count--;
+	memset(rs->rs_table, 0, rs->rs_size * sizeof(*rs->rs_table));
+	memset(rs->rs_v4len, 0, sizeof(rs->rs_v4len));
+	memset(rs->rs_v6len, 0, sizeof(rs->rs_v6len));
+	TAILQ_FOREACH(ru, &rs->rs_list, ru_entry)
+		rules_index(rs, ru);
+	return (0);
+}
+
 /* Double the hash table (both kinds share one) and rehash. */
 static int
 rules_grow(struct policy_rules *rs)

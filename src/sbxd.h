@@ -456,6 +456,8 @@ const struct policy_rule *policy_rules_find(const struct policy_rules *,
 int		 policy_rules_add(struct policy_rules *, struct policy_rule *);
 int		 policy_rules_set(struct policy_rules *, const char *,
 		    enum policy_action, char *, size_t);
+int		 policy_rules_remove(struct policy_rules *, const char *,
+		    char *, size_t);
 void		 policy_body_init(struct policy_body *);
 void		 policy_body_free(struct policy_body *);
 const struct policy_rule *policy_match(const struct policy_body *,
@@ -474,7 +476,8 @@ int		 store_flush(void);
 int		 store_event_add(json_t *);
 json_t		*store_status(void);
 json_t		*store_events_recent(int);
-int		 store_rule_put(const char *, const char *, const char *);
+int		 store_rule_put(const char *, const char *, const char *,
+		    time_t);
 int		 store_rule_delete(const char *, const char *);
 json_t		*store_rule_list(const char *);
 int		 store_sandbox_put(json_t *);

@@ -74,6 +74,8 @@ static const char *store_migrations[] = {
 	"CREATE TABLE settings ("
 	"  key TEXT PRIMARY KEY,"
 	"  value TEXT NOT NULL);",
+	/* 5: runtime rules with a lifetime (sbxctl allow --for) */
+	"ALTER TABLE listener_rules ADD COLUMN expires INTEGER;",
 };
 #define STORE_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -620,18 +622,29 @@ store_write(const char *sql, ...)
 	return (0);
 }
 
-/* Remember a runtime rule of a listener, replacing one for pattern. */
+/*
+ * Remember a runtime rule of a listener, replacing one for pattern;
+ * expires is when it goes (seconds since the epoch), 0 for never.
+ */
 int
-store_rule_put(const char *listener, const char *pattern, const char *action)
+store_rule_put(const char *listener, const char *pattern, const char *action,
+    time_t expires)
 {
 	struct timespec	 ts;
-	char		 tbuf[32];
+	char		 tbuf[32], ebuf[24];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	util_rfc3339(&ts, tbuf, sizeof(tbuf));
+	if (expires == 0)
+		return (store_write("INSERT OR REPLACE INTO listener_rules "
+		    "(listener, pattern, action, created, expires) VALUES "
+		    "(?, ?, ?, ?, NULL)", listener, pattern, action, tbuf,
+		    (char *)NULL));
+	snprintf(ebuf, sizeof(ebuf), "%lld", (long long)expires);
 	return (store_write("INSERT OR REPLACE INTO listener_rules (listener, "
-	    "pattern, action, created) VALUES (?, ?, ?, ?)", listener, pattern,
-	    action, tbuf, (char *)NULL));
+	    "pattern, action, created, expires) VALUES (?, ?, ?, ?, "
+	    "CAST(? AS INTEGER))", listener, pattern, action, tbuf, ebuf,
+	    (char *)NULL));
 }
 
 /* Forget a runtime rule, or all of a listener's when pattern is NULL. */
@@ -646,30 +659,44 @@ store_rule_delete(const char *listener, const char *pattern)
 }
 
 /*
- * A listener's runtime rules, oldest first: [{pattern, action, created}],
- * or NULL when the store cannot be read.
+ * A listener's runtime rules, oldest first: [{pattern, action, created,
+ * expires}], expires being null or {at, seconds} (when it goes, RFC 3339,
+ * and the seconds since the epoch); or NULL when the store cannot be
+ * read.
  */
 json_t *
 store_rule_list(const char *listener)
 {
+	struct timespec	 ts;
 	sqlite3_stmt	*st;
-	json_t		*list;
+	json_t		*list, *exp;
+	char		 tbuf[32];
 	int		 rc;
 
 	if (store_db == NULL || (list = json_array()) == NULL)
 		return (NULL);
-	if (sqlite3_prepare_v2(store_db, "SELECT pattern, action, created FROM "
-	    "listener_rules WHERE listener = ? ORDER BY created, pattern", -1,
-	    &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(store_db, "SELECT pattern, action, created, "
+	    "expires FROM listener_rules WHERE listener = ? ORDER BY created, "
+	    "pattern", -1, &st, NULL) != SQLITE_OK) {
 		json_decref(list);
 		return (NULL);
 	}
 	sqlite3_bind_text(st, 1, listener, -1, SQLITE_TRANSIENT);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s}",
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		exp = json_null();
+		if (sqlite3_column_type(st, 3) == SQLITE_INTEGER) {
+			ts.tv_sec = (time_t)sqlite3_column_int64(st, 3);
+			ts.tv_nsec = 0;
+			util_rfc3339(&ts, tbuf, sizeof(tbuf));
+			exp = json_pack("{s:s, s:I}", "at", tbuf, "seconds",
+			    (json_int_t)ts.tv_sec);
+		}
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o}",
 		    "pattern", (const char *)sqlite3_column_text(st, 0),
 		    "action", (const char *)sqlite3_column_text(st, 1),
-		    "created", (const char *)sqlite3_column_text(st, 2)));
+		    "created", (const char *)sqlite3_column_text(st, 2),
+		    "expires", exp));
+	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(list);

@@ -304,6 +304,21 @@ test_extra(void)
 	    sizeof(err)) == 0);
 	CHECK_STR(judge(&pb, ex, "x.example.com", 443), "allow x.example.com");
 	CHECK_INT(ex->rs_count, 3);
+	/* Taken out: the policy decides again; the others still match. */
+	CHECK(policy_rules_remove(ex, "x.example.com", err, sizeof(err)) == 0);
+	CHECK_INT(ex->rs_count, 2);
+	CHECK_STR(judge(&pb, ex, "x.example.com", 443), "allow *.example.com");
+	CHECK_STR(judge(&pb, ex, "pypi.org", 443), "allow pypi.org");
+	CHECK(policy_rules_find(ex, "x.example.com") == NULL);
+	CHECK(policy_rules_remove(ex, "x.example.com", err, sizeof(err)) == 1);
+	CHECK(policy_rules_remove(ex, "a b", err, sizeof(err)) == -1);
+	CHECK(policy_rules_set(ex, "10.0.0.0/8:22", POLICY_ALLOW, err,
+	    sizeof(err)) == 0);
+	CHECK(policy_rules_remove(ex, "10.0.0.0/8:22", err, sizeof(err)) == 0);
+	CHECK(policy_rules_remove(ex, "pypi.org", err, sizeof(err)) == 0);
+	CHECK(policy_rules_remove(ex, "evil.example", err, sizeof(err)) == 0);
+	CHECK_INT(ex->rs_count, 0);
+	CHECK_STR(judge(&pb, ex, "evil.example", 443), "block evil.example");
 	ret = 0;
 end:
 	policy_rules_free(ex);

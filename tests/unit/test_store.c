@@ -78,11 +78,11 @@ test_open_modes(void)
 	status = store_status();
 	CHECK_STR(json_string_value(json_object_get(status, "state")), "up");
 	CHECK_INT(json_integer_value(json_object_get(status,
-	    "schema_version")), 4);
+	    "schema_version")), 5);
 	store_close();
 	free(path);
 	CHECK(asprintf(&path, "%s/state", dir) != -1);
-	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 4);
+	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 5);
 	CHECK_INT(query_int(path, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name = 'events'"), 1);
 	ret = 0;
@@ -289,11 +289,11 @@ test_rules(void)
 
 	CHECK((dir = setup()) != NULL);
 	CHECK(store_open(dir, 0700) == 0);
-	CHECK(store_rule_put("127.0.0.1:3128", "github.com", "allow") == 0);
-	CHECK(store_rule_put("127.0.0.1:3128", "*.npmjs.org", "allow") == 0);
-	CHECK(store_rule_put("other", "x.example", "block") == 0);
-	CHECK(store_rule_put("127.0.0.1:3128", "github.com", "block") == 0);
-	CHECK(store_rule_put("other", "y.example", "maybe") == -1);
+	CHECK(store_rule_put("127.0.0.1:3128", "github.com", "allow", 0) == 0);
+	CHECK(store_rule_put("127.0.0.1:3128", "*.npmjs.org", "allow", 0) == 0);
+	CHECK(store_rule_put("other", "x.example", "block", 0) == 0);
+	CHECK(store_rule_put("127.0.0.1:3128", "github.com", "block", 0) == 0);
+	CHECK(store_rule_put("other", "y.example", "maybe", 0) == -1);
 	store_close();
 	CHECK(store_open(dir, 0700) == 0);
 	list = store_rule_list("127.0.0.1:3128");
@@ -310,6 +310,21 @@ test_rules(void)
 	CHECK(store_rule_delete("other", NULL) == 0);
 	list = store_rule_list("other");
 	CHECK_INT(json_array_size(list), 0);
+	json_decref(list);
+	/* A lifetime: kept, given back, and gone when replaced by none. */
+	CHECK(store_rule_put("life", "a.example", "allow", 2000000000) == 0);
+	list = store_rule_list("life");
+	CHECK_INT(json_array_size(list), 1);
+	CHECK_INT(json_integer_value(json_object_get(json_object_get(
+	    json_array_get(list, 0), "expires"), "seconds")), 2000000000);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(
+	    json_array_get(list, 0), "expires"), "at")),
+	    "2033-05-18T03:33:20.000Z");
+	json_decref(list);
+	CHECK(store_rule_put("life", "a.example", "allow", 0) == 0);
+	list = store_rule_list("life");
+	CHECK(json_is_null(json_object_get(json_array_get(list, 0),
+	    "expires")));
 	ret = 0;
 end:
 	json_decref(list);
@@ -338,7 +353,7 @@ test_sandboxes(void)
 	    42100, "created_at", "2026-11-23T10:00:00.000Z");
 	CHECK(store_sandbox_put(row) == 0);
 	CHECK(store_sandbox_state("one", "ready") == 0);
-	CHECK(store_rule_put("one", "github.com", "allow") == 0);
+	CHECK(store_rule_put("one", "github.com", "allow", 0) == 0);
 	json_object_set_new(row, "id", json_string("other-id"));
 	json_object_set_new(row, "name", json_string("two"));
 	CHECK(store_sandbox_put(row) == -1);	/* same uid and port */
