@@ -9,6 +9,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,13 @@ static int	 sbxctl_json;		/* -j */
 static int	 sbxctl_exitcode;	/* 1: the reply reports a problem */
 
 static void	 usage(void) __attribute__((__noreturn__));
+static void	 usage_print(FILE *);
+
+static const struct option sbxctl_longopts[] = {
+	{ "help",	no_argument,	NULL,	'h' },
+	{ "version",	no_argument,	NULL,	'V' },
+	{ NULL,		0,		NULL,	0 }
+};
 static FILE	*sbxctl_connect(const char *);
 static int	 sbxctl_run(FILE *, const struct sbxctl_cmd *, json_t *);
 static void	 sbxctl_print_value(const char *, json_t *);
@@ -39,9 +47,17 @@ static void	 sbxctl_sigcb(int);
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: sbxctl [-j] [-s socket] command [arg ...]\n");
-	sbxctl_usage_cmds(stderr);
+	usage_print(stderr);
 	exit(1);
+}
+
+/* The usage on fp; -h asks for it on stdout, a bad option on stderr. */
+static void
+usage_print(FILE *fp)
+{
+	fprintf(fp, "usage: sbxctl [-j] [-s socket] command [arg ...]\n"
+	    "       sbxctl -h | -V\n");
+	sbxctl_usage_cmds(fp);
 }
 
 int
@@ -53,8 +69,15 @@ main(int argc, char *argv[])
 	FILE			*fp;
 	int			 ch, r;
 
-	while ((ch = getopt(argc, argv, "+js:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+hjs:V", sbxctl_longopts,
+	    NULL)) != -1) {
 		switch (ch) {
+		case 'h':
+			usage_print(stdout);
+			exit(0);
+		case 'V':
+			printf("sbxctl %s\n", PACKAGE_VERSION);
+			exit(0);
 		case 'j':
 			sbxctl_json = 1;
 			break;
@@ -73,7 +96,9 @@ main(int argc, char *argv[])
 		fprintf(stderr, "sbxctl: unknown command \"%s\"\n", argv[0]);
 		usage();
 	}
-	/* exec speaks its own protocol after the request. */
+	/* completion needs no daemon; exec speaks its own protocol. */
+	if (strcmp(cmd->name, "completion") == 0)
+		return (sbxctl_completion(argc - 1, argv + 1));
 	if (cmd->build == NULL)
 		return (sbxctl_exec(sock, argc - 1, argv + 1));
 	if ((req = cmd->build(cmd, argc - 1, argv + 1)) == NULL) {
@@ -116,7 +141,9 @@ sbxctl_socket(const char *path)
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		fprintf(stderr, "sbxctl: %s: %s%s\n", path, strerror(errno),
 		    errno == ENOENT || errno == ECONNREFUSED ?
-		    " (is sbxd running?)" : "");
+		    " (is sbxd running?)" : errno == EACCES ? " (only root and "
+		    "the members of the group named by \"control group\" in "
+		    "sbxd.conf may use sbxd)" : "");
 		if (fd != -1)
 			close(fd);
 		return (-1);

@@ -39,6 +39,11 @@ void			 sbxctl_print_log(json_t *);
 void			 sbxctl_print_sessions(json_t *);
 void			 sbxctl_print_rules(json_t *);
 long long		 sbxctl_duration(const char *);
+const struct sbxctl_cmd	*sbxctl_cmd_at(size_t);
+
+/* sbxctl/sbxctl_complete.c */
+int			 sbxctl_completion(int, char **);
+#define SBXCTL_EVENTS_RECENT	20	/* events -r without -n */
 void			 sbxctl_print_sandbox(json_t *);
 void			 sbxctl_print_sandboxes(json_t *);
 void			 sbxctl_print_network(json_t *);

@@ -28,7 +28,8 @@ static json_t	*sbxctl_build_optname(const struct sbxctl_cmd *, int,
 static const struct sbxctl_cmd sbxctl_cmds[] = {
 	{ "status", "", 0, sbxctl_build_plain, sbxctl_print_status },
 	{ "reload", "", 0, sbxctl_build_plain, sbxctl_print_ok },
-	{ "events", "[-n count]", 1, sbxctl_build_events,
+	{ "events", "[-r] [-n count] [-s name] [-t type]", 1,
+	    sbxctl_build_events,
 	    sbxctl_print_event },
 	{ "log", "verbose | brief", 0, sbxctl_build_log, sbxctl_print_log },
 	{ "sessions", "", 0, sbxctl_build_plain, sbxctl_print_sessions },
@@ -50,6 +51,7 @@ static const struct sbxctl_cmd sbxctl_cmds[] = {
 	{ "network", "[name]", 0, sbxctl_build_optname,
 	    sbxctl_print_network },
 	{ "doctor", "", 0, sbxctl_build_plain, sbxctl_print_doctor },
+	{ "completion", "bash | zsh", 0, NULL, NULL },
 };
 #define SBXCTL_NCMDS	(sizeof(sbxctl_cmds) / sizeof(sbxctl_cmds[0]))
 
@@ -63,6 +65,13 @@ sbxctl_cmd_find(const char *name)
 		if (strcmp(sbxctl_cmds[i].name, name) == 0)
 			return (&sbxctl_cmds[i]);
 	return (NULL);
+}
+
+/* Command i of the table, or NULL past its end. */
+const struct sbxctl_cmd *
+sbxctl_cmd_at(size_t i)
+{
+	return (i < SBXCTL_NCMDS ? &sbxctl_cmds[i] : NULL);
 }
 
 /* Every command's usage line, in table order. */
@@ -101,20 +110,40 @@ sbxctl_build_plain(const struct sbxctl_cmd *cmd, int argc,
 static json_t *
 sbxctl_build_events(const struct sbxctl_cmd *cmd, int argc, char **argv)
 {
-	char	*end;
-	long	 n = 0;
+	const char	*sb = NULL, *type = NULL;
+	char		*end;
+	long		 n = -1;
+	int		 i, recent = 0;
+	json_t		*req;
 
-	if (argc == 2 && strcmp(argv[0], "-n") == 0) {
-		n = strtol(argv[1], &end, 10);
-		if (*argv[1] == '\0' || *end != '\0' || n < 0 || n > 10000) {
-			fprintf(stderr, "sbxctl: events: count must be a "
-			    "number from 0 to 10000\n");
-			exit(1);
-		}
-	} else if (argc != 0)
-		sbxctl_cmd_usage(cmd);
-	return (json_pack("{s:s, s:i}", "command", cmd->name, "last",
-	    (int)n));
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-r") == 0)
+			recent = 1;
+		else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
+			n = strtol(argv[++i], &end, 10);
+			if (*argv[i] == '\0' || *end != '\0' || n < 0 ||
+			    n > 10000) {
+				fprintf(stderr, "sbxctl: events: count must be "
+				    "a number from 0 to 10000\n");
+				exit(1);
+			}
+		} else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
+			sb = argv[++i];
+		else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
+			type = argv[++i];
+		else
+			sbxctl_cmd_usage(cmd);
+	}
+	if (n == -1)
+		n = recent ? SBXCTL_EVENTS_RECENT : 0;
+	req = json_pack("{s:s, s:i}", "command", cmd->name, "last", (int)n);
+	if (sb != NULL)
+		json_object_set_new(req, "sandbox", json_string(sb));
+	if (type != NULL)
+		json_object_set_new(req, "type", json_string(type));
+	if (recent)
+		json_object_set_new(req, "follow", json_false());
+	return (req);
 }
 
 /* log verbose | brief */

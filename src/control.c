@@ -48,6 +48,7 @@
 #define CONTROL_BACKLOG		16
 #define CONTROL_EVENTS_LAST_MAX	10000	/* stored events replayed */
 #define CONTROL_LINGER_SECS	1	/* a refused client's last reply */
+#define CONTROL_END_IDLE	30	/* a client with all it asked for */
 #define CONTROL_FLUSH_IOV	64	/* chunks written to a client at exit */
 #define CONTROL_COMMANDS_MAX	64	/* registered commands */
 
@@ -64,6 +65,8 @@ struct control_client {
 	int				 cc_closing;	/* refused: say why, then
 							   wait for the client
 							   to hang up */
+	char				*cc_sandbox;	/* events of it only */
+	char				*cc_type;	/* of that type only */
 	struct event			*cc_linger;	/* closes it regardless */
 };
 TAILQ_HEAD(control_clients, control_client);
@@ -87,6 +90,9 @@ static void	control_cmd_events(struct control_req *, json_t *);
 
 static const struct control_field control_events_fields[] = {
 	{ "last", CONTROL_F_INT },
+	{ "sandbox", CONTROL_F_STRING },
+	{ "type", CONTROL_F_STRING },
+	{ "follow", CONTROL_F_BOOL },
 	{ NULL, 0 }
 };
 static struct control_cmd	 control_cmds[CONTROL_COMMANDS_MAX] = {
@@ -140,6 +146,8 @@ static int	control_fields_check(const struct control_cmd *, json_t *,
 static int	control_dumpcb(const char *, size_t, void *);
 static int	control_line(struct evbuffer *, json_t *);
 static void	control_follow_eventcb(json_t *, void *);
+static int	control_follow_match(struct control_client *, json_t *);
+static void	control_client_end(struct control_client *);
 static void	control_follow_write(struct control_client *, json_t *);
 
 /* Create the socket named in conf and start accepting. */
@@ -588,6 +596,8 @@ control_client_close(struct control_client *cc)
 	if (cc->cc_linger != NULL)
 		event_free(cc->cc_linger);
 	bufferevent_free(cc->cc_bev);
+	free(cc->cc_sandbox);
+	free(cc->cc_type);
 	free(cc);
 }
 
@@ -979,16 +989,20 @@ control_req_uid(const struct control_req *cr)
 
 /*
  * events: reply ok, replay the last "last" stored events if asked, then
- * follow the bus until the client goes away.
+ * follow the bus until the client goes away, or with "follow" false
+ * end there.  "sandbox" and "type" keep only the events of that sandbox
+ * and of that type or a type below it ("proxy" takes "proxy.block"); a
+ * trailing ".*" or "." is the same.
  */
 static void
 control_cmd_events(struct control_req *cr, json_t *req)
 {
 	struct control_client	*cc = cr->cr_client;
 	json_t			*last = json_object_get(req, "last"), *list;
-	json_t			*ev;
+	json_t			*ev, *follow = json_object_get(req, "follow");
+	const char		*sb, *type;
 	json_int_t		 n = 0;
-	size_t			 i;
+	size_t			 i, len;
 
 	if (last != NULL && (!json_is_integer(last) ||
 	    (n = json_integer_value(last)) < 0 ||
@@ -997,20 +1011,81 @@ control_cmd_events(struct control_req *cr, json_t *req)
 		    "from 0 to %d", CONTROL_EVENTS_LAST_MAX);
 		return;
 	}
-	cc->cc_sub = events_subscribe("control", control_follow_eventcb, cc);
-	if (cc->cc_sub == NULL) {
+	sb = json_string_value(json_object_get(req, "sandbox"));
+	type = json_string_value(json_object_get(req, "type"));
+	if ((sb != NULL && (cc->cc_sandbox = strdup(sb)) == NULL) ||
+	    (type != NULL && (cc->cc_type = strdup(type)) == NULL)) {
 		control_req_error(cr, "out of memory");
 		return;
+	}
+	if (cc->cc_type != NULL) {
+		len = strlen(cc->cc_type);
+		if (len >= 2 && strcmp(cc->cc_type + len - 2, ".*") == 0)
+			cc->cc_type[len - 2] = '\0';
+		else if (len >= 1 && cc->cc_type[len - 1] == '.')
+			cc->cc_type[len - 1] = '\0';
+		if (cc->cc_type[0] == '\0') {
+			control_req_error(cr, "events: \"type\" names no "
+			    "type");
+			return;
+		}
+	}
+	if (!json_is_false(follow)) {
+		cc->cc_sub = events_subscribe("control",
+		    control_follow_eventcb, cc);
+		if (cc->cc_sub == NULL) {
+			control_req_error(cr, "out of memory");
+			return;
+		}
 	}
 	control_req_ok(cr, NULL);
 	if (n > 0) {
 		store_flush();
-		if ((list = store_events_recent((int)n)) != NULL) {
+		if ((list = store_events_recent((int)n, cc->cc_sandbox,
+		    cc->cc_type)) != NULL) {
 			json_array_foreach(list, i, ev)
 				control_follow_write(cc, ev);
 			json_decref(list);
 		}
 	}
+	if (json_is_false(follow))
+		control_client_end(cc);
+}
+
+/*
+ * The client has all it asked for: shut our side once the output is
+ * out, and close when it hangs up (or stays idle too long).
+ */
+static void
+control_client_end(struct control_client *cc)
+{
+	struct timeval	 tv = { CONTROL_END_IDLE, 0 };
+
+	cc->cc_closing = 1;
+	bufferevent_set_timeouts(cc->cc_bev, &tv, &tv);
+	if (evbuffer_get_length(bufferevent_get_output(cc->cc_bev)) == 0)
+		shutdown(bufferevent_getfd(cc->cc_bev), SHUT_WR);
+}
+
+/* Whether ev passes the client's filters. */
+static int
+control_follow_match(struct control_client *cc, json_t *ev)
+{
+	const char	*v;
+	size_t		 len;
+
+	if (cc->cc_sandbox != NULL && ((v = json_string_value(
+	    json_object_get(ev, "sandbox"))) == NULL ||
+	    strcmp(v, cc->cc_sandbox) != 0))
+		return (0);
+	if (cc->cc_type != NULL) {
+		len = strlen(cc->cc_type);
+		if ((v = json_string_value(json_object_get(ev, "type"))) ==
+		    NULL || strncmp(v, cc->cc_type, len) != 0 ||
+		    (v[len] != '\0' && v[len] != '.'))
+			return (0);
+	}
+	return (1);
 }
 
 /* A bus event for one follower; dropped if the follower lags. */
@@ -1020,6 +1095,8 @@ control_follow_eventcb(json_t *ev, void *arg)
 	struct control_client	*cc = arg;
 	struct evbuffer		*out = bufferevent_get_output(cc->cc_bev);
 
+	if (!control_follow_match(cc, ev))
+		return;
 	if (evbuffer_get_length(out) >= CONTROL_FOLLOW_MAX) {
 		cc->cc_dropped++;
 		control_dropped++;

@@ -2,7 +2,9 @@
  * log.c: the daemon's log.  In the foreground every line goes to stderr;
  * as a daemon it goes to syslog, and also to stderr until the parent that
  * started us has been told we are up.  The level is a syslog priority:
- * messages above it are dropped.
+ * messages above it are dropped.  A running daemon's stderr lines start
+ * with the time, in UTC to the millisecond as in events; syslog adds its
+ * own.
  */
 
 #include <errno.h>
@@ -14,8 +16,11 @@
 
 #include "log.h"
 
+static void	 log_time(FILE *);
+
 static int	 log_foreground = 1;	/* stderr instead of syslog */
 static int	 log_tostderr;		/* syslog and stderr */
+static int	 log_stamp;		/* stderr lines start with the time */
 static int	 log_level = LOG_INFO;
 static const char *log_name = "sbxd";
 
@@ -55,11 +60,33 @@ log_getlevel(void)
 	return (log_level);
 }
 
+/* From now on, stderr lines start with the time. */
+void
+log_settime(int on)
+{
+	log_stamp = on;
+}
+
 /* While daemonizing, copy syslog lines to stderr too. */
 void
 log_setstderr(int on)
 {
 	log_tostderr = on;
+}
+
+/* "2026-12-05T09:30:00.123Z ", as an event's time. */
+static void
+log_time(FILE *fp)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	char		 buf[32];
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1 ||
+	    gmtime_r(&ts.tv_sec, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return;
+	fprintf(fp, "%s.%03ldZ ", buf, ts.tv_nsec / 1000000);
 }
 
 /* Write one message at priority pri. */
@@ -73,6 +100,8 @@ vlog(int pri, const char *fmt, va_list ap)
 		return;
 	if (log_foreground || log_tostderr) {
 		va_copy(ap2, ap);
+		if (log_stamp)
+			log_time(stderr);
 		fprintf(stderr, "%s: ", log_name);
 		vfprintf(stderr, fmt, ap2);
 		fputc('\n', stderr);

@@ -13,6 +13,7 @@ void	log_procname(const char *);
 void	log_setlevel(int);
 int	log_getlevel(void);
 void	log_setstderr(int);
+void	log_settime(int);
 void	log_warn(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 void	log_warnx(const char *, ...)

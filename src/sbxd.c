@@ -74,14 +74,24 @@ static void	sbxd_ctl_log(struct control_req *, json_t *);
 
 static const struct option sbxd_longopts[] = {
 	{ "foreground",	no_argument,	NULL,	'd' },
+	{ "help",	no_argument,	NULL,	'h' },
+	{ "version",	no_argument,	NULL,	'V' },
 	{ NULL,		0,		NULL,	0 }
 };
+
+/* The usage on fp; -h asks for it on stdout, a bad option on stderr. */
+static void
+usage_print(FILE *fp)
+{
+	fprintf(fp, "usage: sbxd [-dnv] [-D macro=value] [-f file]\n"
+	    "       sbxd -r file\n"
+	    "       sbxd -h | -V\n");
+}
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: sbxd [-dnv] [-D macro=value] [-f file]\n"
-	    "       sbxd -r file\n");
+	usage_print(stderr);
 	exit(1);
 }
 
@@ -96,10 +106,16 @@ main(int argc, char *argv[])
 	sbxd_env = &sbxd_global;
 	sbxd_env->sx_conffile = SBXD_CONF;
 	log_init(1, SBXD_LOG_FACILITY);
-	while ((ch = getopt_long(argc, argv, "dD:f:nr:v", sbxd_longopts,
+	while ((ch = getopt_long(argc, argv, "dD:f:hnr:vV", sbxd_longopts,
 	    NULL)) != -1) {
 		nopts++;
 		switch (ch) {
+		case 'h':
+			usage_print(stdout);
+			exit(0);
+		case 'V':
+			printf("sbxd %s\n", PACKAGE_VERSION);
+			exit(0);
 		case 'd':
 			sbxd_env->sx_opts |= SBXD_OPT_FOREGROUND;
 			break;
@@ -152,6 +168,7 @@ main(int argc, char *argv[])
 
 	umask(022);
 	signal(SIGPIPE, SIG_IGN);
+	log_settime(1);
 	if (!(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND))
 		sbxd_daemonize();
 	if (sbxd_start(conf) == -1) {

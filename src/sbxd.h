@@ -475,7 +475,7 @@ void		 store_close(void);
 int		 store_flush(void);
 int		 store_event_add(json_t *);
 json_t		*store_status(void);
-json_t		*store_events_recent(int);
+json_t		*store_events_recent(int, const char *, const char *);
 int		 store_rule_put(const char *, const char *, const char *,
 		    time_t);
 int		 store_rule_delete(const char *, const char *);

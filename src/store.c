@@ -820,9 +820,13 @@ store_sandbox_list(void)
 	return (list);
 }
 
-/* The last count events written, oldest first, or NULL. */
+/*
+ * The last count events written, oldest first, or NULL; with sandbox,
+ * only those of that sandbox, and with type, only that type and the
+ * types below it ("proxy" takes "proxy.block" and "proxy.rule.expired").
+ */
 json_t *
-store_events_recent(int count)
+store_events_recent(int count, const char *sandbox, const char *type)
 {
 	sqlite3_stmt	*st;
 	json_t		*list, *ev;
@@ -831,12 +835,18 @@ store_events_recent(int count)
 	if (store_db == NULL || (list = json_array()) == NULL)
 		return (NULL);
 	if (sqlite3_prepare_v2(store_db, "SELECT data FROM (SELECT id, data "
-	    "FROM events ORDER BY id DESC LIMIT ?) ORDER BY id", -1, &st,
-	    NULL) != SQLITE_OK) {
+	    "FROM events WHERE (?1 IS NULL OR json_extract(data, '$.sandbox') "
+	    "= ?1) AND (?2 IS NULL OR type = ?2 OR substr(type, 1, "
+	    "length(?2) + 1) = ?2 || '.') ORDER BY id DESC LIMIT ?3) "
+	    "ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
 		json_decref(list);
 		return (NULL);
 	}
-	sqlite3_bind_int(st, 1, count);
+	if (sandbox != NULL)
+		sqlite3_bind_text(st, 1, sandbox, -1, SQLITE_TRANSIENT);
+	if (type != NULL)
+		sqlite3_bind_text(st, 2, type, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, count);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		data = (const char *)sqlite3_column_text(st, 0);
 		if (data != NULL &&

@@ -137,7 +137,7 @@ test_events_written(void)
 	CHECK(store_flush() == 0);
 	store_close();
 	CHECK(store_open(dir, 0700) == 0);
-	list = store_events_recent(3);
+	list = store_events_recent(3, NULL, NULL);
 	CHECK(list != NULL);
 	CHECK_INT(json_array_size(list), 3);
 	CHECK_INT(json_integer_value(json_object_get(json_array_get(list, 0),
@@ -146,6 +146,26 @@ test_events_written(void)
 	    "n")), 1499);
 	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 2),
 	    "type")), "test.stored");
+	json_decref(list);
+	/* Filtered: by sandbox, by type and the types below it. */
+	events_publish("test.other", json_pack("{s:s}", "sandbox", "a"));
+	events_publish("test.stored.more", json_pack("{s:s}", "sandbox", "b"));
+	events_publish("test.storedx", json_pack("{s:s}", "sandbox", "a"));
+	CHECK(store_flush() == 0);
+	list = store_events_recent(10, "a", NULL);
+	CHECK_INT(json_array_size(list), 2);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 0),
+	    "type")), "test.other");
+	json_decref(list);
+	list = store_events_recent(2, NULL, "test.stored");
+	CHECK_INT(json_array_size(list), 2);
+	CHECK_INT(json_integer_value(json_object_get(json_array_get(list, 0),
+	    "n")), 1499);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 1),
+	    "type")), "test.stored.more");
+	json_decref(list);
+	list = store_events_recent(10, "a", "test.stored");
+	CHECK_INT(json_array_size(list), 0);
 	ret = 0;
 end:
 	json_decref(list);
