@@ -22,12 +22,8 @@ $SRV web.test tls.test ssh.test
 EOF2
 # A private CA: the servers' certificate is its own anchor.
 make_cert tls.test web.test
-(in_peer "$PY" "$top_srcdir/tests/regress/peer.py" http "$SRV" 80 \
-    >"$T/peer.http" 2>&1) &
-PEER_PIDS="$PEER_PIDS $!"
-(in_peer "$PY" "$top_srcdir/tests/regress/peer.py" tls "$SRV" 443 \
-    "$T/cert.pem" "$T/key.pem" >"$T/peer.tls" 2>&1) &
-PEER_PIDS="$PEER_PIDS $!"
+peer_start http http "$SRV" 80
+peer_start tls tls "$SRV" 443 "$T/cert.pem" "$T/key.pem"
 # An ssh server's first words, enough to show the tunnel carries ssh.
 (in_peer "$PY" -c 'import socket, sys
 s = socket.socket()
@@ -41,9 +37,7 @@ while True:
     c.recv(4096)
     c.close()' "$SRV" >"$T/peer.ssh" 2>&1) &
 PEER_PIDS="$PEER_PIDS $!"
-for p in http tls ssh; do
-	wait_for grep -q ready "$T/peer.$p" || fail "$p peer"
-done
+wait_for grep -q ready "$T/peer.ssh" || fail "ssh peer"
 
 conf_write <<EOF2
 resolver hosts-file "$T/hosts"

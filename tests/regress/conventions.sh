@@ -43,10 +43,7 @@ sandbox_name B b
 uid_block 61050 61059
 LP=$(free_port)
 echo "$SRV web.test" >"$T/hosts"
-(in_peer "$PY" "$top_srcdir/tests/regress/peer.py" http "$SRV" 80 \
-    >"$T/peer" 2>&1) &
-PEER_PIDS="$PEER_PIDS $!"
-wait_for grep -q ready "$T/peer" || fail "peer"
+peer_start web http "$SRV" 80
 conf_write <<EOF2
 resolver hosts-file "$T/hosts"
 policy "agents" {

@@ -36,10 +36,7 @@ LP=$(free_port)
 cat >"$T/hosts" <<EOF2
 $SRV allowed.test blocked.test
 EOF2
-(in_peer "$PY" "$top_srcdir/tests/regress/peer.py" http "$SRV" 80 \
-    >"$T/peer.http" 2>&1) &
-PEER_PIDS="$PEER_PIDS $!"
-wait_for grep -q ready "$T/peer.http" || fail "http peer"
+peer_start http http "$SRV" 80
 
 # The shipped file with the test's own paths and numbers, its policy
 # told about the test's private addresses and names.

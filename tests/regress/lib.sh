@@ -305,3 +305,15 @@ uid_block_lock() {
 uid_block_release() {
 	rm -rf "${UID_LOCK:-/nonexistent}"
 }
+
+# peer_start NAME KIND ADDR PORT [ARGS]: a peer.py server in the peer
+# namespace, its output in $T/peer.NAME, once it listens.
+peer_start() {
+	ps_name=$1
+	shift
+	(in_peer /usr/bin/python3 "$top_srcdir/tests/regress/peer.py" "$@" \
+	    >"$T/peer.$ps_name" 2>&1) &
+	PEER_PIDS="$PEER_PIDS $!"
+	wait_for grep -q ready "$T/peer.$ps_name" ||
+	    fail "peer $ps_name ($*) did not start: $(cat "$T/peer.$ps_name")"
+}

@@ -21,12 +21,8 @@ cat >"$T/hosts" <<EOF2
 $SRV web.test x.bad.test
 127.0.0.1 lo.test
 EOF2
-for p in 80 8080; do
-	(in_peer "$PY" "$top_srcdir/tests/regress/peer.py" http "$SRV" $p \
-	    >"$T/peer.$p" 2>&1) &
-	PEER_PIDS="$PEER_PIDS $!"
-	wait_for grep -q ready "$T/peer.$p" || fail "peer on $p"
-done
+peer_start 80 http "$SRV" 80
+peer_start 8080 http "$SRV" 8080
 # A server on the namespace's loopback, as a development server is.
 (in_ns "$PY" "$top_srcdir/tests/regress/peer.py" http 127.0.0.1 8000 \
     >"$T/peer.lo" 2>&1) &

@@ -21,10 +21,7 @@ uid_block 61040 61049
 cat >"$T/hosts" <<EOF2
 $SRV web.test keep.test gone.test other.test
 EOF2
-(in_peer "$PY" "$top_srcdir/tests/regress/peer.py" http "$SRV" 80 \
-    >"$T/peer" 2>&1) &
-PEER_PIDS="$PEER_PIDS $!"
-wait_for grep -q ready "$T/peer" || fail "peer"
+peer_start web http "$SRV" 80
 
 conf_write <<EOF2
 resolver hosts-file "$T/hosts"
