@@ -175,7 +175,7 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 	const char		*act = allow ? "allow" : "block";
 	struct timespec		 ts;
 	json_t			*ev, *jfor;
-	char			 err[256], tbuf[32];
+	char			 err[256], tmp[256], tbuf[32];
 	time_t			 at = 0;
 
 	name = json_string_value(json_object_get(req, "listener"));
@@ -209,17 +209,24 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 		    store_error());
 		return;
 	}
+	err[0] = '\0';
 	if (policy_rules_set(pr->pr_extra, pattern, allow ? POLICY_ALLOW :
 	    POLICY_BLOCK, err, sizeof(err)) == -1 ||
 	    proxy_expiry_set(pr->pr_name, pattern, at) == -1) {
+		/* Back to what was: the rule before, or none. */
+		if (err[0] == '\0')
+			snprintf(err, sizeof(err), "out of memory");
 		if (was == NULL) {
 			(void)store_rule_delete(pr->pr_name, pattern);
-			(void)policy_rules_remove(pr->pr_extra, pattern, err,
-			    sizeof(err));
-		} else
+			(void)policy_rules_remove(pr->pr_extra, pattern, tmp,
+			    sizeof(tmp));
+		} else {
 			(void)store_rule_put(pr->pr_name, pattern, was, 0);
-		control_req_error(cr, "pattern \"%s\": %s", pattern,
-		    err[0] != '\0' ? err : "out of memory");
+			(void)policy_rules_set(pr->pr_extra, pattern,
+			    strcmp(was, "allow") == 0 ? POLICY_ALLOW :
+			    POLICY_BLOCK, tmp, sizeof(tmp));
+		}
+		control_req_error(cr, "pattern \"%s\": %s", pattern, err);
 		return;
 	}
 	log_info("proxy: listener %s: %s %s%s, by uid %d", pr->pr_name, act,
