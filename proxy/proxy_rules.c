@@ -38,7 +38,7 @@
 struct proxy_expiry {
 	TAILQ_ENTRY(proxy_expiry)	 pe_entry;
 	char				 pe_listener[64];
-	char				*pe_pattern;	/* as stored */
+	char				*pe_pattern;	/* canonical, as stored */
 	time_t				 pe_at;
 };
 TAILQ_HEAD(proxy_expiries, proxy_expiry);
@@ -49,7 +49,9 @@ static void	proxy_ctl_deny(struct control_req *, json_t *);
 static void	proxy_ctl_unallow(struct control_req *, json_t *);
 static void	proxy_ctl_rules(struct control_req *, json_t *);
 static json_t	*proxy_rules_json(struct proxy_listener *);
+static void	proxy_rules_tidy(struct proxy_listener *, json_t *);
 static int	proxy_expiry_set(const char *, const char *, time_t);
+static time_t	proxy_expiry_at(const char *, const char *);
 static void	proxy_expiry_schedule(void);
 static void	proxy_expirecb(evutil_socket_t, short, void *);
 static void	proxy_rule_gone(struct proxy_listener *, const char *,
@@ -122,13 +124,15 @@ proxy_rules_forget(const char *listener)
 
 /*
  * The runtime rules the store holds for pr; those whose time passed
- * while sbxd was down go now.
+ * while sbxd was down go now.  Rows are read oldest first, so a later
+ * row for the same pattern wins, lifetime and all, as it did when it
+ * was set.
  */
 void
 proxy_rules_load(struct proxy_listener *pr)
 {
 	json_t		*list, *r, *exp;
-	const char	*pattern, *action;
+	const char	*pattern, *action, *text;
 	char		 err[256];
 	time_t		 at, now = time(NULL);
 	size_t		 i;
@@ -154,11 +158,43 @@ proxy_rules_load(struct proxy_listener *pr)
 			    "ignored: %s", pr->pr_name, pattern, err);
 			continue;
 		}
-		if (at != 0 && proxy_expiry_set(pr->pr_name, pattern, at) == -1)
+		text = policy_rule_text(policy_rules_find(pr->pr_extra,
+		    pattern));
+		if (proxy_expiry_set(pr->pr_name, text, at) == -1)
 			log_warnx("proxy: listener %s: rule \"%s\": out of "
 			    "memory for its lifetime", pr->pr_name, pattern);
 	}
+	proxy_rules_tidy(pr, list);
 	json_decref(list);
+}
+
+/*
+ * Rows of list (pr's, as loaded) whose pattern is not in the form sbxd
+ * writes, kept by an older sbxd or by create --allow, are written again
+ * in that form, as the running rule now is: unallow and expiry then
+ * find exactly one row per rule.
+ */
+static void
+proxy_rules_tidy(struct proxy_listener *pr, json_t *list)
+{
+	const struct policy_rule	*ru;
+	const char			*pattern, *text;
+	json_t				*r;
+	size_t				 i;
+
+	json_array_foreach(list, i, r) {
+		pattern = json_string_value(json_object_get(r, "pattern"));
+		if ((ru = policy_rules_find(pr->pr_extra, pattern)) == NULL ||
+		    strcmp(text = policy_rule_text(ru), pattern) == 0)
+			continue;
+		if (store_rule_put(pr->pr_name, text, policy_rule_action(ru) ==
+		    POLICY_ALLOW ? "allow" : "block", proxy_expiry_at(
+		    pr->pr_name, text)) == -1 ||
+		    store_rule_delete(pr->pr_name, pattern) == -1)
+			log_warnx("proxy: listener %s: stored rule \"%s\" not "
+			    "rewritten as \"%s\": %s", pr->pr_name, pattern,
+			    text, store_error());
+	}
 }
 
 /*
@@ -175,7 +211,7 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 	const char		*act = allow ? "allow" : "block";
 	struct timespec		 ts;
 	json_t			*ev, *jfor;
-	char			 err[256], tmp[256], tbuf[32];
+	char			 err[256], tmp[256], tbuf[32], text[320];
 	time_t			 at = 0;
 
 	name = json_string_value(json_object_get(req, "listener"));
@@ -199,7 +235,13 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 		control_req_error(cr, "pattern \"%s\": %s", pattern, err);
 		return;
 	}
+	/*
+	 * The store and the lifetimes know a pattern in one form only, as
+	 * the running rules do: Example.COM and example.com are one rule.
+	 */
+	snprintf(text, sizeof(text), "%s", policy_rule_text(ru));
 	policy_rule_free(ru);
+	pattern = text;
 	if ((prev = policy_rules_find(pr->pr_extra, pattern)) != NULL)
 		was = policy_rule_action(prev) == POLICY_ALLOW ? "allow" :
 		    "block";
@@ -412,6 +454,19 @@ proxy_expiry_set(const char *listener, const char *pattern, time_t at)
 		TAILQ_INSERT_TAIL(&proxy_expiries, pe, pe_entry);
 	}
 	proxy_expiry_schedule();
+	return (0);
+}
+
+/* When the rule of listener and pattern goes; 0 for never. */
+static time_t
+proxy_expiry_at(const char *listener, const char *pattern)
+{
+	struct proxy_expiry	*pe;
+
+	TAILQ_FOREACH(pe, &proxy_expiries, pe_entry)
+		if (strcmp(pe->pe_listener, listener) == 0 &&
+		    strcmp(pe->pe_pattern, pattern) == 0)
+			return (pe->pe_at);
 	return (0);
 }
 

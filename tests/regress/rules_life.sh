@@ -37,9 +37,13 @@ sandbox policy "agents"
 sandbox firewall nftables table "sbxt$$"
 EOF2
 start_ns_sbxd
-for n in "$A" "$B"; do
-	ctl create "$n" >"$T/out" 2>&1 || { cat "$T/out"; fail "create $n"; }
-done
+ctl create "$A" >"$T/out" 2>&1 || { cat "$T/out"; fail "create $A"; }
+ctl create "$B" --allow Other.TEST >"$T/out" 2>&1 ||
+    { cat "$T/out"; fail "create $B"; }
+# A rule is kept as sbxd writes its pattern, however it was given.
+ctl rules "$B" >"$T/rules" || fail "rules $B"
+grep -q "^allow  other.test " "$T/rules" ||
+    fail "create --allow kept as given: $(cat "$T/rules")"
 
 # code NAME URL: the status the sandbox gets.
 code() {
@@ -91,6 +95,22 @@ ctl unallow "$B" nothere.test >"$T/err" 2>&1 && fail "unallow nothere"
 grep -q "its rules: block other.test, allow web.test" "$T/err" ||
     fail "unallow nothere: $(cat "$T/err")"
 
+# One rule per pattern, however it is written: a lifetime set under one
+# spelling ends when the pattern is set for good under another.
+ctl allow "$A" Web.TEST --for 2s >/dev/null || fail "allow Web.TEST --for"
+ctl allow "$A" web.test >/dev/null || fail "allow web.test"
+ctl rules "$A" >"$T/rules" || fail "rules $A"
+[ "$(grep -ci 'web\.test' "$T/rules")" = 1 ] ||
+    fail "one pattern, two rules: $(cat "$T/rules")"
+grep -q "^allow  web.test .*expires" "$T/rules" &&
+    fail "web.test kept a lifetime: $(cat "$T/rules")"
+sleep 3
+[ "$(code "$A" http://web.test/)" = 200 ] ||
+    fail "web.test went with the lifetime of Web.TEST"
+ctl unallow "$A" WEB.test >/dev/null || fail "unallow WEB.test"
+[ "$(code "$A" http://web.test/)" = 403 ] || fail "web.test after unallow"
+ctl allow "$A" web.test >/dev/null || fail "allow web.test again"
+
 # rules with no name: every sandbox's, named.
 ctl allow "$A" keep.test --for 1h >/dev/null || fail "allow keep --for"
 ctl allow "$A" gone.test --for 2s >/dev/null || fail "allow gone --for"
@@ -113,6 +133,9 @@ log_has "listener $A: allow gone.test expired while sbxd was down" ||
 [ "$(code "$A" http://keep.test/)" = 200 ] || fail "keep.test after restart"
 [ "$(code "$A" http://gone.test/)" = 403 ] || fail "gone.test after restart"
 [ "$(code "$B" http://web.test/)" = 200 ] || fail "$B's rule lost"
+[ "$(code "$A" http://web.test/)" = 200 ] || fail "$A's web.test lost"
+[ "$(ctl rules "$A" | grep -ci 'web\.test')" = 1 ] ||
+    fail "web.test after restart: $(ctl rules "$A")"
 
 for n in "$A" "$B"; do
 	ctl rm "$n" >/dev/null || fail "rm $n"
