@@ -355,6 +355,70 @@ end:
 }
 
 /*
+ * A database of schema 4 takes step 5: its rules stay, for good, and a
+ * lifetime put afterwards is kept across a reopen.
+ */
+static int
+test_migrate_rules(void)
+{
+	sqlite3	*db = NULL;
+	json_t	*list = NULL, *r;
+	char	*dir, *path = NULL;
+	int	 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(asprintf(&path, "%s/sbxd.db", dir) != -1);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "CREATE TABLE schema_version (version INTEGER "
+	    "NOT NULL); INSERT INTO schema_version VALUES (4);"
+	    "CREATE TABLE events (id INTEGER PRIMARY KEY, time TEXT NOT NULL,"
+	    " type TEXT NOT NULL, data TEXT NOT NULL);"
+	    "CREATE TABLE listener_rules (listener TEXT NOT NULL, pattern TEXT "
+	    "NOT NULL, action TEXT NOT NULL CHECK (action IN ('allow', "
+	    "'block')), created TEXT NOT NULL, PRIMARY KEY (listener, "
+	    "pattern));"
+	    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT "
+	    "NULL);"
+	    "INSERT INTO listener_rules VALUES ('one', 'github.com', 'allow', "
+	    "'2026-11-23T10:00:00.000Z');", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	db = NULL;
+	CHECK(store_open(dir, 0700) == 0);
+	CHECK_INT(query_int(dir, "SELECT version FROM schema_version"), 5);
+	list = store_rule_list("one");
+	CHECK_INT(json_array_size(list), 1);
+	r = json_array_get(list, 0);
+	CHECK_STR(json_string_value(json_object_get(r, "pattern")),
+	    "github.com");
+	CHECK_STR(json_string_value(json_object_get(r, "created")),
+	    "2026-11-23T10:00:00.000Z");
+	CHECK(json_is_null(json_object_get(r, "expires")));
+	json_decref(list);
+	list = NULL;
+	CHECK(store_rule_put("one", "pypi.org", "block", 1900000000) == 0);
+	store_close();
+	CHECK(store_open(dir, 0700) == 0);
+	CHECK_INT(query_int(dir, "SELECT expires FROM listener_rules WHERE "
+	    "pattern = 'pypi.org'"), 1900000000);
+	CHECK_INT(query_int(dir, "SELECT count(*) FROM listener_rules WHERE "
+	    "expires IS NULL"), 1);
+	list = store_rule_list("one");
+	CHECK_INT(json_array_size(list), 2);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(
+	    json_array_get(list, 1), "expires"), "at")),
+	    "2030-03-17T17:46:40.000Z");
+	ret = 0;
+end:
+	sqlite3_close(db);
+	json_decref(list);
+	store_close();
+	free(path);
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
+/*
  * Sandbox rows: put replaces, a state change sticks across a reopen,
  * uid and port are unique, delete takes the sandbox's rules with it.
  */
@@ -437,6 +501,7 @@ end:
 static const struct unit_test tests[] = {
 	{ "settings", test_settings },
 	{ "rules", test_rules },
+	{ "migrate_rules", test_migrate_rules },
 	{ "sandboxes", test_sandboxes },
 	{ "open_modes", test_open_modes },
 	{ "tighten_mode", test_tighten_mode },
