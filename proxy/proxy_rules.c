@@ -212,7 +212,7 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 	struct timespec		 ts;
 	json_t			*ev, *jfor;
 	char			 err[256], tmp[256], tbuf[32], text[320];
-	time_t			 at = 0;
+	time_t			 at = 0, was_at;
 
 	name = json_string_value(json_object_get(req, "listener"));
 	pattern = json_string_value(json_object_get(req, "pattern"));
@@ -245,6 +245,7 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 	if ((prev = policy_rules_find(pr->pr_extra, pattern)) != NULL)
 		was = policy_rule_action(prev) == POLICY_ALLOW ? "allow" :
 		    "block";
+	was_at = proxy_expiry_at(pr->pr_name, pattern);
 	if (store_rule_put(pr->pr_name, pattern, act, at) == -1) {
 		control_req_error(cr, "rule %s %s on %s: the store did not "
 		    "take it (%s); not applied", act, pattern, pr->pr_name,
@@ -263,10 +264,12 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 			(void)policy_rules_remove(pr->pr_extra, pattern, tmp,
 			    sizeof(tmp));
 		} else {
-			(void)store_rule_put(pr->pr_name, pattern, was, 0);
+			/* Its lifetime too, if it had one. */
+			(void)store_rule_put(pr->pr_name, pattern, was, was_at);
 			(void)policy_rules_set(pr->pr_extra, pattern,
 			    strcmp(was, "allow") == 0 ? POLICY_ALLOW :
 			    POLICY_BLOCK, tmp, sizeof(tmp));
+			(void)proxy_expiry_set(pr->pr_name, pattern, was_at);
 		}
 		control_req_error(cr, "pattern \"%s\": %s", pattern, err);
 		return;

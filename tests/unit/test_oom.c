@@ -413,6 +413,13 @@ test_commands(void)
 		    "\"pattern\":\"*.oom.example\"}",
 		"{\"command\":\"deny\",\"listener\":\"127.0.0.1:%d\","
 		    "\"pattern\":\"10.0.0.0/8\"}",
+		"{\"command\":\"allow\",\"listener\":\"127.0.0.1:%d\","
+		    "\"pattern\":\"timed.oom.example\",\"for\":3600}",
+		"{\"command\":\"deny\",\"listener\":\"127.0.0.1:%d\","
+		    "\"pattern\":\"Timed.OOM.example\",\"for\":60}",
+		"{\"command\":\"rules\"}",
+		"{\"command\":\"unallow\",\"listener\":\"127.0.0.1:%d\","
+		    "\"pattern\":\"timed.oom.example\"}",
 		"{\"command\":\"sessions\"}",
 		"{\"command\":\"nosuch\"}",
 		"{\"command\":",
