@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -42,6 +43,8 @@ static void	 sbxctl_print_uptime(json_int_t);
 static const char *sbxctl_size(json_t *, char *, size_t);
 static void	 sbxctl_print_limits(json_t *);
 static void	 sbxctl_print_rule(const char *, json_t *);
+static const char *sbxctl_str(json_t *, const char *);
+static const char *sbxctl_left(json_t *, char *, size_t);
 static void	 sbxctl_sigcb(int);
 
 static void
@@ -423,6 +426,44 @@ sbxctl_print_sessions(json_t *reply)
 		    "destination")) : "-");
 }
 
+static const char *
+sbxctl_str(json_t *o, const char *key)
+{
+	const char	*s = json_string_value(json_object_get(o, key));
+
+	return (s != NULL ? s : "-");
+}
+
+/*
+ * The time a rule with the expiry exp has left, as 1d2h3m4s: the
+ * daemon's count when it sent one (rules), else from the expiry and
+ * this host's clock (show); sbxd is on this host.
+ */
+static const char *
+sbxctl_left(json_t *exp, char *buf, size_t len)
+{
+	long long	 s;
+
+	if (json_is_integer(json_object_get(exp, "left")))
+		s = json_integer_value(json_object_get(exp, "left"));
+	else
+		s = json_integer_value(json_object_get(exp, "seconds")) -
+		    (long long)time(NULL);
+	if (s < 0)
+		s = 0;
+	if (s >= 86400)
+		snprintf(buf, len, "%lldd%lldh%lldm%llds", s / 86400,
+		    s % 86400 / 3600, s % 3600 / 60, s % 60);
+	else if (s >= 3600)
+		snprintf(buf, len, "%lldh%lldm%llds", s / 3600, s % 3600 / 60,
+		    s % 60);
+	else if (s >= 60)
+		snprintf(buf, len, "%lldm%llds", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%llds", s);
+	return (buf);
+}
+
 /* rules: the listener's policy, then its runtime rules. */
 void
 sbxctl_print_rules(json_t *reply)
@@ -438,6 +479,8 @@ sbxctl_print_rules(json_t *reply)
 			sbxctl_print_rule("", r);
 		return;
 	}
+	printf("%-20s %-6s %-40s %s\n", "LISTENER", "ACTION", "PATTERN",
+	    "CREATED");
 	json_array_foreach(all, i, one) {
 		json_array_foreach(json_object_get(one, "rules"), j, r)
 			sbxctl_print_rule(json_string_value(json_object_get(
@@ -453,13 +496,11 @@ static void
 sbxctl_print_rule(const char *listener, json_t *r)
 {
 	json_t	*exp = json_object_get(r, "expires");
-	char	 left[64] = "";
+	char	 left[96] = "", d[32];
 
 	if (json_is_object(exp))
-		snprintf(left, sizeof(left), "  expires %s (%llds left)",
-		    json_string_value(json_object_get(exp, "at")),
-		    (long long)json_integer_value(json_object_get(exp,
-		    "left")));
+		snprintf(left, sizeof(left), "  expires %s (%s left)",
+		    sbxctl_str(exp, "at"), sbxctl_left(exp, d, sizeof(d)));
 	if (*listener != '\0')
 		printf("%-20s ", listener);
 	printf("%-6s %-40s %s%s\n", json_string_value(json_object_get(r,
@@ -467,22 +508,16 @@ sbxctl_print_rule(const char *listener, json_t *r)
 	    json_string_value(json_object_get(r, "created")), left);
 }
 
-static const char *
-sbxctl_str(json_t *o, const char *key)
-{
-	const char	*s = json_string_value(json_object_get(o, key));
-
-	return (s != NULL ? s : "-");
-}
 
 /* create, show: one sandbox, a field per line. */
 void
 sbxctl_print_sandbox(json_t *reply)
 {
-	json_t		*sb = json_object_get(reply, "sandbox"), *r;
+	json_t		*sb = json_object_get(reply, "sandbox"), *r, *exp;
 	const char	*fields[] = { "name", "id", "state", "error", "user",
 			    "uid", "home", "restricted", "policy", "port",
 			    "proxy", "created_at", NULL };
+	char		 d[32];
 	size_t		 i;
 	json_t		*v;
 
@@ -499,13 +534,14 @@ sbxctl_print_sandbox(json_t *reply)
 			printf("%s\n", json_is_true(v) ? "yes" : "no");
 	}
 	sbxctl_print_limits(sb);
-	json_array_foreach(json_object_get(sb, "rules"), i, r)
-		printf("%-12s %s %s%s%s\n", i == 0 ? "rules:" : "",
-		    sbxctl_str(r, "action"), sbxctl_str(r, "pattern"),
-		    json_is_object(json_object_get(r, "expires")) ?
-		    " until " : "", json_is_object(json_object_get(r,
-		    "expires")) ? sbxctl_str(json_object_get(r, "expires"),
-		    "at") : "");
+	json_array_foreach(json_object_get(sb, "rules"), i, r) {
+		printf("%-12s %s %s", i == 0 ? "rules:" : "",
+		    sbxctl_str(r, "action"), sbxctl_str(r, "pattern"));
+		if (json_is_object(exp = json_object_get(r, "expires")))
+			printf(" until %s (%s left)", sbxctl_str(exp, "at"),
+			    sbxctl_left(exp, d, sizeof(d)));
+		putchar('\n');
+	}
 }
 
 /* A number of bytes the short way: 4G, 12.3M; null is "none". */

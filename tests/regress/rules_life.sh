@@ -61,7 +61,7 @@ ctl allow "$A" web.test --for 3s >/dev/null || fail "allow --for 3s"
 ctl rules "$A" >"$T/rules" || fail "rules $A"
 grep -q "^allow  web.test .* expires .*Z ([0-3]s left)" "$T/rules" ||
     fail "rules shows no expiry: $(cat "$T/rules")"
-ctl show "$A" | grep -q "allow web.test until .*Z" ||
+ctl show "$A" | grep -q "allow web.test until .*Z ([0-3]s left)" ||
     fail "show shows no expiry: $(ctl show "$A")"
 WAIT_TENTHS=100 wait_for gone || fail "web.test still allowed after 3s"
 wait_for grep -q '"type":"proxy.rule.expired".*"pattern":"web.test"' \
@@ -117,15 +117,19 @@ ctl allow "$A" gone.test --for 2s >/dev/null || fail "allow gone --for"
 ctl rules >"$T/all" || fail "rules"
 grep -q "^$B  *block  other.test" "$T/all" || fail "rules: $(cat "$T/all")"
 grep -q "^$B  *allow  web.test" "$T/all" || fail "rules: $(cat "$T/all")"
-grep -q "^$A  *allow  keep.test .* expires" "$T/all" ||
+grep -Eq "^$A +allow  keep.test .* expires .* \((1h0m0s|5[0-9]m[0-9]+s) left\)" \
+    "$T/all" ||
     fail "rules: $(cat "$T/all")"
+head -1 "$T/all" | grep -q "^LISTENER  *ACTION  *PATTERN  *CREATED$" ||
+    fail "rules: no header: $(cat "$T/all")"
 
 # A restart keeps what is left and drops what ran out meanwhile.
 stop_sbxd
 sleep 3
 start_ns_sbxd
 ctl rules "$A" >"$T/rules" || fail "rules after restart"
-grep -q "^allow  keep.test .* expires .* ([0-9]*s left)" "$T/rules" ||
+grep -Eq "^allow  keep.test .* expires .* \((1h0m0s|5[0-9]m[0-9]+s) left\)" \
+    "$T/rules" ||
     fail "keep.test lost its lifetime: $(cat "$T/rules")"
 grep -q "gone.test" "$T/rules" && fail "gone.test outlived its time"
 log_has "listener $A: allow gone.test expired while sbxd was down" ||
