@@ -1013,6 +1013,10 @@ control_cmd_events(struct control_req *cr, json_t *req)
 	}
 	sb = json_string_value(json_object_get(req, "sandbox"));
 	type = json_string_value(json_object_get(req, "type"));
+	/* A client may ask again after an error: its old filters go. */
+	free(cc->cc_sandbox);
+	free(cc->cc_type);
+	cc->cc_sandbox = cc->cc_type = NULL;
 	if ((sb != NULL && (cc->cc_sandbox = strdup(sb)) == NULL) ||
 	    (type != NULL && (cc->cc_type = strdup(type)) == NULL)) {
 		control_req_error(cr, "out of memory");

@@ -115,6 +115,23 @@ timeout 10 "$SBXCTL" -s "$SOCK" events -r -n 3 >"$T/recent3" 2>&1 ||
     fail "events -r -n 3: status $?"
 [ "$(wc -l <"$T/recent3")" -eq 3 ] || fail "events -r -n 3: $(cat "$T/recent3")"
 
+# A bad filter is refused; the same connection may ask again.
+python3 - "$SOCK" <<'EOF2' || fail "events after a refused filter"
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+f.write(b'{"command": "events", "sandbox": "x", "type": "."}\n')
+f.flush()
+r = json.loads(f.readline())
+assert r["ok"] is False and "names no type" in r["error"], r
+f.write(b'{"command": "events", "sandbox": "y", "follow": false}\n')
+f.flush()
+r = json.loads(f.readline())
+assert r["ok"] is True, r
+assert f.readline() == b"", "no end after follow false"
+EOF2
+
 # Refused the socket: the setting to change is named.
 chmod 0600 "$SOCK"
 setpriv --reuid=nobody --regid=nogroup --clear-groups "$SBXCTL" -s "$SOCK" \
