@@ -46,90 +46,89 @@ void
 proxy_advice(const struct proxy_refusal *rf, struct proxy_advice *pa)
 {
 	const char	*who = rf->rf_name, *pol = rf->rf_policy;
-	const char	*what = rf->rf_dest;
-	char		 pat[300], *cause = pa->pa_cause;
-	int		 i, inports = 0, same;
+	const char	*reason = rf->rf_reason, *rule = rf->rf_rule;
+	const char	*host = rf->rf_host, *setting = "";
+	char		 exact[300], bare[300], *cause = pa->pa_cause;
+	size_t		 clen = sizeof(pa->pa_cause);
+	size_t		 alen = sizeof(pa->pa_advice);
+	int		 i, inports = 0, family = rf->rf_family;
 
 	for (i = 0; i < rf->rf_pb->pb_nports; i++)
 		if (rf->rf_pb->pb_ports[i] == rf->rf_port)
 			inports = 1;
+	/* What the request asked for, and exactly the address refused. */
+	proxy_advice_pattern(bare, sizeof(bare), host, family, rf->rf_port,
+	    !inports);
+	if (rf->rf_addr != NULL) {
+		host = rf->rf_addr;
+		family = rf->rf_addr_family;
+	}
+	proxy_advice_pattern(exact, sizeof(exact), host, family, rf->rf_port,
+	    1);
 	pa->pa_advice[0] = '\0';
-	if (strcmp(rf->rf_reason, "policy") == 0 && (rf->rf_rule == NULL ||
-	    strcmp(rf->rf_rule, "default") == 0)) {
-		proxy_advice_pattern(pat, sizeof(pat), rf->rf_host,
-		    rf->rf_family, rf->rf_port, !inports);
-		snprintf(cause, sizeof(pa->pa_cause), "no rule of policy \"%s\" allows "
-		    "it, and the policy blocks what no rule allows", pol);
-		snprintf(pa->pa_advice, sizeof(pa->pa_advice), "sbxctl allow "
-		    "%s %s", who, pat);
-	} else if (strcmp(rf->rf_reason, "policy") == 0) {
-		proxy_advice_pattern(pat, sizeof(pat), rf->rf_addr != NULL ?
-		    rf->rf_addr : rf->rf_host, rf->rf_addr != NULL ?
-		    rf->rf_addr_family : rf->rf_family, rf->rf_port, 1);
-		same = strcmp(pat, rf->rf_rule) == 0;
+	if (strcmp(reason, "policy") == 0 && (rule == NULL ||
+	    strcmp(rule, "default") == 0)) {
+		snprintf(cause, clen, "no rule of policy \"%s\" allows it, and "
+		    "the policy blocks what no rule allows", pol);
+		snprintf(pa->pa_advice, alen, "sbxctl allow %s %s", who, bare);
+	} else if (strcmp(reason, "policy") == 0) {
 		if (rf->rf_runtime)
-			snprintf(cause, sizeof(pa->pa_cause), "the runtime rule deny "
-			    "\"%s\" of %s blocks it", rf->rf_rule, who);
+			snprintf(cause, clen, "the runtime rule deny \"%s\" of "
+			    "%s blocks it", rule, who);
 		else
-			snprintf(cause, sizeof(pa->pa_cause), "the rule block \"%s\" "
-			    "of policy \"%s\" blocks it", rf->rf_rule, pol);
-		if (same && !rf->rf_runtime)
-			snprintf(pa->pa_advice, sizeof(pa->pa_advice), "take "
-			    "block \"%s\" out of policy \"%s\" in sbxd.conf, "
-			    "then run sbxctl reload", rf->rf_rule, pol);
+			snprintf(cause, clen, "the rule block \"%s\" of policy "
+			    "\"%s\" blocks it", rule, pol);
+		/* A runtime allow ties a configured block, and loses. */
+		if (!rf->rf_runtime && strcmp(exact, rule) == 0)
+			snprintf(pa->pa_advice, alen, "take block \"%s\" out "
+			    "of policy \"%s\" in sbxd.conf, then run sbxctl "
+			    "reload", rule, pol);
 		else
-			snprintf(pa->pa_advice, sizeof(pa->pa_advice),
-			    "sbxctl allow %s %s", who, pat);
-	} else if (strcmp(rf->rf_reason, "loopback") == 0 ||
-	    strcmp(rf->rf_reason, "private") == 0 ||
-	    strcmp(rf->rf_reason, "multicast") == 0 ||
-	    strcmp(rf->rf_reason, "reserved") == 0) {
-		proxy_advice_pattern(pat, sizeof(pat), rf->rf_addr != NULL ?
-		    rf->rf_addr : rf->rf_host, rf->rf_addr != NULL ?
-		    rf->rf_addr_family : rf->rf_family, rf->rf_port, 1);
+			snprintf(pa->pa_advice, alen, "sbxctl allow %s %s", who,
+			    exact);
+	} else if (strcmp(reason, "loopback") == 0 ||
+	    strcmp(reason, "private") == 0 ||
+	    strcmp(reason, "multicast") == 0 ||
+	    strcmp(reason, "reserved") == 0) {
+		if (strcmp(reason, "loopback") == 0)
+			setting = " (loopback no)";
+		else if (strcmp(reason, "private") == 0)
+			setting = " (private no)";
 		if (rf->rf_addr != NULL && rf->rf_family == 0)
-			snprintf(cause, sizeof(pa->pa_cause), "%s is %s, a %s address, "
-			    "which policy \"%s\" refuses%s", rf->rf_host,
-			    rf->rf_addr, rf->rf_reason, pol,
-			    strcmp(rf->rf_reason, "loopback") == 0 ?
-			    " (loopback no)" : strcmp(rf->rf_reason,
-			    "private") == 0 ? " (private no)" : "");
+			snprintf(cause, clen, "%s is %s, a %s address, which "
+			    "policy \"%s\" refuses%s", rf->rf_host, rf->rf_addr,
+			    reason, pol, setting);
 		else
-			snprintf(cause, sizeof(pa->pa_cause), "it is a %s address, "
-			    "which policy \"%s\" refuses%s", rf->rf_reason, pol,
-			    strcmp(rf->rf_reason, "loopback") == 0 ?
-			    " (loopback no)" : strcmp(rf->rf_reason,
-			    "private") == 0 ? " (private no)" : "");
-		snprintf(pa->pa_advice, sizeof(pa->pa_advice), "sbxctl allow "
-		    "%s %s", who, pat);
-	} else if (strcmp(rf->rf_reason, "own-listener") == 0)
-		snprintf(cause, sizeof(pa->pa_cause), "its port is one of sbxd's own "
-		    "proxy listeners, which no rule can allow");
-	else if (strcmp(rf->rf_reason, "sni-mismatch") == 0)
-		snprintf(cause, sizeof(pa->pa_cause), "the TLS server name \"%s\" is "
-		    "not the host asked for; policy \"%s\" checks it (sni "
-		    "check)", rf->rf_rule != NULL ? rf->rf_rule : "", pol);
-	else if (strcmp(rf->rf_reason, "not-tls") == 0)
-		snprintf(cause, sizeof(pa->pa_cause), "what was sent to port 443 is "
-		    "not TLS; policy \"%s\" checks it (sni check)", pol);
-	else if (strcmp(rf->rf_reason, "no-address") == 0)
-		snprintf(cause, sizeof(pa->pa_cause), "%s has no address to connect "
-		    "to", rf->rf_host);
+			snprintf(cause, clen, "it is a %s address, which "
+			    "policy \"%s\" refuses%s", reason, pol, setting);
+		snprintf(pa->pa_advice, alen, "sbxctl allow %s %s", who, exact);
+	} else if (strcmp(reason, "own-listener") == 0)
+		snprintf(cause, clen, "its port is one of sbxd's own proxy "
+		    "listeners, which no rule can allow");
+	else if (strcmp(reason, "sni-mismatch") == 0)
+		snprintf(cause, clen, "the TLS server name \"%s\" is not the "
+		    "host asked for; policy \"%s\" checks it (sni check)",
+		    rule != NULL ? rule : "", pol);
+	else if (strcmp(reason, "not-tls") == 0)
+		snprintf(cause, clen, "what was sent to port 443 is not TLS; "
+		    "policy \"%s\" checks it (sni check)", pol);
+	else if (strcmp(reason, "no-address") == 0)
+		snprintf(cause, clen, "%s has no address to connect to",
+		    rf->rf_host);
 	else
-		snprintf(cause, sizeof(pa->pa_cause), "%s%s%s", rf->rf_reason,
-		    rf->rf_rule != NULL ? ": " : "",
-		    rf->rf_rule != NULL ? rf->rf_rule : "");
+		snprintf(cause, clen, "%s%s%s", reason,
+		    rule != NULL ? ": " : "", rule != NULL ? rule : "");
 	if (pa->pa_advice[0] == '\0')
 		snprintf(pa->pa_body, sizeof(pa->pa_body), "sbxd: %s is "
-		    "blocked: %s.\n", what, cause);
+		    "blocked: %s.\n", rf->rf_dest, cause);
 	else if (strncmp(pa->pa_advice, "sbxctl ", 7) == 0)
 		snprintf(pa->pa_body, sizeof(pa->pa_body), "sbxd: %s is "
 		    "blocked: %s.\nTo allow it, an administrator can run:\n"
-		    "  %s\n", what, cause, pa->pa_advice);
+		    "  %s\n", rf->rf_dest, cause, pa->pa_advice);
 	else
 		snprintf(pa->pa_body, sizeof(pa->pa_body), "sbxd: %s is "
 		    "blocked: %s.\nTo allow it, an administrator can %s.\n",
-		    what, cause, pa->pa_advice);
+		    rf->rf_dest, cause, pa->pa_advice);
 }
 
 /*

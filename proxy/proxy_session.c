@@ -862,9 +862,10 @@ proxy_session_block(struct proxy_session *ps, const char *reason,
 
 	proxy_stats.st_blocked++;
 	ev = proxy_session_event(ps);
-	json_object_update_new(ev, json_pack("{s:s, s:s, s:i, s:s, s:s?, "
-	    "s:s?, s:s, s:s?}", "method", rq->rq_method, "host",
-	    rq->rq_host.h_name, "port", rq->rq_port, "reason", reason,
+	json_object_update_new(ev, json_pack("{s:s, s:s, s:i, s:s, s:s, "
+	    "s:s?, s:s?, s:s, s:s?}", "method", rq->rq_method, "host",
+	    rq->rq_host.h_name, "port", rq->rq_port, "destination",
+	    ps->ps_dest, "reason", reason,
 	    "detail", detail, "address", rf.rf_addr, "cause", pa.pa_cause,
 	    "advice", pa.pa_advice[0] != '\0' ? pa.pa_advice : NULL));
 	events_publish("proxy.block", ev);

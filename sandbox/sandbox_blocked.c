@@ -101,28 +101,20 @@ static void
 sandbox_blocked_proxycb(json_t *ev, void *arg __unused)
 {
 	struct sandbox	*sb;
-	const char	*host, *advice, *reason, *method, *cause;
-	char		 line[SANDBOX_BLOCKED_LINE], dest[300];
-	json_int_t	 port;
+	const char	*dest, *advice, *reason, *method, *cause;
+	char		 line[SANDBOX_BLOCKED_LINE];
 
 	if ((sb = sandbox_blocked_sandbox(ev, "proxy.block")) == NULL)
 		return;
-	host = json_string_value(json_object_get(ev, "host"));
-	port = json_integer_value(json_object_get(ev, "port"));
+	dest = json_string_value(json_object_get(ev, "destination"));
 	method = json_string_value(json_object_get(ev, "method"));
 	reason = json_string_value(json_object_get(ev, "reason"));
 	cause = json_string_value(json_object_get(ev, "cause"));
 	advice = json_string_value(json_object_get(ev, "advice"));
-	if (host == NULL)
-		host = "?";
-	if (strchr(host, ':') != NULL)
-		snprintf(dest, sizeof(dest), "[%s]:%lld", host,
-		    (long long)port);
-	else
-		snprintf(dest, sizeof(dest), "%s:%lld", host, (long long)port);
 	snprintf(line, sizeof(line), "%s proxy %s %s blocked (%s): %s; %s%s\n",
-	    sandbox_blocked_time(ev), method != NULL ? method : "?", dest,
-	    reason != NULL ? reason : "?", cause != NULL ? cause : "refused",
+	    sandbox_blocked_time(ev), method != NULL ? method : "?",
+	    dest != NULL ? dest : "?", reason != NULL ? reason : "?",
+	    cause != NULL ? cause : "refused",
 	    advice != NULL ? "to allow it: " : "no rule can allow it",
 	    advice != NULL ? advice : "");
 	sandbox_blocked_write(sb, line);
