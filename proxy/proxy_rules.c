@@ -38,7 +38,7 @@
 struct proxy_expiry {
 	TAILQ_ENTRY(proxy_expiry)	 pe_entry;
 	char				 pe_listener[64];
-	char				*pe_pattern;	/* canonical, as stored */
+	char				*pe_pattern;	/* canonical, stored */
 	time_t				 pe_at;
 };
 TAILQ_HEAD(proxy_expiries, proxy_expiry);

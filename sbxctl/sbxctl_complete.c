@@ -51,7 +51,8 @@ sbxctl_complete_opts(FILE *fp, const char *usage)
 		for (s = p; *s == '-' || isalnum((unsigned char)*s); s++)
 			;	/* nothing */
 		if (s - p > 1 && strncmp(p, "--", s - p) != 0) {
-			fprintf(fp, "%s%.*s", first ? "" : " ", (int)(s - p), p);
+			fprintf(fp, "%s%.*s", first ? "" : " ", (int)(s - p),
+			    p);
 			first = 0;
 		}
 		p = s;
@@ -123,7 +124,8 @@ sbxctl_complete_zsh(FILE *fp)
 		fputs("'\n", fp);
 	}
 	fputs("\t)\n"
-	    "\t_arguments -C '-j[print JSON]' '-s[control socket]:socket:_files'"
+	    "\t_arguments -C '-j[print JSON]' "
+	    "'-s[control socket]:socket:_files'"
 	    " '1:command:->cmd' '*::arg:->args'\n"
 	    "\tcase $state in\n"
 	    "\tcmd) _describe command cmds ;;\n"
@@ -135,8 +137,9 @@ sbxctl_complete_zsh(FILE *fp)
 		fputc('\n', fp);
 		if (sbxctl_complete_named(cmd->usage))
 			fputs("\t\t\telif (( CURRENT == 2 )); then\n"
-			    "\t\t\t\tcompadd -- ${(f)\"$(sbxctl list 2>/dev/null"
-			    " | awk 'NR > 1 { print $1 }')\"}\n", fp);
+			    "\t\t\t\tcompadd -- ${(f)\"$(sbxctl list "
+			    "2>/dev/null | awk 'NR > 1 { print $1 }')\"}\n",
+			    fp);
 		fputs("\t\t\tfi ;;\n", fp);
 	}
 	fputs("\t\tesac ;;\n\tesac\n}\n_sbxctl \"$@\"\n", fp);
