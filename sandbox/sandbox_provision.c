@@ -165,7 +165,6 @@ static const char *prov_profiles_ifany[] = {
 static int	prov_check(const struct sandbox_prov *, char *, size_t);
 static void	prov_outputcb(struct job *, int, struct evbuffer *, void *);
 static void	prov_donecb(struct job *, int, void *);
-static int	prov_main(void *);
 static int	prov_run(struct prov *);
 static int	prov_profile(struct prov *, const char *, int);
 static int	prov_tool(struct prov *, const struct prov_tool *);
@@ -224,14 +223,26 @@ sandbox_provision(const struct sandbox_prov *sp, sandbox_prov_cb cb,
 		return (NULL);
 	}
 	js.js_name = "provision";
-	js.js_fn = prov_main;
-	js.js_fnarg = (void *)sp;
+	js.js_fn = sandbox_provision_main;
+	js.js_fnname = "provision";
+	js.js_fnarg = json_pack("{s:s, s:s, s:I, s:b, s:s?, s:i, s:s?}",
+	    "user", sp->sp_as.sa_user, "home", sp->sp_as.sa_home,
+	    "uid", (json_int_t)sp->sp_as.sa_uid, "restricted",
+	    sp->sp_restricted, "proxy_url", sp->sp_proxy_url,
+	    "port", (int)sp->sp_port, "ca_pem", sp->sp_ca_pem);
+	if (js.js_fnarg == NULL) {
+		snprintf(err, errlen, "out of memory");
+		sandbox_user_job_clear(&uj);
+		sandbox_provision_cancel(pj);
+		return (NULL);
+	}
 	js.js_timeout = SANDBOX_CMD_TIMEOUT;
 	js.js_grace = 1;
 	js.js_output = prov_outputcb;
 	js.js_done = prov_donecb;
 	js.js_arg = pj;
 	pj->pj_job = job_run(&js, err, errlen);
+	json_decref(js.js_fnarg);
 	sandbox_user_job_clear(&uj);
 	if (pj->pj_job == NULL) {
 		sandbox_provision_cancel(pj);
@@ -333,26 +344,41 @@ prov_check(const struct sandbox_prov *sp, char *err, size_t errlen)
  * to stderr.  The kernel makes a process that changed its credentials
  * undumpable, so the user cannot reach it through ptrace or /proc.
  */
-static int
-prov_main(void *arg)
+int
+sandbox_provision_main(json_t *arg)
 {
-	const struct sandbox_prov	*sp = arg;
+	struct sandbox_prov		 sp;
 	struct prov			 pv;
 	struct stat			 st;
-	int				 r = -1;
+	json_int_t			 uid;
+	int				 port, r = -1;
 
+	memset(&sp, 0, sizeof(sp));
 	memset(&pv, 0, sizeof(pv));
-	pv.pv_sp = sp;
-	pv.pv_home = open(sp->sp_as.sa_home, O_RDONLY | O_DIRECTORY |
+	pv.pv_sp = &sp;
+	pv.pv_home = -1;
+	if (json_unpack(arg, "{s:s, s:s, s:I, s:b, s?s, s:i, s?s}",
+	    "user", &sp.sp_as.sa_user, "home", &sp.sp_as.sa_home, "uid", &uid,
+	    "restricted", &sp.sp_restricted, "proxy_url", &sp.sp_proxy_url,
+	    "port", &port, "ca_pem", &sp.sp_ca_pem) == -1 ||
+	    sp.sp_as.sa_home[0] != '/' || uid <= 0 || port < 0 ||
+	    port > 65535) {
+		prov_error(&pv, "bad provisioning arguments");
+		goto done;
+	}
+	sp.sp_as.sa_uid = (uid_t)uid;
+	sp.sp_port = (in_port_t)port;
+	pv.pv_home = open(sp.sp_as.sa_home, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC);
 	if (pv.pv_home == -1)
-		prov_error(&pv, "%s: %s", sp->sp_as.sa_home, strerror(errno));
+		prov_error(&pv, "%s: %s", sp.sp_as.sa_home, strerror(errno));
 	else if (fstat(pv.pv_home, &st) == -1 ||
-	    st.st_uid != sp->sp_as.sa_uid)
-		prov_error(&pv, "%s: not owned by uid %ld", sp->sp_as.sa_home,
-		    (long)sp->sp_as.sa_uid);
+	    st.st_uid != sp.sp_as.sa_uid)
+		prov_error(&pv, "%s: not owned by uid %ld", sp.sp_as.sa_home,
+		    (long)sp.sp_as.sa_uid);
 	else
 		r = prov_run(&pv);
+done:
 	if (r == -1 && write(STDERR_FILENO, pv.pv_err,
 	    strlen(pv.pv_err)) == -1)
 		r = -1;		/* the exit status still tells */

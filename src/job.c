@@ -130,6 +130,7 @@ static uint64_t		 job_nextid;
 static uint64_t		 job_started;
 static uint64_t		 job_failed;
 static int		 job_count;
+static const struct job_fn *job_fns;	/* for the engine's jobs */
 
 static int	job_prepare(const struct job_spec *, struct job_child *,
 		    char *, size_t);
@@ -165,7 +166,6 @@ static int	job_uid_round(struct job_uidstop *);
 static void	job_uid_donecb(struct job *, int, void *);
 static void	job_uid_timercb(evutil_socket_t, short, void *);
 static void	job_uid_end(struct job_uidstop *, int);
-static int	job_uid_kill(void *);
 
 /*
  * Watch SIGCHLD from before the first fork on, so no exit is missed.  It
@@ -1179,10 +1179,14 @@ job_uid_round(struct job_uidstop *us)
 	js.js_uid = us->us_uid;
 	js.js_gid = us->us_gid;
 	js.js_fn = job_uid_kill;
-	js.js_fnarg = &us->us_sig;
+	js.js_fnname = "uidkill";
+	if ((js.js_fnarg = json_pack("{s:i}", "signal", us->us_sig)) == NULL)
+		return (-1);
 	js.js_done = job_uid_donecb;
 	js.js_arg = us;
-	if ((us->us_job = job_run(&js, err, sizeof(err))) == NULL) {
+	us->us_job = job_run(&js, err, sizeof(err));
+	json_decref(js.js_fnarg);
+	if (us->us_job == NULL) {
 		log_warnx("uid %lu: cannot stop its processes: %s",
 		    (unsigned long)us->us_uid, err);
 		return (-1);
@@ -1195,12 +1199,15 @@ job_uid_round(struct job_uidstop *us)
  * which are the uid's own (kill(-1) spares the caller).  Only the
  * signal of the round is sent; a TERM round is not repeated.
  */
-static int
-job_uid_kill(void *arg)
+int
+job_uid_kill(json_t *arg)
 {
-	int	*sig = arg;
+	int	 sig;
 
-	if (kill(-1, *sig) == -1 && errno != ESRCH)
+	if (json_unpack(arg, "{s:i}", "signal", &sig) == -1 || sig <= 0 ||
+	    sig >= NSIG)
+		return (-1);
+	if (kill(-1, sig) == -1 && errno != ESRCH)
 		return (-1);
 	return (0);
 }
@@ -1317,4 +1324,11 @@ job_uid_count(uid_t uid)
 	(void)uid;
 	return (rounds++ % 2 == 0);
 #endif
+}
+
+/* The functions a job started for the engine may run, by name. */
+void
+job_fns_set(const struct job_fn *fns)
+{
+	job_fns = fns;
 }

@@ -341,8 +341,10 @@ struct job_spec {
 	const char	 *js_path;	/* what to exec; NULL: js_argv[0] */
 	char *const	 *js_argv;
 	char *const	 *js_envp;
-	int		(*js_fn)(void *);
-	void		 *js_fnarg;
+	int		(*js_fn)(json_t *);
+	json_t		 *js_fnarg;	/* js_fn's argument, borrowed */
+	const char	 *js_fnname;	/* its name in the privileged
+					   process's list (job_fns) */
 	uint16_t	  js_rows;	/* JOB_PTY; 0: the kernel default */
 	uint16_t	  js_cols;
 	int		  js_timeout;	/* seconds to SIGTERM; 0: none */
@@ -352,6 +354,13 @@ struct job_spec {
 	job_donecb	  js_done;
 	void		 *js_arg;
 };
+/* A function a job may run instead of a program (js_fn), by name. */
+struct job_fn {
+	const char	*jf_name;
+	int		(*jf_fn)(json_t *);
+};
+void		 job_fns_set(const struct job_fn *);
+int		 job_uid_kill(json_t *);
 int		 job_init(void);
 void		 job_shutdown(void);
 json_t		*job_status(void);
@@ -370,6 +379,70 @@ void		 job_stop_uid_cancel(struct job_uidstop *);
 int		 job_uid_count(uid_t);
 typedef void	(*job_proccb)(const char *, const uid_t [3], void *);
 int		 job_proc_walk(job_proccb, void *);
+
+/*
+ * src/priv.c: privilege separation.  Started as root, sbxd is two
+ * processes: the privileged one keeps root and does a fixed list of
+ * operations, each checked against its own copy of the config; the
+ * engine (everything else) runs as an unprivileged user and asks.  A
+ * frame on their SOCK_SEQPACKET socketpair is a struct priv_hdr and a
+ * JSON object; descriptors travel with it (SCM_RIGHTS).  A request is
+ * {"op": NAME, ...}; its reply {"ok": true, ...} or {"error": TEXT}; a
+ * note (unasked news, "job.exit") {"note": NAME, ...}.
+ */
+#define PRIV_MAGIC		0x53425850	/* "SBXP" */
+#define PRIV_REQ		1
+#define PRIV_REPLY		2
+#define PRIV_NOTE		3
+#define PRIV_MSG_MAX		(1024 * 1024)	/* a frame's JSON */
+#define PRIV_FDS_MAX		4	/* descriptors with one frame */
+#define PRIV_USER		"_sbxd"	/* the engine's user by default */
+struct priv_hdr {
+	uint32_t	 ph_magic;
+	uint32_t	 ph_type;	/* PRIV_REQ, PRIV_REPLY, PRIV_NOTE */
+	uint64_t	 ph_id;		/* of the request; 0 for a note */
+};
+struct priv_req;
+/* An operation of the privileged process: the request's fds are its. */
+typedef void	(*priv_opfn)(struct priv_req *, json_t *, int *, int);
+/* An asynchronous reply: the object, or NULL and why. */
+typedef void	(*priv_replycb)(json_t *, const char *, int *, int, void *);
+/* A note from the privileged process. */
+typedef void	(*priv_notecb)(json_t *, int *, int, void *);
+/* The privileged process's operations, by name. */
+struct priv_op {
+	const char	*po_name;
+	priv_opfn	 po_fn;
+};
+int		 priv_on(void);
+int		 priv_start(struct sbxd_config *, const struct priv_op *);
+json_t		*priv_call(const char *, json_t *, int *, int *, char *,
+		    size_t);
+uint64_t	 priv_send(const char *, json_t *, priv_replycb, void *);
+void		 priv_forget(uint64_t);
+void		 priv_listen(const char *, priv_notecb, void *);
+const struct sbxd_config *priv_conf(void);
+void		 priv_reply(struct priv_req *, json_t *, const int *, int);
+void		 priv_refuse(struct priv_req *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+void		 priv_note(const char *, json_t *, const int *, int);
+int		 priv_frame_send(int, uint32_t, uint64_t, json_t *,
+		    const int *, int);
+int		 priv_frame_recv(int, struct priv_hdr *, json_t **, int *,
+		    int *, char *, size_t);
+
+/* The privileged process's operations, by the module that does each. */
+int		 sandbox_provision_main(json_t *);
+void		 job_priv_spawn(struct priv_req *, json_t *, int *, int);
+void		 job_priv_kill(struct priv_req *, json_t *, int *, int);
+void		 pfmon_priv_capture(struct priv_req *, json_t *, int *, int);
+void		 sandbox_priv_cmds(struct priv_req *, json_t *, int *, int);
+void		 sandbox_priv_cancel(struct priv_req *, json_t *, int *, int);
+void		 sandbox_priv_home(struct priv_req *, json_t *, int *, int);
+void		 sandbox_priv_blocked(struct priv_req *, json_t *, int *,
+		    int);
+void		 sandbox_priv_ipc(struct priv_req *, json_t *, int *, int);
+void		 sandbox_priv_cgroup(struct priv_req *, json_t *, int *, int);
 
 /* src/parse.y */
 struct sbxd_config *parse_config(const char *, json_t *);

@@ -247,7 +247,7 @@ end:
 
 /* A function job reports what it inherits: descriptors, signals, cwd. */
 static int
-inherit_fn(void *arg __unused)
+inherit_fn(json_t *arg __unused)
 {
 	struct sigaction	 sa;
 	sigset_t		 set;
@@ -314,7 +314,7 @@ end:
  * the spec asks.
  */
 static int
-nproc_fn(void *arg __unused)
+nproc_fn(json_t *arg __unused)
 {
 	struct rlimit	 rl;
 
@@ -785,7 +785,7 @@ tusers_signal(int sig)
 
 /* A job as another user: ids, groups, its pty, and no way back. */
 static int
-creds_fn(void *arg __unused)
+creds_fn(json_t *arg __unused)
 {
 	gid_t	 g[8];
 	int	 n = getgroups(8, g), i;
