@@ -225,7 +225,7 @@ sandbox_provision(const struct sandbox_prov *sp, sandbox_prov_cb cb,
 	js.js_name = "provision";
 	js.js_fn = sandbox_provision_main;
 	js.js_fnname = "provision";
-	js.js_fnarg = json_pack("{s:s, s:s, s:I, s:b, s:s?, s:i, s:s?}",
+	js.js_fnarg = json_pack("{s:s, s:s, s:I, s:b, s:s*, s:i, s:s*}",
 	    "user", sp->sp_as.sa_user, "home", sp->sp_as.sa_home,
 	    "uid", (json_int_t)sp->sp_as.sa_uid, "restricted",
 	    sp->sp_restricted, "proxy_url", sp->sp_proxy_url,
