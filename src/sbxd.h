@@ -426,6 +426,7 @@ void		 priv_reply(struct priv_req *, json_t *, const int *, int);
 void		 priv_refuse(struct priv_req *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 void		 priv_note(const char *, json_t *, const int *, int);
+uint64_t	 priv_req_id(const struct priv_req *);
 int		 priv_frame_send(int, uint32_t, uint64_t, json_t *,
 		    const int *, int);
 int		 priv_frame_recv(int, struct priv_hdr *, json_t **, int *,
