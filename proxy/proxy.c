@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -48,6 +49,10 @@ static struct proxy_listener *proxy_listener_open(const char *,
 		    const struct sockaddr_storage *, socklen_t, const char *,
 		    json_t *);
 static void	proxy_listener_close(struct proxy_listener *);
+static struct evconnlistener *proxy_listener_priv(struct proxy_listener *,
+		    char *, size_t);
+static void	proxy_unboundcb(json_t *, const char *, int *, int, void *);
+static void	proxy_listener_unbind(struct proxy_listener *);
 static int	proxy_listener_bind(struct proxy_listener *,
 		    struct sbxd_config *);
 static void	proxy_acceptcb(struct evconnlistener *, evutil_socket_t,
@@ -330,10 +335,16 @@ proxy_listener_open(const char *name, const struct sockaddr_storage *ss,
 	snprintf(pr->pr_name, sizeof(pr->pr_name), "%s", name);
 	snprintf(pr->pr_addr, sizeof(pr->pr_addr), "%s", addr);
 	snprintf(pr->pr_policyname, sizeof(pr->pr_policyname), "%s", policy);
-	pr->pr_evl = evconnlistener_new_bind(sbxd_env->sx_base,
-	    proxy_acceptcb, pr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-	    LEV_OPT_REUSEABLE | LEV_OPT_DEFERRED_ACCEPT, PROXY_BACKLOG,
-	    (struct sockaddr *)&pr->pr_ss, pr->pr_sslen);
+	if (priv_on())
+		pr->pr_evl = proxy_listener_priv(pr, msg, sizeof(msg));
+	else
+		pr->pr_evl = evconnlistener_new_bind(sbxd_env->sx_base,
+		    proxy_acceptcb, pr, LEV_OPT_CLOSE_ON_FREE |
+		    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE |
+		    LEV_OPT_DEFERRED_ACCEPT, PROXY_BACKLOG,
+		    (struct sockaddr *)&pr->pr_ss, pr->pr_sslen);
+	if (pr->pr_evl == NULL && priv_on())
+		goto fail;
 	if (pr->pr_evl == NULL) {
 		snprintf(msg, sizeof(msg), "proxy listen on %s: %s", addr,
 		    strerror(errno));
@@ -438,8 +449,11 @@ proxy_listener_close(struct proxy_listener *pr)
 			proxy_session_close(ps, "listener closed");
 	proxy_pool_flush(pr);
 	TAILQ_REMOVE(&proxy_listeners, pr, pr_entry);
-	if (pr->pr_evl != NULL)
+	if (pr->pr_evl != NULL) {
 		evconnlistener_free(pr->pr_evl);
+		if (priv_on())
+			proxy_listener_unbind(pr);
+	}
 	policy_rules_free(pr->pr_extra);
 	free(pr->pr_sandbox);
 	free(pr);
@@ -454,6 +468,67 @@ proxy_nsessions_count(void)
 	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry)
 		n += pr->pr_nsessions;
 	return (n);
+}
+
+/*
+ * The engine: the privileged process binds the socket (ports below 1024
+ * are root's) and keeps it bound while a new engine starts.
+ */
+static struct evconnlistener *
+proxy_listener_priv(struct proxy_listener *pr, char *msg, size_t msglen)
+{
+	struct evconnlistener	*evl;
+	json_t			*r;
+	char			 addr[INET6_ADDRSTRLEN], err[256];
+	int			 fds[PRIV_FDS_MAX], nfds;
+
+	util_addr_str((struct sockaddr *)&pr->pr_ss, addr, sizeof(addr));
+	r = priv_call("bind", json_pack("{s:s, s:i, s:i}", "address", addr,
+	    "port", (int)util_sockaddr_port((struct sockaddr *)&pr->pr_ss),
+	    "backlog", PROXY_BACKLOG), fds, &nfds, err, sizeof(err));
+	if (r == NULL || nfds != 1) {
+		snprintf(msg, msglen, "proxy listen on %.64s: %.160s",
+		    pr->pr_addr, r == NULL ? err : "no socket");
+		json_decref(r);
+		while (nfds > 0)
+			close(fds[--nfds]);
+		return (NULL);
+	}
+	json_decref(r);
+	(void)evutil_make_tcp_listen_socket_deferred(fds[0]);
+	if (evutil_make_socket_nonblocking(fds[0]) == -1 ||
+	    (evl = evconnlistener_new(sbxd_env->sx_base, proxy_acceptcb, pr,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fds[0])) ==
+	    NULL) {
+		snprintf(msg, msglen, "proxy listen on %s: %s", pr->pr_addr,
+		    strerror(errno));
+		close(fds[0]);
+		return (NULL);
+	}
+	return (evl);
+}
+
+static void
+proxy_unboundcb(json_t *r __unused, const char *err, int *fds, int nfds,
+    void *arg __unused)
+{
+	while (nfds > 0)
+		close(fds[--nfds]);
+	if (err != NULL)
+		log_warnx("proxy: unbind: %s", err);
+}
+
+/* The listener is closed for good: so is the privileged one's socket. */
+static void
+proxy_listener_unbind(struct proxy_listener *pr)
+{
+	char	 addr[INET6_ADDRSTRLEN];
+
+	util_addr_str((struct sockaddr *)&pr->pr_ss, addr, sizeof(addr));
+	if (priv_send("unbind", json_pack("{s:s, s:i}", "address", addr,
+	    "port", (int)util_sockaddr_port((struct sockaddr *)&pr->pr_ss)),
+	    proxy_unboundcb, NULL) == 0)
+		log_warnx("proxy: cannot unbind %s", pr->pr_addr);
 }
 
 static void

@@ -78,6 +78,7 @@ config_new(void)
 	if ((conf->sc_state = strdup(SBXD_STATE)) == NULL ||
 	    (conf->sc_socket = strdup(SBXD_SOCKET)) == NULL ||
 	    (conf->sc_pidfile = strdup(SBXD_PIDFILE)) == NULL ||
+	    (conf->sc_user = strdup(PRIV_USER)) == NULL ||
 	    (conf->sc_sandbox.sbc_home = strdup(SANDBOX_HOME)) == NULL ||
 	    (conf->sc_sandbox.sbc_shell = strdup(SANDBOX_SHELL)) == NULL ||
 	    (conf->sc_sandbox.sbc_policy = strdup("default")) == NULL ||
@@ -117,6 +118,7 @@ config_free(struct sbxd_config *conf)
 	free(conf->sc_state);
 	free(conf->sc_socket);
 	free(conf->sc_pidfile);
+	free(conf->sc_user);
 	free(conf->sc_group);
 	free(conf->sc_hostsfile);
 	free(conf->sc_proxy.pc_accesslog);
@@ -255,6 +257,8 @@ config_print(FILE *fp, struct sbxd_config *conf)
 	config_print_string(fp, conf->sc_state);
 	fprintf(fp, "\npidfile ");
 	config_print_string(fp, conf->sc_pidfile);
+	fprintf(fp, "\nuser ");
+	config_print_string(fp, conf->sc_user);
 	fprintf(fp, "\ncontrol socket ");
 	config_print_string(fp, conf->sc_socket);
 	fputc('\n', fp);

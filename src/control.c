@@ -20,6 +20,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -105,6 +106,8 @@ static struct event		*control_ev_resume;
 static char			*control_path;
 static gid_t			 control_gid;
 static char			*control_group;
+static int			 control_inherited; /* the privileged
+						   process owns the socket */
 static struct control_clients	 control_clients =
 				    TAILQ_HEAD_INITIALIZER(control_clients);
 static int			 control_nclients;
@@ -150,17 +153,66 @@ static int	control_follow_match(struct control_client *, json_t *);
 static void	control_client_end(struct control_client *);
 static void	control_follow_write(struct control_client *, json_t *);
 
-/* Create the socket named in conf and start accepting. */
+/*
+ * Create the socket named in conf, for another process to accept on:
+ * the privileged process binds it for the engine.  The fd, or -1.
+ */
 int
-control_init(struct sbxd_config *conf)
+control_socket_bind(struct sbxd_config *conf)
 {
 	int	 fd;
 
+	free(control_path);
+	free(control_group);
 	control_path = xstrdup(conf->sc_socket);
 	control_gid = conf->sc_gid;
 	control_group = conf->sc_group != NULL ? xstrdup(conf->sc_group) :
 	    NULL;
-	if ((fd = control_bind(control_path)) == -1)
+	fd = control_bind(control_path);
+	if (fd != -1 && fcntl(fd, F_SETFD, 0) == -1) {
+		log_warn("control socket %s", control_path);
+		close(fd);
+		unlink(control_path);
+		return (-1);
+	}
+	return (fd);
+}
+
+/* Give the socket the control group of conf (the privileged process). */
+int
+control_socket_group(struct sbxd_config *conf)
+{
+	free(control_group);
+	control_group = conf->sc_group != NULL ? xstrdup(conf->sc_group) :
+	    NULL;
+	control_gid = conf->sc_gid;
+	if (control_path != NULL && control_chown() == -1) {
+		log_warn("control socket %s", control_path);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Start accepting on the socket named in conf: fd when the privileged
+ * process made it (-1: make it here).  The engine neither gives it its
+ * group nor removes it: the privileged process does.
+ */
+int
+control_init(struct sbxd_config *conf, int fd)
+{
+	control_path = xstrdup(conf->sc_socket);
+	control_gid = conf->sc_gid;
+	control_group = conf->sc_group != NULL ? xstrdup(conf->sc_group) :
+	    NULL;
+	control_inherited = fd != -1;
+	if (fd != -1 && (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    evutil_make_socket_nonblocking(fd) == -1)) {
+		log_warn("control socket %s", control_path);
+		close(fd);
+		goto fail;
+	}
+	if (fd == -1 && (fd = control_bind(control_path)) == -1)
 		goto fail;
 	control_listener = evconnlistener_new(sbxd_env->sx_base,
 	    control_acceptcb, NULL, LEV_OPT_CLOSE_ON_FREE |
@@ -168,7 +220,8 @@ control_init(struct sbxd_config *conf)
 	if (control_listener == NULL) {
 		log_warnx("control socket %s: cannot listen", control_path);
 		close(fd);
-		unlink(control_path);
+		if (!control_inherited)
+			unlink(control_path);
 		goto fail;
 	}
 	evconnlistener_set_error_cb(control_listener, control_accept_errorcb);
@@ -292,7 +345,8 @@ control_reload(struct sbxd_config *conf, json_t *errors)
 	free(control_group);
 	control_group = group;
 	control_gid = conf->sc_gid;
-	if (control_path != NULL && control_chown() == -1) {
+	if (control_path != NULL && !control_inherited &&
+	    control_chown() == -1) {
 		log_warn("control socket %s", control_path);
 		return (-1);
 	}
@@ -316,7 +370,7 @@ control_shutdown(void)
 	if (control_listener != NULL) {
 		evconnlistener_free(control_listener);
 		control_listener = NULL;
-		if (unlink(control_path) == -1)
+		if (!control_inherited && unlink(control_path) == -1)
 			log_warn("control socket %s: unlink", control_path);
 	}
 	free(control_path);

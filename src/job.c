@@ -68,6 +68,7 @@
 #define JOB_DEFAULT_PATH	"/usr/bin:/bin"	/* without PATH in envp */
 #define JOB_UID_MSECS		100	/* between rounds of a uid stop */
 #define JOB_UID_ROUNDS		50	/* SIGKILL rounds before giving up */
+#define JOB_ARGS_MAX		65536	/* argv or envp of a spawned job */
 
 enum job_state {
 	JOB_RUNNING,	/* the caller hears of it */
@@ -77,6 +78,9 @@ enum job_state {
 struct job {
 	TAILQ_ENTRY(job)	 j_entry;
 	uint64_t		 j_id;
+	uint64_t		 j_rid;		/* the engine's: the job's id
+						   in the privileged process */
+	int			 j_engine;	/* privileged: the engine's */
 	char			 j_name[64];	/* for log lines */
 	enum job_state		 j_state;
 	int			 j_listed;	/* in jobs: it started */
@@ -131,7 +135,21 @@ static uint64_t		 job_started;
 static uint64_t		 job_failed;
 static int		 job_count;
 static const struct job_fn *job_fns;	/* for the engine's jobs */
+static int	(*job_cgroup_ok)(const char *, char *, size_t);
 
+static struct job *job_start(const struct job_spec *, int *, char *,
+		    size_t);
+static int	job_remote(struct job *, const struct job_spec *, int *,
+		    char *, size_t);
+static void	job_exitcb(json_t *, int *, int, void *);
+static void	job_priv_donecb(struct job *, int, void *);
+static void	job_killedcb(json_t *, const char *, int *, int, void *);
+static json_t	*job_strings(char *const *);
+static int	job_strings_get(json_t *, const char *, char ***, char *,
+		    size_t);
+static void	job_strings_free(char **);
+static int	job_spec_parse(json_t *, struct job_spec *, gid_t *,
+		    char *, size_t);
 static int	job_prepare(const struct job_spec *, struct job_child *,
 		    char *, size_t);
 static int	job_pty(const struct job_spec *, struct job_child *, int *,
@@ -179,6 +197,7 @@ job_init(void)
 		return (0);
 	job_ev_chld = evsignal_new(sbxd_env->sx_base, SIGCHLD, job_chldcb,
 	    NULL);
+	priv_listen("job.exit", job_exitcb, NULL);
 	if (job_ev_chld == NULL || evsignal_add(job_ev_chld, NULL) == -1) {
 		if (job_ev_chld != NULL)
 			event_free(job_ev_chld);
@@ -196,7 +215,10 @@ job_shutdown(void)
 	int		 status;
 
 	while ((j = TAILQ_FIRST(&jobs)) != NULL) {
-		if (j->j_pid != -1) {
+		if (j->j_pid != -1 && priv_on()) {
+			/* Killed by the privileged process when we go. */
+			j->j_pid = -1;
+		} else if (j->j_pid != -1) {
 			(void)killpg(j->j_pid, SIGKILL);
 			(void)kill(j->j_pid, SIGKILL);
 			while (waitpid(j->j_pid, &status, 0) == -1 &&
@@ -230,6 +252,18 @@ job_status(void)
 struct job *
 job_run(const struct job_spec *js, char *err, size_t errlen)
 {
+	return (job_start(js, NULL, err, errlen));
+}
+
+/*
+ * Start a job.  With handoff, the privileged process starts it for the
+ * engine: our ends of its stdio are put there (-1 where none) for the
+ * engine, and nothing here reads them.
+ */
+static struct job *
+job_start(const struct job_spec *js, int *handoff, char *err,
+    size_t errlen)
+{
 	struct job_child	 jc;
 	struct job		*j = NULL;
 	int			 pfd[3] = { -1, -1, -1 }, i;
@@ -261,17 +295,34 @@ job_run(const struct job_spec *js, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (priv_on()) {
+		if (job_remote(j, js, pfd, err, errlen) == -1 ||
+		    job_streams(j, pfd) == -1) {
+			if (j->j_pid != -1 && err[0] == '\0')
+				snprintf(err, errlen, "out of memory");
+			if (j->j_pid != -1)
+				job_kill(j, SIGKILL);
+			j->j_pid = -1;
+			goto fail;
+		}
+		goto started;
+	}
 	if (job_prepare(js, &jc, err, errlen) == -1 ||
 	    ((js->js_flags & JOB_PTY) ? job_pty(js, &jc, pfd, err, errlen) :
 	    job_pipes(js, &jc, pfd, err, errlen)) == -1)
 		goto fail;
-	if (job_streams(j, pfd) == -1) {
+	if (handoff == NULL && job_streams(j, pfd) == -1) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if ((j->j_pid = job_spawn(&jc, err, errlen)) == -1)
 		goto fail;
 	job_child_clear(&jc);
+	if (handoff != NULL) {
+		memcpy(handoff, pfd, sizeof(pfd));
+		j->j_engine = 1;
+	}
+started:
 	TAILQ_INSERT_TAIL(&jobs, j, j_entry);
 	j->j_listed = 1;
 	job_count++;
@@ -852,8 +903,16 @@ job_kill(struct job *j, int sig)
 		return;
 	log_debug("%s: %s %llu: signal %d", __func__, j->j_name,
 	    (unsigned long long)j->j_id, sig);
+	if (priv_on()) {
+		/* The privileged process started it; it signals it. */
+		if (priv_send("kill", json_pack("{s:I, s:i}", "job",
+		    (json_int_t)j->j_rid, "signal", sig), job_killedcb,
+		    NULL) == 0)
+			log_warnx("%s: %s %llu: cannot ask for signal %d",
+			    __func__, j->j_name, (unsigned long long)j->j_id,
+			    sig);
 	/* setsid made the child its group's leader before job_run ended. */
-	if (killpg(j->j_pid, sig) == -1 && errno != ESRCH)
+	} else if (killpg(j->j_pid, sig) == -1 && errno != ESRCH)
 		log_warn("%s: %s %llu: kill", __func__, j->j_name,
 		    (unsigned long long)j->j_id);
 	if (j->j_sig == 0)
@@ -1331,4 +1390,372 @@ void
 job_fns_set(const struct job_fn *fns)
 {
 	job_fns = fns;
+}
+
+/*
+ * The engine: the privileged process starts the job, with the spec as
+ * JSON, and hands over our ends of its stdio.
+ */
+static int
+job_remote(struct job *j, const struct job_spec *js, int *pfd, char *err,
+    size_t errlen)
+{
+	json_t		*req, *r, *which, *v;
+	json_int_t	 groups[NGROUPS_MAX];
+	int		 fds[PRIV_FDS_MAX], nfds = 0, i, k;
+	size_t		 n;
+
+	err[0] = '\0';
+	req = json_pack("{s:s, s:i, s:I, s:I, s:[], s:s*, s:o, s:i, s:s*, "
+	    "s:o, s:o, s:s*, s:O*, s:i, s:i}",
+	    "name", j->j_name, "flags", js->js_flags,
+	    "uid", (json_int_t)js->js_uid, "gid", (json_int_t)js->js_gid,
+	    "groups", "cwd", js->js_cwd,
+	    "cgroups", js->js_cgroups != NULL ? job_strings(js->js_cgroups) :
+	    json_array(), "nproc", js->js_nproc, "path", js->js_path,
+	    "argv", js->js_argv != NULL ? job_strings(js->js_argv) :
+	    json_array(), "envp", js->js_envp != NULL ?
+	    job_strings(js->js_envp) : json_array(),
+	    "fn", js->js_fn != NULL ? js->js_fnname : NULL,
+	    "fnarg", js->js_fn != NULL ? js->js_fnarg : NULL,
+	    "rows", js->js_rows, "cols", js->js_cols);
+	if (req == NULL || js->js_ngroups < 0 ||
+	    js->js_ngroups > NGROUPS_MAX || (js->js_fn != NULL &&
+	    js->js_fnname == NULL)) {
+		json_decref(req);
+		return (util_err(err, errlen, "cannot describe the job"));
+	}
+	for (i = 0; i < js->js_ngroups; i++) {
+		groups[i] = js->js_groups[i];
+		json_array_append_new(json_object_get(req, "groups"),
+		    json_integer(groups[i]));
+	}
+	if ((r = priv_call("spawn", req, fds, &nfds, err, errlen)) == NULL)
+		return (-1);
+	which = json_object_get(r, "fds");
+	n = json_array_size(which);
+	if (!json_is_integer(json_object_get(r, "pid")) ||
+	    !json_is_integer(json_object_get(r, "job")) ||
+	    n != (size_t)nfds) {
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		json_decref(r);
+		return (util_err(err, errlen, "a bad reply to spawn"));
+	}
+	j->j_pid = (pid_t)json_integer_value(json_object_get(r, "pid"));
+	j->j_rid = (uint64_t)json_integer_value(json_object_get(r, "job"));
+	json_array_foreach(which, n, v) {
+		k = (int)json_integer_value(v);
+		if (k >= 0 && k < 3 && pfd[k] == -1)
+			pfd[k] = fds[n];
+		else
+			close(fds[n]);
+	}
+	json_decref(r);
+	return (0);
+}
+
+/* The engine: a job of ours ended in the privileged process. */
+static void
+job_exitcb(json_t *note, int *fds, int nfds, void *arg __unused)
+{
+	struct job	*j;
+	json_int_t	 id, status;
+	int		 i;
+
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (json_unpack(note, "{s:I, s:I}", "job", &id, "status", &status) ==
+	    -1)
+		return;
+	TAILQ_FOREACH(j, &jobs, j_entry)
+		if (j->j_pid != -1 && j->j_rid == (uint64_t)id)
+			break;
+	if (j == NULL)
+		return;
+	j->j_pid = -1;
+	j->j_status = (int)status;
+	job_reaped(j);
+}
+
+static void
+job_killedcb(json_t *reply __unused, const char *err, int *fds, int nfds,
+    void *arg __unused)
+{
+	int	 i;
+
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (err != NULL)
+		log_debug("%s: %s", __func__, err);
+}
+
+static json_t *
+job_strings(char *const *v)
+{
+	json_t	*a;
+	size_t	 i;
+
+	if ((a = json_array()) == NULL)
+		return (NULL);
+	for (i = 0; v[i] != NULL; i++)
+		if (json_array_append_new(a, json_string(v[i])) == -1) {
+			json_decref(a);
+			return (NULL);
+		}
+	return (a);
+}
+
+/* A NULL-terminated copy of an array of strings without NUL in them. */
+static int
+job_strings_get(json_t *args, const char *key, char ***out, char *err,
+    size_t errlen)
+{
+	json_t	*a = json_object_get(args, key), *v;
+	char	**r;
+	size_t	 i;
+
+	*out = NULL;
+	if (!json_is_array(a) || json_array_size(a) > JOB_ARGS_MAX)
+		return (util_err(err, errlen, "%s: not an array of at most "
+		    "%d strings", key, JOB_ARGS_MAX));
+	if ((r = calloc(json_array_size(a) + 1, sizeof(*r))) == NULL)
+		return (util_err(err, errlen, "out of memory"));
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) ||
+		    strlen(json_string_value(v)) != json_string_length(v) ||
+		    (r[i] = strdup(json_string_value(v))) == NULL) {
+			job_strings_free(r);
+			return (util_err(err, errlen, "%s[%zu]: not a string "
+			    "without NUL", key, i));
+		}
+	}
+	*out = r;
+	return (0);
+}
+
+static void
+job_strings_free(char **v)
+{
+	size_t	 i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * The privileged process: a spawn request, checked.  Only a sandbox
+ * user's job: its uid, gid and groups in the sandbox uid-range, its
+ * directory below the sandbox homes, its cgroups below the sandboxes'
+ * parent, a function only one of the list.  What it runs is the
+ * sandbox user's business: it gets nothing that user does not have.
+ */
+static int
+job_spec_parse(json_t *args, struct job_spec *js, gid_t *groups, char *err,
+    size_t errlen)
+{
+	const struct sbxd_config	*conf = priv_conf();
+	const struct sandbox_conf	*sbc = &conf->sc_sandbox;
+	json_error_t			 jerr;
+	json_t				*jgroups, *v, *fnarg = NULL;
+	json_int_t			 uid, gid;
+	const char			*name, *cwd = NULL, *path = NULL;
+	const char			*fn = NULL;
+	char				**cg = NULL, **argv = NULL, **envp = NULL;
+	size_t				 i;
+	int				 flags, nproc, rows, cols;
+
+	if (json_unpack_ex(args, &jerr, JSON_STRICT, "{s:s, s:i, s:I, s:I, "
+	    "s:o, s?s, s:o, s:i, s?s, s:o, s:o, s?s, s?o, s:i, s:i}",
+	    "name", &name, "flags", &flags, "uid", &uid, "gid", &gid,
+	    "groups", &jgroups, "cwd", &cwd, "cgroups", &v, "nproc", &nproc,
+	    "path", &path, "argv", &v, "envp", &v, "fn", &fn, "fnarg", &fnarg,
+	    "rows", &rows, "cols", &cols) == -1)
+		return (util_err(err, errlen, "bad arguments: %s", jerr.text));
+	if (!sbc->sbc_enabled)
+		return (util_err(err, errlen, "sandboxes are off"));
+	if (flags & ~(JOB_CREDS | JOB_PTY | JOB_STDIN | JOB_NOOUTPUT))
+		return (util_err(err, errlen, "unknown flags 0x%x", flags));
+	if (!(flags & JOB_CREDS))
+		return (util_err(err, errlen, "a job must run as a sandbox "
+		    "user, not as root"));
+	if (uid < sbc->sbc_uid_min || uid > sbc->sbc_uid_max ||
+	    gid < sbc->sbc_uid_min || gid > sbc->sbc_uid_max)
+		return (util_err(err, errlen, "uid %lld or gid %lld is outside "
+		    "the sandbox uid-range %lu-%lu", (long long)uid,
+		    (long long)gid, (unsigned long)sbc->sbc_uid_min,
+		    (unsigned long)sbc->sbc_uid_max));
+	if (!json_is_array(jgroups) || json_array_size(jgroups) > 1)
+		return (util_err(err, errlen, "groups: at most one"));
+	json_array_foreach(jgroups, i, v) {
+		if (!json_is_integer(v) ||
+		    json_integer_value(v) < sbc->sbc_uid_min ||
+		    json_integer_value(v) > sbc->sbc_uid_max)
+			return (util_err(err, errlen, "group %lld is outside "
+			    "the sandbox uid-range", (long long)
+			    json_integer_value(v)));
+		groups[i] = (gid_t)json_integer_value(v);
+	}
+	if (cwd != NULL && (cwd[0] != '/' || strstr(cwd, "/..") != NULL ||
+	    !util_path_below(cwd, sbc->sbc_home)))
+		return (util_err(err, errlen, "directory %s is not below the "
+		    "sandbox homes %s", cwd, sbc->sbc_home));
+	if (nproc < 0 || rows < 0 || rows > 65535 || cols < 0 ||
+	    cols > 65535)
+		return (util_err(err, errlen, "bad nproc, rows or cols"));
+	if (fn != NULL) {
+		for (i = 0; job_fns != NULL && job_fns[i].jf_name != NULL; i++)
+			if (strcmp(job_fns[i].jf_name, fn) == 0)
+				break;
+		if (job_fns == NULL || job_fns[i].jf_name == NULL)
+			return (util_err(err, errlen, "no function %s", fn));
+		if (!json_is_object(fnarg))
+			return (util_err(err, errlen, "fnarg: not an object"));
+		js->js_fn = job_fns[i].jf_fn;
+		js->js_fnarg = fnarg;
+		js->js_fnname = fn;
+	} else if (fnarg != NULL)
+		return (util_err(err, errlen, "fnarg without fn"));
+	if (job_strings_get(args, "cgroups", &cg, err, errlen) == -1 ||
+	    job_strings_get(args, "argv", &argv, err, errlen) == -1 ||
+	    job_strings_get(args, "envp", &envp, err, errlen) == -1)
+		goto fail;
+	for (i = 0; cg[i] != NULL; i++)
+		if (job_cgroup_ok == NULL ||
+		    job_cgroup_ok(cg[i], err, errlen) == -1) {
+			if (job_cgroup_ok == NULL)
+				util_err(err, errlen, "no cgroups here");
+			goto fail;
+		}
+	if (fn == NULL && (argv[0] == NULL || (path != NULL &&
+	    path[0] != '/'))) {
+		util_err(err, errlen, "nothing to run");
+		goto fail;
+	}
+	js->js_name = name;
+	js->js_flags = flags;
+	js->js_uid = (uid_t)uid;
+	js->js_gid = (gid_t)gid;
+	js->js_groups = groups;
+	js->js_ngroups = (int)json_array_size(jgroups);
+	js->js_cwd = cwd;
+	js->js_cgroups = cg[0] != NULL ? cg : NULL;
+	js->js_nproc = nproc;
+	js->js_path = path;
+	js->js_argv = argv;
+	js->js_envp = envp;
+	js->js_rows = (uint16_t)rows;
+	js->js_cols = (uint16_t)cols;
+	if (js->js_cgroups == NULL)
+		job_strings_free(cg);
+	return (0);
+fail:
+	job_strings_free(cg);
+	job_strings_free(argv);
+	job_strings_free(envp);
+	return (-1);
+}
+
+/* "spawn": start a job for the engine and hand it its stdio. */
+void
+job_priv_spawn(struct priv_req *pr, json_t *args, int *fds, int nfds)
+{
+	struct job_spec	 js;
+	struct job	*j;
+	gid_t		 groups[1];
+	json_t		*which;
+	char		 err[JOB_ERR_MAX];
+	int		 pfd[3] = { -1, -1, -1 }, out[3], nout = 0, i;
+
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	memset(&js, 0, sizeof(js));
+	if (job_spec_parse(args, &js, groups, err, sizeof(err)) == -1) {
+		priv_refuse(pr, "%s", err);
+		return;
+	}
+	js.js_done = job_priv_donecb;
+	j = job_start(&js, pfd, err, sizeof(err));
+	job_strings_free((char **)js.js_cgroups);
+	job_strings_free((char **)js.js_argv);
+	job_strings_free((char **)js.js_envp);
+	if (j == NULL) {
+		priv_reply(pr, json_pack("{s:s}", "error", err), NULL, 0);
+		return;
+	}
+	j->j_arg = j;
+	if ((which = json_array()) == NULL) {
+		job_free(j);
+		for (i = 0; i < 3; i++)
+			if (pfd[i] != -1)
+				close(pfd[i]);
+		priv_reply(pr, NULL, NULL, 0);
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		if (pfd[i] != -1) {
+			out[nout++] = pfd[i];
+			json_array_append_new(which, json_integer(i));
+		}
+	priv_reply(pr, json_pack("{s:I, s:I, s:o}", "job",
+	    (json_int_t)j->j_id, "pid", (json_int_t)j->j_pid, "fds", which),
+	    out, nout);
+}
+
+static void
+job_priv_donecb(struct job *j, int status, void *arg __unused)
+{
+	priv_note("job.exit", json_pack("{s:I, s:i}", "job",
+	    (json_int_t)j->j_id, "status", status), NULL, 0);
+}
+
+/* "kill": a signal to the process group of a job of the engine's. */
+void
+job_priv_kill(struct priv_req *pr, json_t *args, int *fds, int nfds)
+{
+	struct job	*j;
+	json_int_t	 id;
+	int		 sig, i;
+
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (json_unpack(args, "{s:I, s:i !}", "job", &id, "signal", &sig) ==
+	    -1 || sig <= 0 || sig >= NSIG) {
+		priv_refuse(pr, "bad arguments: want job and signal");
+		return;
+	}
+	TAILQ_FOREACH(j, &jobs, j_entry)
+		if (j->j_engine && j->j_id == (uint64_t)id && j->j_pid != -1)
+			break;
+	if (j == NULL) {
+		/* It may have ended a moment ago. */
+		priv_reply(pr, json_pack("{s:b}", "running", 0), NULL, 0);
+		return;
+	}
+	if (killpg(j->j_pid, sig) == -1 && errno != ESRCH) {
+		priv_refuse(pr, "kill: %s", strerror(errno));
+		return;
+	}
+	priv_reply(pr, json_pack("{s:b}", "running", 1), NULL, 0);
+}
+
+/* The engine is gone: every job it had is killed, and reaped here. */
+void
+job_priv_engine_gone(void)
+{
+	struct job	*j;
+
+	TAILQ_FOREACH(j, &jobs, j_entry) {
+		if (!j->j_engine || j->j_pid == -1)
+			continue;
+		(void)killpg(j->j_pid, SIGKILL);
+		j->j_donecb = NULL;
+	}
+}
+
+void
+job_cgroup_check_set(int (*fn)(const char *, char *, size_t))
+{
+	job_cgroup_ok = fn;
 }

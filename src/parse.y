@@ -50,6 +50,11 @@ static struct file {
 } *file, *topfile;
 
 static struct file	*pushfile(const char *, int);
+static int		 user_name_ok(const char *);
+static FILE		*parse_fopen(const char *);
+
+/* Opens the config's files; the engine's asks the privileged process. */
+FILE			*(*parse_fopen_hook)(const char *);
 static int		 popfile(void);
 int			 yyparse(void);
 static int		 yylex(void);
@@ -130,7 +135,7 @@ typedef struct {
 %token	INTERFACE LEVEL LIMIT LIMITS LISTEN LOG LOOPBACK MAX MEMORY
 %token	NAMESERVER NFTABLES NO ON PF PFMON PIDFILE POLICY PORT PORTRANGE
 %token	PORTS PRIVATE PROCESSES PROXY RESOLVER SANDBOX SESSIONS SHELL SNI
-%token	SOCKET SPLICE STATE TABLE TIMEOUT UIDRANGE WINDOW YES
+%token	SOCKET SPLICE STATE TABLE TIMEOUT UIDRANGE USER WINDOW YES
 %token	ERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
@@ -230,6 +235,15 @@ main		: STATE STRING			{
 		| PIDFILE STRING		{
 			if (check_path($2, &conf->sc_pidfile) == -1)
 				YYERROR;
+		}
+		| USER STRING			{
+			if (!user_name_ok($2)) {
+				yyerror("user \"%s\": not a user name", $2);
+				free($2);
+				YYERROR;
+			}
+			free(conf->sc_user);
+			conf->sc_user = $2;
 		}
 		| LOG LEVEL STRING		{
 			int	 level = config_loglevel_parse($3);
@@ -718,6 +732,7 @@ static const struct keywords keywords[] = {
 	{ "table",		TABLE },
 	{ "timeout",		TIMEOUT },
 	{ "uid-range",		UIDRANGE },
+	{ "user",		USER },
 	{ "window",		WINDOW },
 	{ "yes",		YES },
 };
@@ -1116,7 +1131,7 @@ pushfile(const char *name, int depth)
 		yyerror("include \"%s\": nested too deeply", name);
 		return (NULL);
 	}
-	if ((stream = fopen(name, "r")) == NULL) {
+	if ((stream = parse_fopen(name)) == NULL) {
 		if (file != NULL)
 			yyerror("include \"%s\": %s", name, strerror(errno));
 		else
@@ -1140,6 +1155,30 @@ pushfile(const char *name, int depth)
 	nfile->ungetsize = PARSE_UNGET;
 	TAILQ_INSERT_TAIL(&files, nfile, entry);
 	return (nfile);
+}
+
+static FILE *
+parse_fopen(const char *path)
+{
+	return (parse_fopen_hook != NULL ? parse_fopen_hook(path) :
+	    fopen(path, "re"));
+}
+
+/* A user name as useradd takes it: [a-z_][a-z0-9_-]*, 32 at most. */
+static int
+user_name_ok(const char *s)
+{
+	size_t	 i;
+
+	if (s[0] == '\0' || strlen(s) > 32 ||
+	    !(islower((unsigned char)s[0]) || s[0] == '_'))
+		return (0);
+	for (i = 1; s[i] != '\0'; i++)
+		if (!islower((unsigned char)s[i]) &&
+		    !isdigit((unsigned char)s[i]) && s[i] != '_' &&
+		    s[i] != '-')
+			return (0);
+	return (1);
 }
 
 /* Close the current file and go back to the one that included it. */
@@ -1514,7 +1553,7 @@ load_ca(const char *path, char **pem)
 	size_t		 len;
 	int		 n = 0, ret = -1;
 
-	if ((fp = fopen(path, "re")) == NULL) {
+	if ((fp = parse_fopen(path)) == NULL) {
 		yyerror("sandbox ca-file \"%s\": %s", path, strerror(errno));
 		return (-1);
 	}

@@ -57,7 +57,9 @@ static int	sbxd_offline(const char *);
 static void	sbxd_daemonize(void);
 static void	sbxd_ready(void);
 static struct event_base *sbxd_base_new(void);
-static int	sbxd_start(struct sbxd_config *);
+static int	sbxd_start(struct sbxd_config *, int);
+static int	sbxd_engine(struct sbxd_config *, int);
+static int	sbxd_store(struct sbxd_config *);
 static int	sbxd_pidfile(const char *);
 static int	sbxd_check(struct sbxd_config *, json_t *);
 static void	sbxd_keep_restart(struct sbxd_config *, struct sbxd_config *);
@@ -171,11 +173,33 @@ main(int argc, char *argv[])
 	log_settime(1);
 	if (!(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND))
 		sbxd_daemonize();
-	if (sbxd_start(conf) == -1) {
+	job_fns_set(sbxd_job_fns);
+	job_cgroup_check_set(priv_cgroup_dir_ok);
+	/*
+	 * As root: the privileged process stays here and the engine runs
+	 * sbxd_engine in a child of its own.  Else one process does all.
+	 */
+	if (priv_start(conf, sbxd_priv_ops, sbxd_readyfd, sbxd_engine) == -1) {
+		log_warnx("startup failed");
+		exit(1);
+	}
+	return (sbxd_engine(conf, -1));
+}
+
+/*
+ * The engine: every component on one loop.  ctlfd is the control
+ * socket when the privileged process made it.  The exit status.
+ */
+static int
+sbxd_engine(struct sbxd_config *conf, int ctlfd)
+{
+	if (priv_on())
+		parse_fopen_hook = priv_config_fopen;
+	if (sbxd_start(conf, ctlfd) == -1) {
 		log_warnx("startup failed");
 		sbxd_shutdown("startup failed");
 		event_base_free(sbxd_env->sx_base);
-		exit(1);
+		return (1);
 	}
 	sbxd_ready();
 	event_base_dispatch(sbxd_env->sx_base);
@@ -258,8 +282,17 @@ sbxd_ready(void)
 {
 	int	 fd;
 
-	log_info("sbxd %s started, pid %ld", PACKAGE_VERSION,
-	    (long)getpid());
+	log_info("sbxd %s started, pid %ld%s", PACKAGE_VERSION,
+	    (long)getpid(), priv_on() ? " (engine)" : "");
+	if (priv_on()) {
+		char	 err[256];
+		json_t	*r;
+
+		if ((r = priv_call("ready", NULL, NULL, NULL, err,
+		    sizeof(err))) == NULL)
+			log_warnx("ready: %s", err);
+		json_decref(r);
+	}
 	events_publish("sbxd.started", json_pack("{s:s, s:I, s:s}",
 	    "version", PACKAGE_VERSION, "pid", (json_int_t)getpid(),
 	    "config", sbxd_env->sx_conffile));
@@ -302,7 +335,7 @@ sbxd_base_new(void)
 
 /* Bring up the core and every configured component. */
 static int
-sbxd_start(struct sbxd_config *conf)
+sbxd_start(struct sbxd_config *conf, int ctlfd)
 {
 	size_t	 i;
 
@@ -329,7 +362,11 @@ sbxd_start(struct sbxd_config *conf)
 		return (-1);
 	}
 	sbxd_logsub = events_subscribe("log", sbxd_event_logcb, NULL);
-	if (!(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND) &&
+	if (priv_init(NULL) == -1) {
+		log_warnx("cannot hear the privileged process");
+		return (-1);
+	}
+	if (!priv_on() && !(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND) &&
 	    sbxd_pidfile(conf->sc_pidfile) == -1)
 		return (-1);
 	control_register("status", sbxd_ctl_status, sbxd_no_fields);
@@ -339,13 +376,7 @@ sbxd_start(struct sbxd_config *conf)
 		log_warnx("cannot watch child processes");
 		return (-1);
 	}
-	/*
-	 * Nobody else may list the state directory; sandbox users must
-	 * pass through it when their homes are below it.
-	 */
-	if (store_open(conf->sc_state, util_path_below(
-	    conf->sc_sandbox.sbc_home, conf->sc_state) ? 0711 : 0700) == -1 ||
-	    control_init(conf) == -1)
+	if (sbxd_store(conf) == -1 || control_init(conf, ctlfd) == -1)
 		return (-1);
 	for (i = 0; i < SBXD_NCOMPONENTS; i++) {
 		if (sbxd_components[i]->cm_init(conf) == -1) {
@@ -357,36 +388,36 @@ sbxd_start(struct sbxd_config *conf)
 	return (0);
 }
 
+/*
+ * The store, in the database directory of the state directory.  Nobody
+ * else may list the state directory; sandbox users must pass through
+ * it when their homes are below it.  The privileged process prepared
+ * both for the engine; one process does it here.
+ */
+static int
+sbxd_store(struct sbxd_config *conf)
+{
+	char	*dbdir;
+	int	 r;
+
+	if (!priv_on() && (store_state_prepare(conf->sc_state,
+	    util_path_below(conf->sc_sandbox.sbc_home, conf->sc_state) ?
+	    0711 : 0700) == -1 || (dbdir = store_dbdir(conf->sc_state,
+	    (uid_t)-1, (gid_t)-1)) == NULL))
+		return (-1);
+	if (priv_on())
+		xasprintf(&dbdir, "%s/%s", conf->sc_state, SBXD_DBDIR);
+	r = store_open(dbdir, 0700);
+	free(dbdir);
+	return (r);
+}
+
 /* Write our pid into a locked pidfile; a held lock means we run. */
 static int
 sbxd_pidfile(const char *path)
 {
-	char	 buf[32];
-	ssize_t	 n;
-	int	 fd;
-
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd == -1) {
-		log_warn("pidfile %s", path);
+	if ((sbxd_pidfd = util_pidfile(path)) == -1)
 		return (-1);
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		log_warnx("pidfile %s is locked by pid %s: sbxd is already "
-		    "running", path, *buf != '\0' ? buf : "unknown");
-		close(fd);
-		return (-1);
-	}
-	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == -1 ||
-	    write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
-		log_warn("pidfile %s", path);
-		close(fd);
-		return (-1);
-	}
-	sbxd_pidfd = fd;
 	sbxd_pidpath = xstrdup(path);
 	return (0);
 }
@@ -415,6 +446,16 @@ sbxd_reload(json_t *errors)
 	if ((errs = json_array()) == NULL)
 		return (-1);
 	log_info("reloading %s", sbxd_env->sx_conffile);
+	if (priv_on()) {
+		char	 err[256];
+		json_t	*r;
+
+		/* It reads the config too, and opens its files for us. */
+		if ((r = priv_call("reload", NULL, NULL, NULL, err,
+		    sizeof(err))) == NULL)
+			log_warnx("reload: %s", err);
+		json_decref(r);
+	}
 	if ((conf = parse_config(sbxd_env->sx_conffile, errs)) == NULL ||
 	    sbxd_check(conf, errs) == -1) {
 		config_free(conf);

@@ -26,6 +26,8 @@
 #define SBXD_PIDFILE		"/run/sbxd.pid"	/* default pidfile */
 #define SBXD_DB			"sbxd.db"	/* store, inside state */
 #define SBXD_LOCK		"sbxd.lock"	/* one daemon per state */
+#define SBXD_DBDIR		"db"		/* the engine's, inside state:
+						   the store and its lock */
 #define SBXD_LOGLEVEL		LOG_INFO	/* default log level */
 #define SBXD_LOG_FACILITY	LOG_DAEMON
 #define SBXD_NAME_MAX		64	/* policy names: fit a log line */
@@ -243,6 +245,8 @@ struct sbxd_config {
 	char				*sc_state;
 	char				*sc_socket;
 	char				*sc_pidfile;
+	char				*sc_user;	/* the engine's; NULL:
+							   one process */
 	char				*sc_group;	/* NULL: root only */
 	gid_t				 sc_gid;
 	int				 sc_loglevel;
@@ -360,6 +364,8 @@ struct job_fn {
 	int		(*jf_fn)(json_t *);
 };
 void		 job_fns_set(const struct job_fn *);
+void		 job_priv_engine_gone(void);
+void		 job_cgroup_check_set(int (*)(const char *, char *, size_t));
 int		 job_uid_kill(json_t *);
 int		 job_init(void);
 void		 job_shutdown(void);
@@ -415,7 +421,14 @@ struct priv_op {
 	priv_opfn	 po_fn;
 };
 int		 priv_on(void);
-int		 priv_start(struct sbxd_config *, const struct priv_op *);
+int		 priv_start(struct sbxd_config *, const struct priv_op *, int,
+		    int (*)(struct sbxd_config *, int));
+FILE		*priv_config_fopen(const char *);
+int		 priv_init(const struct priv_op *);
+/* src/priv_ops.c */
+extern const struct priv_op sbxd_priv_ops[];
+extern const struct job_fn sbxd_job_fns[];
+int		 priv_cgroup_dir_ok(const char *, char *, size_t);
 json_t		*priv_call(const char *, json_t *, int *, int *, char *,
 		    size_t);
 uint64_t	 priv_send(const char *, json_t *, priv_replycb, void *);
@@ -447,6 +460,7 @@ void		 sandbox_priv_cgroup(struct priv_req *, json_t *, int *, int);
 
 /* src/parse.y */
 struct sbxd_config *parse_config(const char *, json_t *);
+extern FILE	*(*parse_fopen_hook)(const char *);
 int		 cmdline_symset(const char *);
 int		 parse_keywords_sorted(void);
 
@@ -496,7 +510,9 @@ uid_t		 control_req_uid(const struct control_req *);
 struct bufferevent;
 int		 control_req_takeover(struct control_req *,
 		    struct bufferevent **);
-int		 control_init(struct sbxd_config *);
+int		 control_init(struct sbxd_config *, int);
+int		 control_socket_bind(struct sbxd_config *);
+int		 control_socket_group(struct sbxd_config *);
 int		 control_reload(struct sbxd_config *, json_t *);
 void		 control_shutdown(void);
 json_t		*control_status(void);
@@ -544,6 +560,8 @@ int		 policy_addr_check(const struct policy_body *,
 		    int, const char **, const struct policy_rule **);
 
 /* src/store.c */
+int		 store_state_prepare(const char *, mode_t);
+char		*store_dbdir(const char *, uid_t, gid_t);
 int		 store_open(const char *, mode_t);
 void		 store_close(void);
 int		 store_flush(void);
@@ -585,6 +603,7 @@ void		 util_zero(void *, size_t);
 int		 util_sockaddr_unmap(struct sockaddr_storage *, socklen_t *);
 int		 util_path_below(const char *, const char *);
 int		 util_mkdir_parents(const char *);
+int		 util_pidfile(const char *);
 int		 util_addr_local(int, const void *);
 
 /* proxy/proxy.c */

@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -109,6 +110,87 @@ static void	store_flushcb(evutil_socket_t, short, void *);
 static void	store_eventcb(json_t *, void *);
 
 /*
+ * The state directory, made and checked, and locked for this daemon:
+ * what the privileged process does before the engine opens the store
+ * in the directory it gives it.
+ */
+int
+store_state_prepare(const char *statedir, mode_t mode)
+{
+	if (store_state_dir(statedir, mode) == -1)
+		return (-1);
+	return (store_lock(statedir));
+}
+
+/*
+ * The database directory inside the state directory, made, given to
+ * uid (-1: left as it is) and returned; NULL on error.  A database an
+ * older sbxd left in the state directory moves into it.
+ */
+char *
+store_dbdir(const char *state, uid_t uid, gid_t gid)
+{
+	const char	*moved[] = { SBXD_DB, SBXD_DB "-wal", SBXD_DB "-shm",
+			    SBXD_DB "-journal" };
+	char		*dbdir, *from, *to, *p;
+	struct stat	 st;
+	DIR		*d;
+	struct dirent	*de;
+	size_t		 i;
+	int		 fd;
+
+	xasprintf(&dbdir, "%s/%s", state, SBXD_DBDIR);
+	if (mkdir(dbdir, 0700) == -1 && errno != EEXIST) {
+		log_warn("%s", dbdir);
+		free(dbdir);
+		return (NULL);
+	}
+	if ((fd = open(dbdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1 ||
+	    (uid != (uid_t)-1 && fchown(fd, uid, gid) == -1) ||
+	    fchmod(fd, 0700) == -1) {
+		log_warn("%s", dbdir);
+		if (fd != -1)
+			close(fd);
+		free(dbdir);
+		return (NULL);
+	}
+	for (i = 0; i < sizeof(moved) / sizeof(moved[0]); i++) {
+		xasprintf(&from, "%s/%s", state, moved[i]);
+		xasprintf(&to, "%s/%s", dbdir, moved[i]);
+		if (lstat(from, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(to, F_OK) == -1) {
+			if (rename(from, to) == -1)
+				log_warn("moving %s to %s", from, to);
+			else if (i == 0)
+				log_info("database %s moved to %s", from, to);
+		}
+		free(from);
+		free(to);
+	}
+	/* What is in it is the engine's, never through a link. */
+	if (uid == (uid_t)-1) {
+		close(fd);
+		return (dbdir);
+	}
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		free(dbdir);
+		return (NULL);
+	}
+	while ((de = readdir(d)) != NULL) {
+		p = de->d_name;
+		if (strcmp(p, ".") == 0 || strcmp(p, "..") == 0)
+			continue;
+		if (fchownat(dirfd(d), p, uid, gid,
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			log_warn("%s/%s", dbdir, p);
+	}
+	closedir(d);
+	return (dbdir);
+}
+
+/*
  * Open the database in statedir, creating the directory and database as
  * needed, and bring the schema up to date.  Every failure is logged with
  * its cause and leaves nothing open.
@@ -120,7 +202,7 @@ store_open(const char *statedir, mode_t mode)
 	int		 rc;
 
 	if (store_state_dir(statedir, mode) == -1 ||
-	    store_lock(statedir) == -1)
+	    (store_lockfd = store_lock(statedir)) == -1)
 		goto fail;
 	xasprintf(&store_path, "%s/%s", statedir, SBXD_DB);
 	if (store_create_file(store_path) == -1)
@@ -205,7 +287,10 @@ store_state_dir(const char *statedir, mode_t mode)
 	return (0);
 }
 
-/* One daemon per state directory: hold a lock for our lifetime. */
+/*
+ * One daemon per state directory: the fd that holds the lock, to keep
+ * for our lifetime, or -1.
+ */
 static int
 store_lock(const char *statedir)
 {
@@ -236,8 +321,7 @@ store_lock(const char *statedir)
 		if (write(fd, buf, strlen(buf)) == -1)
 			log_debug("%s: write: %s", __func__, strerror(errno));
 	}
-	store_lockfd = fd;
-	return (0);
+	return (fd);
 }
 
 /* Create the database file with mode 0600 before SQLite opens it. */

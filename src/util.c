@@ -4,6 +4,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -447,3 +448,39 @@ util_local_read(void)
 	util_monotime(&util_local.lc_read);
 	return (0);
 }
+
+/*
+ * Write our pid into a locked pidfile; a held lock means another sbxd
+ * runs.  The fd, which holds the lock, or -1.
+ */
+int
+util_pidfile(const char *path)
+{
+	char	 buf[32];
+	ssize_t	 n;
+	int	 fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		log_warn("pidfile %s", path);
+		return (-1);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		log_warnx("pidfile %s is locked by pid %s: sbxd is already "
+		    "running", path, *buf != '\0' ? buf : "unknown");
+		close(fd);
+		return (-1);
+	}
+	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 ||
+	    write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
+		log_warn("pidfile %s", path);
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+

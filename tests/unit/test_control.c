@@ -79,7 +79,7 @@ setup(void)
 	control_register("status", cmd_status, NULL);
 	control_register("reload", cmd_reload, NULL);
 	control_register("slow", cmd_slow, NULL);
-	return (control_init(conf));
+	return (control_init(conf, -1));
 }
 
 static void
@@ -189,11 +189,11 @@ test_socket_in_use(void)
 	CHECK((fd = socket(AF_UNIX, SOCK_STREAM, 0)) != -1);
 	CHECK(bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
 	CHECK(listen(fd, 1) == 0);
-	CHECK(control_init(conf) == -1);
+	CHECK(control_init(conf, -1) == -1);
 	CHECK(access(conf->sc_socket, F_OK) == 0);
 	close(fd);
 	fd = -1;
-	CHECK(control_init(conf) == 0);
+	CHECK(control_init(conf, -1) == 0);
 	CHECK((fd = client()) != -1);
 	ret = 0;
 end:
@@ -211,7 +211,7 @@ test_socket_not_socket(void)
 
 	CHECK(setup_env() == 0);
 	CHECK(unit_write(conf->sc_socket, "keep me") == 0);
-	CHECK(control_init(conf) == -1);
+	CHECK(control_init(conf, -1) == -1);
 	CHECK(access(conf->sc_socket, F_OK) == 0);
 	ret = 0;
 end:

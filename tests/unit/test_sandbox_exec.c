@@ -108,7 +108,7 @@ setup(void)
 		conf->sc_gid = getgid();
 	}
 	control_register("exec", cmd_exec, sandbox_exec_fields);
-	return (control_init(conf));
+	return (control_init(conf, -1));
 }
 
 static void
