@@ -39,7 +39,26 @@ proxy_log_open(const char *path)
 		proxy_log_close();
 		return (0);
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (priv_on()) {
+		/* Its directory may be root's: the privileged one opens it. */
+		json_t	*r;
+		char	 err[256];
+		int	 fds[PRIV_FDS_MAX], nfds;
+
+		r = priv_call("open-log", json_pack("{s:s}", "path", path),
+		    fds, &nfds, err, sizeof(err));
+		json_decref(r);
+		if (r == NULL || nfds != 1) {
+			while (nfds > 0)
+				close(fds[--nfds]);
+			log_warnx("proxy: access log %s: %s", path, r == NULL ?
+			    err : "no file");
+			return (-1);
+		}
+		fd = fds[0];
+	} else
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		    0640);
 	if (fd == -1) {
 		log_warn("proxy: access log %s", path);
 		return (-1);

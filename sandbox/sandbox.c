@@ -49,7 +49,6 @@ static int	sandbox_ports_private(const struct sandbox_conf *, json_t *);
 static void	sandbox_shutdown(void);
 static json_t	*sandbox_status(void);
 static const char *sandbox_uid_name(uid_t);
-static int	sandbox_home_parent(const char *);
 static void	sandbox_resume(void);
 static struct sandbox *sandbox_from_row(json_t *);
 static void	sandbox_fw_initcb(int, const char *, const char *, void *);
@@ -221,13 +220,14 @@ sandbox_ports_private(const struct sandbox_conf *sbc, json_t *errors)
  * and not readable either: a sandbox passes through it to its home but
  * does not list the others.
  */
-static int
+int
 sandbox_home_parent(const char *dir)
 {
 	struct stat	 st;
 
-	if (util_mkdir_parents(dir) == -1 ||
-	    (mkdir(dir, 0711) == -1 && errno != EEXIST)) {
+	/* The privileged process made it for the engine, which checks. */
+	if (!priv_on() && (util_mkdir_parents(dir) == -1 ||
+	    (mkdir(dir, 0711) == -1 && errno != EEXIST))) {
 		log_warn("sandbox home %s", dir);
 		return (-1);
 	}

@@ -147,6 +147,7 @@ static struct sbxd_config	*priv_config;
 static struct priv_bounds	 priv_bound = TAILQ_HEAD_INITIALIZER(priv_bound);
 static pid_t			 priv_engine = -1;
 static int			 priv_engine_ready;
+static int			 priv_ever_ready;	/* sbxd started */
 static int			 priv_stopping;
 static int			 priv_ctlfd = -1;	/* the control socket */
 static int			 priv_readyfd = -1;
@@ -170,6 +171,7 @@ static int		(*priv_engine_fn)(struct sbxd_config *, int);
 static int	priv_msg_read(int, struct priv_msg **, int, char *, size_t);
 static void	priv_msg_free(struct priv_msg *);
 static void	priv_deliver(struct priv_msg *);
+static void	priv_fail_pending(uint64_t, const char *);
 static void	priv_deferredcb(evutil_socket_t, short, void *);
 static void	priv_queue_local(uint32_t, uint64_t, json_t *, const int *,
 		    int);
@@ -183,6 +185,7 @@ static void	priv_serve(struct priv_msg *);
 static void	priv_bad_frame(const char *, ...)
 		    __attribute__((__format__ (printf, 1, 2)));
 static int	priv_user(const char *);
+static void	priv_pidfile_remove(void);
 static int	priv_state(struct sbxd_config *);
 static int	priv_socketpair(int [2]);
 static int	priv_fork_engine(void);
@@ -200,6 +203,8 @@ static void	priv_op_reload(struct priv_req *, json_t *, int *, int);
 static void	priv_op_bind(struct priv_req *, json_t *, int *, int);
 static void	priv_op_unbind(struct priv_req *, json_t *, int *, int);
 static void	priv_op_config_open(struct priv_req *, json_t *, int *, int);
+static void	priv_op_open_log(struct priv_req *, json_t *, int *, int);
+static void	priv_op_status(struct priv_req *, json_t *, int *, int);
 static FILE	*priv_fopen_record(const char *);
 static void	priv_files_reset(void);
 static int	priv_bind_ok(const struct sockaddr_storage *, char *, size_t);
@@ -214,6 +219,8 @@ static const struct priv_op priv_builtin[] = {
 	{ "bind", priv_op_bind },
 	{ "unbind", priv_op_unbind },
 	{ "config-open", priv_op_config_open },
+	{ "open-log", priv_op_open_log },
+	{ "status", priv_op_status },
 	{ NULL, NULL }
 };
 
@@ -222,6 +229,41 @@ int
 priv_on(void)
 {
 	return (priv_role == PRIV_ROLE_ENGINE);
+}
+
+/* Whether this is the privileged process. */
+int
+priv_privileged(void)
+{
+	return (priv_role == PRIV_ROLE_PRIV);
+}
+
+/* The daemon's pid: the privileged process's when there is one. */
+pid_t
+priv_daemon_pid(void)
+{
+	return (priv_role == PRIV_ROLE_ENGINE ? getppid() : getpid());
+}
+
+/* The engine's status entry: who does root's work, and how it went. */
+json_t *
+priv_status(void)
+{
+	json_t	*r;
+	char	 err[256];
+
+	if (priv_role != PRIV_ROLE_ENGINE)
+		return (json_pack("{s:s, s:s}", "state", "off", "reason",
+		    getuid() == 0 ? "no engine user" : "not started as root: "
+		    "one process, no privileges"));
+	if ((r = priv_call("status", NULL, NULL, NULL, err, sizeof(err))) ==
+	    NULL)
+		return (json_pack("{s:s, s:s}", "state", "failed", "reason",
+		    err));
+	json_object_del(r, "ok");
+	json_object_set_new(r, "state", json_string("up"));
+	json_object_set_new(r, "engine_pid", json_integer(getpid()));
+	return (r);
 }
 
 /* The config the operations check against. */
@@ -346,8 +388,10 @@ priv_msg_read(int fd, struct priv_msg **pmp, int flags, char *err,
 	size_t		 len, i, nfd;
 
 	*pmp = NULL;
+	/* Both before the frame is taken, so that none is lost. */
 	if ((buf = malloc(sizeof(struct priv_hdr) + PRIV_MSG_MAX + 1)) ==
-	    NULL) {
+	    NULL || (pm = calloc(1, sizeof(*pm))) == NULL) {
+		free(buf);
 		errno = ENOMEM;
 		return (-1);
 	}
@@ -363,12 +407,8 @@ priv_msg_read(int fd, struct priv_msg **pmp, int flags, char *err,
 		;
 	if (n <= 0) {
 		free(buf);
+		free(pm);
 		return (n == 0 ? 0 : -1);
-	}
-	if ((pm = calloc(1, sizeof(*pm))) == NULL) {
-		free(buf);
-		errno = ENOMEM;
-		return (-1);
 	}
 	*pmp = pm;
 	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
@@ -409,10 +449,11 @@ priv_msg_read(int fd, struct priv_msg **pmp, int flags, char *err,
 		snprintf(err, errlen, "a frame is longer than %d bytes",
 		    PRIV_MSG_MAX);
 	else if ((pm->pm_obj = json_loadb(buf + sizeof(struct priv_hdr), len,
-	    JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK * 0, &jerr)) ==
+	    JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL)
 		snprintf(err, errlen, "a frame is not JSON: %s at byte %d",
-		    jerr.text, jerr.position);
+		    jerr.text[0] != '\0' ? jerr.text : "out of memory",
+		    jerr.position);
 	else if (!json_is_object(pm->pm_obj))
 		snprintf(err, errlen, "a frame is not a JSON object");
 	else {
@@ -538,6 +579,11 @@ priv_call(const char *op, json_t *args, int *fds, int *nfds, char *err,
 		r = priv_msg_read(priv_fd, &pm, MSG_DONTWAIT, err, errlen);
 		if (r == -1 && (errno == EAGAIN || errno == EINTR))
 			continue;
+		if (r == -1 && errno == ENOMEM) {
+			/* The reply stays queued; the loop drops it later. */
+			snprintf(err, errlen, "out of memory");
+			return (NULL);
+		}
 		if (r == 0 || r == -1) {
 			priv_lost(r == 0 ? "closed" : strerror(errno));
 			snprintf(err, errlen, "%s: the privileged process is "
@@ -546,6 +592,11 @@ priv_call(const char *op, json_t *args, int *fds, int *nfds, char *err,
 		}
 		if (r == -2) {
 			log_warnx("privileged process: %s", err);
+			if (pm->pm_hdr.ph_type == PRIV_REPLY &&
+			    pm->pm_hdr.ph_id == id) {
+				priv_msg_free(pm);
+				return (NULL);	/* err says why */
+			}
 			priv_msg_free(pm);
 			continue;
 		}
@@ -706,6 +757,22 @@ priv_deliver(struct priv_msg *pm)
 	free(pp);
 }
 
+/* A reply that could not be read: its request failed. */
+static void
+priv_fail_pending(uint64_t id, const char *err)
+{
+	struct priv_pending	*pp;
+
+	TAILQ_FOREACH(pp, &priv_pending, pp_entry)
+		if (pp->pp_id == id)
+			break;
+	if (pp == NULL)
+		return;
+	TAILQ_REMOVE(&priv_pending, pp, pp_entry);
+	pp->pp_cb(NULL, err, NULL, 0, pp->pp_arg);
+	free(pp);
+}
+
 /* Frames kept by priv_call, and local replies, one loop turn later. */
 static void
 priv_deferredcb(evutil_socket_t fd __unused, short events __unused,
@@ -756,14 +823,17 @@ priv_engine_readcb(evutil_socket_t fd, short events __unused,
 
 	for (;;) {
 		r = priv_msg_read(fd, &pm, MSG_DONTWAIT, err, sizeof(err));
-		if (r == -1 && (errno == EAGAIN || errno == EINTR))
-			return;
+		if (r == -1 && (errno == EAGAIN || errno == EINTR ||
+		    errno == ENOMEM))
+			return;		/* ENOMEM: the next turn tries again */
 		if (r == 0 || r == -1) {
 			priv_lost(r == 0 ? "closed" : strerror(errno));
 			return;
 		}
 		if (r == -2) {
 			log_warnx("privileged process: %s", err);
+			if (pm->pm_hdr.ph_type == PRIV_REPLY)
+				priv_fail_pending(pm->pm_hdr.ph_id, err);
 			priv_msg_free(pm);
 			continue;
 		}
@@ -901,7 +971,8 @@ priv_readcb(evutil_socket_t fd, short events __unused, void *arg __unused)
 
 	for (i = 0; i < 64 && priv_fd == fd; i++) {
 		r = priv_msg_read(fd, &pm, MSG_DONTWAIT, err, sizeof(err));
-		if (r == -1 && (errno == EAGAIN || errno == EINTR))
+		if (r == -1 && (errno == EAGAIN || errno == EINTR ||
+		    errno == ENOMEM))
 			return;
 		if (r == 0 || r == -1) {
 			/* The engine closed; SIGCHLD tells how it ended. */
@@ -1018,13 +1089,14 @@ priv_start(struct sbxd_config *conf, const struct priv_op *ops,
 		return (0);
 	}
 	priv_config = conf;
-	if (priv_user(conf->sc_user) == -1 || priv_state(conf) == -1)
-		return (-1);
-	if ((priv_ctlfd = control_socket_bind(conf)) == -1)
-		return (-1);
 	if (!(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND) &&
 	    (priv_pidfd = util_pidfile(conf->sc_pidfile)) == -1)
 		return (-1);
+	if (priv_user(conf->sc_user) == -1 || priv_state(conf) == -1 ||
+	    (priv_ctlfd = control_socket_bind(conf)) == -1) {
+		priv_pidfile_remove();
+		return (-1);
+	}
 	priv_readyfd = readyfd;
 	priv_role = PRIV_ROLE_PRIV;
 	if ((sbxd_env->sx_base = event_base_new()) == NULL)
@@ -1054,6 +1126,16 @@ priv_start(struct sbxd_config *conf, const struct priv_op *ops,
 	if (priv_fork_engine() == -1)
 		return (-1);
 	priv_main();
+}
+
+static void
+priv_pidfile_remove(void)
+{
+	if (priv_pidfd == -1)
+		return;
+	(void)unlink(priv_config->sc_pidfile);
+	close(priv_pidfd);
+	priv_pidfd = -1;
 }
 
 /* The engine's user: found, or made (a system user, no login). */
@@ -1107,8 +1189,8 @@ priv_state(struct sbxd_config *conf)
 {
 	char	*dbdir;
 
-	if (store_state_prepare(conf->sc_state, util_path_below(
-	    conf->sc_sandbox.sbc_home, conf->sc_state) ? 0711 : 0700) == -1 ||
+	/* The engine passes through it to its own. */
+	if (store_state_prepare(conf->sc_state, 0711) == -1 ||
 	    (dbdir = store_dbdir(conf->sc_state, priv_uid, priv_gid)) ==
 	    NULL)
 		return (-1);
@@ -1282,10 +1364,7 @@ priv_main(void)
 		if (unlink(priv_config->sc_socket) == -1 && errno != ENOENT)
 			log_warn("control socket %s", priv_config->sc_socket);
 	}
-	if (priv_pidfd != -1) {
-		(void)unlink(priv_config->sc_pidfile);
-		close(priv_pidfd);
-	}
+	priv_pidfile_remove();
 	log_info("exiting");
 	exit(priv_exitcode);
 }
@@ -1306,7 +1385,7 @@ priv_chldcb(evutil_socket_t fd __unused, short events __unused,
 		    (long)priv_engine, WEXITSTATUS(status));
 	priv_engine = -1;
 	priv_engine_gone(0);
-	if (priv_stopping || (!priv_engine_ready && priv_gen == 1)) {
+	if (priv_stopping || !priv_ever_ready) {
 		/* Stopped, or it never came up at all: sbxd is over. */
 		if (!priv_stopping)
 			priv_exitcode = 1;
@@ -1424,6 +1503,23 @@ priv_reparse(void)
 	return (0);
 }
 
+/* "status": what the privileged process has done. */
+static void
+priv_op_status(struct priv_req *pr, json_t *args __unused, int *fds,
+    int nfds)
+{
+	struct priv_bound	*pb;
+	int			 n = 0;
+
+	priv_closefds(fds, nfds);
+	TAILQ_FOREACH(pb, &priv_bound, pb_entry)
+		n++;
+	priv_reply(pr, json_pack("{s:I, s:s, s:I, s:i, s:i}", "pid",
+	    (json_int_t)getpid(), "user", priv_role == PRIV_ROLE_PRIV ?
+	    priv_config->sc_user : "", "engines", (json_int_t)priv_gen,
+	    "refused", priv_refused, "bound", n), NULL, 0);
+}
+
 /* "ready": the engine is up; tell whoever waits for the start. */
 static void
 priv_op_ready(struct priv_req *pr, json_t *args __unused, int *fds,
@@ -1431,8 +1527,7 @@ priv_op_ready(struct priv_req *pr, json_t *args __unused, int *fds,
 {
 	priv_closefds(fds, nfds);
 	if (priv_role == PRIV_ROLE_PRIV) {
-		priv_engine_ready = 1;
-		priv_delay = 0;
+		priv_engine_ready = priv_ever_ready = 1;
 	}
 	priv_reply(pr, NULL, NULL, 0);
 }
@@ -1526,6 +1621,30 @@ priv_op_config_open(struct priv_req *pr, json_t *args, int *fds, int nfds)
 		return;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		priv_refuse(pr, "%s: %s", path, strerror(errno));
+		return;
+	}
+	priv_reply(pr, NULL, &fd, 1);
+}
+
+/* "open-log": the proxy's access log of the config, for appending. */
+static void
+priv_op_open_log(struct priv_req *pr, json_t *args, int *fds, int nfds)
+{
+	const char	*path, *want = priv_conf()->sc_proxy.pc_accesslog;
+	int		 fd;
+
+	priv_closefds(fds, nfds);
+	if (json_unpack(args, "{s:s !}", "path", &path) == -1) {
+		priv_refuse(pr, "bad arguments");
+		return;
+	}
+	if (want == NULL || strcmp(path, want) != 0) {
+		priv_refuse(pr, "%s is not the access log of the config", path);
+		return;
+	}
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0640)) == -1) {
 		priv_refuse(pr, "%s: %s", path, strerror(errno));
 		return;
 	}

@@ -174,6 +174,9 @@ main(int argc, char *argv[])
 	if (!(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND))
 		sbxd_daemonize();
 	job_fns_set(sbxd_job_fns);
+	if (getuid() == 0 && conf->sc_sandbox.sbc_enabled &&
+	    sandbox_home_parent(conf->sc_sandbox.sbc_home) == -1)
+		exit(1);
 	job_cgroup_check_set(priv_cgroup_dir_ok);
 	/*
 	 * As root: the privileged process stays here and the engine runs
@@ -282,8 +285,12 @@ sbxd_ready(void)
 {
 	int	 fd;
 
-	log_info("sbxd %s started, pid %ld%s", PACKAGE_VERSION,
-	    (long)getpid(), priv_on() ? " (engine)" : "");
+	if (priv_on())
+		log_info("sbxd %s started, pid %ld, engine pid %ld",
+		    PACKAGE_VERSION, (long)priv_daemon_pid(), (long)getpid());
+	else
+		log_info("sbxd %s started, pid %ld", PACKAGE_VERSION,
+		    (long)getpid());
 	if (priv_on()) {
 		char	 err[256];
 		json_t	*r;
@@ -294,7 +301,7 @@ sbxd_ready(void)
 		json_decref(r);
 	}
 	events_publish("sbxd.started", json_pack("{s:s, s:I, s:s}",
-	    "version", PACKAGE_VERSION, "pid", (json_int_t)getpid(),
+	    "version", PACKAGE_VERSION, "pid", (json_int_t)priv_daemon_pid(),
 	    "config", sbxd_env->sx_conffile));
 	if (sbxd_readyfd == -1)
 		return;
@@ -627,6 +634,7 @@ sbxd_status(void)
 		{ "control", control_status },
 		{ "events", events_status },
 		{ "jobs", job_status },
+		{ "priv", priv_status },
 		{ "store", store_status },
 	};
 
@@ -643,7 +651,7 @@ sbxd_status(void)
 		    sbxd_components[i]->cm_status()));
 	st = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:o}",
 	    "version", PACKAGE_VERSION,
-	    "pid", (json_int_t)getpid(),
+	    "pid", (json_int_t)priv_daemon_pid(),
 	    "started", started,
 	    "uptime", (json_int_t)(now.tv_sec - sbxd_env->sx_start.tv_sec),
 	    "config", sbxd_env->sx_conffile,

@@ -425,6 +425,11 @@ int		 priv_start(struct sbxd_config *, const struct priv_op *, int,
 		    int (*)(struct sbxd_config *, int));
 FILE		*priv_config_fopen(const char *);
 int		 priv_init(const struct priv_op *);
+pid_t		 priv_daemon_pid(void);
+int		 priv_privileged(void);
+json_t		*priv_status(void);
+/* sandbox/sandbox.c */
+int		 sandbox_home_parent(const char *);
 /* src/priv_ops.c */
 extern const struct priv_op sbxd_priv_ops[];
 extern const struct job_fn sbxd_job_fns[];

@@ -35,7 +35,7 @@ ctl exec "$A" -- ls "$STATE" >"$T/out" 2>&1 &&
 grep -q "Permission denied" "$T/out" || fail "ls state: $(cat "$T/out")"
 ctl exec "$A" -- ls "$STATE/home" >"$T/out" 2>&1 &&
     fail "a sandbox lists the homes: $(cat "$T/out")"
-ctl exec "$A" -- cat "$STATE/sbxd.db" >/dev/null 2>&1 &&
+ctl exec "$A" -- cat "$STATE/db/sbxd.db" >/dev/null 2>&1 &&
     fail "a sandbox reads the database"
 ctl rm "$A" >/dev/null || fail "rm $A"
 stop_sbxd

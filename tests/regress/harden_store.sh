@@ -50,7 +50,7 @@ stop_sbxd
 
 # sbxd.db is lost; a uid with nothing left still has rules.
 mkdir "$T/db.away"
-mv "$STATE"/sbxd.db* "$T/db.away/"
+mv "$STATE"/db/sbxd.db* "$T/db.away/"
 in_ns nft add chain inet "$TABLE" uid_$UID_HI
 in_ns nft add element inet "$TABLE" sandboxes "{ $UID_HI : jump uid_$UID_HI }"
 start_ns_sbxd

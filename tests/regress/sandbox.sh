@@ -165,7 +165,7 @@ in_ns nft list chain inet sbxd "uid_$U2" >/dev/null 2>&1 &&
 # What a sandbox user must not reach.
 as_user $RT1 ls "$T/home/$OP1" >/dev/null 2>&1 && fail "$RT1 reads $OP1's home"
 as_user $RT1 ls "$STATE" >/dev/null 2>&1 && fail "$RT1 reads the state"
-as_user $RT1 cat "$STATE/sbxd.db" >/dev/null 2>&1 && fail "$RT1 reads the db"
+as_user $RT1 cat "$STATE/db/sbxd.db" >/dev/null 2>&1 && fail "$RT1 reads the db"
 as_user $RT1 "$SBXCTL" -s "$SOCK" status >/dev/null 2>&1 &&
     fail "$RT1 uses the control socket"
 if command -v sudo >/dev/null; then

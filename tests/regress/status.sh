@@ -14,13 +14,14 @@ grep -qx "configuration OK" "$T/n.out" || fail "sbxd -n did not say OK"
 start_sbxd
 
 ctl status >"$T/status" || fail "sbxctl status failed"
-for c in control events jobs store proxy pfmon sandbox bot; do
+for c in control events jobs priv store proxy pfmon sandbox bot; do
 	grep -Eq "^$c +[a-z]+" "$T/status" || fail "status lacks $c"
 done
 grep -Eq "^proxy +up" "$T/status" || fail "proxy not up"
 grep -Eq "^pfmon +off" "$T/status" || fail "pfmon not off"
 grep -Eq "^bot +off" "$T/status" || fail "bot not off"
 grep -Eq "^jobs +up +running=0 " "$T/status" || fail "jobs not shown"
+grep -Eq "^priv +up .*user=_sbxd" "$T/status" || fail "privilege separation not shown: $(grep ^priv "$T/status")"
 grep -q "127.0.0.1:$PORT" "$T/status" || fail "listener not shown"
 head -1 "$T/status" | grep -Eq "^sbxd [0-9.]+, pid $SBXD_PID, up " ||
     fail "bad status header: $(head -1 "$T/status")"
@@ -29,7 +30,7 @@ ctl -j status >"$T/status.json" || fail "sbxctl -j status failed"
 [ "$(json_get '["ok"]' <"$T/status.json")" = true ] || fail "ok not true"
 [ "$(json_get '["pid"]' <"$T/status.json")" = "$SBXD_PID" ] ||
     fail "wrong pid"
-[ "$(json_get '["components"][4]["name"]' <"$T/status.json")" = proxy ] ||
+[ "$(json_get '["components"][5]["name"]' <"$T/status.json")" = proxy ] ||
     fail "components out of order"
 [ "$(component store | json_get '["schema_version"]')" = 5 ] ||
     fail "store schema version"
@@ -49,7 +50,7 @@ stop_sbxd
 [ -e "$SOCK" ] && fail "socket left behind"
 log_has "shutting down: SIGTERM" || fail "no shutdown line"
 # The store was flushed: the start and stop events are on disk.
-python3 - "$STATE/sbxd.db" <<'EOF2' || fail "events not stored"
+python3 - "$STATE/db/sbxd.db" <<'EOF2' || fail "events not stored"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 types = [r[0] for r in db.execute("SELECT type FROM events ORDER BY id")]

@@ -6,9 +6,9 @@
 conf_write <<EOF2
 EOF2
 start_sbxd
-[ "$(stat -c %a "$STATE/sbxd.db")" = 600 ] || fail "db mode"
+[ "$(stat -c %a "$STATE/db/sbxd.db")" = 600 ] || fail "db mode"
 stop_sbxd
-python3 - "$STATE/sbxd.db" <<'EOF2' || fail "db contents"
+python3 - "$STATE/db/sbxd.db" <<'EOF2' || fail "db contents"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -16,13 +16,13 @@ assert db.execute("SELECT version FROM schema_version").fetchone()[0] == 5
 EOF2
 
 # Corrupt: refused, untouched.
-rm -f "$STATE"/sbxd.db*
-head -c 8192 /dev/urandom >"$STATE/sbxd.db"
-cp "$STATE/sbxd.db" "$T/copy"
+rm -f "$STATE"/db/sbxd.db*
+head -c 8192 /dev/urandom >"$STATE/db/sbxd.db"
+cp "$STATE/db/sbxd.db" "$T/copy"
 "$SBXD" -d -f "$CONF" 2>"$T/err" && fail "started on a corrupt database"
-grep -q "database $STATE/sbxd.db is unreadable: file is not a database" \
+grep -q "database $STATE/db/sbxd.db is unreadable: file is not a database" \
     "$T/err" || fail "corrupt message: $(cat "$T/err")"
-cmp -s "$STATE/sbxd.db" "$T/copy" || fail "corrupt database was modified"
+cmp -s "$STATE/db/sbxd.db" "$T/copy" || fail "corrupt database was modified"
 [ -e "$SOCK" ] && fail "socket left after failed start"
 
 # The state path is not a directory.

@@ -63,11 +63,16 @@ char	*__real_strdup(const char *);
 char	*__real_strndup(const char *, size_t);
 int	 __real_vasprintf(char **, const char *, va_list);
 
-/* Whether this allocation, in the daemon, is the one to fail. */
+/*
+ * Whether this allocation, in the daemon, is the one to fail: in the
+ * engine when it runs as root (privilege separation), the child of the
+ * process started.
+ */
 static int
 oom_fail(void)
 {
-	if (oom == NULL || oom->os_pid != getpid() || oom->os_fail_at < 0)
+	if (oom == NULL || oom->os_fail_at < 0 || priv_privileged() ||
+	    (priv_on() ? getppid() : getpid()) != oom->os_pid)
 		return (0);
 	if (oom->os_count++ != oom->os_fail_at)
 		return (0);

@@ -79,6 +79,12 @@ unit_tmpdir(void)
 		free(dir);
 		return (NULL);
 	}
+	/* A daemon started as root has an engine that must pass through. */
+	if (chmod(dir, 0711) == -1) {
+		rmdir(dir);
+		free(dir);
+		return (NULL);
+	}
 	return (dir);
 }
 
