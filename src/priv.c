@@ -537,7 +537,7 @@ priv_call(const char *op, json_t *args, int *fds, int *nfds, char *err,
 		if ((po = priv_op_find(op)) == NULL ||
 		    (pr = calloc(1, sizeof(*pr))) == NULL) {
 			json_decref(args);
-			snprintf(err, errlen, po == NULL ? "no operation %s" :
+			snprintf(err, errlen, po == NULL ? "no such operation %s" :
 			    "out of memory", op);
 			return (NULL);
 		}
