@@ -48,7 +48,12 @@
 #include <string.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <linux/audit.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/syscall.h>
 #endif
 
 #include <event2/event.h>
@@ -191,6 +196,9 @@ static int	priv_socketpair(int [2]);
 static int	priv_fork_engine(void);
 static void	priv_engine_child(int) __attribute__((__noreturn__));
 static int	priv_drop(void);
+#ifdef __linux__
+static int	priv_seccomp(void);
+#endif
 static void	priv_chldcb(evutil_socket_t, short, void *);
 static void	priv_signalcb(evutil_socket_t, short, void *);
 static void	priv_restartcb(evutil_socket_t, short, void *);
@@ -1342,9 +1350,77 @@ priv_drop(void)
 		log_warn("engine: prctl");
 		return (-1);
 	}
+	if (priv_seccomp() == -1) {
+		log_warn("engine: seccomp");
+		return (-1);
+	}
 #endif
 	return (0);
 }
+
+#ifdef __linux__
+#if defined(__x86_64__)
+#define PRIV_AUDIT_ARCH		AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define PRIV_AUDIT_ARCH		AUDIT_ARCH_AARCH64
+#endif
+#define PRIV_DENY(nr)							\
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1),		\
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM)
+
+/*
+ * A short list of what the engine never does, refused with EPERM: run
+ * a program (the privileged process starts every job), enter or make
+ * namespaces, mount, load kernel code or BPF, and the rarely needed
+ * system calls that kernel exploits favour.  Everything else is left
+ * alone: the filter is a second wall, not the first.
+ */
+static int
+priv_seccomp(void)
+{
+#ifdef PRIV_AUDIT_ARCH
+	struct sock_filter	 filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PRIV_AUDIT_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, nr)),
+#ifdef __x86_64__
+		/* The x32 numbers of the same calls. */
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+#endif
+		PRIV_DENY(__NR_execve),
+		PRIV_DENY(__NR_execveat),
+		PRIV_DENY(__NR_unshare),
+		PRIV_DENY(__NR_setns),
+		PRIV_DENY(__NR_mount),
+		PRIV_DENY(__NR_umount2),
+		PRIV_DENY(__NR_pivot_root),
+		PRIV_DENY(__NR_chroot),
+		PRIV_DENY(__NR_init_module),
+		PRIV_DENY(__NR_finit_module),
+		PRIV_DENY(__NR_kexec_load),
+		PRIV_DENY(__NR_bpf),
+		PRIV_DENY(__NR_perf_event_open),
+		PRIV_DENY(__NR_userfaultfd),
+		PRIV_DENY(__NR_keyctl),
+		PRIV_DENY(__NR_add_key),
+		PRIV_DENY(__NR_request_key),
+		PRIV_DENY(__NR_process_vm_writev),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+	};
+	struct sock_fprog	 prog = {
+		sizeof(filter) / sizeof(filter[0]), filter
+	};
+
+	return (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0));
+#else
+	return (0);
+#endif
+}
+#endif
 
 /* The privileged process's loop; at its end, sbxd is over. */
 static void

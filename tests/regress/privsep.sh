@@ -1,6 +1,6 @@
 # privsep.sh: privilege separation.  Started as root, sbxd is a
 # privileged process and an engine that runs as _sbxd with no
-# capabilities, no new privileges and not dumpable.  The privileged
+# capabilities, no new privileges, not dumpable, and a seccomp filter.  The privileged
 # process refuses, and logs, what a subverted engine could ask of it:
 # a malformed frame, a job as root or as a uid outside the sandbox
 # range, a directory outside the homes, a port that is no listener's, a
@@ -56,6 +56,7 @@ for c in CapInh CapPrm CapEff CapBnd CapAmb; do
 	    fail "engine $c: $(grep "^$c" "$st")"
 done
 grep -Eq '^NoNewPrivs:[[:space:]]+1$' "$st" || fail "engine may gain privileges"
+grep -Eq '^Seccomp:[[:space:]]+2$' "$st" || fail "engine has no seccomp filter"
 # A process that is not dumpable has its /proc files owned by root.
 [ "$(stat -c %u "/proc/$ENG/environ")" = 0 ] || fail "engine is dumpable"
 grep -Eq '^Uid:[[:space:]]+0[[:space:]]' "/proc/$PRIV/status" ||
