@@ -1,7 +1,8 @@
 # privsep.sh: privilege separation.  Started as root, sbxd is a
 # privileged process and an engine that runs as _sbxd with no
-# capabilities, no new privileges, not dumpable, and a seccomp filter.  The privileged
-# process refuses, and logs, what a subverted engine could ask of it:
+# capabilities, no new privileges, not dumpable, under a seccomp
+# filter.  The privileged process refuses, and logs, what a subverted
+# engine could ask of it:
 # a malformed frame, a job as root or as a uid outside the sandbox
 # range, a directory outside the homes, a port that is no listener's, a
 # file that is not the config's, firewall commands for a uid outside
