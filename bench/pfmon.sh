@@ -184,8 +184,11 @@ while time.monotonic() < end:
 EOF2
 }
 
+# Resident KiB of sbxd: as root, its privileged process and the engine.
 rss() {
-	sed -n 's/^VmRSS:[ 	]*\([0-9]*\) kB/\1/p' "/proc/$SBXD_PID/status"
+	for p in $SBXD_PID $(pgrep -P "$SBXD_PID"); do
+		cat "/proc/$p/status" 2>/dev/null || true
+	done | awk '$1 == "VmRSS:" { k += $2 } END { print k + 0 }'
 }
 
 # flood NAME NPORTS: flood while sampling RSS and timing the proxy.
