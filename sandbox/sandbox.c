@@ -28,6 +28,8 @@
 
 struct sandboxlist		 sandboxes = TAILQ_HEAD_INITIALIZER(sandboxes);
 static int			 sandbox_on;
+static int			 sandbox_noroot;	/* configured, but sbxd
+							   is not root */
 static const struct fw_backend	*sandbox_backend;
 static struct fw_conf		 sandbox_fwc;
 static char			*sandbox_fw_name;	/* table or anchor */
@@ -119,6 +121,8 @@ static const char *sandbox_state_names[] = {
 /* The commands of sandboxes, and what to do when they are off. */
 static const char	*sandbox_cmds[] = { "create", "list", "show", "rm",
 			    "exec", "network", "doctor" };
+#define SANDBOX_NOROOT	"sbxd does not run as root; start it as root " \
+			"for sandboxes"
 #define SANDBOX_OFF	"sandboxes are off: add a line such as \"sandbox " \
 			"uid-range 60100 60999\" to sbxd.conf (see " \
 			"sbxd.conf(5), SANDBOXES) and restart sbxd"
@@ -133,6 +137,15 @@ sandbox_init(struct sbxd_config *conf)
 	if (!sbc->sbc_enabled) {
 		for (i = 0; i < nitems(sandbox_cmds); i++)
 			control_register_off(sandbox_cmds[i], SANDBOX_OFF);
+		return (0);
+	}
+	if (geteuid() != 0 && !priv_on()) {
+		/* A developer's sbxd -d: the proxy alone. */
+		sandbox_noroot = 1;
+		log_warnx("sandbox: off: %s", SANDBOX_NOROOT);
+		for (i = 0; i < nitems(sandbox_cmds); i++)
+			control_register_off(sandbox_cmds[i],
+			    "sandboxes are off: " SANDBOX_NOROOT);
 		return (0);
 	}
 	if (sandbox_home_parent(sbc->sbc_home) == -1 ||
@@ -287,7 +300,7 @@ sandbox_reload(struct sbxd_config *conf, json_t *errors __unused)
 	const char		*name;
 	char			 err[256];
 
-	if (sbc->sbc_enabled != sandbox_on) {
+	if (sbc->sbc_enabled != sandbox_on && !sandbox_noroot) {
 		log_warnx("sandbox: turning the module %s takes a restart",
 		    sandbox_on ? "off" : "on");
 		return (0);
@@ -337,7 +350,8 @@ sandbox_status(void)
 	int		 n[4] = { 0, 0, 0, 0 };
 
 	if (!sandbox_on)
-		return (json_pack("{s:s}", "state", "off"));
+		return (json_pack("{s:s, s:s*}", "state", "off", "reason",
+		    sandbox_noroot ? SANDBOX_NOROOT : NULL));
 	TAILQ_FOREACH(sb, &sandboxes, sb_entry)
 		n[sb->sb_state]++;
 	return (json_pack("{s:s, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:o, "
