@@ -225,4 +225,43 @@ wait_for grep -q 200 "$T/load.A" || fail "the load did not resume"
 
 ctl rm "$A" >/dev/null || fail "rm $A"
 ctl rm "$B" >/dev/null || fail "rm $B"
+
+# Not root: one process, the proxy alone; the sandboxes are off, and say
+# why.
+ND=$T/dev
+mkdir -m 0755 "$ND" && chown nobody "$ND" || fail "mkdir $ND"
+NP=$(free_port)
+cat >"$ND/sbxd.conf" <<EOF2
+state "$ND/state"
+control socket "$ND/ctl.sock"
+pidfile "$ND/sbxd.pid"
+resolver hosts-file "$T/hosts"
+policy "default" {
+	private yes
+	allow "web.test"
+}
+proxy listen on 127.0.0.1 port $NP
+sandbox uid-range $UID_LO $UID_HI
+sandbox port-range 940 949
+sandbox home "$ND/home"
+EOF2
+chmod 644 "$ND/sbxd.conf"
+in_ns setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+    "$SBXD" -d -f "$ND/sbxd.conf" >"$ND/log" 2>&1 &
+DEV=$!
+PEER_PIDS="$PEER_PIDS $DEV"
+wait_for "$SBXCTL" -s "$ND/ctl.sock" status || fail "sbxd as nobody: $(cat "$ND/log")"
+"$SBXCTL" -s "$ND/ctl.sock" status >"$T/dev.status"
+grep -Eq "^priv +off .*not started as root" "$T/dev.status" ||
+    fail "priv: $(grep ^priv "$T/dev.status")"
+grep -Eq "^sandbox +off .*does not run as root" "$T/dev.status" ||
+    fail "sandbox: $(grep ^sandbox "$T/dev.status")"
+[ "$(in_ns curl -sS --max-time 10 -x "http://127.0.0.1:$NP" \
+    http://web.test/)" = hello ] || fail "the proxy of sbxd as nobody"
+"$SBXCTL" -s "$ND/ctl.sock" create x >"$T/dev.create" 2>&1 &&
+    fail "created a sandbox without root"
+grep -q "sandboxes are off: sbxd does not run as root" "$T/dev.create" ||
+    fail "create without root: $(cat "$T/dev.create")"
+[ -z "$(pgrep -P "$DEV")" ] || fail "sbxd as nobody has children"
+kill "$DEV"
 pass
