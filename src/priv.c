@@ -630,7 +630,8 @@ answer_slot:
 		json_decref(slot.ps_obj);
 		return (NULL);
 	}
-	memcpy(fds, slot.ps_fds, sizeof(int) * slot.ps_nfds);
+	if (slot.ps_nfds > 0)
+		memcpy(fds, slot.ps_fds, sizeof(int) * slot.ps_nfds);
 	*nfds = slot.ps_nfds;
 	if (fds == tmp)
 		priv_closefds(tmp, n);
@@ -813,7 +814,8 @@ priv_queue_local(uint32_t type, uint64_t id, json_t *obj, const int *fds,
 	pm->pm_hdr.ph_type = type;
 	pm->pm_hdr.ph_id = id;
 	pm->pm_obj = obj;
-	memcpy(pm->pm_fds, fds, sizeof(int) * nfds);
+	if (nfds > 0)
+		memcpy(pm->pm_fds, fds, sizeof(int) * nfds);
 	pm->pm_nfds = nfds;
 	TAILQ_INSERT_TAIL(&priv_queue, pm, pm_entry);
 	if (priv_ev_deferred != NULL)
@@ -879,7 +881,9 @@ priv_reply(struct priv_req *pr, json_t *reply, const int *fds, int nfds)
 		if (pr->pr_slot != NULL) {
 			pr->pr_slot->ps_done = 1;
 			pr->pr_slot->ps_obj = reply;
-			memcpy(pr->pr_slot->ps_fds, fds, sizeof(int) * nfds);
+			if (nfds > 0)
+				memcpy(pr->pr_slot->ps_fds, fds,
+				    sizeof(int) * nfds);
 			pr->pr_slot->ps_nfds = nfds;
 		} else if (pr->pr_gen == priv_gen && reply != NULL)
 			priv_queue_local(PRIV_REPLY, pr->pr_id, reply, fds,
@@ -1054,6 +1058,34 @@ priv_serve(struct priv_msg *pm)
 	priv_dispatch(pr, pm->pm_obj, pm->pm_fds, pm->pm_nfds);
 	pm->pm_nfds = 0;
 	priv_msg_free(pm);
+}
+
+/* At the end: what priv_init and the requests made is freed. */
+void
+priv_shutdown(void)
+{
+	struct priv_pending	*pp;
+	struct priv_msg		*pm;
+	size_t			 i;
+
+	while ((pp = TAILQ_FIRST(&priv_pending)) != NULL) {
+		TAILQ_REMOVE(&priv_pending, pp, pp_entry);
+		free(pp);
+	}
+	while ((pm = TAILQ_FIRST(&priv_queue)) != NULL) {
+		TAILQ_REMOVE(&priv_queue, pm, pm_entry);
+		priv_msg_free(pm);
+	}
+	for (i = 0; i < priv_nlisteners; i++)
+		free(priv_listeners[i].pl_note);
+	free(priv_listeners);
+	priv_listeners = NULL;
+	priv_nlisteners = 0;
+	if (priv_ev_read != NULL)
+		event_free(priv_ev_read);
+	if (priv_ev_deferred != NULL)
+		event_free(priv_ev_deferred);
+	priv_ev_read = priv_ev_deferred = NULL;
 }
 
 /*
@@ -1441,6 +1473,17 @@ priv_main(void)
 			log_warn("control socket %s", priv_config->sc_socket);
 	}
 	priv_pidfile_remove();
+	control_shutdown();
+	priv_shutdown();
+	event_free(priv_ev_chld);
+	event_free(priv_ev_hup);
+	event_free(priv_ev_term);
+	event_free(priv_ev_int);
+	event_free(priv_ev_restart);
+	event_free(priv_ev_kill);
+	priv_files_reset();
+	config_free(priv_config);
+	event_base_free(sbxd_env->sx_base);
 	log_info("exiting");
 	exit(priv_exitcode);
 }

@@ -560,6 +560,7 @@ sbxd_shutdown(const char *why)
 		sbxd_components[i - 1]->cm_shutdown();
 	job_shutdown();
 	control_shutdown();
+	priv_shutdown();
 	events_unsubscribe(sbxd_logsub);
 	sbxd_logsub = NULL;
 	store_close();

@@ -425,6 +425,7 @@ int		 priv_start(struct sbxd_config *, const struct priv_op *, int,
 		    int (*)(struct sbxd_config *, int));
 FILE		*priv_config_fopen(const char *);
 int		 priv_init(const struct priv_op *);
+void		 priv_shutdown(void);
 pid_t		 priv_daemon_pid(void);
 int		 priv_privileged(void);
 json_t		*priv_status(void);

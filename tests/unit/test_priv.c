@@ -266,6 +266,7 @@ test_checks(void)
 	CHECK(refused("nosuch", NULL, "no such operation") == 0);
 	ret = 0;
 end:
+	priv_shutdown();
 	config_free(env.sx_conf);
 	env.sx_conf = NULL;
 	if (dir != NULL) {
