@@ -171,7 +171,10 @@ static int			 priv_refused;
 static int			 priv_pidfd = -1;
 static char			**priv_files;	/* the config's, read here */
 static size_t			 priv_nfiles;
-static int		(*priv_engine_fn)(struct sbxd_config *, int);
+static int			 priv_exefd = -1;	/* sbxd, to start
+							   each engine */
+static int			 priv_argc;
+static char			**priv_argv;
 
 static int	priv_msg_read(int, struct priv_msg **, int, char *, size_t);
 static void	priv_msg_free(struct priv_msg *);
@@ -612,7 +615,8 @@ priv_call(const char *op, json_t *args, int *fds, int *nfds, char *err,
 		    pm->pm_hdr.ph_id == id)
 			break;
 		TAILQ_INSERT_TAIL(&priv_queue, pm, pm_entry);
-		event_active(priv_ev_deferred, EV_TIMEOUT, 0);
+		if (priv_ev_deferred != NULL)
+			event_active(priv_ev_deferred, EV_TIMEOUT, 0);
 	}
 	memset(&slot, 0, sizeof(slot));
 	slot.ps_obj = pm->pm_obj;
@@ -1101,6 +1105,8 @@ priv_init(const struct priv_op *ops)
 	if (priv_ev_deferred == NULL && (priv_ev_deferred = event_new(
 	    sbxd_env->sx_base, -1, 0, priv_deferredcb, NULL)) == NULL)
 		return (-1);
+	if (!TAILQ_EMPTY(&priv_queue))
+		event_active(priv_ev_deferred, EV_TIMEOUT, 0);
 	if (priv_role == PRIV_ROLE_ENGINE && priv_ev_read == NULL) {
 		if (evutil_make_socket_nonblocking(priv_fd) == -1 ||
 		    (priv_ev_read = event_new(sbxd_env->sx_base, priv_fd,
@@ -1114,21 +1120,33 @@ priv_init(const struct priv_op *ops)
 /*
  * Start.  Not root, or no engine user: one process, and the operations
  * run in it; 0.  Root: prepare what the engine may not do itself (its
- * user, its directory, the control socket), then fork the engine, which
- * runs engine() and exits with what it returns; this process stays
+ * user, its directory, the control socket), then start the engine: sbxd
+ * again, argv with --engine, as the engine's user.  This process stays
  * privileged, serves it and never returns.  -1 if that cannot start.
  */
 int
 priv_start(struct sbxd_config *conf, const struct priv_op *ops,
-    int readyfd, int (*engine)(struct sbxd_config *, int))
+    int readyfd, int argc, char **argv)
 {
 	priv_ops = ops;
-	priv_engine_fn = engine;
 	if (getuid() != 0 || geteuid() != 0 || conf->sc_user == NULL) {
 		priv_role = PRIV_ROLE_LOCAL;
 		return (0);
 	}
 	priv_config = conf;
+	priv_argc = argc;
+	priv_argv = argv;
+	if ((priv_exefd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) ==
+	    -1) {
+		log_warn("/proc/self/exe");
+		return (-1);
+	}
+	/* Which files the config reads: the engine may ask for those. */
+	if (priv_reparse() == -1) {
+		log_warnx("%s: cannot read it again", sbxd_env->sx_conffile);
+		return (-1);
+	}
+	conf = priv_config;
 	if (!(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND) &&
 	    (priv_pidfd = util_pidfile(conf->sc_pidfile)) == -1)
 		return (-1);
@@ -1305,29 +1323,24 @@ priv_fork_engine(void)
 }
 
 /*
- * In the new engine: nothing of the privileged process's is kept but
- * the socket to it, the control socket and stdio; then root is given
- * up for good, and the engine runs.
+ * In the new engine's child: nothing of the privileged process's is
+ * kept but the socket to it, the control socket, the pipe to whoever
+ * waits for the start and stdio; root is given up for good; then sbxd
+ * runs again from the start, with the same arguments and the
+ * descriptors named in --engine, so that no memory of the privileged
+ * process's (its loop, its jobs, the capture) is the engine's.
  */
 static void
 priv_engine_child(int fd)
 {
-	struct sbxd_config	*conf = priv_config;
-	DIR			*d;
-	struct dirent		*de;
-	int			 sig, n, keep, r;
+	DIR		*d;
+	struct dirent	*de;
+	char		**argv, arg[64];
+	int		 sig, n, keep, i;
 
-	/*
-	 * The loop is the privileged process's: give this copy its own
-	 * backend (the epoll instance is shared across fork) and let it go,
-	 * so that its signal handlers go with it.
-	 */
-	if (event_reinit(sbxd_env->sx_base) == 0)
-		event_base_free(sbxd_env->sx_base);
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			(void)signal(sig, sig == SIGPIPE ? SIG_IGN : SIG_DFL);
-	/* The loop's descriptors are shared with the privileged one. */
 	if ((d = opendir("/proc/self/fd")) != NULL) {
 		keep = dirfd(d);
 		while ((de = readdir(d)) != NULL) {
@@ -1335,20 +1348,57 @@ priv_engine_child(int fd)
 				continue;
 			n = atoi(de->d_name);
 			if (n > 2 && n != keep && n != fd &&
-			    n != priv_ctlfd && n != priv_readyfd)
+			    n != priv_ctlfd && n != priv_readyfd &&
+			    n != priv_exefd)
 				close(n);
 		}
 		closedir(d);
 	}
-	if (priv_drop() == -1)
+	if (fcntl(fd, F_SETFD, 0) == -1 || fcntl(priv_ctlfd, F_SETFD, 0) ==
+	    -1 || (priv_readyfd != -1 && fcntl(priv_readyfd, F_SETFD, 0) ==
+	    -1) || priv_drop() == -1)
 		_exit(1);
-	log_procname("sbxd [engine]");
+	if ((argv = calloc(priv_argc + 3, sizeof(*argv))) == NULL)
+		_exit(1);
+	for (i = 0; i < priv_argc; i++)
+		argv[i] = priv_argv[i];
+	snprintf(arg, sizeof(arg), "%d,%d,%d", fd, priv_ctlfd,
+	    priv_readyfd);
+	argv[i++] = "--engine";
+	argv[i++] = arg;
+	argv[i] = NULL;
+	fexecve(priv_exefd, argv, environ);
+	log_warn("engine: exec");
+	_exit(1);
+}
+
+/*
+ * sbxd --engine FD,CTLFD,READYFD: this is a new engine, and FD its
+ * socket to the privileged process.  Not dumpable, under the seccomp
+ * filter from now on (exec made it dumpable again).  -1 if the
+ * argument is wrong or that fails.
+ */
+int
+priv_engine_attach(const char *arg, int *ctlfd, int *readyfd)
+{
+	int	 fd;
+
+	if (sscanf(arg, "%d,%d,%d", &fd, ctlfd, readyfd) != 3 || fd < 3 ||
+	    *ctlfd < 3 || fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(*ctlfd, F_GETFD) == -1 || getuid() == 0 || geteuid() == 0)
+		return (-1);
+	if (*readyfd != -1 && fcntl(*readyfd, F_SETFD, FD_CLOEXEC) == -1)
+		*readyfd = -1;
+#ifdef __linux__
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1 || priv_seccomp() == -1) {
+		log_warn("engine: prctl");
+		return (-1);
+	}
+#endif
 	priv_role = PRIV_ROLE_ENGINE;
 	priv_fd = fd;
-	priv_ev_read = priv_ev_deferred = NULL;
-	sbxd_env->sx_base = NULL;	/* the engine makes its own */
-	r = priv_engine_fn(conf, priv_ctlfd);
-	exit(r);
+	log_procname("sbxd [engine]");
+	return (0);
 }
 
 /*
@@ -1377,13 +1427,8 @@ priv_drop(void)
 		return (-1);
 	}
 #ifdef __linux__
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
-	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
 		log_warn("engine: prctl");
-		return (-1);
-	}
-	if (priv_seccomp() == -1) {
-		log_warn("engine: seccomp");
 		return (-1);
 	}
 #endif
@@ -1645,6 +1690,20 @@ priv_op_ready(struct priv_req *pr, json_t *args __unused, int *fds,
     int nfds)
 {
 	priv_closefds(fds, nfds);
+	if (priv_role == PRIV_ROLE_PRIV && !priv_ever_ready &&
+	    !(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND)) {
+		/* Started: let go of the terminal, as the engine does. */
+		int	 fd;
+
+		if ((fd = open("/dev/null", O_RDWR)) != -1) {
+			(void)dup2(fd, STDIN_FILENO);
+			(void)dup2(fd, STDOUT_FILENO);
+			(void)dup2(fd, STDERR_FILENO);
+			if (fd > STDERR_FILENO)
+				close(fd);
+		}
+		log_setstderr(0);
+	}
 	if (priv_role == PRIV_ROLE_PRIV) {
 		priv_engine_ready = priv_ever_ready = 1;
 	}

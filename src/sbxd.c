@@ -78,6 +78,9 @@ static const struct option sbxd_longopts[] = {
 	{ "foreground",	no_argument,	NULL,	'd' },
 	{ "help",	no_argument,	NULL,	'h' },
 	{ "version",	no_argument,	NULL,	'V' },
+	{ "engine",	required_argument, NULL, 'E' },	/* the privileged
+							   process's, not
+							   for people */
 	{ NULL,		0,		NULL,	0 }
 };
 
@@ -102,8 +105,8 @@ main(int argc, char *argv[])
 {
 	struct sbxd_config	*conf;
 	json_t			*errors;
-	const char		*rfile = NULL;
-	int			 ch, nopts = 0;
+	const char		*rfile = NULL, *engine = NULL;
+	int			 ch, nopts = 0, ctlfd, readyfd;
 
 	sbxd_env = &sbxd_global;
 	sbxd_env->sx_conffile = SBXD_CONF;
@@ -135,6 +138,9 @@ main(int argc, char *argv[])
 		case 'r':
 			rfile = optarg;
 			break;
+		case 'E':
+			engine = optarg;
+			break;
 		case 'v':
 			sbxd_env->sx_opts |= SBXD_OPT_VERBOSE;
 			sbxd_env->sx_verbose++;
@@ -152,6 +158,17 @@ main(int argc, char *argv[])
 		exit(sbxd_offline(rfile));
 	}
 
+	if (engine != NULL) {
+		/* Started by the privileged process: it opens the config. */
+		if (!(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND))
+			log_init(0, SBXD_LOG_FACILITY);
+		if (priv_engine_attach(engine, &ctlfd, &readyfd) == -1)
+			fatalx("--engine is for the privileged process");
+		if ((sbxd_readyfd = readyfd) != -1 &&
+		    !(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND))
+			log_setstderr(1);
+		parse_fopen_hook = priv_config_fopen;
+	}
 	if ((errors = json_array()) == NULL)
 		fatalx("out of memory");
 	conf = parse_config(sbxd_env->sx_conffile, errors);
@@ -171,6 +188,8 @@ main(int argc, char *argv[])
 	umask(022);
 	signal(SIGPIPE, SIG_IGN);
 	log_settime(1);
+	if (engine != NULL)
+		return (sbxd_engine(conf, ctlfd));
 	if (!(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND))
 		sbxd_daemonize();
 	job_fns_set(sbxd_job_fns);
@@ -182,7 +201,7 @@ main(int argc, char *argv[])
 	 * As root: the privileged process stays here and the engine runs
 	 * sbxd_engine in a child of its own.  Else one process does all.
 	 */
-	if (priv_start(conf, sbxd_priv_ops, sbxd_readyfd, sbxd_engine) == -1) {
+	if (priv_start(conf, sbxd_priv_ops, sbxd_readyfd, argc, argv) == -1) {
 		log_warnx("startup failed");
 		exit(1);
 	}
@@ -196,8 +215,6 @@ main(int argc, char *argv[])
 static int
 sbxd_engine(struct sbxd_config *conf, int ctlfd)
 {
-	if (priv_on())
-		parse_fopen_hook = priv_config_fopen;
 	if (sbxd_start(conf, ctlfd) == -1) {
 		log_warnx("startup failed");
 		sbxd_shutdown("startup failed");

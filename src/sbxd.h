@@ -422,7 +422,8 @@ struct priv_op {
 };
 int		 priv_on(void);
 int		 priv_start(struct sbxd_config *, const struct priv_op *, int,
-		    int (*)(struct sbxd_config *, int));
+		    int, char **);
+int		 priv_engine_attach(const char *, int *, int *);
 FILE		*priv_config_fopen(const char *);
 int		 priv_init(const struct priv_op *);
 void		 priv_shutdown(void);
