@@ -242,13 +242,6 @@ priv_on(void)
 	return (priv_role == PRIV_ROLE_ENGINE);
 }
 
-/* Whether this is the privileged process. */
-int
-priv_privileged(void)
-{
-	return (priv_role == PRIV_ROLE_PRIV);
-}
-
 /* The daemon's pid: the privileged process's when there is one. */
 pid_t
 priv_daemon_pid(void)

@@ -428,7 +428,6 @@ FILE		*priv_config_fopen(const char *);
 int		 priv_init(const struct priv_op *);
 void		 priv_shutdown(void);
 pid_t		 priv_daemon_pid(void);
-int		 priv_privileged(void);
 json_t		*priv_status(void);
 /* sandbox/sandbox.c */
 int		 sandbox_home_parent(const char *);

@@ -21,7 +21,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,6 +54,8 @@ struct oom_state {
 static struct oom_state	*oom;
 static char		*dir;
 static char		 sock[256], conf[256], logf[256];
+static uid_t	 nobody_uid;	/* the daemon runs as nobody */
+static gid_t	 nobody_gid;
 static pid_t		 daemon_pid = -1;
 static int		 port;
 
@@ -63,16 +67,11 @@ char	*__real_strdup(const char *);
 char	*__real_strndup(const char *, size_t);
 int	 __real_vasprintf(char **, const char *, va_list);
 
-/*
- * Whether this allocation, in the daemon, is the one to fail: in the
- * engine when it runs as root (privilege separation), the child of the
- * process started.
- */
+/* Whether this allocation, in the daemon, is the one to fail. */
 static int
 oom_fail(void)
 {
-	if (oom == NULL || oom->os_fail_at < 0 || priv_privileged() ||
-	    (priv_on() ? getppid() : getpid()) != oom->os_pid)
+	if (oom == NULL || oom->os_fail_at < 0 || oom->os_pid != getpid())
 		return (0);
 	if (oom->os_count++ != oom->os_fail_at)
 		return (0);
@@ -365,6 +364,14 @@ daemon_start(void)
 	if (daemon_pid == 0) {
 		if ((fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600)) != -1)
 			dup2(fd, STDERR_FILENO);
+		/*
+		 * As root, sbxd would run its engine as a program of its
+		 * own (privilege separation), out of this walk's reach: run
+		 * it as one process, not root, the engine's code alone.
+		 */
+		if (geteuid() == 0 && (setgroups(0, NULL) == -1 ||
+		    setgid(nobody_gid) == -1 || setuid(nobody_uid) == -1))
+			_exit(1);
 		oom->os_pid = getpid();
 		_exit(sbxd_main(4, argv));
 	}
@@ -514,6 +521,16 @@ main(int argc, char *argv[])
 	json_set_alloc_funcs(json_malloc, json_free);
 	if ((dir = unit_tmpdir()) == NULL || (port = free_port()) == -1)
 		return (1);
+	if (geteuid() == 0) {
+		struct passwd	*pw;
+
+		if ((pw = getpwnam("nobody")) == NULL)
+			return (1);
+		nobody_uid = pw->pw_uid;
+		nobody_gid = pw->pw_gid;
+		if (chown(dir, nobody_uid, nobody_gid) == -1)
+			return (1);
+	}
 	snprintf(sock, sizeof(sock), "%s/ctl.sock", dir);
 	snprintf(conf, sizeof(conf), "%s/sbxd.conf", dir);
 	snprintf(logf, sizeof(logf), "%s/sbxd.log", dir);
