@@ -35,7 +35,7 @@ static struct fw_conf		 sandbox_fwc;
 static char			*sandbox_fw_name;	/* table or anchor */
 static int			 sandbox_fw_ready;	/* base loaded */
 static char			 sandbox_fw_error[256];
-static struct sandbox_proc	*sandbox_fw_proc;	/* loading the base */
+static struct sandbox_ask	*sandbox_fw_proc;	/* loading the base */
 
 /* A network or doctor request waiting on the firewall listing. */
 struct sandbox_check {
@@ -131,7 +131,7 @@ static int
 sandbox_init(struct sbxd_config *conf)
 {
 	struct sandbox_conf	*sbc = &conf->sc_sandbox;
-	struct sandbox_cmdlist	 cl;
+	json_t			*ops;
 	size_t			 i;
 
 	if (!sbc->sbc_enabled) {
@@ -177,16 +177,12 @@ sandbox_init(struct sbxd_config *conf)
 		log_info("sandbox: pfmon does not read an nflog group; "
 		    "blocked packets are dropped without an alert");
 	sandbox_resume();
-	sandbox_cmdlist_init(&cl);
-	if (sandbox_backend->fb_init(&sandbox_fwc, &cl) == -1) {
-		sandbox_cmdlist_free(&cl);
-		log_warnx("sandbox: %s: cannot build the base rules",
-		    sandbox_backend->fb_name);
+	if ((ops = json_array()) == NULL)
 		return (-1);
-	}
-	if ((sandbox_fw_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
+	sandbox_op_simple(ops, "fw-init");
+	if ((sandbox_fw_proc = sandbox_ops_run(ops, SANDBOX_CMD_TIMEOUT,
 	    "firewall", sandbox_fw_initcb, NULL)) == NULL) {
-		log_warnx("sandbox: out of memory");
+		log_warnx("sandbox: cannot ask for the firewall base");
 		return (-1);
 	}
 	return (0);
@@ -329,7 +325,7 @@ sandbox_shutdown(void)
 	struct sandbox	*sb;
 
 	if (sandbox_fw_proc != NULL)
-		sandbox_proc_cancel(sandbox_fw_proc);
+		sandbox_ops_cancel(sandbox_fw_proc);
 	sandbox_fw_proc = NULL;
 	sandbox_life_shutdown();
 	while ((sb = TAILQ_FIRST(&sandboxes)) != NULL)
@@ -571,12 +567,13 @@ sandbox_fw_initcb(int status, const char *error, const char *output __unused,
 static int
 sandbox_strays(void)
 {
-	struct sandbox_cmdlist	 cl;
+	json_t	*ops;
 
-	sandbox_cmdlist_init(&cl);
-	if (sandbox_backend->fb_list(&sandbox_fwc, &cl) == -1 ||
-	    (sandbox_fw_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
-	    "firewall", sandbox_strayscb, NULL)) == NULL) {
+	if ((ops = json_array()) != NULL)
+		sandbox_op_simple(ops, "fw-list");
+	if (ops == NULL || (sandbox_fw_proc = sandbox_ops_run(ops,
+	    SANDBOX_CMD_TIMEOUT, "firewall", sandbox_strayscb, NULL)) ==
+	    NULL) {
 		log_warnx("sandbox: cannot list the firewall for rules that "
 		    "no sandbox has");
 		return (-1);
@@ -605,7 +602,7 @@ sandbox_strayscb(int status, const char *error, const char *output,
 	static struct fw_held	 held[FW_HELD_MAX], owners[FW_HELD_MAX];
 	static in_port_t	 ports[FW_HELD_MAX];
 	static uid_t		 cut[FW_HELD_MAX], gone[FW_HELD_MAX];
-	struct sandbox_cmdlist	 cl;
+	json_t			*ops;
 	struct fw_prune		 fp;
 	struct sandbox		*sb, *psb;
 	uid_t			 strays[FW_HELD_MAX];
@@ -672,11 +669,11 @@ sandbox_strayscb(int status, const char *error, const char *output,
 		sandbox_life_waiting(NULL);
 		return;
 	}
-	sandbox_cmdlist_init(&cl);
-	if (sandbox_backend->fb_prune(&sandbox_fwc, &fp, &cl) == -1 ||
-	    (sandbox_fw_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
-	    "firewall", sandbox_prunecb, NULL)) == NULL) {
-		sandbox_cmdlist_free(&cl);
+	if ((ops = json_array()) != NULL)
+		sandbox_op_fw_prune(ops, &fp);
+	if (ops == NULL || (sandbox_fw_proc = sandbox_ops_run(ops,
+	    SANDBOX_CMD_TIMEOUT, "firewall", sandbox_prunecb, NULL)) ==
+	    NULL) {
 		log_warnx("sandbox: cannot build the removal of rules that no "
 		    "sandbox has");
 		sandbox_life_waiting(NULL);
@@ -708,7 +705,7 @@ sandbox_fw_loading(void)
 static void
 sandbox_restore(struct sandbox *sb)
 {
-	struct sandbox_cmdlist	 cl;
+	json_t			*ops;
 	struct fw_sandbox	 fs;
 	char			 err[256];
 
@@ -716,15 +713,11 @@ sandbox_restore(struct sandbox *sb)
 		sandbox_fail(sb, "cgroup: %s", err);
 		return;
 	}
-	sandbox_cmdlist_init(&cl);
 	sandbox_fw_sandbox(sb, &fs);
-	if (sandbox_backend->fb_apply(&sandbox_fwc, &fs, &cl) == -1) {
-		sandbox_cmdlist_free(&cl);
-		sandbox_fail(sb, "firewall: cannot build its rules");
-		return;
-	}
-	if ((sb->sb_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
-	    sb->sb_name, sandbox_restorecb, sb)) == NULL)
+	if ((ops = json_array()) != NULL)
+		sandbox_op_fw(ops, "fw-apply", &fs);
+	if (ops == NULL || (sb->sb_proc = sandbox_ops_run(ops,
+	    SANDBOX_CMD_TIMEOUT, sb->sb_name, sandbox_restorecb, sb)) == NULL)
 		sandbox_fail(sb, "firewall: out of memory");
 }
 
@@ -809,7 +802,7 @@ void
 sandbox_free(struct sandbox *sb)
 {
 	TAILQ_REMOVE(&sandboxes, sb, sb_entry);
-	sandbox_proc_cancel(sb->sb_proc);
+	sandbox_ops_cancel(sb->sb_proc);
 	sandbox_provision_cancel(sb->sb_prov);
 	job_stop_uid_cancel(sb->sb_stop);
 	if (sb->sb_req != NULL)
@@ -1003,7 +996,7 @@ static void
 sandbox_check_start(struct control_req *cr, json_t *req, int doctor)
 {
 	struct sandbox_check	*ck = NULL;
-	struct sandbox_cmdlist	 cl;
+	json_t			*ops = NULL;
 	const char		*name;
 
 	name = json_string_value(json_object_get(req, "name"));
@@ -1011,21 +1004,23 @@ sandbox_check_start(struct control_req *cr, json_t *req, int doctor)
 		control_req_error(cr, "no sandbox \"%s\"", name);
 		return;
 	}
-	sandbox_cmdlist_init(&cl);
-	if ((ck = calloc(1, sizeof(*ck))) == NULL || (name != NULL &&
-	    (ck->ck_name = strdup(name)) == NULL) ||
-	    sandbox_backend->fb_list(&sandbox_fwc, &cl) == -1)
+	if ((ops = json_array()) == NULL ||
+	    (ck = calloc(1, sizeof(*ck))) == NULL || (name != NULL &&
+	    (ck->ck_name = strdup(name)) == NULL))
 		goto fail;
+	sandbox_op_simple(ops, "fw-list");
 	ck->ck_req = cr;
 	ck->ck_doctor = doctor;
 	control_req_progress(cr, "reading the %s rules",
 	    sandbox_backend->fb_name);
-	if (sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT, "network",
-	    sandbox_checkcb, ck) == NULL)
+	if (sandbox_ops_run(ops, SANDBOX_CMD_TIMEOUT, "network",
+	    sandbox_checkcb, ck) == NULL) {
+		ops = NULL;	/* taken */
 		goto fail;
+	}
 	return;
 fail:
-	sandbox_cmdlist_free(&cl);
+	json_decref(ops);
 	if (ck != NULL)
 		free(ck->ck_name);
 	free(ck);

@@ -169,7 +169,8 @@ struct sandbox {
 	enum sandbox_state		 sb_state;
 	char				 sb_created[32];
 	char				 sb_error[256];	/* why it failed */
-	struct sandbox_proc		*sb_proc;	/* commands running */
+	struct sandbox_ask		*sb_proc;	/* root's commands
+							   running */
 	struct sandbox_provjob		*sb_prov;	/* create: provisioning */
 	struct job_uidstop		*sb_stop;	/* rm: stopping the
 							   uid's processes */
@@ -244,6 +245,7 @@ int		 sandbox_uid_scan(struct sandbox_uidset *, uid_t, uid_t);
 void		 sandbox_uid_scan_free(struct sandbox_uidset *);
 const char	*sandbox_uid_held(const struct sandbox_uidset *, uid_t);
 int		 sandbox_uid_ipc_remove(uid_t);
+void		 sandbox_ipc_remove(uid_t);
 int		 sandbox_uid_files_cmds(struct sandbox_cmdlist *, uid_t);
 
 /* sandbox/sandbox_cgroup.c */
@@ -331,6 +333,25 @@ struct sandbox_proc *sandbox_proc_run(struct sandbox_cmdlist *, int,
 pid_t		 sandbox_proc_pid(const struct sandbox_proc *);
 void		 sandbox_proc_cancel(struct sandbox_proc *);
 void		 sandbox_proc_shutdown(void);
+
+/* sandbox/sandbox_ops.c */
+struct sandbox_ask;
+void		 sandbox_op_simple(json_t *, const char *);
+void		 sandbox_op_fw(json_t *, const char *, const struct fw_sandbox *);
+void		 sandbox_op_fw_prune(json_t *, const struct fw_prune *);
+void		 sandbox_op_user_add(json_t *, const char *, uid_t, const char *,
+		    const char *);
+void		 sandbox_op_user_del(json_t *, const char *, int);
+void		 sandbox_op_files(json_t *, uid_t);
+void		 sandbox_op_home_rm(json_t *, const char *);
+struct sandbox_ask *sandbox_ops_run(json_t *, int, const char *,
+		    sandbox_proc_cb, void *);
+void		 sandbox_ops_cancel(struct sandbox_ask *);
+struct sbxd_config;
+int		 sandbox_ops_build(json_t *, const struct sbxd_config *,
+		    struct sandbox_cmdlist *, char *, size_t);
+int		 sandbox_cgroup_dir_check(const char *, const char *, int,
+		    char *, size_t);
 
 /* sandbox/sandbox_provision.c */
 struct sandbox_provjob *sandbox_provision(const struct sandbox_prov *,

@@ -18,6 +18,7 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -213,10 +214,31 @@ fail:
 }
 
 static void
+sandbox_blocked_sentcb(json_t *r __unused, const char *err, int *fds,
+    int nfds, void *arg __unused)
+{
+	while (nfds > 0)
+		close(fds[--nfds]);
+	if (err != NULL)
+		log_debug("blocked.log: %s", err);
+}
+
+static void
 sandbox_blocked_write(const struct sandbox *sb, const char *line)
 {
 	size_t	 len = strlen(line);
 	int	 fd;
+
+	if (priv_on()) {
+		/* The home is the sandbox's alone: root writes there. */
+		if (priv_send("blocked", json_pack("{s:I, s:I, s:s, s:s}",
+		    "uid", (json_int_t)sb->sb_uid, "gid",
+		    (json_int_t)sb->sb_gid, "home", sb->sb_home, "line", line),
+		    sandbox_blocked_sentcb, NULL) == 0)
+			log_debug("sandbox %s: blocked.log: cannot ask",
+			    sb->sb_name);
+		return;
+	}
 
 	if ((fd = sandbox_blocked_open(sb)) == -1) {
 		log_debug("sandbox %s: no %s/%s/%s: %s", sb->sb_name,
@@ -228,4 +250,65 @@ sandbox_blocked_write(const struct sandbox *sb, const char *line)
 		log_debug("sandbox %s: %s: short write", sb->sb_name,
 		    SANDBOX_BLOCKED_FILE);
 	close(fd);
+}
+
+/*
+ * "blocked": one line for a sandbox's blocked.log, written as root with
+ * the checks of sandbox_blocked_open.  The line is printable text and
+ * one newline, the home a sandbox's below the homes directory.
+ */
+void
+sandbox_priv_blocked(struct priv_req *pr, json_t *args, int *fds, int nfds)
+{
+	const struct sandbox_conf	*sbc = &priv_conf()->sc_sandbox;
+	struct sandbox			 sb;
+	json_int_t			 uid, gid;
+	const char			*home, *line, *name;
+	size_t				 i, len;
+	int				 fd;
+
+	while (nfds > 0)
+		close(fds[--nfds]);
+	if (json_unpack(args, "{s:I, s:I, s:s, s:s !}", "uid", &uid, "gid",
+	    &gid, "home", &home, "line", &line) == -1) {
+		priv_refuse(pr, "bad arguments");
+		return;
+	}
+	name = strrchr(home, '/') != NULL ? strrchr(home, '/') + 1 : home;
+	len = strlen(sbc->sbc_home);
+	while (len > 1 && sbc->sbc_home[len - 1] == '/')
+		len--;
+	if (!sbc->sbc_enabled || uid < sbc->sbc_uid_min ||
+	    uid > sbc->sbc_uid_max || gid < sbc->sbc_uid_min ||
+	    gid > sbc->sbc_uid_max || !sandbox_name_ok(name) ||
+	    strncmp(home, sbc->sbc_home, len) != 0 || home[len] != '/' ||
+	    home + len + 1 != name) {
+		priv_refuse(pr, "uid %lld, home %s: not a sandbox's",
+		    (long long)uid, home);
+		return;
+	}
+	len = strlen(line);
+	for (i = 0; i + 1 < len; i++)
+		if (!isprint((unsigned char)line[i]))
+			break;
+	if (len == 0 || len > SANDBOX_BLOCKED_LINE || i + 1 != len ||
+	    line[len - 1] != '\n') {
+		priv_refuse(pr, "a line of printable text and a newline, at "
+		    "most %d bytes", SANDBOX_BLOCKED_LINE);
+		return;
+	}
+	memset(&sb, 0, sizeof(sb));
+	sb.sb_home = (char *)home;
+	sb.sb_uid = (uid_t)uid;
+	sb.sb_gid = (gid_t)gid;
+	if ((fd = sandbox_blocked_open(&sb)) == -1) {
+		priv_reply(pr, json_pack("{s:s}", "error", strerror(errno)),
+		    NULL, 0);
+		return;
+	}
+	if (write(fd, line, len) != (ssize_t)len)
+		log_debug("%s/%s/%s: short write", home, SANDBOX_BLOCKED_DIR,
+		    SANDBOX_BLOCKED_FILE);
+	close(fd);
+	priv_reply(pr, NULL, NULL, 0);
 }

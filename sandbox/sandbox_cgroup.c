@@ -91,6 +91,8 @@ static int	cg_prepare_v2(const char *, const char *, char *, size_t);
 static int	cg_enable(const char *, char *, size_t);
 static int	cg_prepare_v1(char **, const char *, char *, size_t);
 static int	cg_mkdir(const char *, char *, size_t);
+static int	cg_priv(const char *, const char *, const char *,
+		    const char *, char *, size_t);
 static void	cg_limits_set(const struct sandbox_conf *);
 static int	cg_dir(const struct sandbox *, int, char *, size_t);
 static int	cg_apply(const struct sandbox *, char *, size_t);
@@ -374,6 +376,8 @@ cg_prepare_v1(char **v1, const char *path, char *err, size_t errlen)
 static int
 cg_mkdir(const char *dir, char *err, size_t errlen)
 {
+	if (priv_on())
+		return (cg_priv("mkdir", dir, NULL, NULL, err, errlen));
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
 		return (util_err(err, errlen, "mkdir %s: %s", dir,
 		    strerror(errno)));
@@ -585,6 +589,12 @@ cg_write(const char *dir, const char *file, const char *value, int optional,
 	int	 fd, saved;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (priv_on()) {
+		if (cg_priv("write", dir, file, value, err, errlen) == 0 ||
+		    (optional && errno == ENOENT))
+			return (0);
+		return (-1);
+	}
 	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1) {
 		if (optional && errno == ENOENT)
 			return (0);
@@ -660,6 +670,36 @@ sandbox_cgroup_kill(const struct sandbox *sb)
 }
 
 /*
+ * The engine: root makes, writes and removes cgroups.  -1 with errno
+ * and err (if not NULL) when that failed or was refused (EPERM).
+ */
+static int
+cg_priv(const char *action, const char *dir, const char *file,
+    const char *value, char *err, size_t errlen)
+{
+	json_t	*r;
+	char	 e[512];
+	int	 no;
+
+	if ((r = priv_call("cgroup", json_pack("{s:s, s:s, s:s*, s:s*}",
+	    "action", action, "dir", dir, "file", file, "value", value),
+	    NULL, NULL, e, sizeof(e))) == NULL) {
+		if (err != NULL)
+			util_err(err, errlen, "%s", e);
+		errno = EPERM;
+		return (-1);
+	}
+	no = (int)json_integer_value(json_object_get(r, "errno"));
+	if (no != 0 && err != NULL)
+		util_err(err, errlen, "%s %s%s%s: %s", action, dir,
+		    file != NULL ? "/" : "", file != NULL ? file : "",
+		    json_string_value(json_object_get(r, "message")));
+	json_decref(r);
+	errno = no;
+	return (no != 0 ? -1 : 0);
+}
+
+/*
  * Remove sb's cgroup, in every hierarchy; one already gone is fine.
  * -1 with errno (EBUSY: processes are still in it).
  */
@@ -672,7 +712,8 @@ sandbox_cgroup_remove(struct sandbox *sb)
 	for (i = 0; i < CG_NCTL; i++) {
 		if (cg_dir(sb, i, dir, sizeof(dir)) == -1)
 			continue;
-		if (rmdir(dir) == -1 && errno != ENOENT) {
+		if (priv_on() ? cg_priv("rmdir", dir, NULL, NULL, NULL, 0) ==
+		    -1 : rmdir(dir) == -1 && errno != ENOENT) {
 			saved = errno;
 			r = -1;
 		}

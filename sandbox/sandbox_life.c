@@ -45,12 +45,6 @@
 #include "sbxd.h"
 #include "sandbox.h"
 
-#ifdef __linux__
-#define SANDBOX_RM		"/bin/rm", "-rf", "--one-file-system", "--"
-#else
-#define SANDBOX_RM		"/bin/rm", "-rfx", "--"
-#endif
-
 static int	sandbox_uid_pick(struct sandbox_conf *, uid_t *);
 static void	sandbox_uid_leftovers(uid_t);
 static int	sandbox_port_pick(struct sandbox_conf *, in_port_t *);
@@ -88,10 +82,9 @@ void
 sandbox_life_create(struct control_req *cr, json_t *req)
 {
 	struct sandbox		*sb;
-	struct sandbox_cmdlist	 cl;
 	struct fw_sandbox	 fs;
 	const char		*policy, *why;
-	json_t			*allow;
+	json_t			*allow, *ops;
 	char			 user[256];
 
 	if (sandbox_fw_loading()) {
@@ -108,25 +101,17 @@ sandbox_life_create(struct control_req *cr, json_t *req)
 	sb->sb_req = cr;
 	control_req_progress(cr, "creating %s: user %s, uid %u, proxy port %u",
 	    sb->sb_name, sb->sb_user, (unsigned)sb->sb_uid, sb->sb_port);
-	sandbox_cmdlist_init(&cl);
+	if ((ops = json_array()) == NULL) {
+		sandbox_create_undo(sb, "out of memory");
+		return;
+	}
 	sandbox_fw_sandbox(sb, &fs);
 	sb->sb_done |= SANDBOX_DONE_FW;
-	if (sandbox_fw()->fb_apply(sandbox_fwconf(), &fs, &cl) == -1) {
-		sandbox_cmdlist_free(&cl);
-		sandbox_create_undo(sb, "cannot build firewall rules");
-		return;
-	}
+	sandbox_op_fw(ops, "fw-apply", &fs);
 	snprintf(user, sizeof(user), "sbxd sandbox %s", sb->sb_name);
 	sb->sb_done |= SANDBOX_DONE_USER;
-	if (sandbox_user_add(&cl, SANDBOX_OS_HOST, sb->sb_user, sb->sb_uid,
-	    sb->sb_home, sbxd_env->sx_conf->sc_sandbox.sbc_shell,
-	    user) == -1) {
-		sandbox_cmdlist_free(&cl);
-		sb->sb_done &= ~SANDBOX_DONE_USER;
-		sandbox_create_undo(sb, "cannot build the useradd command");
-		return;
-	}
-	if ((sb->sb_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT,
+	sandbox_op_user_add(ops, sb->sb_user, sb->sb_uid, sb->sb_home, user);
+	if ((sb->sb_proc = sandbox_ops_run(ops, SANDBOX_CMD_TIMEOUT,
 	    sb->sb_name, sandbox_create_usercb, sb)) == NULL)
 		sandbox_create_undo(sb, "out of memory");
 }
@@ -476,6 +461,7 @@ sandbox_create_home(struct sandbox *sb, char *err, size_t errlen)
 {
 	struct sandbox_prov	 sp;
 	struct passwd		*pw;
+	json_t			*r;
 	char			 url[64], **env;
 
 	if ((pw = getpwnam(sb->sb_user)) == NULL || pw->pw_uid != sb->sb_uid) {
@@ -484,18 +470,14 @@ sandbox_create_home(struct sandbox *sb, char *err, size_t errlen)
 		return (-1);
 	}
 	sb->sb_gid = pw->pw_gid;
-	if (mkdir(sb->sb_home, 0700) == -1) {
-		snprintf(err, errlen, "mkdir %s: %s", sb->sb_home,
-		    strerror(errno));
+	/* Root's: the homes directory is root's alone. */
+	if ((r = priv_call("home", json_pack("{s:s, s:I, s:I, s:s}", "user",
+	    sb->sb_user, "uid", (json_int_t)sb->sb_uid, "gid",
+	    (json_int_t)sb->sb_gid, "home", sb->sb_home), NULL, NULL, err,
+	    errlen)) == NULL)
 		return (-1);
-	}
+	json_decref(r);
 	sb->sb_done |= SANDBOX_DONE_HOME;
-	if (chown(sb->sb_home, sb->sb_uid, sb->sb_gid) == -1 ||
-	    chmod(sb->sb_home, 0700) == -1) {
-		snprintf(err, errlen, "chown %s: %s", sb->sb_home,
-		    strerror(errno));
-		return (-1);
-	}
 	sb->sb_done |= SANDBOX_DONE_CGROUP;
 	if (sandbox_cgroup_create(sb, err, errlen) == -1)
 		return (-1);
@@ -585,37 +567,31 @@ sandbox_create_undo(struct sandbox *sb, const char *why)
 static int
 sandbox_teardown(struct sandbox *sb, int done, sandbox_proc_cb cb)
 {
-	struct sandbox_cmdlist	 cl;
 	struct fw_sandbox	 fs;
+	json_t			*ops;
 
 	if (done & SANDBOX_DONE_CGROUP) {
 		sandbox_cgroup_kill(sb);
 		if (sandbox_cgroup_remove(sb) == -1)
 			log_warn("sandbox %s: its cgroup stays", sb->sb_name);
 	}
-	sandbox_cmdlist_init(&cl);
+	if ((ops = json_array()) == NULL)
+		return (-1);
 	if (done & SANDBOX_DONE_USER) {
-		(void)sandbox_uid_ipc_remove(sb->sb_uid);
-		if (sandbox_uid_files_cmds(&cl, sb->sb_uid) == -1)
-			goto fail;
+		sandbox_ipc_remove(sb->sb_uid);
+		sandbox_op_files(ops, sb->sb_uid);
+		sandbox_op_user_del(ops, sb->sb_user,
+		    getpwnam(sb->sb_user) != NULL);
 	}
-	if ((done & SANDBOX_DONE_USER) && sandbox_user_del(&cl,
-	    SANDBOX_OS_HOST, sb->sb_user, getpwnam(sb->sb_user) != NULL) == -1)
-		goto fail;
-	if ((done & SANDBOX_DONE_HOME) && sandbox_cmd_add(&cl,
-	    SANDBOX_CMD_MAYFAIL, SANDBOX_RM, sb->sb_home, (char *)NULL) == NULL)
-		goto fail;
+	if (done & SANDBOX_DONE_HOME)
+		sandbox_op_home_rm(ops, sb->sb_home);
 	if (done & SANDBOX_DONE_FW) {
 		sandbox_fw_sandbox(sb, &fs);
-		if (sandbox_fw()->fb_remove(sandbox_fwconf(), &fs, &cl) == -1)
-			goto fail;
+		sandbox_op_fw(ops, "fw-remove", &fs);
 	}
-	sb->sb_proc = sandbox_proc_run(&cl, SANDBOX_CMD_TIMEOUT, sb->sb_name,
+	sb->sb_proc = sandbox_ops_run(ops, SANDBOX_CMD_TIMEOUT, sb->sb_name,
 	    cb, sb);
 	return (sb->sb_proc != NULL ? 0 : -1);
-fail:
-	sandbox_cmdlist_free(&cl);
-	return (-1);
 }
 
 static void

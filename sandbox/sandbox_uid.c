@@ -239,6 +239,27 @@ sandbox_uid_ipc_remove(uid_t uid)
 }
 
 /*
+ * The same, from the engine: root removes them (the engine may not);
+ * a failure is logged.
+ */
+void
+sandbox_ipc_remove(uid_t uid)
+{
+	json_t	*r;
+	char	 err[256];
+
+	if (!priv_on()) {
+		(void)sandbox_uid_ipc_remove(uid);
+		return;
+	}
+	if ((r = priv_call("ipc", json_pack("{s:I}", "uid", (json_int_t)uid),
+	    NULL, NULL, err, sizeof(err))) == NULL)
+		log_warnx("sandbox: uid %u: System V IPC: %s", (unsigned)uid,
+		    err);
+	json_decref(r);
+}
+
+/*
  * Add to cl the removal of what uid owns in the temporary directories:
  * find(1) deletes depth first, never following a link or leaving the
  * file system; a directory of the uid that holds another user's files

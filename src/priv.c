@@ -171,6 +171,8 @@ static int			 priv_refused;
 static int			 priv_pidfd = -1;
 static char			**priv_files;	/* the config's, read here */
 static size_t			 priv_nfiles;
+static void		(*priv_cleanup)(void);	/* the operations'
+							   state, at exit */
 static int			 priv_exefd = -1;	/* sbxd, to start
 							   each engine */
 static int			 priv_argc;
@@ -752,7 +754,10 @@ priv_deliver(struct priv_msg *pm)
 		return;		/* forgotten */
 	TAILQ_REMOVE(&priv_pending, pp, pp_entry);
 	e = json_string_value(json_object_get(pm->pm_obj, "error"));
-	if (e != NULL || !json_is_true(json_object_get(pm->pm_obj, "ok")))
+	if (pp->pp_cb == NULL)
+		;	/* nobody waits for it */
+	else if (e != NULL ||
+	    !json_is_true(json_object_get(pm->pm_obj, "ok")))
 		pp->pp_cb(NULL, e != NULL ? e : "a reply without ok",
 		    pm->pm_fds, 0, pp->pp_arg);
 	else {
@@ -775,7 +780,8 @@ priv_fail_pending(uint64_t id, const char *err)
 	if (pp == NULL)
 		return;
 	TAILQ_REMOVE(&priv_pending, pp, pp_entry);
-	pp->pp_cb(NULL, err, NULL, 0, pp->pp_arg);
+	if (pp->pp_cb != NULL)
+		pp->pp_cb(NULL, err, NULL, 0, pp->pp_arg);
 	free(pp);
 }
 
@@ -1055,6 +1061,13 @@ priv_serve(struct priv_msg *pm)
 	priv_dispatch(pr, pm->pm_obj, pm->pm_fds, pm->pm_nfds);
 	pm->pm_nfds = 0;
 	priv_msg_free(pm);
+}
+
+/* What the privileged process calls at its end, before jobs go. */
+void
+priv_atexit(void (*fn)(void))
+{
+	priv_cleanup = fn;
 }
 
 /* At the end: what priv_init and the requests made is freed. */
@@ -1499,6 +1512,8 @@ priv_main(void)
 	struct priv_bound	*pb;
 
 	event_base_dispatch(sbxd_env->sx_base);
+	if (priv_cleanup != NULL)
+		priv_cleanup();
 	job_shutdown();
 	while ((pb = TAILQ_FIRST(&priv_bound)) != NULL) {
 		TAILQ_REMOVE(&priv_bound, pb, pb_entry);

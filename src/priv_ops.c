@@ -14,11 +14,15 @@
 #include "config.h"
 #include "sbxd.h"
 
-#define PRIV_CGROUP_ROOT	"/sys/fs/cgroup"
-
 const struct priv_op sbxd_priv_ops[] = {
 	{ "spawn", job_priv_spawn },
 	{ "kill", job_priv_kill },
+	{ "cmds", sandbox_priv_cmds },
+	{ "cancel", sandbox_priv_cancel },
+	{ "home", sandbox_priv_home },
+	{ "ipc", sandbox_priv_ipc },
+	{ "cgroup", sandbox_priv_cgroup },
+	{ "blocked", sandbox_priv_blocked },
 	{ NULL, NULL }
 };
 
@@ -28,35 +32,17 @@ const struct job_fn sbxd_job_fns[] = {
 	{ NULL, NULL }
 };
 
-/*
- * A cgroup directory a job of the engine's may join: strictly below the
- * sandboxes' parent (sandbox cgroup), under the cgroup v2 mount or one
- * v1 hierarchy of /sys/fs/cgroup, with no "." or ".." step.
- */
+/* A cgroup directory a job of the engine's may join: a sandbox's. */
 int
 priv_cgroup_dir_ok(const char *dir, char *err, size_t errlen)
 {
-	const struct sbxd_config	*conf = priv_conf();
-	const char			*parent = conf->sc_sandbox.sbc_cgroup;
-	const char			*p, *rest;
-	size_t				 len;
+	return (sandbox_cgroup_dir_check(dir,
+	    priv_conf()->sc_sandbox.sbc_cgroup, 0, err, errlen));
+}
 
-	if (strncmp(dir, PRIV_CGROUP_ROOT "/", sizeof(PRIV_CGROUP_ROOT)) != 0 ||
-	    strstr(dir, "/./") != NULL || strstr(dir, "/../") != NULL ||
-	    strstr(dir, "//") != NULL ||
-	    ((len = strlen(dir)) >= 2 && strcmp(dir + len - 2, "/.") == 0) ||
-	    (len >= 3 && strcmp(dir + len - 3, "/..") == 0))
-		goto bad;
-	rest = dir + sizeof(PRIV_CGROUP_ROOT) - 1;	/* "/..." */
-	len = strlen(parent);
-	if (strncmp(rest, parent, len) == 0 && rest[len] == '/' &&
-	    rest[len + 1] != '\0')
-		return (0);
-	/* cgroup v1: one hierarchy's mount, then the parent. */
-	if ((p = strchr(rest + 1, '/')) != NULL &&
-	    strncmp(p, parent, len) == 0 && p[len] == '/' && p[len + 1] != '\0')
-		return (0);
-bad:
-	return (util_err(err, errlen, "cgroup %s is not below the sandboxes' "
-	    "parent %s", dir, parent));
+/* At the privileged process's end: what its operations hold. */
+void
+priv_ops_cleanup(void)
+{
+	sandbox_priv_shutdown();
 }

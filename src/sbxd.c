@@ -193,6 +193,7 @@ main(int argc, char *argv[])
 	if (!(sbxd_env->sx_opts & SBXD_OPT_FOREGROUND))
 		sbxd_daemonize();
 	job_fns_set(sbxd_job_fns);
+	priv_atexit(priv_ops_cleanup);
 	if (getuid() == 0 && conf->sc_sandbox.sbc_enabled &&
 	    sandbox_home_parent(conf->sc_sandbox.sbc_home) == -1)
 		exit(1);

@@ -427,6 +427,7 @@ int		 priv_engine_attach(const char *, int *, int *);
 FILE		*priv_config_fopen(const char *);
 int		 priv_init(const struct priv_op *);
 void		 priv_shutdown(void);
+void		 priv_atexit(void (*)(void));
 pid_t		 priv_daemon_pid(void);
 json_t		*priv_status(void);
 /* sandbox/sandbox.c */
@@ -435,6 +436,10 @@ int		 sandbox_home_parent(const char *);
 extern const struct priv_op sbxd_priv_ops[];
 extern const struct job_fn sbxd_job_fns[];
 int		 priv_cgroup_dir_ok(const char *, char *, size_t);
+void		 priv_ops_cleanup(void);
+void		 sandbox_priv_shutdown(void);
+int		 sandbox_cgroup_dir_check(const char *, const char *, int,
+		    char *, size_t);
 json_t		*priv_call(const char *, json_t *, int *, int *, char *,
 		    size_t);
 uint64_t	 priv_send(const char *, json_t *, priv_replycb, void *);
