@@ -21,12 +21,14 @@
 #include <net/if.h>
 #include <netinet/in.h>
 
+#include <errno.h>
 #include <pcap.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/util.h>
@@ -39,11 +41,6 @@
 
 #define PFMON_DISPATCH_MAX	256	/* packets per read event; keeps the
 					   loop fair */
-#define PFMON_SNAPLEN		16384	/* libpcap reads nflog into a buffer
-					   of 128 + snaplen bytes, and the
-					   kernel batches log messages up to
-					   a page or two per read: less cuts
-					   a batch and loses records */
 #define PFMON_RETRY		10	/* seconds between attempts to open
 					   a missing interface */
 #define PFMON_FLOWS_MAX		4096	/* flows with an open window: a flood
@@ -125,7 +122,8 @@ struct pfmon_stats {
 struct pfmon_iface {
 	char			 pi_name[PFMON_IFACE_MAX];
 	enum pfmon_state	 pi_state;
-	pcap_t			*pi_pcap;
+	int			 pi_capfd;	/* from the privileged
+						   process; -1: none */
 	int			 pi_dlt;
 	struct event		*pi_ev;		/* readable */
 	struct event		*pi_ev_retry;
@@ -137,7 +135,8 @@ struct pfmon_iface {
 	int			 pi_window;	/* seconds */
 	int			 pi_limit;
 	struct pfmon_stats	 pi_stats;
-	struct pcap_stat	 pi_kbase;	/* of closed handles */
+	struct pfmon_capstats	 pi_kbase;	/* of closed captures */
+	struct pfmon_capstats	 pi_kcur;	/* of this one */
 	uint64_t		 pi_malformed_logged;
 	uint64_t		 pi_malformed_next; /* ms: log again after */
 	char			 pi_malformed_err[PFMON_ERR_MAX];
@@ -159,11 +158,11 @@ static void	pfmon_settings(struct pfmon_conf *);
 static int	pfmon_iface_new(const char *);
 static void	pfmon_iface_free(void);
 static int	pfmon_iface_open(void);
-static int	pfmon_iface_activate(void);
 static void	pfmon_iface_close(const char *);
 static void	pfmon_iface_down(const char *);
 static void	pfmon_retrycb(evutil_socket_t, short, void *);
-static void	pfmon_pcap_readcb(evutil_socket_t, short, void *);
+static void	pfmon_cap_readcb(evutil_socket_t, short, void *);
+static void	pfmon_cap_batch(const unsigned char *, size_t, uint64_t);
 static void	pfmon_pcap_handler(u_char *, const struct pcap_pkthdr *,
 		    const u_char *);
 static void	pfmon_malformed(const char *, uint64_t);
@@ -297,16 +296,13 @@ static json_t *
 pfmon_kernel_status(void)
 {
 	struct pfmon_iface	*pi = pfmon_iface;
-	struct pcap_stat	 ks = pi->pi_kbase, cur;
 
-	if (pi->pi_pcap != NULL && pcap_stats(pi->pi_pcap, &cur) == 0) {
-		ks.ps_recv += cur.ps_recv;
-		ks.ps_drop += cur.ps_drop;
-		ks.ps_ifdrop += cur.ps_ifdrop;
-	}
-	return (json_pack("{s:I, s:I, s:I}", "recv", (json_int_t)ks.ps_recv,
-	    "drop", (json_int_t)ks.ps_drop, "ifdrop",
-	    (json_int_t)ks.ps_ifdrop));
+	return (json_pack("{s:I, s:I, s:I, s:I}", "recv",
+	    (json_int_t)(pi->pi_kbase.cs_recv + pi->pi_kcur.cs_recv),
+	    "drop", (json_int_t)(pi->pi_kbase.cs_drop + pi->pi_kcur.cs_drop),
+	    "ifdrop", (json_int_t)(pi->pi_kbase.cs_ifdrop +
+	    pi->pi_kcur.cs_ifdrop), "engine_drop",
+	    (json_int_t)(pi->pi_kbase.cs_slow + pi->pi_kcur.cs_slow)));
 }
 
 static json_t *
@@ -342,6 +338,7 @@ pfmon_iface_new(const char *name)
 		return (-1);
 	}
 	pfmon_iface = pi;
+	pi->pi_capfd = -1;
 	snprintf(pi->pi_name, sizeof(pi->pi_name), "%s", name);
 	TAILQ_INIT(&pi->pi_flows);
 	TAILQ_INIT(&pi->pi_free);
@@ -394,28 +391,35 @@ static int
 pfmon_iface_open(void)
 {
 	struct pfmon_iface	*pi = pfmon_iface;
-	int			 fd;
+	json_t			*r;
+	int			 fds[PRIV_FDS_MAX], nfds;
 
 	pi->pi_attempts++;
-	if (pfmon_iface_activate() == -1)
+	/* Root's to open: the privileged process hands the records over. */
+	r = priv_call("capture", json_pack("{s:s, s:i}", "interface",
+	    pi->pi_name, "buffer", pi->pi_buffer), fds, &nfds, pi->pi_error,
+	    sizeof(pi->pi_error));
+	if (r == NULL)
 		goto fail;
-	pi->pi_dlt = pcap_datalink(pi->pi_pcap);
+	pi->pi_dlt = (int)json_integer_value(json_object_get(r, "dlt"));
+	json_decref(r);
+	if (nfds != 1) {
+		while (nfds > 0)
+			close(fds[--nfds]);
+		snprintf(pi->pi_error, sizeof(pi->pi_error), "no capture");
+		goto fail;
+	}
+	pi->pi_capfd = fds[0];
 	if (pi->pi_dlt != PFMON_DLT_PFLOG && pi->pi_dlt != PFMON_DLT_NFLOG) {
 		snprintf(pi->pi_error, sizeof(pi->pi_error), "link type %d "
 		    "is neither pflog (%d) nor nflog (%d)", pi->pi_dlt,
 		    PFMON_DLT_PFLOG, PFMON_DLT_NFLOG);
 		goto fail;
 	}
-	if (pcap_setnonblock(pi->pi_pcap, 1, pi->pi_error) == -1)
-		goto fail;
-	if ((fd = pcap_get_selectable_fd(pi->pi_pcap)) == -1) {
-		snprintf(pi->pi_error, sizeof(pi->pi_error),
-		    "no selectable descriptor");
-		goto fail;
-	}
-	pi->pi_ev = event_new(sbxd_env->sx_base, fd, EV_READ | EV_PERSIST,
-	    pfmon_pcap_readcb, NULL);
-	if (pi->pi_ev == NULL || event_add(pi->pi_ev, NULL) == -1) {
+	if (evutil_make_socket_nonblocking(pi->pi_capfd) == -1 ||
+	    (pi->pi_ev = event_new(sbxd_env->sx_base, pi->pi_capfd,
+	    EV_READ | EV_PERSIST, pfmon_cap_readcb, NULL)) == NULL ||
+	    event_add(pi->pi_ev, NULL) == -1) {
 		snprintf(pi->pi_error, sizeof(pi->pi_error),
 		    "cannot watch the capture");
 		goto fail;
@@ -433,60 +437,24 @@ pfmon_iface_open(void)
 	return (-1);
 }
 
-/* pcap_create through pcap_activate; -1 with pi_error set. */
-static int
-pfmon_iface_activate(void)
-{
-	struct pfmon_iface	*pi = pfmon_iface;
-	const char		*e, *st;
-	int			 r;
-
-	if ((pi->pi_pcap = pcap_create(pi->pi_name, pi->pi_error)) == NULL)
-		return (-1);
-	if (pcap_set_immediate_mode(pi->pi_pcap, 1) != 0 ||
-	    pcap_set_buffer_size(pi->pi_pcap, pi->pi_buffer) != 0 ||
-	    pcap_set_snaplen(pi->pi_pcap, PFMON_SNAPLEN) != 0) {
-		snprintf(pi->pi_error, sizeof(pi->pi_error),
-		    "cannot set capture options");
-		return (-1);
-	}
-	if ((r = pcap_activate(pi->pi_pcap)) < 0) {
-		/* pcap_geterr is empty or the status for some errors. */
-		e = pcap_geterr(pi->pi_pcap);
-		st = pcap_statustostr(r);
-		if (*e == '\0' || strcmp(e, st) == 0)
-			snprintf(pi->pi_error, sizeof(pi->pi_error), "%s", st);
-		else
-			snprintf(pi->pi_error, sizeof(pi->pi_error), "%s: %s",
-			    st, e);
-		return (-1);
-	}
-	if (r > 0)
-		log_warnx("pfmon: %s: %s: %s", pi->pi_name,
-		    pcap_statustostr(r), pcap_geterr(pi->pi_pcap));
-	return (0);
-}
-
 /* Close the capture, keeping its kernel counters; why may be NULL. */
 static void
 pfmon_iface_close(const char *why)
 {
 	struct pfmon_iface	*pi = pfmon_iface;
-	struct pcap_stat	 ks;
 
 	if (pi->pi_ev != NULL) {
 		event_free(pi->pi_ev);
 		pi->pi_ev = NULL;
 	}
-	if (pi->pi_pcap != NULL) {
-		if (pi->pi_state == PFMON_UP &&
-		    pcap_stats(pi->pi_pcap, &ks) == 0) {
-			pi->pi_kbase.ps_recv += ks.ps_recv;
-			pi->pi_kbase.ps_drop += ks.ps_drop;
-			pi->pi_kbase.ps_ifdrop += ks.ps_ifdrop;
-		}
-		pcap_close(pi->pi_pcap);
-		pi->pi_pcap = NULL;
+	if (pi->pi_capfd != -1) {
+		pi->pi_kbase.cs_recv += pi->pi_kcur.cs_recv;
+		pi->pi_kbase.cs_drop += pi->pi_kcur.cs_drop;
+		pi->pi_kbase.cs_ifdrop += pi->pi_kcur.cs_ifdrop;
+		pi->pi_kbase.cs_slow += pi->pi_kcur.cs_slow;
+		memset(&pi->pi_kcur, 0, sizeof(pi->pi_kcur));
+		close(pi->pi_capfd);
+		pi->pi_capfd = -1;
 	}
 	if (why != NULL)
 		snprintf(pi->pi_error, sizeof(pi->pi_error), "%s", why);
@@ -529,18 +497,70 @@ pfmon_retrycb(evutil_socket_t fd __unused, short events __unused,
 
 /* Up to PFMON_DISPATCH_MAX records, then back to the loop. */
 static void
-pfmon_pcap_readcb(evutil_socket_t fd __unused, short events __unused,
+pfmon_cap_readcb(evutil_socket_t fd, short events __unused,
     void *arg __unused)
 {
+	static unsigned char	 buf[PFMON_CAP_BATCH + 1];
 	struct pfmon_iface	*pi = pfmon_iface;
 	uint64_t		 now = pfmon_now();
-	char			 why[PCAP_ERRBUF_SIZE];
+	uint32_t		 tag;
+	ssize_t			 n;
+	int			 i;
 
-	if (pcap_dispatch(pi->pi_pcap, PFMON_DISPATCH_MAX,
-	    pfmon_pcap_handler, (u_char *)&now) == -1) {
-		snprintf(why, sizeof(why), "read: %s",
-		    pcap_geterr(pi->pi_pcap));
-		pfmon_iface_down(why);
+	for (i = 0; i < PFMON_DISPATCH_MAX / 16 + 1; i++) {
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			pfmon_iface_down(n == 0 ? "the privileged process "
+			    "closed the capture" : strerror(errno));
+			return;
+		}
+		if ((size_t)n > PFMON_CAP_BATCH || (size_t)n < sizeof(tag)) {
+			pfmon_malformed("capture: a batch of a wrong size",
+			    now);
+			continue;
+		}
+		memcpy(&tag, buf, sizeof(tag));
+		if (tag == PFMON_CAP_STATS && (size_t)n ==
+		    sizeof(struct pfmon_capstats))
+			memcpy(&pi->pi_kcur, buf, sizeof(pi->pi_kcur));
+		else if (tag == PFMON_CAP_RECORDS)
+			pfmon_cap_batch(buf + 8, (size_t)n - 8, now);
+		else
+			pfmon_malformed("capture: an unknown batch", now);
+		if (pfmon_iface == NULL || pi->pi_capfd != fd)
+			return;
+	}
+}
+
+/* Records of a batch, each checked to lie within it. */
+static void
+pfmon_cap_batch(const unsigned char *p, size_t len, uint64_t now)
+{
+	struct pfmon_caprec	 cr;
+	struct pcap_pkthdr	 h;
+
+	while (len > 0) {
+		if (len < sizeof(cr)) {
+			pfmon_malformed("capture: a record header is cut", now);
+			return;
+		}
+		memcpy(&cr, p, sizeof(cr));
+		if (cr.cr_caplen > len - sizeof(cr) ||
+		    cr.cr_caplen > PFMON_SNAPLEN || cr.cr_caplen > cr.cr_len) {
+			pfmon_malformed("capture: a record longer than its "
+			    "batch", now);
+			return;
+		}
+		memset(&h, 0, sizeof(h));
+		h.ts.tv_sec = (time_t)cr.cr_sec;
+		h.ts.tv_usec = (suseconds_t)cr.cr_usec;
+		h.caplen = cr.cr_caplen;
+		h.len = cr.cr_len;
+		pfmon_pcap_handler((u_char *)&now, &h, p + sizeof(cr));
+		p += sizeof(cr) + cr.cr_caplen;
+		len -= sizeof(cr) + cr.cr_caplen;
 	}
 }
 

@@ -113,4 +113,37 @@ size_t		 pfmon_record_format(const struct pfmon_record *, char *,
 size_t		 pfmon_error_format(unsigned long long, const char *, char *,
 		    size_t);
 
+/*
+ * The capture as the privileged process hands it to the engine: one
+ * SOCK_SEQPACKET packet per batch of records or statistics, each
+ * starting with its tag; a record is a struct pfmon_caprec and caplen
+ * bytes.  Both ends are the same sbxd: host byte order.
+ */
+#define PFMON_CAP_RECORDS	1
+#define PFMON_CAP_STATS		2
+#define PFMON_CAP_BATCH		(64 * 1024)	/* bytes of one packet */
+#define PFMON_SNAPLEN		16384	/* libpcap reads nflog into a buffer
+					   of 128 + snaplen bytes, and the
+					   kernel batches log messages up to
+					   a page or two per read: less cuts
+					   a batch and loses records */
+struct pfmon_caprec {
+	uint64_t	 cr_sec;
+	uint32_t	 cr_usec;
+	uint32_t	 cr_caplen;
+	uint32_t	 cr_len;
+	uint32_t	 cr_pad;
+};
+struct pfmon_capstats {
+	uint32_t	 cs_tag;	/* PFMON_CAP_STATS */
+	uint32_t	 cs_pad;
+	uint64_t	 cs_recv;
+	uint64_t	 cs_drop;
+	uint64_t	 cs_ifdrop;
+	uint64_t	 cs_slow;	/* dropped: the engine did not read */
+};
+
+/* pfmon/pfmon_priv.c */
+void		 pfmon_priv_shutdown(void);
+
 #endif /* PFMON_H */

@@ -42,6 +42,8 @@
 #include "sbxd.h"
 #include "sandbox.h"
 
+#define CG_ROOT		"/sys/fs/cgroup"	/* where cgroup file systems are
+					   mounted */
 #define CG_MOUNTINFO		"/proc/self/mountinfo"
 #define CG_PREFIX		"sbx-"		/* sbx-NAME.scope, as the user */
 #define CG_SUFFIX		".scope"
@@ -898,4 +900,52 @@ sandbox_cgroup_present(const struct sandbox *sb)
 		if (stat(sb->sb_cgroups[i], &st) == -1 || !S_ISDIR(st.st_mode))
 			return (0);
 	return (1);
+}
+
+/*
+ * A cgroup directory the sandbox module may change: the sandboxes'
+ * parent, its ancestors (anc: to make them and give them controllers)
+ * or, with anc 0, a cgroup below the parent.  Under /sys/fs/cgroup (v2)
+ * or one hierarchy of it (v1), with no "." or ".." step.
+ */
+int
+sandbox_cgroup_dir_check(const char *dir, const char *parent, int anc,
+    char *err, size_t errlen)
+{
+	const char	*rest, *p;
+	size_t		 len, plen = strlen(parent);
+	int		 pass;
+
+	len = strlen(dir);
+	if (strncmp(dir, CG_ROOT, strlen(CG_ROOT)) !=
+	    0 || strstr(dir, "/./") != NULL || strstr(dir, "/../") != NULL ||
+	    strstr(dir, "//") != NULL || (len >= 2 &&
+	    strcmp(dir + len - 2, "/.") == 0) || (len >= 3 &&
+	    strcmp(dir + len - 3, "/..") == 0) || dir[len - 1] == '/')
+		goto bad;
+	rest = dir + strlen(CG_ROOT);	/* "", or "/..." */
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			/* v1: the hierarchy's mount, then the path. */
+			if (*rest != '/' || (p = strchr(rest + 1, '/')) ==
+			    NULL) {
+				if (anc && *rest == '/' && p == NULL)
+					return (0);	/* a hierarchy */
+				break;
+			}
+			rest = p;
+		}
+		if (anc) {
+			/* "" or a whole-step prefix of parent, or parent. */
+			len = strlen(rest);
+			if (len == 0 || (strncmp(parent, rest, len) == 0 &&
+			    (parent[len] == '\0' || parent[len] == '/')))
+				return (0);
+		} else if (strncmp(rest, parent, plen) == 0 &&
+		    rest[plen] == '/' && rest[plen + 1] != '\0')
+			return (0);
+	}
+bad:
+	return (util_err(err, errlen, "cgroup %s is not %s the sandboxes' "
+	    "parent %s", dir, anc ? "above or" : "below", parent));
 }

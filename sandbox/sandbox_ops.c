@@ -41,8 +41,6 @@
 #define SANDBOX_OPS_MAX		64	/* operations in one list */
 #define SANDBOX_COMMENT_MAX	128	/* a user's comment (GECOS) */
 #define SANDBOX_TIMEOUT_MAX	600	/* seconds per command */
-#define SANDBOX_CGROUP_ROOT	"/sys/fs/cgroup"	/* where cgroup file
-							   systems are mounted */
 
 /* The engine: a list asked for, until its reply. */
 struct sandbox_ask {
@@ -218,11 +216,13 @@ sandbox_ops_replycb(json_t *reply, const char *err, int *fds, int nfds,
 		cb(-1, err, NULL, cbarg);
 		return;
 	}
-	if (json_unpack(reply, "{s:I, s?s, s?s}", "status", &status,
-	    "error", &error, "output", &output) == -1) {
+	if (!json_is_integer(json_object_get(reply, "status"))) {
 		cb(-1, "a bad reply to cmds", NULL, cbarg);
 		return;
 	}
+	status = json_integer_value(json_object_get(reply, "status"));
+	error = json_string_value(json_object_get(reply, "message"));
+	output = json_string_value(json_object_get(reply, "output"));
 	cb((int)status, status == 0 ? NULL : error != NULL ? error : "failed",
 	    status == 0 ? output : NULL, cbarg);
 }
@@ -563,7 +563,7 @@ sandbox_cmds_donecb(int status, const char *error, const char *output,
 
 	TAILQ_REMOVE(&sandbox_cmdsruns, cr, cr_entry);
 	priv_reply(cr->cr_req, json_pack("{s:i, s:s?, s:s?}", "status",
-	    status, "error", error, "output", output), NULL, 0);
+	    status, "message", error, "output", output), NULL, 0);
 	free(cr);
 }
 
@@ -700,54 +700,6 @@ sandbox_priv_ipc(struct priv_req *pr, json_t *args, int *fds, int nfds)
 	}
 	priv_reply(pr, json_pack("{s:i}", "removed",
 	    sandbox_uid_ipc_remove((uid_t)uid)), NULL, 0);
-}
-
-/*
- * A cgroup directory the sandbox module may change: the sandboxes'
- * parent, its ancestors (anc: to make them and give them controllers)
- * or, with anc 0, a cgroup below the parent.  Under /sys/fs/cgroup (v2)
- * or one hierarchy of it (v1), with no "." or ".." step.
- */
-int
-sandbox_cgroup_dir_check(const char *dir, const char *parent, int anc,
-    char *err, size_t errlen)
-{
-	const char	*rest, *p;
-	size_t		 len, plen = strlen(parent);
-	int		 pass;
-
-	len = strlen(dir);
-	if (strncmp(dir, SANDBOX_CGROUP_ROOT, strlen(SANDBOX_CGROUP_ROOT)) !=
-	    0 || strstr(dir, "/./") != NULL || strstr(dir, "/../") != NULL ||
-	    strstr(dir, "//") != NULL || (len >= 2 &&
-	    strcmp(dir + len - 2, "/.") == 0) || (len >= 3 &&
-	    strcmp(dir + len - 3, "/..") == 0) || dir[len - 1] == '/')
-		goto bad;
-	rest = dir + strlen(SANDBOX_CGROUP_ROOT);	/* "", or "/..." */
-	for (pass = 0; pass < 2; pass++) {
-		if (pass == 1) {
-			/* v1: the hierarchy's mount, then the path. */
-			if (*rest != '/' || (p = strchr(rest + 1, '/')) ==
-			    NULL) {
-				if (anc && *rest == '/' && p == NULL)
-					return (0);	/* a hierarchy */
-				break;
-			}
-			rest = p;
-		}
-		if (anc) {
-			/* "" or a whole-step prefix of parent, or parent. */
-			len = strlen(rest);
-			if (len == 0 || (strncmp(parent, rest, len) == 0 &&
-			    (parent[len] == '\0' || parent[len] == '/')))
-				return (0);
-		} else if (strncmp(rest, parent, plen) == 0 &&
-		    rest[plen] == '/' && rest[plen + 1] != '\0')
-			return (0);
-	}
-bad:
-	return (util_err(err, errlen, "cgroup %s is not %s the sandboxes' "
-	    "parent %s", dir, anc ? "above or" : "below", parent));
 }
 
 /*

@@ -876,7 +876,7 @@ priv_reply(struct priv_req *pr, json_t *reply, const int *fds, int nfds)
 {
 	if (reply == NULL)
 		reply = json_object();
-	if (reply != NULL && json_object_get(reply, "error") == NULL)
+	if (reply != NULL && !json_is_string(json_object_get(reply, "error")))
 		json_object_set_new(reply, "ok", json_true());
 	if (nfds < 0 || nfds > PRIV_FDS_MAX)
 		nfds = 0;

@@ -23,6 +23,7 @@ const struct priv_op sbxd_priv_ops[] = {
 	{ "ipc", sandbox_priv_ipc },
 	{ "cgroup", sandbox_priv_cgroup },
 	{ "blocked", sandbox_priv_blocked },
+	{ "capture", pfmon_priv_capture },
 	{ NULL, NULL }
 };
 
@@ -45,4 +46,5 @@ void
 priv_ops_cleanup(void)
 {
 	sandbox_priv_shutdown();
+	pfmon_priv_shutdown();
 }

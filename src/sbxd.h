@@ -438,6 +438,7 @@ extern const struct job_fn sbxd_job_fns[];
 int		 priv_cgroup_dir_ok(const char *, char *, size_t);
 void		 priv_ops_cleanup(void);
 void		 sandbox_priv_shutdown(void);
+void		 pfmon_priv_shutdown(void);
 int		 sandbox_cgroup_dir_check(const char *, const char *, int,
 		    char *, size_t);
 json_t		*priv_call(const char *, json_t *, int *, int *, char *,

@@ -203,14 +203,14 @@ as "$UA" curl -sS --max-time 2 "http://$SRV/" >/dev/null 2>&1 &&
     fail "$A reached the server directly while the engine was down"
 as "$UB" curl -sS --max-time 2 "http://$SRV/" >/dev/null 2>&1 &&
     fail "$B reached the server directly while the engine was down"
-wait_for log_has "engine (pid $ENG) killed by signal 9" ||
+wait_for log_has "engine \\(pid $ENG\\) killed by signal 9" ||
     fail "the privileged process did not log the engine's death"
 WAIT_TENTHS=300 wait_for sh -c "[ -n \"\$(pgrep -P $PRIV -u _sbxd)\" ] &&
     \"$SBXCTL\" -s \"$SOCK\" status >/dev/null 2>&1" ||
     fail "no new engine"
 NEW=$(engine_pid)
 [ "$NEW" != "$ENG" ] || fail "the engine was not replaced"
-log_has "engine started, pid $NEW" || fail "new engine not logged"
+log_has "engine started, pid $NEW," || fail "new engine not logged"
 # Everything works again, for the same sandboxes.
 [ "$(as "$UA" curl -sS --max-time 10 -x "http://127.0.0.1:$PA" \
     http://web.test/)" = hello ] || fail "$A after the restart"

@@ -28,6 +28,24 @@
 
 static struct sbxd	 env;
 
+/* The operations of src/priv_ops.c this test needs, and their checks. */
+static const struct priv_op ops[] = {
+	{ "spawn", job_priv_spawn },
+	{ "kill", job_priv_kill },
+	{ NULL, NULL }
+};
+static const struct job_fn fns[] = {
+	{ "uidkill", job_uid_kill },
+	{ NULL, NULL }
+};
+
+static int
+cgroup_ok(const char *dir, char *err, size_t errlen)
+{
+	return (sandbox_cgroup_dir_check(dir,
+	    priv_conf()->sc_sandbox.sbc_cgroup, 0, err, errlen));
+}
+
 static int
 pair(int sp[2])
 {
@@ -233,9 +251,9 @@ test_checks(void)
 	snprintf(home, sizeof(home), "%s/home", dir);
 	CHECK((env.sx_base = event_base_new()) != NULL);
 	CHECK((env.sx_conf = conf_sandbox(home)) != NULL);
-	CHECK(priv_init(sbxd_priv_ops) == 0);
-	job_fns_set(sbxd_job_fns);
-	job_cgroup_check_set(priv_cgroup_dir_ok);
+	CHECK(priv_init(ops) == 0);
+	job_fns_set(fns);
+	job_cgroup_check_set(cgroup_ok);
 	CHECK(refused("spawn", spawn(0, NULL, NULL),
 	    "uid 0 or gid 0 is outside the sandbox uid-range 60100-60199") ==
 	    0);
