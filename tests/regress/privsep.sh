@@ -262,6 +262,7 @@ grep -Eq "^sandbox +off .*does not run as root" "$T/dev.status" ||
     fail "created a sandbox without root"
 grep -q "sandboxes are off: sbxd does not run as root" "$T/dev.create" ||
     fail "create without root: $(cat "$T/dev.create")"
-[ -z "$(pgrep -P "$DEV")" ] || fail "sbxd as nobody has children"
+[ "$(pgrep -f -- "-f $ND/sbxd.conf" | wc -l)" = 1 ] ||
+    fail "sbxd as nobody is not one process: $(pgrep -af -- "$ND/sbxd.conf")"
 kill "$DEV"
 pass
