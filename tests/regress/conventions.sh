@@ -63,9 +63,9 @@ start_ns_sbxd
 
 # The -d log: each line starts with the time, in UTC to the millisecond.
 wait_for log_has "started" || fail "no start line"
-grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z sbxd: sbxd [0-9.]+ started' \
+grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z sbxd \[engine\]: sbxd [0-9.]+ started' \
     "$LOG" || fail "no time on the log lines: $(head -3 "$LOG")"
-grep -Evq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z sbxd: ' "$LOG" &&
+grep -Evq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z sbxd( \[(priv|engine)\])?: ' "$LOG" &&
     fail "a log line without the time: $(grep -Ev '^[0-9]{4}-' "$LOG" | head -3)"
 
 for n in "$A" "$B"; do

@@ -1,11 +1,12 @@
 # harden_state.sh: nobody but sbxd lists the state directory.  One made
-# 0755 by hand is 0711 after start when the sandbox homes are below it
-# (a sandbox passes through to its home but lists nothing), 0700 when
-# they are not; one owned by another user is refused, saying why.
+# 0755 by hand is 0711 after start (a sandbox passes through to its home
+# and the engine to its database directory, but nobody lists it); the
+# database directory is the engine's (_sbxd, 0700) and nobody else's;
+# one owned by another user is refused, saying why.
 # Needs root (a namespace, users).
 . "${top_srcdir:-.}/tests/regress/lib.sh"
 need_root
-for t in ip nft useradd; do
+for t in ip nft useradd setpriv; do
 	command -v $t >/dev/null || skip "needs $t"
 done
 ns_setup
@@ -40,12 +41,20 @@ ctl exec "$A" -- cat "$STATE/db/sbxd.db" >/dev/null 2>&1 &&
 ctl rm "$A" >/dev/null || fail "rm $A"
 stop_sbxd
 
-# Homes elsewhere: nobody passes through.
+# Homes elsewhere: the engine still passes through, to its own.
 chmod 0755 "$STATE"
 sed -i "s|sandbox home \"$STATE/home\"|sandbox home \"$T/home\"|" "$CONF"
 start_ns_sbxd
-[ "$(stat -c %a "$STATE")" = 700 ] ||
-    fail "state directory mode $(stat -c %a "$STATE"), not 700"
+[ "$(stat -c %a "$STATE")" = 711 ] ||
+    fail "state directory mode $(stat -c %a "$STATE"), not 711"
+[ "$(stat -c '%U %a' "$STATE/db")" = "_sbxd 700" ] ||
+    fail "database directory: $(stat -c '%U %a' "$STATE/db")"
+[ "$(stat -c '%U %a' "$STATE/db/sbxd.db")" = "_sbxd 600" ] ||
+    fail "database: $(stat -c '%U %a' "$STATE/db/sbxd.db")"
+setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+    ls "$STATE" >/dev/null 2>&1 && fail "nobody lists the state directory"
+setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+    ls "$STATE/db" >/dev/null 2>&1 && fail "nobody lists the database's"
 stop_sbxd
 
 # Another user's state directory is not ours to use.
