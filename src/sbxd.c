@@ -562,8 +562,9 @@ sbxd_keep_restart(struct sbxd_config *old, struct sbxd_config *conf)
 
 /*
  * Stop gracefully: components stop accepting and close their sessions,
- * child processes left are killed, control clients go, the store writes what it holds, the socket and
- * pidfile are removed.  The loop then ends.
+ * child processes left are killed, control clients go, the store writes
+ * what it holds, the socket and pidfile are removed.  The loop then
+ * ends.
  */
 void
 sbxd_shutdown(const char *why)

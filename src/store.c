@@ -809,7 +809,8 @@ store_sandbox_put(json_t *sb)
 	    "?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
 	    "uid = excluded.uid, state = excluded.state, restricted = "
 	    "excluded.restricted, policy = excluded.policy, port = "
-	    "excluded.port, created_at = excluded.created_at", json_string_value(json_object_get(sb, "id")),
+	    "excluded.port, created_at = excluded.created_at",
+	    json_string_value(json_object_get(sb, "id")),
 	    json_string_value(json_object_get(sb, "name")), uid,
 	    json_string_value(json_object_get(sb, "state")),
 	    json_is_true(json_object_get(sb, "restricted")) ? "1" : "0",
