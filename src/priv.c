@@ -632,8 +632,11 @@ answer_slot:
 	if (slot.ps_nfds > 0)
 		memcpy(fds, slot.ps_fds, sizeof(int) * slot.ps_nfds);
 	*nfds = slot.ps_nfds;
-	if (fds == tmp)
-		priv_closefds(tmp, n);
+	if (fds == tmp) {
+		/* The caller wants none of them. */
+		priv_closefds(tmp, *nfds);
+		*nfds = 0;
+	}
 	return (slot.ps_obj);
 }
 
