@@ -1401,7 +1401,6 @@ job_remote(struct job *j, const struct job_spec *js, int *pfd, char *err,
     size_t errlen)
 {
 	json_t		*req, *r, *which, *v;
-	json_int_t	 groups[NGROUPS_MAX];
 	int		 fds[PRIV_FDS_MAX], nfds = 0, i, k;
 	size_t		 n;
 
@@ -1425,11 +1424,9 @@ job_remote(struct job *j, const struct job_spec *js, int *pfd, char *err,
 		json_decref(req);
 		return (util_err(err, errlen, "cannot describe the job"));
 	}
-	for (i = 0; i < js->js_ngroups; i++) {
-		groups[i] = js->js_groups[i];
+	for (i = 0; i < js->js_ngroups; i++)
 		json_array_append_new(json_object_get(req, "groups"),
-		    json_integer(groups[i]));
-	}
+		    json_integer(js->js_groups[i]));
 	if ((r = priv_call("spawn", req, fds, &nfds, err, errlen)) == NULL)
 		return (-1);
 	which = json_object_get(r, "fds");
