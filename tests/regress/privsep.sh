@@ -2,14 +2,15 @@
 # privileged process and an engine that runs as _sbxd with no
 # capabilities, no new privileges, not dumpable, under a seccomp
 # filter.  The privileged process refuses, and logs, what a subverted
-# engine could ask of it:
-# a malformed frame, a job as root or as a uid outside the sandbox
-# range, a directory outside the homes, a port that is no listener's, a
-# file that is not the config's, firewall commands for a uid outside
-# the range.  Killed with SIGKILL while sandboxes work, the engine is
-# replaced; meanwhile the restricted sandboxes reach nothing directly
-# and their proxy does not answer, and afterwards everything works as
-# before.  Needs root (namespaces, users, nftables, pidfd_getfd).
+# engine could ask of it: a malformed frame, a job as root or as a uid
+# outside the sandbox range, a directory outside the homes, a port that
+# is no listener's, a file that is not the config's, firewall commands
+# for a uid outside the range.  Killed with SIGKILL while sandboxes
+# work, the engine is replaced; meanwhile the restricted sandboxes
+# reach nothing directly, and afterwards everything works as before.
+# Killed, the privileged process takes the engine with it.  Not root,
+# sbxd is one process with the proxy alone.  Needs root (namespaces,
+# users, nftables, pidfd_getfd).
 . "${top_srcdir:-.}/tests/regress/lib.sh"
 need_root
 for t in ip nft curl useradd setpriv; do
@@ -225,6 +226,13 @@ wait_for grep -q 200 "$T/load.A" || fail "the load did not resume"
 
 ctl rm "$A" >/dev/null || fail "rm $A"
 ctl rm "$B" >/dev/null || fail "rm $B"
+
+# Without the privileged process, the engine stops.
+kill -KILL "$PRIV"
+wait_for sh -c "! kill -0 $NEW 2>/dev/null || grep -q '^State:.*Z' /proc/$NEW/status" ||
+    fail "the engine outlived the privileged process"
+log_has "the privileged process is gone" ||
+    fail "the engine did not say why it stopped"
 
 # Not root: one process, the proxy alone; the sandboxes are off, and say
 # why.
