@@ -60,19 +60,21 @@ as_user() {
 SEND='import socket, sys
 kind, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 n = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+ports = int(sys.argv[5]) if len(sys.argv) > 5 else 1
 fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-for i in range(n):
-    s = socket.socket(fam, socket.SOCK_STREAM if kind == "tcp"
-        else socket.SOCK_DGRAM)
-    s.settimeout(0.3)
-    try:
-        if kind == "tcp":
-            s.connect((addr, port))
-        else:
-            s.sendto(b"x", (addr, port))
-    except OSError:
-        pass
-    s.close()'
+for p in range(port, port + ports):
+    for i in range(n):
+        s = socket.socket(fam, socket.SOCK_STREAM if kind == "tcp"
+            else socket.SOCK_DGRAM)
+        s.settimeout(0.3)
+        try:
+            if kind == "tcp":
+                s.connect((addr, p))
+            else:
+                s.sendto(b"x", (addr, p))
+        except OSError:
+            pass
+        s.close()'
 send() {
 	ip netns exec "$NS" "$UPY" -c "$SEND" "$@"
 }
@@ -121,14 +123,10 @@ as_user "$UPY" -c "$SEND" udp ::1 53
 as_user "$UPY" -c "$SEND" udp 127.0.0.1 5353 50
 # The kernel hands NFLOG records over in batches, flushed at the
 # latest after a second: the window (3 s) holds all 50 datagrams.  When
-# it has closed, a new uid window: 25 new flows against a limit of 10.
+# it has closed, a new uid window: 25 new flows against a limit of 10,
+# sent by one process, at once, well within the window.
 sleep 3.5
-as_user "$UPY" -c "$SEND" udp 127.0.0.2 7000 1
-i=1
-while [ $i -lt 25 ]; do
-	as_user "$UPY" -c "$SEND" udp 127.0.0.2 $((7000 + i)) 1
-	i=$((i + 1))
-done
+as_user "$UPY" -c "$SEND" udp 127.0.0.2 7000 1 25
 sleep 4
 
 python3 - "$T/events.json" "$U" <<'EOF2' || fail "pfmon.block events"
