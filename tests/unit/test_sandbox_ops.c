@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "config.h"
@@ -197,9 +198,81 @@ end:
 	return (ret);
 }
 
+/* The cgroup operation, in one process: only what the module writes. */
+static const struct priv_op ops_cgroup[] = {
+	{ "cgroup", sandbox_priv_cgroup },
+	{ NULL, NULL }
+};
+
+static int
+cgroup_refused(const char *action, const char *dir, const char *file,
+    const char *value, const char *want)
+{
+	json_t	*r;
+	char	 err[512];
+
+	r = priv_call("cgroup", json_pack("{s:s, s:s, s:s*, s:s*}", "action",
+	    action, "dir", dir, "file", file, "value", value), NULL, NULL, err,
+	    sizeof(err));
+	if (r != NULL) {
+		json_decref(r);
+		unit_fail(__FILE__, __LINE__, "%s %s %s: not refused", action,
+		    dir, file != NULL ? file : "");
+		return (-1);
+	}
+	if (strstr(err, want) == NULL) {
+		unit_fail(__FILE__, __LINE__, "\"%s\" lacks \"%s\"", err,
+		    want);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+test_cgroup(void)
+{
+	static struct sbxd	 env;
+	int			 ret = -1;
+
+	sbxd_env = &env;
+	CHECK((env.sx_base = event_base_new()) != NULL);
+	CHECK((env.sx_conf = conf_new()) != NULL);
+	CHECK(priv_init(ops_cgroup) == 0);
+	CHECK(cgroup_refused("write", "/sys/fs/cgroup/sbxd.slice/sbx-a.scope",
+	    "cgroup.procs", "1", "is not a file sbxd writes") == 0);
+	CHECK(cgroup_refused("write", "/sys/fs/cgroup/sbxd.slice/sbx-a.scope",
+	    "release_agent", "/tmp/x", "is not a file sbxd writes") == 0);
+	CHECK(cgroup_refused("write", "/sys/fs/cgroup/sbxd.slice/sbx-a.scope",
+	    "memory.max", "1 2", "a bad value") == 0);
+	CHECK(cgroup_refused("write", "/sys/fs/cgroup/other/x",
+	    "memory.max", "1", "is not below the sandboxes' parent") == 0);
+	CHECK(cgroup_refused("write", "/sys/fs/cgroup", "memory.max", "1",
+	    "is not below the sandboxes' parent") == 0);
+	CHECK(cgroup_refused("write", "/sys/fs/cgroup",
+	    "cgroup.subtree_control", "-memory", "a bad value") == 0);
+	CHECK(cgroup_refused("rmdir", "/sys/fs/cgroup/sbxd.slice", NULL, NULL,
+	    "is not below the sandboxes' parent") == 0);
+	CHECK(cgroup_refused("mkdir", "/sys/fs/cgroup/sbxd.slice/../../etc",
+	    NULL, NULL, "the sandboxes' parent") == 0);
+	CHECK(cgroup_refused("mkdir", "/etc/cron.d", NULL, NULL,
+	    "the sandboxes' parent") == 0);
+	CHECK(cgroup_refused("chmod", "/sys/fs/cgroup/sbxd.slice/x", NULL,
+	    NULL, "not mkdir, rmdir or write") == 0);
+	ret = 0;
+end:
+	priv_shutdown();
+	config_free(env.sx_conf);
+	env.sx_conf = NULL;
+	if (env.sx_base != NULL)
+		event_base_free(env.sx_base);
+	env.sx_base = NULL;
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
 	{ "same", test_same },
 	{ "refuse", test_refuse },
+	{ "cgroup", test_cgroup },
 };
 
 UNIT_MAIN("sandbox_ops", tests)
