@@ -1,21 +1,24 @@
 /*
- * pfmon.c: the packet-log monitor component.  It reads the firewall's
- * log interface through libpcap (pflog0 with pf, nflog:N with
- * nftables), decodes each record with pfmon_decode() and raises one
- * pfmon.block event per blocked flow: the first packet of a new (uid,
- * proto, dst, dport) raises an event at once with count 1; when its
- * window ends, one follow-up event carries the count of the packets that
- * came after it, if any.  A flood cannot grow memory or starve the loop:
- * the flow table is fixed in size, each uid may raise only pm_limit
- * first alerts per window, and each read event handles at most
- * PFMON_DISPATCH_MAX packets.  If the interface cannot be opened the
- * component is "down", says why in its status and tries again every
+ * pfmon.c: the packet-log monitor component.  The firewall's log
+ * interface (pflog0 with pf, nflog:N with nftables) is root's to open,
+ * so the privileged process opens it (pfmon_priv.c) and hands the
+ * records over in batches on a socket pair; here, unprivileged, each
+ * batch is checked and each record decoded with pfmon_decode(), and one
+ * pfmon.block event is raised per blocked flow: the first packet of a
+ * new (uid, proto, dst, dport) raises an event at once with count 1;
+ * when its window ends, one follow-up event carries the count of the
+ * packets that came after it, if any.  A flood cannot grow memory or
+ * starve the loop: the flow table is fixed in size, each uid may raise
+ * only pm_limit first alerts per window, and each read event handles
+ * about PFMON_DISPATCH_MAX records.  If the interface cannot be opened
+ * the component is "down", says why in its status and tries again every
  * PFMON_RETRY seconds while the rest of the daemon runs.
  */
 
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -39,8 +42,11 @@
 #include "pfmon.h"
 #include "sbxd.h"
 
-#define PFMON_DISPATCH_MAX	256	/* packets per read event; keeps the
-					   loop fair */
+#define PFMON_DISPATCH_MAX	256	/* records per read event, rounded up
+					   to a whole batch; keeps the loop
+					   fair */
+#define PFMON_CAP_READS		64	/* batches per read event, however
+					   few records they hold */
 #define PFMON_RETRY		10	/* seconds between attempts to open
 					   a missing interface */
 #define PFMON_FLOWS_MAX		4096	/* flows with an open window: a flood
@@ -125,6 +131,8 @@ struct pfmon_iface {
 	int			 pi_capfd;	/* from the privileged
 						   process; -1: none */
 	int			 pi_dlt;
+	uint32_t		 pi_snaplen;	/* of the capture: caplen's
+						   bound */
 	struct event		*pi_ev;		/* readable */
 	struct event		*pi_ev_retry;
 	struct event		*pi_ev_sweep;	/* the first window's end */
@@ -140,6 +148,10 @@ struct pfmon_iface {
 	uint64_t		 pi_malformed_logged;
 	uint64_t		 pi_malformed_next; /* ms: log again after */
 	char			 pi_malformed_err[PFMON_ERR_MAX];
+	uint64_t		 pi_capbad;	/* packets from the privileged
+						   process dropped whole */
+	uint64_t		 pi_capbad_logged;
+	uint64_t		 pi_capbad_next; /* ms: log again after */
 	uint64_t		 pi_hashkey[2];
 	struct pfmon_flow	*pi_flowmem;
 	struct pfmon_bucket	*pi_buckets;
@@ -161,8 +173,11 @@ static int	pfmon_iface_open(void);
 static void	pfmon_iface_close(const char *);
 static void	pfmon_iface_down(const char *);
 static void	pfmon_retrycb(evutil_socket_t, short, void *);
+static int	pfmon_cap_watch(json_t *, int *, int);
 static void	pfmon_cap_readcb(evutil_socket_t, short, void *);
-static void	pfmon_cap_batch(const unsigned char *, size_t, uint64_t);
+static int	pfmon_cap_packet(const u_char *, size_t, uint64_t);
+static void	pfmon_cap_records(const u_char *, int, uint64_t);
+static void	pfmon_cap_bad(const char *, uint64_t);
 static void	pfmon_pcap_handler(u_char *, const struct pcap_pkthdr *,
 		    const u_char *);
 static void	pfmon_malformed(const char *, uint64_t);
@@ -265,7 +280,7 @@ pfmon_status(void)
 		return (json_pack("{s:s}", "state", "off"));
 	ps = &pi->pi_stats;
 	st = json_pack("{s:s, s:s, s:s?, s:s?, s:i, s:i, s:i, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:I}",
 	    "state", pi->pi_state == PFMON_UP ? "up" : "down",
 	    "interface", pi->pi_name,
 	    "linktype", pi->pi_state != PFMON_UP ? NULL :
@@ -283,7 +298,8 @@ pfmon_status(void)
 	    "suppressed", (json_int_t)ps->ps_suppressed,
 	    "table_full", (json_int_t)ps->ps_table_full,
 	    "flows", pi->pi_nflows, "flows_max", PFMON_FLOWS_MAX,
-	    "attempts", (json_int_t)pi->pi_attempts);
+	    "attempts", (json_int_t)pi->pi_attempts,
+	    "capture_malformed", (json_int_t)pi->pi_capbad);
 	if (st == NULL)
 		return (NULL);
 	json_object_set_new(st, "kernel", pfmon_kernel_status());
@@ -291,7 +307,11 @@ pfmon_status(void)
 	return (st);
 }
 
-/* Kernel counters: the open handle's plus those of closed ones. */
+/*
+ * Kernel counters, the open capture's (as last reported) plus those of
+ * closed ones, and the records the privileged process dropped because
+ * the engine had not read the batches before.
+ */
 static json_t *
 pfmon_kernel_status(void)
 {
@@ -386,44 +406,27 @@ pfmon_iface_free(void)
 	pfmon_iface = NULL;
 }
 
-/* Open the capture and watch it; -1 with pi_error set. */
+/*
+ * Ask the privileged process for the capture (root's to open) and watch
+ * the socket its records come on; -1 with pi_error set.
+ */
 static int
 pfmon_iface_open(void)
 {
 	struct pfmon_iface	*pi = pfmon_iface;
 	json_t			*r;
-	int			 fds[PRIV_FDS_MAX], nfds;
+	int			 fds[PRIV_FDS_MAX], nfds = 0;
 
 	pi->pi_attempts++;
-	/* Root's to open: the privileged process hands the records over. */
 	r = priv_call("capture", json_pack("{s:s, s:i}", "interface",
 	    pi->pi_name, "buffer", pi->pi_buffer), fds, &nfds, pi->pi_error,
 	    sizeof(pi->pi_error));
-	if (r == NULL)
-		goto fail;
-	pi->pi_dlt = (int)json_integer_value(json_object_get(r, "dlt"));
+	if (r == NULL || pfmon_cap_watch(r, fds, nfds) == -1) {
+		json_decref(r);
+		pfmon_iface_close(NULL);
+		return (-1);
+	}
 	json_decref(r);
-	if (nfds != 1) {
-		while (nfds > 0)
-			close(fds[--nfds]);
-		snprintf(pi->pi_error, sizeof(pi->pi_error), "no capture");
-		goto fail;
-	}
-	pi->pi_capfd = fds[0];
-	if (pi->pi_dlt != PFMON_DLT_PFLOG && pi->pi_dlt != PFMON_DLT_NFLOG) {
-		snprintf(pi->pi_error, sizeof(pi->pi_error), "link type %d "
-		    "is neither pflog (%d) nor nflog (%d)", pi->pi_dlt,
-		    PFMON_DLT_PFLOG, PFMON_DLT_NFLOG);
-		goto fail;
-	}
-	if (evutil_make_socket_nonblocking(pi->pi_capfd) == -1 ||
-	    (pi->pi_ev = event_new(sbxd_env->sx_base, pi->pi_capfd,
-	    EV_READ | EV_PERSIST, pfmon_cap_readcb, NULL)) == NULL ||
-	    event_add(pi->pi_ev, NULL) == -1) {
-		snprintf(pi->pi_error, sizeof(pi->pi_error),
-		    "cannot watch the capture");
-		goto fail;
-	}
 	pi->pi_state = PFMON_UP;
 	pi->pi_error[0] = '\0';
 	pi->pi_lasterr[0] = '\0';
@@ -432,9 +435,51 @@ pfmon_iface_open(void)
 	events_publish("pfmon.up", json_pack("{s:s}", "interface",
 	    pi->pi_name));
 	return (0);
- fail:
-	pfmon_iface_close(NULL);
-	return (-1);
+}
+
+/*
+ * The reply to "capture": its link type and snap length, and one
+ * descriptor, a SOCK_SEQPACKET socket, to watch.  Takes the
+ * descriptors; -1 with pi_error set.
+ */
+static int
+pfmon_cap_watch(json_t *r, int *fds, int nfds)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+	json_int_t		 dlt, snaplen;
+	socklen_t		 len = sizeof(int);
+	int			 type = -1;
+
+	if (nfds != 1 || json_unpack(r, "{s:I, s:I}", "dlt", &dlt,
+	    "snaplen", &snaplen) == -1) {
+		while (nfds > 0)
+			close(fds[--nfds]);
+		return (util_err(pi->pi_error, sizeof(pi->pi_error),
+		    "the privileged process's reply has no capture"));
+	}
+	pi->pi_capfd = fds[0];
+	if (dlt != PFMON_DLT_PFLOG && dlt != PFMON_DLT_NFLOG)
+		return (util_err(pi->pi_error, sizeof(pi->pi_error),
+		    "link type %lld is neither pflog (%d) nor nflog (%d)",
+		    (long long)dlt, PFMON_DLT_PFLOG, PFMON_DLT_NFLOG));
+	/* A record and its header must fit one batch. */
+	if (snaplen < 1 || snaplen > (json_int_t)(PFMON_CAP_BATCH -
+	    sizeof(struct pfmon_caphdr) - sizeof(struct pfmon_caprec)))
+		return (util_err(pi->pi_error, sizeof(pi->pi_error),
+		    "snap length %lld is out of range", (long long)snaplen));
+	if (getsockopt(pi->pi_capfd, SOL_SOCKET, SO_TYPE, &type,
+	    &len) == -1 || type != SOCK_SEQPACKET)
+		return (util_err(pi->pi_error, sizeof(pi->pi_error),
+		    "the capture is not a SOCK_SEQPACKET socket"));
+	pi->pi_dlt = (int)dlt;
+	pi->pi_snaplen = (uint32_t)snaplen;
+	if (evutil_make_socket_nonblocking(pi->pi_capfd) == -1 ||
+	    (pi->pi_ev = event_new(sbxd_env->sx_base, pi->pi_capfd,
+	    EV_READ | EV_PERSIST, pfmon_cap_readcb, NULL)) == NULL ||
+	    event_add(pi->pi_ev, NULL) == -1)
+		return (util_err(pi->pi_error, sizeof(pi->pi_error),
+		    "cannot watch the capture"));
+	return (0);
 }
 
 /* Close the capture, keeping its kernel counters; why may be NULL. */
@@ -495,64 +540,165 @@ pfmon_retrycb(evutil_socket_t fd __unused, short events __unused,
 		pfmon_iface_down(NULL);
 }
 
-/* Up to PFMON_DISPATCH_MAX records, then back to the loop. */
+/*
+ * Batches from the privileged process until PFMON_DISPATCH_MAX records
+ * or PFMON_CAP_READS batches, then back to the loop.  The end of the
+ * stream means the capture is down: it is asked for again later.
+ */
 static void
 pfmon_cap_readcb(evutil_socket_t fd, short events __unused,
     void *arg __unused)
 {
-	static unsigned char	 buf[PFMON_CAP_BATCH + 1];
-	struct pfmon_iface	*pi = pfmon_iface;
+	static u_char		 buf[PFMON_CAP_BATCH];
+	struct msghdr		 msg;
+	struct iovec		 iov;
 	uint64_t		 now = pfmon_now();
-	uint32_t		 tag;
+	char			 why[PFMON_ERR_MAX];
 	ssize_t			 n;
-	int			 i;
+	int			 i, nrec = 0;
 
-	for (i = 0; i < PFMON_DISPATCH_MAX / 16 + 1; i++) {
-		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	for (i = 0; i < PFMON_CAP_READS && nrec < PFMON_DISPATCH_MAX; i++) {
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = buf;
+		iov.iov_len = sizeof(buf);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		n = recvmsg(fd, &msg, MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
 			return;
 		if (n <= 0) {
-			pfmon_iface_down(n == 0 ? "the privileged process "
-			    "closed the capture" : strerror(errno));
+			if (n == 0)
+				snprintf(why, sizeof(why), "the privileged "
+				    "process closed the capture");
+			else
+				snprintf(why, sizeof(why), "capture: %s",
+				    strerror(errno));
+			pfmon_iface_down(why);
 			return;
 		}
-		if ((size_t)n > PFMON_CAP_BATCH || (size_t)n < sizeof(tag)) {
-			pfmon_malformed("capture: a batch of a wrong size",
-			    now);
+		if (msg.msg_flags & MSG_TRUNC) {
+			snprintf(why, sizeof(why), "a packet over %d bytes",
+			    PFMON_CAP_BATCH);
+			pfmon_cap_bad(why, now);
 			continue;
 		}
-		memcpy(&tag, buf, sizeof(tag));
-		if (tag == PFMON_CAP_STATS && (size_t)n ==
-		    sizeof(struct pfmon_capstats))
-			memcpy(&pi->pi_kcur, buf, sizeof(pi->pi_kcur));
-		else if (tag == PFMON_CAP_RECORDS)
-			pfmon_cap_batch(buf + 8, (size_t)n - 8, now);
-		else
-			pfmon_malformed("capture: an unknown batch", now);
-		if (pfmon_iface == NULL || pi->pi_capfd != fd)
+		nrec += pfmon_cap_packet(buf, (size_t)n, now);
+		/* An event's subscriber may have closed the capture. */
+		if (pfmon_iface == NULL || pfmon_iface->pi_capfd != fd)
 			return;
 	}
 }
 
-/* Records of a batch, each checked to lie within it. */
+/*
+ * One packet from the privileged process: a batch of records, checked
+ * whole before any record is decoded, or a statistics report.  Returns
+ * the records handed to the decoder.
+ */
+static int
+pfmon_cap_packet(const u_char *buf, size_t len, uint64_t now)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+	struct pfmon_capstats	 cs;
+	char			 err[PFMON_ERR_MAX];
+	uint32_t		 tag;
+	int			 count;
+
+	if (len < sizeof(tag)) {
+		snprintf(err, sizeof(err), "a packet of %zu bytes, shorter "
+		    "than its tag", len);
+		goto bad;
+	}
+	memcpy(&tag, buf, sizeof(tag));
+	switch (tag) {
+	case PFMON_CAP_RECORDS:
+		if ((count = pfmon_cap_check(buf, len, pi->pi_snaplen, err,
+		    sizeof(err))) == -1)
+			goto bad;
+		pfmon_cap_records(buf + sizeof(struct pfmon_caphdr), count,
+		    now);
+		return (count);
+	case PFMON_CAP_STATS:
+		if (len != sizeof(cs)) {
+			snprintf(err, sizeof(err), "a statistics packet of "
+			    "%zu bytes, not %zu", len, sizeof(cs));
+			goto bad;
+		}
+		memcpy(&cs, buf, sizeof(cs));
+		pi->pi_kcur = cs;
+		return (0);
+	default:
+		snprintf(err, sizeof(err), "a packet of %zu bytes with the "
+		    "unknown tag %u", len, tag);
+		break;
+	}
+ bad:
+	pfmon_cap_bad(err, now);
+	return (0);
+}
+
+/*
+ * Check a batch of records from the privileged process before reading
+ * it: its header; each record's header and bytes inside the packet, its
+ * caplen at most the snap length and its length, its microseconds
+ * below a second; ch_count records and nothing after them.  Returns
+ * the count, or -1 with err set.
+ */
+int
+pfmon_cap_check(const u_char *pkt, size_t len, uint32_t snaplen, char *err,
+    size_t errlen)
+{
+	struct pfmon_caphdr	 ch;
+	struct pfmon_caprec	 cr;
+	size_t			 off;
+	uint32_t		 i;
+
+	if (len < sizeof(ch))
+		return (util_err(err, errlen, "a batch of %zu bytes, shorter "
+		    "than its header", len));
+	memcpy(&ch, pkt, sizeof(ch));
+	if (ch.ch_tag != PFMON_CAP_RECORDS)
+		return (util_err(err, errlen, "not a batch: tag %u",
+		    ch.ch_tag));
+	if (ch.ch_count == 0)
+		return (util_err(err, errlen, "a batch of no records"));
+	for (i = 0, off = sizeof(ch); i < ch.ch_count; i++) {
+		if (len - off < sizeof(cr))
+			return (util_err(err, errlen, "record %u of %u: its "
+			    "header is cut, %zu bytes left of %zu", i + 1,
+			    ch.ch_count, len - off, len));
+		memcpy(&cr, pkt + off, sizeof(cr));
+		off += sizeof(cr);
+		if (cr.cr_caplen > len - off)
+			return (util_err(err, errlen, "record %u of %u: caplen "
+			    "%u runs past the batch, %zu bytes left", i + 1,
+			    ch.ch_count, cr.cr_caplen, len - off));
+		if (cr.cr_caplen > snaplen || cr.cr_caplen > cr.cr_len)
+			return (util_err(err, errlen, "record %u of %u: caplen "
+			    "%u is over the snap length %u or the length %u",
+			    i + 1, ch.ch_count, cr.cr_caplen, snaplen,
+			    cr.cr_len));
+		if (cr.cr_usec >= 1000000)
+			return (util_err(err, errlen, "record %u of %u: %u "
+			    "microseconds", i + 1, ch.ch_count, cr.cr_usec));
+		off += cr.cr_caplen;
+	}
+	if (off != len)
+		return (util_err(err, errlen, "%zu bytes after the last of %u "
+		    "records", len - off, ch.ch_count));
+	/* At most len / sizeof(cr) records: an int. */
+	return ((int)ch.ch_count);
+}
+
+/* The count records of a checked batch to the decoder, as pcap would. */
 static void
-pfmon_cap_batch(const unsigned char *p, size_t len, uint64_t now)
+pfmon_cap_records(const u_char *p, int count, uint64_t now)
 {
 	struct pfmon_caprec	 cr;
 	struct pcap_pkthdr	 h;
 
-	while (len > 0) {
-		if (len < sizeof(cr)) {
-			pfmon_malformed("capture: a record header is cut", now);
-			return;
-		}
+	while (count-- > 0) {
 		memcpy(&cr, p, sizeof(cr));
-		if (cr.cr_caplen > len - sizeof(cr) ||
-		    cr.cr_caplen > PFMON_SNAPLEN || cr.cr_caplen > cr.cr_len) {
-			pfmon_malformed("capture: a record longer than its "
-			    "batch", now);
-			return;
-		}
 		memset(&h, 0, sizeof(h));
 		h.ts.tv_sec = (time_t)cr.cr_sec;
 		h.ts.tv_usec = (suseconds_t)cr.cr_usec;
@@ -560,8 +706,27 @@ pfmon_cap_batch(const unsigned char *p, size_t len, uint64_t now)
 		h.len = cr.cr_len;
 		pfmon_pcap_handler((u_char *)&now, &h, p + sizeof(cr));
 		p += sizeof(cr) + cr.cr_caplen;
-		len -= sizeof(cr) + cr.cr_caplen;
 	}
+}
+
+/*
+ * A packet from the privileged process that breaks the framing: its
+ * bug, never a sandbox's doing.  Dropped whole, counted, and a warning
+ * at most every PFMON_MALFORMED_LOG s.
+ */
+static void
+pfmon_cap_bad(const char *err, uint64_t now)
+{
+	struct pfmon_iface	*pi = pfmon_iface;
+
+	pi->pi_capbad++;
+	if (now < pi->pi_capbad_next)
+		return;
+	log_warnx("pfmon: %s: %llu malformed packets from the privileged "
+	    "process dropped, the last: %s", pi->pi_name,
+	    (unsigned long long)(pi->pi_capbad - pi->pi_capbad_logged), err);
+	pi->pi_capbad_logged = pi->pi_capbad;
+	pi->pi_capbad_next = now + PFMON_MALFORMED_LOG * 1000;
 }
 
 static void

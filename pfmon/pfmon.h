@@ -114,36 +114,51 @@ size_t		 pfmon_error_format(unsigned long long, const char *, char *,
 		    size_t);
 
 /*
- * The capture as the privileged process hands it to the engine: one
- * SOCK_SEQPACKET packet per batch of records or statistics, each
- * starting with its tag; a record is a struct pfmon_caprec and caplen
- * bytes.  Both ends are the same sbxd: host byte order.
+ * The capture as the privileged process hands it to the engine
+ * (pfmon_priv.c to pfmon.c): one SOCK_SEQPACKET packet per batch of
+ * records or per statistics report, told apart by a leading 32-bit tag.
+ * A batch is a struct pfmon_caphdr, then ch_count records, each a
+ * struct pfmon_caprec and cr_caplen bytes, unaligned, nothing after the
+ * last.  A report is a struct pfmon_capstats, sent about once a second
+ * when a counter changed.  Both ends are the same sbxd: host byte
+ * order.  The engine checks every length before it reads one byte.
  */
 #define PFMON_CAP_RECORDS	1
 #define PFMON_CAP_STATS		2
-#define PFMON_CAP_BATCH		(64 * 1024)	/* bytes of one packet */
+#define PFMON_CAP_BATCH		(64 * 1024)	/* bytes of one packet: many
+					   records per system call, and well
+					   within the socket's buffer */
 #define PFMON_SNAPLEN		16384	/* libpcap reads nflog into a buffer
 					   of 128 + snaplen bytes, and the
 					   kernel batches log messages up to
 					   a page or two per read: less cuts
 					   a batch and loses records */
+struct pfmon_caphdr {
+	uint32_t	 ch_tag;	/* PFMON_CAP_RECORDS */
+	uint32_t	 ch_count;	/* records that follow */
+};
 struct pfmon_caprec {
-	uint64_t	 cr_sec;
+	uint64_t	 cr_sec;	/* struct pcap_pkthdr's */
 	uint32_t	 cr_usec;
-	uint32_t	 cr_caplen;
+	uint32_t	 cr_caplen;	/* bytes that follow */
 	uint32_t	 cr_len;
 	uint32_t	 cr_pad;
 };
 struct pfmon_capstats {
 	uint32_t	 cs_tag;	/* PFMON_CAP_STATS */
 	uint32_t	 cs_pad;
-	uint64_t	 cs_recv;
+	uint64_t	 cs_recv;	/* pcap_stats() */
 	uint64_t	 cs_drop;
 	uint64_t	 cs_ifdrop;
-	uint64_t	 cs_slow;	/* dropped: the engine did not read */
+	uint64_t	 cs_slow;	/* records dropped: the engine had not
+					   read the batches before */
 };
 
 /* pfmon/pfmon_priv.c */
 void		 pfmon_priv_shutdown(void);
+
+/* pfmon/pfmon.c */
+int		 pfmon_cap_check(const u_char *, size_t, uint32_t, char *,
+		    size_t);
 
 #endif /* PFMON_H */
