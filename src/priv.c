@@ -26,7 +26,9 @@
  */
 
 #include <sys/types.h>
+#ifdef __linux__
 #include <sys/prctl.h>
+#endif
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -1142,6 +1144,13 @@ priv_start(struct sbxd_config *conf, const struct priv_op *ops,
 		priv_role = PRIV_ROLE_LOCAL;
 		return (0);
 	}
+#ifndef __linux__
+	/* The engine's start (fexecve of /proc/self/exe) is Linux's. */
+	log_warnx("privilege separation is not built for this system: "
+	    "sbxd runs as one process, as root");
+	priv_role = PRIV_ROLE_LOCAL;
+	return (0);
+#endif
 	priv_config = conf;
 	priv_argc = argc;
 	priv_argv = argv;
@@ -1376,7 +1385,9 @@ priv_engine_child(int fd)
 	argv[i++] = "--engine";
 	argv[i++] = arg;
 	argv[i] = NULL;
+#ifdef __linux__
 	fexecve(priv_exefd, argv, environ);
+#endif
 	log_warn("engine: exec");
 	_exit(1);
 }
@@ -1425,8 +1436,12 @@ priv_drop(void)
 		(void)prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
 #endif
 	if (setgroups(1, &priv_gid) == -1 ||
+#ifdef __linux__
 	    setresgid(priv_gid, priv_gid, priv_gid) == -1 ||
 	    setresuid(priv_uid, priv_uid, priv_uid) == -1) {
+#else
+	    setgid(priv_gid) == -1 || setuid(priv_uid) == -1) {
+#endif
 		log_warn("engine: cannot become uid %lu",
 		    (unsigned long)priv_uid);
 		return (-1);
