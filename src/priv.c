@@ -153,7 +153,6 @@ static uint64_t			 priv_gen = 1;	/* engines started */
 static struct sbxd_config	*priv_config;
 static struct priv_bounds	 priv_bound = TAILQ_HEAD_INITIALIZER(priv_bound);
 static pid_t			 priv_engine = -1;
-static int			 priv_engine_ready;
 static int			 priv_ever_ready;	/* sbxd started */
 static int			 priv_stopping;
 static int			 priv_ctlfd = -1;	/* the control socket */
@@ -1329,7 +1328,6 @@ priv_fork_engine(void)
 	(void)setsockopt(sp[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	priv_fd = sp[0];
 	priv_engine = pid;
-	priv_engine_ready = 0;
 	priv_started = time(NULL);
 	priv_ev_read = event_new(sbxd_env->sx_base, priv_fd,
 	    EV_READ | EV_PERSIST, priv_readcb, NULL);
@@ -1731,7 +1729,7 @@ priv_op_ready(struct priv_req *pr, json_t *args __unused, int *fds,
 		log_setstderr(0);
 	}
 	if (priv_role == PRIV_ROLE_PRIV) {
-		priv_engine_ready = priv_ever_ready = 1;
+		priv_ever_ready = 1;
 	}
 	priv_reply(pr, NULL, NULL, 0);
 }
