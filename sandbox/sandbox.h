@@ -350,6 +350,10 @@ void		 sandbox_ops_cancel(struct sandbox_ask *);
 struct sbxd_config;
 int		 sandbox_ops_build(json_t *, const struct sbxd_config *,
 		    struct sandbox_cmdlist *, char *, size_t);
+int		 sandbox_ops_uid(json_int_t, const struct sandbox_conf *,
+		    char *, size_t);
+int		 sandbox_ops_home(const char *, const char *,
+		    const struct sandbox_conf *, char *, size_t);
 int		 sandbox_cgroup_dir_check(const char *, const char *, int,
 		    char *, size_t);
 

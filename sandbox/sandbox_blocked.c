@@ -264,6 +264,7 @@ sandbox_priv_blocked(struct priv_req *pr, json_t *args, int *fds, int nfds)
 	struct sandbox			 sb;
 	json_int_t			 uid, gid;
 	const char			*home, *line, *name;
+	char				 err[512];
 	size_t				 i, len;
 	int				 fd;
 
@@ -275,16 +276,12 @@ sandbox_priv_blocked(struct priv_req *pr, json_t *args, int *fds, int nfds)
 		return;
 	}
 	name = strrchr(home, '/') != NULL ? strrchr(home, '/') + 1 : home;
-	len = strlen(sbc->sbc_home);
-	while (len > 1 && sbc->sbc_home[len - 1] == '/')
-		len--;
-	if (!sbc->sbc_enabled || uid < sbc->sbc_uid_min ||
-	    uid > sbc->sbc_uid_max || gid < sbc->sbc_uid_min ||
-	    gid > sbc->sbc_uid_max || !sandbox_name_ok(name) ||
-	    strncmp(home, sbc->sbc_home, len) != 0 || home[len] != '/' ||
-	    home + len + 1 != name) {
-		priv_refuse(pr, "uid %lld, home %s: not a sandbox's",
-		    (long long)uid, home);
+	if (!sbc->sbc_enabled || sandbox_ops_uid(uid, sbc, err,
+	    sizeof(err)) == -1 || sandbox_ops_uid(gid, sbc, err,
+	    sizeof(err)) == -1 || sandbox_ops_home(home, name, sbc, err,
+	    sizeof(err)) == -1) {
+		priv_refuse(pr, "%s", sbc->sbc_enabled ? err :
+		    "sandboxes are off");
 		return;
 	}
 	len = strlen(line);

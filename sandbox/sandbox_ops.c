@@ -65,16 +65,13 @@ static void	sandbox_ops_replycb(json_t *, const char *, int *, int,
 static int	sandbox_ops_one(json_t *, const struct sbxd_config *,
 		    const struct fw_backend *, const struct fw_conf *,
 		    struct sandbox_cmdlist *, char *, size_t);
-static int	sandbox_ops_uid(json_int_t, const struct sandbox_conf *,
-		    char *, size_t);
+
 static int	sandbox_ops_port(json_int_t, const struct sandbox_conf *,
 		    char *, size_t);
 static int	sandbox_ops_fs(json_t *, const struct sandbox_conf *,
 		    struct fw_sandbox *, in_port_t *, char *, size_t);
 static int	sandbox_ops_user(const char *, const char **, char *,
 		    size_t);
-static int	sandbox_ops_home(const char *, const char *,
-		    const struct sandbox_conf *, char *, size_t);
 static void	sandbox_cmds_donecb(int, const char *, const char *, void *);
 
 static void
@@ -410,7 +407,7 @@ sandbox_ops_one(json_t *op, const struct sbxd_config *conf,
 	return (0);
 }
 
-static int
+int
 sandbox_ops_uid(json_int_t uid, const struct sandbox_conf *sbc, char *err,
     size_t errlen)
 {
@@ -491,7 +488,7 @@ sandbox_ops_user(const char *user, const char **name, char *err,
 }
 
 /* The home of sandbox name: directly below the homes directory. */
-static int
+int
 sandbox_ops_home(const char *home, const char *name,
     const struct sandbox_conf *sbc, char *err, size_t errlen)
 {
