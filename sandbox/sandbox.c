@@ -98,6 +98,7 @@ static const struct control_field sandbox_create[] = {
 	{ "restricted", CONTROL_F_BOOL },
 	{ "policy", CONTROL_F_STRING },
 	{ "allow", CONTROL_F_STRINGS },
+	{ "agent", CONTROL_F_STRING },
 	{ NULL, 0 }
 };
 static const struct control_field sandbox_name[] = {
@@ -500,6 +501,9 @@ sandbox_from_row(json_t *row)
 	sb->sb_restricted = json_is_true(json_object_get(row, "restricted"));
 	sb->sb_policy = xstrdup(json_string_value(json_object_get(row,
 	    "policy")));
+	if (json_is_string(json_object_get(row, "agent")))
+		sb->sb_agent = xstrdup(json_string_value(json_object_get(row,
+		    "agent")));
 	xasprintf(&sb->sb_home, "%s/%s",
 	    sbxd_env->sx_conf->sc_sandbox.sbc_home, sb->sb_name);
 	state = json_string_value(json_object_get(row, "state"));
@@ -813,6 +817,7 @@ sandbox_free(struct sandbox *sb)
 		event_free(sb->sb_ev);
 	free(sb->sb_home);
 	free(sb->sb_policy);
+	free(sb->sb_agent);
 	free(sb);
 }
 
@@ -872,12 +877,13 @@ json_t *
 sandbox_json(const struct sandbox *sb)
 {
 	return (json_pack("{s:s, s:s, s:s, s:I, s:s, s:b, s:s, s:I, s:s, "
-	    "s:s, s:s?}", "id", sb->sb_id, "name", sb->sb_name, "user",
+	    "s:s, s:s?, s:s?}", "id", sb->sb_id, "name", sb->sb_name, "user",
 	    sb->sb_user, "uid", (json_int_t)sb->sb_uid, "state",
 	    sandbox_state_names[sb->sb_state], "restricted", sb->sb_restricted,
 	    "policy", sb->sb_policy, "port", (json_int_t)sb->sb_port,
 	    "created_at", sb->sb_created, "home", sb->sb_home,
-	    "error", *sb->sb_error ? sb->sb_error : NULL));
+	    "error", *sb->sb_error ? sb->sb_error : NULL,
+	    "agent", sb->sb_agent));
 }
 
 /* list: every sandbox. */

@@ -162,6 +162,8 @@ struct sandbox {
 	char				 sb_user[SANDBOX_USER_MAX];
 	char				*sb_home;
 	char				*sb_policy;
+	char				*sb_agent;	/* NULL: the config's
+							   sandbox agent */
 	uid_t				 sb_uid;
 	gid_t				 sb_gid;
 	in_port_t			 sb_port;

@@ -198,6 +198,13 @@ sandbox_create_check(struct control_req *cr, json_t *req,
 		    *policy);
 		return (-1);
 	}
+	p = json_object_get(req, "agent");
+	if (p != NULL && config_agent_find(conf, json_string_value(p)) ==
+	    NULL) {
+		control_req_error(cr, "no agent \"%s\" in the config",
+		    json_string_value(p));
+		return (-1);
+	}
 	if (*allow != NULL && !json_is_array(*allow)) {
 		control_req_error(cr, "\"allow\" must be a list of patterns");
 		return (-1);
@@ -278,10 +285,18 @@ sandbox_create_new(const char *name, json_t *req, json_t *allow,
 		free(sb);
 		return (NULL);
 	}
+	if (json_is_string(json_object_get(req, "agent")) &&
+	    (sb->sb_agent = strdup(json_string_value(json_object_get(req,
+	    "agent")))) == NULL) {
+		free(sb->sb_home);
+		free(sb);
+		return (NULL);
+	}
 	if ((sb->sb_policy = strdup(policy)) == NULL ||
 	    sandbox_uuid(sb->sb_id, sizeof(sb->sb_id)) == -1) {
 		if (sb->sb_policy != NULL)
 			*why = "no random bytes for its id";
+		free(sb->sb_agent);
 		free(sb->sb_policy);
 		free(sb->sb_home);
 		free(sb);
@@ -653,6 +668,9 @@ sandbox_life_rm(struct control_req *cr, json_t *req)
 	sb->sb_req = cr;
 	sb->sb_state = SANDBOX_REMOVING;
 	sandbox_store(sb);
+	/* Its agent's turn, if one runs, ends with it: say so first. */
+	events_publish("sandbox.removing", json_pack("{s:s, s:s, s:i}",
+	    "sandbox", sb->sb_name, "id", sb->sb_id, "uid", (int)sb->sb_uid));
 	proxy_listener_remove(sb->sb_name);
 	control_req_progress(cr, "stopping the processes of %s (uid %u)",
 	    sb->sb_user, (unsigned)sb->sb_uid);

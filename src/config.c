@@ -35,6 +35,8 @@ static void	config_print_proxy(FILE *, struct proxy_conf *);
 static void	config_print_pfmon(FILE *, struct pfmon_conf *);
 static void	config_print_sandbox(FILE *, struct sandbox_conf *);
 static void	config_print_limits(FILE *, struct sandbox_conf *);
+static void	config_print_agent(FILE *, const struct agent_conf *);
+static void	config_print_words(FILE *, char *const *);
 
 /* Size suffixes, each 1024 times the one before. */
 static const char	 config_size_units[] = "KMGT";
@@ -50,6 +52,7 @@ config_new(void)
 	TAILQ_INIT(&conf->sc_nameservers);
 	TAILQ_INIT(&conf->sc_policies);
 	TAILQ_INIT(&conf->sc_listens);
+	TAILQ_INIT(&conf->sc_agents);
 	conf->sc_loglevel = SBXD_LOGLEVEL;
 	conf->sc_proxy.pc_timeout_connect = PROXY_TIMEOUT_CONNECT;
 	conf->sc_proxy.pc_timeout_header = PROXY_TIMEOUT_HEADER;
@@ -100,9 +103,14 @@ config_free(struct sbxd_config *conf)
 	struct sbxd_nameserver	*ns;
 	struct policy		*pol;
 	struct proxy_listen	*pl;
+	struct agent_conf	*ac;
 
 	if (conf == NULL)
 		return;
+	while ((ac = TAILQ_FIRST(&conf->sc_agents)) != NULL) {
+		TAILQ_REMOVE(&conf->sc_agents, ac, ac_entry);
+		config_agent_free(ac);
+	}
 	while ((ns = TAILQ_FIRST(&conf->sc_nameservers)) != NULL) {
 		TAILQ_REMOVE(&conf->sc_nameservers, ns, ns_entry);
 		free(ns);
@@ -131,7 +139,88 @@ config_free(struct sbxd_config *conf)
 	free(conf->sc_sandbox.sbc_fw_table);
 	free(conf->sc_sandbox.sbc_fw_anchor);
 	free(conf->sc_sandbox.sbc_cgroup);
+	free(conf->sc_sandbox.sbc_agent);
 	free(conf);
+}
+
+static const char	*config_agent_types[] = {
+	"claude-code", "codex", "opencode", "gemini", "command"
+};
+
+/* The config word of an agent type. */
+const char *
+config_agent_type_name(enum agent_type type)
+{
+	return (config_agent_types[type]);
+}
+
+/* The agent type a word names, or -1. */
+int
+config_agent_type_parse(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(config_agent_types); i++)
+		if (strcmp(config_agent_types[i], s) == 0)
+			return ((int)i);
+	return (-1);
+}
+
+static void
+config_argv_free(char **av)
+{
+	size_t	 i;
+
+	for (i = 0; av != NULL && av[i] != NULL; i++)
+		free(av[i]);
+	free(av);
+}
+
+/* Free an agent that is in no config. */
+void
+config_agent_free(struct agent_conf *ac)
+{
+	struct agent_mode	*am;
+
+	while ((am = TAILQ_FIRST(&ac->ac_modes)) != NULL) {
+		TAILQ_REMOVE(&ac->ac_modes, am, am_entry);
+		free(am->am_name);
+		config_argv_free(am->am_args);
+		free(am);
+	}
+	free(ac->ac_name);
+	free(ac->ac_path);
+	config_argv_free(ac->ac_args);
+	config_argv_free(ac->ac_env);
+	free(ac);
+}
+
+/* The agent called name, or NULL. */
+struct agent_conf *
+config_agent_find(const struct sbxd_config *conf, const char *name)
+{
+	struct agent_conf	*ac;
+
+	if (name == NULL)
+		return (NULL);
+	TAILQ_FOREACH(ac, &conf->sc_agents, ac_entry)
+		if (strcmp(ac->ac_name, name) == 0)
+			return (ac);
+	return (NULL);
+}
+
+/* The mode of ac called name (NULL: the default, the first), or NULL. */
+const struct agent_mode *
+config_agent_mode(const struct agent_conf *ac, const char *name)
+{
+	const struct agent_mode	*am;
+
+	if (name == NULL)
+		return (TAILQ_FIRST(&ac->ac_modes));
+	TAILQ_FOREACH(am, &ac->ac_modes, am_entry)
+		if (strcmp(am->am_name, name) == 0)
+			return (am);
+	return (NULL);
 }
 
 /* Free a policy that is in no config. */
@@ -251,6 +340,7 @@ config_print(FILE *fp, struct sbxd_config *conf)
 	struct sbxd_nameserver	*ns;
 	struct policy		*pol;
 	struct proxy_listen	*pl;
+	struct agent_conf	*ac;
 	char			 buf[128];
 
 	fprintf(fp, "state ");
@@ -296,6 +386,55 @@ config_print(FILE *fp, struct sbxd_config *conf)
 	}
 	config_print_pfmon(fp, &conf->sc_pfmon);
 	config_print_sandbox(fp, &conf->sc_sandbox);
+	TAILQ_FOREACH(ac, &conf->sc_agents, ac_entry)
+		config_print_agent(fp, ac);
+}
+
+static void
+config_print_words(FILE *fp, char *const *av)
+{
+	for (; av != NULL && *av != NULL; av++) {
+		fputc(' ', fp);
+		config_print_string(fp, *av);
+	}
+}
+
+/* An agent block. */
+static void
+config_print_agent(FILE *fp, const struct agent_conf *ac)
+{
+	const struct agent_mode	*am;
+	char *const		*e;
+	const char		*eq;
+
+	fprintf(fp, "\nagent ");
+	config_print_string(fp, ac->ac_name);
+	fprintf(fp, " {\n\ttype %s\n\tpath ",
+	    config_agent_type_name(ac->ac_type));
+	config_print_string(fp, ac->ac_path);
+	fputc('\n', fp);
+	if (ac->ac_args != NULL && ac->ac_args[0] != NULL) {
+		fprintf(fp, "\targs");
+		config_print_words(fp, ac->ac_args);
+		fputc('\n', fp);
+	}
+	for (e = ac->ac_env; e != NULL && *e != NULL; e++) {
+		eq = strchr(*e, '=');
+		fprintf(fp, "\tenv \"%.*s\" ", (int)(eq - *e), *e);
+		config_print_string(fp, eq + 1);
+		fputc('\n', fp);
+	}
+	TAILQ_FOREACH(am, &ac->ac_modes, am_entry) {
+		fprintf(fp, "\tmode ");
+		config_print_string(fp, am->am_name);
+		if (am->am_args != NULL && am->am_args[0] != NULL) {
+			fprintf(fp, " args");
+			config_print_words(fp, am->am_args);
+		}
+		fputc('\n', fp);
+	}
+	fprintf(fp, "\ttimeout %d\n\tqueue %d\n}\n", ac->ac_timeout,
+	    ac->ac_queue);
 }
 
 /* pfmon lines, when it is on. */
@@ -329,6 +468,10 @@ config_print_sandbox(FILE *fp, struct sandbox_conf *sbc)
 	}
 	fprintf(fp, "\nsandbox policy ");
 	config_print_string(fp, sbc->sbc_policy);
+	if (sbc->sbc_agent != NULL) {
+		fprintf(fp, "\nsandbox agent ");
+		config_print_string(fp, sbc->sbc_agent);
+	}
 	if (sbc->sbc_firewall == SANDBOX_FW_NFTABLES) {
 		fprintf(fp, "\nsandbox firewall nftables table ");
 		config_print_string(fp, sbc->sbc_fw_table);

@@ -119,6 +119,19 @@ static struct policy	*add_policy(const char *);
 static int		 add_pattern(const char *);
 static struct policy	*curpol;
 static enum policy_action curaction;
+static struct agent_conf *add_agent(const char *);
+static int		 end_agent(void);
+static int		 add_word(char *);
+static char		**take_words(void);
+static int		 set_agent_type(const char *);
+static int		 set_agent_path(char *);
+static int		 add_agent_env(char *, char *);
+static int		 add_agent_mode(char *);
+static int		 parse_duration(const char *, long long *);
+static struct agent_conf *curagent;
+static char		*words[AGENT_ARGS_MAX + 1];
+static int		 nwords;
+static int		 words_over;	/* more than AGENT_ARGS_MAX */
 
 typedef struct {
 	union {
@@ -130,6 +143,7 @@ typedef struct {
 
 %}
 
+%token	AGENT ARGS ENV MODE PATH QUEUE TYPE
 %token	ACCESS ALLOW ANCHOR BLOCK BUFFER CAFILE CGROUP CHECK CONNECT CONTROL
 %token	CPUWEIGHT DEFAULT FIREWALL GROUP HEADER HOME HOSTSFILE IDLE INCLUDE
 %token	INTERFACE LEVEL LIMIT LIMITS LISTEN LOG LOOPBACK MAX MEMORY
@@ -153,6 +167,7 @@ grammar		: /* empty */
 		| grammar varset '\n'
 		| grammar main '\n'
 		| grammar policy '\n'
+		| grammar agent '\n'
 		| grammar error '\n'		{ yyerrok; }
 		;
 
@@ -419,6 +434,17 @@ sandboxopt	: MAX SESSIONS NUMBER		{
 			conf->sc_sandbox.sbc_cgroup = $2;
 			conf->sc_sandbox.sbc_enabled = 1;
 		}
+		| AGENT STRING			{
+			if (config_agent_find(conf, $2) == NULL) {
+				yyerror("agent \"%s\" is not defined (define "
+				    "it before the sandbox agent)", $2);
+				free($2);
+				YYERROR;
+			}
+			free(conf->sc_sandbox.sbc_agent);
+			conf->sc_sandbox.sbc_agent = $2;
+			conf->sc_sandbox.sbc_enabled = 1;
+		}
 		| LIMITS			{
 			limits_off = limits_n = 0;
 		} limitopts			{
@@ -666,6 +692,115 @@ portnum		: NUMBER			{
 		}
 		;
 
+agent		: AGENT STRING			{
+			curagent = add_agent($2);
+			free($2);
+			$2 = NULL;	/* error recovery may still pop it */
+			if (curagent == NULL)
+				YYERROR;
+		} optnl '{' optnl agentopts '}'	{
+			if (curagent != NULL && end_agent() == -1) {
+				curagent = NULL;
+				YYERROR;
+			}
+			curagent = NULL;
+		}
+		;
+
+agentopts	: /* empty */
+		| agentopts agentopt '\n' optnl
+		| agentopts error '\n'	{ yyerrok; }
+		;
+
+agentopt	: TYPE STRING			{
+			int	 r = set_agent_type($2);
+
+			free($2);
+			if (r == -1)
+				YYERROR;
+		}
+		| PATH STRING			{
+			if (set_agent_path($2) == -1)
+				YYERROR;
+		}
+		| ARGS { nwords = words_over = 0; } words {
+			char	**av;
+			size_t	  n = 0;
+
+			for (av = curagent->ac_args; av != NULL && *av != NULL;
+			    av++)
+				n++;
+			if (n > 0) {
+				yyerror("agent \"%s\": one args line only (put "
+				    "every argument on it)", curagent->ac_name);
+				take_words();
+				YYERROR;
+			}
+			if ((curagent->ac_args = take_words()) == NULL)
+				YYERROR;
+		}
+		| ENV STRING STRING		{
+			if (add_agent_env($2, $3) == -1)
+				YYERROR;
+		}
+		| MODE STRING			{
+			nwords = words_over = 0;
+			if (add_agent_mode($2) == -1)
+				YYERROR;
+		}
+		| MODE STRING ARGS { nwords = words_over = 0; } words {
+			if (add_agent_mode($2) == -1)
+				YYERROR;
+		}
+		| TIMEOUT NUMBER		{
+			if (check_range("agent timeout", $2, 1,
+			    AGENT_TIMEOUT_LIMIT) == -1)
+				YYERROR;
+			curagent->ac_timeout = $2;
+		}
+		| TIMEOUT STRING		{
+			long long	 secs;
+
+			if (parse_duration($2, &secs) == -1) {
+				yyerror("agent timeout \"%s\": a duration such "
+				    "as 90s, 30m or 2h is needed", $2);
+				free($2);
+				YYERROR;
+			}
+			free($2);
+			if (check_range("agent timeout", secs, 1,
+			    AGENT_TIMEOUT_LIMIT) == -1)
+				YYERROR;
+			curagent->ac_timeout = secs;
+		}
+		| QUEUE NUMBER			{
+			if (check_range("agent queue", $2, 1,
+			    AGENT_QUEUE_LIMIT) == -1)
+				YYERROR;
+			curagent->ac_queue = $2;
+		}
+		;
+
+words		: word
+		| words word
+		;
+
+word		: STRING			{
+			if (add_word($1) == -1)
+				YYERROR;
+		}
+		| NUMBER			{
+			char	*w;
+
+			if (asprintf(&w, "%lld", $1) == -1) {
+				nomem();
+				YYERROR;
+			}
+			if (add_word(w) == -1)
+				YYERROR;
+		}
+		;
+
 optnl		: '\n' optnl
 		| /* empty */
 		;
@@ -680,8 +815,10 @@ struct keywords {
 /* Keep sorted: lookup() uses bsearch. */
 static const struct keywords keywords[] = {
 	{ "access",		ACCESS },
+	{ "agent",		AGENT },
 	{ "allow",		ALLOW },
 	{ "anchor",		ANCHOR },
+	{ "args",		ARGS },
 	{ "block",		BLOCK },
 	{ "buffer",		BUFFER },
 	{ "ca-file",		CAFILE },
@@ -691,6 +828,7 @@ static const struct keywords keywords[] = {
 	{ "control",		CONTROL },
 	{ "cpu-weight",		CPUWEIGHT },
 	{ "default",		DEFAULT },
+	{ "env",		ENV },
 	{ "firewall",		FIREWALL },
 	{ "group",		GROUP },
 	{ "header",		HEADER },
@@ -707,10 +845,12 @@ static const struct keywords keywords[] = {
 	{ "loopback",		LOOPBACK },
 	{ "max",		MAX },
 	{ "memory",		MEMORY },
+	{ "mode",		MODE },
 	{ "nameserver",		NAMESERVER },
 	{ "nftables",		NFTABLES },
 	{ "no",			NO },
 	{ "on",			ON },
+	{ "path",		PATH },
 	{ "pf",			PF },
 	{ "pfmon",		PFMON },
 	{ "pidfile",		PIDFILE },
@@ -721,6 +861,7 @@ static const struct keywords keywords[] = {
 	{ "private",		PRIVATE },
 	{ "processes",		PROCESSES },
 	{ "proxy",		PROXY },
+	{ "queue",		QUEUE },
 	{ "resolver",		RESOLVER },
 	{ "sandbox",		SANDBOX },
 	{ "sessions",		SESSIONS },
@@ -731,6 +872,7 @@ static const struct keywords keywords[] = {
 	{ "state",		STATE },
 	{ "table",		TABLE },
 	{ "timeout",		TIMEOUT },
+	{ "type",		TYPE },
 	{ "uid-range",		UIDRANGE },
 	{ "user",		USER },
 	{ "window",		WINDOW },
@@ -1786,5 +1928,290 @@ add_pattern(const char *pattern)
 	}
 	if (policy_rules_add(&curpol->pol_body.pb_rules, ru) == -1)
 		return (nomem());	/* it took ru */
+	return (0);
+}
+
+/*
+ * A new agent block.  A bad or duplicate name is reported and the block
+ * is still parsed, into a nameless agent thrown away at its end.
+ */
+static struct agent_conf *
+add_agent(const char *name)
+{
+	struct agent_conf	*ac;
+	int			 ok;
+
+	ok = check_name("agent", name) == 0;
+	if (ok && config_agent_find(conf, name) != NULL) {
+		yyerror("agent \"%s\" defined twice", name);
+		ok = 0;
+	}
+	if ((ac = calloc(1, sizeof(*ac))) == NULL) {
+		nomem();
+		return (NULL);
+	}
+	TAILQ_INIT(&ac->ac_modes);
+	ac->ac_timeout = AGENT_TURN_TIMEOUT;
+	ac->ac_queue = AGENT_QUEUE;
+	snprintf(ac->ac_where, sizeof(ac->ac_where), "%s:%d", file->name,
+	    yylval.lineno);
+	if (ok && (ac->ac_name = strdup(name)) == NULL) {
+		config_agent_free(ac);
+		nomem();
+		return (NULL);
+	}
+	if (!ok && (ac->ac_name = strdup("")) == NULL) {
+		config_agent_free(ac);
+		nomem();
+		return (NULL);
+	}
+	return (ac);
+}
+
+/*
+ * The end of an agent block: type and path are needed; without a mode
+ * line it has one mode, "default", adding nothing.  A good block joins
+ * the config, a dud is freed.
+ */
+static int
+end_agent(void)
+{
+	struct agent_conf	*ac = curagent;
+	struct agent_mode	*am;
+	int			 r = -1;
+
+	if (*ac->ac_name == '\0')
+		goto done;	/* its name was reported */
+	if (!ac->ac_type_set)
+		yyerror("agent \"%s\" has no type (claude-code, codex, "
+		    "opencode, gemini or command)", ac->ac_name);
+	else if (ac->ac_path == NULL)
+		yyerror("agent \"%s\" has no path (the program to run, an "
+		    "absolute path)", ac->ac_name);
+	else {
+		if (TAILQ_EMPTY(&ac->ac_modes)) {
+			if ((am = calloc(1, sizeof(*am))) == NULL ||
+			    (am->am_name = strdup("default")) == NULL) {
+				free(am);
+				nomem();
+				goto done;
+			}
+			TAILQ_INSERT_TAIL(&ac->ac_modes, am, am_entry);
+		}
+		TAILQ_INSERT_TAIL(&conf->sc_agents, ac, ac_entry);
+		return (0);
+	}
+done:
+	config_agent_free(ac);
+	return (r);
+}
+
+static int
+set_agent_type(const char *s)
+{
+	int	 type;
+
+	if ((type = config_agent_type_parse(s)) == -1) {
+		yyerror("agent type \"%s\": claude-code, codex, opencode, "
+		    "gemini or command is needed", s);
+		return (-1);
+	}
+	curagent->ac_type = type;
+	curagent->ac_type_set = 1;
+	return (0);
+}
+
+/*
+ * The program of an agent: an absolute path to an executable regular
+ * file, checked now, so that no turn finds it missing.  Takes s.
+ */
+static int
+set_agent_path(char *s)
+{
+	struct stat	 st;
+
+	if (*s != '/' || !config_path_ok(s)) {
+		yyerror("agent path \"%s\": an absolute path without . or .. "
+		    "parts, blanks, ':' or '\\' is needed", s);
+		free(s);
+		return (-1);
+	}
+	if (stat(s, &st) == -1) {
+		yyerror("agent path \"%s\": %s", s, strerror(errno));
+		free(s);
+		return (-1);
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
+		yyerror("agent path \"%s\" is not an executable file", s);
+		free(s);
+		return (-1);
+	}
+	free(curagent->ac_path);
+	curagent->ac_path = s;
+	return (0);
+}
+
+/* One word of an args line; takes w. */
+static int
+add_word(char *w)
+{
+	if (nwords == AGENT_ARGS_MAX) {
+		if (!words_over)
+			yyerror("more than %d arguments", AGENT_ARGS_MAX);
+		words_over = 1;
+		free(w);
+		return (-1);
+	}
+	words[nwords++] = w;
+	return (0);
+}
+
+/* The words collected, as a NULL-terminated array; NULL on error. */
+static char **
+take_words(void)
+{
+	char	**av;
+	int	  i;
+
+	if (words_over || (av = calloc(nwords + 1, sizeof(*av))) == NULL) {
+		for (i = 0; i < nwords; i++)
+			free(words[i]);
+		if (!words_over)
+			nomem();
+		nwords = 0;
+		return (NULL);
+	}
+	for (i = 0; i < nwords; i++)
+		av[i] = words[i];
+	nwords = 0;
+	return (av);
+}
+
+/*
+ * env NAME value: a variable the agent's turns get.  The user's identity
+ * (HOME, USER, LOGNAME) is the sandbox's and cannot be set.  Takes both.
+ */
+static int
+add_agent_env(char *name, char *value)
+{
+	const char	*p;
+	char		**env, *kv;
+	size_t		 n = 0, len = strlen(name);
+
+	for (p = name; *p != '\0'; p++)
+		if (!(isalpha((unsigned char)*p) || *p == '_' ||
+		    (p != name && isdigit((unsigned char)*p))))
+			break;
+	if (*name == '\0' || *p != '\0' || len > 128) {
+		yyerror("agent env \"%s\": a variable name of letters, digits "
+		    "and '_' is needed", name);
+		goto fail;
+	}
+	if (strcmp(name, "HOME") == 0 || strcmp(name, "USER") == 0 ||
+	    strcmp(name, "LOGNAME") == 0) {
+		yyerror("agent env \"%s\": the sandbox's user sets it", name);
+		goto fail;
+	}
+	for (env = curagent->ac_env; env != NULL && env[n] != NULL; n++)
+		if (strncmp(env[n], name, len) == 0 && env[n][len] == '=') {
+			yyerror("agent env \"%s\" given twice", name);
+			goto fail;
+		}
+	if (n == AGENT_ENV_MAX) {
+		yyerror("agent \"%s\": more than %d env lines",
+		    curagent->ac_name, AGENT_ENV_MAX);
+		goto fail;
+	}
+	if (asprintf(&kv, "%s=%s", name, value) == -1 ||
+	    (env = reallocarray(curagent->ac_env, n + 2,
+	    sizeof(*env))) == NULL) {
+		nomem();
+		goto fail;
+	}
+	env[n] = kv;
+	env[n + 1] = NULL;
+	curagent->ac_env = env;
+	free(name);
+	free(value);
+	return (0);
+fail:
+	free(name);
+	free(value);
+	return (-1);
+}
+
+/* mode NAME [args ...]: the words collected are its.  Takes name. */
+static int
+add_agent_mode(char *name)
+{
+	struct agent_mode	*am;
+	int			 n = 0;
+
+	if (check_name("mode", name) == -1)
+		goto fail;
+	if (config_agent_mode(curagent, name) != NULL &&
+	    !TAILQ_EMPTY(&curagent->ac_modes)) {
+		yyerror("agent \"%s\": mode \"%s\" defined twice",
+		    curagent->ac_name, name);
+		goto fail;
+	}
+	TAILQ_FOREACH(am, &curagent->ac_modes, am_entry)
+		n++;
+	if (n == AGENT_MODES_MAX) {
+		yyerror("agent \"%s\": more than %d modes", curagent->ac_name,
+		    AGENT_MODES_MAX);
+		goto fail;
+	}
+	if ((am = calloc(1, sizeof(*am))) == NULL) {
+		nomem();
+		goto fail;
+	}
+	if ((am->am_args = take_words()) == NULL) {
+		free(am);
+		free(name);
+		return (-1);
+	}
+	am->am_name = name;
+	TAILQ_INSERT_TAIL(&curagent->ac_modes, am, am_entry);
+	return (0);
+fail:
+	free(name);
+	take_words();
+	return (-1);
+}
+
+/* A duration: a number with s, m, h or d; -1 if it is not one. */
+static int
+parse_duration(const char *s, long long *secs)
+{
+	long long	 n;
+	char		*end;
+	int		 unit;
+
+	if (!isdigit((unsigned char)*s))
+		return (-1);
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno != 0 || end[0] == '\0' || end[1] != '\0')
+		return (-1);
+	switch (*end) {
+	case 's':
+		unit = 1;
+		break;
+	case 'm':
+		unit = 60;
+		break;
+	case 'h':
+		unit = 3600;
+		break;
+	case 'd':
+		unit = 86400;
+		break;
+	default:
+		return (-1);
+	}
+	if (n > AGENT_TIMEOUT_LIMIT)
+		return (-1);
+	*secs = n * unit;
 	return (0);
 }

@@ -32,6 +32,7 @@ static const struct sbxd_component *sbxd_components[] = {
 	&proxy_component,
 	&pfmon_component,
 	&sandbox_component,
+	&agent_component,
 	&bot_component,
 };
 #define SBXD_NCOMPONENTS \

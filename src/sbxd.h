@@ -95,6 +95,14 @@
 					   systemd's */
 #define SANDBOX_CGROUP_MAX	256	/* the parent's path in the config */
 
+#define AGENT_TURN_TIMEOUT	1800	/* seconds one turn may run: 30m */
+#define AGENT_TIMEOUT_LIMIT	(7 * 86400)
+#define AGENT_QUEUE		10	/* prompts waiting per sandbox */
+#define AGENT_QUEUE_LIMIT	1000
+#define AGENT_ARGS_MAX		64	/* words in one args line, all lines */
+#define AGENT_ENV_MAX		32	/* env lines of one agent */
+#define AGENT_MODES_MAX		16	/* modes of one agent */
+
 #define SBXD_UID_PREFIX		"uid_"	/* uid_N: the firewall's chain or anchor
 					   and log prefix of uid N, which pfmon
 					   reads back */
@@ -214,6 +222,42 @@ enum sandbox_limits {
 	SANDBOX_LIMITS_OFF	/* "sandbox limits off" */
 };
 
+/* The CLIs sbxd knows how to drive; command is a plain program. */
+enum agent_type {
+	AGENT_CLAUDE,		/* claude-code */
+	AGENT_CODEX,
+	AGENT_OPENCODE,
+	AGENT_GEMINI,
+	AGENT_COMMAND
+};
+
+/* A mode of an agent: its name and the arguments it adds. */
+struct agent_mode {
+	TAILQ_ENTRY(agent_mode)		 am_entry;
+	char				*am_name;
+	char				**am_args;	/* NULL-terminated */
+};
+TAILQ_HEAD(agent_modelist, agent_mode);
+
+/* An agent block: a coding-agent CLI and how to run it. */
+struct agent_conf {
+	TAILQ_ENTRY(agent_conf)		 ac_entry;
+	char				*ac_name;
+	enum agent_type			 ac_type;
+	int				 ac_type_set;
+	char				*ac_path;
+	char				**ac_args;	/* NULL-terminated */
+	char				**ac_env;	/* NAME=value, NULL-
+							   terminated */
+	struct agent_modelist		 ac_modes;	/* the first is the
+							   default */
+	int				 ac_timeout;	/* seconds */
+	int				 ac_queue;
+	char				 ac_where[SBXD_PATH_MAX + 16];
+							/* file:line */
+};
+TAILQ_HEAD(agentlist, agent_conf);
+
 /* Sandbox settings; the module is off unless a sandbox line is given. */
 struct sandbox_conf {
 	int				 sbc_enabled;
@@ -238,6 +282,8 @@ struct sandbox_conf {
 	int				 sbc_max_sessions; /* per listener */
 	char				*sbc_cgroup;	/* parent cgroup, from
 							   the hierarchy's root */
+	char				*sbc_agent;	/* of new sandboxes;
+							   NULL: none */
 };
 
 /* The parsed configuration; reload builds a new one and swaps it in. */
@@ -257,6 +303,7 @@ struct sbxd_config {
 	struct proxy_conf		 sc_proxy;
 	struct pfmon_conf		 sc_pfmon;
 	struct sandbox_conf		 sc_sandbox;
+	struct agentlist		 sc_agents;
 };
 
 /* The running daemon. */
@@ -481,6 +528,13 @@ struct sbxd_config *config_new(void);
 void		 config_free(struct sbxd_config *);
 void		 config_print(FILE *, struct sbxd_config *);
 struct policy	*config_policy_find(struct sbxd_config *, const char *);
+struct agent_conf *config_agent_find(const struct sbxd_config *,
+		    const char *);
+const struct agent_mode *config_agent_mode(const struct agent_conf *,
+		    const char *);
+void		 config_agent_free(struct agent_conf *);
+const char	*config_agent_type_name(enum agent_type);
+int		 config_agent_type_parse(const char *);
 void		 config_policy_free(struct policy *);
 const char	*config_loglevel_name(int);
 int		 config_loglevel_parse(const char *);
@@ -590,6 +644,15 @@ int		 store_sandbox_delete(const char *);
 json_t		*store_sandbox_list(void);
 int		 store_setting_put(const char *, const char *);
 const char	*store_error(void);
+int64_t		 store_turn_add(json_t *);
+int		 store_turn_update(int64_t, json_t *);
+json_t		*store_turn_get(int64_t, int);
+json_t		*store_turn_list(const char *, const char *, int, int);
+int		 store_turns_interrupted(const char *);
+int		 store_agent_state_put(const char *, const char *,
+		    const char *);
+json_t		*store_agent_state_get(const char *);
+int		 store_agent_state_delete(const char *);
 int		 store_setting_get(const char *, char *, size_t);
 
 /* src/util.c */
@@ -625,7 +688,9 @@ int		 proxy_listener_add(const char *,
 int		 proxy_listener_remove(const char *);
 int		 proxy_listener_up(const char *);
 
-/* proxy/proxy.c, pfmon/pfmon.c, sandbox/sandbox.c, bot/bot.c */
+/* proxy/proxy.c, pfmon/pfmon.c, sandbox/sandbox.c, agent/agent.c,
+   bot/bot.c */
+extern const struct sbxd_component agent_component;
 extern const struct sbxd_component proxy_component;
 extern const struct sbxd_component pfmon_component;
 extern const struct sbxd_component sandbox_component;

@@ -77,6 +77,38 @@ static const char *store_migrations[] = {
 	"  value TEXT NOT NULL);",
 	/* 5: runtime rules with a lifetime (sbxctl allow --for) */
 	"ALTER TABLE listener_rules ADD COLUMN expires INTEGER;",
+	/* 6: the agent of a sandbox; NULL: the config's default */
+	"ALTER TABLE sandboxes ADD COLUMN agent TEXT;",
+	/* 7: agent turns, queued ones included, and each sandbox's agent
+	   mode and conversation */
+	"CREATE TABLE turns ("
+	"  id INTEGER PRIMARY KEY,"
+	"  sandbox_id TEXT NOT NULL,"
+	"  sandbox TEXT NOT NULL,"
+	"  agent TEXT NOT NULL,"
+	"  mode TEXT NOT NULL,"
+	"  requester TEXT NOT NULL,"
+	"  prompt TEXT NOT NULL,"
+	"  new_session INTEGER NOT NULL DEFAULT 0,"
+	"  queued_at TEXT NOT NULL,"
+	"  started_at TEXT,"
+	"  ended_at TEXT,"
+	"  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'ok',"
+	"    'failed', 'interrupted', 'timeout', 'cancelled')),"
+	"  reason TEXT,"
+	"  exit INTEGER,"
+	"  session TEXT,"
+	"  tokens_in INTEGER,"
+	"  tokens_out INTEGER,"
+	"  cost REAL,"
+	"  output_bytes INTEGER,"
+	"  transcript TEXT);"
+	"CREATE INDEX turns_sandbox ON turns (sandbox_id, id);"
+	"CREATE INDEX turns_status ON turns (status);"
+	"CREATE TABLE agent_state ("
+	"  sandbox_id TEXT PRIMARY KEY,"
+	"  mode TEXT,"
+	"  session TEXT);",
 };
 #define STORE_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -108,6 +140,7 @@ static void	store_queue_drop(size_t);
 static void	store_fail(const char *);
 static void	store_flushcb(evutil_socket_t, short, void *);
 static void	store_eventcb(json_t *, void *);
+static void	store_turn_bind(sqlite3_stmt *, int, json_t *);
 
 /*
  * The state directory, made and checked, and locked for this daemon:
@@ -533,6 +566,11 @@ store_event_add(json_t *ev)
 static void
 store_eventcb(json_t *ev, void *arg __unused)
 {
+	const char	*type = json_string_value(json_object_get(ev, "type"));
+
+	/* An agent's text is its turn's transcript, not a row per line. */
+	if (type != NULL && strcmp(type, "agent.text") == 0)
+		return;
 	store_event_add(ev);
 }
 
@@ -796,27 +834,42 @@ store_rule_list(const char *listener)
 int
 store_sandbox_put(json_t *sb)
 {
-	char	 uid[24], port[8];
+	sqlite3_stmt	*st;
+	const char	*keys[] = { "id", "name", "uid", "state", "restricted",
+			    "policy", "port", "created_at", "agent" };
+	json_t		*v;
+	size_t		 i;
+	int		 rc;
 
-	snprintf(uid, sizeof(uid), "%lld",
-	    json_integer_value(json_object_get(sb, "uid")));
-	snprintf(port, sizeof(port), "%lld",
-	    json_integer_value(json_object_get(sb, "port")));
+	if (store_db == NULL)
+		return (-1);
 	/* An upsert on id: a clash on name, uid or port fails, never
 	   replaces another sandbox's row. */
-	return (store_write("INSERT INTO sandboxes (id, name, uid, state, "
-	    "restricted, policy, port, created_at) VALUES (?, ?, ?, ?, ?, ?, "
-	    "?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
-	    "uid = excluded.uid, state = excluded.state, restricted = "
-	    "excluded.restricted, policy = excluded.policy, port = "
-	    "excluded.port, created_at = excluded.created_at",
-	    json_string_value(json_object_get(sb, "id")),
-	    json_string_value(json_object_get(sb, "name")), uid,
-	    json_string_value(json_object_get(sb, "state")),
-	    json_is_true(json_object_get(sb, "restricted")) ? "1" : "0",
-	    json_string_value(json_object_get(sb, "policy")), port,
-	    json_string_value(json_object_get(sb, "created_at")),
-	    (char *)NULL));
+	if (sqlite3_prepare_v2(store_db, "INSERT INTO sandboxes (id, name, "
+	    "uid, state, restricted, policy, port, created_at, agent) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+	    "name = excluded.name, uid = excluded.uid, state = "
+	    "excluded.state, restricted = excluded.restricted, policy = "
+	    "excluded.policy, port = excluded.port, created_at = "
+	    "excluded.created_at, agent = excluded.agent", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		store_fail("prepare");
+		return (-1);
+	}
+	for (i = 0; i < nitems(keys); i++) {
+		v = json_object_get(sb, keys[i]);
+		if (json_is_boolean(v))
+			sqlite3_bind_int(st, (int)i + 1, json_is_true(v));
+		else
+			store_turn_bind(st, (int)i + 1, v);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_fail("write");
+		return (-1);
+	}
+	return (0);
 }
 
 int
@@ -839,6 +892,297 @@ store_sandbox_delete(const char *name)
 		return (-1);
 	}
 	return (store_exec("COMMIT"));
+}
+
+/* The columns of a turn a caller may set, and their SQLite types. */
+static const struct {
+	const char	*name;
+	int		 type;
+} store_turn_cols[] = {
+	{ "sandbox_id", SQLITE_TEXT },
+	{ "sandbox", SQLITE_TEXT },
+	{ "agent", SQLITE_TEXT },
+	{ "mode", SQLITE_TEXT },
+	{ "requester", SQLITE_TEXT },
+	{ "prompt", SQLITE_TEXT },
+	{ "new_session", SQLITE_INTEGER },
+	{ "queued_at", SQLITE_TEXT },
+	{ "started_at", SQLITE_TEXT },
+	{ "ended_at", SQLITE_TEXT },
+	{ "status", SQLITE_TEXT },
+	{ "reason", SQLITE_TEXT },
+	{ "exit", SQLITE_INTEGER },
+	{ "session", SQLITE_TEXT },
+	{ "tokens_in", SQLITE_INTEGER },
+	{ "tokens_out", SQLITE_INTEGER },
+	{ "cost", SQLITE_FLOAT },
+	{ "output_bytes", SQLITE_INTEGER },
+	{ "transcript", SQLITE_TEXT },
+};
+
+/* Bind v, a member of a turn object, as parameter i. */
+static void
+store_turn_bind(sqlite3_stmt *st, int i, json_t *v)
+{
+	if (json_is_string(v))
+		sqlite3_bind_text(st, i, json_string_value(v),
+		    (int)json_string_length(v), SQLITE_TRANSIENT);
+	else if (json_is_integer(v))
+		sqlite3_bind_int64(st, i, json_integer_value(v));
+	else if (json_is_real(v))
+		sqlite3_bind_double(st, i, json_real_value(v));
+	else if (json_is_boolean(v))
+		sqlite3_bind_int(st, i, json_is_true(v));
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/*
+ * A new turn from the members of t named in store_turn_cols (others are
+ * ignored); its id, or -1.
+ */
+int64_t
+store_turn_add(json_t *t)
+{
+	sqlite3_stmt	*st;
+	char		 sql[1024], vals[256];
+	size_t		 i, n = 0, off = 0, voff = 0;
+	json_t		*v;
+	int		 rc;
+
+	if (store_db == NULL)
+		return (-1);
+	off = snprintf(sql, sizeof(sql), "INSERT INTO turns (");
+	for (i = 0; i < nitems(store_turn_cols); i++) {
+		if (json_object_get(t, store_turn_cols[i].name) == NULL)
+			continue;
+		off += snprintf(sql + off, sizeof(sql) - off, "%s%s",
+		    n > 0 ? ", " : "", store_turn_cols[i].name);
+		voff += snprintf(vals + voff, sizeof(vals) - voff, "%s?",
+		    n > 0 ? ", " : "");
+		n++;
+	}
+	snprintf(sql + off, sizeof(sql) - off, ") VALUES (%s)", vals);
+	if (sqlite3_prepare_v2(store_db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_fail("prepare");
+		return (-1);
+	}
+	for (i = 0, n = 0; i < nitems(store_turn_cols); i++)
+		if ((v = json_object_get(t, store_turn_cols[i].name)) != NULL)
+			store_turn_bind(st, (int)++n, v);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_fail("turn");
+		return (-1);
+	}
+	return (sqlite3_last_insert_rowid(store_db));
+}
+
+/* Set the members of t named in store_turn_cols on turn id. */
+int
+store_turn_update(int64_t id, json_t *t)
+{
+	sqlite3_stmt	*st;
+	char		 sql[1024];
+	size_t		 i, n = 0, off;
+	json_t		*v;
+	int		 rc;
+
+	if (store_db == NULL)
+		return (-1);
+	off = snprintf(sql, sizeof(sql), "UPDATE turns SET ");
+	for (i = 0; i < nitems(store_turn_cols); i++) {
+		if (json_object_get(t, store_turn_cols[i].name) == NULL)
+			continue;
+		off += snprintf(sql + off, sizeof(sql) - off, "%s%s = ?",
+		    n > 0 ? ", " : "", store_turn_cols[i].name);
+		n++;
+	}
+	if (n == 0)
+		return (0);
+	snprintf(sql + off, sizeof(sql) - off, " WHERE id = ?");
+	if (sqlite3_prepare_v2(store_db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_fail("prepare");
+		return (-1);
+	}
+	for (i = 0, n = 0; i < nitems(store_turn_cols); i++)
+		if ((v = json_object_get(t, store_turn_cols[i].name)) != NULL)
+			store_turn_bind(st, (int)++n, v);
+	sqlite3_bind_int64(st, (int)++n, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_fail("turn");
+		return (-1);
+	}
+	return (0);
+}
+
+/* One row of a turns SELECT of every column, as an object. */
+static json_t *
+store_turn_row(sqlite3_stmt *st, int full)
+{
+	json_t		*t, *v;
+	const char	*name;
+	int		 i, n = sqlite3_column_count(st);
+
+	if ((t = json_object()) == NULL)
+		return (NULL);
+	for (i = 0; i < n; i++) {
+		name = sqlite3_column_name(st, i);
+		if (!full && (strcmp(name, "transcript") == 0 ||
+		    strcmp(name, "prompt") == 0))
+			continue;
+		switch (sqlite3_column_type(st, i)) {
+		case SQLITE_INTEGER:
+			v = json_integer(sqlite3_column_int64(st, i));
+			break;
+		case SQLITE_FLOAT:
+			v = json_real(sqlite3_column_double(st, i));
+			break;
+		case SQLITE_TEXT:
+			v = json_stringn((const char *)sqlite3_column_text(st,
+			    i), sqlite3_column_bytes(st, i));
+			break;
+		default:
+			v = json_null();
+			break;
+		}
+		json_object_set_new(t, name, v);
+	}
+	return (t);
+}
+
+/* Turn id with its prompt and transcript when full; NULL if none. */
+json_t *
+store_turn_get(int64_t id, int full)
+{
+	sqlite3_stmt	*st;
+	json_t		*t = NULL;
+
+	if (store_db == NULL || sqlite3_prepare_v2(store_db, "SELECT * FROM "
+	    "turns WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+		return (NULL);
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		t = store_turn_row(st, full);
+	sqlite3_finalize(st);
+	return (t);
+}
+
+/*
+ * Turns, oldest first: of sandbox_id (NULL: all), of status (NULL: any;
+ * the queued ones with their prompts), the last limit of them; or NULL
+ * if the store cannot be read.
+ */
+json_t *
+store_turn_list(const char *sandbox_id, const char *status, int limit,
+    int full)
+{
+	sqlite3_stmt	*st;
+	json_t		*list, *t;
+	int		 rc;
+
+	if (store_db == NULL || (list = json_array()) == NULL)
+		return (NULL);
+	if (sqlite3_prepare_v2(store_db, "SELECT * FROM (SELECT * FROM turns "
+	    "WHERE (?1 IS NULL OR sandbox_id = ?1) AND (?2 IS NULL OR "
+	    "status = ?2) ORDER BY id DESC LIMIT ?3) ORDER BY id", -1, &st,
+	    NULL) != SQLITE_OK) {
+		json_decref(list);
+		return (NULL);
+	}
+	if (sandbox_id != NULL)
+		sqlite3_bind_text(st, 1, sandbox_id, -1, SQLITE_TRANSIENT);
+	if (status != NULL)
+		sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((t = store_turn_row(st, full)) != NULL)
+			json_array_append_new(list, t);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(list);
+		return (NULL);
+	}
+	return (list);
+}
+
+/*
+ * Turns left running by a daemon that stopped: interrupted, for reason.
+ * The number of them, or -1.
+ */
+int
+store_turns_interrupted(const char *reason)
+{
+	struct timespec	 ts;
+	char		 tbuf[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	util_rfc3339(&ts, tbuf, sizeof(tbuf));
+	if (store_write("UPDATE turns SET status = 'interrupted', reason = ?, "
+	    "ended_at = ? WHERE status = 'running'", reason, tbuf,
+	    (char *)NULL) == -1)
+		return (-1);
+	return (sqlite3_changes(store_db));
+}
+
+/* A sandbox's agent mode and conversation (NULL: none). */
+int
+store_agent_state_put(const char *sandbox_id, const char *mode,
+    const char *session)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (store_db == NULL || sqlite3_prepare_v2(store_db, "INSERT OR "
+	    "REPLACE INTO agent_state (sandbox_id, mode, session) VALUES "
+	    "(?, ?, ?)", -1, &st, NULL) != SQLITE_OK) {
+		store_fail("prepare");
+		return (-1);
+	}
+	sqlite3_bind_text(st, 1, sandbox_id, -1, SQLITE_TRANSIENT);
+	if (mode != NULL)
+		sqlite3_bind_text(st, 2, mode, -1, SQLITE_TRANSIENT);
+	if (session != NULL)
+		sqlite3_bind_text(st, 3, session, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_fail("agent state");
+		return (-1);
+	}
+	return (0);
+}
+
+/* {mode, session} of a sandbox, each a string or null; NULL if none. */
+json_t *
+store_agent_state_get(const char *sandbox_id)
+{
+	sqlite3_stmt	*st;
+	json_t		*o = NULL;
+	const char	*m, *s;
+
+	if (store_db == NULL || sqlite3_prepare_v2(store_db, "SELECT mode, "
+	    "session FROM agent_state WHERE sandbox_id = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return (NULL);
+	sqlite3_bind_text(st, 1, sandbox_id, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		m = (const char *)sqlite3_column_text(st, 0);
+		s = (const char *)sqlite3_column_text(st, 1);
+		o = json_pack("{s:s?, s:s?}", "mode", m, "session", s);
+	}
+	sqlite3_finalize(st);
+	return (o);
+}
+
+int
+store_agent_state_delete(const char *sandbox_id)
+{
+	return (store_write("DELETE FROM agent_state WHERE sandbox_id = ?",
+	    sandbox_id, (char *)NULL));
 }
 
 /* Keep value under key. */
@@ -881,14 +1225,14 @@ store_sandbox_list(void)
 	if (store_db == NULL || (list = json_array()) == NULL)
 		return (NULL);
 	if (sqlite3_prepare_v2(store_db, "SELECT id, name, uid, state, "
-	    "restricted, policy, port, created_at FROM sandboxes ORDER BY "
-	    "name", -1, &st, NULL) != SQLITE_OK) {
+	    "restricted, policy, port, created_at, agent FROM sandboxes "
+	    "ORDER BY name", -1, &st, NULL) != SQLITE_OK) {
 		json_decref(list);
 		return (NULL);
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:s, "
-		    "s:b, s:s, s:I, s:s}",
+		    "s:b, s:s, s:I, s:s, s:s?}",
 		    "id", (const char *)sqlite3_column_text(st, 0),
 		    "name", (const char *)sqlite3_column_text(st, 1),
 		    "uid", (json_int_t)sqlite3_column_int64(st, 2),
@@ -896,7 +1240,8 @@ store_sandbox_list(void)
 		    "restricted", sqlite3_column_int(st, 4),
 		    "policy", (const char *)sqlite3_column_text(st, 5),
 		    "port", (json_int_t)sqlite3_column_int64(st, 6),
-		    "created_at", (const char *)sqlite3_column_text(st, 7)));
+		    "created_at", (const char *)sqlite3_column_text(st, 7),
+		    "agent", (const char *)sqlite3_column_text(st, 8)));
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(list);
