@@ -25,6 +25,7 @@
 
 static int	 sbxctl_json;		/* -j */
 static int	 sbxctl_exitcode;	/* 1: the reply reports a problem */
+static int	 sbxctl_done;		/* a followed stream said its end */
 
 static void	 usage(void) __attribute__((__noreturn__));
 static void	 usage_print(FILE *);
@@ -109,7 +110,10 @@ main(int argc, char *argv[])
 		return (1);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, sbxctl_sigcb);
+	if (strcmp(cmd->name, "ask") == 0)
+		sbxctl_ask_socket(sock);	/* ^C interrupts the turn */
+	else
+		signal(SIGINT, sbxctl_sigcb);
 	signal(SIGTERM, sbxctl_sigcb);
 	if ((fp = sbxctl_connect(sock)) == NULL)
 		return (1);
@@ -117,6 +121,20 @@ main(int argc, char *argv[])
 	json_decref(req);
 	fclose(fp);
 	return (r != 0 ? r : sbxctl_exitcode);
+}
+
+/* The exit code a followed stream decided. */
+void
+sbxctl_set_exit(int code)
+{
+	sbxctl_exitcode = code;
+}
+
+/* The followed stream said its end: sbxd closing now is normal. */
+void
+sbxctl_set_done(void)
+{
+	sbxctl_done = 1;
 }
 
 /* Interrupted while following: a normal end. */
@@ -197,9 +215,11 @@ sbxctl_run(FILE *fp, const struct sbxctl_cmd *cmd, json_t *req)
 		}
 		if (done || (ok = json_object_get(line, "ok")) == NULL) {
 			/* Progress, or the followed stream. */
-			if (sbxctl_json)
+			if (sbxctl_json) {
 				fputs(buf, stdout);
-			else if (done)
+				if (strcmp(cmd->name, "ask") == 0)
+					sbxctl_ask_json(line);
+			} else if (done)
 				cmd->print(line);
 			else
 				sbxctl_print_progress(line);
@@ -215,12 +235,17 @@ sbxctl_run(FILE *fp, const struct sbxctl_cmd *cmd, json_t *req)
 			fputs(buf, stdout);
 		else if (r != 0)
 			sbxctl_print_ok(line);
-		else if (!cmd->follow)
+		else if (!cmd->follow || strcmp(cmd->name, "ask") == 0)
 			cmd->print(line);
 		json_decref(line);
 		if (r != 0 || !cmd->follow)
 			break;
 		done = 1;
+	}
+	if (done && strcmp(cmd->name, "ask") == 0 && !sbxctl_done) {
+		fprintf(stderr, "sbxctl: sbxd closed the connection before "
+		    "the turn ended\n");
+		sbxctl_exitcode = 1;
 	}
 	if (n == -1 && !done && r != 0 && ferror(fp))
 		fprintf(stderr, "sbxctl: read: %s\n", strerror(errno));

@@ -41,6 +41,26 @@ void			 sbxctl_print_rules(json_t *);
 long long		 sbxctl_duration(const char *);
 const struct sbxctl_cmd	*sbxctl_cmd_at(size_t);
 
+/* sbxctl/sbxctl_agent.c */
+json_t			*sbxctl_build_ask(const struct sbxctl_cmd *, int,
+			    char **);
+json_t			*sbxctl_build_turns(const struct sbxctl_cmd *, int,
+			    char **);
+json_t			*sbxctl_build_turn(const struct sbxctl_cmd *, int,
+			    char **);
+json_t			*sbxctl_build_mode(const struct sbxctl_cmd *, int,
+			    char **);
+void			 sbxctl_ask_socket(const char *);
+void			 sbxctl_print_ask(json_t *);
+void			 sbxctl_ask_json(json_t *);
+void			 sbxctl_print_interrupt(json_t *);
+void			 sbxctl_print_turns(json_t *);
+void			 sbxctl_print_turn(json_t *);
+void			 sbxctl_print_mode(json_t *);
+void			 sbxctl_print_reset(json_t *);
+void			 sbxctl_set_exit(int);
+void			 sbxctl_set_done(void);
+
 /* sbxctl/sbxctl_complete.c */
 int			 sbxctl_completion(int, char **);
 #define SBXCTL_EVENTS_RECENT	20	/* events -r without -n */

@@ -34,7 +34,7 @@ static const struct sbxctl_cmd sbxctl_cmds[] = {
 	{ "log", "verbose | brief", 0, sbxctl_build_log, sbxctl_print_log },
 	{ "sessions", "", 0, sbxctl_build_plain, sbxctl_print_sessions },
 	{ "create", "name [--open | --restrict-network] [--policy policy] "
-	    "[--allow pattern] ...", 0, sbxctl_build_create,
+	    "[--agent agent] [--allow pattern] ...", 0, sbxctl_build_create,
 	    sbxctl_print_sandbox },
 	{ "list", "", 0, sbxctl_build_plain, sbxctl_print_sandboxes },
 	{ "show", "name", 0, sbxctl_build_name, sbxctl_print_sandbox },
@@ -48,6 +48,14 @@ static const struct sbxctl_cmd sbxctl_cmds[] = {
 	{ "rules", "[name | listener]", 0, sbxctl_build_listener,
 	    sbxctl_print_rules },
 	{ "exec", "name [-t | -T] [-- command [arg ...]]", 0, NULL, NULL },
+	{ "ask", "name [--mode mode] [--new] [prompt ...]", 1,
+	    sbxctl_build_ask, sbxctl_print_ask },
+	{ "interrupt", "name", 0, sbxctl_build_name, sbxctl_print_interrupt },
+	{ "turns", "name [-n count]", 0, sbxctl_build_turns,
+	    sbxctl_print_turns },
+	{ "turn", "id", 0, sbxctl_build_turn, sbxctl_print_turn },
+	{ "mode", "name [mode]", 0, sbxctl_build_mode, sbxctl_print_mode },
+	{ "reset", "name", 0, sbxctl_build_name, sbxctl_print_reset },
 	{ "network", "[name]", 0, sbxctl_build_optname,
 	    sbxctl_print_network },
 	{ "doctor", "", 0, sbxctl_build_plain, sbxctl_print_doctor },
@@ -252,6 +260,9 @@ sbxctl_build_create(const struct sbxctl_cmd *cmd, int argc, char **argv)
 			isopen = 1;
 		else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc)
 			json_object_set_new(req, "policy",
+			    json_string(argv[++i]));
+		else if (strcmp(argv[i], "--agent") == 0 && i + 1 < argc)
+			json_object_set_new(req, "agent",
 			    json_string(argv[++i]));
 		else if (strcmp(argv[i], "--allow") == 0 && i + 1 < argc)
 			json_array_append_new(allow, json_string(argv[++i]));

@@ -41,7 +41,9 @@
 #include "log.h"
 #include "sbxd.h"
 
-#define CONTROL_LINE_MAX	65536	/* longest request line */
+#define CONTROL_LINE_MAX	(2 * 1024 * 1024) /* longest request line: an
+					   ask of a 256 KiB prompt, every byte
+					   escaped */
 #define CONTROL_CLIENTS_MAX	64	/* sbxctl connections at once */
 #define CONTROL_ROOT_SLOTS	4	/* of them, kept for root */
 #define CONTROL_FOLLOW_MAX	(256 * 1024) /* bytes queued to one events

@@ -360,20 +360,31 @@ end:
 	return (ret);
 }
 
+#define BIG	(2 * 1024 * 1024 + 4096)	/* over CONTROL_LINE_MAX */
+
 /* A request line over the limit is refused and the client closed. */
 static int
 test_too_long(void)
 {
 	json_t	*r = NULL;
 	char	*big;
-	int	 fd = -1, ret = -1;
+	size_t	 off;
+	ssize_t	 n;
+	int	 fd = -1, ret = -1, spins;
 
 	CHECK(setup() == 0);
 	CHECK((fd = client()) != -1);
-	CHECK((big = malloc(70000)) != NULL);
-	memset(big, 'a', 70000);
+	CHECK((big = malloc(BIG)) != NULL);
+	memset(big, 'a', BIG);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
-	(void)write(fd, big, 70000);
+	/* Write while the loop reads, until sbxd stops taking it. */
+	for (off = 0, spins = 0; off < BIG && spins < 200; spins++) {
+		if ((n = write(fd, big + off, BIG - off)) > 0) {
+			off += n;
+			spins = 0;
+		}
+		event_base_loop(env.sx_base, EVLOOP_NONBLOCK);
+	}
 	free(big);
 	fcntl(fd, F_SETFL, 0);
 	r = read_reply(fd);
