@@ -529,12 +529,15 @@ static void
 agent_sb_cancel(struct agent_sb *as, const char *why)
 {
 	struct agent_turn	*t;
+	json_t			*row;
 
 	while ((t = TAILQ_FIRST(&as->as_queue)) != NULL) {
 		TAILQ_REMOVE(&as->as_queue, t, t_entry);
 		as->as_nqueued--;
-		store_turn_update(t->t_id, json_pack("{s:s, s:s}", "status",
-		    "cancelled", "reason", why));
+		row = json_pack("{s:s, s:s}", "status", "cancelled", "reason",
+		    why);
+		store_turn_update(t->t_id, row);
+		json_decref(row);
 		agent_publish(t, "agent.done", json_pack("{s:s, s:s}",
 		    "status", "cancelled", "reason", why));
 		if (t->t_client != NULL) {
@@ -647,7 +650,8 @@ agent_turn_start(struct agent_turn *t, struct sandbox *sb, char *err,
 	struct job_spec		 js;
 	struct timeval		 tv;
 	char			**env = NULL, **xenv = NULL, **argv = NULL;
-	char			*input = NULL, name[64];
+	char			*input = NULL, name[64], now[32];
+	json_t			*row;
 	size_t			 inlen;
 	int			 r = -1;
 
@@ -722,14 +726,14 @@ agent_turn_start(struct agent_turn *t, struct sandbox *sb, char *err,
 	    config_agent_type_name(ac->ac_type), am->am_name, (long)t->t_pid,
 	    (unsigned long)t->t_uid, as->as_session != NULL ?
 	    ", resuming its session" : "");
-	{
-		char	 now[32];
-
-		agent_now(now, sizeof(now));
-		store_turn_update(t->t_id, json_pack("{s:s, s:s, s:s, s:s}",
-		    "status", "running", "started_at", now, "agent",
-		    ac->ac_name, "mode", am->am_name));
-	}
+	agent_now(now, sizeof(now));
+	row = json_pack("{s:s, s:s, s:s, s:s}", "status", "running",
+	    "started_at", now, "agent", ac->ac_name, "mode", am->am_name);
+	if (store_turn_update(t->t_id, row) == -1)
+		log_warnx("sandbox %s: turn %lld: the store did not take its "
+		    "start: %s", as->as_name, (long long)t->t_id,
+		    store_error());
+	json_decref(row);
 	agent_publish(t, "agent.started", json_pack("{s:s, s:s, s:I, s:I, "
 	    "s:s?}", "agent", ac->ac_name, "mode", am->am_name, "pid",
 	    (json_int_t)t->t_pid, "uid", (json_int_t)t->t_uid, "resumed",

@@ -174,8 +174,9 @@ agent_dec_claude(struct agent_dec *ad, json_t *o, const char *type,
 				if ((s = agent_str(b, "id")) != NULL)
 					json_object_set_new(ad->ad_tools, s,
 					    json_string(name));
-				agent_dec_tool(name, json_object_get(b,
-				    "input"), "started", cb, arg);
+				agent_dec_tool(name, json_incref(
+				    json_object_get(b, "input")), "started",
+				    cb, arg);
 			} else if (strcmp(bt, "tool_result") == 0) {
 				s = agent_str(b, "tool_use_id");
 				name = s != NULL ? json_string_value(

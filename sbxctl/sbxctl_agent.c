@@ -434,7 +434,7 @@ sbxctl_build_mode(const struct sbxctl_cmd *cmd, int argc, char **argv)
 {
 	if (argc < 1 || argc > 2)
 		sbxctl_cmd_usage(cmd);
-	return (json_pack("{s:s, s:s, s:s?}", "command", cmd->name, "name",
+	return (json_pack("{s:s, s:s, s:s*}", "command", cmd->name, "name",
 	    argv[0], "mode", argc == 2 ? argv[1] : NULL));
 }
 
