@@ -347,7 +347,7 @@ agent_status(void)
 		    agent_mode_of(as, ac) : config_agent_mode(ac,
 		    NULL)->am_name;
 		json_array_append_new(sbs, json_pack("{s:s, s:s?, s:s?, s:s, "
-		    "s:I?, s:i}", "name", sb->sb_name, "agent", ac != NULL ?
+		    "s:I, s:i}", "name", sb->sb_name, "agent", ac != NULL ?
 		    ac->ac_name : NULL, "mode", mode, "state",
 		    as != NULL && as->as_running != NULL ? "busy" : "idle",
 		    "turn", as != NULL && as->as_running != NULL ?

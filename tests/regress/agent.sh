@@ -19,6 +19,27 @@ sandbox_name GM gm
 sandbox_name CM cm
 sandbox_name SL sl
 
+# busy NAME: sandbox NAME runs a turn.
+busy() {
+	ctl -j status | python3 -c "import json, sys
+for c in json.load(sys.stdin)['components']:
+    if c['name'] == 'agent':
+        sys.exit(0 if any(x['name'] == '$1' and x['state'] == 'busy'
+                          for x in c['sandboxes']) else 1)
+sys.exit(1)"
+}
+
+# live USER: USER has a process that is not a zombie (a killed orphan
+# stays a zombie here: PID 1 does not reap).
+live() {
+	ps -u "$1" -o stat= 2>/dev/null | grep -qv '^Z'
+}
+
+# turn_ok ID: turn ID ended well.
+turn_ok() {
+	[ "$(ctl -j turn "$1" | json_get '["turn"]["status"]')" = ok ]
+}
+
 ns_setup
 mkdir -p "$T/pub" && chmod 0755 "$T/pub"
 install -m 0755 "$top_srcdir/tests/agent/fake_agent.py" "$T/pub/fake_agent"
@@ -200,6 +221,173 @@ ask_fails $OC "STDERR CRASH" "stderr: fake_agent: a warning on stderr"
 # opencode stays after its done line: the turn ends, the CLI is stopped.
 ctl ask $OC LINGER >"$T/ask.out" 2>"$T/ask.err" || fail "LINGER: $(cat "$T/ask.err")"
 sleep 1
-pgrep -u "sbx-$OC" >/dev/null && fail "the lingering CLI was not stopped"
+live "sbx-$OC" && fail "the lingering CLI was not stopped"
 ctl ask $OC "after all that" >"$T/ask.out" 2>&1 || fail "ask $OC after failures"
+
+# FIFO: 20 asks at once run one at a time, in the order they were queued,
+# each client following its own turn.
+FIRST=$(ls "$T/home/$CM/prompts" | grep -c '^[0-9]*$')
+i=1
+while [ $i -le 20 ]; do
+	ctl ask $CM "fifo $i" >"$T/fifo.$i" 2>&1 &
+	eval "FIFO_$i=\$!"
+	i=$((i + 1))
+done
+i=1
+while [ $i -le 20 ]; do
+	eval "wait \$FIFO_$i" || fail "fifo ask $i: $(cat "$T/fifo.$i")"
+	grep -q "^echo: fifo $i (turn" "$T/fifo.$i" ||
+	    fail "fifo ask $i got another turn: $(cat "$T/fifo.$i")"
+	i=$((i + 1))
+done
+ctl -j turns $CM -n 20 >"$T/turns" || fail "turns $CM"
+python3 - "$T/turns" "$T/home/$CM/prompts" "$FIRST" <<'EOF3' ||
+import json, sys
+turns = json.load(open(sys.argv[1]))["turns"]
+assert len(turns) == 20, len(turns)
+ids = [t["id"] for t in turns]
+assert ids == sorted(ids)
+# One at a time: each started after the one before it ended.
+for a, b in zip(turns, turns[1:]):
+    assert a["status"] == "ok" and b["status"] == "ok", (a, b)
+    assert a["ended_at"] <= b["started_at"], (a, b)
+# Run in queue order: the n-th prompt the agent saw is the n-th turn's.
+first = int(sys.argv[3])
+seen = [open("%s/%d" % (sys.argv[2], first + k + 1)).read()
+        for k in range(20)]
+print("fifo ok")
+EOF3
+    fail "turns ran out of order or overlapped"
+N=$FIRST
+for id in $(python3 -c "import json; print(' '.join(str(t['id']) for t in json.load(open('$T/turns'))['turns']))"); do
+	N=$((N + 1))
+	ctl -j turn "$id" | json_get '["turn"]["prompt"]' >"$T/tp" ||
+	    fail "turn $id"
+	printf '%s\n' "$(cat "$T/home/$CM/prompts/$N")" | cmp -s - "$T/tp" ||
+	    fail "turn $id ran $(cat "$T/home/$CM/prompts/$N"), not $(cat "$T/tp")"
+done
+
+# A full queue refuses; the position is told.
+ctl ask $GM SLOW >"$T/slow.out" 2>&1 &
+SLOWPID=$!
+wait_for busy $GM || { ctl -j status; cat "$T/slow.out"; fail "no busy turn"; }
+ctl ask $GM q1 >"$T/q1" 2>&1 &
+Q1=$!
+wait_for grep -q "queued #1" "$T/q1" || fail "q1 not queued #1: $(cat "$T/q1")"
+ctl ask $GM q2 >"$T/q2" 2>&1 &
+Q2=$!
+wait_for grep -q "queued #2" "$T/q2" || fail "q2 not queued #2: $(cat "$T/q2")"
+ctl ask $GM q3 >"$T/out" 2>&1 && fail "a third ask joined a queue of 2"
+grep -q "queue of $GM is full (2 prompts wait)" "$T/out" ||
+    fail "full queue: $(cat "$T/out")"
+ctl -j status | python3 -c "import json, sys
+for c in json.load(sys.stdin)['components']:
+    if c['name'] == 'agent':
+        s = [x for x in c['sandboxes'] if x['name'] == '$GM'][0]
+        assert s['state'] == 'busy' and s['queue'] == 2, s
+        assert s['agent'] == 'fgemini' and s['mode'] == 'default', s
+        sys.exit(0)
+sys.exit(1)" || fail "status does not show $GM busy with 2 queued"
+# Interrupt: SIGINT stops gemini; the queue goes on.
+ctl interrupt $GM >"$T/out" 2>&1 || fail "interrupt $GM: $(cat "$T/out")"
+grep -q "interrupted: interrupted by root; [0-9]* processes stopped, none left" \
+    "$T/out" || fail "interrupt report: $(cat "$T/out")"
+wait $SLOWPID
+[ $? -eq 130 ] || fail "an interrupted ask does not exit 130"
+wait $Q1 || fail "q1 after the interrupt: $(cat "$T/q1")"
+wait $Q2 || fail "q2 after the interrupt: $(cat "$T/q2")"
+ctl interrupt $GM >"$T/out" 2>&1 && fail "interrupt of an idle sandbox"
+grep -q "runs no turn" "$T/out" || fail "idle interrupt: $(cat "$T/out")"
+
+# claude is asked to stop on its stdin, and ends its turn itself.
+ctl ask $CL SLOW >"$T/slow.out" 2>&1 &
+SLOWPID=$!
+wait_for grep -q "tick 3" "$T/slow.out" || fail "no SLOW ticks"
+# The prompt is in no process's argv.
+for p in $(pgrep -u "sbx-$CL"); do
+	tr '\0' ' ' <"/proc/$p/cmdline" | grep -q SLOW &&
+	    fail "the prompt is in the argv of pid $p"
+done
+ctl interrupt $CL >"$T/out" 2>&1 || fail "interrupt $CL"
+wait $SLOWPID
+[ $? -eq 130 ] || fail "claude's interrupted ask: $(cat "$T/slow.out")"
+grep -q "control_response" "$T/slow.out" && fail "protocol lines reached the user"
+
+# A tree that ignores SIGINT and SIGTERM and forks a daemon is killed
+# whole; processes of another sandbox and of another user survive.
+ctl exec $CX -- sleep 300 >/dev/null 2>&1 &
+OTHER_SB=$!
+runuser -u nobody -- sleep 300 >/dev/null 2>&1 &
+OTHER_USER=$!
+ctl ask $CM STUBBORN >"$T/slow.out" 2>&1 &
+SLOWPID=$!
+wait_for test -s "$T/home/$CM/daemon.pid" || fail "no daemon"
+DPID=$(cat "$T/home/$CM/daemon.pid")
+kill -0 "$DPID" || fail "the daemon is not running"
+ctl interrupt $CM >"$T/out" 2>&1 || fail "interrupt STUBBORN"
+grep -q "none left" "$T/out" || fail "STUBBORN: $(cat "$T/out")"
+wait $SLOWPID
+[ $? -eq 130 ] || fail "STUBBORN ask did not exit 130"
+kill -0 "$DPID" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$DPID/status" &&
+    fail "the daemon of the turn survived"
+live "sbx-$CM" && fail "a process of sbx-$CM survived"
+kill -0 $OTHER_USER || fail "another user's process was killed"
+pgrep -u "sbx-$CX" sleep >/dev/null || fail "another sandbox's process was killed"
+kill $OTHER_USER 2>/dev/null
+pkill -u "sbx-$CX" sleep
+
+# Timeout: the same path, reported as timeout.
+ctl ask $SL SLOW >"$T/out" 2>&1 && fail "a turn over its timeout succeeded"
+grep -q "turn [0-9]* timeout: no end after 2 seconds; [0-9]* processes stopped, none left" \
+    "$T/out" || fail "timeout: $(cat "$T/out")"
+
+# rm of a busy sandbox: its turn is interrupted, its queue cancelled.
+ctl ask $SL SLOW >"$T/slow.out" 2>&1 &
+SLOWPID=$!
+wait_for busy $SL || fail "$SL is not busy"
+ctl ask $SL after >"$T/q1" 2>&1 &
+Q1=$!
+wait_for grep -q "queued #1" "$T/q1" || fail "not queued behind: $(cat "$T/q1")"
+ctl rm $SL >"$T/out" 2>&1 || fail "rm of a busy sandbox: $(cat "$T/out")"
+wait $SLOWPID
+[ $? -eq 130 ] || fail "rm: the turn was not interrupted: $(cat "$T/slow.out")"
+grep -q "the sandbox is being removed" "$T/slow.out" ||
+    fail "rm: $(cat "$T/slow.out")"
+wait $Q1 && fail "a queued turn ran after rm"
+grep -q "cancelled: the sandbox was removed" "$T/q1" || fail "rm: $(cat "$T/q1")"
+id "sbx-$SL" >/dev/null 2>&1 && fail "rm left the user"
+
+# Events name the sandbox and the turn.
+for e in agent.queued agent.started agent.text agent.tool agent.done; do
+	grep -q "\"type\":\"$e\",\"sandbox\":\"$CL\",\"turn\":[0-9]" \
+	    "$T/events" || fail "no $e event"
+done
+
+# The queue is in the store: it survives a restart of sbxd.
+ctl ask $OC SLOW >"$T/slow.out" 2>&1 &
+SLOWPID=$!
+wait_for busy $OC || fail "$OC is not busy"
+ctl ask $OC "after the restart" >"$T/q1" 2>&1 &
+Q1=$!
+wait_for grep -q "queued #1" "$T/q1" || fail "not queued: $(cat "$T/q1")"
+QID=$(sed -n 's/.*turn \([0-9]*\) queued.*/\1/p' "$T/q1")
+stop_sbxd
+wait $SLOWPID
+wait $Q1
+grep -q "closed the connection before the turn ended" "$T/q1" ||
+    fail "q1 at stop: $(cat "$T/q1")"
+start_ns_sbxd
+wait_for turn_ok $QID ||
+    fail "the queued turn did not run after the restart: $(ctl -j turn $QID)"
+ctl -j turn $QID | grep -q "echo: after the restart" ||
+    fail "the queued turn lost its prompt"
+ctl -j turns $OC | python3 -c "import json, sys
+t = json.load(sys.stdin)['turns']
+st = [x['status'] for x in t]
+assert 'interrupted' in st, st
+r = [x for x in t if x['status'] == 'interrupted'][-1]
+assert 'sbxd stopped' in r['reason'], r" || fail "the running turn was not marked interrupted"
+ctl turn $QID >"$T/out" || fail "turn $QID"
+grep -q "^--- prompt" "$T/out" && grep -q "^after the restart" "$T/out" &&
+    grep -q "^echo: after the restart" "$T/out" || fail "turn: $(cat "$T/out")"
 pass
