@@ -141,6 +141,7 @@ struct agent_client {
 static struct agent_sbs		 agent_sbs = TAILQ_HEAD_INITIALIZER(agent_sbs);
 static struct events_sub	*agent_sub;
 static int			 agent_on;
+static int			 agent_stopping; /* shutdown: no waiting */
 static const char		*agent_off_reason;
 static uint64_t			 agent_nstarted;
 static uint64_t			 agent_nended[AGENT_TIMEOUT + 1];
@@ -302,6 +303,7 @@ agent_shutdown(void)
 	struct agent_sb		*as;
 	struct agent_turn	*t;
 
+	agent_stopping = 1;
 	while ((as = TAILQ_FIRST(&agent_sbs)) != NULL) {
 		if ((t = as->as_running) != NULL)
 			agent_turn_finish_error(t, AGENT_INTERRUPTED,
@@ -317,6 +319,7 @@ agent_shutdown(void)
 		events_unsubscribe(agent_sub);
 	agent_sub = NULL;
 	agent_on = 0;
+	agent_stopping = 0;
 }
 
 /*
@@ -862,12 +865,21 @@ agent_turn_emitcb(const struct agent_ev *ev, void *arg)
 {
 	struct agent_turn	*t = arg;
 	json_t			*text;
+	char			*fixed;
+	size_t			 len;
 
 	switch (ev->ae_type) {
 	case AGENT_EV_TEXT:
-		if ((text = json_stringn(ev->ae_text, ev->ae_len)) == NULL)
-			/* Not UTF-8: shown with U+FFFD, as a terminal would */
-			text = json_string("\xef\xbf\xbd");
+		if ((text = json_stringn(ev->ae_text, ev->ae_len)) == NULL &&
+		    (fixed = agent_utf8(ev->ae_text, ev->ae_len,
+		    &len)) != NULL) {
+			/* Not UTF-8: U+FFFD for what is not, as a terminal
+			   shows it. */
+			text = json_stringn(fixed, len);
+			free(fixed);
+		}
+		if (text == NULL)
+			break;
 		agent_turn_transcript(t, json_pack("{s:O}", "text", text),
 		    ev->ae_len);
 		agent_publish(t, "agent.text", json_pack("{s:o}", "text",
@@ -1167,6 +1179,7 @@ agent_turn_finish(struct agent_turn *t)
 	for (i = 0; reason[i] != '\0'; i++)
 		if ((unsigned char)reason[i] < 0x20)
 			reason[i] = ' ';
+	agent_utf8_fix(reason);	/* it may quote the CLI */
 	util_monotime(&now);
 	ms = t->t_start.tv_sec == 0 ? 0 : (int64_t)(now.tv_sec -
 	    t->t_start.tv_sec) * 1000 + (now.tv_nsec - t->t_start.tv_nsec) /
@@ -1316,7 +1329,7 @@ agent_client_end(struct agent_client *cl)
 	struct timeval	 tv = { AGENT_CLIENT_FLUSH, 0 };
 
 	cl->ac_turn = NULL;
-	if (cl->ac_bev == NULL ||
+	if (cl->ac_bev == NULL || agent_stopping ||
 	    evbuffer_get_length(bufferevent_get_output(cl->ac_bev)) == 0) {
 		agent_client_free(cl);
 		return;

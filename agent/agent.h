@@ -73,6 +73,8 @@ void		 agent_dec_clear(struct agent_dec *);
 int		 agent_dec_line(struct agent_dec *, const char *, size_t,
 		    agent_emitcb, void *, char *, size_t);
 const char	*agent_status_name(enum agent_status);
+void		 agent_utf8_fix(char *);
+char		*agent_utf8(const char *, size_t, size_t *);
 
 struct agent_conf;
 struct agent_mode;

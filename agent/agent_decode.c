@@ -52,6 +52,7 @@ static void	agent_dec_end(struct agent_dec *, enum agent_status,
 static void	agent_summary(json_t *, char *, size_t);
 static void	agent_oneline(const char *, char *, size_t);
 static int64_t	agent_int(json_t *, const char *);
+static size_t	agent_utf8_len(const unsigned char *, size_t);
 static const char *agent_str(json_t *, const char *);
 
 const char *
@@ -107,8 +108,9 @@ agent_dec_line(struct agent_dec *ad, const char *line, size_t len,
 		return (0);	/* a blank line says nothing */
 	if ((o = json_loadb(line, len, 0, &jerr)) == NULL) {
 		snprintf(err, errlen, "output line %llu is not JSON (%s): "
-		    "%.80s", (unsigned long long)ad->ad_lines, jerr.text,
-		    line);
+		    "%.*s", (unsigned long long)ad->ad_lines, jerr.text,
+		    (int)(len > 80 ? 80 : len), line);
+		agent_utf8_fix(err);
 		return (-1);
 	}
 	if (!json_is_object(o) || (type = agent_str(o, "type")) == NULL) {
@@ -563,6 +565,90 @@ agent_oneline(const char *s, char *buf, size_t len)
 	while (o > 0 && buf[o - 1] == ' ')
 		o--;
 	buf[o] = '\0';
+	agent_utf8_fix(buf);
+}
+
+/*
+ * The length of the valid UTF-8 character at s (at most len bytes), or
+ * 0 if it is not one: overlong forms, surrogates and code points past
+ * U+10FFFF are not.
+ */
+static size_t
+agent_utf8_len(const unsigned char *s, size_t len)
+{
+	size_t		 n, i;
+	uint32_t	 cp;
+
+	if (s[0] < 0x80)
+		return (1);
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else
+		return (0);
+	if (n > len)
+		return (0);
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return (0);
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 ||
+	    cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return (0);
+	return (n);
+}
+
+/* Replace every byte of s that is not valid UTF-8 with '?', in place. */
+void
+agent_utf8_fix(char *s)
+{
+	size_t	 len = strlen(s), i = 0, n;
+
+	while (i < len) {
+		if ((n = agent_utf8_len((unsigned char *)s + i, len - i)) ==
+		    0) {
+			s[i++] = '?';
+			continue;
+		}
+		i += n;
+	}
+}
+
+/*
+ * s as valid UTF-8: each byte that is not part of a character becomes
+ * U+FFFD, as a terminal shows it.  Allocated and NUL-terminated, its
+ * length in *outlen; NULL if memory ran out.
+ */
+char *
+agent_utf8(const char *s, size_t len, size_t *outlen)
+{
+	char	*out;
+	size_t	 i = 0, o = 0, n;
+
+	if ((out = malloc(len * 3 + 1)) == NULL)
+		return (NULL);
+	while (i < len) {
+		if ((n = agent_utf8_len((const unsigned char *)s + i,
+		    len - i)) == 0 || (n == 1 && s[i] == '\0')) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+			continue;
+		}
+		memcpy(out + o, s + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return (out);
 }
 
 /* A non-negative integer member, or 0. */
