@@ -88,6 +88,7 @@ agent_dec_line(struct agent_dec *ad, const char *line, size_t len,
 	json_t		*o;
 	const char	*type;
 	char		*text;
+	size_t		 i;
 
 	ad->ad_lines++;
 	if (len > 0 && line[len - 1] == '\r')
@@ -104,7 +105,9 @@ agent_dec_line(struct agent_dec *ad, const char *line, size_t len,
 		free(text);
 		return (0);
 	}
-	if (len == 0 || strspn(line, " \t") == len)
+	for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+		;	/* nothing */
+	if (i == len)
 		return (0);	/* a blank line says nothing */
 	if ((o = json_loadb(line, len, 0, &jerr)) == NULL) {
 		snprintf(err, errlen, "output line %llu is not JSON (%s): "
