@@ -23,6 +23,8 @@
 #define AGENT_SUMMARY_MAX	160	/* a tool's one-line summary */
 #define AGENT_TOOLNAME_MAX	64
 #define AGENT_REASON_MAX	512	/* why a turn failed */
+#define AGENT_TOOLS_MAX		1024	/* tools started and not ended that
+					   a decoder remembers */
 
 /* How a turn ended. */
 enum agent_status {

@@ -47,6 +47,10 @@ static void	agent_dec_session(struct agent_dec *, const char *,
 static void	agent_dec_text(const char *, size_t, agent_emitcb, void *);
 static void	agent_dec_tool(const char *, json_t *, const char *,
 		    agent_emitcb, void *);
+static void	agent_dec_tool_start(struct agent_dec *, const char *,
+		    const char *, json_t *, agent_emitcb, void *);
+static void	agent_dec_tool_end(struct agent_dec *, const char *,
+		    const char *, agent_emitcb, void *);
 static void	agent_dec_end(struct agent_dec *, enum agent_status,
 		    const char *);
 static void	agent_summary(json_t *, char *, size_t);
@@ -174,22 +178,14 @@ agent_dec_claude(struct agent_dec *ad, json_t *o, const char *type,
 				    "text")), cb, arg);
 			else if (strcmp(bt, "tool_use") == 0 &&
 			    (name = agent_str(b, "name")) != NULL) {
-				if (ad->ad_tools == NULL)
-					ad->ad_tools = json_object();
-				if ((s = agent_str(b, "id")) != NULL)
-					json_object_set_new(ad->ad_tools, s,
-					    json_string(name));
-				agent_dec_tool(name, json_incref(
-				    json_object_get(b, "input")), "started",
-				    cb, arg);
-			} else if (strcmp(bt, "tool_result") == 0) {
-				s = agent_str(b, "tool_use_id");
-				name = s != NULL ? json_string_value(
-				    json_object_get(ad->ad_tools, s)) : NULL;
-				agent_dec_tool(name != NULL ? name : "tool",
-				    NULL, json_is_true(json_object_get(b,
-				    "is_error")) ? "failed" : "ok", cb, arg);
-			}
+				agent_dec_tool_start(ad, agent_str(b, "id"),
+				    name, json_object_get(b, "input"), cb,
+				    arg);
+			} else if (strcmp(bt, "tool_result") == 0)
+				agent_dec_tool_end(ad, agent_str(b,
+				    "tool_use_id"), json_is_true(
+				    json_object_get(b, "is_error")) ?
+				    "failed" : "ok", cb, arg);
 		}
 		return;
 	}
@@ -402,20 +398,12 @@ agent_dec_gemini(struct agent_dec *ad, json_t *o, const char *type,
 			agent_dec_text(s, json_string_length(json_object_get(o,
 			    "content")), cb, arg);
 	} else if (strcmp(type, "tool_use") == 0) {
-		if ((name = agent_str(o, "tool_name")) == NULL)
-			return;
-		if (ad->ad_tools == NULL)
-			ad->ad_tools = json_object();
-		if ((s = agent_str(o, "tool_id")) != NULL)
-			json_object_set_new(ad->ad_tools, s, json_string(name));
-		agent_dec_tool(name, json_incref(json_object_get(o,
-		    "parameters")), "started", cb, arg);
+		if ((name = agent_str(o, "tool_name")) != NULL)
+			agent_dec_tool_start(ad, agent_str(o, "tool_id"), name,
+			    json_object_get(o, "parameters"), cb, arg);
 	} else if (strcmp(type, "tool_result") == 0) {
-		s = agent_str(o, "tool_id");
-		name = s != NULL ? json_string_value(json_object_get(
-		    ad->ad_tools, s)) : NULL;
 		s = agent_str(o, "status");
-		agent_dec_tool(name != NULL ? name : "tool", NULL, s != NULL &&
+		agent_dec_tool_end(ad, agent_str(o, "tool_id"), s != NULL &&
 		    strcmp(s, "success") == 0 ? "ok" : "failed", cb, arg);
 	} else if (strcmp(type, "error") == 0) {
 		s = agent_str(o, "severity");
@@ -490,6 +478,42 @@ agent_dec_tool(const char *name, json_t *input, const char *status,
 	ev.ae_summary = summary;
 	ev.ae_status = status;
 	cb(&ev, arg);
+}
+
+/*
+ * A tool starts: remember its name and summary by its id, for its end,
+ * which names only the id.  At most AGENT_TOOLS_MAX are remembered.
+ */
+static void
+agent_dec_tool_start(struct agent_dec *ad, const char *id, const char *name,
+    json_t *input, agent_emitcb cb, void *arg)
+{
+	char	 tool[AGENT_TOOLNAME_MAX], summary[AGENT_SUMMARY_MAX];
+
+	agent_oneline(name, tool, sizeof(tool));
+	agent_summary(input, summary, sizeof(summary));
+	if (id != NULL && (ad->ad_tools != NULL || (ad->ad_tools =
+	    json_object()) != NULL) && json_object_size(ad->ad_tools) <
+	    AGENT_TOOLS_MAX)
+		json_object_set_new(ad->ad_tools, id, json_pack("[s, s]",
+		    tool, summary));
+	agent_dec_tool(tool, json_pack("{s:s}", "title", summary), "started",
+	    cb, arg);
+}
+
+/* A tool ends: its name and summary are those of its start. */
+static void
+agent_dec_tool_end(struct agent_dec *ad, const char *id, const char *status,
+    agent_emitcb cb, void *arg)
+{
+	json_t	*t = id != NULL ? json_object_get(ad->ad_tools, id) : NULL;
+	const char	*name = json_string_value(json_array_get(t, 0));
+	const char	*summary = json_string_value(json_array_get(t, 1));
+
+	agent_dec_tool(name != NULL ? name : "tool", summary != NULL ?
+	    json_pack("{s:s}", "title", summary) : NULL, status, cb, arg);
+	if (t != NULL)
+		json_object_del(ad->ad_tools, id);
 }
 
 static void
