@@ -132,6 +132,7 @@ static struct agent_conf *curagent;
 static char		*words[AGENT_ARGS_MAX + 1];
 static int		 nwords;
 static int		 words_over;	/* more than AGENT_ARGS_MAX */
+static int		 agent_errors;	/* errors before the agent block */
 
 typedef struct {
 	union {
@@ -1951,6 +1952,7 @@ add_agent(const char *name)
 		return (NULL);
 	}
 	TAILQ_INIT(&ac->ac_modes);
+	agent_errors = file->errors;
 	ac->ac_timeout = AGENT_TURN_TIMEOUT;
 	ac->ac_queue = AGENT_QUEUE;
 	snprintf(ac->ac_where, sizeof(ac->ac_where), "%s:%d", file->name,
@@ -1980,8 +1982,8 @@ end_agent(void)
 	struct agent_mode	*am;
 	int			 r = -1;
 
-	if (*ac->ac_name == '\0')
-		goto done;	/* its name was reported */
+	if (*ac->ac_name == '\0' || file->errors != agent_errors)
+		goto done;	/* reported already */
 	if (!ac->ac_type_set)
 		yyerror("agent \"%s\" has no type (claude-code, codex, "
 		    "opencode, gemini or command)", ac->ac_name);
