@@ -385,9 +385,10 @@ config_print(FILE *fp, struct sbxd_config *conf)
 		fputc('\n', fp);
 	}
 	config_print_pfmon(fp, &conf->sc_pfmon);
-	config_print_sandbox(fp, &conf->sc_sandbox);
+	/* Agents before the sandbox agent line that names one. */
 	TAILQ_FOREACH(ac, &conf->sc_agents, ac_entry)
 		config_print_agent(fp, ac);
+	config_print_sandbox(fp, &conf->sc_sandbox);
 }
 
 static void
