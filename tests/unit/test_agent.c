@@ -24,6 +24,7 @@ static const struct {
 	const char	*name;
 	int		 type;
 } goldens[] = {
+	{ "claude-real-tool", AGENT_CLAUDE },	/* claude 2.1.332, recorded */
 	{ "claude-text", AGENT_CLAUDE },
 	{ "claude-apierror", AGENT_CLAUDE },
 	{ "claude-interrupt", AGENT_CLAUDE },
