@@ -27,14 +27,14 @@ static const struct {
 	{ "claude-real-tool", AGENT_CLAUDE },	/* claude 2.1.332, recorded */
 	{ "claude-text", AGENT_CLAUDE },
 	{ "claude-apierror", AGENT_CLAUDE },
-	{ "claude-interrupt", AGENT_CLAUDE },
+	{ "claude-aborted", AGENT_CLAUDE },
 	{ "claude-maxturns", AGENT_CLAUDE },
-	{ "codex-tool", AGENT_CODEX },
+	{ "codex-items", AGENT_CODEX },
 	{ "codex-failed", AGENT_CODEX },
-	{ "opencode-tool", AGENT_OPENCODE },
-	{ "opencode-error", AGENT_OPENCODE },
-	{ "gemini-tool", AGENT_GEMINI },
-	{ "gemini-error", AGENT_GEMINI },
+	{ "opencode-parts", AGENT_OPENCODE },
+	{ "opencode-apierror", AGENT_OPENCODE },
+	{ "gemini-stream", AGENT_GEMINI },
+	{ "gemini-apierror", AGENT_GEMINI },
 	{ "command-plain", AGENT_COMMAND },
 };
 
