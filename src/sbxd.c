@@ -775,10 +775,15 @@ sbxd_libevent_logcb(int severity, const char *msg)
 static void
 sbxd_event_logcb(json_t *ev, void *arg __unused)
 {
-	char	*s;
+	char		*s;
+	const char	*type = json_string_value(json_object_get(ev, "type"));
 
 	if ((s = json_dumps(ev, JSON_COMPACT)) == NULL)
 		return;
-	log_info("event %s", s);
+	/* An agent's text is its turn's, not the log's. */
+	if (type != NULL && strcmp(type, "agent.text") == 0)
+		log_debug("event %s", s);
+	else
+		log_info("event %s", s);
 	free(s);
 }
