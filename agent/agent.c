@@ -90,6 +90,8 @@ struct agent_turn {
 	struct evbuffer		*t_out;		/* stdout not yet a line */
 	struct evbuffer		*t_err;		/* stderr's tail */
 	json_t			*t_transcript;
+	struct evbuffer		*t_text;	/* text since the last tool:
+						   the transcript's next item */
 	size_t			 t_tbytes;
 	int			 t_truncated;
 	uint64_t		 t_outbytes;
@@ -175,6 +177,7 @@ static void	agent_turn_lines(struct agent_turn *, int);
 static void	agent_turn_emitcb(const struct agent_ev *, void *);
 static void	agent_turn_transcript(struct agent_turn *, json_t *,
 		    size_t);
+static void	agent_turn_text_flush(struct agent_turn *);
 static void	agent_turn_donecb(struct job *, int, void *);
 static void	agent_turn_ended(struct agent_turn *);
 static void	agent_turn_stop(struct agent_turn *, enum agent_status,
@@ -626,6 +629,8 @@ agent_turn_free(struct agent_turn *t)
 	if (t->t_err != NULL)
 		evbuffer_free(t->t_err);
 	json_decref(t->t_transcript);
+	if (t->t_text != NULL)
+		evbuffer_free(t->t_text);
 	agent_dec_clear(&t->t_dec);
 	free(t->t_agent);
 	free(t->t_mode);
@@ -682,6 +687,7 @@ agent_turn_start(struct agent_turn *t, struct sandbox *sb, char *err,
 	if ((t->t_out = evbuffer_new()) == NULL ||
 	    (t->t_err = evbuffer_new()) == NULL ||
 	    (t->t_transcript = json_array()) == NULL ||
+	    (t->t_text = evbuffer_new()) == NULL ||
 	    (t->t_ev_timeout = evtimer_new(sbxd_env->sx_base,
 	    agent_turn_timeoutcb, t)) == NULL ||
 	    (t->t_ev_stage = evtimer_new(sbxd_env->sx_base,
@@ -880,8 +886,7 @@ agent_turn_emitcb(const struct agent_ev *ev, void *arg)
 		}
 		if (text == NULL)
 			break;
-		agent_turn_transcript(t, json_pack("{s:O}", "text", text),
-		    ev->ae_len);
+		agent_turn_transcript(t, text, json_string_length(text));
 		agent_publish(t, "agent.text", json_pack("{s:o}", "text",
 		    text));
 		break;
@@ -900,37 +905,51 @@ agent_turn_emitcb(const struct agent_ev *ev, void *arg)
 	}
 }
 
-/* Keep item in the transcript, up to AGENT_TRANSCRIPT_MAX bytes. */
+/*
+ * Keep item in the transcript, up to AGENT_TRANSCRIPT_MAX bytes.  Text
+ * (a JSON string, borrowed) gathers until the next tool or the end, so
+ * that a run of lines is one piece and costs no copy per line; a tool
+ * (an object) is taken.
+ */
 static void
 agent_turn_transcript(struct agent_turn *t, json_t *item, size_t len)
 {
-	json_t	*last, *s;
-	char	*joined;
-
 	if (item == NULL)
 		return;
 	if (t->t_tbytes + len > AGENT_TRANSCRIPT_MAX) {
-		if (!t->t_truncated)
+		if (!t->t_truncated) {
+			agent_turn_text_flush(t);
 			json_array_append_new(t->t_transcript, json_pack(
 			    "{s:b}", "truncated", 1));
+		}
 		t->t_truncated = 1;
-		json_decref(item);
+		if (!json_is_string(item))
+			json_decref(item);
 		return;
 	}
 	t->t_tbytes += len;
-	/* Text after text is one piece. */
-	last = json_array_get(t->t_transcript,
-	    json_array_size(t->t_transcript) - 1);
-	s = json_object_get(item, "text");
-	if (s != NULL && json_is_string(json_object_get(last, "text")) &&
-	    asprintf(&joined, "%s%s", json_string_value(json_object_get(last,
-	    "text")), json_string_value(s)) != -1) {
-		json_object_set_new(last, "text", json_string(joined));
-		free(joined);
-		json_decref(item);
+	if (json_is_string(item)) {
+		evbuffer_add(t->t_text, json_string_value(item),
+		    json_string_length(item));
 		return;
 	}
+	agent_turn_text_flush(t);
 	json_array_append_new(t->t_transcript, item);
+}
+
+/* The text gathered becomes one item of the transcript. */
+static void
+agent_turn_text_flush(struct agent_turn *t)
+{
+	size_t		 len;
+	const char	*p;
+
+	if (t->t_text == NULL || (len = evbuffer_get_length(t->t_text)) == 0)
+		return;
+	if ((p = (const char *)evbuffer_pullup(t->t_text, -1)) != NULL)
+		json_array_append_new(t->t_transcript, json_pack("{s:s%}",
+		    "text", p, len));
+	evbuffer_drain(t->t_text, len);
 }
 
 /*
@@ -1194,6 +1213,7 @@ agent_turn_finish(struct agent_turn *t)
 		store_agent_state_put(as->as_id, as->as_mode, as->as_session);
 	}
 	agent_now(when, sizeof(when));
+	agent_turn_text_flush(t);
 	transcript = json_dumps(t->t_transcript, JSON_COMPACT);
 	row = json_pack("{s:s, s:s, s:s?, s:i, s:s?, s:I, s:I, s:I, s:s?}",
 	    "status", agent_status_name(st), "ended_at", when, "reason",
