@@ -47,7 +47,7 @@ cleanup() {
 			i=$((i + 1))
 			[ $((i % 10)) -eq 0 ] && { wait $pids; pids=; }
 		done
-		wait ${pids:-}
+		[ -n "${pids:-}" ] && wait $pids
 		kill "$SBXD_PID" 2>/dev/null
 		wait "$SBXD_PID" 2>/dev/null
 	fi
@@ -160,7 +160,7 @@ while [ $i -le "$SANDBOXES" ]; do
 	[ $((i % 10)) -eq 0 ] && { wait $pids; pids=; }
 	i=$((i + 1))
 done
-wait ${pids:-}
+[ -n "${pids:-}" ] && wait $pids
 pids=
 set -- $("$B" drive "$T/t0" -- "$SBXCTL" -s "$SOCK" ask "${P}1" \
     "LINES $SLINES INTERVAL $SINTERVAL" 2>/dev/null)
