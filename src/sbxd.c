@@ -778,10 +778,14 @@ sbxd_event_logcb(json_t *ev, void *arg __unused)
 	char		*s;
 	const char	*type = json_string_value(json_object_get(ev, "type"));
 
+	/* An agent's text is its turn's, not the log's. */
+	int		 debug = type != NULL && strcmp(type, "agent.text") == 0;
+
+	if (debug && log_getlevel() < LOG_DEBUG)
+		return;
 	if ((s = json_dumps(ev, JSON_COMPACT)) == NULL)
 		return;
-	/* An agent's text is its turn's, not the log's. */
-	if (type != NULL && strcmp(type, "agent.text") == 0)
+	if (debug)
 		log_debug("event %s", s);
 	else
 		log_info("event %s", s);

@@ -102,6 +102,12 @@ ctl create $SL --agent fslow >/dev/null 2>&1 || fail "create $SL"
 ctl create nope$$ --agent nosuch >"$T/out" 2>&1 && fail "create with an unknown agent"
 grep -q 'no agent "nosuch"' "$T/out" || fail "unknown agent: $(cat "$T/out")"
 
+# engine_fds: the descriptors the engine holds.
+engine_fds() {
+	ls "/proc/$(component priv | json_get '["engine_pid"]')/fd" | wc -l
+}
+FDS0=$(engine_fds)
+
 # A turn of each type: text on stdout, tools on stderr, exit 0, the
 # tool's file in the home; the second turn continues the session.
 for s in $CL $CX $OC $GM $CM; do
@@ -356,6 +362,11 @@ grep -q "the sandbox is being removed" "$T/slow.out" ||
 wait $Q1 && fail "a queued turn ran after rm"
 grep -q "cancelled: the sandbox was removed" "$T/q1" || fail "rm: $(cat "$T/q1")"
 id "sbx-$SL" >/dev/null 2>&1 && fail "rm left the user"
+
+# No descriptor is left behind by all those turns (rm closed one
+# listener).
+FDS1=$(engine_fds)
+[ "$FDS1" -le "$FDS0" ] || fail "the engine holds $FDS1 descriptors, $FDS0 before"
 
 # Events name the sandbox and the turn.
 for e in agent.queued agent.started agent.text agent.tool agent.done; do
