@@ -24,7 +24,7 @@ for bad in [b'not json\n', b'[]\n', b'{}\n', b'{"command": 1}\n',
 r = ask(b'{"command": "status"}\n')
 assert r["ok"] is True, r
 # One over-long line: refused, then the connection closes.
-f.write(b"x" * 70000 + b"\n")
+f.write(b"x" * (2 * 1024 * 1024 + 1000) + b"\n")
 f.flush()
 r = json.loads(f.readline())
 assert "longer than" in r["error"], r

@@ -78,11 +78,11 @@ test_open_modes(void)
 	status = store_status();
 	CHECK_STR(json_string_value(json_object_get(status, "state")), "up");
 	CHECK_INT(json_integer_value(json_object_get(status,
-	    "schema_version")), 5);
+	    "schema_version")), 7);
 	store_close();
 	free(path);
 	CHECK(asprintf(&path, "%s/state", dir) != -1);
-	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 5);
+	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 7);
 	CHECK_INT(query_int(path, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name = 'events'"), 1);
 	ret = 0;
@@ -379,12 +379,17 @@ test_migrate_rules(void)
 	    "pattern));"
 	    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT "
 	    "NULL);"
+	    "CREATE TABLE sandboxes (id TEXT PRIMARY KEY, name TEXT NOT NULL "
+	    "UNIQUE, uid INTEGER NOT NULL UNIQUE, state TEXT NOT NULL, "
+	    "restricted INTEGER NOT NULL CHECK (restricted IN (0, 1)), policy "
+	    "TEXT NOT NULL, port INTEGER NOT NULL UNIQUE, created_at TEXT NOT "
+	    "NULL);"
 	    "INSERT INTO listener_rules VALUES ('one', 'github.com', 'allow', "
 	    "'2026-11-23T10:00:00.000Z');", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	db = NULL;
 	CHECK(store_open(dir, 0700) == 0);
-	CHECK_INT(query_int(dir, "SELECT version FROM schema_version"), 5);
+	CHECK_INT(query_int(dir, "SELECT version FROM schema_version"), 7);
 	list = store_rule_list("one");
 	CHECK_INT(json_array_size(list), 1);
 	r = json_array_get(list, 0);
