@@ -123,6 +123,7 @@ static struct agent_conf *add_agent(const char *);
 static int		 end_agent(void);
 static int		 add_word(char *);
 static char		**take_words(void);
+static void		 drop_words(void);
 static int		 set_agent_type(const char *);
 static int		 set_agent_path(char *);
 static int		 add_agent_env(char *, char *);
@@ -734,7 +735,7 @@ agentopt	: TYPE STRING			{
 			if (n > 0) {
 				yyerror("agent \"%s\": one args line only (put "
 				    "every argument on it)", curagent->ac_name);
-				take_words();
+				drop_words();
 				YYERROR;
 			}
 			if ((curagent->ac_args = take_words()) == NULL)
@@ -2068,6 +2069,17 @@ add_word(char *w)
 	return (0);
 }
 
+/* Forget the words collected. */
+static void
+drop_words(void)
+{
+	int	 i;
+
+	for (i = 0; i < nwords; i++)
+		free(words[i]);
+	nwords = 0;
+}
+
 /* The words collected, as a NULL-terminated array; NULL on error. */
 static char **
 take_words(void)
@@ -2178,7 +2190,7 @@ add_agent_mode(char *name)
 	return (0);
 fail:
 	free(name);
-	take_words();
+	drop_words();
 	return (-1);
 }
 
