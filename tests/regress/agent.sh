@@ -348,20 +348,20 @@ grep -q "turn [0-9]* timeout: no end after 2 seconds; [0-9]* processes stopped, 
     "$T/out" || fail "timeout: $(cat "$T/out")"
 
 # rm of a busy sandbox: its turn is interrupted, its queue cancelled.
-ctl ask $SL SLOW >"$T/slow.out" 2>&1 &
+ctl ask $CM SLOW >"$T/slow.out" 2>&1 &
 SLOWPID=$!
-wait_for busy $SL || fail "$SL is not busy"
-ctl ask $SL after >"$T/q1" 2>&1 &
+wait_for busy $CM || fail "$CM is not busy"
+ctl ask $CM after >"$T/q1" 2>&1 &
 Q1=$!
 wait_for grep -q "queued #1" "$T/q1" || fail "not queued behind: $(cat "$T/q1")"
-ctl rm $SL >"$T/out" 2>&1 || fail "rm of a busy sandbox: $(cat "$T/out")"
+ctl rm $CM >"$T/out" 2>&1 || fail "rm of a busy sandbox: $(cat "$T/out")"
 wait $SLOWPID
 [ $? -eq 130 ] || fail "rm: the turn was not interrupted: $(cat "$T/slow.out")"
 grep -q "the sandbox is being removed" "$T/slow.out" ||
     fail "rm: $(cat "$T/slow.out")"
 wait $Q1 && fail "a queued turn ran after rm"
 grep -q "cancelled: the sandbox was removed" "$T/q1" || fail "rm: $(cat "$T/q1")"
-id "sbx-$SL" >/dev/null 2>&1 && fail "rm left the user"
+id "sbx-$CM" >/dev/null 2>&1 && fail "rm left the user"
 
 # No descriptor is left behind by all those turns (rm closed one
 # listener).
