@@ -320,7 +320,8 @@ agent_dec_codex(struct agent_dec *ad, json_t *o, const char *type,
 /*
  * opencode: every line carries the session; text parts come whole; a
  * tool_use line is a finished tool; step_finish carries tokens and
- * cost; done ends the turn (the process may linger after it).
+ * cost, and the last step (reason "stop") ends the turn, as done did in
+ * earlier versions and an error does (the process may linger after it).
  */
 static void
 agent_dec_opencode(struct agent_dec *ad, json_t *o, const char *type,
@@ -359,6 +360,12 @@ agent_dec_opencode(struct agent_dec *ad, json_t *o, const char *type,
 			    "cost"));
 			ad->ad_has_cost = 1;
 		}
+		/* The last step: opencode 1.18 writes no done line. */
+		if ((s = agent_str(part, "reason")) != NULL &&
+		    strcmp(s, "stop") == 0)
+			agent_dec_end(ad, *ad->ad_lasterr != '\0' ?
+			    AGENT_FAILED : AGENT_OK, *ad->ad_lasterr != '\0' ?
+			    ad->ad_lasterr : NULL);
 	} else if (strcmp(type, "error") == 0) {
 		e = json_object_get(o, "error");
 		s = agent_str(json_object_get(e, "data"), "message");
@@ -368,6 +375,8 @@ agent_dec_opencode(struct agent_dec *ad, json_t *o, const char *type,
 			s = agent_str(e, "name");
 		snprintf(ad->ad_lasterr, sizeof(ad->ad_lasterr), "%s",
 		    s != NULL ? s : "error");
+		/* An error ends the turn: opencode exits 1 after it. */
+		agent_dec_end(ad, AGENT_FAILED, ad->ad_lasterr);
 	} else if (strcmp(type, "done") == 0) {
 		if (*ad->ad_lasterr != '\0')
 			agent_dec_end(ad, AGENT_FAILED, ad->ad_lasterr);

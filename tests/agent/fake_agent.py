@@ -213,6 +213,9 @@ def end(ok=True, aborted=False):
         else:
             emit({"type": "error", "message": err})
             emit({"type": "turn.failed", "error": {"message": err}})
+    elif kind == "opencode" and not ok:
+        emit({"type": "error", "timestamp": 1, "sessionID": sid,
+              "error": {"name": "APIError", "data": {"message": err}}})
     elif kind == "opencode":
         emit({"type": "step_finish", "timestamp": 1, "sessionID": sid,
               "part": {"type": "step-finish", "reason": "stop",

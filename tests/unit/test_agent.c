@@ -26,6 +26,15 @@ static const struct {
 } goldens[] = {
 	{ "claude-real-tool", AGENT_CLAUDE },	/* claude 2.1.332, recorded */
 	{ "claude-text", AGENT_CLAUDE },
+	/* Recorded offline from codex 0.171.0, opencode 1.18.33 and gemini
+	   0.61.0 (tests/agent/CLI-NOTES.md). */
+	{ "codex-tool", AGENT_CODEX },
+	{ "codex-resume", AGENT_CODEX },
+	{ "codex-error", AGENT_CODEX },
+	{ "opencode-tool", AGENT_OPENCODE },
+	{ "opencode-resume", AGENT_OPENCODE },
+	{ "opencode-error", AGENT_OPENCODE },
+	{ "gemini-tool", AGENT_GEMINI },
 	{ "claude-apierror", AGENT_CLAUDE },
 	{ "claude-aborted", AGENT_CLAUDE },
 	{ "claude-maxturns", AGENT_CLAUDE },
