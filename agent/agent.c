@@ -62,7 +62,6 @@
 #define AGENT_TURNS_LIST	20	/* turns NAME without a count */
 #define AGENT_TURNS_LIST_MAX	10000
 #define AGENT_KICK_MSECS	1000	/* retry a sandbox not yet ready */
-#define AGENT_ENV_EXTRA		(AGENT_ENV_MAX + 16)
 #define AGENT_LANG		"LANG=C.UTF-8"
 
 struct agent_sb;
@@ -773,7 +772,7 @@ agent_turn_env(char *const *env, const struct agent_conf *ac)
 
 	if ((xenv = calloc(SANDBOX_EXEC_ENV_MAX + 1, sizeof(*xenv))) == NULL)
 		return (NULL);
-	for (i = 0; env != NULL && env[i] != NULL && n < AGENT_ENV_EXTRA &&
+	for (i = 0; env != NULL && env[i] != NULL &&
 	    n < SANDBOX_EXEC_ENV_MAX - AGENT_ENV_MAX - 1; i++)
 		xenv[n++] = env[i];
 	xenv[n++] = (char *)AGENT_LANG;
@@ -828,24 +827,17 @@ agent_turn_lines(struct agent_turn *t, int eof)
 		    EVBUFFER_EOL_LF);
 		if (p.pos == -1) {
 			len = evbuffer_get_length(t->t_out);
-			if (len > AGENT_LINE_MAX) {
-				agent_nbadstreams++;
-				agent_turn_fail(t, "a line of its output is "
-				    "over %d bytes (1 MiB)", AGENT_LINE_MAX);
-				break;
-			}
-			if (!eof || len == 0)
-				return;
 			eol = 0;
-		} else {
+		} else
 			len = (size_t)p.pos;
-			if (len > AGENT_LINE_MAX) {
-				agent_nbadstreams++;
-				agent_turn_fail(t, "a line of its output is "
-				    "over %d bytes (1 MiB)", AGENT_LINE_MAX);
-				break;
-			}
+		if (len > AGENT_LINE_MAX) {
+			agent_nbadstreams++;
+			agent_turn_fail(t, "a line of its output is over %d "
+			    "bytes (1 MiB)", AGENT_LINE_MAX);
+			break;
 		}
+		if (p.pos == -1 && (!eof || len == 0))
+			return;
 		if ((line = (const char *)evbuffer_pullup(t->t_out,
 		    len + eol)) == NULL && len + eol > 0) {
 			agent_turn_fail(t, "out of memory for its output");
@@ -1095,13 +1087,13 @@ agent_turn_sweep(struct agent_turn *t)
 }
 
 static void
-agent_turn_sweptcb(int r __unused, void *arg)
+agent_turn_sweptcb(int r, void *arg)
 {
 	struct agent_turn	*t = arg;
 
 	t->t_uidstop = NULL;
 	t->t_swept = 1;
-	t->t_left = job_uid_count(t->t_uid);
+	t->t_left = r == 0 ? 0 : job_uid_count(t->t_uid);
 	agent_turn_check(t);
 }
 

@@ -47,6 +47,8 @@ static void	agent_dec_session(struct agent_dec *, const char *,
 static void	agent_dec_text(const char *, size_t, agent_emitcb, void *);
 static void	agent_dec_tool(const char *, json_t *, const char *,
 		    agent_emitcb, void *);
+static void	agent_dec_tool_emit(const char *, const char *, const char *,
+		    agent_emitcb, void *);
 static void	agent_dec_tool_start(struct agent_dec *, const char *,
 		    const char *, json_t *, agent_emitcb, void *);
 static void	agent_dec_tool_end(struct agent_dec *, const char *,
@@ -475,12 +477,21 @@ static void
 agent_dec_tool(const char *name, json_t *input, const char *status,
     agent_emitcb cb, void *arg)
 {
-	struct agent_ev	 ev;
-	char		 tool[AGENT_TOOLNAME_MAX], summary[AGENT_SUMMARY_MAX];
+	char	 tool[AGENT_TOOLNAME_MAX], summary[AGENT_SUMMARY_MAX];
 
 	agent_oneline(name, tool, sizeof(tool));
 	agent_summary(input, summary, sizeof(summary));
 	json_decref(input);
+	agent_dec_tool_emit(tool, summary, status, cb, arg);
+}
+
+/* A tool event of a name and a summary already on one line. */
+static void
+agent_dec_tool_emit(const char *tool, const char *summary,
+    const char *status, agent_emitcb cb, void *arg)
+{
+	struct agent_ev	 ev;
+
 	memset(&ev, 0, sizeof(ev));
 	ev.ae_type = AGENT_EV_TOOL;
 	ev.ae_tool = tool;
@@ -506,8 +517,7 @@ agent_dec_tool_start(struct agent_dec *ad, const char *id, const char *name,
 	    AGENT_TOOLS_MAX)
 		json_object_set_new(ad->ad_tools, id, json_pack("[s, s]",
 		    tool, summary));
-	agent_dec_tool(tool, json_pack("{s:s}", "title", summary), "started",
-	    cb, arg);
+	agent_dec_tool_emit(tool, summary, "started", cb, arg);
 }
 
 /* A tool ends: its name and summary are those of its start. */
@@ -519,8 +529,8 @@ agent_dec_tool_end(struct agent_dec *ad, const char *id, const char *status,
 	const char	*name = json_string_value(json_array_get(t, 0));
 	const char	*summary = json_string_value(json_array_get(t, 1));
 
-	agent_dec_tool(name != NULL ? name : "tool", summary != NULL ?
-	    json_pack("{s:s}", "title", summary) : NULL, status, cb, arg);
+	agent_dec_tool_emit(name != NULL ? name : "tool", summary != NULL ?
+	    summary : "", status, cb, arg);
 	if (t != NULL)
 		json_object_del(ad->ad_tools, id);
 }
