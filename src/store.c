@@ -894,30 +894,12 @@ store_sandbox_delete(const char *name)
 	return (store_exec("COMMIT"));
 }
 
-/* The columns of a turn a caller may set, and their SQLite types. */
-static const struct {
-	const char	*name;
-	int		 type;
-} store_turn_cols[] = {
-	{ "sandbox_id", SQLITE_TEXT },
-	{ "sandbox", SQLITE_TEXT },
-	{ "agent", SQLITE_TEXT },
-	{ "mode", SQLITE_TEXT },
-	{ "requester", SQLITE_TEXT },
-	{ "prompt", SQLITE_TEXT },
-	{ "new_session", SQLITE_INTEGER },
-	{ "queued_at", SQLITE_TEXT },
-	{ "started_at", SQLITE_TEXT },
-	{ "ended_at", SQLITE_TEXT },
-	{ "status", SQLITE_TEXT },
-	{ "reason", SQLITE_TEXT },
-	{ "exit", SQLITE_INTEGER },
-	{ "session", SQLITE_TEXT },
-	{ "tokens_in", SQLITE_INTEGER },
-	{ "tokens_out", SQLITE_INTEGER },
-	{ "cost", SQLITE_FLOAT },
-	{ "output_bytes", SQLITE_INTEGER },
-	{ "transcript", SQLITE_TEXT },
+/* The columns of a turn a caller may set. */
+static const char *store_turn_cols[] = {
+	"sandbox_id", "sandbox", "agent", "mode", "requester", "prompt",
+	"new_session", "queued_at", "started_at", "ended_at", "status",
+	"reason", "exit", "session", "tokens_in", "tokens_out", "cost",
+	"output_bytes", "transcript"
 };
 
 /* Bind v, a member of a turn object, as parameter i. */
@@ -938,78 +920,26 @@ store_turn_bind(sqlite3_stmt *st, int i, json_t *v)
 }
 
 /*
- * A new turn from the members of t named in store_turn_cols (others are
- * ignored); its id, or -1.
+ * Run sql, whose parameters are the members of t named in
+ * store_turn_cols, in that order, then id unless it is -1.
  */
-int64_t
-store_turn_add(json_t *t)
+static int
+store_turn_write(const char *sql, json_t *t, int64_t id)
 {
 	sqlite3_stmt	*st;
-	char		 sql[1024], vals[256];
-	size_t		 i, n = 0, off = 0, voff = 0;
 	json_t		*v;
-	int		 rc;
+	size_t		 i;
+	int		 n = 0, rc;
 
-	if (store_db == NULL)
-		return (-1);
-	off = snprintf(sql, sizeof(sql), "INSERT INTO turns (");
-	for (i = 0; i < nitems(store_turn_cols); i++) {
-		if (json_object_get(t, store_turn_cols[i].name) == NULL)
-			continue;
-		off += snprintf(sql + off, sizeof(sql) - off, "%s%s",
-		    n > 0 ? ", " : "", store_turn_cols[i].name);
-		voff += snprintf(vals + voff, sizeof(vals) - voff, "%s?",
-		    n > 0 ? ", " : "");
-		n++;
-	}
-	snprintf(sql + off, sizeof(sql) - off, ") VALUES (%s)", vals);
 	if (sqlite3_prepare_v2(store_db, sql, -1, &st, NULL) != SQLITE_OK) {
 		store_fail("prepare");
 		return (-1);
 	}
-	for (i = 0, n = 0; i < nitems(store_turn_cols); i++)
-		if ((v = json_object_get(t, store_turn_cols[i].name)) != NULL)
-			store_turn_bind(st, (int)++n, v);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		store_fail("turn");
-		return (-1);
-	}
-	return (sqlite3_last_insert_rowid(store_db));
-}
-
-/* Set the members of t named in store_turn_cols on turn id. */
-int
-store_turn_update(int64_t id, json_t *t)
-{
-	sqlite3_stmt	*st;
-	char		 sql[1024];
-	size_t		 i, n = 0, off;
-	json_t		*v;
-	int		 rc;
-
-	if (store_db == NULL)
-		return (-1);
-	off = snprintf(sql, sizeof(sql), "UPDATE turns SET ");
-	for (i = 0; i < nitems(store_turn_cols); i++) {
-		if (json_object_get(t, store_turn_cols[i].name) == NULL)
-			continue;
-		off += snprintf(sql + off, sizeof(sql) - off, "%s%s = ?",
-		    n > 0 ? ", " : "", store_turn_cols[i].name);
-		n++;
-	}
-	if (n == 0)
-		return (0);
-	snprintf(sql + off, sizeof(sql) - off, " WHERE id = ?");
-	if (sqlite3_prepare_v2(store_db, sql, -1, &st, NULL) != SQLITE_OK) {
-		store_fail("prepare");
-		return (-1);
-	}
-	for (i = 0, n = 0; i < nitems(store_turn_cols); i++)
-		if ((v = json_object_get(t, store_turn_cols[i].name)) != NULL)
-			store_turn_bind(st, (int)++n, v);
-	sqlite3_bind_int64(st, (int)++n, id);
+	for (i = 0; i < nitems(store_turn_cols); i++)
+		if ((v = json_object_get(t, store_turn_cols[i])) != NULL)
+			store_turn_bind(st, ++n, v);
+	if (id != -1)
+		sqlite3_bind_int64(st, ++n, id);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -1017,6 +947,58 @@ store_turn_update(int64_t id, json_t *t)
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * A new turn from the members of t named in store_turn_cols (others are
+ * ignored); its id, or -1.
+ */
+int64_t
+store_turn_add(json_t *t)
+{
+	char	 sql[1024], vals[256];
+	size_t	 i, n = 0, off, voff = 0;
+
+	if (store_db == NULL || t == NULL)
+		return (-1);
+	off = snprintf(sql, sizeof(sql), "INSERT INTO turns (");
+	vals[0] = '\0';
+	for (i = 0; i < nitems(store_turn_cols); i++) {
+		if (json_object_get(t, store_turn_cols[i]) == NULL)
+			continue;
+		off += snprintf(sql + off, sizeof(sql) - off, "%s%s",
+		    n > 0 ? ", " : "", store_turn_cols[i]);
+		voff += snprintf(vals + voff, sizeof(vals) - voff, "%s?",
+		    n > 0 ? ", " : "");
+		n++;
+	}
+	snprintf(sql + off, sizeof(sql) - off, ") VALUES (%s)", vals);
+	if (store_turn_write(sql, t, -1) == -1)
+		return (-1);
+	return (sqlite3_last_insert_rowid(store_db));
+}
+
+/* Set the members of t named in store_turn_cols on turn id. */
+int
+store_turn_update(int64_t id, json_t *t)
+{
+	char	 sql[1024];
+	size_t	 i, n = 0, off;
+
+	if (store_db == NULL || t == NULL)
+		return (-1);
+	off = snprintf(sql, sizeof(sql), "UPDATE turns SET ");
+	for (i = 0; i < nitems(store_turn_cols); i++) {
+		if (json_object_get(t, store_turn_cols[i]) == NULL)
+			continue;
+		off += snprintf(sql + off, sizeof(sql) - off, "%s%s = ?",
+		    n > 0 ? ", " : "", store_turn_cols[i]);
+		n++;
+	}
+	if (n == 0)
+		return (0);
+	snprintf(sql + off, sizeof(sql) - off, " WHERE id = ?");
+	return (store_turn_write(sql, t, id));
 }
 
 /* One row of a turns SELECT of every column, as an object. */
