@@ -40,9 +40,9 @@ json_t *
 sbxctl_build_ask(const struct sbxctl_cmd *cmd, int argc, char **argv)
 {
 	struct sigaction	 sa;
-	json_t			*req;
+	json_t			*req, *intr;
 	char			*prompt = NULL, *p;
-	size_t			 len = 0;
+	size_t			 len = 0, n;
 	int			 i, new = 0;
 	const char		*mode = NULL;
 
@@ -86,8 +86,16 @@ sbxctl_build_ask(const struct sbxctl_cmd *cmd, int argc, char **argv)
 	if (mode != NULL)
 		json_object_set_new(req, "mode", json_string(mode));
 	/* ^C interrupts the turn; a second one leaves it running. */
-	snprintf(sbxctl_ask_intr, sizeof(sbxctl_ask_intr),
-	    "{\"command\":\"interrupt\",\"name\":\"%s\"}\n", argv[0]);
+	intr = json_pack("{s:s, s:s}", "command", "interrupt", "name",
+	    argv[0]);
+	n = intr != NULL ? json_dumpb(intr, sbxctl_ask_intr,
+	    sizeof(sbxctl_ask_intr), JSON_COMPACT) : 0;
+	if (n == 0 || n > sizeof(sbxctl_ask_intr) - 2)
+		n = 0;		/* no sandbox has such a name */
+	else
+		sbxctl_ask_intr[n++] = '\n';
+	sbxctl_ask_intr[n] = '\0';
+	json_decref(intr);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = sbxctl_ask_sigcb;
 	sa.sa_flags = SA_RESTART;
@@ -118,7 +126,8 @@ sbxctl_ask_sigcb(int sig __unused)
 	ssize_t			 n;
 	int			 fd;
 
-	if (sbxctl_ask_sigs++ > 0 || sbxctl_ask_sock == NULL) {
+	if (sbxctl_ask_sigs++ > 0 || sbxctl_ask_sock == NULL ||
+	    sbxctl_ask_intr[0] == '\0') {
 		n = write(STDERR_FILENO, again, sizeof(again) - 1);
 		_exit(130);
 	}
