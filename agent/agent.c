@@ -1443,7 +1443,9 @@ agent_requester(struct control_req *cr, char *buf, size_t len)
 	struct passwd	*pw;
 	uid_t		 uid = control_req_uid(cr);
 
-	if ((pw = getpwuid(uid)) != NULL)
+	if (control_req_who(cr) != NULL)
+		snprintf(buf, len, "%s", control_req_who(cr));
+	else if ((pw = getpwuid(uid)) != NULL)
 		snprintf(buf, len, "%s", pw->pw_name);
 	else
 		snprintf(buf, len, "uid %lu", (unsigned long)uid);
@@ -1481,8 +1483,8 @@ agent_ctl_ask(struct control_req *cr, json_t *req)
 	json_t			*jp = json_object_get(req, "prompt"), *row;
 	const char		*mode = json_string_value(json_object_get(req,
 				    "mode"));
-	char			 err[256], who[64], now[32];
-	int			 pos;
+	char			 err[256], who[128], now[32];
+	int			 pos, ok = 0;
 
 	if ((sb = agent_sandbox(cr, req)) == NULL)
 		return;
@@ -1548,8 +1550,10 @@ agent_ctl_ask(struct control_req *cr, json_t *req)
 		control_req_error(cr, "out of memory; turn %lld is queued",
 		    (long long)t->t_id);
 	} else if (control_req_takeover(cr, &bev) == -1) {
+		/* A call from inside, or a client gone: answer at once. */
 		free(cl);
 		cl = NULL;
+		ok = 1;
 	} else {
 		cl->ac_bev = bev;
 		cl->ac_turn = t;
@@ -1564,6 +1568,10 @@ agent_ctl_ask(struct control_req *cr, json_t *req)
 	    as->as_nqueued + 1 : 0;
 	TAILQ_INSERT_TAIL(&as->as_queue, t, t_entry);
 	as->as_nqueued++;
+	if (ok)
+		control_req_ok(cr, json_pack("{s:I, s:i, s:s, s:s, s:s}",
+		    "turn", (json_int_t)t->t_id, "position", pos, "sandbox",
+		    sb->sb_name, "agent", ac->ac_name, "mode", mode));
 	if (cl != NULL)
 		agent_client_line(cl, json_pack("{s:b, s:I, s:i, s:s, s:s, "
 		    "s:s}", "ok", 1, "turn", (json_int_t)t->t_id, "position",
@@ -1584,7 +1592,7 @@ agent_ctl_interrupt(struct control_req *cr, json_t *req)
 	struct sandbox		*sb;
 	struct agent_sb		*as;
 	struct agent_turn	*t;
-	char			 who[64];
+	char			 who[128];
 
 	if ((sb = agent_sandbox(cr, req)) == NULL)
 		return;

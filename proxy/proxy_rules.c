@@ -274,11 +274,18 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 		control_req_error(cr, "pattern \"%s\": %s", pattern, err);
 		return;
 	}
-	log_info("proxy: listener %s: %s %s%s, by uid %d", pr->pr_name, act,
-	    pattern, at != 0 ? " for a time" : "", (int)control_req_uid(cr));
-	ev = json_pack("{s:s, s:s?, s:s, s:s, s:i}", "listener", pr->pr_name,
-	    "sandbox", pr->pr_sandbox, "action", act, "pattern", pattern,
-	    "uid", (int)control_req_uid(cr));
+	if (control_req_who(cr) != NULL)
+		log_info("proxy: listener %s: %s %s%s, by %s", pr->pr_name,
+		    act, pattern, at != 0 ? " for a time" : "",
+		    control_req_who(cr));
+	else
+		log_info("proxy: listener %s: %s %s%s, by uid %d",
+		    pr->pr_name, act, pattern, at != 0 ? " for a time" : "",
+		    (int)control_req_uid(cr));
+	ev = json_pack("{s:s, s:s?, s:s, s:s, s:i, s:s?}", "listener",
+	    pr->pr_name, "sandbox", pr->pr_sandbox, "action", act, "pattern",
+	    pattern, "uid", (int)control_req_uid(cr), "by",
+	    control_req_who(cr));
 	if (at != 0) {
 		ts.tv_sec = at;
 		ts.tv_nsec = 0;

@@ -74,13 +74,25 @@ struct control_client {
 };
 TAILQ_HEAD(control_clients, control_client);
 
-/* One request; it stays valid until answered, whatever the client does. */
+/*
+ * One request; it stays valid until answered, whatever the client does.
+ * A request made inside the daemon (control_call) has no client: its
+ * answer goes to a callback.
+ */
 struct control_req {
-	struct control_client		*cr_client;	/* NULL: client left */
+	struct control_client		*cr_client;	/* NULL: client left,
+							   or a call */
 	uint64_t			 cr_client_id;
 	uid_t				 cr_uid;
 	char				 cr_command[32];
+	control_reply_fn		 cr_reply;	/* a call's; NULL:
+							   none, or cancelled */
+	void				*cr_arg;
+	char				*cr_who;	/* a call's requester */
+	TAILQ_ENTRY(control_req)	 cr_entry;	/* in control_calls */
+	int				 cr_call;
 };
+TAILQ_HEAD(control_reqs, control_req);
 
 struct control_cmd {
 	const char			*name;
@@ -112,6 +124,9 @@ static int			 control_inherited; /* the privileged
 						   process owns the socket */
 static struct control_clients	 control_clients =
 				    TAILQ_HEAD_INITIALIZER(control_clients);
+static struct control_reqs	 control_calls =
+				    TAILQ_HEAD_INITIALIZER(control_calls);
+static uint64_t			 control_ncalls;
 static int			 control_nclients;
 static int			 control_nusers;	/* of them, not root's */
 static uint64_t			 control_nextid;
@@ -146,6 +161,7 @@ static void	control_reply(struct control_client *, json_t *);
 static void	control_error(struct control_client *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 static const struct control_cmd *control_cmd_find(const char *);
+static void	control_req_free(struct control_req *);
 static int	control_fields_check(const struct control_cmd *, json_t *,
 		    char *, size_t);
 static int	control_dumpcb(const char *, size_t, void *);
@@ -953,6 +969,13 @@ control_req_done(struct control_req *cr, json_t *reply)
 {
 	struct control_client	*cc = cr->cr_client;
 
+	if (cr->cr_call) {
+		if (cr->cr_reply != NULL)
+			cr->cr_reply(reply, 1, cr->cr_arg);
+		json_decref(reply);
+		control_req_free(cr);
+		return;
+	}
 	if (cc == NULL) {
 		json_decref(reply);
 		free(cr);
@@ -998,12 +1021,20 @@ control_req_progress(struct control_req *cr, const char *fmt, ...)
 	va_list	 ap;
 	char	 msg[512];
 
-	if (cr->cr_client == NULL)
+	json_t	*line;
+
+	if (cr->cr_client == NULL && cr->cr_reply == NULL)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	control_reply(cr->cr_client, json_pack("{s:s}", "progress", msg));
+	line = json_pack("{s:s}", "progress", msg);
+	if (cr->cr_client == NULL) {
+		if (line != NULL)
+			cr->cr_reply(line, 0, cr->cr_arg);
+		json_decref(line);
+	} else
+		control_reply(cr->cr_client, line);
 }
 
 /*
@@ -1018,7 +1049,7 @@ control_req_takeover(struct control_req *cr, struct bufferevent **bevp)
 {
 	struct control_client	*cc = cr->cr_client;
 
-	if (cc == NULL || cc->cc_closing || cc->cc_sub != NULL)
+	if (cr->cr_call || cc == NULL || cc->cc_closing || cc->cc_sub != NULL)
 		return (-1);
 	log_debug("%s: client %llu: %s", __func__,
 	    (unsigned long long)cc->cc_id, cr->cr_command);
@@ -1041,6 +1072,94 @@ uid_t
 control_req_uid(const struct control_req *cr)
 {
 	return (cr->cr_uid);
+}
+
+/*
+ * Who asked, by name, for a request made inside the daemon on someone's
+ * behalf ("zulip Alice <alice@example.org>"); NULL for sbxctl's.
+ */
+const char *
+control_req_who(const struct control_req *cr)
+{
+	return (cr->cr_who);
+}
+
+static void
+control_req_free(struct control_req *cr)
+{
+	if (cr->cr_call) {
+		TAILQ_REMOVE(&control_calls, cr, cr_entry);
+		free(cr->cr_who);
+	}
+	free(cr);
+}
+
+/*
+ * Run a command from inside the daemon, as root would from sbxctl, on
+ * behalf of who.  req is the request object sbxctl would send; it is
+ * checked the same way.  Every line of the answer goes to fn: progress
+ * lines with last 0, then the final one (holding "ok") with last 1.  fn
+ * does not own the line.  fn may run before control_call returns, and
+ * never runs after control_call_cancel(arg).  Commands that take the
+ * connection over (exec) answer a call with an error.
+ */
+void
+control_call(const char *who, json_t *req, control_reply_fn fn, void *arg)
+{
+	const struct control_cmd	*cmd = NULL;
+	struct control_req		*cr;
+	const char			*name;
+	json_t				*reply = NULL;
+	char				 msg[256];
+
+	*msg = '\0';
+	name = json_string_value(json_object_get(req, "command"));
+	if (name == NULL)
+		snprintf(msg, sizeof(msg), "request must be an object with a "
+		    "\"command\" string");
+	else if ((cmd = control_cmd_find(name)) == NULL ||
+	    cmd->fn == control_cmd_events)
+		snprintf(msg, sizeof(msg), "unknown command \"%.64s\"", name);
+	else if (cmd->off != NULL)
+		snprintf(msg, sizeof(msg), "%s: %s", name, cmd->off);
+	else
+		control_fields_check(cmd, req, msg, sizeof(msg));
+	if (*msg != '\0')
+		reply = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	else if ((cr = calloc(1, sizeof(*cr))) == NULL ||
+	    (who != NULL && (cr->cr_who = strdup(who)) == NULL)) {
+		free(cr);
+		reply = json_pack("{s:b, s:s}", "ok", 0, "error",
+		    "out of memory");
+	} else {
+		log_debug("control: call by %s: %s", who != NULL ? who : "-",
+		    name);
+		control_ncalls++;
+		cr->cr_call = 1;
+		cr->cr_reply = fn;
+		cr->cr_arg = arg;
+		snprintf(cr->cr_command, sizeof(cr->cr_command), "%s", name);
+		TAILQ_INSERT_TAIL(&control_calls, cr, cr_entry);
+		cmd->fn(cr, req);
+		return;
+	}
+	if (reply == NULL)
+		reply = json_pack("{s:b, s:s}", "ok", 0, "error",
+		    "out of memory");
+	if (reply != NULL)
+		fn(reply, 1, arg);
+	json_decref(reply);
+}
+
+/* Answers to calls made with arg go nowhere from now on. */
+void
+control_call_cancel(void *arg)
+{
+	struct control_req	*cr;
+
+	TAILQ_FOREACH(cr, &control_calls, cr_entry)
+		if (cr->cr_arg == arg)
+			cr->cr_reply = NULL;
 }
 
 /*

@@ -573,6 +573,11 @@ void		 control_req_error(struct control_req *, const char *, ...)
 void		 control_req_progress(struct control_req *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 uid_t		 control_req_uid(const struct control_req *);
+const char	*control_req_who(const struct control_req *);
+typedef void	(*control_reply_fn)(json_t *, int, void *);
+void		 control_call(const char *, json_t *, control_reply_fn,
+		    void *);
+void		 control_call_cancel(void *);
 struct bufferevent;
 int		 control_req_takeover(struct control_req *,
 		    struct bufferevent **);
