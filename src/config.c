@@ -36,6 +36,8 @@ static void	config_print_pfmon(FILE *, struct pfmon_conf *);
 static void	config_print_sandbox(FILE *, struct sandbox_conf *);
 static void	config_print_limits(FILE *, struct sandbox_conf *);
 static void	config_print_agent(FILE *, const struct agent_conf *);
+static void	config_print_bot(FILE *, const struct bot_conf *);
+static void	config_free_words(char **);
 static void	config_print_words(FILE *, char *const *);
 
 /* Size suffixes, each 1024 times the one before. */
@@ -140,6 +142,18 @@ config_free(struct sbxd_config *conf)
 	free(conf->sc_sandbox.sbc_fw_anchor);
 	free(conf->sc_sandbox.sbc_cgroup);
 	free(conf->sc_sandbox.sbc_agent);
+	free(conf->sc_bot.bc_site);
+	free(conf->sc_bot.bc_email);
+	free(conf->sc_bot.bc_keyfile);
+	if (conf->sc_bot.bc_key != NULL) {
+		explicit_bzero(conf->sc_bot.bc_key, strlen(conf->sc_bot.bc_key));
+		free(conf->sc_bot.bc_key);
+	}
+	free(conf->sc_bot.bc_stream);
+	config_free_words(conf->sc_bot.bc_admins);
+	config_free_words(conf->sc_bot.bc_users);
+	free(conf->sc_bot.bc_cafile);
+	free(conf->sc_bot.bc_ca_pem);
 	free(conf);
 }
 
@@ -389,6 +403,47 @@ config_print(FILE *fp, struct sbxd_config *conf)
 	TAILQ_FOREACH(ac, &conf->sc_agents, ac_entry)
 		config_print_agent(fp, ac);
 	config_print_sandbox(fp, &conf->sc_sandbox);
+	config_print_bot(fp, &conf->sc_bot);
+}
+
+/* The bot block; never the key, only where it is. */
+static void
+config_print_bot(FILE *fp, const struct bot_conf *bc)
+{
+	if (!bc->bc_on)
+		return;
+	fprintf(fp, "\nbot zulip {\n\tsite ");
+	config_print_string(fp, bc->bc_site);
+	fprintf(fp, "\n\temail ");
+	config_print_string(fp, bc->bc_email);
+	fprintf(fp, "\n\tkey-file ");
+	config_print_string(fp, bc->bc_keyfile);
+	fprintf(fp, "\n\tstream ");
+	config_print_string(fp, bc->bc_stream);
+	fprintf(fp, "\n\tadmins");
+	config_print_words(fp, bc->bc_admins);
+	fputc('\n', fp);
+	if (bc->bc_users != NULL) {
+		fprintf(fp, "\tusers");
+		config_print_words(fp, bc->bc_users);
+		fputc('\n', fp);
+	}
+	if (bc->bc_cafile != NULL) {
+		fprintf(fp, "\tca-file ");
+		config_print_string(fp, bc->bc_cafile);
+		fputc('\n', fp);
+	}
+	fprintf(fp, "}\n");
+}
+
+static void
+config_free_words(char **av)
+{
+	char	**p;
+
+	for (p = av; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(av);
 }
 
 static void

@@ -104,7 +104,16 @@ static int		 add_listen(const char *, long long, const char *,
 			    long long);
 static int		 check_abspath(const char *, char *, char **);
 static int		 default_home(struct sbxd_config *);
-static int		 load_ca(const char *, char **);
+static int		 load_ca(const char *, const char *, char **);
+static int		 start_bot(const char *);
+static int		 end_bot(void);
+static int		 set_bot_site(char *);
+static int		 set_bot_email(char *);
+static int		 set_bot_stream(char *);
+static int		 load_bot_key(const char *);
+static int		 add_bot_people(const char *, char ***);
+static int		 bot_started;	/* a bot block was seen */
+static int		 bot_errors;	/* errors before it */
 static int		 check_ident(const char *, char *);
 static int		 check_nflog(const char *, int *);
 static int		 nomem(void);
@@ -146,6 +155,7 @@ typedef struct {
 %}
 
 %token	AGENT ARGS ENV MODE PATH QUEUE TYPE
+%token	ADMINS BOT EMAIL KEYFILE SITE STREAM USERS
 %token	ACCESS ALLOW ANCHOR BLOCK BUFFER CAFILE CGROUP CHECK CONNECT CONTROL
 %token	CPUWEIGHT DEFAULT FIREWALL GROUP HEADER HOME HOSTSFILE IDLE INCLUDE
 %token	INTERFACE LEVEL LIMIT LIMITS LISTEN LOG LOOPBACK MAX MEMORY
@@ -170,6 +180,7 @@ grammar		: /* empty */
 		| grammar main '\n'
 		| grammar policy '\n'
 		| grammar agent '\n'
+		| grammar bot '\n'
 		| grammar error '\n'		{ yyerrok; }
 		;
 
@@ -384,7 +395,7 @@ sandboxopt	: MAX SESSIONS NUMBER		{
 				YYERROR;
 			free(conf->sc_sandbox.sbc_ca_pem);
 			conf->sc_sandbox.sbc_ca_pem = NULL;
-			if (load_ca(conf->sc_sandbox.sbc_ca_file,
+			if (load_ca("sandbox", conf->sc_sandbox.sbc_ca_file,
 			    &conf->sc_sandbox.sbc_ca_pem) == -1)
 				YYERROR;
 			conf->sc_sandbox.sbc_enabled = 1;
@@ -783,6 +794,65 @@ agentopt	: TYPE STRING			{
 		}
 		;
 
+bot		: BOT STRING			{
+			int	 r = start_bot($2);
+
+			free($2);
+			$2 = NULL;	/* error recovery may still pop it */
+			if (r == -1)
+				YYERROR;
+		} optnl '{' optnl botopts '}'	{
+			if (end_bot() == -1)
+				YYERROR;
+		}
+		;
+
+botopts		: /* empty */
+		| botopts botopt '\n' optnl
+		| botopts error '\n'	{ yyerrok; }
+		;
+
+botopt		: SITE STRING			{
+			if (set_bot_site($2) == -1)
+				YYERROR;
+		}
+		| EMAIL STRING			{
+			if (set_bot_email($2) == -1)
+				YYERROR;
+		}
+		| KEYFILE STRING		{
+			if (check_abspath("bot key-file", $2,
+			    &conf->sc_bot.bc_keyfile) == -1)
+				YYERROR;
+			if (load_bot_key(conf->sc_bot.bc_keyfile) == -1)
+				YYERROR;
+		}
+		| STREAM STRING			{
+			if (set_bot_stream($2) == -1)
+				YYERROR;
+		}
+		| ADMINS { nwords = words_over = 0; } words {
+			if (add_bot_people("admins", &conf->sc_bot.bc_admins)
+			    == -1)
+				YYERROR;
+		}
+		| USERS { nwords = words_over = 0; } words {
+			if (add_bot_people("users", &conf->sc_bot.bc_users)
+			    == -1)
+				YYERROR;
+		}
+		| CAFILE STRING			{
+			if (check_abspath("bot ca-file", $2,
+			    &conf->sc_bot.bc_cafile) == -1)
+				YYERROR;
+			free(conf->sc_bot.bc_ca_pem);
+			conf->sc_bot.bc_ca_pem = NULL;
+			if (load_ca("bot", conf->sc_bot.bc_cafile,
+			    &conf->sc_bot.bc_ca_pem) == -1)
+				YYERROR;
+		}
+		;
+
 words		: word
 		| words word
 		;
@@ -817,11 +887,13 @@ struct keywords {
 /* Keep sorted: lookup() uses bsearch. */
 static const struct keywords keywords[] = {
 	{ "access",		ACCESS },
+	{ "admins",		ADMINS },
 	{ "agent",		AGENT },
 	{ "allow",		ALLOW },
 	{ "anchor",		ANCHOR },
 	{ "args",		ARGS },
 	{ "block",		BLOCK },
+	{ "bot",		BOT },
 	{ "buffer",		BUFFER },
 	{ "ca-file",		CAFILE },
 	{ "cgroup",		CGROUP },
@@ -830,6 +902,7 @@ static const struct keywords keywords[] = {
 	{ "control",		CONTROL },
 	{ "cpu-weight",		CPUWEIGHT },
 	{ "default",		DEFAULT },
+	{ "email",		EMAIL },
 	{ "env",		ENV },
 	{ "firewall",		FIREWALL },
 	{ "group",		GROUP },
@@ -839,6 +912,7 @@ static const struct keywords keywords[] = {
 	{ "idle",		IDLE },
 	{ "include",		INCLUDE },
 	{ "interface",		INTERFACE },
+	{ "key-file",		KEYFILE },
 	{ "level",		LEVEL },
 	{ "limit",		LIMIT },
 	{ "limits",		LIMITS },
@@ -868,15 +942,18 @@ static const struct keywords keywords[] = {
 	{ "sandbox",		SANDBOX },
 	{ "sessions",		SESSIONS },
 	{ "shell",		SHELL },
+	{ "site",		SITE },
 	{ "sni",		SNI },
 	{ "socket",		SOCKET },
 	{ "splice",		SPLICE },
 	{ "state",		STATE },
+	{ "stream",		STREAM },
 	{ "table",		TABLE },
 	{ "timeout",		TIMEOUT },
 	{ "type",		TYPE },
 	{ "uid-range",		UIDRANGE },
 	{ "user",		USER },
+	{ "users",		USERS },
 	{ "window",		WINDOW },
 	{ "yes",		YES },
 };
@@ -1386,6 +1463,7 @@ parse_config(const char *filename, json_t *errs)
 	errline = 0;
 	errfile = NULL;
 	sandbox_where[0] = '\0';
+	bot_started = 0;
 	stmt_start = 1;
 	file = NULL;
 	parse_nomem = 0;
@@ -1683,12 +1761,265 @@ check_abspath(const char *what, char *s, char **dst)
 }
 
 /*
+ * bot KIND { ... }: one bot, of a kind sbxd speaks (zulip).  A second
+ * block, or one of another kind, is reported and its lines still parsed
+ * (the config is refused anyway).
+ */
+static int
+start_bot(const char *kind)
+{
+	if (bot_started) {
+		yyerror("bot defined twice (one bot block, please)");
+		return (0);
+	}
+	bot_started = 1;
+	bot_errors = file->errors;
+	if (strcmp(kind, "zulip") != 0)
+		yyerror("bot \"%s\": only zulip is known", kind);
+	conf->sc_bot.bc_on = 1;
+	return (0);
+}
+
+/* The end of the bot block: site, email, key-file, stream, admins. */
+static int
+end_bot(void)
+{
+	struct bot_conf	*bc = &conf->sc_bot;
+	const char	*miss = NULL;
+
+	if (!bc->bc_on || file->errors != bot_errors)
+		return (0);	/* reported already */
+	if (bc->bc_site == NULL)
+		miss = "site (the Zulip server's https:// address)";
+	else if (bc->bc_email == NULL)
+		miss = "email (the bot's address)";
+	else if (bc->bc_keyfile == NULL)
+		miss = "key-file (a root-only file holding its API key)";
+	else if (bc->bc_stream == NULL)
+		miss = "stream (where sandboxes are driven)";
+	else if (bc->bc_admins == NULL)
+		miss = "admins (who may create and allow)";
+	if (miss != NULL) {
+		yyerror("bot zulip has no %s", miss);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * site: an https:// address of a host, with an optional port and path,
+ * without user, query or fragment; a trailing '/' is dropped.  Frees s.
+ */
+static int
+set_bot_site(char *s)
+{
+	const char	*host;
+	size_t		 len = strlen(s), i;
+
+	host = s + strlen("https://");
+	if (strncmp(s, "https://", strlen("https://")) != 0 ||
+	    *host == '\0' || *host == '/' || *host == ':' ||
+	    strcspn(s, "@?# \t\\\"") != len) {
+		yyerror("bot site \"%s\": an https:// address such as "
+		    "https://chat.example.org is needed", s);
+		free(s);
+		return (-1);
+	}
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e) {
+			yyerror("bot site \"%s\": an https:// address such "
+			    "as https://chat.example.org is needed", s);
+			free(s);
+			return (-1);
+		}
+	while (len > strlen("https://x") && s[len - 1] == '/')
+		s[--len] = '\0';
+	free(conf->sc_bot.bc_site);
+	conf->sc_bot.bc_site = s;
+	return (0);
+}
+
+/* An email address as Zulip shows it: one '@', no blanks.  */
+static int
+bot_email_ok(const char *s)
+{
+	const char	*at = strchr(s, '@');
+	size_t		 i;
+
+	if (at == NULL || at == s || at[1] == '\0' ||
+	    strchr(at + 1, '@') != NULL || strlen(s) > 254)
+		return (0);
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f
+		    || s[i] == '"' || s[i] == '\\')
+			return (0);
+	return (1);
+}
+
+/* email: the bot's.  Frees s. */
+static int
+set_bot_email(char *s)
+{
+	if (!bot_email_ok(s)) {
+		yyerror("bot email \"%s\": an address such as "
+		    "sbx-bot@chat.example.org is needed", s);
+		free(s);
+		return (-1);
+	}
+	free(conf->sc_bot.bc_email);
+	conf->sc_bot.bc_email = s;
+	return (0);
+}
+
+/* stream: a channel name, 1 to 60 characters, no control bytes. */
+static int
+set_bot_stream(char *s)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			break;
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			n++;
+	}
+	if (s[i] != '\0' || n == 0 || n > 60) {
+		yyerror("bot stream \"%s\": a channel name of 1 to 60 "
+		    "characters is needed", s);
+		free(s);
+		return (-1);
+	}
+	free(conf->sc_bot.bc_stream);
+	conf->sc_bot.bc_stream = s;
+	return (0);
+}
+
+/*
+ * admins/users WORD...: each an email address or a Zulip user id,
+ * added to *list.  Takes the words.
+ */
+static int
+add_bot_people(const char *what, char ***list)
+{
+	char		**av, **nl;
+	size_t		  n = 0, m, i;
+	const char	 *w;
+	long long	  id;
+	int		  bad = 0;
+
+	if ((av = take_words()) == NULL)
+		return (-1);
+	for (i = 0; av[i] != NULL; i++) {
+		w = av[i];
+		if (strspn(w, "0123456789") == strlen(w)) {
+			errno = 0;
+			id = strtoll(w, NULL, 10);
+			if (errno != 0 || id < 1 || id > INT32_MAX) {
+				yyerror("bot %s %s: a user id from 1 to %d "
+				    "is needed", what, w, INT32_MAX);
+				bad = 1;
+			}
+		} else if (!bot_email_ok(w)) {
+			yyerror("bot %s \"%s\": an email address or a user "
+			    "id is needed", what, w);
+			bad = 1;
+		}
+	}
+	for (; *list != NULL && (*list)[n] != NULL; n++)
+		;
+	m = i;
+	if (!bad && n + m > BOT_ENTRIES_MAX) {
+		yyerror("bot %s: more than %d entries", what,
+		    BOT_ENTRIES_MAX);
+		bad = 1;
+	}
+	if (bad || (nl = reallocarray(*list, n + m + 1,
+	    sizeof(*nl))) == NULL) {
+		for (i = 0; av[i] != NULL; i++)
+			free(av[i]);
+		free(av);
+		return (bad ? -1 : nomem());
+	}
+	for (i = 0; i < m; i++)
+		nl[n + i] = av[i];
+	nl[n + m] = NULL;
+	*list = nl;
+	free(av);
+	return (0);
+}
+
+/*
+ * The bot's API key, read now: the key-file must be a regular file that
+ * only its owner, root, may read or write, holding the key on its first
+ * line (printable ASCII).  Anything else stops sbxd from starting.
+ */
+static int
+load_bot_key(const char *path)
+{
+	struct stat	 st;
+	FILE		*fp;
+	char		 buf[BOT_KEY_MAX + 2];
+	size_t		 len, i;
+
+	free(conf->sc_bot.bc_key);
+	conf->sc_bot.bc_key = NULL;
+	if ((fp = parse_fopen(path)) == NULL) {
+		yyerror("bot key-file \"%s\": %s", path, strerror(errno));
+		return (-1);
+	}
+	if (fstat(fileno(fp), &st) == -1) {
+		yyerror("bot key-file \"%s\": %s", path, strerror(errno));
+		fclose(fp);
+		return (-1);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		yyerror("bot key-file \"%s\" is not a regular file", path);
+		fclose(fp);
+		return (-1);
+	}
+	if (st.st_uid != 0 || (st.st_mode & 077) != 0) {
+		yyerror("bot key-file \"%s\" must be root's and for root "
+		    "alone (owner uid %u, mode %04o): chown root and chmod "
+		    "600 it", path, (unsigned)st.st_uid,
+		    (unsigned)(st.st_mode & 07777));
+		fclose(fp);
+		return (-1);
+	}
+	if (fgets(buf, sizeof(buf), fp) == NULL)
+		buf[0] = '\0';
+	fclose(fp);
+	len = strcspn(buf, "\r\n");
+	if (len > BOT_KEY_MAX) {
+		explicit_bzero(buf, sizeof(buf));
+		yyerror("bot key-file \"%s\": the key is longer than %d "
+		    "bytes", path, BOT_KEY_MAX);
+		return (-1);
+	}
+	buf[len] = '\0';
+	for (i = 0; i < len; i++)
+		if ((unsigned char)buf[i] <= 0x20 ||
+		    (unsigned char)buf[i] >= 0x7f)
+			break;
+	if (len == 0 || i != len) {
+		explicit_bzero(buf, sizeof(buf));
+		yyerror("bot key-file \"%s\": no key on its first line (the "
+		    "API key, printable, without blanks)", path);
+		return (-1);
+	}
+	conf->sc_bot.bc_key = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	if (conf->sc_bot.bc_key == NULL)
+		return (nomem());
+	return (0);
+}
+
+/*
  * The certificates of a sandbox ca-file, read now (as root: sandboxes
  * get a copy, as they may not read the file) and checked with OpenSSL:
  * PEM certificates only, at least one, at most SANDBOX_CA_MAX bytes.
  */
 static int
-load_ca(const char *path, char **pem)
+load_ca(const char *what, const char *path, char **pem)
 {
 	BIO		*bio = NULL;
 	X509		*x;
@@ -1698,7 +2029,7 @@ load_ca(const char *path, char **pem)
 	int		 n = 0, ret = -1;
 
 	if ((fp = parse_fopen(path)) == NULL) {
-		yyerror("sandbox ca-file \"%s\": %s", path, strerror(errno));
+		yyerror("%s ca-file \"%s\": %s", what, path, strerror(errno));
 		return (-1);
 	}
 	if ((buf = calloc(1, SANDBOX_CA_MAX + 1)) == NULL) {
@@ -1707,12 +2038,12 @@ load_ca(const char *path, char **pem)
 	}
 	len = fread(buf, 1, SANDBOX_CA_MAX + 1, fp);
 	if (ferror(fp))
-		yyerror("sandbox ca-file \"%s\": %s", path, strerror(errno));
+		yyerror("%s ca-file \"%s\": %s", what, path, strerror(errno));
 	else if (len > SANDBOX_CA_MAX)
-		yyerror("sandbox ca-file \"%s\": larger than %d bytes", path,
+		yyerror("%s ca-file \"%s\": larger than %d bytes", what, path,
 		    SANDBOX_CA_MAX);
 	else if (memchr(buf, '\0', len) != NULL)
-		yyerror("sandbox ca-file \"%s\": not PEM text", path);
+		yyerror("%s ca-file \"%s\": not PEM text", what, path);
 	else if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL)
 		nomem();
 	else {
@@ -1722,8 +2053,8 @@ load_ca(const char *path, char **pem)
 		}
 		ERR_clear_error();
 		if (n == 0)
-			yyerror("sandbox ca-file \"%s\": no PEM certificate",
-			    path);
+			yyerror("%s ca-file \"%s\": no PEM certificate",
+			    what, path);
 		else {
 			*pem = buf;
 			buf = NULL;

@@ -287,6 +287,24 @@ struct sandbox_conf {
 };
 
 /* The parsed configuration; reload builds a new one and swaps it in. */
+/* The chat bot: bot zulip { ... }. */
+#define BOT_KEY_MAX		256	/* bytes of an API key (Zulip's are 32) */
+#define BOT_ENTRIES_MAX		256	/* admins and users, each */
+struct bot_conf {
+	int				 bc_on;
+	char				*bc_site;	/* https://host[:port],
+							   no trailing '/' */
+	char				*bc_email;
+	char				*bc_keyfile;
+	char				*bc_key;	/* read with the config */
+	char				*bc_stream;
+	char				**bc_admins;	/* emails or user ids,
+							   NULL-terminated */
+	char				**bc_users;
+	char				*bc_cafile;
+	char				*bc_ca_pem;	/* its certificates */
+};
+
 struct sbxd_config {
 	char				*sc_state;
 	char				*sc_socket;
@@ -304,6 +322,7 @@ struct sbxd_config {
 	struct pfmon_conf		 sc_pfmon;
 	struct sandbox_conf		 sc_sandbox;
 	struct agentlist		 sc_agents;
+	struct bot_conf			 sc_bot;
 };
 
 /* The running daemon. */
