@@ -14,6 +14,8 @@
 #   LINGER   stays after its last line (as opencode does)
 #   FAIL     ends its turn with an error
 #   STDERR   writes a line on stderr first
+#   PARAS    eight paragraphs, one every 0.3 s
+#   ECHOALL  echoes the whole prompt, not its first 200 characters
 # Every prompt is also saved byte for byte in $HOME/prompts/N.
 import json
 import os
@@ -125,7 +127,8 @@ if "STUBBORN" in text:
                 time.sleep(1)
         os._exit(0)
 
-reply = "echo: %s (turn %d)" % (text[:200], turn)
+reply = "echo: %s (turn %d)" % (text if "ECHOALL" in text else text[:200],
+                                turn)
 
 
 def start():
@@ -252,6 +255,10 @@ if "CRASH" in text:
     os._exit(3)
 if "TOOL" in text:
     tool()
+if "PARAS" in text:
+    for i in range(1, 9):
+        say("para %d\n\n" % i)
+        time.sleep(0.3)
 if "SLOW" in text or "STUBBORN" in text:
     try:
         for i in range(300):
