@@ -1,19 +1,65 @@
 /*
- * bot.c: the chat bot component.  It has no configuration yet, so it stays
- * off.
+ * bot.c: the chat bot component.  libcurl's multi interface runs on
+ * sbxd's event_base (curl's hiperfifo pattern): curl says which sockets
+ * to watch and when to wake it, libevent tells it what happened.
+ *
+ * Every call but the long poll goes through one budget, a token bucket
+ * sized from the server's X-RateLimit-* headers (Zulip: 200 a minute by
+ * default), spent in priority order: command replies, then questions,
+ * then agent text, then progress.  A 429 stops every call, the long
+ * poll included, until its Retry-After has passed.
  */
 
 #include <sys/types.h>
+#include <sys/queue.h>
 
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "config.h"
+#include "log.h"
 #include "sbxd.h"
+#include "bot.h"
+
+#define BOT_INFLIGHT_MAX	4	/* calls at once, the poll aside; the
+					   server serialises a user's sends */
+#define BOT_BUDGET_SHARE	0.8	/* of the server's limit we spend;
+					   the rest is room for a person
+					   using the same bot */
+#define BOT_BUDGET_BURST	8	/* calls saved up while idle */
+#define BOT_LIMIT_DEFAULT	200	/* per minute, Zulip's default */
+#define BOT_REMAINING_LOW	5	/* left in the window: wait for its
+					   reset */
+
+struct bot_qent {
+	TAILQ_ENTRY(bot_qent)	 bq_entry;
+	struct bot_req		*bq_req;
+};
+TAILQ_HEAD(bot_queue, bot_qent);
 
 static int	bot_init(struct sbxd_config *);
 static int	bot_reload(struct sbxd_config *, json_t *);
 static void	bot_shutdown(void);
 static json_t	*bot_status(void);
+static int	bot_sockcb(CURL *, curl_socket_t, int, void *, void *);
+static int	bot_timerfn(CURLM *, long, void *);
+static void	bot_sock_eventcb(evutil_socket_t, short, void *);
+static void	bot_timercb(evutil_socket_t, short, void *);
+static void	bot_budgetcb(evutil_socket_t, short, void *);
+static void	bot_check_done(void);
+static void	bot_dispatch(void);
+static void	bot_wake(double);
+static int	bot_conf_same(const struct bot_conf *,
+		    const struct bot_conf *);
+static int	bot_conf_copy(struct bot_conf *, const struct bot_conf *);
+static void	bot_conf_clear(struct bot_conf *);
 
 const struct sbxd_component bot_component = {
 	.cm_name = "bot",
@@ -23,25 +69,519 @@ const struct sbxd_component bot_component = {
 	.cm_status = bot_status,
 };
 
-static int
-bot_init(struct sbxd_config *conf __unused)
-{
-	return (0);
-}
+static struct bot_conf	 bot_cf;	/* a copy: the config may go */
+static CURLM		*bot_multi;
+static struct event	*bot_ev_timer;
+static struct event	*bot_ev_budget;
+static struct bot_queue	 bot_queues[BOT_PRIO_N];
+static struct bot_queue	 bot_live = TAILQ_HEAD_INITIALIZER(bot_live);
+static int		 bot_inflight;
+static int		 bot_queued;
+static double		 bot_tokens = BOT_BUDGET_BURST;
+static double		 bot_tokens_at;
+static double		 bot_limit = BOT_LIMIT_DEFAULT;
+static double		 bot_pause_until;
+static int		 bot_running;
+static int		 bot_curl_ready;
+uint64_t		 bot_nretries;
+static uint64_t		 bot_n429;
+static uint64_t		 bot_ncalls;
 
 static int
-bot_reload(struct sbxd_config *conf __unused, json_t *errors __unused)
+bot_init(struct sbxd_config *conf)
 {
+	int	 i;
+
+	for (i = 0; i < BOT_PRIO_N; i++)
+		TAILQ_INIT(&bot_queues[i]);
+	if (!conf->sc_bot.bc_on)
+		return (0);
+	return (bot_reload(conf, NULL));
+}
+
+/* Start, stop or restart the client when the bot block changed. */
+static int
+bot_reload(struct sbxd_config *conf, json_t *errors __unused)
+{
+	const struct bot_conf	*nc = &conf->sc_bot;
+
+	if (bot_running && nc->bc_on && bot_conf_same(&bot_cf, nc)) {
+		/* Only who may do what changed: resolve them again. */
+		if (bot_conf_copy(&bot_cf, nc) == -1)
+			return (-1);
+		bot_zulip_reconfigure(0);
+		return (0);
+	}
+	if (bot_running)
+		bot_shutdown();
+	if (!nc->bc_on)
+		return (0);
+	if (!bot_curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			log_warnx("bot: libcurl did not start");
+			return (-1);
+		}
+		bot_curl_ready = 1;
+	}
+	if (bot_conf_copy(&bot_cf, nc) == -1)
+		return (-1);
+	if ((bot_multi = curl_multi_init()) == NULL ||
+	    (bot_ev_timer = evtimer_new(sbxd_env->sx_base, bot_timercb,
+	    NULL)) == NULL ||
+	    (bot_ev_budget = evtimer_new(sbxd_env->sx_base, bot_budgetcb,
+	    NULL)) == NULL) {
+		log_warnx("bot: out of memory");
+		bot_shutdown();
+		return (-1);
+	}
+	curl_multi_setopt(bot_multi, CURLMOPT_SOCKETFUNCTION, bot_sockcb);
+	curl_multi_setopt(bot_multi, CURLMOPT_TIMERFUNCTION, bot_timerfn);
+	curl_multi_setopt(bot_multi, CURLMOPT_MAXCONNECTS, 8L);
+	bot_running = 1;
+	bot_tokens = BOT_BUDGET_BURST;
+	bot_tokens_at = bot_now();
+	bot_pause_until = 0;
+	bot_route_init();
+	if (bot_zulip_start() == -1) {
+		bot_shutdown();
+		return (-1);
+	}
+	log_info("bot: zulip at %s as %s, stream \"%s\"", bot_cf.bc_site,
+	    bot_cf.bc_email, bot_cf.bc_stream);
 	return (0);
 }
 
 static void
 bot_shutdown(void)
 {
+	struct bot_qent	*bq;
+	int		 i;
+
+	if (!bot_running)
+		return;
+	bot_zulip_stop();
+	bot_route_stop();
+	for (i = 0; i < BOT_PRIO_N; i++)
+		while ((bq = TAILQ_FIRST(&bot_queues[i])) != NULL) {
+			TAILQ_REMOVE(&bot_queues[i], bq, bq_entry);
+			bot_req_free(bq->bq_req);
+			free(bq);
+		}
+	bot_queued = 0;
+	while ((bq = TAILQ_FIRST(&bot_live)) != NULL) {
+		TAILQ_REMOVE(&bot_live, bq, bq_entry);
+		curl_multi_remove_handle(bot_multi, bot_req_easy(bq->bq_req));
+		bot_req_free(bq->bq_req);
+		free(bq);
+	}
+	if (bot_multi != NULL) {
+		curl_multi_cleanup(bot_multi);
+		bot_multi = NULL;
+	}
+	bot_inflight = 0;
+	if (bot_ev_timer != NULL)
+		event_free(bot_ev_timer);
+	if (bot_ev_budget != NULL)
+		event_free(bot_ev_budget);
+	bot_ev_timer = bot_ev_budget = NULL;
+	bot_conf_clear(&bot_cf);
+	bot_running = 0;
 }
 
 static json_t *
 bot_status(void)
 {
-	return (json_pack("{s:s}", "state", "off"));
+	json_t	*st;
+
+	if (!bot_running)
+		return (json_pack("{s:s}", "state", "off"));
+	if ((st = bot_zulip_status()) == NULL)
+		return (NULL);
+	json_object_update_new(st, json_pack("{s:I, s:i, s:I, s:I, s:i}",
+	    "calls", (json_int_t)bot_ncalls, "queued", bot_queued,
+	    "retries", (json_int_t)bot_nretries, "rate_limited",
+	    (json_int_t)bot_n429, "limit_per_min", (int)bot_limit));
+	json_object_update_new(st, bot_route_status());
+	return (st);
+}
+
+const struct bot_conf *
+bot_conf(void)
+{
+	return (&bot_cf);
+}
+
+/* Whether two bot blocks talk to the same server as the same bot. */
+static int
+bot_conf_same(const struct bot_conf *a, const struct bot_conf *b)
+{
+#define SAME(f) ((a->f == NULL && b->f == NULL) || \
+	(a->f != NULL && b->f != NULL && strcmp(a->f, b->f) == 0))
+	return (SAME(bc_site) && SAME(bc_email) && SAME(bc_key) &&
+	    SAME(bc_stream) && SAME(bc_ca_pem));
+#undef SAME
+}
+
+static char **
+bot_words_copy(char **av)
+{
+	char	**nv;
+	size_t	  n, i;
+
+	for (n = 0; av != NULL && av[n] != NULL; n++)
+		;
+	if ((nv = calloc(n + 1, sizeof(*nv))) == NULL)
+		return (NULL);
+	for (i = 0; i < n; i++)
+		if ((nv[i] = strdup(av[i])) == NULL) {
+			while (i-- > 0)
+				free(nv[i]);
+			free(nv);
+			return (NULL);
+		}
+	return (nv);
+}
+
+static int
+bot_conf_copy(struct bot_conf *dst, const struct bot_conf *src)
+{
+	struct bot_conf	 n;
+
+	memset(&n, 0, sizeof(n));
+	n.bc_on = src->bc_on;
+#define DUP(f) do {							\
+	if (src->f != NULL && (n.f = strdup(src->f)) == NULL)		\
+		goto fail;						\
+} while (0)
+	DUP(bc_site);
+	DUP(bc_email);
+	DUP(bc_keyfile);
+	DUP(bc_key);
+	DUP(bc_stream);
+	DUP(bc_cafile);
+	DUP(bc_ca_pem);
+#undef DUP
+	if ((n.bc_admins = bot_words_copy(src->bc_admins)) == NULL ||
+	    (n.bc_users = bot_words_copy(src->bc_users)) == NULL)
+		goto fail;
+	bot_conf_clear(dst);
+	*dst = n;
+	return (0);
+fail:
+	bot_conf_clear(&n);
+	log_warnx("bot: out of memory");
+	return (-1);
+}
+
+static void
+bot_conf_clear(struct bot_conf *bc)
+{
+	char	**p;
+
+	free(bc->bc_site);
+	free(bc->bc_email);
+	free(bc->bc_keyfile);
+	if (bc->bc_key != NULL) {
+		explicit_bzero(bc->bc_key, strlen(bc->bc_key));
+		free(bc->bc_key);
+	}
+	free(bc->bc_stream);
+	free(bc->bc_cafile);
+	free(bc->bc_ca_pem);
+	for (p = bc->bc_admins; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(bc->bc_admins);
+	for (p = bc->bc_users; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(bc->bc_users);
+	memset(bc, 0, sizeof(*bc));
+}
+
+double
+bot_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
+/* A delay of d seconds, from half of d to all of it. */
+double
+bot_jitter(double d)
+{
+	return (d / 2 + d / 2 * ((double)arc4random() / UINT32_MAX));
+}
+
+/* Queue br behind the budget; it is started when its turn comes. */
+void
+bot_queue(struct bot_req *br)
+{
+	struct bot_qent	*bq;
+
+	if (!bot_running || (bq = calloc(1, sizeof(*bq))) == NULL) {
+		log_warnx("bot: %s dropped: %s", bot_req_path(br),
+		    bot_running ? "out of memory" : "the bot is off");
+		bot_req_free(br);
+		return;
+	}
+	bq->bq_req = br;
+	TAILQ_INSERT_TAIL(&bot_queues[bot_req_prio(br)], bq, bq_entry);
+	bot_queued++;
+	bot_wake(0);
+}
+
+/* The server's view of the budget, from a response's headers. */
+void
+bot_rate_seen(double limit, double remaining, double reset)
+{
+	double	 wall = (double)time(NULL);
+
+	if (limit > 0 && limit < 1e6)
+		bot_limit = limit;
+	if (remaining >= 0 && remaining < BOT_REMAINING_LOW && reset > wall &&
+	    reset - wall < 3600) {
+		/* Nearly spent: nothing but the poll until it resets. */
+		if (bot_now() + (reset - wall) > bot_pause_until)
+			bot_pause_until = bot_now() + (reset - wall);
+		bot_tokens = 0;
+	}
+}
+
+/* A 429: no call at all for secs, and a little more. */
+void
+bot_rate_hit(double secs)
+{
+	double	 until;
+
+	bot_n429++;
+	if (secs > 3600)
+		secs = 3600;
+	until = bot_now() + secs + 0.5 * ((double)arc4random() / UINT32_MAX);
+	if (until > bot_pause_until)
+		bot_pause_until = until;
+	bot_tokens = 0;
+}
+
+/* Drop br wherever it is, without its callback. */
+void
+bot_cancel(struct bot_req *br)
+{
+	struct bot_qent	*bq;
+	int		 i;
+
+	if (br == NULL)
+		return;
+	for (i = 0; i < BOT_PRIO_N; i++)
+		TAILQ_FOREACH(bq, &bot_queues[i], bq_entry)
+			if (bq->bq_req == br) {
+				TAILQ_REMOVE(&bot_queues[i], bq, bq_entry);
+				bot_queued--;
+				free(bq);
+				bot_req_free(br);
+				return;
+			}
+	bot_req_finished(br);
+	bot_req_free(br);
+}
+
+/* Run br now, on the multi handle. */
+void
+bot_start_easy(struct bot_req *br)
+{
+	struct bot_qent	*bq;
+
+	if ((bq = calloc(1, sizeof(*bq))) == NULL ||
+	    bot_req_prepare(br, br) == -1 ||
+	    curl_multi_add_handle(bot_multi, bot_req_easy(br)) != CURLM_OK) {
+		log_warnx("bot: %s: cannot start the call", bot_req_path(br));
+		free(bq);
+		bot_req_free(br);
+		return;
+	}
+	bq->bq_req = br;
+	TAILQ_INSERT_TAIL(&bot_live, bq, bq_entry);
+	bot_ncalls++;
+	if (!bot_req_is_poll(br))
+		bot_inflight++;
+}
+
+/* br's transfer is over: off the multi handle, its slot free. */
+void
+bot_req_finished(struct bot_req *br)
+{
+	struct bot_qent	*bq;
+
+	TAILQ_FOREACH(bq, &bot_live, bq_entry)
+		if (bq->bq_req == br)
+			break;
+	if (bq == NULL)
+		return;
+	TAILQ_REMOVE(&bot_live, bq, bq_entry);
+	free(bq);
+	curl_multi_remove_handle(bot_multi, bot_req_easy(br));
+	if (!bot_req_is_poll(br) && bot_inflight > 0)
+		bot_inflight--;
+	bot_wake(0);
+}
+
+/* Run the dispatcher in secs. */
+static void
+bot_wake(double secs)
+{
+	struct timeval	 tv;
+
+	if (bot_ev_budget == NULL)
+		return;
+	if (secs < 0)
+		secs = 0;
+	if (evtimer_pending(bot_ev_budget, &tv) && secs > 0)
+		return;		/* it runs soon enough, and wakes again */
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	evtimer_add(bot_ev_budget, &tv);
+}
+
+static void
+bot_budgetcb(evutil_socket_t fd __unused, short events __unused,
+    void *arg __unused)
+{
+	bot_dispatch();
+}
+
+/*
+ * Start what the budget allows, in priority order, first come first
+ * served within a priority; then sleep until the next call may go.
+ */
+static void
+bot_dispatch(void)
+{
+	struct bot_qent	*bq, *next;
+	double		 now = bot_now(), rate, wait = -1, w;
+	int		 i;
+
+	rate = bot_limit * BOT_BUDGET_SHARE / 60;
+	bot_tokens += (now - bot_tokens_at) * rate;
+	if (bot_tokens > BOT_BUDGET_BURST)
+		bot_tokens = BOT_BUDGET_BURST;
+	bot_tokens_at = now;
+	if (now < bot_pause_until) {
+		if (bot_queued > 0)
+			bot_wake(bot_pause_until - now);
+		return;
+	}
+	for (i = 0; i < BOT_PRIO_N; i++)
+		TAILQ_FOREACH_SAFE(bq, &bot_queues[i], bq_entry, next) {
+			w = bot_req_notbefore(bq->bq_req) - now;
+			if (w > 0) {
+				if (wait < 0 || w < wait)
+					wait = w;
+				continue;
+			}
+			if (!bot_req_is_poll(bq->bq_req)) {
+				if (bot_inflight >= BOT_INFLIGHT_MAX)
+					continue;	/* a finish wakes us */
+				if (bot_tokens < 1) {
+					w = (1 - bot_tokens) / rate;
+					if (wait < 0 || w < wait)
+						wait = w;
+					continue;
+				}
+				bot_tokens -= 1;
+			}
+			TAILQ_REMOVE(&bot_queues[i], bq, bq_entry);
+			bot_queued--;
+			bot_start_easy(bq->bq_req);
+			free(bq);
+		}
+	if (wait >= 0)
+		bot_wake(wait);
+}
+
+/* curl: watch socket s for what, or stop watching it. */
+static int
+bot_sockcb(CURL *e __unused, curl_socket_t s, int what, void *arg __unused,
+    void *sockp)
+{
+	struct event	*ev = sockp;
+	short		 kind;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (ev != NULL)
+			event_free(ev);
+		curl_multi_assign(bot_multi, s, NULL);
+		return (0);
+	}
+	kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
+	    ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+	if (ev == NULL) {
+		if ((ev = event_new(sbxd_env->sx_base, s, kind,
+		    bot_sock_eventcb, NULL)) == NULL)
+			return (-1);
+		curl_multi_assign(bot_multi, s, ev);
+	} else {
+		event_del(ev);
+		event_assign(ev, sbxd_env->sx_base, s, kind, bot_sock_eventcb,
+		    NULL);
+	}
+	event_add(ev, NULL);
+	return (0);
+}
+
+/* curl: call back in ms (-1: never). */
+static int
+bot_timerfn(CURLM *m __unused, long ms, void *arg __unused)
+{
+	struct timeval	 tv;
+
+	if (ms < 0) {
+		evtimer_del(bot_ev_timer);
+		return (0);
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(bot_ev_timer, &tv);
+	return (0);
+}
+
+static void
+bot_sock_eventcb(evutil_socket_t fd, short events, void *arg __unused)
+{
+	int	 running, flags = 0;
+
+	if (events & EV_READ)
+		flags |= CURL_CSELECT_IN;
+	if (events & EV_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(bot_multi, fd, flags, &running);
+	bot_check_done();
+}
+
+static void
+bot_timercb(evutil_socket_t fd __unused, short events __unused,
+    void *arg __unused)
+{
+	int	 running;
+
+	curl_multi_socket_action(bot_multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	bot_check_done();
+}
+
+/* Hand every finished transfer to its request. */
+static void
+bot_check_done(void)
+{
+	CURLMsg		*msg;
+	struct bot_req	*br;
+	int		 left;
+
+	while (bot_multi != NULL &&
+	    (msg = curl_multi_info_read(bot_multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		br = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &br);
+		if (br != NULL)
+			bot_req_done(br, msg->data.result);
+	}
 }

@@ -678,6 +678,9 @@ int		 store_agent_state_put(const char *, const char *,
 json_t		*store_agent_state_get(const char *);
 int		 store_agent_state_delete(const char *);
 int		 store_setting_get(const char *, char *, size_t);
+int		 store_bot_topic_put(const char *, const char *);
+int		 store_bot_topic_delete(const char *);
+json_t		*store_bot_topics(void);
 
 /* src/util.c */
 void		*xmalloc(size_t);

@@ -109,6 +109,11 @@ static const char *store_migrations[] = {
 	"  sandbox_id TEXT PRIMARY KEY,"
 	"  mode TEXT,"
 	"  session TEXT);",
+	/* 8: the chat topic of each sandbox */
+	"CREATE TABLE bot_topics ("
+	"  sandbox TEXT PRIMARY KEY,"
+	"  topic TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL);",
 };
 #define STORE_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -1286,4 +1291,53 @@ store_status(void)
 	    "dropped", (json_int_t)store_dropped,
 	    "write_failures", (json_int_t)store_failures,
 	    "last_error", *store_lasterr != '\0' ? store_lasterr : NULL));
+}
+
+/* The chat topic of sandbox (by name). */
+int
+store_bot_topic_put(const char *sandbox, const char *topic)
+{
+	struct timespec	 ts;
+	char		 now[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	util_rfc3339(&ts, now, sizeof(now));
+	return (store_write("INSERT OR REPLACE INTO bot_topics (sandbox, "
+	    "topic, created_at) VALUES (?, ?, ?)", sandbox, topic, now,
+	    (char *)NULL));
+}
+
+int
+store_bot_topic_delete(const char *sandbox)
+{
+	return (store_write("DELETE FROM bot_topics WHERE sandbox = ?",
+	    sandbox, (char *)NULL));
+}
+
+/* {sandbox: topic} of every sandbox with one, or NULL. */
+json_t *
+store_bot_topics(void)
+{
+	sqlite3_stmt	*st;
+	json_t		*o;
+	int		 rc;
+
+	if (store_db == NULL || (o = json_object()) == NULL)
+		return (NULL);
+	if (sqlite3_prepare_v2(store_db, "SELECT sandbox, topic FROM "
+	    "bot_topics", -1, &st, NULL) != SQLITE_OK) {
+		store_fail("prepare");
+		json_decref(o);
+		return (NULL);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
+		    json_string((const char *)sqlite3_column_text(st, 1)));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_fail("bot topics");
+		json_decref(o);
+		return (NULL);
+	}
+	return (o);
 }

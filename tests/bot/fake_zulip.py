@@ -33,7 +33,7 @@ Test control, plain HTTP with JSON bodies, on 127.0.0.1:C:
               type="stream"|"direct", to=[user ids] for direct}  -> {id}
   POST /react {user_id, message_id, emoji_name, op="add"|"remove"} -> {ok}
   GET  /messages[?sender_id=N][&topic=T][&stream=S]
-       -> {messages:[{id, sender_id, type, stream, topic, content, timestamp,
+       -> {messages:[{id, sender_id, type, stream, topic, content, timestamp, received (float),
           edits:[{content, topic, t, prev_content, prev_topic, user_id}],
           reactions:[{user_id, emoji_name, emoji_code}]}]}
   POST /expire                 drop every event queue -> {expired: n}
@@ -41,6 +41,7 @@ Test control, plain HTTP with JSON bodies, on 127.0.0.1:C:
               method=optional, retry_after=2}   modes: 429 401 500 502
               html200 badjson truncated hang bad_queue; {mode:"clear"}
   POST /auth {key}             change the bot's valid API key
+  POST /ratelimit {limit}      requests per 60 s per user from now on
   GET  /log, POST /log/clear   {requests:[{t, method, path, query, status,
                                user}]} (status null while a request hangs)
   GET  /stats                  {queues, requests, rate_limited, messages}
@@ -425,7 +426,7 @@ class State:
         m = {"id": mid, "sender_id": sender, "type": mtype,
              "stream_id": stream_id, "topic": topic, "content": content,
              "recipients": recipients, "client": client, "timestamp": ts,
-             "edits": [], "reactions": []}
+             "received": time.time(), "edits": [], "reactions": []}
         self.msgs[mid] = m
         for q in self.queues.values():
             if q.wants("message") and q.sees(m):
@@ -1191,6 +1192,7 @@ def ctl_messages(q):
             out.append({"id": m["id"], "sender_id": m["sender_id"], "type": m["type"],
                         "stream": STREAMS.get(m["stream_id"]), "topic": m["topic"],
                         "content": m["content"], "timestamp": m["timestamp"],
+                        "received": m["received"],
                         "edits": [dict(e) for e in m["edits"]],
                         "reactions": [{"user_id": r["user_id"],
                                        "emoji_name": r["emoji_name"],
@@ -1233,6 +1235,15 @@ def ctl_auth(d):
     return {"ok": True}
 
 
+def ctl_ratelimit(d):
+    if not isinstance(d.get("limit"), int) or d["limit"] < 1:
+        raise CtlError("limit must be a positive integer")
+    with S.lock:
+        ARGS.rate_limit = d["limit"]
+        S.rate.clear()
+    return {"ok": True}
+
+
 def ctl_log(d):
     with S.lock:
         return {"requests": [dict(e) for e in S.requests]}
@@ -1261,6 +1272,7 @@ def ctl_queues(d):
 CONTROL = {("POST", "/post"): ctl_post, ("POST", "/react"): ctl_react,
            ("GET", "/messages"): ctl_messages, ("POST", "/expire"): ctl_expire,
            ("POST", "/fail"): ctl_fail, ("POST", "/auth"): ctl_auth,
+           ("POST", "/ratelimit"): ctl_ratelimit,
            ("GET", "/log"): ctl_log, ("POST", "/log/clear"): ctl_log_clear,
            ("GET", "/stats"): ctl_stats, ("GET", "/queues"): ctl_queues,
            ("GET", "/"): lambda d: {"ok": True}}

@@ -78,11 +78,11 @@ test_open_modes(void)
 	status = store_status();
 	CHECK_STR(json_string_value(json_object_get(status, "state")), "up");
 	CHECK_INT(json_integer_value(json_object_get(status,
-	    "schema_version")), 7);
+	    "schema_version")), 8);
 	store_close();
 	free(path);
 	CHECK(asprintf(&path, "%s/state", dir) != -1);
-	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 7);
+	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 8);
 	CHECK_INT(query_int(path, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name = 'events'"), 1);
 	ret = 0;
@@ -389,7 +389,7 @@ test_migrate_rules(void)
 	sqlite3_close(db);
 	db = NULL;
 	CHECK(store_open(dir, 0700) == 0);
-	CHECK_INT(query_int(dir, "SELECT version FROM schema_version"), 7);
+	CHECK_INT(query_int(dir, "SELECT version FROM schema_version"), 8);
 	list = store_rule_list("one");
 	CHECK_INT(json_array_size(list), 1);
 	r = json_array_get(list, 0);
