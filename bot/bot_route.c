@@ -330,6 +330,25 @@ bot_route_sandbox_of(const char *topic)
 	return (NULL);
 }
 
+/* Topic from was renamed to: the sandbox it was of follows. */
+void
+bot_route_topic_moved(const char *from, const char *to)
+{
+	const char	*name;
+	char		*t;
+
+	if ((name = bot_route_sandbox_of(from)) == NULL ||
+	    (t = strdup(name)) == NULL)
+		return;
+	log_info("bot: topic \"%s\" of sandbox %s is now \"%s\"", from, t,
+	    to);
+	if (store_bot_topic_put(t, to) == -1)
+		log_warnx("bot: the store did not keep the topic of %s: %s",
+		    t, store_error());
+	json_object_set_new(rt_topics, t, json_string(to));
+	free(t);
+}
+
 static int
 bot_name_ok(const char *s)
 {
@@ -1504,8 +1523,10 @@ bot_route_agent(json_t *ev, const char *type)
 	if (strcmp(type, "started") == 0) {
 		if (bt != NULL || (bt = bot_turn_new(id, sandbox)) == NULL)
 			return;
-		if (bt->bt_prompt > 0)
+		if (bt->bt_prompt > 0) {
 			bot_zulip_react(bt->bt_prompt, "eyes", 1);
+			bt->bt_last = bot_now();	/* a call of the topic */
+		}
 		return;
 	}
 	if (bt == NULL || bt->bt_done) {
@@ -1572,14 +1593,14 @@ bot_route_agent(json_t *ev, const char *type)
 			final = NULL;
 		bt->bt_final = final;
 		bt->bt_done = 1;
-		if (bt->bt_prompt > 0)
-			bot_zulip_react(bt->bt_prompt, st != NULL &&
-			    strcmp(st, "ok") == 0 ? "check" : "warning", 1);
-		bot_turn_flush(bt, 1);
+		bot_turn_schedule(bt);
 	}
 }
 
-/* When the turn may call next: now, or its slot's time. */
+/*
+ * When the turn may call next: now, or its slot's time.  Its end waits
+ * for its slot too: the final message goes at most two seconds late.
+ */
 static void
 bot_turn_schedule(struct bot_turn *bt)
 {
@@ -1588,10 +1609,8 @@ bot_turn_schedule(struct bot_turn *bt)
 	size_t		 len = evbuffer_get_length(bt->bt_text);
 	struct evbuffer_ptr p;
 
-	if (bt->bt_done)
-		return;
 	at = bt->bt_last + BOT_FLUSH_SECS;
-	if (len > 0) {
+	if (len > 0 && !bt->bt_done) {
 		/* A paragraph goes at the next slot; a tail waits its
 		   two seconds. */
 		p = evbuffer_search(bt->bt_text, "\n\n", 2, NULL);
@@ -1600,7 +1619,7 @@ bot_turn_schedule(struct bot_turn *bt)
 			at = para;
 	}
 	if (at <= now) {
-		bot_turn_flush(bt, 0);
+		bot_turn_flush(bt, bt->bt_done);
 		return;
 	}
 	if (evtimer_pending(bt->bt_timer, NULL))

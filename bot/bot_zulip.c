@@ -124,6 +124,7 @@ static void	bot_zulip_failed(struct bot_req *, enum bot_result,
 static void	bot_zulip_later(double, void (*)(void));
 static void	bot_zulip_retrycb(evutil_socket_t, short, void *);
 static void	bot_zulip_message(json_t *, int);
+static void	bot_zulip_moved(json_t *);
 static void	bot_zulip_resolve(void);
 static void	bot_zulip_watermark(int64_t);
 static int	bot_zulip_stale(struct bot_req *, void *);
@@ -648,6 +649,8 @@ bot_zulip_poll_cb(struct bot_req *br, enum bot_result res, json_t *body,
 			bz.nheartbeats++;
 		else if (strcmp(type, "message") == 0)
 			bot_zulip_message(json_object_get(ev, "message"), 0);
+		else if (strcmp(type, "update_message") == 0)
+			bot_zulip_moved(ev);
 	}
 	if (bz.state == BZ_POLLING && bz.poll == NULL)
 		bot_zulip_poll();
@@ -787,6 +790,26 @@ bot_zulip_message(json_t *m, int caught_up)
 	    mid, sender, caught_up ? ", caught up" : "", stale ? ", stale" :
 	    "");
 	bot_route_message(m, role, who != NULL ? who : id, stale);
+}
+
+/*
+ * A topic renamed as a whole (propagate_mode change_all, or
+ * change_later from its first message) within the stream: a sandbox's
+ * topic follows it.  Moves to another stream are not followed.
+ */
+static void
+bot_zulip_moved(json_t *ev)
+{
+	const char	*from, *to, *mode;
+
+	from = json_string_value(json_object_get(ev, "orig_subject"));
+	to = json_string_value(json_object_get(ev, "subject"));
+	mode = json_string_value(json_object_get(ev, "propagate_mode"));
+	if (from == NULL || to == NULL || mode == NULL ||
+	    strcmp(mode, "change_one") == 0 ||
+	    json_object_get(ev, "new_stream_id") != NULL)
+		return;
+	bot_route_topic_moved(from, to);
 }
 
 /* POST /messages: content in topic of the stream. */

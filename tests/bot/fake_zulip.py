@@ -42,6 +42,8 @@ Test control, plain HTTP with JSON bodies, on 127.0.0.1:C:
               html200 badjson truncated hang bad_queue; {mode:"clear"}
   POST /auth {key}             change the bot's valid API key
   POST /ratelimit {limit}      requests per 60 s per user from now on
+  POST /move {message_id, topic, propagate_mode=change_all}
+                               the message's sender renames its topic
   GET  /log, POST /log/clear   {requests:[{t, method, path, query, status,
                                user}]} (status null while a request hangs)
   GET  /stats                  {queues, requests, rate_limited, messages}
@@ -905,6 +907,7 @@ ROUTES = [(re.compile(p), m) for p, m in [
 # ------------------------------------------------------------- HTTP plumbing
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True    # headers and body are two writes
     timeout = 600                     # idle keep-alive connections
 
     def log_message(self, fmt, *args):
@@ -1235,6 +1238,25 @@ def ctl_auth(d):
     return {"ok": True}
 
 
+def ctl_move(d):
+    """A person renames a topic: PATCH as the message's sender."""
+    if not isinstance(d.get("message_id"), int) or \
+            not isinstance(d.get("topic"), str):
+        raise CtlError("message_id (int) and topic (string) are needed")
+    with S.lock:
+        m = S.msgs.get(d["message_id"])
+        if m is None:
+            raise CtlError("no such message")
+        uid = m["sender_id"]
+    try:
+        api_edit(Req(uid, {"topic": d["topic"], "propagate_mode":
+                           d.get("propagate_mode", "change_all")},
+                     [str(d["message_id"])], "test"))
+    except ApiError as e:
+        raise CtlError(str(e))
+    return {"ok": True}
+
+
 def ctl_ratelimit(d):
     if not isinstance(d.get("limit"), int) or d["limit"] < 1:
         raise CtlError("limit must be a positive integer")
@@ -1272,7 +1294,7 @@ def ctl_queues(d):
 CONTROL = {("POST", "/post"): ctl_post, ("POST", "/react"): ctl_react,
            ("GET", "/messages"): ctl_messages, ("POST", "/expire"): ctl_expire,
            ("POST", "/fail"): ctl_fail, ("POST", "/auth"): ctl_auth,
-           ("POST", "/ratelimit"): ctl_ratelimit,
+           ("POST", "/ratelimit"): ctl_ratelimit, ("POST", "/move"): ctl_move,
            ("GET", "/log"): ctl_log, ("POST", "/log/clear"): ctl_log_clear,
            ("GET", "/stats"): ctl_stats, ("GET", "/queues"): ctl_queues,
            ("GET", "/"): lambda d: {"ok": True}}

@@ -204,7 +204,7 @@ import json, sys
 m = [m for m in json.load(open(sys.argv[1]))["messages"]
      if m["id"] == int(sys.argv[2])][0]
 r = {x["emoji_name"] for x in m["reactions"] if x["user_id"] == 10}
-assert {"eyes", "check"} <= r, r
+assert "eyes" in r, r
 EOF
 
 # --- A proxy block becomes one alert, its count edited ---
@@ -306,6 +306,11 @@ said_text "$PF" | grep -q "blocked$$.test.*3 times" ||
 log_has "allow api$$.example.com, by zulip:Alice Admin \\(alice@zulip.test, id 11\\)" ||
     fail "the log does not say who allowed"
 
+# --- A topic renamed as a whole: the sandbox follows it ---
+zc POST /move "{\"message_id\": $P, \"topic\": \"renamed$$\"}" >/dev/null
+wait_for log_has "topic \"$PF\" of sandbox $PF is now \"renamed$$\"" ||
+    fail "the rename was not followed"
+
 # --- A restart loses no message and runs none twice; an old command is
 # --- not run ---
 stop_sbxd
@@ -318,6 +323,12 @@ wait_for said_has down "Missed while offline" || fail "no stale answer"
 sleep 2
 [ "$(nsaid down)" -eq 2 ] || fail "down: $(nsaid down) answers, want 2"
 ctl list | grep -q "late$$" && fail "a stale /new ran"
+post $BOB "renamed$$" "/status" >/dev/null
+wait_for said_has "renamed$$" "\*\*$PF\*\*: ready, restricted" ||
+    fail "the renamed topic is not $PF's after a restart"
+post $BOB "$PF" "/status" >/dev/null
+wait_for said_has "$PF" "not a sandbox's" ||
+    fail "the old topic name is still $PF's"
 for t in control gap rl "$PF"; do
 	said_text "$t" >"$T/before.$t"
 done
