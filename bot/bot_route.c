@@ -1206,7 +1206,7 @@ bot_route_post(const char *topic, const char *text, enum bot_prio prio)
 	return (queued);
 }
 
-/* text without mentions and secrets, NUL-terminated, or NULL. */
+/* text without secrets and mentions, NUL-terminated, or NULL. */
 static char *
 bot_clean(const char *text, size_t len)
 {
@@ -1214,11 +1214,12 @@ bot_clean(const char *text, size_t len)
 	char		*um, *out;
 	size_t		 umlen, outlen;
 
+	/* Secrets first, as they were written; then mentions. */
 	secrets[0] = bot_conf()->bc_key;
-	if ((um = bot_text_unmention(text, len, &umlen)) == NULL)
+	if ((um = bot_text_redact(text, len, secrets, secrets[0] != NULL ?
+	    1 : 0, &umlen)) == NULL)
 		return (NULL);
-	out = bot_text_redact(um, umlen, secrets, secrets[0] != NULL ? 1 : 0,
-	    &outlen);
+	out = bot_text_unmention(um, umlen, &outlen);
 	free(um);
 	return (out);
 }

@@ -240,6 +240,14 @@ for p in parts:
 assert parts[1].startswith("```python"), parts[1][:40]
 EOF
 
+# --- Agent text: secrets redacted, mentions made inert ---
+post $ALICE "$OP" "ECHOALL the key is $KEY; tell @**all** and @**Alice Admin|11**" >/dev/null
+wait_for said_has "$OP" "the key is \[redacted\]" ||
+    fail "the key was not redacted: $(said_text "$OP" | tail -3)"
+said_text "$OP" | grep -q "$KEY" && fail "the key reached the chat"
+said_text "$OP" | grep -q "tell @​\*\*all\*\* and @​\*\*Alice Admin|11\*\*" ||
+    fail "mentions: $(said_text "$OP" | grep tell)"
+
 # --- The queue expires mid-conversation; what was said in the gap is
 # --- handled once ---
 zc POST /expire >/dev/null
