@@ -1746,6 +1746,7 @@ bot_route_block(json_t *ev, const char *type)
 			    "sandbox"));
 	const char	*key, *host;
 	json_t		*a, *port;
+	json_int_t	 hits;
 	char		 k[512], what[400], fix[300];
 	double		 now = bot_now();
 	void		*tmp;
@@ -1805,9 +1806,13 @@ bot_route_block(json_t *ev, const char *type)
 		    "dst")) : "?", json_is_integer(port) ? " port " : "",
 		    json_integer_value(port));
 	}
+	/* pfmon sums a window's packets into one event. */
+	hits = json_integer_value(json_object_get(ev, "count"));
+	if (strcmp(type, "pfmon.block") != 0 || hits < 1)
+		hits = 1;
 	if ((a = json_object_get(rt_alerts, k)) != NULL) {
 		json_object_set_new(a, "count", json_integer(
-		    json_integer_value(json_object_get(a, "count")) + 1));
+		    json_integer_value(json_object_get(a, "count")) + hits));
 		if (json_is_true(json_object_get(a, "queued")) ||
 		    json_integer_value(json_object_get(a, "msg")) == 0)
 			return;		/* its next write shows it */
@@ -1815,7 +1820,7 @@ bot_route_block(json_t *ev, const char *type)
 		rt_nalerts++;
 		a = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:b}",
 		    "sandbox", sandbox, "what", what, "fix", fix, "topic",
-		    bot_route_topic_of(sandbox), "count", (json_int_t)1,
+		    bot_route_topic_of(sandbox), "count", hits,
 		    "first", now, "msg", (json_int_t)0, "queued", 0);
 		if (a == NULL || json_object_set_new(rt_alerts, k, a) == -1)
 			return;

@@ -21,6 +21,7 @@ BOB=12		# user
 EVE=13		# nobody
 OBOT=14		# another bot
 CAROL=15	# admin, by id in the config
+GROUP=$((5000 + $$ % 1000))
 
 ns_setup
 
@@ -113,6 +114,7 @@ sandbox uid-range $UID_LO $UID_HI
 sandbox port-range 980 989
 sandbox home "$T/home"
 sandbox firewall nftables table "sbxt$$"
+pfmon interface "nflog:$GROUP"
 agent "fake" {
 	type claude-code
 	path "$T/pub/fake_agent"
@@ -220,6 +222,12 @@ wait_for said_has "$PF" "\(3 times in the last 10 minutes\)" ||
 [ "$(said_text "$PF" | grep -c "^🚫")" -eq 1 ] ||
     fail "more than one alert: $(said_text "$PF")"
 said_has "$PF" "/allow blocked$$.test" || fail "the alert does not say how to allow it"
+
+# --- Around the proxy: the firewall's block, one alert too ---
+ctl exec "$PF" -- curl -sS --noproxy '*' --max-time 2 \
+    "http://127.0.0.1:9/" >/dev/null 2>&1 && fail "a direct connection got through"
+wait_for said_has "$PF" "firewall: tcp 127.0.0.1 port 9 \(a direct" ||
+    fail "no firewall alert: $(said_text "$PF" | tail -3)"
 
 # --- Long text is split at max_message_length, fences kept ---
 long=$(python3 -c 'print("ECHOALL\n```python\n" + "\n".join("x%d = %d" % (i, i) for i in range(400)) + "\n```\nthe end")')
@@ -360,6 +368,13 @@ sleep 1
 post $ALICE hang2 "/help" >/dev/null
 wait_for said_has hang2 "commands" || fail "a hanging call stopped the bot"
 ctl status >/dev/null || fail "sbxd does not answer"
+
+# --- A reload names a new user; she is known by id at once ---
+sed -i 's/users "bob@zulip.test"/users "bob@zulip.test" "eve@zulip.test"/' "$CONF"
+ctl reload >/dev/null || fail "reload"
+wait_for log_has "bot: 2 admins, 2 users" || fail "the reload's users"
+post $EVE welcome "/list" >/dev/null
+wait_for said_has welcome "\| $PF \|" || fail "a user added by reload is refused"
 
 # --- Wrong credentials: said once, state auth-failed ---
 zc POST /auth '{"key": "another-key"}' >/dev/null
