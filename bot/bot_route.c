@@ -1413,6 +1413,12 @@ bot_outbox_cb(struct bot_req *br, enum bot_result res, json_t *body,
 	}
 	bot_item_free(bi);
 	bot_outbox_next(ob);
+	if (ob->ob_busy == NULL && TAILQ_EMPTY(&ob->ob_items)) {
+		/* Idle: topics come and go. */
+		TAILQ_REMOVE(&rt_outboxes, ob, ob_entry);
+		free(ob->ob_topic);
+		free(ob);
+	}
 }
 
 /* Events: agent turns, blocks, sandboxes coming and going. */

@@ -72,6 +72,7 @@ static struct {
 	char			*queue_id;
 	int64_t			 last_event_id;
 	int64_t			 watermark;	/* last message handled */
+	char			 wkey[SBXD_PATH_MAX];	/* its key in the store */
 	int64_t			 catchup_to;
 	int			 catchup_n;
 	double			 registered_at;
@@ -149,7 +150,10 @@ bot_zulip_start(void)
 		bot_zulip_stop();
 		return (-1);
 	}
-	if (store_setting_get("bot.watermark", buf, sizeof(buf)) == 1)
+	/* Message ids are the server's: one watermark per site. */
+	snprintf(bz.wkey, sizeof(bz.wkey), "bot.watermark %s",
+	    bot_conf()->bc_site);
+	if (store_setting_get(bz.wkey, buf, sizeof(buf)) == 1)
 		bz.watermark = strtoll(buf, NULL, 10);
 	bot_zulip_me();
 	return (0);
@@ -737,7 +741,7 @@ bot_zulip_watermark(int64_t id)
 		return;
 	bz.watermark = id;
 	snprintf(buf, sizeof(buf), "%" PRId64, id);
-	if (store_setting_put("bot.watermark", buf) == -1)
+	if (store_setting_put(bz.wkey, buf) == -1)
 		log_warnx("bot: the store did not keep the last message id: "
 		    "%s", store_error());
 }
