@@ -59,7 +59,6 @@ static void	bot_wake(double);
 static int	bot_conf_same(const struct bot_conf *,
 		    const struct bot_conf *);
 static int	bot_conf_copy(struct bot_conf *, const struct bot_conf *);
-static void	bot_conf_clear(struct bot_conf *);
 
 const struct sbxd_component bot_component = {
 	.cm_name = "bot",
@@ -184,7 +183,7 @@ bot_shutdown(void)
 	if (bot_ev_budget != NULL)
 		event_free(bot_ev_budget);
 	bot_ev_timer = bot_ev_budget = NULL;
-	bot_conf_clear(&bot_cf);
+	config_bot_clear(&bot_cf);
 	bot_running = 0;
 }
 
@@ -264,37 +263,13 @@ bot_conf_copy(struct bot_conf *dst, const struct bot_conf *src)
 	if ((n.bc_admins = bot_words_copy(src->bc_admins)) == NULL ||
 	    (n.bc_users = bot_words_copy(src->bc_users)) == NULL)
 		goto fail;
-	bot_conf_clear(dst);
+	config_bot_clear(dst);
 	*dst = n;
 	return (0);
 fail:
-	bot_conf_clear(&n);
+	config_bot_clear(&n);
 	log_warnx("bot: out of memory");
 	return (-1);
-}
-
-static void
-bot_conf_clear(struct bot_conf *bc)
-{
-	char	**p;
-
-	free(bc->bc_site);
-	free(bc->bc_email);
-	free(bc->bc_keyfile);
-	if (bc->bc_key != NULL) {
-		explicit_bzero(bc->bc_key, strlen(bc->bc_key));
-		free(bc->bc_key);
-	}
-	free(bc->bc_stream);
-	free(bc->bc_cafile);
-	free(bc->bc_ca_pem);
-	for (p = bc->bc_admins; p != NULL && *p != NULL; p++)
-		free(*p);
-	free(bc->bc_admins);
-	for (p = bc->bc_users; p != NULL && *p != NULL; p++)
-		free(*p);
-	free(bc->bc_users);
-	memset(bc, 0, sizeof(*bc));
 }
 
 double

@@ -129,6 +129,8 @@ static void	bot_zulip_moved(json_t *);
 static void	bot_zulip_resolve(void);
 static void	bot_zulip_watermark(int64_t);
 static int	bot_zulip_stale(struct bot_req *, void *);
+static int	bot_zulip_answer(struct bot_req *, enum bot_result, void *,
+		    void (*)(void));
 static void	bot_zulip_sent_cb(struct bot_req *, enum bot_result, json_t *,
 		    void *);
 
@@ -264,6 +266,23 @@ bot_zulip_stale(struct bot_req *br __unused, void *arg)
 	return ((uintptr_t)arg != bz.gen || bz.state == BZ_OFF);
 }
 
+/*
+ * Whether an answer of the cycle is there to be used: not stale, and
+ * good; a failed one goes on from again, after its pause.
+ */
+static int
+bot_zulip_answer(struct bot_req *br, enum bot_result res, void *arg,
+    void (*again)(void))
+{
+	if (bot_zulip_stale(br, arg))
+		return (0);
+	if (res != BOT_OK) {
+		bot_zulip_failed(br, res, again);
+		return (0);
+	}
+	return (1);
+}
+
 static struct bot_req *
 bot_zulip_req(enum bot_method m, const char *path, bot_req_cb cb)
 {
@@ -294,12 +313,8 @@ static void
 bot_zulip_me_cb(struct bot_req *br, enum bot_result res, json_t *body,
     void *arg)
 {
-	if (bot_zulip_stale(br, arg))
+	if (!bot_zulip_answer(br, res, arg, bot_zulip_me))
 		return;
-	if (res != BOT_OK) {
-		bot_zulip_failed(br, res, bot_zulip_me);
-		return;
-	}
 	bz.my_id = json_integer_value(json_object_get(body, "user_id"));
 	if (bz.my_id <= 0) {
 		snprintf(bz.why, sizeof(bz.why), "GET /users/me: no user_id");
@@ -415,12 +430,8 @@ static void
 bot_zulip_stream_cb(struct bot_req *br, enum bot_result res, json_t *body,
     void *arg)
 {
-	if (bot_zulip_stale(br, arg))
+	if (!bot_zulip_answer(br, res, arg, bot_zulip_me))
 		return;
-	if (res != BOT_OK) {
-		bot_zulip_failed(br, res, bot_zulip_me);
-		return;
-	}
 	bz.stream_id = json_integer_value(json_object_get(body, "stream_id"));
 	bot_zulip_register();
 }
@@ -552,12 +563,8 @@ bot_zulip_catchup_cb(struct bot_req *br, enum bot_result res, json_t *body,
 	size_t		 i;
 	int64_t		 id, before = bz.watermark;
 
-	if (bot_zulip_stale(br, arg))
+	if (!bot_zulip_answer(br, res, arg, bot_zulip_catchup))
 		return;
-	if (res != BOT_OK) {
-		bot_zulip_failed(br, res, bot_zulip_catchup);
-		return;
-	}
 	msgs = json_object_get(body, "messages");
 	json_array_foreach(msgs, i, m) {
 		id = json_integer_value(json_object_get(m, "id"));

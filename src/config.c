@@ -142,18 +142,7 @@ config_free(struct sbxd_config *conf)
 	free(conf->sc_sandbox.sbc_fw_anchor);
 	free(conf->sc_sandbox.sbc_cgroup);
 	free(conf->sc_sandbox.sbc_agent);
-	free(conf->sc_bot.bc_site);
-	free(conf->sc_bot.bc_email);
-	free(conf->sc_bot.bc_keyfile);
-	if (conf->sc_bot.bc_key != NULL) {
-		explicit_bzero(conf->sc_bot.bc_key, strlen(conf->sc_bot.bc_key));
-		free(conf->sc_bot.bc_key);
-	}
-	free(conf->sc_bot.bc_stream);
-	config_free_words(conf->sc_bot.bc_admins);
-	config_free_words(conf->sc_bot.bc_users);
-	free(conf->sc_bot.bc_cafile);
-	free(conf->sc_bot.bc_ca_pem);
+	config_bot_clear(&conf->sc_bot);
 	free(conf);
 }
 
@@ -434,6 +423,25 @@ config_print_bot(FILE *fp, const struct bot_conf *bc)
 		fputc('\n', fp);
 	}
 	fprintf(fp, "}\n");
+}
+
+/* Free what a bot block holds, the key wiped first, and zero it. */
+void
+config_bot_clear(struct bot_conf *bc)
+{
+	free(bc->bc_site);
+	free(bc->bc_email);
+	free(bc->bc_keyfile);
+	if (bc->bc_key != NULL) {
+		explicit_bzero(bc->bc_key, strlen(bc->bc_key));
+		free(bc->bc_key);
+	}
+	free(bc->bc_stream);
+	config_free_words(bc->bc_admins);
+	config_free_words(bc->bc_users);
+	free(bc->bc_cafile);
+	free(bc->bc_ca_pem);
+	memset(bc, 0, sizeof(*bc));
 }
 
 static void

@@ -552,6 +552,7 @@ struct agent_conf *config_agent_find(const struct sbxd_config *,
 const struct agent_mode *config_agent_mode(const struct agent_conf *,
 		    const char *);
 void		 config_agent_free(struct agent_conf *);
+void		 config_bot_clear(struct bot_conf *);
 const char	*config_agent_type_name(enum agent_type);
 int		 config_agent_type_parse(const char *);
 void		 config_policy_free(struct policy *);
