@@ -108,7 +108,7 @@ bot_reload(struct sbxd_config *conf, json_t *errors __unused)
 		/* Only who may do what changed: resolve them again. */
 		if (bot_conf_copy(&bot_cf, nc) == -1)
 			return (-1);
-		bot_zulip_reconfigure(0);
+		bot_zulip_reconfigure();
 		return (0);
 	}
 	if (bot_running)

@@ -76,7 +76,7 @@ void		*bot_req_easy(const struct bot_req *);
 /* bot/bot_zulip.c */
 int		 bot_zulip_start(void);
 void		 bot_zulip_stop(void);
-void		 bot_zulip_reconfigure(int);
+void		 bot_zulip_reconfigure(void);
 json_t		*bot_zulip_status(void);
 int		 bot_zulip_send(const char *, const char *, enum bot_prio,
 		    bot_req_cb, void *);

@@ -859,7 +859,6 @@ bot_status_turns_cb(struct bot_call *bc, json_t *reply)
 	const char	*st, *running = NULL;
 	size_t		 i;
 	int		 queued = 0;
-	json_int_t	 rid = 0;
 
 	json_array_foreach(json_object_get(reply, "turns"), i, t) {
 		st = json_string_value(json_object_get(t, "status"));
@@ -870,7 +869,6 @@ bot_status_turns_cb(struct bot_call *bc, json_t *reply)
 		else if (strcmp(st, "running") == 0) {
 			running = json_string_value(json_object_get(t,
 			    "requester"));
-			rid = json_integer_value(json_object_get(t, "id"));
 		}
 	}
 	bot_reply(bc, "**%s**: %s, %s (policy `%s`%s%s), agent %s; %s%s; "
@@ -885,7 +883,6 @@ bot_status_turns_cb(struct bot_call *bc, json_t *reply)
 	    json_string_value(json_object_get(sb, "agent")) : "the default",
 	    running != NULL ? "busy with a turn of " : "idle",
 	    running != NULL ? running : "", queued);
-	(void)rid;
 }
 
 static void
@@ -1846,25 +1843,21 @@ static char *
 bot_alert_text(const char *key)
 {
 	json_t		*a = json_object_get(rt_alerts, key);
-	char		*s;
+	const char	*fix;
+	char		*s, times[64] = "";
 	json_int_t	 n = json_integer_value(json_object_get(a, "count"));
 
-	if (a == NULL || asprintf(&s, "🚫 **%s** blocked, %s%s%s%s\n%s",
+	if (a == NULL)
+		return (NULL);
+	if (n > 1)
+		snprintf(times, sizeof(times), "\n(%" JSON_INTEGER_FORMAT
+		    " times in the last %d minutes)", n, BOT_ALERT_SECS / 60);
+	fix = json_string_value(json_object_get(a, "fix"));
+	if (asprintf(&s, "🚫 **%s** blocked, %s%s%s%s",
 	    json_string_value(json_object_get(a, "sandbox")),
 	    json_string_value(json_object_get(a, "what")),
-	    n > 1 ? " — " : "", n > 1 ? "" : "", n > 1 ? "" : "",
-	    json_string_value(json_object_get(a, "fix"))) == -1)
+	    fix != NULL && *fix != '\0' ? "\n" : "", fix != NULL ? fix : "",
+	    times) == -1)
 		return (NULL);
-	if (n > 1) {
-		char	*t;
-
-		if (asprintf(&t, "%s\n(%" JSON_INTEGER_FORMAT " times in the "
-		    "last %d minutes)", s, n, BOT_ALERT_SECS / 60) == -1) {
-			free(s);
-			return (NULL);
-		}
-		free(s);
-		s = t;
-	}
 	return (s);
 }

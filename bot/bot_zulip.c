@@ -196,7 +196,7 @@ bot_zulip_stop(void)
 
 /* The bot block changed who may do what: read the users again. */
 void
-bot_zulip_reconfigure(int all __unused)
+bot_zulip_reconfigure(void)
 {
 	if (bz.state == BZ_OFF)
 		return;
