@@ -162,6 +162,8 @@ static void	control_error(struct control_client *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 static const struct control_cmd *control_cmd_find(const char *);
 static void	control_req_free(struct control_req *);
+static const struct control_cmd *control_cmd_check(json_t *, char *,
+		    size_t, int *);
 static int	control_fields_check(const struct control_cmd *, json_t *,
 		    char *, size_t);
 static int	control_dumpcb(const char *, size_t, void *);
@@ -851,6 +853,38 @@ control_cmd_find(const char *name)
 	return (NULL);
 }
 
+/*
+ * The command req names, if it may run: NULL, with why in msg, if req
+ * is not a request of a known command with fields it takes, or if the
+ * command is off (*bad 0: the request itself is right).
+ */
+static const struct control_cmd *
+control_cmd_check(json_t *req, char *msg, size_t len, int *bad)
+{
+	const struct control_cmd	*cmd;
+	const char			*name;
+
+	*bad = 1;
+	name = json_string_value(json_object_get(req, "command"));
+	if (!json_is_object(req) || name == NULL) {
+		snprintf(msg, len, "request must be an object with a "
+		    "\"command\" string");
+		return (NULL);
+	}
+	if ((cmd = control_cmd_find(name)) == NULL) {
+		snprintf(msg, len, "unknown command \"%.64s\"", name);
+		return (NULL);
+	}
+	if (cmd->off != NULL) {
+		*bad = 0;
+		snprintf(msg, len, "%s: %s", name, cmd->off);
+		return (NULL);
+	}
+	if (control_fields_check(cmd, req, msg, len) == -1)
+		return (NULL);
+	return (cmd);
+}
+
 /* Parse one request line and run its command. */
 static void
 control_request(struct control_client *cc, const char *line, size_t len)
@@ -859,8 +893,8 @@ control_request(struct control_client *cc, const char *line, size_t len)
 	struct control_req		*cr;
 	json_error_t			 err;
 	json_t				*req;
-	const char			*name;
 	char				 msg[256];
+	int				 bad;
 
 	control_requests++;
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
@@ -870,28 +904,18 @@ control_request(struct control_client *cc, const char *line, size_t len)
 		    err.text);
 		return;
 	}
-	name = json_string_value(json_object_get(req, "command"));
-	if (!json_is_object(req) || name == NULL) {
-		control_bad++;
-		control_error(cc, "request must be an object with a "
-		    "\"command\" string");
-	} else if ((cmd = control_cmd_find(name)) == NULL) {
-		control_bad++;
-		control_error(cc, "unknown command \"%.64s\"", name);
-	} else if (cmd->off != NULL) {
-		control_error(cc, "%s: %s", name, cmd->off);
-	} else if (control_fields_check(cmd, req, msg, sizeof(msg)) == -1) {
-		control_bad++;
+	if ((cmd = control_cmd_check(req, msg, sizeof(msg), &bad)) == NULL) {
+		control_bad += bad;
 		control_error(cc, "%s", msg);
 	} else if ((cr = calloc(1, sizeof(*cr))) == NULL)
 		control_error(cc, "out of memory");
 	else {
 		log_debug("control: client %llu: %s", (unsigned long long)
-		    cc->cc_id, name);
+		    cc->cc_id, cmd->name);
 		cr->cr_client = cc;
 		cr->cr_client_id = cc->cc_id;
 		cr->cr_uid = cc->cc_uid;
-		snprintf(cr->cr_command, sizeof(cr->cr_command), "%s", name);
+		snprintf(cr->cr_command, sizeof(cr->cr_command), "%s", cmd->name);
 		cc->cc_req = cr;
 		cmd->fn(cr, req);
 	}
@@ -1020,7 +1044,6 @@ control_req_progress(struct control_req *cr, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	 msg[512];
-
 	json_t	*line;
 
 	if (cr->cr_client == NULL && cr->cr_reply == NULL)
@@ -1106,25 +1129,20 @@ control_req_free(struct control_req *cr)
 void
 control_call(const char *who, json_t *req, control_reply_fn fn, void *arg)
 {
-	const struct control_cmd	*cmd = NULL;
+	const struct control_cmd	*cmd;
 	struct control_req		*cr;
-	const char			*name;
 	json_t				*reply = NULL;
 	char				 msg[256];
+	int				 bad;
 
-	*msg = '\0';
-	name = json_string_value(json_object_get(req, "command"));
-	if (name == NULL)
-		snprintf(msg, sizeof(msg), "request must be an object with a "
-		    "\"command\" string");
-	else if ((cmd = control_cmd_find(name)) == NULL ||
-	    cmd->fn == control_cmd_events)
-		snprintf(msg, sizeof(msg), "unknown command \"%.64s\"", name);
-	else if (cmd->off != NULL)
-		snprintf(msg, sizeof(msg), "%s: %s", name, cmd->off);
-	else
-		control_fields_check(cmd, req, msg, sizeof(msg));
-	if (*msg != '\0')
+	cmd = control_cmd_check(req, msg, sizeof(msg), &bad);
+	if (cmd != NULL && cmd->fn == control_cmd_events) {
+		/* It follows a connection; a call has none. */
+		snprintf(msg, sizeof(msg), "unknown command \"%s\"",
+		    cmd->name);
+		cmd = NULL;
+	}
+	if (cmd == NULL)
 		reply = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	else if ((cr = calloc(1, sizeof(*cr))) == NULL ||
 	    (who != NULL && (cr->cr_who = strdup(who)) == NULL)) {
@@ -1133,12 +1151,13 @@ control_call(const char *who, json_t *req, control_reply_fn fn, void *arg)
 		    "out of memory");
 	} else {
 		log_debug("control: call by %s: %s", who != NULL ? who : "-",
-		    name);
+		    cmd->name);
 		control_ncalls++;
 		cr->cr_call = 1;
 		cr->cr_reply = fn;
 		cr->cr_arg = arg;
-		snprintf(cr->cr_command, sizeof(cr->cr_command), "%s", name);
+		snprintf(cr->cr_command, sizeof(cr->cr_command), "%s",
+		    cmd->name);
 		TAILQ_INSERT_TAIL(&control_calls, cr, cr_entry);
 		cmd->fn(cr, req);
 		return;
@@ -1304,7 +1323,7 @@ control_status(void)
 		if (cc->cc_sub != NULL)
 			followers++;
 	return (json_pack("{s:s, s:s?, s:s?, s:i, s:i, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I}",
+	    "s:I, s:I, s:I}",
 	    "state", control_listener != NULL ? "up" : "down",
 	    "socket", control_path,
 	    "group", control_group,
@@ -1315,5 +1334,6 @@ control_status(void)
 	    "busy", (json_int_t)control_busy,
 	    "requests", (json_int_t)control_requests,
 	    "bad_requests", (json_int_t)control_bad,
+	    "calls", (json_int_t)control_ncalls,
 	    "events_dropped", (json_int_t)control_dropped));
 }
