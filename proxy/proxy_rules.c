@@ -211,7 +211,7 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 	const char		*act = allow ? "allow" : "block";
 	struct timespec		 ts;
 	json_t			*ev, *jfor;
-	char			 err[256], tmp[256], tbuf[32], text[320];
+	char			 err[256], tmp[256], tbuf[32], text[320], by[160];
 	time_t			 at = 0, was_at;
 
 	name = json_string_value(json_object_get(req, "listener"));
@@ -275,13 +275,11 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 		return;
 	}
 	if (control_req_who(cr) != NULL)
-		log_info("proxy: listener %s: %s %s%s, by %s", pr->pr_name,
-		    act, pattern, at != 0 ? " for a time" : "",
-		    control_req_who(cr));
+		snprintf(by, sizeof(by), "%s", control_req_who(cr));
 	else
-		log_info("proxy: listener %s: %s %s%s, by uid %d",
-		    pr->pr_name, act, pattern, at != 0 ? " for a time" : "",
-		    (int)control_req_uid(cr));
+		snprintf(by, sizeof(by), "uid %d", (int)control_req_uid(cr));
+	log_info("proxy: listener %s: %s %s%s, by %s", pr->pr_name, act,
+	    pattern, at != 0 ? " for a time" : "", by);
 	ev = json_pack("{s:s, s:s?, s:s, s:s, s:i, s:s?}", "listener",
 	    pr->pr_name, "sandbox", pr->pr_sandbox, "action", act, "pattern",
 	    pattern, "uid", (int)control_req_uid(cr), "by",
