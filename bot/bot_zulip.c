@@ -127,7 +127,7 @@ static void	bot_zulip_retrycb(evutil_socket_t, short, void *);
 static void	bot_zulip_message(json_t *, int);
 static void	bot_zulip_moved(json_t *);
 static void	bot_zulip_resolve(void);
-static void	bot_zulip_watermark(int64_t);
+static void	bot_zulip_watermark(int64_t, int);
 static int	bot_zulip_stale(struct bot_req *, void *);
 static int	bot_zulip_answer(struct bot_req *, enum bot_result, void *,
 		    void (*)(void));
@@ -516,7 +516,7 @@ bot_zulip_register_cb(struct bot_req *br, enum bot_result res, json_t *body,
 	    bz.feature_level, bz.longpoll, bz.max_len);
 	if (bz.watermark <= 0) {
 		/* First start: what was said before sbxd is history. */
-		bot_zulip_watermark(bz.catchup_to);
+		bot_zulip_watermark(bz.catchup_to, 1);
 		bot_zulip_poll();
 		return;
 	}
@@ -578,13 +578,13 @@ bot_zulip_catchup_cb(struct bot_req *br, enum bot_result res, json_t *body,
 		log_warnx("bot: more than %d messages were missed; those up to "
 		    "%" PRId64 " are skipped", BOT_CATCHUP_MAX, bz.catchup_to);
 		bz.nskipped++;
-		bot_zulip_watermark(bz.catchup_to);
+		bot_zulip_watermark(bz.catchup_to, 1);
 	}
 	if (json_is_true(json_object_get(body, "found_newest")) ||
 	    json_array_size(msgs) == 0 || bz.watermark == before) {
 		/* Nothing more to see before the queue began. */
 		if (bz.watermark < bz.catchup_to)
-			bot_zulip_watermark(bz.catchup_to);
+			bot_zulip_watermark(bz.catchup_to, 1);
 		bot_zulip_poll();
 		return;
 	}
@@ -738,15 +738,21 @@ bot_zulip_retrycb(evutil_socket_t fd __unused, short events __unused,
 		fn();
 }
 
-/* The last message handled; kept, so that a restart goes on from it. */
+/*
+ * The last message handled; kept (keep), so that a restart goes on from
+ * it.  A message that is only skipped (the bot's own, another bot's)
+ * is not worth a write: after a restart it is skipped again.
+ */
 static void
-bot_zulip_watermark(int64_t id)
+bot_zulip_watermark(int64_t id, int keep)
 {
 	char	 buf[32];
 
 	if (id <= bz.watermark)
 		return;
 	bz.watermark = id;
+	if (!keep)
+		return;
 	snprintf(buf, sizeof(buf), "%" PRId64, id);
 	if (store_setting_put(bz.wkey, buf) == -1)
 		log_warnx("bot: the store did not keep the last message id: "
@@ -779,7 +785,7 @@ bot_zulip_message(json_t *m, int caught_up)
 	    strcmp(json_string_value(json_object_get(m, "type")) != NULL ?
 	    json_string_value(json_object_get(m, "type")) : "", "stream") != 0 ||
 	    dr == NULL || strcmp(dr, bot_conf()->bc_stream) != 0) {
-		bot_zulip_watermark(mid);
+		bot_zulip_watermark(mid, 0);
 		return;
 	}
 	bz.nin++;
@@ -796,7 +802,7 @@ bot_zulip_message(json_t *m, int caught_up)
 	who = json_string_value(json_object_get(m, "sender_email"));
 	/* Kept before it runs: if sbxd dies while it runs, it does not
 	   run twice. */
-	bot_zulip_watermark(mid);
+	bot_zulip_watermark(mid, 1);
 	log_debug("bot: message %" PRId64 " from user %" PRId64 "%s%s",
 	    mid, sender, caught_up ? ", caught up" : "", stale ? ", stale" :
 	    "");
