@@ -406,8 +406,12 @@ bot_route_message(json_t *m, int role, const char *email, int stale)
 	}
 	name = bot_route_sandbox_of(topic);
 	if ((bc = bot_call_new(topic, name, json_integer_value(
-	    json_object_get(m, "id")), who)) == NULL)
+	    json_object_get(m, "id")), who)) == NULL) {
+		log_warnx("bot: message %" JSON_INTEGER_FORMAT " from %s not "
+		    "handled: out of memory", json_integer_value(
+		    json_object_get(m, "id")), who);
 		return;
+	}
 	if (stale) {
 		bot_reply(bc, "Missed while offline, so not run: send it "
 		    "again if it still holds.");
@@ -474,12 +478,9 @@ done:
 	bot_call_free(bc);
 }
 
-/* Anything else in a sandbox's topic: a prompt for its agent. */
-static void
-bot_route_prompt(struct bot_call *bc, const char *content);
-
 static void bot_prompt_cb(struct bot_call *, json_t *);
 
+/* Anything else in a sandbox's topic: a prompt for its agent. */
 static void
 bot_route_prompt(struct bot_call *bc, const char *content)
 {
@@ -1143,13 +1144,9 @@ bot_network_fw_cb(struct bot_call *bc, json_t *reply)
 	else {
 		evbuffer_add_printf(b, "Runtime rules:\n");
 		json_array_foreach(json_object_get(sb, "rules"), i, r)
-			evbuffer_add_printf(b, "- %s `%s`%s%s\n",
+			evbuffer_add_printf(b, "- %s `%s`\n",
 			    json_string_value(json_object_get(r, "action")),
-			    json_string_value(json_object_get(r, "pattern")),
-			    json_object_get(r, "by") != NULL ? " by " : "",
-			    json_string_value(json_object_get(r, "by")) !=
-			    NULL ? json_string_value(json_object_get(r, "by")) :
-			    "");
+			    json_string_value(json_object_get(r, "pattern")));
 	}
 	json_object_foreach(rt_alerts, key, a) {
 		if (strncmp(key, bc->bc_name, plen) != 0 || key[plen] != '|')
@@ -1179,10 +1176,11 @@ bot_route_post(const char *topic, const char *text, enum bot_prio prio)
 	int		 n, i;
 	size_t		 queued = 0;
 
-	if ((clean = bot_clean(text, strlen(text))) == NULL)
-		return (0);
-	if ((n = bot_text_split(clean, strlen(clean), bot_zulip_max_length(),
+	if ((clean = bot_clean(text, strlen(text))) == NULL ||
+	    (n = bot_text_split(clean, strlen(clean), bot_zulip_max_length(),
 	    &parts)) == -1) {
+		log_warnx("bot: a message to topic \"%s\" was dropped: out of "
+		    "memory", topic);
 		free(clean);
 		return (0);
 	}
@@ -1747,7 +1745,7 @@ bot_route_block(json_t *ev, const char *type)
 	struct bot_item	*bi;
 	const char	*sandbox = json_string_value(json_object_get(ev,
 			    "sandbox"));
-	const char	*key, *host;
+	const char	*key, *host, *reason, *advice;
 	json_t		*a, *port;
 	json_int_t	 hits;
 	char		 k[512], what[400], fix[300];
@@ -1780,19 +1778,16 @@ bot_route_block(json_t *ev, const char *type)
 		    ": " : "", json_string_value(json_object_get(ev,
 		    "detail")) != NULL ? json_string_value(json_object_get(ev,
 		    "detail")) : "");
-		if (host != NULL && json_string_value(json_object_get(ev,
-		    "reason")) != NULL && strstr(json_string_value(
-		    json_object_get(ev, "reason")), "polic") != NULL)
+		/* A policy's refusal is mended by a rule; other refusals
+		   (a private address, a bad request) say their own fix. */
+		reason = json_string_value(json_object_get(ev, "reason"));
+		advice = json_string_value(json_object_get(ev, "advice"));
+		if (host != NULL && (advice == NULL || (reason != NULL &&
+		    strstr(reason, "polic") != NULL)))
 			snprintf(fix, sizeof(fix), "To allow it: `/allow %s`",
 			    host);
-		else if (host != NULL && json_string_value(json_object_get(ev,
-		    "advice")) == NULL)
-			snprintf(fix, sizeof(fix), "To allow it: `/allow %s`",
-			    host);
-		else if (json_string_value(json_object_get(ev, "advice")) !=
-		    NULL)
-			snprintf(fix, sizeof(fix), "%s", json_string_value(
-			    json_object_get(ev, "advice")));
+		else if (advice != NULL)
+			snprintf(fix, sizeof(fix), "%s", advice);
 	} else {
 		port = json_object_get(ev, "dport");
 		snprintf(k, sizeof(k), "%s|fw|%s|%" JSON_INTEGER_FORMAT "|%s",
