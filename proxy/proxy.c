@@ -111,7 +111,7 @@ proxy_init(struct sbxd_config *conf)
 	struct proxy_listen	*pl;
 	char			 name[64];
 
-	if (proxy_rules_init() == -1)
+	if (proxy_rules_init() == -1 || proxy_ask_init() == -1)
 		return (-1);
 	control_register("sessions", proxy_ctl_sessions, proxy_no_fields);
 	proxy_ev_resume = evtimer_new(sbxd_env->sx_base, proxy_resumecb,
@@ -278,6 +278,7 @@ proxy_shutdown(void)
 	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry)
 		if (pr->pr_evl != NULL)
 			evconnlistener_disable(pr->pr_evl);
+	proxy_ask_shutdown();
 	while ((ps = TAILQ_FIRST(&proxy_sessions)) != NULL)
 		proxy_session_close(ps, "shutdown");
 	while ((pr = TAILQ_FIRST(&proxy_listeners)) != NULL)
@@ -444,6 +445,7 @@ proxy_listener_close(struct proxy_listener *pr)
 
 	log_info("proxy: closing listener %s", pr->pr_addr);
 	proxy_rules_forget(pr->pr_name);
+	proxy_ask_forget(pr);
 	TAILQ_FOREACH_SAFE(ps, &proxy_sessions, ps_entry, next)
 		if (ps->ps_listener == pr)
 			proxy_session_close(ps, "listener closed");
@@ -782,6 +784,7 @@ proxy_status(void)
 	    "pooled", (json_int_t)proxy_stats.st_pooled,
 	    "parked", proxy_pool_count());
 	json_object_update_new(st, proxy_dns_status());
+	json_object_set_new(st, "asks", proxy_ask_status());
 	json_object_set_new(st, "descriptors", json_pack("{s:I, s:i, s:I}",
 	    "limit", (json_int_t)proxy_nofile, "reserve", PROXY_FD_RESERVE,
 	    "refused", (json_int_t)proxy_refused_fds));

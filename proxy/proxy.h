@@ -43,6 +43,11 @@ struct proxy_listener {
 	int				 pr_nsessions;
 	uint64_t			 pr_accepted;
 	uint64_t			 pr_refused;
+	int				 pr_nheld;	/* sessions held */
+	int				 pr_nasks;	/* questions open */
+	time_t				 pr_ask_minute;	/* of pr_ask_count */
+	int				 pr_ask_count;	/* questions asked in
+							   that minute */
 };
 TAILQ_HEAD(proxy_listeners, proxy_listener);
 
@@ -55,8 +60,9 @@ enum proxy_state {
 	PROXY_S_DRAIN,		/* handing buffered bytes to the tunnel */
 	PROXY_S_TUNNEL,		/* opaque relay */
 	PROXY_S_CLOSING,	/* last bytes to the client, then close */
-	PROXY_S_LINGER		/* all written: discard what the client
+	PROXY_S_LINGER,		/* all written: discard what the client
 				   still sends, until it closes */
+	PROXY_S_ASK		/* held while a person is asked */
 };
 
 /* ps_flags */
@@ -143,6 +149,10 @@ struct proxy_session {
 	uint64_t			 ps_bytes_up;	/* this request's */
 	uint64_t			 ps_bytes_down;
 	uint64_t			 ps_requests;
+	struct proxy_ask		*ps_ask;	/* held for it */
+	TAILQ_ENTRY(proxy_session)	 ps_ask_entry;
+	struct event			 ps_watch;	/* the client leaving,
+							   while held */
 };
 TAILQ_HEAD(proxy_sessions, proxy_session);
 
@@ -264,6 +274,7 @@ void		 proxy_session_next(struct proxy_session *);
 void		 proxy_session_retry(struct proxy_session *);
 void		 proxy_session_tunnel(struct proxy_session *);
 void		 proxy_session_arm(struct proxy_session *, int);
+void		 proxy_session_resume(struct proxy_session *);
 int		 proxy_side_open(struct proxy_side *, int);
 void		 proxy_side_free(struct proxy_side *);
 void		 proxy_side_park(struct proxy_side *);
@@ -292,6 +303,22 @@ int	proxy_rules_init(void);
 void	proxy_rules_load(struct proxy_listener *);
 void	proxy_rules_forget(const char *);
 void	proxy_rules_shutdown(void);
+
+/* proxy_ask.c: requests held while a person is asked (policy "ask"). */
+#define PROXY_ASK_DECISIONS_SHOWN	10	/* by rules */
+int	 proxy_ask_init(void);
+void	 proxy_ask_shutdown(void);
+int	 proxy_ask_hold(struct proxy_session *, const char **,
+	    const char **);
+void	 proxy_ask_leave(struct proxy_session *);
+void	 proxy_ask_recheck(struct proxy_listener *, const char *);
+void	 proxy_ask_forget(struct proxy_listener *);
+json_t	*proxy_ask_list(struct proxy_listener *);
+json_t	*proxy_ask_status(void);
+
+/* proxy_rules.c (more) */
+int	proxy_rules_add(struct proxy_listener *, const char *, int, time_t,
+	    uid_t, const char *, char *, size_t, char *, size_t);
 
 /* proxy_advice.c */
 void	proxy_advice(const struct proxy_refusal *, struct proxy_advice *);

@@ -112,7 +112,22 @@ proxy_advice(const struct proxy_refusal *rf, struct proxy_advice *pa)
 	else if (strcmp(reason, "not-tls") == 0)
 		snprintf(cause, clen, "what was sent to port 443 is not TLS; "
 		    "policy \"%s\" checks it (sni check)", pol);
-	else if (strcmp(reason, "no-address") == 0)
+	else if (strcmp(reason, "denied") == 0) {
+		snprintf(cause, clen, "it was asked about, and denied "
+		    "(runtime rule deny \"%s\" of %s)", rule != NULL ? rule :
+		    exact, who);
+		snprintf(pa->pa_advice, alen, "sbxctl allow %s %s", who,
+		    rule != NULL ? rule : exact);
+	} else if (strcmp(reason, "ask-timeout") == 0) {
+		snprintf(cause, clen, "no rule of policy \"%s\" allows it; "
+		    "it was asked about, and nobody answered in time", pol);
+		snprintf(pa->pa_advice, alen, "sbxctl allow %s %s", who, bare);
+	} else if (strcmp(reason, "ask-limit") == 0) {
+		snprintf(cause, clen, "no rule of policy \"%s\" allows it, "
+		    "and too many requests or questions of %s wait already",
+		    pol, who);
+		snprintf(pa->pa_advice, alen, "sbxctl allow %s %s", who, bare);
+	} else if (strcmp(reason, "no-address") == 0)
 		snprintf(cause, clen, "%s has no address to connect to",
 		    rf->rf_host);
 	else

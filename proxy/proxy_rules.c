@@ -205,14 +205,10 @@ static void
 proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 {
 	struct proxy_listener	*pr;
-	struct policy_rule	*ru;
-	const struct policy_rule *prev;
-	const char		*name, *pattern, *was = NULL;
-	const char		*act = allow ? "allow" : "block";
-	struct timespec		 ts;
-	json_t			*ev, *jfor;
-	char			 err[256], tmp[256], tbuf[32], text[320], by[160];
-	time_t			 at = 0, was_at;
+	const char		*name, *pattern;
+	json_t			*jfor;
+	char			 err[256];
+	time_t			 at = 0;
 
 	name = json_string_value(json_object_get(req, "listener"));
 	pattern = json_string_value(json_object_get(req, "pattern"));
@@ -230,35 +226,65 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 		}
 		at = time(NULL) + (time_t)json_integer_value(jfor);
 	}
-	if (policy_rule_parse(pattern, POLICY_ALLOW, &ru, err,
-	    sizeof(err)) == -1) {
-		control_req_error(cr, "pattern \"%s\": %s", pattern, err);
+	if (proxy_rules_add(pr, pattern, allow, at, control_req_uid(cr),
+	    control_req_who(cr), NULL, 0, err, sizeof(err)) == -1) {
+		control_req_error(cr, "%s", err);
 		return;
+	}
+	control_req_ok(cr, NULL);
+}
+
+/*
+ * Set a runtime rule of pr: checked, stored, applied, logged and
+ * published as proxy.rule, by uid or who (a name, or NULL); at, when it
+ * goes (0: never).  The rule's canonical text goes in text, if not
+ * NULL.  Questions waiting on pr that the rule now answers are decided.
+ * -1, with the cause in err, if the rule was not set.
+ */
+int
+proxy_rules_add(struct proxy_listener *pr, const char *pattern, int allow,
+    time_t at, uid_t uid, const char *who, char *text, size_t textlen,
+    char *err, size_t errlen)
+{
+	struct policy_rule	*ru;
+	const struct policy_rule *prev;
+	const char		*was = NULL;
+	const char		*act = allow ? "allow" : "block";
+	struct timespec		 ts;
+	json_t			*ev;
+	char			 tmp[256], tbuf[32], canon[320], by[160];
+	time_t			 was_at;
+
+	if (policy_rule_parse(pattern, POLICY_ALLOW, &ru, tmp,
+	    sizeof(tmp)) == -1) {
+		snprintf(err, errlen, "pattern \"%s\": %s", pattern, tmp);
+		return (-1);
 	}
 	/*
 	 * The store and the lifetimes know a pattern in one form only, as
 	 * the running rules do: Example.COM and example.com are one rule.
 	 */
-	snprintf(text, sizeof(text), "%s", policy_rule_text(ru));
+	snprintf(canon, sizeof(canon), "%s", policy_rule_text(ru));
 	policy_rule_free(ru);
-	pattern = text;
+	pattern = canon;
 	if ((prev = policy_rules_find(pr->pr_extra, pattern)) != NULL)
 		was = policy_rule_action(prev) == POLICY_ALLOW ? "allow" :
 		    "block";
 	was_at = proxy_expiry_at(pr->pr_name, pattern);
 	if (store_rule_put(pr->pr_name, pattern, act, at) == -1) {
-		control_req_error(cr, "rule %s %s on %s: the store did not "
+		snprintf(err, errlen, "rule %s %s on %s: the store did not "
 		    "take it (%s); not applied", act, pattern, pr->pr_name,
 		    store_error());
-		return;
+		return (-1);
 	}
-	err[0] = '\0';
+	tmp[0] = '\0';
 	if (policy_rules_set(pr->pr_extra, pattern, allow ? POLICY_ALLOW :
-	    POLICY_BLOCK, err, sizeof(err)) == -1 ||
+	    POLICY_BLOCK, tmp, sizeof(tmp)) == -1 ||
 	    proxy_expiry_set(pr->pr_name, pattern, at) == -1) {
 		/* Back to what was: the rule before, or none. */
-		if (err[0] == '\0')
-			snprintf(err, sizeof(err), "out of memory");
+		if (tmp[0] == '\0')
+			snprintf(tmp, sizeof(tmp), "out of memory");
+		snprintf(err, errlen, "pattern \"%s\": %s", pattern, tmp);
 		if (was == NULL) {
 			(void)store_rule_delete(pr->pr_name, pattern);
 			(void)policy_rules_remove(pr->pr_extra, pattern, tmp,
@@ -271,19 +297,17 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 			    POLICY_BLOCK, tmp, sizeof(tmp));
 			(void)proxy_expiry_set(pr->pr_name, pattern, was_at);
 		}
-		control_req_error(cr, "pattern \"%s\": %s", pattern, err);
-		return;
+		return (-1);
 	}
-	if (control_req_who(cr) != NULL)
-		snprintf(by, sizeof(by), "%s", control_req_who(cr));
+	if (who != NULL)
+		snprintf(by, sizeof(by), "%s", who);
 	else
-		snprintf(by, sizeof(by), "uid %d", (int)control_req_uid(cr));
+		snprintf(by, sizeof(by), "uid %d", (int)uid);
 	log_info("proxy: listener %s: %s %s%s, by %s", pr->pr_name, act,
 	    pattern, at != 0 ? " for a time" : "", by);
 	ev = json_pack("{s:s, s:s?, s:s, s:s, s:i, s:s?}", "listener",
 	    pr->pr_name, "sandbox", pr->pr_sandbox, "action", act, "pattern",
-	    pattern, "uid", (int)control_req_uid(cr), "by",
-	    control_req_who(cr));
+	    pattern, "uid", (int)uid, "by", who);
 	if (at != 0) {
 		ts.tv_sec = at;
 		ts.tv_nsec = 0;
@@ -291,7 +315,10 @@ proxy_ctl_rule(struct control_req *cr, json_t *req, int allow)
 		json_object_set_new(ev, "expires", json_string(tbuf));
 	}
 	events_publish("proxy.rule", ev);
-	control_req_ok(cr, NULL);
+	if (text != NULL)
+		snprintf(text, textlen, "%s", pattern);
+	proxy_ask_recheck(pr, by);
+	return (0);
 }
 
 static void
@@ -428,9 +455,11 @@ proxy_rules_json(struct proxy_listener *pr)
 		json_object_set_new(exp, "left", json_integer(at > now ?
 		    (json_int_t)(at - now) : 0));
 	}
-	return (json_pack("{s:s, s:s, s:s?, s:o}", "listener", pr->pr_name,
-	    "policy", pr->pr_policy->pol_name, "sandbox", pr->pr_sandbox,
-	    "rules", list));
+	return (json_pack("{s:s, s:s, s:s?, s:o, s:o, s:o}", "listener",
+	    pr->pr_name, "policy", pr->pr_policy->pol_name, "sandbox",
+	    pr->pr_sandbox, "rules", list, "asks", proxy_ask_list(pr),
+	    "decisions", store_ask_list(pr->pr_name,
+	    PROXY_ASK_DECISIONS_SHOWN)));
 }
 
 /*

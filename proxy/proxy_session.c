@@ -281,6 +281,9 @@ proxy_session_close(struct proxy_session *ps, const char *why)
 	if (ps->ps_req.rq_msg.hm_buf != NULL)
 		proxy_session_log(ps);
 	proxy_dns_cancel(ps->ps_dns);
+	proxy_ask_leave(ps);
+	if (event_initialized(&ps->ps_watch))
+		event_del(&ps->ps_watch);
 	if (ps->ps_ai != NULL)
 		evutil_freeaddrinfo(ps->ps_ai);
 	if (ps->ps_tunnel != NULL) {
@@ -486,7 +489,8 @@ proxy_session_event(struct proxy_session *ps)
 /*
  * Judge the request by the listener's policy.  A name is resolved
  * next; an address literal was judged by address rules and its class,
- * and goes straight to connect.
+ * and goes straight to connect.  A request no rule allows under a
+ * policy with "ask" is held instead, and judged again once decided.
  */
 static void
 proxy_session_decide(struct proxy_session *ps)
@@ -495,6 +499,8 @@ proxy_session_decide(struct proxy_session *ps)
 	const char			*why, *rule;
 
 	if (proxy_judge(ps, &why, &rule) == -1) {
+		if (proxy_ask_hold(ps, &why, &rule) == 0)
+			return;		/* proxy_session_resume goes on */
 		proxy_session_block(ps, why, rule);
 		return;
 	}
@@ -534,6 +540,24 @@ proxy_session_decide(struct proxy_session *ps)
 	util_sockaddr_unmap(&ps->ps_up_ss, &ps->ps_up_sslen);
 	ps->ps_ai_next = NULL;
 	proxy_session_connect(ps);
+}
+
+/*
+ * A held request's question was answered with a rule: read the client
+ * again and judge the request as if the rule had been there from the
+ * first.
+ */
+void
+proxy_session_resume(struct proxy_session *ps)
+{
+	if (event_initialized(&ps->ps_watch))
+		event_del(&ps->ps_watch);
+	ps->ps_state = PROXY_S_RESOLVE;
+	if (bufferevent_enable(ps->ps_cli.bev, EV_READ) == -1) {
+		proxy_session_close(ps, "cannot read the client");
+		return;
+	}
+	proxy_session_decide(ps);
 }
 
 static void
@@ -981,7 +1005,7 @@ proxy_session_json(struct proxy_session *ps)
 {
 	static const char	*states[] = { "head", "resolve", "connect",
 				    "hello", "forward", "drain", "tunnel",
-				    "closing", "closing" };
+				    "closing", "closing", "held" };
 	struct timespec		 now;
 
 	util_monotime(&now);

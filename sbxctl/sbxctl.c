@@ -44,6 +44,7 @@ static void	 sbxctl_print_uptime(json_int_t);
 static const char *sbxctl_size(json_t *, char *, size_t);
 static void	 sbxctl_print_limits(json_t *);
 static void	 sbxctl_print_rule(const char *, json_t *);
+static void	 sbxctl_print_ask_lines(json_t *);
 static const char *sbxctl_str(json_t *, const char *);
 static const char *sbxctl_left(json_t *, char *, size_t);
 static void	 sbxctl_sigcb(int);
@@ -502,6 +503,7 @@ sbxctl_print_rules(json_t *reply)
 		    json_object_get(reply, "policy")));
 		json_array_foreach(json_object_get(reply, "rules"), i, r)
 			sbxctl_print_rule("", r);
+		sbxctl_print_ask_lines(reply);
 		return;
 	}
 	printf("%-20s %-6s %-40s %s\n", "LISTENER", "ACTION", "PATTERN",
@@ -511,6 +513,81 @@ sbxctl_print_rules(json_t *reply)
 			sbxctl_print_rule(json_string_value(json_object_get(
 			    one, "listener")), r);
 	}
+}
+
+/*
+ * A listener's open questions and last decisions, under its rules.
+ */
+static void
+sbxctl_print_ask_lines(json_t *one)
+{
+	json_t		*a;
+	const char	*by;
+	size_t		 i;
+
+	json_array_foreach(json_object_get(one, "asks"), i, a) {
+		if (i == 0)
+			printf("asking:\n");
+		printf("  #%-6" JSON_INTEGER_FORMAT " %s %s, %"
+		    JSON_INTEGER_FORMAT " waiting, %" JSON_INTEGER_FORMAT
+		    "s left\n", json_integer_value(json_object_get(a, "id")),
+		    sbxctl_str(a, "method"), sbxctl_str(a, "destination"),
+		    json_integer_value(json_object_get(a, "waiting")),
+		    json_integer_value(json_object_get(a, "left")));
+	}
+	json_array_foreach(json_object_get(one, "decisions"), i, a) {
+		if (i == 0)
+			printf("decisions:\n");
+		by = json_string_value(json_object_get(a, "by"));
+		printf("  #%-6" JSON_INTEGER_FORMAT " %s %s:%"
+		    JSON_INTEGER_FORMAT " %-9s %s%s%s, %" JSON_INTEGER_FORMAT
+		    " waited\n", json_integer_value(json_object_get(a, "id")),
+		    sbxctl_str(a, "method"), sbxctl_str(a, "host"),
+		    json_integer_value(json_object_get(a, "port")),
+		    sbxctl_str(a, "decision"), sbxctl_str(a, "decided_at"),
+		    by != NULL ? " by " : "", by != NULL ? by : "",
+		    json_integer_value(json_object_get(a, "waiting")));
+	}
+}
+
+/* asks: the open questions, one a line. */
+void
+sbxctl_print_asks(json_t *reply)
+{
+	json_t	*a;
+	size_t	 i;
+
+	if (json_array_size(json_object_get(reply, "asks")) == 0) {
+		printf("no open questions\n");
+		return;
+	}
+	printf("%-6s %-20s %-7s %-40s %7s %5s\n", "ID", "SANDBOX", "METHOD",
+	    "DESTINATION", "WAITING", "LEFT");
+	json_array_foreach(json_object_get(reply, "asks"), i, a)
+		printf("%-6" JSON_INTEGER_FORMAT " %-20s %-7s %-40s %7"
+		    JSON_INTEGER_FORMAT " %4" JSON_INTEGER_FORMAT "s\n",
+		    json_integer_value(json_object_get(a, "id")),
+		    json_string_value(json_object_get(a, "sandbox")) != NULL ?
+		    sbxctl_str(a, "sandbox") : sbxctl_str(a, "listener"),
+		    sbxctl_str(a, "method"), sbxctl_str(a, "destination"),
+		    json_integer_value(json_object_get(a, "waiting")),
+		    json_integer_value(json_object_get(a, "left")));
+}
+
+/* approve: what the decision did. */
+void
+sbxctl_print_approve(json_t *reply)
+{
+	const char	*d = sbxctl_str(reply, "decision");
+	json_int_t	 n = json_integer_value(json_object_get(reply,
+			    "waiting"));
+
+	printf("question %" JSON_INTEGER_FORMAT ": %s %s%s; %"
+	    JSON_INTEGER_FORMAT " waiting request%s %s\n",
+	    json_integer_value(json_object_get(reply, "id")),
+	    strcmp(d, "deny") == 0 ? "deny" : "allow", sbxctl_str(reply,
+	    "rule"), strcmp(d, "once") == 0 ? " for a time" : "", n,
+	    n == 1 ? "" : "s", strcmp(d, "deny") == 0 ? "refused" : "go on");
 }
 
 /*

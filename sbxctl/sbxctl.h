@@ -38,6 +38,8 @@ int			 sbxctl_socket(const char *);
 void			 sbxctl_print_log(json_t *);
 void			 sbxctl_print_sessions(json_t *);
 void			 sbxctl_print_rules(json_t *);
+void			 sbxctl_print_asks(json_t *);
+void			 sbxctl_print_approve(json_t *);
 long long		 sbxctl_duration(const char *);
 const struct sbxctl_cmd	*sbxctl_cmd_at(size_t);
 

@@ -4,6 +4,7 @@
  * this order, with these usage strings.
  */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@ static json_t	*sbxctl_build_events(const struct sbxctl_cmd *, int,
 static json_t	*sbxctl_build_log(const struct sbxctl_cmd *, int, char **);
 static json_t	*sbxctl_build_rule(const struct sbxctl_cmd *, int, char **);
 static json_t	*sbxctl_build_listener(const struct sbxctl_cmd *, int,
+		    char **);
+static json_t	*sbxctl_build_approve(const struct sbxctl_cmd *, int,
 		    char **);
 static json_t	*sbxctl_build_create(const struct sbxctl_cmd *, int,
 		    char **);
@@ -47,6 +50,10 @@ static const struct sbxctl_cmd sbxctl_cmds[] = {
 	    sbxctl_print_ok },
 	{ "rules", "[name | listener]", 0, sbxctl_build_listener,
 	    sbxctl_print_rules },
+	{ "asks", "[name | listener]", 0, sbxctl_build_listener,
+	    sbxctl_print_asks },
+	{ "approve", "id once | always | deny", 0, sbxctl_build_approve,
+	    sbxctl_print_approve },
 	{ "exec", "name [-t | -T] [-- command [arg ...]]", 0, NULL, NULL },
 	{ "ask", "name [--mode mode] [--new] [prompt ...]", 1,
 	    sbxctl_build_ask, sbxctl_print_ask },
@@ -224,6 +231,28 @@ sbxctl_duration(const char *s)
 	if (n < 1 || n > 366LL * 86400 / unit)
 		return (-1);
 	return (n * unit);
+}
+
+/* approve id once|always|deny */
+static json_t *
+sbxctl_build_approve(const struct sbxctl_cmd *cmd, int argc, char **argv)
+{
+	long long	 id;
+	char		*end;
+
+	if (argc != 2 || (strcmp(argv[1], "once") != 0 &&
+	    strcmp(argv[1], "always") != 0 && strcmp(argv[1], "deny") != 0))
+		sbxctl_cmd_usage(cmd);
+	errno = 0;
+	id = strtoll(argv[0], &end, 10);
+	if (argv[0][0] < '0' || argv[0][0] > '9' || *end != '\0' ||
+	    errno != 0 || id < 1) {
+		fprintf(stderr, "sbxctl: approve: \"%s\" is not a question "
+		    "id (sbxctl asks lists them)\n", argv[0]);
+		exit(1);
+	}
+	return (json_pack("{s:s, s:I, s:s}", "command", cmd->name, "id",
+	    (json_int_t)id, "decision", argv[1]));
 }
 
 /* rules [listener] */

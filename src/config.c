@@ -316,6 +316,9 @@ config_print_policy(FILE *fp, struct policy *pol)
 	fprintf(fp, "\n\tloopback %s\n\tprivate %s\n\tsni check %s\n",
 	    pb->pb_loopback ? "yes" : "no", pb->pb_private ? "yes" : "no",
 	    pb->pb_sni_check ? "yes" : "no");
+	if (pb->pb_ask != 0)
+		fprintf(fp, "\task %ds once %ds\n", pb->pb_ask,
+		    pb->pb_ask_once);
 	policy_rules_print(fp, &pb->pb_rules);
 	fprintf(fp, "}\n");
 }

@@ -156,6 +156,7 @@ typedef struct {
 
 %token	AGENT ARGS ENV MODE PATH QUEUE TYPE
 %token	ADMINS BOT EMAIL KEYFILE SITE STREAM USERS
+%token	ASK ONCE
 %token	ACCESS ALLOW ANCHOR BLOCK BUFFER CAFILE CGROUP CHECK CONNECT CONTROL
 %token	CPUWEIGHT DEFAULT FIREWALL GROUP HEADER HOME HOSTSFILE IDLE INCLUDE
 %token	INTERFACE LEVEL LIMIT LIMITS LISTEN LOG LOOPBACK MAX MEMORY
@@ -168,7 +169,7 @@ typedef struct {
 %type	<v.string>	string
 %type	<v.number>	port
 %type	<v.string>	policyname fwtable fwanchor
-%type	<v.number>	yesno maxsessions
+%type	<v.number>	yesno maxsessions duration
 %destructor	{ free($$); } <v.string>
 
 %%
@@ -667,6 +668,31 @@ policyopt	: DEFAULT ALLOW		{
 		| PRIVATE yesno		{ curpol->pol_body.pb_private = $2; }
 		| SNI CHECK		{ curpol->pol_body.pb_sni_check = 1; }
 		| SNI CHECK yesno	{ curpol->pol_body.pb_sni_check = $3; }
+		| ASK duration		{
+			if (check_range("ask", $2, 1, POLICY_ASK_MAX) == -1)
+				YYERROR;
+			curpol->pol_body.pb_ask = (int)$2;
+		}
+		| ASK duration ONCE duration	{
+			if (check_range("ask", $2, 1, POLICY_ASK_MAX) == -1 ||
+			    check_range("ask once", $4, 1,
+			    POLICY_ASK_ONCE_MAX) == -1)
+				YYERROR;
+			curpol->pol_body.pb_ask = (int)$2;
+			curpol->pol_body.pb_ask_once = (int)$4;
+		}
+		;
+
+duration	: NUMBER			{ $$ = $1; }
+		| STRING			{
+			if (parse_duration($1, &$$) == -1) {
+				yyerror("\"%s\" is not a duration such as "
+				    "90s, 10m or 2h", $1);
+				free($1);
+				YYERROR;
+			}
+			free($1);
+		}
 		;
 
 patterns	: pattern
@@ -892,6 +918,7 @@ static const struct keywords keywords[] = {
 	{ "allow",		ALLOW },
 	{ "anchor",		ANCHOR },
 	{ "args",		ARGS },
+	{ "ask",		ASK },
 	{ "block",		BLOCK },
 	{ "bot",		BOT },
 	{ "buffer",		BUFFER },
@@ -926,6 +953,7 @@ static const struct keywords keywords[] = {
 	{ "nftables",		NFTABLES },
 	{ "no",			NO },
 	{ "on",			ON },
+	{ "once",		ONCE },
 	{ "path",		PATH },
 	{ "pf",			PF },
 	{ "pfmon",		PFMON },

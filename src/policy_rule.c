@@ -632,6 +632,7 @@ policy_body_init(struct policy_body *pb)
 	pb->pb_ports[1] = 443;
 	pb->pb_nports = 2;
 	pb->pb_sni_check = 1;
+	pb->pb_ask_once = POLICY_ASK_ONCE;
 }
 
 /* Free what the policy holds. */

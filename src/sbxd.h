@@ -169,7 +169,16 @@ struct policy_body {
 	int				 pb_loopback;
 	int				 pb_private;
 	int				 pb_sni_check;
+	int				 pb_ask;	/* seconds a request
+							   no rule allows is
+							   held while asking;
+							   0: not asked */
+	int				 pb_ask_once;	/* seconds an "allow
+							   once" lasts */
 };
+#define POLICY_ASK_MAX		3600
+#define POLICY_ASK_ONCE		600
+#define POLICY_ASK_ONCE_MAX	86400
 
 /* A named set of rules a listener enforces. */
 struct policy {
@@ -682,6 +691,13 @@ int		 store_setting_get(const char *, char *, size_t);
 int		 store_bot_topic_put(const char *, const char *);
 int		 store_bot_topic_delete(const char *);
 json_t		*store_bot_topics(void);
+int64_t		 store_ask_add(const char *, const char *, const char *,
+		    const char *, int);
+int		 store_ask_decided(int64_t, const char *, const char *,
+		    const char *, int);
+int		 store_asks_orphaned(void);
+json_t		*store_ask_get(int64_t);
+json_t		*store_ask_list(const char *, int);
 
 /* src/util.c */
 void		*xmalloc(size_t);

@@ -114,6 +114,23 @@ static const char *store_migrations[] = {
 	"  sandbox TEXT PRIMARY KEY,"
 	"  topic TEXT NOT NULL,"
 	"  created_at TEXT NOT NULL);",
+	/* 9: questions about held requests (policy ask) and their
+	   decisions */
+	"CREATE TABLE asks ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  listener TEXT NOT NULL,"
+	"  sandbox TEXT,"
+	"  method TEXT NOT NULL,"
+	"  host TEXT NOT NULL,"
+	"  port INTEGER NOT NULL,"
+	"  asked_at TEXT NOT NULL,"
+	"  decision TEXT CHECK (decision IN ('once', 'always', 'deny',"
+	"    'expired', 'rule', 'cancelled')),"
+	"  decided_by TEXT,"
+	"  decided_at TEXT,"
+	"  rule TEXT,"
+	"  waiting INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX asks_listener ON asks (listener, id);",
 };
 #define STORE_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -1340,4 +1357,177 @@ store_bot_topics(void)
 		return (NULL);
 	}
 	return (o);
+}
+
+/*
+ * A new question about a held request; its id (never one used before),
+ * or -1.
+ */
+int64_t
+store_ask_add(const char *listener, const char *sandbox, const char *method,
+    const char *host, int port)
+{
+	struct timespec	 ts;
+	sqlite3_stmt	*st;
+	char		 now[32];
+	int		 rc;
+
+	if (store_db == NULL)
+		return (-1);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	util_rfc3339(&ts, now, sizeof(now));
+	if (sqlite3_prepare_v2(store_db, "INSERT INTO asks (listener, sandbox, "
+	    "method, host, port, asked_at) VALUES (?, ?, ?, ?, ?, ?)", -1, &st,
+	    NULL) != SQLITE_OK) {
+		store_fail("prepare");
+		return (-1);
+	}
+	sqlite3_bind_text(st, 1, listener, -1, SQLITE_TRANSIENT);
+	if (sandbox != NULL)
+		sqlite3_bind_text(st, 2, sandbox, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_text(st, 3, method, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 5, port);
+	sqlite3_bind_text(st, 6, now, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_fail("ask");
+		return (-1);
+	}
+	return ((int64_t)sqlite3_last_insert_rowid(store_db));
+}
+
+/* The end of question id: its decision, by whom, the rule it made. */
+int
+store_ask_decided(int64_t id, const char *decision, const char *by,
+    const char *rule, int waiting)
+{
+	struct timespec	 ts;
+	sqlite3_stmt	*st;
+	char		 now[32];
+	int		 rc;
+
+	if (store_db == NULL)
+		return (-1);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	util_rfc3339(&ts, now, sizeof(now));
+	if (sqlite3_prepare_v2(store_db, "UPDATE asks SET decision = ?, "
+	    "decided_by = ?, decided_at = ?, rule = ?, waiting = ? WHERE "
+	    "id = ?", -1, &st, NULL) != SQLITE_OK) {
+		store_fail("prepare");
+		return (-1);
+	}
+	sqlite3_bind_text(st, 1, decision, -1, SQLITE_TRANSIENT);
+	if (by != NULL)
+		sqlite3_bind_text(st, 2, by, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_text(st, 3, now, -1, SQLITE_TRANSIENT);
+	if (rule != NULL)
+		sqlite3_bind_text(st, 4, rule, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_int(st, 5, waiting);
+	sqlite3_bind_int64(st, 6, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_fail("ask decided");
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Questions left undecided by an sbxd that stopped: they expired with
+ * it, as their held requests did.
+ */
+int
+store_asks_orphaned(void)
+{
+	struct timespec	 ts;
+	char		 now[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	util_rfc3339(&ts, now, sizeof(now));
+	return (store_write("UPDATE asks SET decision = 'expired', "
+	    "decided_by = 'sbxd stopped', decided_at = ? WHERE decision IS "
+	    "NULL", now, (char *)NULL));
+}
+
+static json_t *
+store_ask_row(sqlite3_stmt *st)
+{
+	json_t	*o;
+	int	 i;
+	static const char *const cols[] = { "id", "listener", "sandbox",
+	    "method", "host", "port", "asked_at", "decision", "by",
+	    "decided_at", "rule", "waiting" };
+
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	for (i = 0; i < (int)nitems(cols); i++) {
+		switch (sqlite3_column_type(st, i)) {
+		case SQLITE_INTEGER:
+			json_object_set_new(o, cols[i], json_integer(
+			    (json_int_t)sqlite3_column_int64(st, i)));
+			break;
+		case SQLITE_NULL:
+			json_object_set_new(o, cols[i], json_null());
+			break;
+		default:
+			json_object_set_new(o, cols[i], json_string(
+			    (const char *)sqlite3_column_text(st, i)));
+			break;
+		}
+	}
+	return (o);
+}
+
+#define STORE_ASK_COLS	"id, listener, sandbox, method, host, port, " \
+	"asked_at, decision, decided_by, decided_at, rule, waiting"
+
+/* Question id as a row, or NULL if there is none. */
+json_t *
+store_ask_get(int64_t id)
+{
+	sqlite3_stmt	*st;
+	json_t		*o = NULL;
+
+	if (store_db == NULL || sqlite3_prepare_v2(store_db, "SELECT "
+	    STORE_ASK_COLS " FROM asks WHERE id = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return (NULL);
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		o = store_ask_row(st);
+	sqlite3_finalize(st);
+	return (o);
+}
+
+/*
+ * The last n decided questions of listener, newest first; an empty
+ * array when the store cannot be read.
+ */
+json_t *
+store_ask_list(const char *listener, int n)
+{
+	sqlite3_stmt	*st;
+	json_t		*list;
+
+	if ((list = json_array()) == NULL)
+		return (NULL);
+	if (store_db == NULL || sqlite3_prepare_v2(store_db, "SELECT "
+	    STORE_ASK_COLS " FROM asks WHERE listener = ? AND decision IS NOT "
+	    "NULL ORDER BY id DESC LIMIT ?", -1, &st, NULL) != SQLITE_OK)
+		return (list);
+	sqlite3_bind_text(st, 1, listener, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 2, n);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(list, store_ask_row(st));
+	sqlite3_finalize(st);
+	return (list);
 }
