@@ -101,5 +101,7 @@ void		 bot_route_message(json_t *, int, const char *, int);
 json_t		*bot_route_status(void);
 size_t		 bot_route_post(const char *, const char *, enum bot_prio);
 void		 bot_route_topic_moved(const char *, const char *);
+void		 bot_route_reaction(int64_t, const char *, int64_t, int,
+		    const char *);
 
 #endif /* BOT_H */

@@ -52,11 +52,25 @@
 #define BOT_ARGS_MAX		16	/* words of a command */
 #define BOT_PATTERNS_MAX	16	/* of /newpf */
 #define BOT_WHO_MAX		160
+#define BOT_ASK_KEEP		3600	/* a decided question is known
+					   (its reactions, /network) for */
+#define BOT_DECISIONS_SHOWN	5	/* by /network */
+
+/* The reactions that answer a question, and what each decides. */
+static const struct {
+	const char	*emoji;
+	const char	*decision;
+} bot_ask_answers[] = {
+	{ "check", "once" },
+	{ "infinity", "always" },
+	{ "cross_mark", "deny" },
+};
 
 enum bot_item_kind {
 	BOT_ITEM_TEXT,		/* bi_text as it is */
 	BOT_ITEM_STATUS,	/* the turn's status, sent or edited */
 	BOT_ITEM_ALERT,		/* an alert, sent or edited */
+	BOT_ITEM_ASK,		/* a question, sent or edited */
 };
 
 struct bot_outbox;
@@ -67,7 +81,7 @@ struct bot_item {
 	enum bot_prio		 bi_prio;
 	char			*bi_text;
 	int64_t			 bi_turn;
-	char			*bi_alert;	/* its key */
+	char			*bi_alert;	/* its key, or the question's */
 	int			 bi_part;	/* of a split text: alone */
 };
 TAILQ_HEAD(bot_items, bot_item);
@@ -172,6 +186,10 @@ static void	bot_cmd_allow(struct bot_call *, char **, int);
 static void	bot_cmd_deny(struct bot_call *, char **, int);
 static void	bot_cmd_network(struct bot_call *, char **, int);
 static void	bot_cmd_turns(struct bot_call *, char **, int);
+static void	bot_cmd_approve(struct bot_call *, char **, int);
+static void	bot_route_ask(json_t *, const char *);
+static char	*bot_ask_text(const char *);
+static void	bot_ask_queue(const char *, json_t *, enum bot_prio);
 
 static const struct bot_cmd bot_cmds[] = {
 	{ "help", BOT_ROLE_USER, 0, 0, 0, "/help", bot_cmd_help },
@@ -191,6 +209,8 @@ static const struct bot_cmd bot_cmds[] = {
 	{ "deny", BOT_ROLE_ADMIN, 1, 1, 1, "/deny PATTERN", bot_cmd_deny },
 	{ "network", BOT_ROLE_USER, 1, 0, 0, "/network", bot_cmd_network },
 	{ "turns", BOT_ROLE_USER, 1, 0, 0, "/turns", bot_cmd_turns },
+	{ "approve", BOT_ROLE_ADMIN, 0, 2, 2, "/approve ID once|always|deny",
+	    bot_cmd_approve },
 };
 
 static struct events_sub	*rt_sub;
@@ -199,6 +219,7 @@ static json_t			*rt_sandboxes;	/* name -> {restricted} */
 static json_t			*rt_alerts;	/* key -> alert */
 static json_t			*rt_refused;	/* sender -> time */
 static json_t			*rt_chat_turns;	/* "turn" -> message id */
+static json_t			*rt_asks;	/* question id -> question */
 static struct bot_outboxes	 rt_outboxes =
 				    TAILQ_HEAD_INITIALIZER(rt_outboxes);
 static struct bot_turns		 rt_turns = TAILQ_HEAD_INITIALIZER(rt_turns);
@@ -222,6 +243,7 @@ bot_route_init(void)
 	rt_alerts = json_object();
 	rt_refused = json_object();
 	rt_chat_turns = json_object();
+	rt_asks = json_object();
 	rt_sub = events_subscribe("bot", bot_route_eventcb, NULL);
 	/* The sandboxes there are; events keep the list. */
 	if ((bc = bot_call_new(NULL, NULL, 0, "sbxd")) != NULL)
@@ -281,8 +303,9 @@ bot_route_stop(void)
 	json_decref(rt_alerts);
 	json_decref(rt_refused);
 	json_decref(rt_chat_turns);
+	json_decref(rt_asks);
 	rt_topics = rt_sandboxes = rt_alerts = rt_refused = NULL;
-	rt_chat_turns = NULL;
+	rt_chat_turns = rt_asks = NULL;
 }
 
 json_t *
@@ -1115,7 +1138,7 @@ static void
 bot_network_fw_cb(struct bot_call *bc, json_t *reply)
 {
 	struct evbuffer	*b;
-	json_t		*sb = bc->bc_data, *r, *a, *one;
+	json_t		*sb = bc->bc_data, *r, *a, *one, *list;
 	const char	*key;
 	size_t		 i, plen = strlen(bc->bc_name);
 	int		 n = 0;
@@ -1159,6 +1182,38 @@ bot_network_fw_cb(struct bot_call *bc, json_t *reply)
 	}
 	if (n == 0)
 		evbuffer_add_printf(b, "Recent blocks: none\n");
+	n = 0;
+	json_object_foreach(rt_asks, key, a) {
+		if (strcmp(json_string_value(json_object_get(a, "sandbox")),
+		    bc->bc_name) != 0 || strcmp(json_string_value(
+		    json_object_get(a, "state")), "open") != 0)
+			continue;
+		if (n++ == 0)
+			evbuffer_add_printf(b, "Asking:\n");
+		evbuffer_add_printf(b, "- #%s `%s %s`, %" JSON_INTEGER_FORMAT
+		    " waiting\n", key, json_string_value(json_object_get(a,
+		    "method")), json_string_value(json_object_get(a,
+		    "destination")), json_integer_value(json_object_get(a,
+		    "waiting")));
+	}
+	if ((list = store_ask_list(bc->bc_name, BOT_DECISIONS_SHOWN)) !=
+	    NULL && json_array_size(list) > 0) {
+		evbuffer_add_printf(b, "Decisions:\n");
+		json_array_foreach(list, i, r)
+			evbuffer_add_printf(b, "- #%" JSON_INTEGER_FORMAT
+			    " `%s %s:%" JSON_INTEGER_FORMAT "`: %s%s%s, %s\n",
+			    json_integer_value(json_object_get(r, "id")),
+			    json_string_value(json_object_get(r, "method")),
+			    json_string_value(json_object_get(r, "host")),
+			    json_integer_value(json_object_get(r, "port")),
+			    json_string_value(json_object_get(r, "decision")),
+			    json_is_string(json_object_get(r, "by")) ?
+			    " by " : "", json_is_string(json_object_get(r,
+			    "by")) ? json_string_value(json_object_get(r,
+			    "by")) : "", json_string_value(json_object_get(r,
+			    "decided_at")));
+	}
+	json_decref(list);
 	evbuffer_add(b, "", 1);
 	bot_reply(bc, "%s", (char *)evbuffer_pullup(b, -1));
 	evbuffer_free(b);
@@ -1337,6 +1392,14 @@ bot_outbox_next(struct bot_outbox *ob)
 			text = bot_alert_text(bi->bi_alert);
 			edit = json_integer_value(json_object_get(a, "msg"));
 			break;
+		case BOT_ITEM_ASK:
+			if ((a = json_object_get(rt_asks, bi->bi_alert)) ==
+			    NULL)
+				break;
+			json_object_set_new(a, "queued", json_false());
+			text = bot_ask_text(bi->bi_alert);
+			edit = json_integer_value(json_object_get(a, "msg"));
+			break;
 		}
 		if (text == NULL) {
 			bot_item_free(bi);
@@ -1375,6 +1438,7 @@ bot_outbox_cb(struct bot_req *br, enum bot_result res, json_t *body,
 	struct bot_turn		*bt;
 	json_t			*a;
 	int64_t			 id;
+	size_t			 i;
 
 	ob->ob_busy = NULL;
 	if (bi == NULL)
@@ -1405,6 +1469,19 @@ bot_outbox_cb(struct bot_req *br, enum bot_result res, json_t *body,
 		    res == BOT_OK && id > 0)
 			json_object_set_new(a, "msg", json_integer(id));
 		break;
+	case BOT_ITEM_ASK:
+		if ((a = json_object_get(rt_asks, bi->bi_alert)) == NULL ||
+		    res != BOT_OK || id <= 0)
+			break;
+		json_object_set_new(a, "msg", json_integer(id));
+		/* The answers, one click away, while it is open. */
+		if (strcmp(json_string_value(json_object_get(a, "state")),
+		    "open") == 0) {
+			for (i = 0; i < nitems(bot_ask_answers); i++)
+				(void)bot_zulip_react(id,
+				    bot_ask_answers[i].emoji, 1);
+		}
+		break;
 	}
 	bot_item_free(bi);
 	bot_outbox_next(ob);
@@ -1431,6 +1508,10 @@ bot_route_eventcb(json_t *ev, void *arg __unused)
 	else if (strcmp(type, "proxy.block") == 0 ||
 	    strcmp(type, "pfmon.block") == 0)
 		bot_route_block(ev, type);
+	else if (strcmp(type, "proxy.ask") == 0 ||
+	    strcmp(type, "proxy.waiting") == 0 ||
+	    strcmp(type, "proxy.decided") == 0)
+		bot_route_ask(ev, type);
 	else if (strcmp(type, "sandbox.created") == 0)
 		json_object_set_new(rt_sandboxes, name, json_pack("{s:b}",
 		    "restricted", json_is_true(json_object_get(ev,
@@ -1754,6 +1835,11 @@ bot_route_block(json_t *ev, const char *type)
 
 	if (json_object_get(rt_sandboxes, sandbox) == NULL)
 		return;
+	/* A request that was asked about: its question shows its end. */
+	reason = json_string_value(json_object_get(ev, "reason"));
+	if (reason != NULL && (strcmp(reason, "denied") == 0 ||
+	    strcmp(reason, "ask-timeout") == 0))
+		return;
 	/* Forget alerts past their window. */
 	json_object_foreach_safe(rt_alerts, tmp, key, a)
 		if (now - json_real_value(json_object_get(a, "first")) >
@@ -1855,4 +1941,288 @@ bot_alert_text(const char *key)
 	    times) == -1)
 		return (NULL);
 	return (s);
+}
+
+/*
+ * Questions about held requests (proxy.ask, proxy.waiting,
+ * proxy.decided): one message per question in the sandbox's topic,
+ * with the answers as reactions and commands, edited as requests join
+ * and once it ends.
+ */
+static void
+bot_route_ask(json_t *ev, const char *type)
+{
+	const char	*sandbox = json_string_value(json_object_get(ev,
+			    "sandbox"));
+	const char	*key;
+	json_t		*a, *v;
+	char		 k[32];
+	double		 now = bot_now();
+	void		*tmp;
+
+	if (json_object_get(rt_sandboxes, sandbox) == NULL)
+		return;
+	snprintf(k, sizeof(k), "%" JSON_INTEGER_FORMAT, json_integer_value(
+	    json_object_get(ev, "id")));
+	a = json_object_get(rt_asks, k);
+	if (strcmp(type, "proxy.ask") == 0) {
+		if (a != NULL)
+			return;
+		json_object_foreach_safe(rt_asks, tmp, key, v)
+			if (json_is_real(json_object_get(v, "ended")) &&
+			    now - json_real_value(json_object_get(v,
+			    "ended")) > BOT_ASK_KEEP && !json_is_true(
+			    json_object_get(v, "queued")))
+				json_object_del(rt_asks, key);
+		a = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:O, s:O, s:I, "
+		    "s:s, s:b}", "sandbox", sandbox, "topic",
+		    bot_route_topic_of(sandbox), "method", json_string_value(
+		    json_object_get(ev, "method")) != NULL ? json_string_value(
+		    json_object_get(ev, "method")) : "?", "destination",
+		    json_string_value(json_object_get(ev, "destination")) !=
+		    NULL ? json_string_value(json_object_get(ev,
+		    "destination")) : "?", "host", json_object_get(ev, "host"),
+		    "waiting", json_object_get(ev, "waiting"), "seconds",
+		    json_object_get(ev, "seconds"), "once", json_object_get(ev,
+		    "once"), "msg", (json_int_t)0, "state", "open", "queued",
+		    0);
+		if (a == NULL || json_object_set_new(rt_asks, k, a) == -1)
+			return;
+		json_object_set_new(a, "deadline", json_real(now +
+		    (double)json_integer_value(json_object_get(a, "seconds"))));
+		bot_ask_queue(k, a, BOT_PRIO_ASK);
+		return;
+	}
+	if (a == NULL || strcmp(json_string_value(json_object_get(a,
+	    "state")), "open") != 0)
+		return;
+	json_object_set(a, "waiting", json_object_get(ev, "waiting"));
+	if (strcmp(type, "proxy.waiting") == 0) {
+		bot_ask_queue(k, a, BOT_PRIO_PROGRESS);
+		return;
+	}
+	json_object_set_new(a, "state", json_string("decided"));
+	json_object_set_new(a, "ended", json_real(now));
+	json_object_set(a, "decision", json_object_get(ev, "decision"));
+	json_object_set(a, "by", json_object_get(ev, "by"));
+	json_object_set(a, "rule", json_object_get(ev, "rule"));
+	json_object_set(a, "expires", json_object_get(ev, "expires"));
+	json_object_set(a, "joined", json_object_get(ev, "joined"));
+	bot_ask_queue(k, a, BOT_PRIO_ASK);
+}
+
+/* Write question key (a) when its topic's turn comes, once. */
+static void
+bot_ask_queue(const char *key, json_t *a, enum bot_prio prio)
+{
+	struct bot_item	*bi;
+
+	if (json_is_true(json_object_get(a, "queued")))
+		return;		/* its next write shows it all */
+	if (prio == BOT_PRIO_PROGRESS &&
+	    json_integer_value(json_object_get(a, "msg")) == 0)
+		return;		/* not sent yet: the send shows it */
+	if ((bi = calloc(1, sizeof(*bi))) == NULL ||
+	    (bi->bi_alert = strdup(key)) == NULL) {
+		free(bi);
+		return;
+	}
+	bi->bi_kind = BOT_ITEM_ASK;
+	bi->bi_prio = prio;
+	json_object_set_new(a, "queued", json_true());
+	bot_outbox_add(json_string_value(json_object_get(a, "topic")), bi);
+}
+
+/* "zulip:Name (email, id N)" as "Name"; anything else as it is. */
+static void
+bot_ask_who(const char *by, char *buf, size_t len)
+{
+	const char	*p;
+
+	if (by == NULL) {
+		snprintf(buf, len, "nobody");
+		return;
+	}
+	if (strncmp(by, "zulip:", 6) == 0 && (p = strstr(by, " (")) != NULL)
+		snprintf(buf, len, "%.*s", (int)(p - by - 6), by + 6);
+	else
+		snprintf(buf, len, "%s", by);
+}
+
+/* A duration in words: "90 s", "10 min", "2 h". */
+static void
+bot_ask_secs(json_int_t s, char *buf, size_t len)
+{
+	if (s >= 3600 && s % 3600 == 0)
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT " h", s / 3600);
+	else if (s >= 60 && s % 60 == 0)
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT " min", s / 60);
+	else
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT " s", s);
+}
+
+static char *
+bot_ask_text(const char *key)
+{
+	json_t		*a = json_object_get(rt_asks, key);
+	const char	*d, *name, *dest, *method, *rule;
+	char		*s, who[BOT_WHO_MAX], once[32], secs[32], n[96];
+	json_int_t	 waiting, joined;
+	int		 r;
+
+	if (a == NULL)
+		return (NULL);
+	name = json_string_value(json_object_get(a, "sandbox"));
+	dest = json_string_value(json_object_get(a, "destination"));
+	method = json_string_value(json_object_get(a, "method"));
+	waiting = json_integer_value(json_object_get(a, "waiting"));
+	joined = json_integer_value(json_object_get(a, "joined"));
+	bot_ask_secs(json_integer_value(json_object_get(a, "once")), once,
+	    sizeof(once));
+	bot_ask_secs(json_integer_value(json_object_get(a, "seconds")), secs,
+	    sizeof(secs));
+	if (strcmp(json_string_value(json_object_get(a, "state")),
+	    "open") == 0) {
+		snprintf(n, sizeof(n), "%" JSON_INTEGER_FORMAT " request%s "
+		    "waiting", waiting, waiting == 1 ? "" : "s");
+		r = asprintf(&s, "❓ **%s** asks to reach `%s %s` (%s; "
+		    "refused if nobody answers within %s). Question #%s:\n"
+		    "- :check: or `/approve %s once`: allow it for %s\n"
+		    "- :infinity: or `/approve %s always`: allow it from now "
+		    "on\n"
+		    "- :cross_mark: or `/approve %s deny`: refuse it from now "
+		    "on\n"
+		    "Only admins decide.", name, method, dest, n, secs, key,
+		    key, once, key, key);
+		return (r == -1 ? NULL : s);
+	}
+	d = json_string_value(json_object_get(a, "decision"));
+	rule = json_string_value(json_object_get(a, "rule"));
+	bot_ask_who(json_string_value(json_object_get(a, "by")), who,
+	    sizeof(who));
+	snprintf(n, sizeof(n), "%" JSON_INTEGER_FORMAT " request%s",
+	    joined, joined == 1 ? "" : "s");
+	if (d == NULL)
+		d = "?";
+	if (strcmp(d, "once") == 0)
+		r = asprintf(&s, "✅ **%s** may reach `%s` for %s: allowed "
+		    "once by %s (question #%s; %s went on).", name, dest, once,
+		    who, key, n);
+	else if (strcmp(d, "always") == 0)
+		r = asprintf(&s, "♾️ **%s** may reach `%s` from now on: "
+		    "allowed always by %s (question #%s; %s went on).", name,
+		    dest, who, key, n);
+	else if (strcmp(d, "deny") == 0)
+		r = asprintf(&s, "❌ **%s** may not reach `%s`: denied by %s "
+		    "(question #%s; %s refused).", name, dest, who, key, n);
+	else if (strcmp(d, "expired") == 0)
+		r = asprintf(&s, "⌛ Nobody answered within %s: `%s %s` of "
+		    "**%s** was refused (question #%s; %s). To allow it: "
+		    "`/allow %s`", secs, method, dest, name, key, n,
+		    json_string_value(json_object_get(a, "host")) != NULL ?
+		    json_string_value(json_object_get(a, "host")) : dest);
+	else if (strcmp(d, "rule") == 0)
+		r = asprintf(&s, "☑️ `%s %s` of **%s** was decided by the rule "
+		    "`%s`, set by %s (question #%s; %s).", method, dest, name,
+		    rule != NULL ? rule : "?", who, key, n);
+	else
+		r = asprintf(&s, "Question #%s (`%s %s` of **%s**) was "
+		    "cancelled: %s.", key, method, dest, name, who);
+	return (r == -1 ? NULL : s);
+}
+
+static void bot_approve_cb(struct bot_call *, json_t *);
+
+/* /approve ID once|always|deny */
+static void
+bot_cmd_approve(struct bot_call *bc, char **av, int ac __unused)
+{
+	char		*end;
+	long long	 id;
+
+	id = strtoll(av[0], &end, 10);
+	if (av[0][0] == '#')
+		id = strtoll(av[0] + 1, &end, 10);
+	if (*end != '\0' || id < 1 || (strcmp(av[1], "once") != 0 &&
+	    strcmp(av[1], "always") != 0 && strcmp(av[1], "deny") != 0)) {
+		bot_reply(bc, "Usage: `/approve ID once|always|deny`, the ID "
+		    "of a question of this bot.");
+		bot_call_free(bc);
+		return;
+	}
+	bot_call_run(bc, json_pack("{s:s, s:I, s:s}", "command", "approve",
+	    "id", (json_int_t)id, "decision", av[1]), bot_approve_cb);
+}
+
+/* The decision is taken; its question's message shows it. */
+static void
+bot_approve_cb(struct bot_call *bc, json_t *reply)
+{
+	const char	*err;
+
+	if ((err = bot_failed(reply)) != NULL) {
+		bot_reply(bc, "Not done: %s.", err);
+		return;
+	}
+	if (bc->bc_msg != 0)
+		bot_reply(bc, "Done: question #%" JSON_INTEGER_FORMAT ", %s "
+		    "`%s`.", json_integer_value(json_object_get(reply, "id")),
+		    strcmp(json_string_value(json_object_get(reply,
+		    "decision")), "deny") == 0 ? "deny" : "allow",
+		    json_string_value(json_object_get(reply, "rule")));
+}
+
+/*
+ * A reaction added to message msg by a person (role, who): on an open
+ * question's message, one of the answers decides it, if an admin gave
+ * it.  Any other reaction, or one on any other message, changes
+ * nothing.
+ */
+void
+bot_route_reaction(int64_t msg, const char *emoji, int64_t user, int role,
+    const char *who)
+{
+	struct bot_call	*bc;
+	const char	*key, *decision = NULL;
+	json_t		*a, *found;
+	char		 refused[96];
+	size_t		 i;
+
+	if (msg <= 0 || emoji == NULL)
+		return;
+	found = NULL;
+	json_object_foreach(rt_asks, key, a)
+		if (json_integer_value(json_object_get(a, "msg")) == msg) {
+			found = a;
+			break;
+		}
+	if ((a = found) == NULL)
+		return;
+	for (i = 0; i < nitems(bot_ask_answers); i++)
+		if (strcmp(emoji, bot_ask_answers[i].emoji) == 0)
+			decision = bot_ask_answers[i].decision;
+	if (decision == NULL || strcmp(json_string_value(json_object_get(a,
+	    "state")), "open") != 0)
+		return;
+	if (role != BOT_ROLE_ADMIN) {
+		rt_nrefused++;
+		log_info("bot: %s may not decide question %s (:%s:)", who, key,
+		    emoji);
+		/* Said once per person and question. */
+		snprintf(refused, sizeof(refused), "refused-%" PRId64, user);
+		if (json_is_true(json_object_get(a, refused)))
+			return;
+		json_object_set_new(a, refused, json_true());
+		bot_route_post(json_string_value(json_object_get(a, "topic")),
+		    "Only admins decide questions: that reaction changes "
+		    "nothing.", BOT_PRIO_REPLY);
+		return;
+	}
+	log_info("bot: %s: :%s: on question %s", who, emoji, key);
+	if ((bc = bot_call_new(json_string_value(json_object_get(a, "topic")),
+	    json_string_value(json_object_get(a, "sandbox")), 0, who)) == NULL)
+		return;
+	bot_call_run(bc, json_pack("{s:s, s:I, s:s}", "command", "approve",
+	    "id", (json_int_t)strtoll(key, NULL, 10), "decision", decision),
+	    bot_approve_cb);
 }

@@ -126,6 +126,7 @@ static void	bot_zulip_later(double, void (*)(void));
 static void	bot_zulip_retrycb(evutil_socket_t, short, void *);
 static void	bot_zulip_message(json_t *, int);
 static void	bot_zulip_moved(json_t *);
+static void	bot_zulip_reaction(json_t *);
 static void	bot_zulip_resolve(void);
 static void	bot_zulip_watermark(int64_t, int);
 static int	bot_zulip_stale(struct bot_req *, void *);
@@ -662,6 +663,8 @@ bot_zulip_poll_cb(struct bot_req *br, enum bot_result res, json_t *body,
 			bot_zulip_message(json_object_get(ev, "message"), 0);
 		else if (strcmp(type, "update_message") == 0)
 			bot_zulip_moved(ev);
+		else if (strcmp(type, "reaction") == 0)
+			bot_zulip_reaction(ev);
 	}
 	if (bz.state == BZ_POLLING && bz.poll == NULL)
 		bot_zulip_poll();
@@ -807,6 +810,40 @@ bot_zulip_message(json_t *m, int caught_up)
 	    mid, sender, caught_up ? ", caught up" : "", stale ? ", stale" :
 	    "");
 	bot_route_message(m, role, who != NULL ? who : id, stale);
+}
+
+/*
+ * A reaction added by a person, not a bot: its role from its id alone,
+ * as for messages.  Taking a reaction away decides nothing.
+ */
+static void
+bot_zulip_reaction(json_t *ev)
+{
+	const char	*op, *full, *email;
+	json_t		*u;
+	char		 id[32], who[160];
+	int64_t		 uid;
+	int		 role = BOT_ROLE_NONE;
+
+	op = json_string_value(json_object_get(ev, "op"));
+	uid = json_integer_value(json_object_get(ev, "user_id"));
+	if (op == NULL || strcmp(op, "add") != 0 || uid == bz.my_id)
+		return;
+	snprintf(id, sizeof(id), "%" PRId64, uid);
+	u = json_object_get(bz.users, id);
+	if (json_is_true(json_object_get(u, "is_bot")))
+		return;
+	if (json_object_get(bz.admins, id) != NULL)
+		role = BOT_ROLE_ADMIN;
+	else if (json_object_get(bz.members, id) != NULL)
+		role = BOT_ROLE_USER;
+	full = json_string_value(json_object_get(u, "full_name"));
+	email = json_string_value(json_object_get(u, "email"));
+	snprintf(who, sizeof(who), "zulip:%s (%s, id %" PRId64 ")",
+	    full != NULL ? full : "?", email != NULL ? email : "?", uid);
+	bot_route_reaction(json_integer_value(json_object_get(ev,
+	    "message_id")), json_string_value(json_object_get(ev,
+	    "emoji_name")), uid, role, who);
 }
 
 /*

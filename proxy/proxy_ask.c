@@ -436,12 +436,13 @@ proxy_ask_event(struct proxy_ask *pa)
 	ts.tv_nsec = 0;
 	util_rfc3339(&ts, tbuf, sizeof(tbuf));
 	return (json_pack("{s:I, s:s, s:s?, s:s, s:s, s:i, s:s, s:i, s:i, "
-	    "s:s, s:i}", "id", (json_int_t)pa->pa_id, "listener",
+	    "s:s, s:i, s:i}", "id", (json_int_t)pa->pa_id, "listener",
 	    pa->pa_listener->pr_name, "sandbox", pa->pa_listener->pr_sandbox,
 	    "method", pa->pa_method, "host", pa->pa_host.h_name, "port",
 	    (int)pa->pa_port, "destination", pa->pa_dest, "waiting",
 	    pa->pa_nheld, "joined", pa->pa_joined, "deadline", tbuf,
-	    "seconds", pa->pa_listener->pr_policy->pol_body.pb_ask));
+	    "seconds", pa->pa_listener->pr_policy->pol_body.pb_ask, "once",
+	    pa->pa_listener->pr_policy->pol_body.pb_ask_once));
 }
 
 /* What "asks" shows of an open question. */
@@ -514,9 +515,10 @@ proxy_ctl_approve(struct control_req *cr, json_t *req)
 {
 	struct proxy_ask	*pa;
 	struct proxy_listener	*pr;
+	struct timespec		 ts;
 	const char		*decision, *who, *d;
-	json_t			*row;
-	char			 err[512], text[320], by[160];
+	json_t			*row, *reply;
+	char			 err[512], text[320], by[160], tbuf[32];
 	int64_t			 id;
 	time_t			 at = 0;
 	int			 allow, waiting;
@@ -568,7 +570,16 @@ proxy_ctl_approve(struct control_req *cr, json_t *req)
 	TAILQ_INSERT_TAIL(&proxy_asks, pa, pa_entry);
 	waiting = pa->pa_nheld;
 	proxy_ask_end(pa, decision, by, text, allow ? NULL : "denied", at);
-	control_req_ok(cr, json_pack("{s:I, s:s, s:s, s:i, s:s?}", "id",
-	    (json_int_t)id, "decision", decision, "rule", text, "waiting",
-	    waiting, "sandbox", pr->pr_sandbox));
+	reply = json_pack("{s:I, s:s, s:s, s:i, s:s?}", "id", (json_int_t)id,
+	    "decision", decision, "rule", text, "waiting", waiting, "sandbox",
+	    pr->pr_sandbox);
+	if (at != 0) {
+		ts.tv_sec = at;
+		ts.tv_nsec = 0;
+		util_rfc3339(&ts, tbuf, sizeof(tbuf));
+		json_object_set_new(reply, "expires", json_string(tbuf));
+		json_object_set_new(reply, "seconds", json_integer(
+		    (json_int_t)(at - time(NULL))));
+	}
+	control_req_ok(cr, reply);
 }

@@ -582,12 +582,17 @@ sbxctl_print_approve(json_t *reply)
 	json_int_t	 n = json_integer_value(json_object_get(reply,
 			    "waiting"));
 
+	char		 until[64] = "";
+
+	if (json_is_string(json_object_get(reply, "expires")))
+		snprintf(until, sizeof(until), " until %s",
+		    sbxctl_str(reply, "expires"));
 	printf("question %" JSON_INTEGER_FORMAT ": %s %s%s; %"
 	    JSON_INTEGER_FORMAT " waiting request%s %s\n",
 	    json_integer_value(json_object_get(reply, "id")),
 	    strcmp(d, "deny") == 0 ? "deny" : "allow", sbxctl_str(reply,
-	    "rule"), strcmp(d, "once") == 0 ? " for a time" : "", n,
-	    n == 1 ? "" : "s", strcmp(d, "deny") == 0 ? "refused" : "go on");
+	    "rule"), until, n, n == 1 ? "" : "s", strcmp(d, "deny") == 0 ?
+	    "refused" : n == 1 ? "goes on" : "go on");
 }
 
 /*

@@ -112,7 +112,8 @@ EMOJI = {"check": "2705", "white_check_mark": "2705",
          "-1": "1f44e", "x": "274c", "cross_mark": "274c", "eyes": "1f440",
          "hourglass": "231b", "stop_sign": "1f6d1", "stop": "1f6d1",
          "warning": "26a0", "robot": "1f916", "working_on_it": "1f6e0",
-         "tada": "1f389", "question": "2753", "octopus": "1f419"}
+         "tada": "1f389", "question": "2753", "octopus": "1f419",
+         "infinity": "267e"}
 EMOJI_RE = re.compile(r"[a-z0-9_+-]+")
 FAULT_MODES = {"429", "401", "500", "502", "html200", "badjson", "truncated",
                "hang", "bad_queue"}
