@@ -12,7 +12,7 @@ python3 - "$STATE/db/sbxd.db" <<'EOF2' || fail "db contents"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-assert db.execute("SELECT version FROM schema_version").fetchone()[0] == 8
+assert db.execute("SELECT version FROM schema_version").fetchone()[0] == 9
 EOF2
 
 # Corrupt: refused, untouched.

@@ -78,11 +78,11 @@ test_open_modes(void)
 	status = store_status();
 	CHECK_STR(json_string_value(json_object_get(status, "state")), "up");
 	CHECK_INT(json_integer_value(json_object_get(status,
-	    "schema_version")), 8);
+	    "schema_version")), 9);
 	store_close();
 	free(path);
 	CHECK(asprintf(&path, "%s/state", dir) != -1);
-	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 8);
+	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 9);
 	CHECK_INT(query_int(path, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name = 'events'"), 1);
 	ret = 0;
@@ -389,7 +389,7 @@ test_migrate_rules(void)
 	sqlite3_close(db);
 	db = NULL;
 	CHECK(store_open(dir, 0700) == 0);
-	CHECK_INT(query_int(dir, "SELECT version FROM schema_version"), 8);
+	CHECK_INT(query_int(dir, "SELECT version FROM schema_version"), 9);
 	list = store_rule_list("one");
 	CHECK_INT(json_array_size(list), 1);
 	r = json_array_get(list, 0);
@@ -503,8 +503,64 @@ end:
 	return (ret);
 }
 
+/*
+ * Questions: ids never reused, decisions kept, a question left open by
+ * a stopped sbxd marked expired, listed newest first.
+ */
+static int
+test_asks(void)
+{
+	char	*dir;
+	json_t	*row = NULL, *list = NULL;
+	int64_t	 a, b, c;
+	int	 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(store_open(dir, 0700) == 0);
+	CHECK((a = store_ask_add("sb1", "sb1", "CONNECT", "x.test", 443)) > 0);
+	CHECK((b = store_ask_add("sb1", "sb1", "GET", "y.test", 80)) > a);
+	CHECK(store_ask_decided(a, "once", "zulip:Alice (a@x, id 1)",
+	    "x.test:443", 3) == 0);
+	CHECK(store_ask_decided(b, "maybe", NULL, NULL, 1) == -1);
+	store_close();
+	CHECK(store_open(dir, 0700) == 0);
+	CHECK(store_asks_orphaned() == 0);
+	CHECK((row = store_ask_get(b)) != NULL);
+	CHECK_STR(json_string_value(json_object_get(row, "decision")),
+	    "expired");
+	CHECK_STR(json_string_value(json_object_get(row, "by")),
+	    "sbxd stopped");
+	json_decref(row);
+	row = NULL;
+	CHECK((row = store_ask_get(a)) != NULL);
+	CHECK_STR(json_string_value(json_object_get(row, "decision")), "once");
+	CHECK_STR(json_string_value(json_object_get(row, "rule")),
+	    "x.test:443");
+	CHECK_INT(json_integer_value(json_object_get(row, "waiting")), 3);
+	CHECK_INT(json_integer_value(json_object_get(row, "port")), 443);
+	CHECK(store_ask_get(b + 100) == NULL);
+	CHECK((c = store_ask_add("sb2", NULL, "GET", "z.test", 80)) > b);
+	CHECK((list = store_ask_list("sb1", 10)) != NULL);
+	CHECK_INT(json_array_size(list), 2);
+	CHECK_INT(json_integer_value(json_object_get(json_array_get(list, 0),
+	    "id")), b);
+	json_decref(list);
+	list = NULL;
+	CHECK((list = store_ask_list("sb2", 10)) != NULL);
+	CHECK_INT(json_array_size(list), 0);	/* open: not a decision */
+	ret = 0;
+end:
+	json_decref(row);
+	json_decref(list);
+	store_close();
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
 	{ "settings", test_settings },
+	{ "asks", test_asks },
 	{ "rules", test_rules },
 	{ "migrate_rules", test_migrate_rules },
 	{ "sandboxes", test_sandboxes },
