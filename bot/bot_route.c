@@ -190,6 +190,7 @@ static void	bot_cmd_approve(struct bot_call *, char **, int);
 static void	bot_route_ask(json_t *, const char *);
 static char	*bot_ask_text(const char *);
 static void	bot_ask_queue(const char *, json_t *, enum bot_prio);
+static void	bot_ask_token(json_t *, const char *);
 
 static const struct bot_cmd bot_cmds[] = {
 	{ "help", BOT_ROLE_USER, 0, 0, 0, "/help", bot_cmd_help },
@@ -1988,6 +1989,9 @@ bot_route_ask(json_t *ev, const char *type)
 		    0);
 		if (a == NULL || json_object_set_new(rt_asks, k, a) == -1)
 			return;
+		/* A method is any token: only letters are shown as they are,
+		   as the destination has the host grammar already. */
+		bot_ask_token(a, "method");
 		json_object_set_new(a, "deadline", json_real(now +
 		    (double)json_integer_value(json_object_get(a, "seconds"))));
 		bot_ask_queue(k, a, BOT_PRIO_ASK);
@@ -2009,6 +2013,21 @@ bot_route_ask(json_t *ev, const char *type)
 	json_object_set(a, "expires", json_object_get(ev, "expires"));
 	json_object_set(a, "joined", json_object_get(ev, "joined"));
 	bot_ask_queue(k, a, BOT_PRIO_ASK);
+}
+
+/* Field key of a as letters, digits and '-' only; others become '?'. */
+static void
+bot_ask_token(json_t *a, const char *key)
+{
+	char	 buf[32];
+	size_t	 i;
+
+	snprintf(buf, sizeof(buf), "%s", json_string_value(json_object_get(a,
+	    key)) != NULL ? json_string_value(json_object_get(a, key)) : "?");
+	for (i = 0; buf[i] != '\0'; i++)
+		if (!isalnum((unsigned char)buf[i]) && buf[i] != '-')
+			buf[i] = '?';
+	json_object_set_new(a, key, json_string(buf));
 }
 
 /* Write question key (a) when its topic's turn comes, once. */

@@ -222,7 +222,8 @@ proxy_reload(struct sbxd_config *conf, json_t *errors)
 			    "closing it", pr->pr_name, pr->pr_policyname);
 			proxy_listener_close(pr);
 			r = -1;
-		}
+		} else
+			proxy_ask_recheck(pr, "the configuration");
 	}
 	return (r);
 }
