@@ -10,6 +10,8 @@
 #include "proxy_http.h"
 
 #define PROXY_BACKLOG		128	/* pending connections per listener */
+#define PROXY_ASK_PER_MIN	10	/* new questions per listener in
+					   any minute */
 #define PROXY_TLS_HELLO_MAX	32768	/* real ClientHellos are under 2 KiB,
 					   16 KiB with large key shares */
 
@@ -45,9 +47,11 @@ struct proxy_listener {
 	uint64_t			 pr_refused;
 	int				 pr_nheld;	/* sessions held */
 	int				 pr_nasks;	/* questions open */
-	time_t				 pr_ask_minute;	/* of pr_ask_count */
-	int				 pr_ask_count;	/* questions asked in
-							   that minute */
+	time_t				 pr_ask_times[PROXY_ASK_PER_MIN];
+							/* when the last
+							   questions were
+							   asked, a ring */
+	int				 pr_ask_next;	/* its oldest */
 };
 TAILQ_HEAD(proxy_listeners, proxy_listener);
 

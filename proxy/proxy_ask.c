@@ -46,8 +46,6 @@
 
 #define PROXY_ASK_HELD_MAX	1024	/* held sessions per listener */
 #define PROXY_ASK_OPEN_MAX	16	/* open questions per listener */
-#define PROXY_ASK_PER_MIN	10	/* new questions per listener per
-					   minute */
 
 /* One open question and the sessions held for it. */
 struct proxy_ask {
@@ -59,7 +57,7 @@ struct proxy_ask {
 	char				 pa_method[24];	/* the first request's */
 	char				 pa_dest[PROXY_HTTP_AUTHORITY_LEN];
 	time_t				 pa_asked;
-	time_t				 pa_deadline;
+	struct timespec			 pa_deadline;	/* wall clock */
 	struct event			*pa_ev_expire;
 	struct event			*pa_ev_tick;	/* proxy.waiting */
 	TAILQ_HEAD(, proxy_session)	 pa_held;
@@ -162,12 +160,10 @@ proxy_ask_hold(struct proxy_session *ps, const char **why, const char **rule)
 		    strcmp(pa->pa_host.h_name, rq->rq_host.h_name) == 0)
 			break;
 	if (pa == NULL) {
-		if (now / 60 != pr->pr_ask_minute) {
-			pr->pr_ask_minute = now / 60;
-			pr->pr_ask_count = 0;
-		}
+		/* The oldest of the last PROXY_ASK_PER_MIN: a minute ago. */
 		if (pr->pr_nasks >= PROXY_ASK_OPEN_MAX ||
-		    pr->pr_ask_count >= PROXY_ASK_PER_MIN)
+		    (pr->pr_ask_times[pr->pr_ask_next] != 0 &&
+		    now - pr->pr_ask_times[pr->pr_ask_next] < 60))
 			goto limit;
 		if ((id = store_ask_add(pr->pr_name, pr->pr_sandbox,
 		    rq->rq_method, rq->rq_host.h_name, rq->rq_port)) == -1) {
@@ -196,11 +192,13 @@ proxy_ask_hold(struct proxy_session *ps, const char **why, const char **rule)
 		    rq->rq_method);
 		snprintf(pa->pa_dest, sizeof(pa->pa_dest), "%s", ps->ps_dest);
 		pa->pa_asked = now;
-		pa->pa_deadline = now + pb->pb_ask;
+		clock_gettime(CLOCK_REALTIME, &pa->pa_deadline);
+		pa->pa_deadline.tv_sec += pb->pb_ask;
 		TAILQ_INIT(&pa->pa_held);
 		TAILQ_INSERT_TAIL(&proxy_asks, pa, pa_entry);
 		pr->pr_nasks++;
-		pr->pr_ask_count++;
+		pr->pr_ask_times[pr->pr_ask_next] = now;
+		pr->pr_ask_next = (pr->pr_ask_next + 1) % PROXY_ASK_PER_MIN;
 		proxy_ask_nasked++;
 		tv.tv_sec = pb->pb_ask;
 		tv.tv_usec = 0;
@@ -429,12 +427,9 @@ proxy_ask_find(int64_t id)
 static json_t *
 proxy_ask_event(struct proxy_ask *pa)
 {
-	struct timespec	 ts;
 	char		 tbuf[32];
 
-	ts.tv_sec = pa->pa_deadline;
-	ts.tv_nsec = 0;
-	util_rfc3339(&ts, tbuf, sizeof(tbuf));
+	util_rfc3339(&pa->pa_deadline, tbuf, sizeof(tbuf));
 	return (json_pack("{s:I, s:s, s:s?, s:s, s:s, s:i, s:s, s:i, s:i, "
 	    "s:s, s:i, s:i}", "id", (json_int_t)pa->pa_id, "listener",
 	    pa->pa_listener->pr_name, "sandbox", pa->pa_listener->pr_sandbox,
@@ -452,8 +447,8 @@ proxy_ask_json(struct proxy_ask *pa)
 	json_t	*o = proxy_ask_event(pa);
 	time_t	 now = time(NULL);
 
-	json_object_set_new(o, "left", json_integer(pa->pa_deadline > now ?
-	    (json_int_t)(pa->pa_deadline - now) : 0));
+	json_object_set_new(o, "left", json_integer(pa->pa_deadline.tv_sec >
+	    now ? (json_int_t)(pa->pa_deadline.tv_sec - now) : 0));
 	json_object_set_new(o, "age", json_integer((json_int_t)(now -
 	    pa->pa_asked)));
 	return (o);
