@@ -1112,6 +1112,7 @@ bot_cmd_deny(struct bot_call *bc, char **av, int ac __unused)
 }
 
 static void bot_network_cb(struct bot_call *, json_t *);
+static void bot_network_rules_cb(struct bot_call *, json_t *);
 static void bot_network_fw_cb(struct bot_call *, json_t *);
 
 static void
@@ -1130,7 +1131,18 @@ bot_network_cb(struct bot_call *bc, json_t *reply)
 		bot_reply(bc, "%s", err);
 		return;
 	}
-	bc->bc_data = json_incref(json_object_get(reply, "sandbox"));
+	bc->bc_data = json_deep_copy(json_object_get(reply, "sandbox"));
+	bot_call_run(bc, json_pack("{s:s, s:s}", "command", "rules",
+	    "listener", bc->bc_name), bot_network_rules_cb);
+}
+
+/* The listener's last decisions go with the sandbox, then the firewall. */
+static void
+bot_network_rules_cb(struct bot_call *bc, json_t *reply)
+{
+	if (bot_failed(reply) == NULL && json_is_object(bc->bc_data))
+		json_object_set(bc->bc_data, "decisions", json_object_get(reply,
+		    "decisions"));
 	bot_call_run(bc, json_pack("{s:s, s:s}", "command", "network", "name",
 	    bc->bc_name), bot_network_fw_cb);
 }
@@ -1197,10 +1209,12 @@ bot_network_fw_cb(struct bot_call *bc, json_t *reply)
 		    "destination")), json_integer_value(json_object_get(a,
 		    "waiting")));
 	}
-	if ((list = store_ask_list(bc->bc_name, BOT_DECISIONS_SHOWN)) !=
-	    NULL && json_array_size(list) > 0) {
+	list = json_object_get(sb, "decisions");
+	if (json_array_size(list) > 0) {
 		evbuffer_add_printf(b, "Decisions:\n");
-		json_array_foreach(list, i, r)
+		json_array_foreach(list, i, r) {
+			if (i == BOT_DECISIONS_SHOWN)
+				break;
 			evbuffer_add_printf(b, "- #%" JSON_INTEGER_FORMAT
 			    " `%s %s:%" JSON_INTEGER_FORMAT "`: %s%s%s, %s\n",
 			    json_integer_value(json_object_get(r, "id")),
@@ -1213,8 +1227,8 @@ bot_network_fw_cb(struct bot_call *bc, json_t *reply)
 			    "by")) ? json_string_value(json_object_get(r,
 			    "by")) : "", json_string_value(json_object_get(r,
 			    "decided_at")));
+		}
 	}
-	json_decref(list);
 	evbuffer_add(b, "", 1);
 	bot_reply(bc, "%s", (char *)evbuffer_pullup(b, -1));
 	evbuffer_free(b);
