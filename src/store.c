@@ -1359,6 +1359,26 @@ store_bot_topics(void)
 	return (o);
 }
 
+/* The time now, as the store writes it (RFC 3339). */
+static void
+store_now(char *buf, size_t len)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	util_rfc3339(&ts, buf, len);
+}
+
+/* Bind text s, or NULL when s is NULL, as parameter i. */
+static void
+store_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s != NULL)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
 /*
  * A new question about a held request; its id (never one used before),
  * or -1.
@@ -1367,30 +1387,25 @@ int64_t
 store_ask_add(const char *listener, const char *sandbox, const char *method,
     const char *host, int port)
 {
-	struct timespec	 ts;
 	sqlite3_stmt	*st;
 	char		 now[32];
 	int		 rc;
 
 	if (store_db == NULL)
 		return (-1);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	util_rfc3339(&ts, now, sizeof(now));
+	store_now(now, sizeof(now));
 	if (sqlite3_prepare_v2(store_db, "INSERT INTO asks (listener, sandbox, "
 	    "method, host, port, asked_at) VALUES (?, ?, ?, ?, ?, ?)", -1, &st,
 	    NULL) != SQLITE_OK) {
 		store_fail("prepare");
 		return (-1);
 	}
-	sqlite3_bind_text(st, 1, listener, -1, SQLITE_TRANSIENT);
-	if (sandbox != NULL)
-		sqlite3_bind_text(st, 2, sandbox, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, 2);
-	sqlite3_bind_text(st, 3, method, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, host, -1, SQLITE_TRANSIENT);
+	store_bind_text(st, 1, listener);
+	store_bind_text(st, 2, sandbox);
+	store_bind_text(st, 3, method);
+	store_bind_text(st, 4, host);
 	sqlite3_bind_int(st, 5, port);
-	sqlite3_bind_text(st, 6, now, -1, SQLITE_TRANSIENT);
+	store_bind_text(st, 6, now);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -1405,31 +1420,23 @@ int
 store_ask_decided(int64_t id, const char *decision, const char *by,
     const char *rule, int waiting)
 {
-	struct timespec	 ts;
 	sqlite3_stmt	*st;
 	char		 now[32];
 	int		 rc;
 
 	if (store_db == NULL)
 		return (-1);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	util_rfc3339(&ts, now, sizeof(now));
+	store_now(now, sizeof(now));
 	if (sqlite3_prepare_v2(store_db, "UPDATE asks SET decision = ?, "
 	    "decided_by = ?, decided_at = ?, rule = ?, waiting = ? WHERE "
 	    "id = ?", -1, &st, NULL) != SQLITE_OK) {
 		store_fail("prepare");
 		return (-1);
 	}
-	sqlite3_bind_text(st, 1, decision, -1, SQLITE_TRANSIENT);
-	if (by != NULL)
-		sqlite3_bind_text(st, 2, by, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, 2);
-	sqlite3_bind_text(st, 3, now, -1, SQLITE_TRANSIENT);
-	if (rule != NULL)
-		sqlite3_bind_text(st, 4, rule, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, 4);
+	store_bind_text(st, 1, decision);
+	store_bind_text(st, 2, by);
+	store_bind_text(st, 3, now);
+	store_bind_text(st, 4, rule);
 	sqlite3_bind_int(st, 5, waiting);
 	sqlite3_bind_int64(st, 6, id);
 	rc = sqlite3_step(st);
@@ -1448,11 +1455,9 @@ store_ask_decided(int64_t id, const char *decision, const char *by,
 int
 store_asks_orphaned(void)
 {
-	struct timespec	 ts;
 	char		 now[32];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	util_rfc3339(&ts, now, sizeof(now));
+	store_now(now, sizeof(now));
 	return (store_write("UPDATE asks SET decision = 'expired', "
 	    "decided_by = 'sbxd stopped', decided_at = ? WHERE decision IS "
 	    "NULL", now, (char *)NULL));
