@@ -87,6 +87,11 @@ nquestions() {
 	questions "$1" | wc -l
 }
 
+# nquestions_is HOST N: N questions about HOST.
+nquestions_is() {
+	[ "$(nquestions "$1")" -eq "$2" ]
+}
+
 qid() {
 	questions "$1" | tail -1 | json_get '["id"]'
 }
@@ -174,7 +179,7 @@ log_has "allow once$$.test:80 for a time, by zulip:Alice Admin" ||
 sleep 7
 fetch -o /dev/null "http://once$$.test/" >/dev/null 2>&1 &
 PEER_PIDS="$PEER_PIDS $!"
-wait_for test "$(nquestions "once$$.test")" -eq 2 ||
+wait_for nquestions_is "once$$.test" 2 ||
     fail "once did not lapse: $(ctl rules "$SB")"
 
 # --- Deny by command: 403 "denied" ---
