@@ -64,6 +64,8 @@ struct proxy_ask {
 	int				 pa_nheld;
 	int				 pa_joined;	/* all that waited */
 	int				 pa_shown;	/* nheld last published */
+	int				 pa_deciding;	/* its own rule is being
+							   set */
 };
 TAILQ_HEAD(proxy_asks, proxy_ask);
 
@@ -322,7 +324,7 @@ proxy_ask_recheck(struct proxy_listener *pr, const char *by)
 	enum policy_action		 action;
 
 	TAILQ_FOREACH_SAFE(pa, &proxy_asks, pa_entry, next) {
-		if (pa->pa_listener != pr)
+		if (pa->pa_listener != pr || pa->pa_deciding)
 			continue;
 		ru = policy_match(&pr->pr_policy->pol_body, pr->pr_extra,
 		    &pa->pa_host, pa->pa_port, &action);
@@ -516,7 +518,7 @@ proxy_ctl_approve(struct control_req *cr, json_t *req)
 	char			 err[512], text[320], by[160], tbuf[32];
 	int64_t			 id;
 	time_t			 at = 0;
-	int			 allow, waiting;
+	int			 allow, waiting, r;
 
 	id = (int64_t)json_integer_value(json_object_get(req, "id"));
 	decision = json_string_value(json_object_get(req, "decision"));
@@ -551,18 +553,15 @@ proxy_ctl_approve(struct control_req *cr, json_t *req)
 		snprintf(by, sizeof(by), "%s", who);
 	else
 		snprintf(by, sizeof(by), "uid %d", (int)control_req_uid(cr));
-	/*
-	 * Out of the list while the rule is set, so that the rule's own
-	 * recheck does not end it as decided by a rule.
-	 */
-	TAILQ_REMOVE(&proxy_asks, pa, pa_entry);
-	if (proxy_rules_add(pr, pa->pa_dest, allow, at, control_req_uid(cr),
-	    who, text, sizeof(text), err, sizeof(err)) == -1) {
-		TAILQ_INSERT_TAIL(&proxy_asks, pa, pa_entry);
+	/* The rule's own recheck must not end it as decided by a rule. */
+	pa->pa_deciding = 1;
+	r = proxy_rules_add(pr, pa->pa_dest, allow, at, control_req_uid(cr),
+	    who, text, sizeof(text), err, sizeof(err));
+	pa->pa_deciding = 0;
+	if (r == -1) {
 		control_req_error(cr, "question %" PRId64 ": %s", id, err);
 		return;
 	}
-	TAILQ_INSERT_TAIL(&proxy_asks, pa, pa_entry);
 	waiting = pa->pa_nheld;
 	proxy_ask_end(pa, decision, by, text, allow ? NULL : "denied", at);
 	reply = json_pack("{s:I, s:s, s:s, s:i, s:s?}", "id", (json_int_t)id,

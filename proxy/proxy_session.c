@@ -281,9 +281,7 @@ proxy_session_close(struct proxy_session *ps, const char *why)
 	if (ps->ps_req.rq_msg.hm_buf != NULL)
 		proxy_session_log(ps);
 	proxy_dns_cancel(ps->ps_dns);
-	proxy_ask_leave(ps);
-	if (event_initialized(&ps->ps_watch))
-		event_del(&ps->ps_watch);
+	proxy_ask_leave(ps);		/* stops watching the client too */
 	if (ps->ps_ai != NULL)
 		evutil_freeaddrinfo(ps->ps_ai);
 	if (ps->ps_tunnel != NULL) {
@@ -550,8 +548,6 @@ proxy_session_decide(struct proxy_session *ps)
 void
 proxy_session_resume(struct proxy_session *ps)
 {
-	if (event_initialized(&ps->ps_watch))
-		event_del(&ps->ps_watch);
 	ps->ps_state = PROXY_S_RESOLVE;
 	if (bufferevent_enable(ps->ps_cli.bev, EV_READ) == -1) {
 		proxy_session_close(ps, "cannot read the client");
