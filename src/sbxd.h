@@ -267,6 +267,44 @@ struct agent_conf {
 };
 TAILQ_HEAD(agentlist, agent_conf);
 
+/*
+ * A model API whose key the credential gateway injects: provider "NAME"
+ * { ... }.  NAME is one of proxy_api_provider_name()'s.  The key is read
+ * with the config from a root-only file into locked memory
+ * (util_secret_alloc) and zeroed when the config is freed.
+ */
+#define PROVIDER_KEY_MAX	1024	/* bytes of a key (PROXY_API_KEY_MAX) */
+#define PROVIDER_BUDGET_LIMIT	((int64_t)1 << 48)	/* tokens */
+struct provider_conf {
+	TAILQ_ENTRY(provider_conf)	 pv_entry;
+	char				*pv_name;	/* "anthropic", "openai",
+							   "google", "openrouter" */
+	int				 pv_type;	/* its enum
+							   proxy_api_provider */
+	char				*pv_keyfile;
+	char				*pv_key;	/* util_secret_alloc'd,
+							   NUL terminated */
+	size_t				 pv_keylen;
+	size_t				 pv_keysize;	/* of the allocation */
+	char				*pv_upstream;	/* as written; NULL: the
+							   provider's default */
+	char				*pv_up_host;	/* name, or address
+							   without brackets */
+	in_port_t			 pv_up_port;	/* 443 by default */
+	char				*pv_up_prefix;	/* path before the API's,
+							   "" or "/a/b" */
+	int				 pv_up_trusted;	/* written in the config:
+							   its addresses are not
+							   filtered */
+	char				*pv_cafile;	/* NULL: the system's */
+	char				*pv_ca_pem;	/* its certificates */
+	int64_t				 pv_budget;	/* tokens per sandbox per
+							   day; 0: none */
+	char				 pv_where[SBXD_PATH_MAX + 16];
+							/* file:line */
+};
+TAILQ_HEAD(providerlist, provider_conf);
+
 /* Sandbox settings; the module is off unless a sandbox line is given. */
 struct sandbox_conf {
 	int				 sbc_enabled;
@@ -292,6 +330,9 @@ struct sandbox_conf {
 	char				*sbc_cgroup;	/* parent cgroup, from
 							   the hierarchy's root */
 	char				*sbc_agent;	/* of new sandboxes;
+							   NULL: none */
+	char				**sbc_providers; /* of new sandboxes,
+							   NULL-terminated;
 							   NULL: none */
 };
 
@@ -332,6 +373,7 @@ struct sbxd_config {
 	struct sandbox_conf		 sc_sandbox;
 	struct agentlist		 sc_agents;
 	struct bot_conf			 sc_bot;
+	struct providerlist		 sc_providers;
 };
 
 /* The running daemon. */
@@ -719,6 +761,8 @@ in_port_t	 util_sockaddr_port(const struct sockaddr *);
 void		 util_sockaddr_setport(struct sockaddr *, in_port_t);
 int		 util_socket(int, int);
 void		 util_zero(void *, size_t);
+void		*util_secret_alloc(size_t);
+void		 util_secret_free(void *, size_t);
 int		 util_sockaddr_unmap(struct sockaddr_storage *, socklen_t *);
 int		 util_path_below(const char *, const char *);
 int		 util_mkdir_parents(const char *);
