@@ -131,6 +131,38 @@ static const char *store_migrations[] = {
 	"  rule TEXT,"
 	"  waiting INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX asks_listener ON asks (listener, id);",
+	/* 10: each sandbox's credential gateway (its port, providers as
+	   a JSON array, phantom key) and one row per gateway request */
+	"ALTER TABLE sandboxes ADD COLUMN gateway_port INTEGER;"
+	"ALTER TABLE sandboxes ADD COLUMN providers TEXT;"
+	"ALTER TABLE sandboxes ADD COLUMN phantom TEXT;"
+	"CREATE UNIQUE INDEX sandboxes_gateway_port ON sandboxes "
+	"  (gateway_port);"
+	"CREATE TABLE api_usage ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time TEXT NOT NULL,"
+	"  sandbox TEXT NOT NULL,"
+	"  provider TEXT NOT NULL,"
+	"  model TEXT,"
+	"  endpoint TEXT NOT NULL,"
+	"  path TEXT NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  input INTEGER NOT NULL DEFAULT 0,"
+	"  cached INTEGER NOT NULL DEFAULT 0,"
+	"  cache_creation INTEGER NOT NULL DEFAULT 0,"
+	"  output INTEGER NOT NULL DEFAULT 0,"
+	"  reasoning INTEGER NOT NULL DEFAULT 0,"
+	"  cost REAL,"
+	"  reserved INTEGER NOT NULL DEFAULT 0,"
+	"  charged INTEGER NOT NULL DEFAULT 0,"
+	"  bytes_up INTEGER NOT NULL DEFAULT 0,"
+	"  bytes_down INTEGER NOT NULL DEFAULT 0,"
+	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
+	"  truncated INTEGER NOT NULL DEFAULT 0 CHECK (truncated IN (0, 1)),"
+	"  usage_missing INTEGER NOT NULL DEFAULT 0"
+	"    CHECK (usage_missing IN (0, 1)),"
+	"  session TEXT);"
+	"CREATE INDEX api_usage_sandbox_time ON api_usage (sandbox, time);",
 };
 #define STORE_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -163,6 +195,12 @@ static void	store_fail(const char *);
 static void	store_flushcb(evutil_socket_t, short, void *);
 static void	store_eventcb(json_t *, void *);
 static void	store_turn_bind(sqlite3_stmt *, int, json_t *);
+static void	store_bind_text(sqlite3_stmt *, int, const char *);
+static void	store_now(char *, size_t);
+static int	store_sandbox_gateway(json_t *, char **);
+static int	store_digits(const char *, int);
+static int	store_time_norm(const char *, char *, size_t);
+static int	store_usage_check(json_t *);
 
 /*
  * The state directory, made and checked, and locked for this daemon:
@@ -851,31 +889,40 @@ store_rule_list(const char *listener)
 
 /*
  * Insert or update a sandbox row: {id, name, uid, state, restricted,
- * policy, port, created_at}.
+ * policy, port, created_at, agent, gateway_port, providers, phantom}.
+ * The row is the whole of the sandbox: a member absent or null is a
+ * NULL column, on an update too.
  */
 int
 store_sandbox_put(json_t *sb)
 {
 	sqlite3_stmt	*st;
 	const char	*keys[] = { "id", "name", "uid", "state", "restricted",
-			    "policy", "port", "created_at", "agent" };
+			    "policy", "port", "created_at", "agent",
+			    "gateway_port", "phantom" };
 	json_t		*v;
+	char		*providers = NULL;
 	size_t		 i;
 	int		 rc;
 
 	if (store_db == NULL)
 		return (-1);
-	/* An upsert on id: a clash on name, uid or port fails, never
-	   replaces another sandbox's row. */
+	if (store_sandbox_gateway(sb, &providers) == -1)
+		return (-1);
+	/* An upsert on id: a clash on name, uid, port or gateway port
+	   fails, never replaces another sandbox's row. */
 	if (sqlite3_prepare_v2(store_db, "INSERT INTO sandboxes (id, name, "
-	    "uid, state, restricted, policy, port, created_at, agent) VALUES "
-	    "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-	    "name = excluded.name, uid = excluded.uid, state = "
-	    "excluded.state, restricted = excluded.restricted, policy = "
-	    "excluded.policy, port = excluded.port, created_at = "
-	    "excluded.created_at, agent = excluded.agent", -1, &st, NULL) !=
-	    SQLITE_OK) {
+	    "uid, state, restricted, policy, port, created_at, agent, "
+	    "gateway_port, phantom, providers) VALUES (?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = "
+	    "excluded.name, uid = excluded.uid, state = excluded.state, "
+	    "restricted = excluded.restricted, policy = excluded.policy, "
+	    "port = excluded.port, created_at = excluded.created_at, agent = "
+	    "excluded.agent, gateway_port = excluded.gateway_port, phantom = "
+	    "excluded.phantom, providers = excluded.providers", -1, &st,
+	    NULL) != SQLITE_OK) {
 		store_fail("prepare");
+		free(providers);
 		return (-1);
 	}
 	for (i = 0; i < nitems(keys); i++) {
@@ -885,12 +932,57 @@ store_sandbox_put(json_t *sb)
 		else
 			store_turn_bind(st, (int)i + 1, v);
 	}
+	store_bind_text(st, (int)i + 1, providers);
+	free(providers);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		store_fail("write");
 		return (-1);
 	}
+	return (0);
+}
+
+/*
+ * Check the gateway members of a sandbox row: gateway_port an integer,
+ * providers an array of strings, phantom a string, each of them may
+ * also be null or absent.  *providers is the array as compact JSON
+ * text, or NULL.
+ */
+static int
+store_sandbox_gateway(json_t *sb, char **providers)
+{
+	json_t		*v, *p;
+	size_t		 i;
+	const char	*bad = NULL;
+
+	*providers = NULL;
+	v = json_object_get(sb, "gateway_port");
+	if (v != NULL && !json_is_null(v) && (!json_is_integer(v) ||
+	    json_integer_value(v) < 1 || json_integer_value(v) > 65535))
+		bad = "gateway_port";
+	v = json_object_get(sb, "phantom");
+	if (v != NULL && !json_is_null(v) && !json_is_string(v))
+		bad = "phantom";
+	v = json_object_get(sb, "providers");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			bad = "providers";
+		json_array_foreach(v, i, p)
+			if (!json_is_string(p))
+				bad = "providers";
+	}
+	if (bad != NULL) {
+		snprintf(store_lasterr, sizeof(store_lasterr), "sandbox "
+		    "%s: %s is not valid", json_is_string(json_object_get(sb,
+		    "name")) ? json_string_value(json_object_get(sb, "name")) :
+		    "?", bad);
+		log_warnx("%s: %s", __func__, store_lasterr);
+		return (-1);
+	}
+	if (json_is_array(v) && (*providers = json_dumps(v,
+	    JSON_COMPACT)) == NULL)
+		return (-1);
 	return (0);
 }
 
@@ -1218,25 +1310,29 @@ store_setting_get(const char *key, char *buf, size_t len)
 	return (r);
 }
 
-/* Every sandbox row, by name, as store_sandbox_put takes them; or NULL. */
+/*
+ * Every sandbox row, by name, as store_sandbox_put takes them, without
+ * the gateway members whose column is NULL; or NULL.
+ */
 json_t *
 store_sandbox_list(void)
 {
 	sqlite3_stmt	*st;
-	json_t		*list;
+	json_t		*list, *sb, *prov;
+	const char	*text;
 	int		 rc;
 
 	if (store_db == NULL || (list = json_array()) == NULL)
 		return (NULL);
 	if (sqlite3_prepare_v2(store_db, "SELECT id, name, uid, state, "
-	    "restricted, policy, port, created_at, agent FROM sandboxes "
-	    "ORDER BY name", -1, &st, NULL) != SQLITE_OK) {
+	    "restricted, policy, port, created_at, agent, gateway_port, "
+	    "providers, phantom FROM sandboxes ORDER BY name", -1, &st,
+	    NULL) != SQLITE_OK) {
 		json_decref(list);
 		return (NULL);
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:s, "
-		    "s:b, s:s, s:I, s:s, s:s?}",
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sb = json_pack("{s:s, s:s, s:I, s:s, s:b, s:s, s:I, s:s, s:s?}",
 		    "id", (const char *)sqlite3_column_text(st, 0),
 		    "name", (const char *)sqlite3_column_text(st, 1),
 		    "uid", (json_int_t)sqlite3_column_int64(st, 2),
@@ -1245,7 +1341,28 @@ store_sandbox_list(void)
 		    "policy", (const char *)sqlite3_column_text(st, 5),
 		    "port", (json_int_t)sqlite3_column_int64(st, 6),
 		    "created_at", (const char *)sqlite3_column_text(st, 7),
-		    "agent", (const char *)sqlite3_column_text(st, 8)));
+		    "agent", (const char *)sqlite3_column_text(st, 8));
+		if (sb == NULL)
+			continue;
+		if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+			json_object_set_new(sb, "gateway_port", json_integer(
+			    (json_int_t)sqlite3_column_int64(st, 9)));
+		if ((text = (const char *)sqlite3_column_text(st, 10)) !=
+		    NULL) {
+			if ((prov = json_loads(text, 0, NULL)) != NULL &&
+			    json_is_array(prov))
+				json_object_set_new(sb, "providers", prov);
+			else {
+				json_decref(prov);
+				log_warnx("%s: sandbox %s: providers is not "
+				    "an array", __func__, (const char *)
+				    sqlite3_column_text(st, 1));
+			}
+		}
+		if ((text = (const char *)sqlite3_column_text(st, 11)) != NULL)
+			json_object_set_new(sb, "phantom", json_string(text));
+		json_array_append_new(list, sb);
+	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(list);
@@ -1535,4 +1652,333 @@ store_ask_list(const char *listener, int n)
 		json_array_append_new(list, store_ask_row(st));
 	sqlite3_finalize(st);
 	return (list);
+}
+
+/* The kinds of member of a gateway accounting row. */
+#define STORE_U_TEXT		1
+#define STORE_U_INT		2	/* a count, 0 when absent */
+#define STORE_U_REAL		3	/* a number, NULL when absent */
+#define STORE_U_BOOL		4	/* false when absent */
+#define STORE_U_TYPE		0xff
+#define STORE_U_NEEDED		0x100	/* refused without it */
+
+/* The members of an api_usage row, in the order of its INSERT. */
+static const struct store_usage_col {
+	const char	*suc_name;
+	int		 suc_type;
+} store_usage_cols[] = {
+	{ "sandbox",		STORE_U_TEXT | STORE_U_NEEDED },
+	{ "provider",		STORE_U_TEXT | STORE_U_NEEDED },
+	{ "model",		STORE_U_TEXT },
+	{ "endpoint",		STORE_U_TEXT | STORE_U_NEEDED },
+	{ "path",		STORE_U_TEXT | STORE_U_NEEDED },
+	{ "status",		STORE_U_INT | STORE_U_NEEDED },
+	{ "input",		STORE_U_INT },
+	{ "cached",		STORE_U_INT },
+	{ "cache_creation",	STORE_U_INT },
+	{ "output",		STORE_U_INT },
+	{ "reasoning",		STORE_U_INT },
+	{ "cost",		STORE_U_REAL },
+	{ "reserved",		STORE_U_INT },
+	{ "charged",		STORE_U_INT },
+	{ "bytes_up",		STORE_U_INT },
+	{ "bytes_down",		STORE_U_INT },
+	{ "duration_ms",	STORE_U_INT },
+	{ "truncated",		STORE_U_BOOL },
+	{ "usage_missing",	STORE_U_BOOL },
+	{ "session",		STORE_U_TEXT },
+};
+
+/*
+ * Whether row is a gateway accounting row: the needed members there,
+ * each member of its type (counts not negative); 0 or -1, logged.
+ */
+static int
+store_usage_check(json_t *row)
+{
+	const struct store_usage_col	*c;
+	json_t				*v = NULL;
+	size_t				 i;
+	int				 ok;
+
+	if (!json_is_object(row)) {
+		log_warnx("%s: a row that is not an object", __func__);
+		return (-1);
+	}
+	for (i = 0; i < nitems(store_usage_cols); i++) {
+		c = &store_usage_cols[i];
+		v = json_object_get(row, c->suc_name);
+		if (v == NULL || json_is_null(v)) {
+			if (c->suc_type & STORE_U_NEEDED)
+				break;
+			continue;
+		}
+		switch (c->suc_type & STORE_U_TYPE) {
+		case STORE_U_TEXT:
+			ok = json_is_string(v);
+			break;
+		case STORE_U_INT:
+			ok = json_is_integer(v) && json_integer_value(v) >= 0;
+			break;
+		case STORE_U_REAL:
+			ok = json_is_number(v) && json_number_value(v) >= 0;
+			break;
+		default:
+			ok = json_is_boolean(v);
+			break;
+		}
+		if (!ok)
+			break;
+	}
+	if (i < nitems(store_usage_cols)) {
+		snprintf(store_lasterr, sizeof(store_lasterr), "usage of "
+		    "sandbox %s: %s %s", json_is_string(json_object_get(row,
+		    "sandbox")) ? json_string_value(json_object_get(row,
+		    "sandbox")) : "?", store_usage_cols[i].suc_name,
+		    v == NULL || json_is_null(v) ? "is missing" :
+		    "is not valid");
+		log_warnx("%s: %s", __func__, store_lasterr);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * One gateway request's accounting row, at the time now: the members
+ * named in store_usage_cols (others are ignored); 0, or -1 for a bad
+ * row or a failed write.
+ */
+int
+store_usage_add(json_t *row)
+{
+	const struct store_usage_col	*c;
+	sqlite3_stmt			*st;
+	json_t				*v;
+	char				 now[32];
+	size_t				 i;
+	int				 rc;
+
+	if (store_db == NULL || store_usage_check(row) == -1)
+		return (-1);
+	store_now(now, sizeof(now));
+	if (sqlite3_prepare_v2(store_db, "INSERT INTO api_usage (sandbox, "
+	    "provider, model, endpoint, path, status, input, cached, "
+	    "cache_creation, output, reasoning, cost, reserved, charged, "
+	    "bytes_up, bytes_down, duration_ms, truncated, usage_missing, "
+	    "session, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK) {
+		store_fail("prepare");
+		return (-1);
+	}
+	for (i = 0; i < nitems(store_usage_cols); i++) {
+		c = &store_usage_cols[i];
+		v = json_object_get(row, c->suc_name);
+		if ((v == NULL || json_is_null(v)) &&
+		    ((c->suc_type & STORE_U_TYPE) == STORE_U_INT ||
+		    (c->suc_type & STORE_U_TYPE) == STORE_U_BOOL))
+			sqlite3_bind_int(st, (int)i + 1, 0);
+		else if ((c->suc_type & STORE_U_TYPE) == STORE_U_REAL &&
+		    json_is_number(v))
+			sqlite3_bind_double(st, (int)i + 1,
+			    json_number_value(v));
+		else
+			store_turn_bind(st, (int)i + 1, v);
+	}
+	store_bind_text(st, (int)i + 1, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_fail("usage");
+		return (-1);
+	}
+	return (0);
+}
+
+/* The n digits at s as a number, or -1. */
+static int
+store_digits(const char *s, int n)
+{
+	int	 v = 0;
+
+	while (n-- > 0) {
+		if (*s < '0' || *s > '9')
+			return (-1);
+		v = v * 10 + (*s++ - '0');
+	}
+	return (v);
+}
+
+/*
+ * An RFC 3339 time (seconds and their fraction may be left out, the
+ * offset is Z or +hh:mm) in the store's form, UTC with milliseconds,
+ * which compares as text in time order; 0, or -1 if s is no such time.
+ */
+static int
+store_time_norm(const char *s, char *buf, size_t len)
+{
+	struct timespec	 ts;
+	struct tm	 tm, chk;
+	const char	*p;
+	long		 ms = 0, scale = 100;
+	int		 off = 0, sign;
+	time_t		 t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(s) < 17 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' &&
+	    s[10] != 't' && s[10] != ' ') || s[13] != ':')
+		return (-1);
+	tm.tm_year = store_digits(s, 4) - 1900;
+	tm.tm_mon = store_digits(s + 5, 2) - 1;
+	tm.tm_mday = store_digits(s + 8, 2);
+	tm.tm_hour = store_digits(s + 11, 2);
+	tm.tm_min = store_digits(s + 14, 2);
+	p = s + 16;
+	if (*p == ':') {
+		tm.tm_sec = store_digits(p + 1, 2);
+		p += 3;
+		if (tm.tm_sec < 0 || tm.tm_sec > 59)
+			return (-1);
+	}
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return (-1);
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			ms += (*p - '0') * scale;	/* past ms: cut */
+	}
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		sign = *p == '-' ? -1 : 1;
+		if (store_digits(p + 1, 2) < 0 || store_digits(p + 4, 2) < 0 ||
+		    store_digits(p + 1, 2) > 23 || store_digits(p + 4, 2) > 59)
+			return (-1);
+		off = sign * (store_digits(p + 1, 2) * 3600 +
+		    store_digits(p + 4, 2) * 60);
+		p += 6;
+	} else
+		return (-1);
+	if (*p != '\0' || tm.tm_year < 0 || tm.tm_mon < 0 || tm.tm_mon > 11 ||
+	    tm.tm_mday < 1 || tm.tm_hour < 0 || tm.tm_hour > 23 ||
+	    tm.tm_min < 0 || tm.tm_min > 59)
+		return (-1);
+	chk = tm;
+	if ((t = timegm(&tm)) == -1 || gmtime_r(&t, &tm) == NULL ||
+	    tm.tm_mday != chk.tm_mday || tm.tm_mon != chk.tm_mon)
+		return (-1);	/* such as February 30 */
+	ts.tv_sec = t - off;
+	ts.tv_nsec = ms * 1000000L;
+	return (util_rfc3339(&ts, buf, len));
+}
+
+/*
+ * Gateway usage since since (RFC 3339, NULL: all time) of sandbox (NULL:
+ * all), a row per sandbox, provider and model in that order: [{sandbox,
+ * provider, model ("" for none), requests, errors (status 0 or 400 and
+ * up), input, cached, cache_creation, output, reasoning, cost (null if
+ * no request had one), charged, bytes_up, bytes_down, truncated,
+ * usage_missing (counts of requests), first, last}]; or NULL.
+ */
+json_t *
+store_usage_sum(const char *sandbox, const char *since)
+{
+	static const char *const cols[] = { "requests", "errors", "input",
+	    "cached", "cache_creation", "output", "reasoning", "cost",
+	    "charged", "bytes_up", "bytes_down", "truncated",
+	    "usage_missing" };
+	sqlite3_stmt	*st;
+	json_t		*list, *o;
+	char		 from[32];
+	size_t		 i;
+	int		 rc;
+
+	if (store_db == NULL)
+		return (NULL);
+	from[0] = '\0';	/* all time: every time sorts after "" */
+	if (since != NULL && store_time_norm(since, from, sizeof(from)) ==
+	    -1) {
+		log_warnx("%s: \"%s\" is not an RFC 3339 time", __func__,
+		    since);
+		return (NULL);
+	}
+	if (sqlite3_prepare_v2(store_db, "SELECT sandbox, provider, "
+	    "coalesce(model, '') AS m, count(*), sum(status = 0 OR "
+	    "status >= 400), sum(input), sum(cached), sum(cache_creation), "
+	    "sum(output), sum(reasoning), sum(cost), sum(charged), "
+	    "sum(bytes_up), sum(bytes_down), sum(truncated), "
+	    "sum(usage_missing), min(time), max(time) FROM api_usage WHERE "
+	    "(?1 IS NULL OR sandbox = ?1) AND time >= ?2 "
+	    "GROUP BY sandbox, provider, m ORDER BY sandbox, provider, m",
+	    -1, &st, NULL) != SQLITE_OK) {
+		store_fail("prepare");
+		return (NULL);
+	}
+	store_bind_text(st, 1, sandbox);
+	store_bind_text(st, 2, from);
+	if ((list = json_array()) == NULL) {
+		sqlite3_finalize(st);
+		return (NULL);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((o = json_pack("{s:s, s:s, s:s, s:s, s:s}",
+		    "sandbox", (const char *)sqlite3_column_text(st, 0),
+		    "provider", (const char *)sqlite3_column_text(st, 1),
+		    "model", (const char *)sqlite3_column_text(st, 2),
+		    "first", (const char *)sqlite3_column_text(st, 16),
+		    "last", (const char *)sqlite3_column_text(st, 17))) ==
+		    NULL)
+			continue;
+		for (i = 0; i < nitems(cols); i++)
+			json_object_set_new(o, cols[i],
+			    sqlite3_column_type(st, i + 3) == SQLITE_NULL ?
+			    json_null() : strcmp(cols[i], "cost") == 0 ?
+			    json_real(sqlite3_column_double(st, i + 3)) :
+			    json_integer((json_int_t)sqlite3_column_int64(st,
+			    i + 3)));
+		json_array_append_new(list, o);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_fail("usage sum");
+		json_decref(list);
+		return (NULL);
+	}
+	return (list);
+}
+
+/*
+ * The tokens charged to sandbox for provider since since (RFC 3339,
+ * NULL: all time); -1 if the store cannot say.
+ */
+int64_t
+store_usage_charged(const char *sandbox, const char *provider,
+    const char *since)
+{
+	sqlite3_stmt	*st;
+	char		 from[32];
+	int64_t		 n = -1;
+
+	if (store_db == NULL || sandbox == NULL || provider == NULL)
+		return (-1);
+	from[0] = '\0';	/* all time: every time sorts after "" */
+	if (since != NULL && store_time_norm(since, from, sizeof(from)) ==
+	    -1) {
+		log_warnx("%s: \"%s\" is not an RFC 3339 time", __func__,
+		    since);
+		return (-1);
+	}
+	if (sqlite3_prepare_v2(store_db, "SELECT coalesce(sum(charged), 0) "
+	    "FROM api_usage WHERE sandbox = ? AND time >= ? AND provider = ?",
+	    -1, &st, NULL) != SQLITE_OK) {
+		store_fail("prepare");
+		return (-1);
+	}
+	store_bind_text(st, 1, sandbox);
+	store_bind_text(st, 2, from);
+	store_bind_text(st, 3, provider);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	else
+		store_fail("usage charged");
+	sqlite3_finalize(st);
+	return (n);
 }

@@ -1,7 +1,7 @@
 /*
  * test_store.c: the SQLite store: file modes, WAL, migrations, batched
  * event writes that survive a reopen, and clear refusals of a locked,
- * corrupt or newer database.
+ * corrupt or newer database; sandbox rows and the gateway's accounting.
  */
 
 #include <sys/types.h>
@@ -60,6 +60,23 @@ query_int(const char *dir, const char *sql)
 	return (v);
 }
 
+/* Run sql on the database in dir, beside the store's own handle. */
+static int
+exec_sql(const char *dir, const char *sql)
+{
+	sqlite3		*db = NULL;
+	char		*path;
+	int		 rc;
+
+	if (asprintf(&path, "%s/sbxd.db", dir) == -1)
+		return (-1);
+	rc = sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	sqlite3_close(db);
+	free(path);
+	return (rc);
+}
+
 static int
 test_open_modes(void)
 {
@@ -78,11 +95,11 @@ test_open_modes(void)
 	status = store_status();
 	CHECK_STR(json_string_value(json_object_get(status, "state")), "up");
 	CHECK_INT(json_integer_value(json_object_get(status,
-	    "schema_version")), 9);
+	    "schema_version")), 10);
 	store_close();
 	free(path);
 	CHECK(asprintf(&path, "%s/state", dir) != -1);
-	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 9);
+	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 10);
 	CHECK_INT(query_int(path, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name = 'events'"), 1);
 	ret = 0;
@@ -389,7 +406,7 @@ test_migrate_rules(void)
 	sqlite3_close(db);
 	db = NULL;
 	CHECK(store_open(dir, 0700) == 0);
-	CHECK_INT(query_int(dir, "SELECT version FROM schema_version"), 9);
+	CHECK_INT(query_int(dir, "SELECT version FROM schema_version"), 10);
 	list = store_rule_list("one");
 	CHECK_INT(json_array_size(list), 1);
 	r = json_array_get(list, 0);
@@ -558,12 +575,335 @@ end:
 	return (ret);
 }
 
+/*
+ * A sandbox's gateway: port, providers and phantom key stored and
+ * listed back, absent from the list when NULL; the port is unique and
+ * a member of the wrong type is refused.
+ */
+static int
+test_sandbox_gateway(void)
+{
+	json_t	*row = NULL, *list = NULL, *sb;
+	char	*dir;
+	int	 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(store_open(dir, 0700) == 0);
+	row = json_pack("{s:s, s:s, s:i, s:s, s:b, s:s, s:i, s:s, s:i, "
+	    "s:[s, s], s:s}", "id", "id-one", "name", "one", "uid", 60100,
+	    "state", "ready", "restricted", 1, "policy", "default", "port",
+	    42100, "created_at", "2026-12-05T10:00:00.000Z", "gateway_port",
+	    701, "providers", "anthropic", "openai", "phantom",
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	CHECK(store_sandbox_put(row) == 0);
+	CHECK_INT(query_int(dir, "SELECT count(*) FROM sandboxes WHERE "
+	    "providers = '[\"anthropic\",\"openai\"]'"), 1);
+	/* Another sandbox on the same gateway port. */
+	json_object_set_new(row, "id", json_string("id-two"));
+	json_object_set_new(row, "name", json_string("two"));
+	json_object_set_new(row, "uid", json_integer(60101));
+	json_object_set_new(row, "port", json_integer(42101));
+	CHECK(store_sandbox_put(row) == -1);
+	/* Without a gateway: NULL columns. */
+	json_object_del(row, "gateway_port");
+	json_object_set_new(row, "phantom", json_null());
+	json_object_set_new(row, "providers", json_array());
+	CHECK(store_sandbox_put(row) == 0);
+	json_object_set_new(row, "id", json_string("id-three"));
+	json_object_set_new(row, "name", json_string("three"));
+	json_object_set_new(row, "uid", json_integer(60102));
+	json_object_set_new(row, "port", json_integer(42102));
+	json_object_del(row, "providers");
+	json_object_del(row, "phantom");
+	CHECK(store_sandbox_put(row) == 0);
+	/* Wrong types change nothing. */
+	json_object_set_new(row, "providers", json_string("anthropic"));
+	CHECK(store_sandbox_put(row) == -1);
+	json_object_set_new(row, "providers", json_pack("[i]", 1));
+	CHECK(store_sandbox_put(row) == -1);
+	json_object_del(row, "providers");
+	json_object_set_new(row, "gateway_port", json_string("702"));
+	CHECK(store_sandbox_put(row) == -1);
+	json_object_set_new(row, "gateway_port", json_null());
+	json_object_set_new(row, "phantom", json_integer(1));
+	CHECK(store_sandbox_put(row) == -1);
+	store_close();
+	CHECK(store_open(dir, 0700) == 0);
+	list = store_sandbox_list();
+	CHECK_INT(json_array_size(list), 3);
+	sb = json_array_get(list, 0);
+	CHECK_STR(json_string_value(json_object_get(sb, "name")), "one");
+	CHECK_INT(json_integer_value(json_object_get(sb, "gateway_port")),
+	    701);
+	CHECK_INT(json_array_size(json_object_get(sb, "providers")), 2);
+	CHECK_STR(json_string_value(json_array_get(json_object_get(sb,
+	    "providers"), 1)), "openai");
+	CHECK_INT(json_string_length(json_object_get(sb, "phantom")), 64);
+	sb = json_array_get(list, 1);
+	CHECK_STR(json_string_value(json_object_get(sb, "name")), "three");
+	CHECK(json_object_get(sb, "gateway_port") == NULL);
+	CHECK(json_object_get(sb, "providers") == NULL);
+	CHECK(json_object_get(sb, "phantom") == NULL);
+	sb = json_array_get(list, 2);
+	CHECK_STR(json_string_value(json_object_get(sb, "name")), "two");
+	CHECK(json_is_array(json_object_get(sb, "providers")));
+	CHECK_INT(json_array_size(json_object_get(sb, "providers")), 0);
+	CHECK(json_object_get(sb, "phantom") == NULL);
+	/* A put without the members clears them: the row is the whole. */
+	json_decref(row);
+	row = json_deep_copy(json_array_get(list, 0));
+	json_object_del(row, "providers");
+	json_object_del(row, "phantom");
+	CHECK(store_sandbox_put(row) == 0);
+	CHECK_INT(query_int(dir, "SELECT count(*) FROM sandboxes WHERE "
+	    "name = 'one' AND providers IS NULL AND phantom IS NULL AND "
+	    "gateway_port = 701"), 1);
+	ret = 0;
+end:
+	json_decref(row);
+	json_decref(list);
+	store_close();
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
+/* A gateway accounting row for sandbox, provider and model. */
+static json_t *
+usage_row(const char *sandbox, const char *provider, const char *model,
+    int status, int input, int output, double cost, int charged)
+{
+	json_t	*row;
+
+	row = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:i, s:i, s:i, s:i, "
+	    "s:i, s:b, s:b}", "sandbox", sandbox, "provider", provider,
+	    "model", model, "endpoint", "messages", "path", "/v1/messages",
+	    "status", status, "input", input, "output", output, "charged",
+	    charged, "bytes_up", 100, "truncated", status == 0,
+	    "usage_missing", input == 0);
+	if (row != NULL && cost >= 0)
+		json_object_set_new(row, "cost", json_real(cost));
+	return (row);
+}
+
+/*
+ * store_usage_add: defaults for the counts left out, the time now in
+ * the store's form; a row without a needed member, or with a member of
+ * the wrong type or a negative count, refused.
+ */
+static int
+test_usage_add(void)
+{
+	json_t	*row = NULL;
+	char	*dir;
+	int	 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(store_open(dir, 0700) == 0);
+	row = json_pack("{s:s, s:s, s:s, s:s, s:i}", "sandbox", "one",
+	    "provider", "anthropic", "endpoint", "messages", "path",
+	    "/v1/messages", "status", 200);
+	CHECK(store_usage_add(row) == 0);
+	CHECK_INT(query_int(dir, "SELECT count(*) FROM api_usage WHERE "
+	    "model IS NULL AND cost IS NULL AND session IS NULL AND input = 0 "
+	    "AND cached = 0 AND cache_creation = 0 AND output = 0 AND "
+	    "reasoning = 0 AND reserved = 0 AND charged = 0 AND bytes_up = 0 "
+	    "AND bytes_down = 0 AND duration_ms = 0 AND truncated = 0 AND "
+	    "usage_missing = 0"), 1);
+	CHECK_INT(query_int(dir, "SELECT count(*) FROM api_usage WHERE "
+	    "time GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:"
+	    "[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'"), 1);
+	json_object_set_new(row, "model", json_string("claude-x"));
+	json_object_set_new(row, "cost", json_integer(1));
+	json_object_set_new(row, "truncated", json_true());
+	json_object_set_new(row, "session", json_string("s1"));
+	json_object_set_new(row, "reasoning", json_integer(7));
+	json_object_set_new(row, "ignored", json_string("x"));
+	CHECK(store_usage_add(row) == 0);
+	CHECK_INT(query_int(dir, "SELECT count(*) FROM api_usage WHERE "
+	    "model = 'claude-x' AND cost = 1.0 AND truncated = 1 AND "
+	    "session = 's1' AND reasoning = 7"), 1);
+	json_object_set_new(row, "truncated", json_integer(1));
+	CHECK(store_usage_add(row) == -1);
+	json_object_set_new(row, "truncated", json_false());
+	json_object_set_new(row, "input", json_integer(-1));
+	CHECK(store_usage_add(row) == -1);
+	json_object_set_new(row, "input", json_real(1.5));
+	CHECK(store_usage_add(row) == -1);
+	json_object_set_new(row, "input", json_integer(1));
+	json_object_set_new(row, "cost", json_string("0.1"));
+	CHECK(store_usage_add(row) == -1);
+	json_object_set_new(row, "cost", json_null());
+	json_object_set_new(row, "status", json_string("200"));
+	CHECK(store_usage_add(row) == -1);
+	json_object_set_new(row, "status", json_integer(200));
+	json_object_del(row, "path");
+	CHECK(store_usage_add(row) == -1);
+	json_object_set_new(row, "path", json_null());
+	CHECK(store_usage_add(row) == -1);
+	json_object_set_new(row, "path", json_string("/v1/messages"));
+	json_object_set_new(row, "model", json_integer(3));
+	CHECK(store_usage_add(row) == -1);
+	CHECK(store_usage_add(NULL) == -1);
+	CHECK_INT(query_int(dir, "SELECT count(*) FROM api_usage"), 2);
+	ret = 0;
+end:
+	json_decref(row);
+	store_close();
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
+/* Add row and drop the reference; 0 or -1. */
+static int
+usage_add(json_t *row)
+{
+	int	 r = row != NULL ? store_usage_add(row) : -1;
+
+	json_decref(row);
+	return (r);
+}
+
+/*
+ * store_usage_sum: a row per sandbox, provider and model in that
+ * order, a missing model as "", errors (0 and 400 up), cost null when
+ * no request had one, the since filter in any RFC 3339 form; and
+ * store_usage_charged per sandbox and provider.
+ */
+static int
+test_usage_sum(void)
+{
+	json_t	*list = NULL, *o;
+	char	*dir;
+	int	 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(store_open(dir, 0700) == 0);
+	list = store_usage_sum(NULL, NULL);
+	CHECK(json_is_array(list));
+	CHECK_INT(json_array_size(list), 0);
+	json_decref(list);
+	list = NULL;
+	CHECK_INT(store_usage_charged("b", "openai", NULL), 0);
+	/* ids 1 to 7 */
+	CHECK(usage_add(usage_row("b", "openai", "gpt-x", 200, 10, 5, 0.5,
+	    15)) == 0);
+	CHECK(usage_add(usage_row("b", "openai", "gpt-x", 429, 0, 0, -1,
+	    0)) == 0);
+	CHECK(usage_add(usage_row("b", "openai", "gpt-x", 0, 20, 1, 0.25,
+	    21)) == 0);
+	CHECK(usage_add(usage_row("a", "openai", "gpt-x", 200, 1, 1, -1,
+	    2)) == 0);
+	CHECK(usage_add(usage_row("a", "anthropic", "claude-y", 500, 3, 0,
+	    -1, 3)) == 0);
+	CHECK(usage_add(usage_row("a", "anthropic", NULL, 404, 0, 0, -1,
+	    0)) == 0);
+	CHECK(usage_add(usage_row("b", "anthropic", "claude-y", 200, 100, 50,
+	    1.0, 150)) == 0);
+	CHECK(exec_sql(dir, "UPDATE api_usage SET time = "
+	    "'2026-12-01T10:00:00.000Z' WHERE id IN (1, 4);"
+	    "UPDATE api_usage SET time = '2026-12-05T09:59:59.999Z' WHERE "
+	    "id = 2; UPDATE api_usage SET time = '2026-12-05T10:00:00.000Z' "
+	    "WHERE id IN (3, 5, 6, 7);") == 0);
+
+	CHECK((list = store_usage_sum(NULL, NULL)) != NULL);
+	CHECK_INT(json_array_size(list), 5);
+	o = json_array_get(list, 0);
+	CHECK_STR(json_string_value(json_object_get(o, "sandbox")), "a");
+	CHECK_STR(json_string_value(json_object_get(o, "provider")),
+	    "anthropic");
+	CHECK_STR(json_string_value(json_object_get(o, "model")), "");
+	CHECK_INT(json_integer_value(json_object_get(o, "errors")), 1);
+	CHECK(json_is_null(json_object_get(o, "cost")));
+	CHECK_INT(json_integer_value(json_object_get(o, "usage_missing")), 1);
+	o = json_array_get(list, 1);
+	CHECK_STR(json_string_value(json_object_get(o, "model")), "claude-y");
+	o = json_array_get(list, 2);
+	CHECK_STR(json_string_value(json_object_get(o, "provider")),
+	    "openai");
+	CHECK_STR(json_string_value(json_object_get(o, "first")),
+	    "2026-12-01T10:00:00.000Z");
+	o = json_array_get(list, 3);
+	CHECK_STR(json_string_value(json_object_get(o, "sandbox")), "b");
+	CHECK_STR(json_string_value(json_object_get(o, "provider")),
+	    "anthropic");
+	o = json_array_get(list, 4);
+	CHECK_STR(json_string_value(json_object_get(o, "provider")),
+	    "openai");
+	CHECK_INT(json_integer_value(json_object_get(o, "requests")), 3);
+	CHECK_INT(json_integer_value(json_object_get(o, "errors")), 2);
+	CHECK_INT(json_integer_value(json_object_get(o, "input")), 30);
+	CHECK_INT(json_integer_value(json_object_get(o, "output")), 6);
+	CHECK_INT(json_integer_value(json_object_get(o, "charged")), 36);
+	CHECK_INT(json_integer_value(json_object_get(o, "bytes_up")), 300);
+	CHECK_INT(json_integer_value(json_object_get(o, "truncated")), 1);
+	CHECK_INT(json_integer_value(json_object_get(o, "usage_missing")), 1);
+	CHECK(json_is_real(json_object_get(o, "cost")));
+	CHECK(json_real_value(json_object_get(o, "cost")) == 0.75);
+	CHECK_STR(json_string_value(json_object_get(o, "first")),
+	    "2026-12-01T10:00:00.000Z");
+	CHECK_STR(json_string_value(json_object_get(o, "last")),
+	    "2026-12-05T10:00:00.000Z");
+	json_decref(list);
+
+	/* One sandbox, since a time: the bound is in. */
+	CHECK((list = store_usage_sum("b", "2026-12-05T10:00:00Z")) != NULL);
+	CHECK_INT(json_array_size(list), 2);
+	o = json_array_get(list, 1);
+	CHECK_INT(json_integer_value(json_object_get(o, "requests")), 1);
+	CHECK(json_real_value(json_object_get(o, "cost")) == 0.25);
+	json_decref(list);
+	CHECK((list = store_usage_sum("b", "2026-12-05T09:59:59.999Z")) !=
+	    NULL);
+	CHECK_INT(json_integer_value(json_object_get(json_array_get(list, 1),
+	    "requests")), 2);
+	json_decref(list);
+	/* Another offset, and minutes only. */
+	CHECK((list = store_usage_sum("b", "2026-12-05T10:59:59.9999+01:00"))
+	    != NULL);
+	CHECK_INT(json_integer_value(json_object_get(json_array_get(list, 1),
+	    "requests")), 2);
+	json_decref(list);
+	CHECK((list = store_usage_sum(NULL, "2026-12-05T10:00Z")) != NULL);
+	CHECK_INT(json_array_size(list), 4);
+	json_decref(list);
+	CHECK((list = store_usage_sum(NULL, "2027-01-01T00:00:00.000Z")) !=
+	    NULL);
+	CHECK_INT(json_array_size(list), 0);
+	json_decref(list);
+	list = NULL;
+	CHECK(store_usage_sum(NULL, "yesterday") == NULL);
+	CHECK(store_usage_sum(NULL, "2026-02-30T00:00:00Z") == NULL);
+	CHECK(store_usage_sum(NULL, "2026-12-05T10:00:00") == NULL);
+	CHECK(store_usage_sum(NULL, "2026-12-05T10:00:00+01") == NULL);
+
+	CHECK_INT(store_usage_charged("b", "openai", NULL), 36);
+	CHECK_INT(store_usage_charged("b", "openai", "2026-12-05T00:00:00Z"),
+	    21);
+	CHECK_INT(store_usage_charged("b", "anthropic", NULL), 150);
+	CHECK_INT(store_usage_charged("a", "openai", "2026-12-02T00:00:00Z"),
+	    0);
+	CHECK_INT(store_usage_charged("c", "openai", NULL), 0);
+	CHECK_INT(store_usage_charged("b", "openai", "today"), -1);
+	ret = 0;
+end:
+	json_decref(list);
+	store_close();
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
 	{ "settings", test_settings },
 	{ "asks", test_asks },
 	{ "rules", test_rules },
 	{ "migrate_rules", test_migrate_rules },
 	{ "sandboxes", test_sandboxes },
+	{ "sandbox_gateway", test_sandbox_gateway },
+	{ "usage_add", test_usage_add },
+	{ "usage_sum", test_usage_sum },
 	{ "open_modes", test_open_modes },
 	{ "tighten_mode", test_tighten_mode },
 	{ "events_written", test_events_written },
