@@ -45,6 +45,7 @@ static const char *sbxctl_size(json_t *, char *, size_t);
 static void	 sbxctl_print_limits(json_t *);
 static void	 sbxctl_print_rule(const char *, json_t *);
 static void	 sbxctl_print_ask_lines(json_t *);
+static void	 sbxctl_print_providers(json_t *, const char *);
 static const char *sbxctl_str(json_t *, const char *);
 static const char *sbxctl_left(json_t *, char *, size_t);
 static void	 sbxctl_sigcb(int);
@@ -623,7 +624,7 @@ sbxctl_print_sandbox(json_t *reply)
 	json_t		*sb = json_object_get(reply, "sandbox"), *r, *exp;
 	const char	*fields[] = { "name", "id", "state", "error", "user",
 			    "uid", "home", "restricted", "policy", "port",
-			    "proxy", "created_at", NULL };
+			    "proxy", "gateway", "created_at", NULL };
 	char		 d[32];
 	size_t		 i;
 	json_t		*v;
@@ -633,7 +634,12 @@ sbxctl_print_sandbox(json_t *reply)
 		    json_is_null(v))
 			continue;
 		printf("%-12s ", fields[i]);
-		if (json_is_string(v))
+		if (json_is_string(v) && strcmp(fields[i], "gateway") == 0 &&
+		    json_array_size(json_object_get(sb, "providers")) > 0) {
+			printf("%s (", json_string_value(v));
+			sbxctl_print_providers(sb, ", ");
+			printf(")\n");
+		} else if (json_is_string(v))
 			printf("%s\n", json_string_value(v));
 		else if (json_is_integer(v))
 			printf("%lld\n", (long long)json_integer_value(v));
@@ -733,16 +739,35 @@ sbxctl_print_sandboxes(json_t *reply)
 	json_t	*sb;
 	size_t	 i;
 
-	printf("%-20s %-9s %6s %5s %-10s %-12s %s\n", "NAME", "STATE", "UID",
-	    "PORT", "NETWORK", "POLICY", "CREATED");
-	json_array_foreach(json_object_get(reply, "sandboxes"), i, sb)
-		printf("%-20s %-9s %6lld %5lld %-10s %-12s %s\n",
+	printf("%-20s %-9s %6s %5s %-10s %-12s %-24s %s\n", "NAME", "STATE",
+	    "UID", "PORT", "NETWORK", "POLICY", "CREATED", "PROVIDERS");
+	json_array_foreach(json_object_get(reply, "sandboxes"), i, sb) {
+		printf("%-20s %-9s %6lld %5lld %-10s %-12s %-24s ",
 		    sbxctl_str(sb, "name"), sbxctl_str(sb, "state"),
 		    (long long)json_integer_value(json_object_get(sb, "uid")),
 		    (long long)json_integer_value(json_object_get(sb,
 		    "port")), json_is_true(json_object_get(sb,
 		    "restricted")) ? "restricted" : "open",
 		    sbxctl_str(sb, "policy"), sbxctl_str(sb, "created_at"));
+		if (json_is_string(json_object_get(sb, "gateway")) &&
+		    json_array_size(json_object_get(sb, "providers")) > 0)
+			sbxctl_print_providers(sb, ",");
+		else
+			putchar('-');
+		putchar('\n');
+	}
+}
+
+/* The providers of a sandbox's gateway, joined by sep. */
+static void
+sbxctl_print_providers(json_t *sb, const char *sep)
+{
+	json_t	*p;
+	size_t	 i;
+
+	json_array_foreach(json_object_get(sb, "providers"), i, p)
+		printf("%s%s", i > 0 ? sep : "", json_is_string(p) ?
+		    json_string_value(p) : "?");
 }
 
 /* network: listener, firewall and rules per sandbox. */

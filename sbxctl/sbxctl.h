@@ -71,4 +71,9 @@ void			 sbxctl_print_sandboxes(json_t *);
 void			 sbxctl_print_network(json_t *);
 void			 sbxctl_print_doctor(json_t *);
 
+/* sbxctl/sbxctl_usage.c */
+json_t			*sbxctl_build_usage(const struct sbxctl_cmd *, int,
+			    char **);
+void			 sbxctl_print_usage(json_t *);
+
 #endif /* SBXCTL_H */

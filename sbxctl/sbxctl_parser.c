@@ -37,7 +37,8 @@ static const struct sbxctl_cmd sbxctl_cmds[] = {
 	{ "log", "verbose | brief", 0, sbxctl_build_log, sbxctl_print_log },
 	{ "sessions", "", 0, sbxctl_build_plain, sbxctl_print_sessions },
 	{ "create", "name [--open | --restrict-network] [--policy policy] "
-	    "[--agent agent] [--allow pattern] ...", 0, sbxctl_build_create,
+	    "[--agent agent] [--allow pattern] ... [--provider provider] ... "
+	    "[--no-providers]", 0, sbxctl_build_create,
 	    sbxctl_print_sandbox },
 	{ "list", "", 0, sbxctl_build_plain, sbxctl_print_sandboxes },
 	{ "show", "name", 0, sbxctl_build_name, sbxctl_print_sandbox },
@@ -63,6 +64,8 @@ static const struct sbxctl_cmd sbxctl_cmds[] = {
 	{ "turn", "id", 0, sbxctl_build_turn, sbxctl_print_turn },
 	{ "mode", "name [mode]", 0, sbxctl_build_mode, sbxctl_print_mode },
 	{ "reset", "name", 0, sbxctl_build_name, sbxctl_print_reset },
+	{ "usage", "[name] [--since when]", 0, sbxctl_build_usage,
+	    sbxctl_print_usage },
 	{ "network", "[name]", 0, sbxctl_build_optname,
 	    sbxctl_print_network },
 	{ "doctor", "", 0, sbxctl_build_plain, sbxctl_print_doctor },
@@ -269,13 +272,15 @@ sbxctl_build_listener(const struct sbxctl_cmd *cmd, int argc, char **argv)
 
 /*
  * create name [--open | --restrict-network] [--policy policy]
- * [--allow pattern] ...: restricted unless --open.
+ * [--allow pattern] ... [--provider provider] ... [--no-providers]:
+ * restricted unless --open; without --provider or --no-providers, the
+ * gateway's providers are sbxd's choice.
  */
 static json_t *
 sbxctl_build_create(const struct sbxctl_cmd *cmd, int argc, char **argv)
 {
-	json_t	*req, *allow;
-	int	 i, isopen = 0, closed = 0;
+	json_t	*req, *allow, *prov = NULL;
+	int	 i, isopen = 0, closed = 0, noprov = 0;
 
 	if (argc < 1 || argv[0][0] == '-')
 		sbxctl_cmd_usage(cmd);
@@ -295,11 +300,21 @@ sbxctl_build_create(const struct sbxctl_cmd *cmd, int argc, char **argv)
 			    json_string(argv[++i]));
 		else if (strcmp(argv[i], "--allow") == 0 && i + 1 < argc)
 			json_array_append_new(allow, json_string(argv[++i]));
+		else if (strcmp(argv[i], "--provider") == 0 && i + 1 < argc) {
+			if (prov == NULL)
+				prov = json_array();
+			json_array_append_new(prov, json_string(argv[++i]));
+		} else if (strcmp(argv[i], "--no-providers") == 0)
+			noprov = 1;
 		else
 			sbxctl_cmd_usage(cmd);
 	}
-	if (isopen && closed)
+	if ((isopen && closed) || (noprov && prov != NULL))
 		sbxctl_cmd_usage(cmd);
+	if (noprov)
+		prov = json_array();
+	if (prov != NULL)
+		json_object_set_new(req, "providers", prov);
 	json_object_set_new(req, "restricted", json_boolean(!isopen));
 	return (req);
 }
