@@ -37,6 +37,7 @@ static void	config_print_sandbox(FILE *, struct sandbox_conf *);
 static void	config_print_limits(FILE *, struct sandbox_conf *);
 static void	config_print_agent(FILE *, const struct agent_conf *);
 static void	config_print_bot(FILE *, const struct bot_conf *);
+static void	config_print_provider(FILE *, const struct provider_conf *);
 static void	config_free_words(char **);
 static void	config_print_words(FILE *, char *const *);
 
@@ -55,6 +56,7 @@ config_new(void)
 	TAILQ_INIT(&conf->sc_policies);
 	TAILQ_INIT(&conf->sc_listens);
 	TAILQ_INIT(&conf->sc_agents);
+	TAILQ_INIT(&conf->sc_providers);
 	conf->sc_loglevel = SBXD_LOGLEVEL;
 	conf->sc_proxy.pc_timeout_connect = PROXY_TIMEOUT_CONNECT;
 	conf->sc_proxy.pc_timeout_header = PROXY_TIMEOUT_HEADER;
@@ -106,12 +108,17 @@ config_free(struct sbxd_config *conf)
 	struct policy		*pol;
 	struct proxy_listen	*pl;
 	struct agent_conf	*ac;
+	struct provider_conf	*pv;
 
 	if (conf == NULL)
 		return;
 	while ((ac = TAILQ_FIRST(&conf->sc_agents)) != NULL) {
 		TAILQ_REMOVE(&conf->sc_agents, ac, ac_entry);
 		config_agent_free(ac);
+	}
+	while ((pv = TAILQ_FIRST(&conf->sc_providers)) != NULL) {
+		TAILQ_REMOVE(&conf->sc_providers, pv, pv_entry);
+		config_provider_free(pv);
 	}
 	while ((ns = TAILQ_FIRST(&conf->sc_nameservers)) != NULL) {
 		TAILQ_REMOVE(&conf->sc_nameservers, ns, ns_entry);
@@ -142,6 +149,7 @@ config_free(struct sbxd_config *conf)
 	free(conf->sc_sandbox.sbc_fw_anchor);
 	free(conf->sc_sandbox.sbc_cgroup);
 	free(conf->sc_sandbox.sbc_agent);
+	config_free_words(conf->sc_sandbox.sbc_providers);
 	config_bot_clear(&conf->sc_bot);
 	free(conf);
 }
@@ -223,6 +231,37 @@ config_agent_mode(const struct agent_conf *ac, const char *name)
 	TAILQ_FOREACH(am, &ac->ac_modes, am_entry)
 		if (strcmp(am->am_name, name) == 0)
 			return (am);
+	return (NULL);
+}
+
+/* Free a provider that is in no config, its key wiped first. */
+void
+config_provider_free(struct provider_conf *pv)
+{
+	if (pv == NULL)
+		return;
+	util_secret_free(pv->pv_key, pv->pv_keysize);
+	free(pv->pv_name);
+	free(pv->pv_keyfile);
+	free(pv->pv_upstream);
+	free(pv->pv_up_host);
+	free(pv->pv_up_prefix);
+	free(pv->pv_cafile);
+	free(pv->pv_ca_pem);
+	free(pv);
+}
+
+/* The provider called name, or NULL. */
+struct provider_conf *
+config_provider_find(const struct sbxd_config *conf, const char *name)
+{
+	struct provider_conf	*pv;
+
+	if (name == NULL)
+		return (NULL);
+	TAILQ_FOREACH(pv, &conf->sc_providers, pv_entry)
+		if (strcmp(pv->pv_name, name) == 0)
+			return (pv);
 	return (NULL);
 }
 
@@ -347,6 +386,7 @@ config_print(FILE *fp, struct sbxd_config *conf)
 	struct policy		*pol;
 	struct proxy_listen	*pl;
 	struct agent_conf	*ac;
+	struct provider_conf	*pv;
 	char			 buf[128];
 
 	fprintf(fp, "state ");
@@ -394,6 +434,8 @@ config_print(FILE *fp, struct sbxd_config *conf)
 	/* Agents before the sandbox agent line that names one. */
 	TAILQ_FOREACH(ac, &conf->sc_agents, ac_entry)
 		config_print_agent(fp, ac);
+	TAILQ_FOREACH(pv, &conf->sc_providers, pv_entry)
+		config_print_provider(fp, pv);
 	config_print_sandbox(fp, &conf->sc_sandbox);
 	config_print_bot(fp, &conf->sc_bot);
 }
@@ -425,6 +467,31 @@ config_print_bot(FILE *fp, const struct bot_conf *bc)
 		config_print_string(fp, bc->bc_cafile);
 		fputc('\n', fp);
 	}
+	fprintf(fp, "}\n");
+}
+
+/* A provider block; never the key, only where it is. */
+static void
+config_print_provider(FILE *fp, const struct provider_conf *pv)
+{
+	fprintf(fp, "\nprovider ");
+	config_print_string(fp, pv->pv_name);
+	fprintf(fp, " {\n\tkey-file ");
+	config_print_string(fp, pv->pv_keyfile);
+	fputc('\n', fp);
+	if (pv->pv_upstream != NULL) {
+		fprintf(fp, "\tupstream ");
+		config_print_string(fp, pv->pv_upstream);
+		fputc('\n', fp);
+	}
+	if (pv->pv_cafile != NULL) {
+		fprintf(fp, "\tca-file ");
+		config_print_string(fp, pv->pv_cafile);
+		fputc('\n', fp);
+	}
+	if (pv->pv_budget != 0)
+		fprintf(fp, "\tbudget %lld tokens per day\n",
+		    (long long)pv->pv_budget);
 	fprintf(fp, "}\n");
 }
 
@@ -538,6 +605,10 @@ config_print_sandbox(FILE *fp, struct sandbox_conf *sbc)
 	if (sbc->sbc_agent != NULL) {
 		fprintf(fp, "\nsandbox agent ");
 		config_print_string(fp, sbc->sbc_agent);
+	}
+	if (sbc->sbc_providers != NULL) {
+		fprintf(fp, "\nsandbox providers");
+		config_print_words(fp, sbc->sbc_providers);
 	}
 	if (sbc->sbc_firewall == SANDBOX_FW_NFTABLES) {
 		fprintf(fp, "\nsandbox firewall nftables table ");

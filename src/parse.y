@@ -10,6 +10,9 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
@@ -111,6 +114,8 @@ static int		 set_bot_site(char *);
 static int		 set_bot_email(char *);
 static int		 set_bot_stream(char *);
 static int		 load_bot_key(const char *);
+static int		 load_key(const char *, const char *, char *, size_t,
+			    size_t *);
 static int		 add_bot_people(const char *, char ***);
 static int		 bot_started;	/* a bot block was seen */
 static int		 bot_errors;	/* errors before it */
@@ -143,6 +148,22 @@ static char		*words[AGENT_ARGS_MAX + 1];
 static int		 nwords;
 static int		 words_over;	/* more than AGENT_ARGS_MAX */
 static int		 agent_errors;	/* errors before the agent block */
+static struct provider_conf *add_provider(const char *);
+static int		 end_provider(void);
+static const char	*provider_what(const char *);
+static int		 set_provider_keyfile(char *);
+static int		 set_provider_upstream(char *);
+static const char	*upstream_parse(char *, char **, in_port_t *,
+			    char **);
+static int		 upstream_host_ok(const char *);
+static int		 upstream_path_ok(const char *);
+static int		 set_sandbox_providers(void);
+static int		 check_sandbox_providers(void);
+static struct provider_conf *curprov;
+static int		 curprov_listed; /* in the config, not a dud */
+static int		 provider_errors; /* errors before the provider block */
+static char		 providers_where[SBXD_PATH_MAX + 16]; /* the sandbox
+					   providers line, as file:line */
 
 typedef struct {
 	union {
@@ -157,6 +178,7 @@ typedef struct {
 %token	AGENT ARGS ENV MODE PATH QUEUE TYPE
 %token	ADMINS BOT EMAIL KEYFILE SITE STREAM USERS
 %token	ASK ONCE
+%token	BUDGET DAY PER PROVIDER PROVIDERS TOKENS UPSTREAM
 %token	ACCESS ALLOW ANCHOR BLOCK BUFFER CAFILE CGROUP CHECK CONNECT CONTROL
 %token	CPUWEIGHT DEFAULT FIREWALL GROUP HEADER HOME HOSTSFILE IDLE INCLUDE
 %token	INTERFACE LEVEL LIMIT LIMITS LISTEN LOG LOOPBACK MAX MEMORY
@@ -182,6 +204,7 @@ grammar		: /* empty */
 		| grammar policy '\n'
 		| grammar agent '\n'
 		| grammar bot '\n'
+		| grammar provider '\n'
 		| grammar error '\n'		{ yyerrok; }
 		;
 
@@ -446,6 +469,11 @@ sandboxopt	: MAX SESSIONS NUMBER		{
 			}
 			free(conf->sc_sandbox.sbc_cgroup);
 			conf->sc_sandbox.sbc_cgroup = $2;
+			conf->sc_sandbox.sbc_enabled = 1;
+		}
+		| PROVIDERS { nwords = words_over = 0; } optwords {
+			if (set_sandbox_providers() == -1)
+				YYERROR;
 			conf->sc_sandbox.sbc_enabled = 1;
 		}
 		| AGENT STRING			{
@@ -879,6 +907,56 @@ botopt		: SITE STRING			{
 		}
 		;
 
+provider	: PROVIDER STRING		{
+			curprov = add_provider($2);
+			free($2);
+			$2 = NULL;	/* error recovery may still pop it */
+			if (curprov == NULL)
+				YYERROR;
+		} optnl '{' optnl provideropts '}'	{
+			int	 r = curprov != NULL ? end_provider() : 0;
+
+			curprov = NULL;
+			if (r == -1)
+				YYERROR;
+		}
+		;
+
+provideropts	: /* empty */
+		| provideropts provideropt '\n' optnl
+		| provideropts error '\n'	{ yyerrok; }
+		;
+
+provideropt	: KEYFILE STRING		{
+			if (set_provider_keyfile($2) == -1)
+				YYERROR;
+		}
+		| UPSTREAM STRING		{
+			if (set_provider_upstream($2) == -1)
+				YYERROR;
+		}
+		| CAFILE STRING			{
+			if (check_abspath(provider_what("ca-file"), $2,
+			    &curprov->pv_cafile) == -1)
+				YYERROR;
+			free(curprov->pv_ca_pem);
+			curprov->pv_ca_pem = NULL;
+			if (load_ca(provider_what(NULL), curprov->pv_cafile,
+			    &curprov->pv_ca_pem) == -1)
+				YYERROR;
+		}
+		| BUDGET NUMBER TOKENS PER DAY	{
+			if (check_range(provider_what("budget"), $2, 1,
+			    PROVIDER_BUDGET_LIMIT) == -1)
+				YYERROR;
+			curprov->pv_budget = $2;
+		}
+		;
+
+optwords	: /* empty */
+		| words
+		;
+
 words		: word
 		| words word
 		;
@@ -921,6 +999,7 @@ static const struct keywords keywords[] = {
 	{ "ask",		ASK },
 	{ "block",		BLOCK },
 	{ "bot",		BOT },
+	{ "budget",		BUDGET },
 	{ "buffer",		BUFFER },
 	{ "ca-file",		CAFILE },
 	{ "cgroup",		CGROUP },
@@ -928,6 +1007,7 @@ static const struct keywords keywords[] = {
 	{ "connect",		CONNECT },
 	{ "control",		CONTROL },
 	{ "cpu-weight",		CPUWEIGHT },
+	{ "day",		DAY },
 	{ "default",		DEFAULT },
 	{ "email",		EMAIL },
 	{ "env",		ENV },
@@ -955,6 +1035,7 @@ static const struct keywords keywords[] = {
 	{ "on",			ON },
 	{ "once",		ONCE },
 	{ "path",		PATH },
+	{ "per",		PER },
 	{ "pf",			PF },
 	{ "pfmon",		PFMON },
 	{ "pidfile",		PIDFILE },
@@ -964,6 +1045,8 @@ static const struct keywords keywords[] = {
 	{ "ports",		PORTS },
 	{ "private",		PRIVATE },
 	{ "processes",		PROCESSES },
+	{ "provider",		PROVIDER },
+	{ "providers",		PROVIDERS },
 	{ "proxy",		PROXY },
 	{ "queue",		QUEUE },
 	{ "resolver",		RESOLVER },
@@ -978,8 +1061,10 @@ static const struct keywords keywords[] = {
 	{ "stream",		STREAM },
 	{ "table",		TABLE },
 	{ "timeout",		TIMEOUT },
+	{ "tokens",		TOKENS },
 	{ "type",		TYPE },
 	{ "uid-range",		UIDRANGE },
+	{ "upstream",		UPSTREAM },
 	{ "user",		USER },
 	{ "users",		USERS },
 	{ "window",		WINDOW },
@@ -1491,6 +1576,8 @@ parse_config(const char *filename, json_t *errs)
 	errline = 0;
 	errfile = NULL;
 	sandbox_where[0] = '\0';
+	providers_where[0] = '\0';
+	curprov = NULL;
 	bot_started = 0;
 	stmt_start = 1;
 	file = NULL;
@@ -1511,6 +1598,12 @@ parse_config(const char *filename, json_t *errs)
 	yyparse();
 	nerr = file->errors;
 	popfile();
+	/* A block cut short by a syntax error left its dud here. */
+	if (curprov != NULL && !curprov_listed)
+		config_provider_free(curprov);
+	curprov = NULL;
+	/* Named before or after their blocks; all are known now. */
+	nerr += check_sandbox_providers();
 	/* Homes are in the state directory unless sandbox home says. */
 	if (nerr == 0 && !conf->sc_sandbox.sbc_home_set &&
 	    default_home(conf) == -1)
@@ -1976,69 +2069,466 @@ add_bot_people(const char *what, char ***list)
 	return (0);
 }
 
-/*
- * The bot's API key, read now: the key-file must be a regular file that
- * only its owner, root, may read or write, holding the key on its first
- * line (printable ASCII).  Anything else stops sbxd from starting.
- */
+/* The bot's API key, read now (see load_key). */
 static int
 load_bot_key(const char *path)
 {
+	char	 key[BOT_KEY_MAX + 1];
+	size_t	 len;
+
+	if (conf->sc_bot.bc_key != NULL) {
+		explicit_bzero(conf->sc_bot.bc_key,
+		    strlen(conf->sc_bot.bc_key));
+		free(conf->sc_bot.bc_key);
+		conf->sc_bot.bc_key = NULL;
+	}
+	if (load_key("bot", path, key, sizeof(key), &len) == -1)
+		return (-1);
+	conf->sc_bot.bc_key = strdup(key);
+	explicit_bzero(key, sizeof(key));
+	if (conf->sc_bot.bc_key == NULL)
+		return (nomem());
+	return (0);
+}
+
+/*
+ * An API key, read now for "what key-file path": the file must be a
+ * regular file that only its owner, root, may read or write, holding
+ * the key on its first line (printable ASCII, no blanks, at most
+ * keysize - 1 bytes).  Anything else stops sbxd from starting.  The
+ * key is copied into key, NUL terminated, its length in *keylen.  It is
+ * read with read(2), not stdio, so that no buffer but ours, wiped
+ * before we return, ever holds it.
+ */
+static int
+load_key(const char *what, const char *path, char *key, size_t keysize,
+    size_t *keylen)
+{
 	struct stat	 st;
 	FILE		*fp;
-	char		 buf[BOT_KEY_MAX + 2];
-	size_t		 len, i;
+	char		 buf[PROVIDER_KEY_MAX + 3];
+	size_t		 max = keysize - 1, n = 0, len, i;
+	ssize_t		 r;
+	int		 fd, ret = -1;
 
-	free(conf->sc_bot.bc_key);
-	conf->sc_bot.bc_key = NULL;
+	if (max > PROVIDER_KEY_MAX)
+		max = PROVIDER_KEY_MAX;
 	if ((fp = parse_fopen(path)) == NULL) {
-		yyerror("bot key-file \"%s\": %s", path, strerror(errno));
+		yyerror("%s key-file \"%s\": %s", what, path, strerror(errno));
 		return (-1);
 	}
-	if (fstat(fileno(fp), &st) == -1) {
-		yyerror("bot key-file \"%s\": %s", path, strerror(errno));
-		fclose(fp);
-		return (-1);
+	fd = fileno(fp);
+	if (fstat(fd, &st) == -1) {
+		yyerror("%s key-file \"%s\": %s", what, path, strerror(errno));
+		goto done;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		yyerror("bot key-file \"%s\" is not a regular file", path);
-		fclose(fp);
-		return (-1);
+		yyerror("%s key-file \"%s\" is not a regular file", what,
+		    path);
+		goto done;
 	}
 	if (st.st_uid != 0 || (st.st_mode & 077) != 0) {
-		yyerror("bot key-file \"%s\" must be root's and for root "
+		yyerror("%s key-file \"%s\" must be root's and for root "
 		    "alone (owner uid %u, mode %04o): chown root and chmod "
-		    "600 it", path, (unsigned)st.st_uid,
+		    "600 it", what, path, (unsigned)st.st_uid,
 		    (unsigned)(st.st_mode & 07777));
-		fclose(fp);
-		return (-1);
+		goto done;
 	}
-	if (fgets(buf, sizeof(buf), fp) == NULL)
-		buf[0] = '\0';
-	fclose(fp);
-	len = strcspn(buf, "\r\n");
-	if (len > BOT_KEY_MAX) {
-		explicit_bzero(buf, sizeof(buf));
-		yyerror("bot key-file \"%s\": the key is longer than %d "
-		    "bytes", path, BOT_KEY_MAX);
-		return (-1);
+	/* Enough for the longest key and its newline, and one more. */
+	while (n < max + 2 && memchr(buf, '\n', n) == NULL) {
+		if ((r = read(fd, buf + n, max + 2 - n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			yyerror("%s key-file \"%s\": %s", what, path,
+			    strerror(errno));
+			goto done;
+		}
+		if (r == 0)
+			break;
+		n += r;
 	}
-	buf[len] = '\0';
+	for (len = 0; len < n && buf[len] != '\n' && buf[len] != '\r'; len++)
+		;	/* nothing */
+	if (len > max) {
+		yyerror("%s key-file \"%s\": the key is longer than %zu "
+		    "bytes", what, path, max);
+		goto done;
+	}
 	for (i = 0; i < len; i++)
 		if ((unsigned char)buf[i] <= 0x20 ||
 		    (unsigned char)buf[i] >= 0x7f)
 			break;
 	if (len == 0 || i != len) {
-		explicit_bzero(buf, sizeof(buf));
-		yyerror("bot key-file \"%s\": no key on its first line (the "
-		    "API key, printable, without blanks)", path);
+		yyerror("%s key-file \"%s\": no key on its first line (the "
+		    "API key, printable, without blanks)", what, path);
+		goto done;
+	}
+	memcpy(key, buf, len);
+	key[len] = '\0';
+	*keylen = len;
+	ret = 0;
+done:
+	explicit_bzero(buf, sizeof(buf));
+	fclose(fp);
+	return (ret);
+}
+
+/*
+ * The model APIs the credential gateway knows, in the order of its enum
+ * proxy_api_provider (proxy/proxy_api_route.h), and the host each is
+ * reached at without an upstream line.
+ */
+static const struct {
+	const char	*name;
+	const char	*host;
+} parse_providers[] = {
+	{ "anthropic",	"api.anthropic.com" },
+	{ "openai",	"api.openai.com" },
+	{ "google",	"generativelanguage.googleapis.com" },
+	{ "openrouter",	"openrouter.ai" },
+};
+
+/*
+ * provider NAME { ... }: a new provider, in the config at once so that
+ * a second block of the same name is caught.  An unknown or duplicate
+ * name is reported and the block still parsed, into a dud thrown away
+ * at its end.  NULL if memory ran out.
+ */
+static struct provider_conf *
+add_provider(const char *name)
+{
+	struct provider_conf	*pv, *o;
+	size_t			 i;
+
+	if (curprov != NULL && !curprov_listed)
+		config_provider_free(curprov);	/* one cut short */
+	curprov = NULL;
+	provider_errors = file->errors;
+	for (i = 0; i < nitems(parse_providers); i++)
+		if (strcmp(parse_providers[i].name, name) == 0)
+			break;
+	if (i == nitems(parse_providers))
+		yyerror("unknown provider \"%s\" (anthropic, openai, google "
+		    "or openrouter)", name);
+	else if ((o = config_provider_find(conf, name)) != NULL)
+		yyerror("provider \"%s\" defined twice (first at %s)", name,
+		    o->pv_where);
+	if ((pv = calloc(1, sizeof(*pv))) == NULL ||
+	    (pv->pv_name = strdup(name)) == NULL) {
+		free(pv);
+		nomem();
+		return (NULL);
+	}
+	pv->pv_type = i < nitems(parse_providers) ? (int)i : -1;
+	snprintf(pv->pv_where, sizeof(pv->pv_where), "%s:%d", file->name,
+	    yylval.lineno);
+	curprov_listed = file->errors == provider_errors;
+	if (curprov_listed)
+		TAILQ_INSERT_TAIL(&conf->sc_providers, pv, pv_entry);
+	return (pv);
+}
+
+/*
+ * The end of a provider block: a key-file is needed; without an
+ * upstream line the provider's own API is used.  A dud is freed.
+ */
+static int
+end_provider(void)
+{
+	struct provider_conf	*pv = curprov;
+
+	if (!curprov_listed) {
+		config_provider_free(pv);
+		return (0);	/* reported already */
+	}
+	if (file->errors != provider_errors)
+		return (0);
+	if (pv->pv_key == NULL) {
+		yyerror("provider \"%s\": no key-file (a root-only file "
+		    "holding its API key)", pv->pv_name);
 		return (-1);
 	}
-	conf->sc_bot.bc_key = strdup(buf);
-	explicit_bzero(buf, sizeof(buf));
-	if (conf->sc_bot.bc_key == NULL)
-		return (nomem());
+	if (pv->pv_up_host == NULL) {
+		if ((pv->pv_up_host = strdup(parse_providers[pv->pv_type].host))
+		    == NULL || (pv->pv_up_prefix = strdup("")) == NULL)
+			return (nomem());
+		pv->pv_up_port = 443;
+		pv->pv_up_trusted = 0;
+	}
 	return (0);
+}
+
+/* "provider "NAME" opt" for messages; opt NULL: without it. */
+static const char *
+provider_what(const char *opt)
+{
+	static char	 what[128];
+
+	snprintf(what, sizeof(what), "provider \"%.64s\"%s%s",
+	    curprov->pv_name, opt != NULL ? " " : "", opt != NULL ? opt : "");
+	return (what);
+}
+
+/*
+ * key-file: the provider's API key, read now into locked memory (see
+ * load_key); a reload reads it again.  Takes s.
+ */
+static int
+set_provider_keyfile(char *s)
+{
+	struct provider_conf	*pv = curprov;
+
+	if (check_abspath(provider_what("key-file"), s, &pv->pv_keyfile) ==
+	    -1)
+		return (-1);
+	util_secret_free(pv->pv_key, pv->pv_keysize);
+	pv->pv_key = NULL;
+	pv->pv_keylen = 0;
+	pv->pv_keysize = PROVIDER_KEY_MAX + 1;
+	if ((pv->pv_key = util_secret_alloc(pv->pv_keysize)) == NULL)
+		return (nomem());
+	if (load_key(provider_what(NULL), pv->pv_keyfile, pv->pv_key,
+	    pv->pv_keysize, &pv->pv_keylen) == -1) {
+		util_secret_free(pv->pv_key, pv->pv_keysize);
+		pv->pv_key = NULL;
+		pv->pv_keylen = 0;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * upstream URL: where the provider's API is reached instead of its own,
+ * a gateway or a test server.  Its address is trusted as written: the
+ * proxy does not filter it as it filters a sandbox's destinations.
+ * Takes s.
+ */
+static int
+set_provider_upstream(char *s)
+{
+	struct provider_conf	*pv = curprov;
+	const char		*why;
+	char			*host = NULL, *prefix = NULL;
+	in_port_t		 port;
+
+	if ((why = upstream_parse(s, &host, &port, &prefix)) != NULL) {
+		if (*why != '\0')
+			yyerror("%s \"%s\": %s", provider_what("upstream"), s,
+			    why);
+		free(s);
+		return (why[0] != '\0' ? -1 : nomem());
+	}
+	free(pv->pv_upstream);
+	free(pv->pv_up_host);
+	free(pv->pv_up_prefix);
+	pv->pv_upstream = s;
+	pv->pv_up_host = host;
+	pv->pv_up_port = port;
+	pv->pv_up_prefix = prefix;
+	pv->pv_up_trusted = 1;
+	return (0);
+}
+
+/*
+ * Split an upstream URL: https://, a host (a DNS name, an IPv4 address
+ * or an IPv6 address in brackets), an optional port, an optional path
+ * prefix kept without its trailing '/'.  NULL when it is one, with
+ * *host and *prefix allocated; else why not, or "" if memory ran out.
+ */
+static const char *
+upstream_parse(char *s, char **host, in_port_t *port, char **prefix)
+{
+	struct in6_addr	 in6;
+	const char	*p, *auth, *path, *hend, *colon;
+	char		*end;
+	size_t		 plen;
+	long		 n;
+
+	if (strncmp(s, "https://", strlen("https://")) != 0)
+		return ("an https:// address such as "
+		    "https://api.example.com:8443/prefix is needed");
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return ("blanks and control characters are not "
+			    "allowed");
+	auth = s + strlen("https://");
+	path = auth + strcspn(auth, "/?#");
+	if (memchr(auth, '@', path - auth) != NULL)
+		return ("no user name or password may be given");
+	if (strchr(s, '?') != NULL)
+		return ("no query may be given");
+	if (strchr(s, '#') != NULL)
+		return ("no fragment may be given");
+	if (*auth == '[') {
+		if ((hend = memchr(auth, ']', path - auth)) == NULL)
+			return ("an IPv6 address needs its closing ']'");
+		colon = hend + 1 < path ? hend + 1 : NULL;
+		if (colon != NULL && *colon != ':')
+			return ("a ':' and a port, or nothing, must follow "
+			    "the IPv6 address");
+		if ((*host = strndup(auth + 1, hend - auth - 1)) == NULL)
+			return ("");
+		if (inet_pton(AF_INET6, *host, &in6) != 1) {
+			free(*host);
+			*host = NULL;
+			return ("the host is not an IPv6 address");
+		}
+	} else {
+		colon = memchr(auth, ':', path - auth);
+		hend = colon != NULL ? colon : path;
+		if ((*host = strndup(auth, hend - auth)) == NULL)
+			return ("");
+		if (!upstream_host_ok(*host)) {
+			free(*host);
+			*host = NULL;
+			return ("the host must be a DNS name, an IPv4 address "
+			    "or an IPv6 address in brackets");
+		}
+	}
+	*port = 443;
+	if (colon != NULL) {
+		errno = 0;
+		n = strtol(colon + 1, &end, 10);
+		if (!isdigit((unsigned char)colon[1]) || end != path ||
+		    errno != 0 || n < 1 || n > 65535) {
+			free(*host);
+			*host = NULL;
+			return ("the port must be a number from 1 to 65535");
+		}
+		*port = (in_port_t)n;
+	}
+	plen = strlen(path);
+	while (plen > 0 && path[plen - 1] == '/')
+		plen--;
+	if ((*prefix = strndup(path, plen)) == NULL) {
+		free(*host);
+		*host = NULL;
+		return ("");
+	}
+	if (!upstream_path_ok(*prefix)) {
+		free(*host);
+		free(*prefix);
+		*host = *prefix = NULL;
+		return ("the path must be segments of URL path "
+		    "characters, none empty, \".\" or \"..\"");
+	}
+	return (NULL);
+}
+
+/*
+ * A DNS name (labels of letters, digits and '-', not at either end, of
+ * 63 at most, 253 in all) or an IPv4 address in dotted decimal.
+ */
+static int
+upstream_host_ok(const char *h)
+{
+	struct in_addr	 in;
+	const char	*p;
+	size_t		 n;
+
+	if (*h == '\0' || strlen(h) > 253)
+		return (0);
+	if (strspn(h, "0123456789.") == strlen(h))
+		return (inet_pton(AF_INET, h, &in) == 1);
+	for (p = h; ; p += n + 1) {
+		for (n = 0; isalnum((unsigned char)p[n]) || p[n] == '-'; n++)
+			;	/* nothing */
+		if (n == 0 || n > 63 || p[0] == '-' || p[n - 1] == '-' ||
+		    (p[n] != '.' && p[n] != '\0'))
+			return (0);
+		if (p[n] == '\0')
+			return (1);
+	}
+}
+
+/*
+ * A path prefix as sent upstream before the API's own path: "" or
+ * segments after '/', each of URL path characters (RFC 3986 pchar, a
+ * '%' followed by two hex digits), none empty, "." or "..".
+ */
+static int
+upstream_path_ok(const char *path)
+{
+	const char	*p;
+	size_t		 n;
+
+	if (*path == '\0')
+		return (1);
+	for (p = path; *p != '\0'; p += n) {
+		if (*p++ != '/')
+			return (0);
+		for (n = 0; p[n] != '\0' && p[n] != '/'; n++) {
+			if (p[n] == '%') {
+				if (!isxdigit((unsigned char)p[n + 1]) ||
+				    !isxdigit((unsigned char)p[n + 2]))
+					return (0);
+				n += 2;
+			} else if (!isalnum((unsigned char)p[n]) &&
+			    strchr("-._~!$&'()*+,;=:@", p[n]) == NULL)
+				return (0);
+		}
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * sandbox providers NAME...: the providers new sandboxes get, each once.
+ * Whether they are defined is checked at the end of the file, since
+ * their blocks may come later.  Takes the words.
+ */
+static int
+set_sandbox_providers(void)
+{
+	char	**av;
+	size_t	  i, j;
+
+	if ((av = take_words()) == NULL)
+		return (-1);
+	if (av[0] == NULL) {
+		yyerror("sandbox providers: name at least one provider");
+		goto fail;
+	}
+	for (i = 1; av[i] != NULL; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp(av[i], av[j]) == 0) {
+				yyerror("sandbox providers: \"%s\" is named "
+				    "twice", av[i]);
+				goto fail;
+			}
+	for (i = 0; conf->sc_sandbox.sbc_providers != NULL &&
+	    conf->sc_sandbox.sbc_providers[i] != NULL; i++)
+		free(conf->sc_sandbox.sbc_providers[i]);
+	free(conf->sc_sandbox.sbc_providers);
+	conf->sc_sandbox.sbc_providers = av;
+	snprintf(providers_where, sizeof(providers_where), "%s:%d",
+	    file->name, yylval.lineno);
+	return (0);
+fail:
+	for (i = 0; av[i] != NULL; i++)
+		free(av[i]);
+	free(av);
+	return (-1);
+}
+
+/* The errors of a sandbox providers line naming undefined providers. */
+static int
+check_sandbox_providers(void)
+{
+	char	**av = conf->sc_sandbox.sbc_providers;
+	int	  n = 0;
+
+	for (; av != NULL && *av != NULL; av++)
+		if (config_provider_find(conf, *av) == NULL) {
+			json_array_append_new(errors, json_sprintf("%s: "
+			    "sandbox providers: provider \"%s\" is not defined "
+			    "(a provider block is needed)", providers_where,
+			    *av));
+			n++;
+		}
+	return (n);
 }
 
 /*

@@ -6,6 +6,10 @@
 
 #include <sys/types.h>
 #include <sys/file.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -54,6 +58,7 @@ static int		 sbxd_readyfd = -1;	/* to the waiting parent */
 static int		 sbxd_stopping;
 
 static void	usage(void) __attribute__((__noreturn__));
+static void	sbxd_nodump(void);
 static int	sbxd_offline(const char *);
 static void	sbxd_daemonize(void);
 static void	sbxd_ready(void);
@@ -158,6 +163,7 @@ main(int argc, char *argv[])
 			usage();
 		exit(sbxd_offline(rfile));
 	}
+	sbxd_nodump();
 
 	if (engine != NULL) {
 		/* Started by the privileged process: it opens the config. */
@@ -208,6 +214,26 @@ main(int argc, char *argv[])
 		exit(1);
 	}
 	return (sbxd_engine(conf, -1));
+}
+
+/*
+ * No core dumps and, on Linux, not dumpable: the config holds API keys
+ * (providers, the bot), so no core file, ptrace or /proc/PID/mem of the
+ * same user may show them.  Before the config is read, in every process
+ * that reads it: the engine, the privileged process and the one-process
+ * daemon.  Jobs set their own limits, and exec makes them dumpable.
+ */
+static void
+sbxd_nodump(void)
+{
+	struct rlimit	 rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_CORE");
+#ifdef __linux__
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		log_warn("prctl PR_SET_DUMPABLE");
+#endif
 }
 
 /*

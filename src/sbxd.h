@@ -604,6 +604,9 @@ const struct agent_mode *config_agent_mode(const struct agent_conf *,
 		    const char *);
 void		 config_agent_free(struct agent_conf *);
 void		 config_bot_clear(struct bot_conf *);
+struct provider_conf *config_provider_find(const struct sbxd_config *,
+		    const char *);
+void		 config_provider_free(struct provider_conf *);
 const char	*config_agent_type_name(enum agent_type);
 int		 config_agent_type_parse(const char *);
 void		 config_policy_free(struct policy *);

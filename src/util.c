@@ -1,10 +1,12 @@
 /*
- * util.c: allocation wrappers that fail loudly at startup, time and
- * address formatting shared by the daemon, sbxctl and the tests.
+ * util.c: allocation wrappers that fail loudly at startup, locked memory
+ * for secrets, time and address formatting shared by the daemon, sbxctl
+ * and the tests.
  */
 
 #include <sys/types.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -43,6 +45,7 @@ static struct {
 } util_local;
 
 static int	util_local_read(void);
+static size_t	util_secret_size(size_t);
 
 /* malloc or die: for startup and config parsing only. */
 void *
@@ -280,6 +283,69 @@ util_zero(void *p, size_t len)
 	while (len-- > 0)
 		*v++ = 0;
 #endif
+}
+
+/* size rounded up to whole pages; 0 if it is 0 or does not fit. */
+static size_t
+util_secret_size(size_t size)
+{
+	long	 pg = sysconf(_SC_PAGESIZE);
+	size_t	 page = pg > 0 ? (size_t)pg : 4096;
+
+	if (size == 0 || size > SIZE_MAX - (page - 1))
+		return (0);
+	return ((size + page - 1) / page * page);
+}
+
+/*
+ * Zeroed memory for a secret (an API key): whole pages of their own,
+ * locked so that they are not swapped, left out of core dumps and, on
+ * Linux, wiped in forked children.  A host that refuses the lock (a
+ * small RLIMIT_MEMLOCK) is told once and the memory used anyway.  Freed
+ * with util_secret_free and the same size; NULL on failure.
+ */
+void *
+util_secret_alloc(size_t size)
+{
+	static int	 warned;
+	size_t		 len;
+	void		*p;
+
+	if ((len = util_secret_size(size)) == 0) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON,
+	    -1, 0);
+	if (p == MAP_FAILED)
+		return (NULL);
+	if (mlock(p, len) == -1 && !warned) {
+		log_warnx("%s: mlock: %s: keys are not locked in memory and "
+		    "may be swapped", __func__, strerror(errno));
+		warned = 1;
+	}
+#if defined(MADV_DONTDUMP)
+	(void)madvise(p, len, MADV_DONTDUMP);
+#elif defined(MADV_NOCORE)
+	(void)madvise(p, len, MADV_NOCORE);
+#endif
+#ifdef MADV_WIPEONFORK
+	(void)madvise(p, len, MADV_WIPEONFORK);
+#endif
+	return (p);
+}
+
+/* Wipe, unlock and unmap what util_secret_alloc(size) gave; NULL is fine. */
+void
+util_secret_free(void *p, size_t size)
+{
+	size_t	 len;
+
+	if (p == NULL || (len = util_secret_size(size)) == 0)
+		return;
+	util_zero(p, len);
+	(void)munlock(p, len);
+	(void)munmap(p, len);
 }
 
 /*

@@ -2,6 +2,9 @@
 # check.sh FILE.conf: a config test.  A good config must print exactly its
 # .ok file under "sbxd -nv", and that output must parse back to itself.  A
 # bad-*.conf must fail with exit 1 and exactly the lines of its .err file.
+# A good config that names key files as $keys/NAME gets them made here,
+# root-only as sbxd requires (so it needs root, and is skipped without),
+# and its output is compared with $keys standing for their directory.
 set -u
 conf=$1
 dir=$(dirname "$conf")
@@ -24,13 +27,28 @@ bad-*)
 	fi
 	;;
 *)
-	if ! "$sbxd" -nv -f "$name" >"$tmp/out" 2>"$tmp/err"; then
+	set --
+	keys=$(sed -n 's/.*\$keys\/\([A-Za-z0-9_-]*\).*/\1/p' "$name")
+	if [ -n "$keys" ]; then
+		if [ "$(id -u)" -ne 0 ]; then
+			echo "$name: skipped: its key files must be root's"
+			exit 77
+		fi
+		mkdir -m 700 "$tmp/keys" || exit 99
+		for k in $keys; do
+			(umask 077 && echo "sk-conf-test-$k" >"$tmp/keys/$k") ||
+			    exit 99
+		done
+		set -- -D "keys=$tmp/keys"
+	fi
+	if ! "$sbxd" -nv "$@" -f "$name" >"$tmp/out" 2>"$tmp/err"; then
 		echo "$name: rejected"; cat "$tmp/err"; exit 1
 	fi
 	if [ "$(cat "$tmp/err")" != "configuration OK" ]; then
 		echo "$name: stderr:"; cat "$tmp/err"; exit 1
 	fi
-	if ! diff -u "$base.ok" "$tmp/out"; then
+	sed "s|$tmp/keys/|\$keys/|g" "$tmp/out" >"$tmp/cmp"
+	if ! diff -u "$base.ok" "$tmp/cmp"; then
 		echo "$name: output differs from $base.ok"; exit 1
 	fi
 	if ! "$sbxd" -nv -f "$tmp/out" >"$tmp/out2" 2>"$tmp/err"; then

@@ -1,10 +1,12 @@
 /*
  * test_config.c: the config parser and printer: keyword table order,
  * macros from the command line, relative paths, include paths, error
- * lists with file:line, and the printed form parsing back to itself.
+ * lists with file:line, the printed form parsing back to itself, and
+ * the provider blocks with their keys.
  */
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +233,124 @@ end:
 	return (ret);
 }
 
+/* A root-only key file dir/name holding text. */
+static int
+write_key(const char *dir, const char *name, const char *text)
+{
+	char	*path;
+	int	 r;
+
+	if (asprintf(&path, "%s/%s", dir, name) == -1)
+		return (-1);
+	r = unit_write(path, text) == 0 && chmod(path, 0600) == 0 ? 0 : -1;
+	free(path);
+	return (r);
+}
+
+/*
+ * Provider blocks: the keys read into locked memory, upstreams split,
+ * the defaults without one, and nothing of a key in the printed form.
+ */
+static int
+test_providers(void)
+{
+	struct sbxd_config	*conf = NULL;
+	struct provider_conf	*pv;
+	json_t			*errors = json_array();
+	char			*dir = NULL, *path = NULL, *text = NULL;
+	char			*out = NULL;
+	size_t			 outlen;
+	FILE			*fp;
+	int			 ret = -1;
+
+	if (geteuid() != 0) {
+		printf("      (providers skipped: key files must be root's)\n");
+		ret = 0;
+		goto end;
+	}
+	CHECK((dir = unit_tmpdir()) != NULL);
+	CHECK(write_key(dir, "a", "sk-ant-1\nsecond line\n") == 0);
+	CHECK(write_key(dir, "o", "sk-oa-2\r\n") == 0);
+	CHECK(write_key(dir, "g", "AIza-3") == 0);
+	CHECK(asprintf(&text, "sandbox providers \"google\" \"anthropic\"\n"
+	    "policy \"default\" { }\n"
+	    "provider \"anthropic\" {\n\tkey-file \"%s/a\"\n"
+	    "\tupstream \"https://127.0.0.1:8443\"\n"
+	    "\tbudget 5000000 tokens per day\n}\n"
+	    "provider \"openai\" {\n\tkey-file \"%s/o\"\n"
+	    "\tupstream \"https://[::1]:9000/v1/\"\n}\n"
+	    "provider \"google\" {\n\tkey-file \"%s/g\"\n}\n"
+	    "provider \"openrouter\" {\n\tkey-file \"%s/g\"\n"
+	    "\tupstream \"https://gw.example.com/a%%2Fb/c/\"\n}\n",
+	    dir, dir, dir, dir) != -1);
+	CHECK(asprintf(&path, "%s/t.conf", dir) != -1);
+	CHECK(unit_write(path, text) == 0);
+	CHECK((conf = parse_config(path, errors)) != NULL);
+
+	CHECK((pv = config_provider_find(conf, "anthropic")) != NULL);
+	CHECK_INT(pv->pv_type, 0);
+	CHECK_STR(pv->pv_key, "sk-ant-1");
+	CHECK_INT(pv->pv_keylen, 8);
+	CHECK_INT(pv->pv_keysize, PROVIDER_KEY_MAX + 1);
+	CHECK_STR(pv->pv_upstream, "https://127.0.0.1:8443");
+	CHECK_STR(pv->pv_up_host, "127.0.0.1");
+	CHECK_INT(pv->pv_up_port, 8443);
+	CHECK_STR(pv->pv_up_prefix, "");
+	CHECK_INT(pv->pv_up_trusted, 1);
+	CHECK_INT(pv->pv_budget, 5000000);
+	CHECK(strstr(pv->pv_where, "/t.conf:3") != NULL);
+
+	CHECK((pv = config_provider_find(conf, "openai")) != NULL);
+	CHECK_INT(pv->pv_type, 1);
+	CHECK_STR(pv->pv_key, "sk-oa-2");
+	CHECK_STR(pv->pv_up_host, "::1");
+	CHECK_INT(pv->pv_up_port, 9000);
+	CHECK_STR(pv->pv_up_prefix, "/v1");
+	CHECK_INT(pv->pv_budget, 0);
+
+	CHECK((pv = config_provider_find(conf, "google")) != NULL);
+	CHECK_INT(pv->pv_type, 2);
+	CHECK_STR(pv->pv_key, "AIza-3");
+	CHECK(pv->pv_upstream == NULL);
+	CHECK_STR(pv->pv_up_host, "generativelanguage.googleapis.com");
+	CHECK_INT(pv->pv_up_port, 443);
+	CHECK_STR(pv->pv_up_prefix, "");
+	CHECK_INT(pv->pv_up_trusted, 0);
+
+	CHECK((pv = config_provider_find(conf, "openrouter")) != NULL);
+	CHECK_INT(pv->pv_type, 3);
+	CHECK_STR(pv->pv_up_host, "gw.example.com");
+	CHECK_INT(pv->pv_up_port, 443);
+	CHECK_STR(pv->pv_up_prefix, "/a%2Fb/c");
+
+	CHECK(config_provider_find(conf, "mistral") == NULL);
+	CHECK(conf->sc_sandbox.sbc_providers != NULL);
+	CHECK_STR(conf->sc_sandbox.sbc_providers[0], "google");
+	CHECK_STR(conf->sc_sandbox.sbc_providers[1], "anthropic");
+	CHECK(conf->sc_sandbox.sbc_providers[2] == NULL);
+
+	CHECK((fp = open_memstream(&out, &outlen)) != NULL);
+	config_print(fp, conf);
+	fclose(fp);
+	CHECK(strstr(out, "key-file") != NULL);
+	CHECK(strstr(out, "sk-ant-1") == NULL);
+	CHECK(strstr(out, "sk-oa-2") == NULL);
+	CHECK(strstr(out, "AIza-3") == NULL);
+	CHECK(strstr(out, "\nsandbox providers \"google\" \"anthropic\"\n") !=
+	    NULL);
+	ret = 0;
+end:
+	free(out);
+	free(text);
+	free(path);
+	config_free(conf);
+	json_decref(errors);
+	if (dir != NULL)
+		unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
 /* The printed form parses to a config that prints the same. */
 static int
 test_print_roundtrip(void)
@@ -297,6 +417,7 @@ static const struct unit_test tests[] = {
 	{ "missing_file", test_missing_file },
 	{ "include_loop", test_include_loop },
 	{ "print_roundtrip", test_print_roundtrip },
+	{ "providers", test_providers },
 	{ "loglevel", test_loglevel },
 };
 

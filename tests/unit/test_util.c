@@ -1,15 +1,19 @@
 /*
- * test_util.c: time and address formatting, sockets.
+ * test_util.c: time and address formatting, sockets, memory for
+ * secrets.
  */
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,12 +146,56 @@ end:
 	return (ret);
 }
 
+/*
+ * Memory for secrets: zeroed, page aligned, writable over the whole
+ * size asked for, and (on Linux) wiped in a forked child.
+ */
+static int
+test_secret(void)
+{
+	char	*p = NULL, *q = NULL;
+	size_t	 i, page = (size_t)sysconf(_SC_PAGESIZE);
+	pid_t	 pid;
+	int	 ret = -1, status;
+
+	CHECK(util_secret_alloc(0) == NULL);
+	CHECK((p = util_secret_alloc(100)) != NULL);
+	CHECK(((uintptr_t)p % page) == 0);
+	for (i = 0; i < page; i++)
+		CHECK(p[i] == 0);
+	memcpy(p, "sk-secret", 10);
+	CHECK_STR(p, "sk-secret");
+	CHECK((q = util_secret_alloc(page + 1)) != NULL);
+	for (i = 0; i < 2 * page; i++)
+		CHECK(q[i] == 0);
+	memset(q, 'k', 2 * page);
+	CHECK(q[2 * page - 1] == 'k');
+#ifdef MADV_WIPEONFORK
+	CHECK((pid = fork()) != -1);
+	if (pid == 0)
+		_exit(p[0] == '\0' ? 0 : 1);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+#else
+	(void)pid;
+	(void)status;
+#endif
+	CHECK_STR(p, "sk-secret");
+	ret = 0;
+end:
+	util_secret_free(p, 100);
+	util_secret_free(q, page + 1);
+	util_secret_free(NULL, 100);
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
 	{ "rfc3339", test_rfc3339 },
 	{ "addr", test_addr },
 	{ "socket", test_socket },
 	{ "path_below", test_path_below },
 	{ "mkdir_parents", test_mkdir_parents },
+	{ "secret", test_secret },
 };
 
 UNIT_MAIN("util", tests)
