@@ -111,7 +111,8 @@ proxy_init(struct sbxd_config *conf)
 	struct proxy_listen	*pl;
 	char			 name[64];
 
-	if (proxy_rules_init() == -1 || proxy_ask_init() == -1)
+	if (proxy_rules_init() == -1 || proxy_ask_init() == -1 ||
+	    proxy_gw_init() == -1)
 		return (-1);
 	control_register("sessions", proxy_ctl_sessions, proxy_no_fields);
 	proxy_ev_resume = evtimer_new(sbxd_env->sx_base, proxy_resumecb,
@@ -195,6 +196,8 @@ proxy_reload(struct sbxd_config *conf, json_t *errors)
 	if (errors != NULL && (proxy_dns_reload(conf, errors) == -1 ||
 	    proxy_log_open(conf->sc_proxy.pc_accesslog) == -1))
 		r = -1;
+	if (errors != NULL)
+		proxy_gw_reload();
 	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry)
 		pr->pr_seen = pr->pr_runtime;
 	TAILQ_FOREACH(pl, &conf->sc_listens, pl_entry) {
@@ -280,6 +283,7 @@ proxy_shutdown(void)
 		if (pr->pr_evl != NULL)
 			evconnlistener_disable(pr->pr_evl);
 	proxy_ask_shutdown();
+	proxy_gw_shutdown();
 	while ((ps = TAILQ_FIRST(&proxy_sessions)) != NULL)
 		proxy_session_close(ps, "shutdown");
 	while ((pr = TAILQ_FIRST(&proxy_listeners)) != NULL)
@@ -786,6 +790,7 @@ proxy_status(void)
 	    "parked", proxy_pool_count());
 	json_object_update_new(st, proxy_dns_status());
 	json_object_set_new(st, "asks", proxy_ask_status());
+	json_object_set_new(st, "gateway", proxy_gw_status());
 	json_object_set_new(st, "descriptors", json_pack("{s:I, s:i, s:I}",
 	    "limit", (json_int_t)proxy_nofile, "reserve", PROXY_FD_RESERVE,
 	    "refused", (json_int_t)proxy_refused_fds));

@@ -324,6 +324,12 @@ json_t	*proxy_ask_status(void);
 int	proxy_rules_add(struct proxy_listener *, const char *, int, time_t,
 	    uid_t, const char *, char *, size_t, char *, size_t);
 
+/* proxy_gw.c: the credential gateway (proxy_gw_add in sbxd.h) */
+int	 proxy_gw_init(void);
+void	 proxy_gw_reload(void);
+void	 proxy_gw_shutdown(void);
+json_t	*proxy_gw_status(void);
+
 /* proxy_advice.c */
 void	proxy_advice(const struct proxy_refusal *, struct proxy_advice *);
 

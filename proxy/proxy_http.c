@@ -87,6 +87,8 @@ struct http_parse {
 	struct proxy_http_msg		*hp_msg;
 	struct proxy_http_error		*hp_err;
 	int				 hp_response;
+	int				 hp_origin;	/* origin-form
+							   targets */
 	size_t				 hp_ncl;	/* Content-Length
 							   lines */
 	size_t				 hp_nte;	/* Transfer-Encoding
@@ -130,6 +132,8 @@ static int	http_request_version(struct http_parse *, const char *,
 		    size_t, const char *, size_t, const char *, size_t);
 static int	http_target(struct http_parse *,
 		    struct proxy_http_request *, const char *, size_t);
+static int	http_request_parse(const char *, size_t,
+		    struct proxy_http_request *, struct proxy_http_error *, int);
 static int	http_target_absolute(struct http_parse *,
 		    struct proxy_http_request *, const char *, size_t);
 static int	http_target_chars(struct http_parse *, const char *,
@@ -420,10 +424,30 @@ int
 proxy_http_request_parse(const char *head, size_t len,
     struct proxy_http_request *rq, struct proxy_http_error *err)
 {
+	return (http_request_parse(head, len, rq, err, 0));
+}
+
+/*
+ * The same for a server rather than a proxy (the credential gateway):
+ * the target is in origin-form, "/path?query", and CONNECT is refused.
+ * rq_host and rq_port stay empty.
+ */
+int
+proxy_http_request_parse_origin(const char *head, size_t len,
+    struct proxy_http_request *rq, struct proxy_http_error *err)
+{
+	return (http_request_parse(head, len, rq, err, 1));
+}
+
+static int
+http_request_parse(const char *head, size_t len,
+    struct proxy_http_request *rq, struct proxy_http_error *err, int origin)
+{
 	struct http_parse	 hp;
 
 	memset(rq, 0, sizeof(*rq));
 	memset(&hp, 0, sizeof(hp));
+	hp.hp_origin = origin;
 	hp.hp_msg = &rq->rq_msg;
 	hp.hp_err = err;
 	if (http_msg_init(&hp, head, len) == -1 ||
@@ -506,9 +530,25 @@ static int
 http_target(struct http_parse *hp, struct proxy_http_request *rq,
     const char *t, size_t n)
 {
-	const char	*why;
+	const char	*why, *q;
 	int		 r;
 
+	if (hp->hp_origin) {
+		if (hp->hp_msg->hm_flags & PROXY_HTTP_F_CONNECT)
+			return (http_fail(hp, 405, "connect",
+			    "not a proxy: CONNECT is not served"));
+		if (t[0] != '/')
+			return (http_fail(hp, 400, "not-origin-form",
+			    "the request target must be a path"));
+		if (http_target_chars(hp, t, n) == -1)
+			return (-1);
+		q = memchr(t, '?', n);
+		rq->rq_path = t;
+		rq->rq_pathlen = q == NULL ? n : (size_t)(q - t);
+		rq->rq_query = t + rq->rq_pathlen;
+		rq->rq_querylen = n - rq->rq_pathlen;
+		return (0);
+	}
 	if (hp->hp_msg->hm_flags & PROXY_HTTP_F_CONNECT) {
 		if (http_target_chars(hp, t, n) == -1)
 			return (-1);
@@ -1527,6 +1567,47 @@ proxy_http_chunked_feed(struct proxy_http_chunked *ch, const char *buf,
 		ch->ch_data += n;
 		if (ch->ch_left == 0)
 			ch->ch_state = HTTP_CH_DATA_CR;
+	}
+	*consumed = i;
+	ch->ch_total += i;
+	return (ch->ch_state == HTTP_CH_DONE ? PROXY_HTTP_DONE :
+	    PROXY_HTTP_MORE);
+}
+
+/*
+ * De-chunk: as proxy_http_chunked_feed, but stop after the first run of
+ * chunk data, which is buf[*off] for *dlen bytes (*dlen 0: none yet).
+ * *consumed covers the framing before it and the run itself; call again
+ * with the rest.
+ */
+int
+proxy_http_chunked_data(struct proxy_http_chunked *ch, const char *buf,
+    size_t len, size_t *consumed, size_t *off, size_t *dlen,
+    struct proxy_http_error *err)
+{
+	size_t	 i = 0, n;
+
+	*consumed = *off = *dlen = 0;
+	if (ch->ch_state == HTTP_CH_ERROR) {
+		http_chunk_fail(ch, err, "bad-chunk", "body already refused");
+		return (PROXY_HTTP_ERROR);
+	}
+	while (i < len && ch->ch_state != HTTP_CH_DONE) {
+		if (ch->ch_state != HTTP_CH_DATA) {
+			if (http_chunk_byte(ch, buf[i], err) == -1)
+				return (PROXY_HTTP_ERROR);
+			i++;
+			continue;
+		}
+		n = len - i < ch->ch_left ? len - i : ch->ch_left;
+		*off = i;
+		*dlen = n;
+		i += n;
+		ch->ch_left -= n;
+		ch->ch_data += n;
+		if (ch->ch_left == 0)
+			ch->ch_state = HTTP_CH_DATA_CR;
+		break;
 	}
 	*consumed = i;
 	ch->ch_total += i;

@@ -188,6 +188,8 @@ int		 proxy_http_head_scan(struct proxy_http_scan *, const char *,
 		    size_t, size_t *, struct proxy_http_error *);
 int		 proxy_http_request_parse(const char *, size_t,
 		    struct proxy_http_request *, struct proxy_http_error *);
+int		 proxy_http_request_parse_origin(const char *, size_t,
+		    struct proxy_http_request *, struct proxy_http_error *);
 void		 proxy_http_request_free(struct proxy_http_request *);
 int		 proxy_http_request_write(const struct proxy_http_request *,
 		    struct evbuffer *, int);
@@ -202,6 +204,9 @@ int		 proxy_http_persist(const struct proxy_http_request *,
 void		 proxy_http_chunked_init(struct proxy_http_chunked *, int);
 int		 proxy_http_chunked_feed(struct proxy_http_chunked *,
 		    const char *, size_t, size_t *, struct proxy_http_error *);
+int		 proxy_http_chunked_data(struct proxy_http_chunked *,
+		    const char *, size_t, size_t *, size_t *, size_t *,
+		    struct proxy_http_error *);
 const char	*proxy_http_field_find(const struct proxy_http_msg *,
 		    const char *, size_t *);
 int		 proxy_http_method_is(const struct proxy_http_request *,

@@ -77,6 +77,8 @@ struct proxy_tls_up {
 	void			*tu_arg;
 };
 
+static int	tls_up_ca_bio(SSL_CTX *, BIO *, const char *, char *,
+		    size_t);
 static int	tls_up_ca_file(SSL_CTX *, const char *, char *, size_t);
 static void	tls_up_sslerr(char *, size_t, const char *);
 static int	tls_up_ssl(struct proxy_tls_up *, struct proxy_tls_up_ctx *,
@@ -86,6 +88,8 @@ static void	tls_up_handshake(struct proxy_tls_up *);
 static void	tls_up_eventcb(struct bufferevent *, short, void *);
 static void	tls_up_timercb(evutil_socket_t, short, void *);
 static void	tls_up_done(struct proxy_tls_up *);
+static struct proxy_tls_up_ctx *tls_up_ctx_new(const char *, const char *,
+		    char *, size_t);
 static void	tls_up_fail(struct proxy_tls_up *, const char *);
 static void	tls_up_free(struct proxy_tls_up *);
 static unsigned long tls_up_errors(struct bufferevent *, int *);
@@ -100,6 +104,24 @@ static void	tls_up_why(struct bufferevent *, unsigned long, short,
 struct proxy_tls_up_ctx *
 proxy_tls_up_ctx_new(const char *ca_file, char *err, size_t errlen)
 {
+	return (tls_up_ctx_new(ca_file, NULL, err, errlen));
+}
+
+/*
+ * The same with the certificates given as PEM text (a ca-file the
+ * config read as root), or none if ca_pem is NULL.
+ */
+struct proxy_tls_up_ctx *
+proxy_tls_up_ctx_new_pem(const char *ca_pem, char *err, size_t errlen)
+{
+	return (tls_up_ctx_new(NULL, ca_pem, err, errlen));
+}
+
+static struct proxy_tls_up_ctx *
+tls_up_ctx_new(const char *ca_file, const char *ca_pem, char *err,
+    size_t errlen)
+{
+	BIO			*bio;
 	struct proxy_tls_up_ctx	*tc;
 	SSL_CTX			*ctx;
 
@@ -137,6 +159,14 @@ proxy_tls_up_ctx_new(const char *ca_file, char *err, size_t errlen)
 	}
 	if (ca_file != NULL && tls_up_ca_file(ctx, ca_file, err, errlen) == -1)
 		goto fail;
+	if (ca_pem != NULL) {
+		if ((bio = BIO_new_mem_buf(ca_pem, -1)) == NULL) {
+			snprintf(err, errlen, "ca-file: out of memory");
+			goto fail;
+		}
+		if (tls_up_ca_bio(ctx, bio, "(config)", err, errlen) == -1)
+			goto fail;
+	}
 	return (tc);
 
 fail:
@@ -163,13 +193,9 @@ proxy_tls_up_ctx_free(struct proxy_tls_up_ctx *tc)
 static int
 tls_up_ca_file(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 {
-	X509_STORE	*st = SSL_CTX_get_cert_store(ctx);
 	struct stat	 sb;
 	FILE		*fp;
 	BIO		*bio = NULL;
-	X509		*x;
-	unsigned long	 e;
-	int		 n = 0, ret = -1;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "ca-file %s: %s", path, strerror(errno));
@@ -185,6 +211,22 @@ tls_up_ca_file(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 		fclose(fp);
 		return (-1);
 	}
+	return (tls_up_ca_bio(ctx, bio, path, err, errlen));
+}
+
+/*
+ * Add the PEM certificates bio holds (what names them in errors) to the
+ * context's store; bio is freed.
+ */
+static int
+tls_up_ca_bio(SSL_CTX *ctx, BIO *bio, const char *path, char *err,
+    size_t errlen)
+{
+	X509_STORE	*st = SSL_CTX_get_cert_store(ctx);
+	X509		*x;
+	unsigned long	 e;
+	int		 n = 0, ret = -1;
+
 	ERR_clear_error();
 	/* _AUX reads "TRUSTED CERTIFICATE" too, as OpenSSL's loader does. */
 	while ((x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL)) != NULL) {

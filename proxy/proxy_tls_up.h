@@ -40,6 +40,8 @@ enum proxy_tls_up_end {
 
 /* proxy/proxy_tls_up.c */
 struct proxy_tls_up_ctx *proxy_tls_up_ctx_new(const char *, char *, size_t);
+struct proxy_tls_up_ctx *proxy_tls_up_ctx_new_pem(const char *, char *,
+		    size_t);
 void		 proxy_tls_up_ctx_free(struct proxy_tls_up_ctx *);
 struct proxy_tls_up *proxy_tls_up_connect(struct proxy_tls_up_ctx *,
 		    struct event_base *, const struct sockaddr *, socklen_t,

@@ -99,6 +99,7 @@ static const struct control_field sandbox_create[] = {
 	{ "policy", CONTROL_F_STRING },
 	{ "allow", CONTROL_F_STRINGS },
 	{ "agent", CONTROL_F_STRING },
+	{ "providers", CONTROL_F_STRINGS },
 	{ NULL, 0 }
 };
 static const struct control_field sandbox_name[] = {
@@ -111,6 +112,10 @@ static const struct control_field sandbox_optname[] = {
 };
 static const struct control_field sandbox_none[] = { { NULL, 0 } };
 
+/* In the order of enum proxy_api_provider, as the config's pv_type. */
+static const char *sandbox_provider_names[SANDBOX_PROVIDERS] = {
+	"anthropic", "openai", "google", "openrouter"
+};
 static const char *sandbox_state_names[] = {
 	"creating", "ready", "failed", "removing"
 };
@@ -485,7 +490,9 @@ sandbox_from_row(json_t *row)
 	struct passwd	*pw;
 	struct stat	 st;
 	const char	*state;
+	json_t		*pj;
 	size_t		 i;
+	int		 p;
 
 	sb = xcalloc(1, sizeof(*sb));
 	snprintf(sb->sb_id, sizeof(sb->sb_id), "%s",
@@ -498,6 +505,18 @@ sandbox_from_row(json_t *row)
 	    json_string_value(json_object_get(row, "created_at")));
 	sb->sb_uid = json_integer_value(json_object_get(row, "uid"));
 	sb->sb_port = json_integer_value(json_object_get(row, "port"));
+	sb->sb_gw_port = json_integer_value(json_object_get(row,
+	    "gateway_port"));
+	json_array_foreach(json_object_get(row, "providers"), i, pj)
+		if ((p = sandbox_provider_type(json_string_value(pj))) != -1)
+			sb->sb_providers |= 1 << p;
+	snprintf(sb->sb_phantom, sizeof(sb->sb_phantom), "%s",
+	    json_is_string(json_object_get(row, "phantom")) ?
+	    json_string_value(json_object_get(row, "phantom")) : "");
+	if (sb->sb_gw_port == 0 || strlen(sb->sb_phantom) != 64) {
+		sb->sb_gw_port = 0;
+		sb->sb_providers = 0;
+	}
 	sb->sb_restricted = json_is_true(json_object_get(row, "restricted"));
 	sb->sb_policy = xstrdup(json_string_value(json_object_get(row,
 	    "policy")));
@@ -627,7 +646,9 @@ sandbox_strayscb(int status, const char *error, const char *output,
 	for (i = 0; i < n; i++) {
 		if (held[i].fh_uid == (uid_t)-1) {
 			TAILQ_FOREACH(psb, &sandboxes, sb_entry)
-				if (psb->sb_port == held[i].fh_port)
+				if (psb->sb_port == held[i].fh_port ||
+				    (psb->sb_gw_port != 0 &&
+				    psb->sb_gw_port == held[i].fh_port))
 					break;
 			if (psb == NULL)
 				SANDBOX_ADD_ONCE(ports, fp.fp_nports,
@@ -636,7 +657,8 @@ sandbox_strayscb(int status, const char *error, const char *output,
 		}
 		sb = sandbox_by_uid(held[i].fh_uid);
 		if (sb != NULL && !sb->sb_orphan &&
-		    (held[i].fh_port == 0 || held[i].fh_port == sb->sb_port))
+		    (held[i].fh_port == 0 || held[i].fh_port == sb->sb_port ||
+		    (sb->sb_gw_port != 0 && held[i].fh_port == sb->sb_gw_port)))
 			continue;
 		if (held[i].fh_port != 0 && fp.fp_nowners < FW_HELD_MAX)
 			owners[fp.fp_nowners++] = held[i];
@@ -757,6 +779,14 @@ sandbox_open(struct sandbox *sb)
 		sandbox_fail(sb, "listener: %s", err);
 		return (-1);
 	}
+	if (sb->sb_gw_port != 0 && (util_addr_parse("127.0.0.1",
+	    sb->sb_gw_port, &ss, &sslen) == -1 || proxy_gw_add(sb->sb_name,
+	    &ss, sslen, sb->sb_providers, sb->sb_phantom, err,
+	    sizeof(err)) == -1)) {
+		proxy_listener_remove(sb->sb_name);
+		sandbox_fail(sb, "gateway: %s", err);
+		return (-1);
+	}
 	sb->sb_state = SANDBOX_READY;
 	*sb->sb_error = '\0';
 	if (sandbox_store(sb) == -1)
@@ -794,6 +824,11 @@ sandbox_store(struct sandbox *sb)
 	if (sb->sb_orphan)
 		return (0);	/* no row, until rm */
 	row = sandbox_json(sb);
+	if (row != NULL && sb->sb_gw_port != 0) {
+		json_object_del(row, "gateway");
+		json_object_set_new(row, "phantom",
+		    json_string(sb->sb_phantom));
+	}
 	if ((r = row != NULL ? store_sandbox_put(row) : -1) == -1)
 		log_warnx("sandbox %s: the store did not take its state: %s",
 		    sb->sb_name, row != NULL ? store_error() :
@@ -869,6 +904,8 @@ sandbox_fw_sandbox(const struct sandbox *sb, struct fw_sandbox *fs)
 	fs->fs_uid = sb->sb_uid;
 	fs->fs_ports[0] = sb->sb_port;
 	fs->fs_nports = sb->sb_port != 0;	/* 0: cut off (an orphan) */
+	if (fs->fs_nports > 0 && sb->sb_gw_port != 0)
+		fs->fs_ports[fs->fs_nports++] = sb->sb_gw_port;
 	fs->fs_restricted = sb->sb_restricted;
 }
 
@@ -876,14 +913,51 @@ sandbox_fw_sandbox(const struct sandbox *sb, struct fw_sandbox *fs)
 json_t *
 sandbox_json(const struct sandbox *sb)
 {
-	return (json_pack("{s:s, s:s, s:s, s:I, s:s, s:b, s:s, s:I, s:s, "
+	json_t	*o;
+
+	o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:b, s:s, s:I, s:s, "
 	    "s:s, s:s?, s:s?}", "id", sb->sb_id, "name", sb->sb_name, "user",
 	    sb->sb_user, "uid", (json_int_t)sb->sb_uid, "state",
 	    sandbox_state_names[sb->sb_state], "restricted", sb->sb_restricted,
 	    "policy", sb->sb_policy, "port", (json_int_t)sb->sb_port,
 	    "created_at", sb->sb_created, "home", sb->sb_home,
 	    "error", *sb->sb_error ? sb->sb_error : NULL,
-	    "agent", sb->sb_agent));
+	    "agent", sb->sb_agent);
+	if (o != NULL && sb->sb_gw_port != 0) {
+		json_object_set_new(o, "gateway_port",
+		    json_integer(sb->sb_gw_port));
+		json_object_set_new(o, "gateway",
+		    json_sprintf("http://127.0.0.1:%u", sb->sb_gw_port));
+		json_object_set_new(o, "providers",
+		    sandbox_providers_json(sb->sb_providers));
+	}
+	return (o);
+}
+
+/* The names of the providers in mask, as a JSON array. */
+json_t *
+sandbox_providers_json(int mask)
+{
+	json_t	*a = json_array();
+	int	 p;
+
+	for (p = 0; p < SANDBOX_PROVIDERS; p++)
+		if (mask & (1 << p))
+			json_array_append_new(a,
+			    json_string(sandbox_provider_names[p]));
+	return (a);
+}
+
+/* The provider type of name, or -1. */
+int
+sandbox_provider_type(const char *name)
+{
+	int	 p;
+
+	for (p = 0; p < SANDBOX_PROVIDERS; p++)
+		if (name != NULL && strcmp(name, sandbox_provider_names[p]) == 0)
+			return (p);
+	return (-1);
 }
 
 /* list: every sandbox. */
@@ -968,6 +1042,9 @@ sandbox_as(const struct sandbox *sb, struct sandbox_as *sa, char ***envp)
 	*envp = NULL;
 	if ((env = sandbox_env(sb->sb_home, sb->sb_restricted, sb->sb_port,
 	    sbxd_env->sx_conf->sc_sandbox.sbc_ca_pem != NULL)) == NULL)
+		return (-1);
+	if (sb->sb_gw_port != 0 && (env = sandbox_env_gateway(env,
+	    sb->sb_providers, sb->sb_phantom, sb->sb_gw_port)) == NULL)
 		return (-1);
 	sa->sa_uid = sb->sb_uid;
 	sa->sa_gid = sb->sb_gid;
@@ -1153,10 +1230,13 @@ sandbox_doctor_strays(json_t *checks, const char *output)
 	for (i = 0; i < n && bad < 8; i++) {
 		if (held[i].fh_uid == (uid_t)-1) {
 			TAILQ_FOREACH(sb, &sandboxes, sb_entry)
-				if (sb->sb_port == held[i].fh_port)
+				if (sb->sb_port == held[i].fh_port ||
+				    (sb->sb_gw_port != 0 &&
+				    sb->sb_gw_port == held[i].fh_port))
 					break;
 		} else if ((sb = sandbox_by_uid(held[i].fh_uid)) != NULL &&
-		    held[i].fh_port != 0 && held[i].fh_port != sb->sb_port)
+		    held[i].fh_port != 0 && held[i].fh_port != sb->sb_port &&
+		    (sb->sb_gw_port == 0 || held[i].fh_port != sb->sb_gw_port))
 			sb = NULL;
 		if (sb != NULL)
 			continue;

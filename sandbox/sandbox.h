@@ -21,6 +21,7 @@
 
 #define SANDBOX_USER_PREFIX	"sbx-"	/* OS user name: sbx-NAME */
 #define SANDBOX_NAME_MAX	32	/* [a-z0-9-], fits a user name */
+#define SANDBOX_PROVIDERS	4	/* model APIs the gateway knows */
 #define SANDBOX_PORTS_MAX	4	/* loopback ports a sandbox reaches:
 					   proxy now, API and bridge later */
 #define SANDBOX_ARGV_MAX	32	/* arguments in one command */
@@ -167,6 +168,14 @@ struct sandbox {
 	uid_t				 sb_uid;
 	gid_t				 sb_gid;
 	in_port_t			 sb_port;
+	in_port_t			 sb_gw_port;	/* its credential
+							   gateway; 0: none */
+	int				 sb_providers;	/* the gateway's, 1 <<
+							   provider type */
+	char				 sb_phantom[2 * 32 + 1];
+							/* hex of the random
+							   bytes its phantom
+							   keys are made of */
 	int				 sb_restricted;
 	enum sandbox_state		 sb_state;
 	char				 sb_created[32];
@@ -212,6 +221,8 @@ const struct fw_backend	*sandbox_fw(void);
 const struct fw_conf	*sandbox_fwconf(void);
 struct sandbox	*sandbox_find(const char *);
 const char	*sandbox_state_name(enum sandbox_state);
+json_t		*sandbox_providers_json(int);
+int		 sandbox_provider_type(const char *);
 json_t		*sandbox_json(const struct sandbox *);
 int		 sandbox_store(struct sandbox *);
 void		 sandbox_fail(struct sandbox *, const char *, ...)
@@ -225,6 +236,7 @@ int		 sandbox_as(const struct sandbox *, struct sandbox_as *,
 		    char ***);
 void		 sandbox_env_free(char **);
 char		**sandbox_env(const char *, int, in_port_t, int);
+char		**sandbox_env_gateway(char **, int, const char *, in_port_t);
 
 /* sandbox/sandbox_life.c */
 int		 sandbox_name_ok(const char *);
@@ -320,6 +332,8 @@ struct sandbox_prov {
 	int		 sp_restricted;	/* traffic goes through the proxy */
 	const char	*sp_proxy_url;	/* "http://127.0.0.1:PORT" */
 	in_port_t	 sp_port;	/* its port */
+	char *const	*sp_gw_env;	/* its gateway's variables, or
+					   NULL */
 	const char	*sp_ca_pem;	/* sandbox ca-file's, or NULL */
 };
 /* Below the home: the ca-file's certificates, and the system's with them. */

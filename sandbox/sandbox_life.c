@@ -47,12 +47,16 @@
 
 static int	sandbox_uid_pick(struct sandbox_conf *, uid_t *);
 static void	sandbox_uid_leftovers(uid_t);
-static int	sandbox_port_pick(struct sandbox_conf *, in_port_t *);
+static int	sandbox_port_pick(struct sandbox_conf *, in_port_t *,
+		    in_port_t);
 static int	sandbox_port_free(in_port_t);
 static int	sandbox_create_check(struct control_req *, json_t *,
-		    const char **, json_t **);
+		    const char **, json_t **, int *);
+static int	sandbox_create_providers(struct control_req *, json_t *,
+		    int *);
+static int	sandbox_phantom(char *, size_t);
 static struct sandbox *sandbox_create_new(const char *, json_t *, json_t *,
-		    const char *, const char **);
+		    const char *, int, const char **);
 static void	sandbox_create_usercb(int, const char *, const char *, void *);
 static int	sandbox_create_home(struct sandbox *, char *, size_t);
 static void	sandbox_create_provcb(const char *, void *);
@@ -86,15 +90,16 @@ sandbox_life_create(struct control_req *cr, json_t *req)
 	const char		*policy, *why;
 	json_t			*allow, *ops;
 	char			 user[256];
+	int			 providers;
 
 	if (sandbox_fw_loading()) {
 		sandbox_life_wait(cr, req);
 		return;
 	}
-	if (sandbox_create_check(cr, req, &policy, &allow) == -1)
+	if (sandbox_create_check(cr, req, &policy, &allow, &providers) == -1)
 		return;
 	if ((sb = sandbox_create_new(json_string_value(json_object_get(req,
-	    "name")), req, allow, policy, &why)) == NULL) {
+	    "name")), req, allow, policy, providers, &why)) == NULL) {
 		control_req_error(cr, "%s", why);
 		return;
 	}
@@ -167,7 +172,7 @@ sandbox_life_shutdown(void)
 /* The request's name, policy and patterns, or an error sent. */
 static int
 sandbox_create_check(struct control_req *cr, json_t *req,
-    const char **policy, json_t **allow)
+    const char **policy, json_t **allow, int *providers)
 {
 	struct sbxd_config	*conf = sbxd_env->sx_conf;
 	struct policy_rule	*ru;
@@ -205,6 +210,8 @@ sandbox_create_check(struct control_req *cr, json_t *req,
 		    json_string_value(p));
 		return (-1);
 	}
+	if (sandbox_create_providers(cr, req, providers) == -1)
+		return (-1);
 	if (*allow != NULL && !json_is_array(*allow)) {
 		control_req_error(cr, "\"allow\" must be a list of patterns");
 		return (-1);
@@ -236,6 +243,60 @@ sandbox_create_check(struct control_req *cr, json_t *req,
 	return (0);
 }
 
+/*
+ * The providers a new sandbox's gateway serves: those the request
+ * names ("providers", [] for none), else the config's sandbox
+ * providers.  Each must have a provider block.
+ */
+static int
+sandbox_create_providers(struct control_req *cr, json_t *req, int *mask)
+{
+	struct sbxd_config		*conf = sbxd_env->sx_conf;
+	const struct provider_conf	*pv;
+	json_t				*list, *p;
+	size_t				 i;
+	char				**names;
+	const char			*name;
+
+	*mask = 0;
+	if ((list = json_object_get(req, "providers")) != NULL) {
+		json_array_foreach(list, i, p) {
+			name = json_string_value(p);
+			TAILQ_FOREACH(pv, &conf->sc_providers, pv_entry)
+				if (strcmp(pv->pv_name, name) == 0)
+					break;
+			if (pv == NULL) {
+				control_req_error(cr, "no provider \"%s\" in "
+				    "the config", name);
+				return (-1);
+			}
+			*mask |= 1 << pv->pv_type;
+		}
+		return (0);
+	}
+	for (names = conf->sc_sandbox.sbc_providers; names != NULL &&
+	    *names != NULL; names++)
+		TAILQ_FOREACH(pv, &conf->sc_providers, pv_entry)
+			if (strcmp(pv->pv_name, *names) == 0)
+				*mask |= 1 << pv->pv_type;
+	return (0);
+}
+
+/* 32 random bytes in hex: what a sandbox's phantom keys are made of. */
+static int
+sandbox_phantom(char *buf, size_t len)
+{
+	unsigned char	 b[32];
+	size_t		 i;
+
+	if (len < 2 * sizeof(b) + 1 || getentropy(b, sizeof(b)) == -1)
+		return (-1);
+	for (i = 0; i < sizeof(b); i++)
+		snprintf(buf + 2 * i, 3, "%02x", b[i]);
+	explicit_bzero(b, sizeof(b));
+	return (0);
+}
+
 /* [a-z0-9-], 1 to SANDBOX_NAME_MAX, not starting with '-'. */
 int
 sandbox_name_ok(const char *name)
@@ -254,7 +315,7 @@ sandbox_name_ok(const char *name)
 /* Reserve a uid and a port and write the row; NULL with why if not. */
 static struct sandbox *
 sandbox_create_new(const char *name, json_t *req, json_t *allow,
-    const char *policy, const char **why)
+    const char *policy, int providers, const char **why)
 {
 	struct sandbox_conf	*sbc = &sbxd_env->sx_conf->sc_sandbox;
 	struct sandbox		*sb;
@@ -266,8 +327,17 @@ sandbox_create_new(const char *name, json_t *req, json_t *allow,
 	if ((sb = calloc(1, sizeof(*sb))) == NULL)
 		return (NULL);
 	if (sandbox_uid_pick(sbc, &sb->sb_uid) == -1 ||
-	    sandbox_port_pick(sbc, &sb->sb_port) == -1) {
+	    sandbox_port_pick(sbc, &sb->sb_port, 0) == -1) {
 		*why = "no free uid or port left in the configured ranges";
+		free(sb);
+		return (NULL);
+	}
+	sb->sb_providers = providers;
+	if (providers != 0 && (sandbox_port_pick(sbc, &sb->sb_gw_port,
+	    sb->sb_port) == -1 || sandbox_phantom(sb->sb_phantom,
+	    sizeof(sb->sb_phantom)) == -1)) {
+		*why = "no free port left in the configured range for its "
+		    "gateway";
 		free(sb);
 		return (NULL);
 	}
@@ -386,14 +456,16 @@ sandbox_uid_leftovers(uid_t uid)
 
 /* The first port of the range no sandbox and no other socket uses. */
 static int
-sandbox_port_pick(struct sandbox_conf *sbc, in_port_t *portp)
+sandbox_port_pick(struct sandbox_conf *sbc, in_port_t *portp, in_port_t not)
 {
 	struct sandbox	*sb;
 	unsigned int	 port;
 
 	for (port = sbc->sbc_port_min; port <= sbc->sbc_port_max; port++) {
+		if (port == not)
+			continue;
 		TAILQ_FOREACH(sb, &sandboxes, sb_entry)
-			if (sb->sb_port == port)
+			if (sb->sb_port == port || sb->sb_gw_port == port)
 				break;
 		if (sb == NULL && sandbox_port_free(port)) {
 			*portp = port;
@@ -477,7 +549,7 @@ sandbox_create_home(struct sandbox *sb, char *err, size_t errlen)
 	struct sandbox_prov	 sp;
 	struct passwd		*pw;
 	json_t			*r;
-	char			 url[64], **env;
+	char			 url[64], **env, **gwenv;
 
 	if ((pw = getpwnam(sb->sb_user)) == NULL || pw->pw_uid != sb->sb_uid) {
 		snprintf(err, errlen, "OS user %s is not there after useradd",
@@ -506,8 +578,17 @@ sandbox_create_home(struct sandbox *sb, char *err, size_t errlen)
 	sp.sp_proxy_url = url;
 	sp.sp_port = sb->sb_port;
 	sp.sp_ca_pem = sbxd_env->sx_conf->sc_sandbox.sbc_ca_pem;
+	gwenv = NULL;
+	if (sb->sb_gw_port != 0 && (gwenv = proxy_gw_env(sb->sb_providers,
+	    sb->sb_phantom, sb->sb_gw_port)) == NULL) {
+		sandbox_env_free(env);
+		snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
+	sp.sp_gw_env = gwenv;
 	sb->sb_prov = sandbox_provision(&sp, sandbox_create_provcb, sb, err,
 	    errlen);
+	sandbox_env_free(gwenv);
 	sandbox_env_free(env);
 	return (sb->sb_prov != NULL ? 0 : -1);
 }
@@ -569,6 +650,7 @@ sandbox_create_undo(struct sandbox *sb, const char *why)
 	    sb->sb_error);
 	control_req_progress(sb->sb_req, "failed: %s; undoing", sb->sb_error);
 	proxy_listener_remove(sb->sb_name);
+	proxy_gw_remove(sb->sb_name);
 	if (sandbox_teardown(sb, sb->sb_done, sandbox_create_undocb) == -1)
 		sandbox_create_undocb(-1, "out of memory", NULL, sb);
 }
@@ -672,6 +754,7 @@ sandbox_life_rm(struct control_req *cr, json_t *req)
 	events_publish("sandbox.removing", json_pack("{s:s, s:s, s:i}",
 	    "sandbox", sb->sb_name, "id", sb->sb_id, "uid", (int)sb->sb_uid));
 	proxy_listener_remove(sb->sb_name);
+	proxy_gw_remove(sb->sb_name);
 	control_req_progress(cr, "stopping the processes of %s (uid %u)",
 	    sb->sb_user, (unsigned)sb->sb_uid);
 }

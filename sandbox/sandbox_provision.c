@@ -169,6 +169,7 @@ static int	prov_run(struct prov *);
 static int	prov_profile(struct prov *, const char *, int);
 static int	prov_tool(struct prov *, const struct prov_tool *);
 static char	*prov_env(const struct sandbox_prov *);
+static char	**prov_strings(json_t *);
 static int	prov_connect_write(struct prov *, int);
 static int	prov_unlink(struct prov *, int, const char *, const char *);
 static int	prov_ca(struct prov *, int);
@@ -230,6 +231,14 @@ sandbox_provision(const struct sandbox_prov *sp, sandbox_prov_cb cb,
 	    "uid", (json_int_t)sp->sp_as.sa_uid, "restricted",
 	    sp->sp_restricted, "proxy_url", sp->sp_proxy_url,
 	    "port", (int)sp->sp_port, "ca_pem", sp->sp_ca_pem);
+	if (js.js_fnarg != NULL && sp->sp_gw_env != NULL) {
+		json_t	*a = json_array();
+		size_t	 i;
+
+		for (i = 0; sp->sp_gw_env[i] != NULL; i++)
+			json_array_append_new(a, json_string(sp->sp_gw_env[i]));
+		json_object_set_new(js.js_fnarg, "gw_env", a);
+	}
 	if (js.js_fnarg == NULL) {
 		snprintf(err, errlen, "out of memory");
 		sandbox_user_job_clear(&uj);
@@ -351,16 +360,17 @@ sandbox_provision_main(json_t *arg)
 	struct prov			 pv;
 	struct stat			 st;
 	json_int_t			 uid;
+	json_t				*gwenv = NULL;
 	int				 port, r = -1;
 
 	memset(&sp, 0, sizeof(sp));
 	memset(&pv, 0, sizeof(pv));
 	pv.pv_sp = &sp;
 	pv.pv_home = -1;
-	if (json_unpack(arg, "{s:s, s:s, s:I, s:b, s?s, s:i, s?s}",
+	if (json_unpack(arg, "{s:s, s:s, s:I, s:b, s?s, s:i, s?s, s?o}",
 	    "user", &sp.sp_as.sa_user, "home", &sp.sp_as.sa_home, "uid", &uid,
 	    "restricted", &sp.sp_restricted, "proxy_url", &sp.sp_proxy_url,
-	    "port", &port, "ca_pem", &sp.sp_ca_pem) == -1 ||
+	    "port", &port, "ca_pem", &sp.sp_ca_pem, "gw_env", &gwenv) == -1 ||
 	    sp.sp_as.sa_home[0] != '/' || uid <= 0 || port < 0 ||
 	    port > 65535) {
 		prov_error(&pv, "bad provisioning arguments");
@@ -368,6 +378,12 @@ sandbox_provision_main(json_t *arg)
 	}
 	sp.sp_as.sa_uid = (uid_t)uid;
 	sp.sp_port = (in_port_t)port;
+	if (json_is_array(json_object_get(arg, "gw_env")) &&
+	    (sp.sp_gw_env = prov_strings(json_object_get(arg, "gw_env"))) ==
+	    NULL) {
+		prov_error(&pv, "bad provisioning arguments");
+		goto done;
+	}
 	pv.pv_home = open(sp.sp_as.sa_home, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC);
 	if (pv.pv_home == -1)
@@ -601,7 +617,15 @@ prov_env(const struct sandbox_prov *sp)
 		prov_quote(fp, eq + 1);
 		fputc('\n', fp);
 	}
-	if (sp->sp_restricted)
+	for (i = 0; sp->sp_gw_env != NULL && sp->sp_gw_env[i] != NULL; i++) {
+		eq = strchr(sp->sp_gw_env[i], '=');
+		fprintf(fp, "export %.*s=", (int)(eq - sp->sp_gw_env[i]),
+		    sp->sp_gw_env[i]);
+		prov_quote(fp, eq + 1);
+		fputc('\n', fp);
+	}
+	/* The gateway is reached directly: its variables set NO_PROXY. */
+	if (sp->sp_restricted && sp->sp_gw_env == NULL)
 		fputs("unset NO_PROXY no_proxy\n", fp);
 	sandbox_env_free(env);
 	if (fclose(fp) == EOF) {
@@ -609,6 +633,31 @@ prov_env(const struct sandbox_prov *sp)
 		return (NULL);
 	}
 	return (text);
+}
+
+/*
+ * The NAME=VALUE strings of an array, each of them with its '=', as a
+ * NULL-terminated vector borrowing the array's strings; NULL if one is
+ * not such a string.  The child exits soon after: never freed.
+ */
+static char **
+prov_strings(json_t *a)
+{
+	json_t	*v;
+	char	**out;
+	size_t	 i;
+
+	if ((out = calloc(json_array_size(a) + 1, sizeof(*out))) == NULL)
+		return (NULL);
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) || strchr(json_string_value(v), '=') ==
+		    NULL || strchr(json_string_value(v), '\n') != NULL) {
+			free(out);
+			return (NULL);
+		}
+		out[i] = (char *)json_string_value(v);
+	}
+	return (out);
 }
 
 /* s in single quotes for sh. */

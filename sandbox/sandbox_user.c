@@ -411,6 +411,40 @@ fail:
 	return (NULL);
 }
 
+/*
+ * env (from sandbox_env) with the variables that point the agent CLIs
+ * at the sandbox's credential gateway on port, with its phantom keys
+ * (proxy_gw_env); env is freed.  NULL if memory ran out.
+ */
+char **
+sandbox_env_gateway(char **env, int providers, const char *phantom,
+    in_port_t port)
+{
+	char	**gw, **all;
+	size_t	 n = 0, m = 0, i;
+
+	if ((gw = proxy_gw_env(providers, phantom, port)) == NULL) {
+		sandbox_env_free(env);
+		return (NULL);
+	}
+	while (env[n] != NULL)
+		n++;
+	while (gw[m] != NULL)
+		m++;
+	if ((all = calloc(n + m + 1, sizeof(*all))) == NULL) {
+		sandbox_env_free(env);
+		sandbox_env_free(gw);
+		return (NULL);
+	}
+	for (i = 0; i < n; i++)
+		all[i] = env[i];
+	for (i = 0; i < m; i++)
+		all[n + i] = gw[i];
+	free(env);
+	free(gw);
+	return (all);
+}
+
 /* Free an environment from sandbox_env or sandbox_as. */
 void
 sandbox_env_free(char **env)

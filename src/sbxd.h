@@ -782,6 +782,12 @@ int		 proxy_listener_add(const char *,
 		    char *, size_t);
 int		 proxy_listener_remove(const char *);
 int		 proxy_listener_up(const char *);
+/* proxy/proxy_gw.c: the credential gateway of a sandbox */
+int		 proxy_gw_add(const char *, const struct sockaddr_storage *,
+		    socklen_t, int, const char *, char *, size_t);
+int		 proxy_gw_remove(const char *);
+const char	*proxy_gw_phantom(const char *, int);
+char		**proxy_gw_env(int, const char *, in_port_t);
 
 /* proxy/proxy.c, pfmon/pfmon.c, sandbox/sandbox.c, agent/agent.c,
    bot/bot.c */

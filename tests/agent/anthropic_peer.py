@@ -9,10 +9,12 @@
 #   the prompt holds WRITE-FILE NAME TEXT     -> a Bash tool_use writing it
 #   otherwise -> "echo: PROMPT (turn N)", N the user prompts seen so far
 # so that a resumed session shows its history.  Every request is logged
-# as one JSON line on stderr.  Usage: anthropic_peer.py ADDR PORT; prints
-# "ready" once it listens.
+# as one JSON line on stderr.  Usage: anthropic_peer.py ADDR PORT [CERT
+# KEY]; with CERT and KEY (PEM) it speaks TLS 1.2 or later, and ends each
+# connection with a TLS close_notify.  Prints "ready" once it listens.
 import json
 import re
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -179,9 +181,35 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
+class TLSServer(ThreadingHTTPServer):
+    def shutdown_request(self, request):
+        # A close_notify, so that a body ended by the close is seen whole.
+        try:
+            request.settimeout(1)
+            request.unwrap()
+        except (OSError, ValueError):
+            pass
+        super().shutdown_request(request)
+
+    def handle_error(self, request, client_address):
+        # A failed handshake: no traceback among the JSON lines on stderr.
+        pass
+
+
 def main():
-    srv = ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), Handler)
+    tls = len(sys.argv) > 4
+    srv = (TLSServer if tls else ThreadingHTTPServer)(
+        (sys.argv[1], int(sys.argv[2])), Handler)
     srv.daemon_threads = True
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_alpn_protocols(["http/1.1"])
+        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+        # The handshake happens on the first read, in the connection's
+        # thread.
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
+                                     do_handshake_on_connect=False)
     print("ready", flush=True)
     srv.serve_forever()
 
