@@ -130,6 +130,8 @@ struct gw_session {
 	int				 gs_retried;
 	int				 gs_up_bytes;	/* upstream said anything */
 	int				 gs_truncated;
+	int				 gs_broken;	/* out of memory: the
+							   response is cut */
 	int				 gs_accounted;
 	short				 gs_up_eof;	/* upstream's end, seen
 							   while its bytes wait
@@ -1148,7 +1150,7 @@ gw_up_readcb(struct bufferevent *bev, void *arg)
 	int			 r;
 
 	gs->gs_up_bytes = 1;
-	while (gs->gs_state == GW_WAIT) {
+	while (gs->gs_state == GW_WAIT && gs->gs_up == bev) {
 		if ((len = evbuffer_get_length(in)) == 0)
 			return;
 		if (len > PROXY_HTTP_HEAD_MAX + 4)
@@ -1174,7 +1176,7 @@ gw_up_readcb(struct bufferevent *bev, void *arg)
 		}
 		gw_resp_head(gs);
 	}
-	if (gs->gs_state == GW_RELAY)
+	if (gs->gs_state == GW_RELAY && gs->gs_up == bev)
 		gw_resp_body(gs);
 }
 
@@ -1317,8 +1319,10 @@ gw_resp_body(struct gw_session *gs)
 			gw_out(gs, p, len);
 			evbuffer_drain(in, len);
 			gs->gs_left -= len;
-			if (gs->gs_left == 0)
+			if (gs->gs_left == 0) {
 				gw_resp_end(gs, 1);
+				return;
+			}
 			break;
 		case PROXY_HTTP_BODY_CHUNKED:
 			r = proxy_http_chunked_data(&gs->gs_chunk, p, len, &used,
@@ -1331,8 +1335,10 @@ gw_resp_body(struct gw_session *gs)
 			if (dlen > 0)
 				gw_out(gs, p + off, dlen);
 			evbuffer_drain(in, used);
-			if (r == PROXY_HTTP_DONE)
+			if (r == PROXY_HTTP_DONE) {
 				gw_resp_end(gs, 1);
+				return;
+			}
 			break;
 		default:
 			gw_out(gs, p, len);
@@ -1382,7 +1388,8 @@ gw_emit(struct gw_session *gs, const char *p, size_t n)
 	}
 	len = gs->gs_holdlen + n;
 	if ((buf = malloc(len)) == NULL) {
-		gw_close(gs, "out of memory");
+		/* Nothing unscrubbed goes out: the response is cut. */
+		gs->gs_broken = 1;
 		return;
 	}
 	if (gs->gs_holdlen > 0)
@@ -1432,7 +1439,7 @@ gw_write(struct gw_session *gs, const char *p, size_t n)
 {
 	struct evbuffer	*out = bufferevent_get_output(gs->gs_cli);
 
-	if (n == 0)
+	if (n == 0 || gs->gs_broken)
 		return;
 	if (gs->gs_out_chunked)
 		evbuffer_add_printf(out, "%zx\r\n", n);
@@ -1454,6 +1461,10 @@ gw_resp_end(struct gw_session *gs, int clean)
 	if (gs->gs_filtering)
 		proxy_sse_filter_end(&gs->gs_filter, gw_filter_outcb, gs);
 	gw_hold_flush(gs);
+	if (gs->gs_broken) {
+		clean = 0;
+		gs->gs_note = "out of memory";
+	}
 	if (gs->gs_kind >= 0)
 		proxy_api_usage_end(&gs->gs_usage, clean);
 	if (!clean) {
@@ -1540,11 +1551,16 @@ gw_next(struct gw_session *gs)
 	struct timeval	 tv;
 
 	gw_exchange_clear(gs);
+	/*
+	 * Never freed or restarted here, inside a callback that may go on
+	 * using gs: the write callback closes, the read callback reads the
+	 * next request, each from the loop.
+	 */
 	if (gs->gs_out_close) {
 		gs->gs_state = GW_CLOSING;
 		bufferevent_disable(gs->gs_cli, EV_READ);
-		if (evbuffer_get_length(bufferevent_get_output(gs->gs_cli)) == 0)
-			gw_close(gs, NULL);
+		bufferevent_trigger(gs->gs_cli, EV_WRITE,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 		return;
 	}
 	gs->gs_state = GW_HEAD;
@@ -1554,7 +1570,8 @@ gw_next(struct gw_session *gs)
 	bufferevent_set_timeouts(gs->gs_cli, &tv, &tv);
 	bufferevent_enable(gs->gs_cli, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_input(gs->gs_cli)) > 0)
-		gw_head(gs);
+		bufferevent_trigger(gs->gs_cli, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /* Forget one exchange's state; the connection stays. */
@@ -1589,6 +1606,7 @@ gw_exchange_clear(struct gw_session *gs)
 	gs->gs_status = 0;
 	gs->gs_note = NULL;
 	gs->gs_reused = gs->gs_retried = gs->gs_truncated = 0;
+	gs->gs_broken = 0;
 	gs->gs_accounted = 0;
 	gs->gs_reserved = 0;
 	gs->gs_bytes_up = gs->gs_bytes_down = 0;
