@@ -39,6 +39,9 @@ static void	fuzz_response(const char *, size_t, int);
 static void	fuzz_response_again(const struct proxy_http_request *,
 		    const struct proxy_http_response *, int);
 static void	fuzz_chunked(const char *, size_t, int);
+static void	fuzz_origin(const char *, size_t);
+static int	fuzz_dechunk_run(const char *, size_t, int, size_t,
+		    size_t *, uint64_t *);
 static int	fuzz_chunked_run(const char *, size_t, int, size_t,
 		    size_t *, const char **);
 
@@ -106,6 +109,7 @@ fuzz_request(const char *buf, size_t len, int flags)
 
 	if (fuzz_scan(buf, len, 0, &hl) != PROXY_HTTP_DONE)
 		hl = len;	/* the parser must refuse it alone */
+	fuzz_origin(buf, hl);
 	if (proxy_http_request_parse(buf, hl, &rq, &err) == -1) {
 		FUZZ_CHECK(rq.rq_msg.hm_buf == NULL);
 		FUZZ_CHECK(err.status >= 400 && err.status <= 505);
@@ -254,6 +258,81 @@ fuzz_chunked(const char *buf, size_t len, int flags)
 	if (r1 == PROXY_HTTP_DONE)
 		FUZZ_CHECK(used1 >= 5 &&
 		    memcmp(buf + used1 - 2, "\r\n", 2) == 0);
+	/* The de-chunker agrees with the validator, whole or in pieces. */
+	{
+		uint64_t	 d1, d2;
+		size_t		 u1, u2;
+		int		 q1, q2;
+
+		q1 = fuzz_dechunk_run(buf, len, response, len, &u1, &d1);
+		q2 = fuzz_dechunk_run(buf, len, response, 1 + flags / 2, &u2,
+		    &d2);
+		FUZZ_CHECK(q1 == r1 && q2 == r1);
+		if (r1 != PROXY_HTTP_ERROR)
+			FUZZ_CHECK(u1 == used1 && u2 == used1 && d1 == d2);
+	}
+}
+
+/*
+ * De-chunk in pieces of step: the result, the body's bytes and its data
+ * bytes, each run of data inside the piece it came from.
+ */
+static int
+fuzz_dechunk_run(const char *buf, size_t len, int response, size_t step,
+    size_t *used, uint64_t *data)
+{
+	struct proxy_http_chunked	 ch;
+	struct proxy_http_error		 err;
+	size_t				 off = 0, n, k, doff, dlen, pos;
+	int				 r = PROXY_HTTP_MORE;
+
+	proxy_http_chunked_init(&ch, response);
+	*used = 0;
+	*data = 0;
+	while (r == PROXY_HTTP_MORE && off < len) {
+		n = len - off < step ? len - off : step;
+		pos = 0;
+		while (pos < n) {
+			r = proxy_http_chunked_data(&ch, buf + off + pos,
+			    n - pos, &k, &doff, &dlen, &err);
+			if (r == PROXY_HTTP_ERROR)
+				return (r);
+			FUZZ_CHECK(doff + dlen <= k && k <= n - pos);
+			*data += dlen;
+			pos += k;
+			if (r == PROXY_HTTP_DONE)
+				break;
+			FUZZ_CHECK(k > 0);
+		}
+		*used += pos;
+		off += n;
+	}
+	if (r == PROXY_HTTP_DONE)
+		FUZZ_CHECK(ch.ch_data == *data);
+	return (r);
+}
+
+/*
+ * The gateway's origin-form parse: a path that starts with '/', path and
+ * query the whole target, never a destination.
+ */
+static void
+fuzz_origin(const char *buf, size_t len)
+{
+	struct proxy_http_request	 rq;
+	struct proxy_http_error		 err;
+
+	if (proxy_http_request_parse_origin(buf, len, &rq, &err) == -1) {
+		FUZZ_CHECK(rq.rq_msg.hm_buf == NULL);
+		FUZZ_CHECK(err.status >= 400 && err.status <= 505);
+		return;
+	}
+	FUZZ_CHECK(rq.rq_path[0] == '/');
+	FUZZ_CHECK(rq.rq_pathlen + rq.rq_querylen == strlen(rq.rq_target));
+	FUZZ_CHECK(rq.rq_querylen == 0 || rq.rq_query[0] == '?');
+	FUZZ_CHECK(!(rq.rq_msg.hm_flags & PROXY_HTTP_F_CONNECT));
+	FUZZ_CHECK(rq.rq_port == 0);
+	proxy_http_request_free(&rq);
 }
 
 /* Feed len bytes in pieces of step; the body's bytes and the result. */

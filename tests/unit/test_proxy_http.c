@@ -1394,6 +1394,98 @@ test_chunked(void)
 	return (-1);
 }
 
+/* De-chunked, split at every point: the data, and the same end. */
+static int
+test_chunked_data(void)
+{
+	struct proxy_http_chunked	 ch;
+	struct proxy_http_error		 err;
+	const char			*b = "5\r\nhello\r\n1;x=y\r\n \r\n"
+					    "6\r\nworld!\r\n0\r\nT: v\r\n\r\nNEXT";
+	char				 out[64];
+	size_t				 len = strlen(b), cut, off, n, k, doff;
+	size_t				 dlen, olen, used;
+	int				 r = PROXY_HTTP_MORE;
+
+	for (cut = 0; cut <= len; cut++) {
+		proxy_http_chunked_init(&ch, 0);
+		olen = used = 0;
+		for (off = 0; off < len && r != PROXY_HTTP_DONE;) {
+			n = off < cut ? cut - off : len - off;
+			r = proxy_http_chunked_data(&ch, b + off, n, &k, &doff,
+			    &dlen, &err);
+			CHECK(r != PROXY_HTTP_ERROR);
+			CHECK(olen + dlen < sizeof(out));
+			memcpy(out + olen, b + off + doff, dlen);
+			olen += dlen;
+			off += k;
+			used += k;
+			if (r == PROXY_HTTP_DONE)
+				break;
+		}
+		CHECK_INT(r, PROXY_HTTP_DONE);
+		CHECK_INT(used, len - 4);
+		CHECK_INT(olen, 12);
+		CHECK(memcmp(out, "hello world!", 12) == 0);
+		r = PROXY_HTTP_MORE;
+	}
+	proxy_http_chunked_init(&ch, 1);
+	CHECK_INT(proxy_http_chunked_data(&ch, S("5\r\nhelloX"), &k, &doff,
+	    &dlen, &err), PROXY_HTTP_MORE);
+	CHECK_INT(proxy_http_chunked_data(&ch, S("X"), &k, &doff, &dlen,
+	    &err), PROXY_HTTP_ERROR);
+	CHECK_INT(err.status, 502);
+	return (0);
+ end:
+	fprintf(stderr, "    cut %zu\n", cut);
+	return (-1);
+}
+
+/* The gateway's origin-form requests. */
+static int
+test_request_origin(void)
+{
+	struct proxy_http_request	 rq;
+	struct proxy_http_error		 err;
+
+	CHECK(proxy_http_request_parse_origin(S("POST /anthropic/v1/messages"
+	    "?beta=true HTTP/1.1\r\nHost: 127.0.0.1:901\r\n"
+	    "Content-Length: 2\r\n\r\n"), &rq, &err) == 0);
+	CHECK_STR(rq.rq_method, "POST");
+	CHECK_INT(rq.rq_pathlen, 22);
+	CHECK(strncmp(rq.rq_path, "/anthropic/v1/messages", 22) == 0);
+	CHECK_INT(rq.rq_querylen, 10);
+	CHECK(strncmp(rq.rq_query, "?beta=true", 10) == 0);
+	CHECK_INT(rq.rq_msg.hm_body, PROXY_HTTP_BODY_LENGTH);
+	CHECK_INT(rq.rq_port, 0);
+	proxy_http_request_free(&rq);
+	CHECK(proxy_http_request_parse_origin(S("GET / HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n"), &rq, &err) == 0);
+	CHECK_INT(rq.rq_querylen, 0);
+	proxy_http_request_free(&rq);
+	CHECK(proxy_http_request_parse_origin(S("GET http://a.com/ HTTP/1.1"
+	    "\r\nHost: a.com\r\n\r\n"), &rq, &err) == -1);
+	CHECK_STR(err.reason, "not-origin-form");
+	CHECK(proxy_http_request_parse_origin(S("CONNECT a.com:443 HTTP/1.1"
+	    "\r\nHost: a.com:443\r\n\r\n"), &rq, &err) == -1);
+	CHECK_INT(err.status, 405);
+	CHECK(proxy_http_request_parse_origin(S("GET /a#b HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n"), &rq, &err) == -1);
+	CHECK(proxy_http_request_parse_origin(S("GET /a HTTP/1.1\r\n"
+	    "\r\n"), &rq, &err) == -1);
+	CHECK_STR(err.reason, "missing-host");
+	CHECK(proxy_http_request_parse_origin(S("POST /a HTTP/1.1\r\n"
+	    "Host: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked"
+	    "\r\n\r\n"), &rq, &err) == -1);
+	/* The proxy's parse still wants absolute-form. */
+	CHECK(proxy_http_request_parse(S("GET / HTTP/1.1\r\nHost: x\r\n"
+	    "\r\n"), &rq, &err) == -1);
+	CHECK_STR(err.reason, "origin-form");
+	return (0);
+ end:
+	return (-1);
+}
+
 /* Data passes in bulk; the counters add up; errors stick. */
 static int
 test_chunked_big(void)
@@ -1524,6 +1616,8 @@ static const struct unit_test tests[] = {
 	{ "write_response", test_write_response },
 	{ "chunked", test_chunked },
 	{ "chunked_big", test_chunked_big },
+	{ "chunked_data", test_chunked_data },
+	{ "request_origin", test_request_origin },
 	{ "chunked_limits", test_chunked_limits },
 	{ "helpers", test_helpers },
 };
