@@ -305,6 +305,39 @@ struct provider_conf {
 };
 TAILQ_HEAD(providerlist, provider_conf);
 
+/*
+ * GitHub for sandboxes with repositories: github { ... }.  git runs in
+ * the sandbox; the credential gateway relays its smart HTTP to
+ * gh_upstream with the token injected.  The token is read like a
+ * provider's key (util_secret_alloc).
+ */
+#define GITHUB_TOKEN_MAX	1024	/* bytes of a token */
+#define GITHUB_REPOS_MAX	64	/* repositories of one sandbox */
+#define GITHUB_GLOBS_MAX	16	/* push globs of one sandbox */
+struct github_conf {
+	int				 gh_on;
+	char				*gh_tokenfile;
+	char				*gh_token;	/* util_secret_alloc'd,
+							   NUL terminated */
+	size_t				 gh_tokenlen;
+	size_t				 gh_tokensize;
+	char				*gh_upstream;	/* as written; NULL:
+							   https://github.com */
+	char				*gh_up_host;
+	in_port_t			 gh_up_port;
+	char				*gh_up_prefix;	/* "" or "/a/b" */
+	int				 gh_up_trusted;
+	char				*gh_api_upstream; /* as written; NULL:
+							   https://api.github.com */
+	char				*gh_api_host;
+	in_port_t			 gh_api_port;
+	char				*gh_api_prefix;
+	int				 gh_api_trusted;
+	char				*gh_cafile;
+	char				*gh_ca_pem;
+	char				 gh_where[SBXD_PATH_MAX + 16];
+};
+
 /* Sandbox settings; the module is off unless a sandbox line is given. */
 struct sandbox_conf {
 	int				 sbc_enabled;
@@ -374,6 +407,7 @@ struct sbxd_config {
 	struct agentlist		 sc_agents;
 	struct bot_conf			 sc_bot;
 	struct providerlist		 sc_providers;
+	struct github_conf		 sc_github;
 };
 
 /* The running daemon. */
