@@ -61,6 +61,7 @@ static void	proxy_accept_errorcb(struct evconnlistener *, void *);
 static void	proxy_resumecb(evutil_socket_t, short, void *);
 static void	proxy_refuse(int, const char *);
 static int	proxy_listener_port(in_port_t);
+static int	proxy_github_host(const char *);
 static int	proxy_own_listener(struct sockaddr_storage *, socklen_t *);
 static const void *proxy_sockaddr_addr(const struct sockaddr_storage *);
 static void	proxy_ctl_sessions(struct control_req *, json_t *);
@@ -414,6 +415,34 @@ proxy_listener_add(const char *sandbox, const struct sockaddr_storage *ss,
 	return (0);
 }
 
+/* github.com or a name below it. */
+static int
+proxy_github_host(const char *name)
+{
+	size_t	 n = strlen(name);
+
+	return (strcmp(name, "github.com") == 0 || (n > 11 &&
+	    strcmp(name + n - 11, ".github.com") == 0));
+}
+
+/*
+ * Whether sandbox's listener refuses GitHub (its repositories go
+ * through its gateway); 0, or -1 if it has no listener.
+ */
+int
+proxy_listener_github(const char *sandbox, int on)
+{
+	struct proxy_listener	*pr;
+
+	TAILQ_FOREACH(pr, &proxy_listeners, pr_entry)
+		if (pr->pr_sandbox != NULL && strcmp(pr->pr_sandbox,
+		    sandbox) == 0) {
+			pr->pr_github = on;
+			return (0);
+		}
+	return (-1);
+}
+
 /* Close a sandbox's listener and its sessions; 0, or -1 if none. */
 int
 proxy_listener_remove(const char *sandbox)
@@ -632,6 +661,16 @@ proxy_judge(struct proxy_session *ps, const char **why, const char **rule)
 	    proxy_own_listener(&ps->ps_up_ss, &ps->ps_up_sslen)) {
 		*rule = NULL;
 		*why = "own-listener";
+		return (-1);
+	}
+	/*
+	 * A sandbox with repositories reaches GitHub through its gateway
+	 * alone, where each push is checked; whatever its rules say.
+	 */
+	if (pr->pr_github && rq->rq_host.h_family == 0 &&
+	    proxy_github_host(rq->rq_host.h_name)) {
+		*rule = NULL;
+		*why = "github-gateway";
 		return (-1);
 	}
 	ru = policy_match(&pr->pr_policy->pol_body, pr->pr_extra,

@@ -47,6 +47,8 @@ struct proxy_listener {
 	uint64_t			 pr_refused;
 	int				 pr_nheld;	/* sessions held */
 	int				 pr_nasks;	/* questions open */
+	int				 pr_github;	/* GitHub refused: the
+							   gateway has it */
 	time_t				 pr_ask_times[PROXY_ASK_PER_MIN];
 							/* when the last
 							   questions were

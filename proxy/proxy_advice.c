@@ -105,6 +105,10 @@ proxy_advice(const struct proxy_refusal *rf, struct proxy_advice *pa)
 	} else if (strcmp(reason, "own-listener") == 0)
 		snprintf(cause, clen, "its port is one of sbxd's own proxy "
 		    "listeners, which no rule can allow");
+	else if (strcmp(reason, "github-gateway") == 0)
+		snprintf(cause, clen, "this sandbox reaches GitHub through "
+		    "its gateway only: git's https://github.com/ URLs lead "
+		    "there, with the token added");
 	else if (strcmp(reason, "sni-mismatch") == 0)
 		snprintf(cause, clen, "the TLS server name \"%s\" is not the "
 		    "host asked for; policy \"%s\" checks it (sni check)",

@@ -49,6 +49,7 @@
 #include "proxy.h"
 #include "proxy_api_route.h"
 #include "proxy_api_usage.h"
+#include "proxy_git_pkt.h"
 #include "proxy_tls_up.h"
 
 #define GW_SESSIONS_MAX		64	/* client connections per sandbox */
@@ -87,6 +88,12 @@ struct gw_listener {
 	char				 gl_phantom[PROXY_API_NPROVIDERS]
 					    [PROXY_API_PHANTOM_MAX];
 	size_t				 gl_phantomlen[PROXY_API_NPROVIDERS];
+	char				 gl_gitkey[80];	/* "sbx-git-" and
+							   64 hex */
+	char				**gl_repos;	/* "owner/repo" */
+	size_t				 gl_nrepos;
+	char				**gl_globs;	/* push ref globs */
+	size_t				 gl_nglobs;
 	int				 gl_nsessions;
 	uint64_t			 gl_requests;
 	/* the budget of today (UTC) per provider */
@@ -144,6 +151,17 @@ struct gw_session {
 	char				*gs_hold;	/* output bytes that may
 							   start a key */
 	size_t				 gs_holdlen;
+	/* the git relay */
+	int				 gs_isgit;
+	struct proxy_git_route		 gs_git;
+	struct proxy_git_policy		 gs_pushpolicy;
+	struct proxy_git_push		*gs_push;	/* receive-pack's
+							   check */
+	int				 gs_push_phase;	/* 0 commands, 1 pack
+							   header, 2 past it */
+	int				 gs_up_ready;	/* head sent upstream */
+	int				 gs_up_chunked;	/* the body too */
+	int				 gs_body_done;	/* all of it read */
 };
 TAILQ_HEAD(gw_sessions, gw_session);
 
@@ -211,8 +229,9 @@ static int	gw_budget_reserve(struct gw_session *,
 		    const struct provider_conf *);
 static void	gw_budget_settle(struct gw_session *, int64_t);
 static const struct provider_conf *gw_provider(enum proxy_api_provider);
-static struct proxy_tls_up_ctx *gw_tls_ctx(const struct provider_conf *,
-		    char *, size_t);
+struct gw_up;
+static struct proxy_tls_up_ctx *gw_tls_ctx(const struct gw_up *, char *,
+		    size_t);
 static void	gw_pool_put(const char *, struct bufferevent *);
 static struct bufferevent *gw_pool_take(const char *);
 static void	gw_pool_drop(struct gw_idle *);
@@ -221,8 +240,26 @@ static void	gw_pool_eventcb(struct bufferevent *, short, void *);
 static void	gw_pool_flush(void);
 static struct gw_listener *gw_listener_find(const char *);
 static void	gw_listener_close(struct gw_listener *);
-static const char *gw_key_of(enum proxy_api_provider, size_t *);
+static void	gw_listener_free(struct gw_listener *);
+static int	gw_strv(char *const *, char ***, size_t *);
+static const char *gw_key_of(const struct gw_session *, size_t *);
 static void	gw_ctl_usage(struct control_req *, json_t *);
+static const char *gw_name(const struct gw_session *);
+static int	gw_git_head(struct gw_session *);
+static void	gw_git_body(struct gw_session *);
+static int	gw_git_piece(struct gw_session *, const char *, size_t);
+static void	gw_git_body_end(struct gw_session *);
+static void	gw_git_fail(struct gw_session *, int, const char *,
+		    const char *);
+static void	gw_git_write(struct gw_session *, const char *, size_t);
+static void	gw_git_send(struct gw_session *, struct evbuffer *);
+static int	gw_git_header(const char *, size_t, int);
+static char	*gw_basic(const char *, const char *, size_t);
+static void	gw_up_writecb(struct bufferevent *, void *);
+static void	gw_resp_end_cut(struct gw_session *);
+static void	gw_git_log(struct gw_session *, int64_t);
+static void	gw_git_error(struct gw_session *, int, const char *,
+		    const char *, int);
 static time_t	gw_day_start(time_t);
 static int	gw_envadd(char **, size_t *, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
@@ -304,8 +341,8 @@ proxy_gw_status(void)
  */
 int
 proxy_gw_add(const char *sandbox, const struct sockaddr_storage *ss,
-    socklen_t sslen, int providers, const char *phantom, char *err,
-    size_t errlen)
+    socklen_t sslen, int providers, const char *phantom,
+    char *const *repos, char *const *globs, char *err, size_t errlen)
 {
 	struct gw_listener	*gl;
 	unsigned char		 rnd[PROXY_API_PHANTOM_RANDOM];
@@ -340,6 +377,13 @@ proxy_gw_add(const char *sandbox, const struct sockaddr_storage *ss,
 	util_sockaddr_str((const struct sockaddr *)ss, gl->gl_addr,
 	    sizeof(gl->gl_addr));
 	gl->gl_providers = providers;
+	snprintf(gl->gl_gitkey, sizeof(gl->gl_gitkey), "sbx-git-%s", phantom);
+	if (gw_strv(repos, &gl->gl_repos, &gl->gl_nrepos) == -1 ||
+	    gw_strv(globs, &gl->gl_globs, &gl->gl_nglobs) == -1) {
+		snprintf(err, errlen, "out of memory");
+		gw_listener_free(gl);
+		return (-1);
+	}
 	for (p = 0; p < PROXY_API_NPROVIDERS; p++) {
 		n = proxy_api_phantom(p, rnd, gl->gl_phantom[p],
 		    sizeof(gl->gl_phantom[p]));
@@ -356,8 +400,7 @@ proxy_gw_add(const char *sandbox, const struct sockaddr_storage *ss,
 		json_decref(r);
 		while (nfds > 0)
 			close(fds[--nfds]);
-		util_zero(gl, sizeof(*gl));
-		free(gl);
+		gw_listener_free(gl);
 		return (-1);
 	}
 	json_decref(r);
@@ -369,8 +412,7 @@ proxy_gw_add(const char *sandbox, const struct sockaddr_storage *ss,
 		snprintf(err, errlen, "gateway listen on %s: %s", gl->gl_addr,
 		    strerror(errno));
 		close(fds[0]);
-		util_zero(gl, sizeof(*gl));
-		free(gl);
+		gw_listener_free(gl);
 		return (-1);
 	}
 	TAILQ_INSERT_TAIL(&gw_listeners, gl, gl_entry);
@@ -416,8 +458,43 @@ gw_listener_close(struct gw_listener *gl)
 	(void)priv_send("unbind", json_pack("{s:s, s:i}", "address", addr,
 	    "port", (int)util_sockaddr_port((struct sockaddr *)&gl->gl_ss)),
 	    NULL, NULL);
+	gw_listener_free(gl);
+}
+
+static void
+gw_listener_free(struct gw_listener *gl)
+{
+	size_t	 i;
+
+	for (i = 0; i < gl->gl_nrepos; i++)
+		free(gl->gl_repos[i]);
+	free(gl->gl_repos);
+	for (i = 0; i < gl->gl_nglobs; i++)
+		free(gl->gl_globs[i]);
+	free(gl->gl_globs);
 	util_zero(gl, sizeof(*gl));
 	free(gl);
+}
+
+/* A copy of the NULL-terminated v (NULL: none) and its count. */
+static int
+gw_strv(char *const *v, char ***out, size_t *n)
+{
+	size_t	 i, c = 0;
+
+	*out = NULL;
+	*n = 0;
+	while (v != NULL && v[c] != NULL)
+		c++;
+	if (c == 0)
+		return (0);
+	if ((*out = calloc(c + 1, sizeof(**out))) == NULL)
+		return (-1);
+	for (i = 0; i < c; i++)
+		if (((*out)[i] = strdup(v[i])) == NULL)
+			return (-1);
+	*n = c;
+	return (0);
 }
 
 /*
@@ -460,7 +537,7 @@ gw_envadd(char **env, size_t *n, const char *fmt, ...)
 }
 
 char **
-proxy_gw_env(int mask, const char *phantom, in_port_t port)
+proxy_gw_env(int mask, const char *phantom, in_port_t port, int git)
 {
 	unsigned char	 rnd[PROXY_API_PHANTOM_RANDOM];
 	char		 key[PROXY_API_PHANTOM_MAX], base[64], **env;
@@ -476,7 +553,7 @@ proxy_gw_env(int mask, const char *phantom, in_port_t port)
 			return (NULL);
 		rnd[i] = b;
 	}
-	if ((env = calloc(16, sizeof(*env))) == NULL)
+	if ((env = calloc(32, sizeof(*env))) == NULL)
 		return (NULL);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)port);
 	r |= gw_envadd(env, &n, "NO_PROXY=127.0.0.1,localhost,::1");
@@ -524,9 +601,30 @@ proxy_gw_env(int mask, const char *phantom, in_port_t port)
 		first = 0;
 	}
 	util_zero(rnd, sizeof(rnd));
-	if (r == 0)
+	if (r == 0 && mask != 0)
 		r |= gw_envadd(env, &n, "OPENCODE_CONFIG_CONTENT=%s}}",
 		    oc);
+	/*
+	 * git: GitHub's URLs lead to the gateway, with the sandbox's key
+	 * (GIT_CONFIG_COUNT: configuration from the environment, git 2.31).
+	 */
+	if (r == 0 && git) {
+		r |= gw_envadd(env, &n, "GIT_CONFIG_COUNT=4");
+		r |= gw_envadd(env, &n, "GIT_CONFIG_KEY_0=url.%s/git/.insteadOf",
+		    base);
+		r |= gw_envadd(env, &n, "GIT_CONFIG_VALUE_0=https://github.com/");
+		r |= gw_envadd(env, &n, "GIT_CONFIG_KEY_1=url.%s/git/.insteadOf",
+		    base);
+		r |= gw_envadd(env, &n, "GIT_CONFIG_VALUE_1=git@github.com:");
+		r |= gw_envadd(env, &n, "GIT_CONFIG_KEY_2=url.%s/git/.insteadOf",
+		    base);
+		r |= gw_envadd(env, &n,
+		    "GIT_CONFIG_VALUE_2=ssh://git@github.com/");
+		r |= gw_envadd(env, &n, "GIT_CONFIG_KEY_3=http.%s/git/."
+		    "extraHeader", base);
+		r |= gw_envadd(env, &n, "GIT_CONFIG_VALUE_3=Authorization: "
+		    "Bearer sbx-git-%s", phantom);
+	}
 	if (r != 0) {
 		for (i = 0; env[i] != NULL; i++)
 			free(env[i]);
@@ -534,6 +632,31 @@ proxy_gw_env(int mask, const char *phantom, in_port_t port)
 		return (NULL);
 	}
 	return (env);
+}
+
+/* A repository entry of a sandbox, "owner/repo"; why not, else NULL. */
+const char *
+proxy_gw_repo_why(const char *repo)
+{
+	const char	*why = NULL;
+
+	return (proxy_git_repo_check(repo, &why) == -1 ? why : NULL);
+}
+
+/* A push glob of a sandbox; why not, else NULL. */
+const char *
+proxy_gw_glob_why(const char *glob)
+{
+	const char	*why = NULL;
+
+	return (proxy_git_glob_check(glob, &why) == -1 ? why : NULL);
+}
+
+/* The push glob of a sandbox that names none, into buf; 0 or -1. */
+int
+proxy_gw_glob_default(char *buf, size_t size, const char *sandbox)
+{
+	return (proxy_git_glob_default(buf, size, sandbox));
 }
 
 /*
@@ -594,6 +717,10 @@ gw_cli_readcb(struct bufferevent *bev, void *arg)
 		    evbuffer_get_length(bufferevent_get_input(bev)));
 		break;
 	default:
+		if (gs->gs_isgit && !gs->gs_body_done) {
+			gw_git_body(gs);
+			break;
+		}
 		/* A pipelined request waits; a flood stops being read. */
 		if (evbuffer_get_length(bufferevent_get_input(bev)) >
 		    PROXY_HTTP_HEAD_MAX)
@@ -702,6 +829,11 @@ gw_head(struct gw_session *gs)
 	n = gs->gs_req.rq_pathlen - 1;
 	if ((slash = memchr(seg, '/', n)) != NULL)
 		n = slash - seg;
+	if (n == 3 && memcmp(seg, "git", 3) == 0) {
+		if (gw_git_head(gs) == -1)
+			return;
+		goto body;
+	}
 	if ((pv = proxy_api_provider_find(seg, n)) == -1) {
 		gw_error(gs, 404, "no-provider", "no such API: the path "
 		    "starts with /anthropic, /openai, /google or /openrouter",
@@ -750,9 +882,11 @@ gw_head(struct gw_session *gs)
 		    "bodies are not relayed", 1);
 		return;
 	}
+ body:
 	switch (gs->gs_req.rq_msg.hm_body) {
 	case PROXY_HTTP_BODY_LENGTH:
-		if (gs->gs_req.rq_msg.hm_length > GW_BODY_MAX) {
+		if (!gs->gs_isgit && gs->gs_req.rq_msg.hm_length >
+		    GW_BODY_MAX) {
 			gw_error(gs, 413, "body-too-large", "the request "
 			    "body is over 32 MiB", 1);
 			return;
@@ -775,6 +909,11 @@ gw_head(struct gw_session *gs)
 		bufferevent_write(gs->gs_cli, "HTTP/1.1 100 Continue\r\n\r\n",
 		    25);
 	gs->gs_state = GW_BODY;
+	if (gs->gs_isgit) {
+		/* A push may pause between pieces: as long as upstream. */
+		tv.tv_sec = GW_TIMEOUT_UP;
+		bufferevent_set_timeouts(gs->gs_cli, &tv, &tv);
+	}
 	gw_body(gs);
 }
 
@@ -788,6 +927,10 @@ gw_body(struct gw_session *gs)
 	char			*p;
 	int			 r;
 
+	if (gs->gs_isgit) {
+		gw_git_body(gs);
+		return;
+	}
 	switch (gs->gs_req.rq_msg.hm_body) {
 	case PROXY_HTTP_BODY_LENGTH:
 		len = evbuffer_get_length(in);
@@ -907,6 +1050,58 @@ gw_request(struct gw_session *gs)
  * Upstream.
  */
 
+/*
+ * Where an exchange goes: a provider's upstream, or GitHub's for the
+ * git relay (slot PROXY_API_NPROVIDERS), as the running config says.
+ */
+struct gw_up {
+	const char	*gu_name;
+	const char	*gu_host;
+	in_port_t	 gu_port;
+	const char	*gu_prefix;
+	int		 gu_trusted;
+	const char	*gu_ca_pem;
+	const char	*gu_key;
+	size_t		 gu_keylen;
+	int		 gu_slot;	/* its TLS context */
+};
+
+/* gs's upstream; -1 if the config has none now. */
+static int
+gw_up_of(const struct gw_session *gs, struct gw_up *u)
+{
+	const struct provider_conf	*pv;
+	const struct github_conf	*gh = &sbxd_env->sx_conf->sc_github;
+
+	memset(u, 0, sizeof(*u));
+	if (gs->gs_isgit) {
+		if (!gh->gh_on || gh->gh_token == NULL)
+			return (-1);
+		u->gu_name = "github";
+		u->gu_host = gh->gh_up_host;
+		u->gu_port = gh->gh_up_port;
+		u->gu_prefix = gh->gh_up_prefix != NULL ? gh->gh_up_prefix : "";
+		u->gu_trusted = gh->gh_up_trusted;
+		u->gu_ca_pem = gh->gh_ca_pem;
+		u->gu_key = gh->gh_token;
+		u->gu_keylen = gh->gh_tokenlen;
+		u->gu_slot = PROXY_API_NPROVIDERS;
+		return (0);
+	}
+	if ((pv = gw_provider(gs->gs_prov)) == NULL)
+		return (-1);
+	u->gu_name = pv->pv_name;
+	u->gu_host = pv->pv_up_host;
+	u->gu_port = pv->pv_up_port;
+	u->gu_prefix = pv->pv_up_prefix;
+	u->gu_trusted = pv->pv_up_trusted;
+	u->gu_ca_pem = pv->pv_ca_pem;
+	u->gu_key = pv->pv_key;
+	u->gu_keylen = pv->pv_keylen;
+	u->gu_slot = pv->pv_type;
+	return (0);
+}
+
 /* The provider block of p in the running config, or NULL. */
 static const struct provider_conf *
 gw_provider(enum proxy_api_provider p)
@@ -919,26 +1114,26 @@ gw_provider(enum proxy_api_provider p)
 	return (NULL);
 }
 
-/* The key of p, for scrubbing, or NULL. */
+/* The secret of gs's upstream, for scrubbing, or NULL. */
 static const char *
-gw_key_of(enum proxy_api_provider p, size_t *len)
+gw_key_of(const struct gw_session *gs, size_t *len)
 {
-	const struct provider_conf	*pv;
+	struct gw_up	 u;
 
-	if ((pv = gw_provider(p)) == NULL || pv->pv_keylen == 0)
+	if (gw_up_of(gs, &u) == -1 || u.gu_keylen == 0)
 		return (NULL);
-	*len = pv->pv_keylen;
-	return (pv->pv_key);
+	*len = u.gu_keylen;
+	return (u.gu_key);
 }
 
 static struct proxy_tls_up_ctx *
-gw_tls_ctx(const struct provider_conf *pv, char *err, size_t errlen)
+gw_tls_ctx(const struct gw_up *u, char *err, size_t errlen)
 {
-	int	 p = pv->pv_type;
+	int	 p = u->gu_slot;
 
 	if (gw_ctx_made[p])
 		return (gw_ctx[p]);
-	if ((gw_ctx[p] = proxy_tls_up_ctx_new_pem(pv->pv_ca_pem, err,
+	if ((gw_ctx[p] = proxy_tls_up_ctx_new_pem(u->gu_ca_pem, err,
 	    errlen)) == NULL)
 		return (NULL);
 	gw_ctx_made[p] = 1;
@@ -949,13 +1144,18 @@ gw_tls_ctx(const struct provider_conf *pv, char *err, size_t errlen)
 static void
 gw_upstream(struct gw_session *gs)
 {
-	const struct provider_conf	*pv = gw_provider(gs->gs_prov);
+	struct gw_up			 u;
 	struct sockaddr_storage		 ss;
 	socklen_t			 sslen;
 
+	if (gw_up_of(gs, &u) == -1) {
+		gw_error(gs, 403, "provider-off", "this sandbox has no key "
+		    "for this service", 0);
+		return;
+	}
 	snprintf(gs->gs_pool_key, sizeof(gs->gs_pool_key), "%d %s %u",
-	    pv->pv_type, pv->pv_up_host, (unsigned)pv->pv_up_port);
-	if (!gs->gs_retried &&
+	    u.gu_slot, u.gu_host, (unsigned)u.gu_port);
+	if (!gs->gs_retried && !gs->gs_isgit &&
 	    (gs->gs_up = gw_pool_take(gs->gs_pool_key)) != NULL) {
 		gs->gs_reused = 1;
 		gw_stats.reused++;
@@ -963,12 +1163,11 @@ gw_upstream(struct gw_session *gs)
 		return;
 	}
 	gs->gs_reused = 0;
-	if (util_addr_parse(pv->pv_up_host, pv->pv_up_port, &ss, &sslen) ==
-	    0) {
+	if (util_addr_parse(u.gu_host, u.gu_port, &ss, &sslen) == 0) {
 		gw_connect(gs, (struct sockaddr *)&ss, sslen);
 		return;
 	}
-	if ((gs->gs_dns = proxy_dns_resolve(pv->pv_up_host, gw_dnscb, gs)) ==
+	if ((gs->gs_dns = proxy_dns_resolve(u.gu_host, gw_dnscb, gs)) ==
 	    NULL) {
 		gw_stats.upstream_errors++;
 		gw_error(gs, 502, "upstream-dns", "cannot look up the "
@@ -984,13 +1183,13 @@ static void
 gw_dnscb(int result, struct evutil_addrinfo *ai, void *arg)
 {
 	struct gw_session		*gs = arg;
-	const struct provider_conf	*pv = gw_provider(gs->gs_prov);
+	struct gw_up			 u;
 	struct evutil_addrinfo		*a;
 	struct sockaddr_storage		 ss;
 	const void			*ip;
 
 	gs->gs_dns = NULL;
-	if (pv == NULL || result != 0 || ai == NULL) {
+	if (gw_up_of(gs, &u) == -1 || result != 0 || ai == NULL) {
 		if (ai != NULL)
 			evutil_freeaddrinfo(ai);
 		gw_stats.upstream_errors++;
@@ -1005,7 +1204,7 @@ gw_dnscb(int result, struct evutil_addrinfo *ai, void *arg)
 			ip = &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
 		else
 			continue;
-		if (pv->pv_up_trusted ||
+		if (u.gu_trusted ||
 		    policy_addr_class(a->ai_family, ip) == POLICY_ADDR_PUBLIC)
 			break;
 	}
@@ -1017,7 +1216,7 @@ gw_dnscb(int result, struct evutil_addrinfo *ai, void *arg)
 		return;
 	}
 	memcpy(&ss, a->ai_addr, a->ai_addrlen);
-	util_sockaddr_setport((struct sockaddr *)&ss, pv->pv_up_port);
+	util_sockaddr_setport((struct sockaddr *)&ss, u.gu_port);
 	gw_connect(gs, (struct sockaddr *)&ss, a->ai_addrlen);
 	evutil_freeaddrinfo(ai);
 }
@@ -1026,13 +1225,18 @@ static void
 gw_connect(struct gw_session *gs, const struct sockaddr *sa,
     socklen_t salen)
 {
-	const struct provider_conf	*pv = gw_provider(gs->gs_prov);
+	struct gw_up			 u;
 	struct proxy_tls_up_ctx		*ctx;
 	struct timeval			 tv;
 	char				 err[256];
 
-	if ((ctx = gw_tls_ctx(pv, err, sizeof(err))) == NULL) {
-		log_warnx("gateway: %s: %s", pv->pv_name, err);
+	if (gw_up_of(gs, &u) == -1) {
+		gw_error(gs, 403, "provider-off", "this sandbox has no key "
+		    "for this service", 0);
+		return;
+	}
+	if ((ctx = gw_tls_ctx(&u, err, sizeof(err))) == NULL) {
+		log_warnx("gateway: %s: %s", u.gu_name, err);
 		gw_stats.upstream_errors++;
 		gw_error(gs, 502, "upstream-tls", "no TLS context", 0);
 		return;
@@ -1040,7 +1244,7 @@ gw_connect(struct gw_session *gs, const struct sockaddr *sa,
 	tv.tv_sec = proxy_conf()->pc_timeout_connect;
 	tv.tv_usec = 0;
 	if ((gs->gs_connect = proxy_tls_up_connect(ctx, sbxd_env->sx_base,
-	    sa, salen, pv->pv_up_host, &tv, gw_connectedcb, gs)) == NULL) {
+	    sa, salen, u.gu_host, &tv, gw_connectedcb, gs)) == NULL) {
 		gw_stats.upstream_errors++;
 		gw_error(gs, 502, "upstream-connect", strerror(errno), 0);
 	}
@@ -1054,7 +1258,7 @@ gw_connectedcb(struct bufferevent *bev, const char *why, void *arg)
 	gs->gs_connect = NULL;
 	if (bev == NULL) {
 		log_info("gateway %s: upstream %s: %s", gs->gs_gl->gl_sandbox,
-		    proxy_api_provider_name(gs->gs_prov), why);
+		    gw_name(gs), why);
 		gw_stats.upstream_errors++;
 		gw_error(gs, 502, "upstream-connect", "cannot reach the "
 		    "upstream", 0);
@@ -1062,6 +1266,391 @@ gw_connectedcb(struct bufferevent *bev, const char *why, void *arg)
 	}
 	gs->gs_up = bev;
 	gw_send(gs);
+}
+
+/*
+ * The git relay.
+ */
+
+/* The name of gs's service, for logs. */
+static const char *
+gw_name(const struct gw_session *gs)
+{
+	return (gs->gs_isgit ? "github" : proxy_api_provider_name(gs->gs_prov));
+}
+
+/*
+ * A request under /git/: the route, the sandbox's repositories, its
+ * phantom key as a bearer token, then the body.  -1 if answered.
+ */
+static int
+gw_git_head(struct gw_session *gs)
+{
+	struct gw_listener		*gl = gs->gs_gl;
+	struct proxy_http_request	*rq = &gs->gs_req;
+	const struct proxy_http_field	*f;
+	struct proxy_git_error		 gerr;
+	const char			*key;
+	size_t				 i, keylen, n;
+	int				 seen = 0, bad = 0;
+
+	gs->gs_isgit = 1;
+	if (gl->gl_nrepos == 0 || !sbxd_env->sx_conf->sc_github.gh_on) {
+		gw_error(gs, 403, "no-repos", "this sandbox has no GitHub "
+		    "repositories", 1);
+		return (-1);
+	}
+	if (proxy_git_route_parse(rq->rq_method, rq->rq_target,
+	    strlen(rq->rq_target), &gs->gs_git, &gerr) == -1) {
+		gw_error(gs, gerr.status, gerr.reason, gerr.detail, 1);
+		return (-1);
+	}
+	if (!proxy_git_repo_match(gs->gs_git.gr_name,
+	    (const char *const *)gl->gl_repos, gl->gl_nrepos)) {
+		gw_error(gs, 403, "repo", "not a repository of this sandbox",
+		    1);
+		return (-1);
+	}
+	for (i = 0; i < rq->rq_msg.hm_nfields; i++) {
+		f = &rq->rq_msg.hm_fields[i];
+		if (f->hf_namelen != 13 ||
+		    strncasecmp(f->hf_name, "Authorization", 13) != 0)
+			continue;
+		seen++;
+		if (proxy_api_key_extract(PROXY_API_KEY_BEARER, f->hf_value,
+		    f->hf_valuelen, &key, &keylen) == -1 ||
+		    !proxy_api_key_equal(key, keylen, gl->gl_gitkey,
+		    strlen(gl->gl_gitkey)))
+			bad++;
+	}
+	if (seen == 0 || bad > 0) {
+		gw_error(gs, 401, "phantom-key", "git must send this "
+		    "sandbox's key (its git config does)", 1);
+		return (-1);
+	}
+	if (gs->gs_git.gr_service == PROXY_GIT_RECEIVE_PACK &&
+	    proxy_http_field_find(&rq->rq_msg, "Content-Encoding", &n) !=
+	    NULL) {
+		gw_error(gs, 415, "content-encoding", "a compressed push is "
+		    "not relayed", 1);
+		return (-1);
+	}
+	if (!gs->gs_git.gr_advert && rq->rq_msg.hm_body ==
+	    PROXY_HTTP_BODY_NONE) {
+		gw_error(gs, 400, "no-body", "a git request without a body",
+		    1);
+		return (-1);
+	}
+	gs->gs_pushpolicy.gp_globs = (const char *const *)gl->gl_globs;
+	gs->gs_pushpolicy.gp_nglobs = gl->gl_nglobs;
+	gs->gs_pushpolicy.gp_flags = 0;
+	if (gs->gs_git.gr_service == PROXY_GIT_RECEIVE_PACK &&
+	    !gs->gs_git.gr_advert) {
+		if ((gs->gs_push = calloc(1, sizeof(*gs->gs_push))) == NULL) {
+			gw_close(gs, "out of memory");
+			return (-1);
+		}
+		proxy_git_push_init(gs->gs_push, &gs->gs_pushpolicy);
+	}
+	return (0);
+}
+
+/*
+ * A git request's body goes upstream as it comes; a push's only once its
+ * commands passed the policy and its pack began.  Until the upstream is
+ * there, bytes wait in gs_body (at most the command section and a
+ * little: reading pauses).
+ */
+static void
+gw_git_body(struct gw_session *gs)
+{
+	struct evbuffer		*in = bufferevent_get_input(gs->gs_cli);
+	struct proxy_http_error	 herr;
+	size_t			 len, used, off, dlen;
+	char			*p;
+	int			 r;
+
+	while (!gs->gs_body_done) {
+		if (gs->gs_up_ready && evbuffer_get_length(
+		    bufferevent_get_output(gs->gs_up)) >=
+		    proxy_conf()->pc_buffer) {
+			bufferevent_disable(gs->gs_cli, EV_READ);
+			return;
+		}
+		if (!gs->gs_up_ready && evbuffer_get_length(gs->gs_body) >
+		    PROXY_GIT_SECTION_MAX + 65536) {
+			bufferevent_disable(gs->gs_cli, EV_READ);
+			return;
+		}
+		if ((len = evbuffer_get_length(in)) == 0)
+			return;
+		p = (char *)evbuffer_pullup(in, len);
+		switch (gs->gs_req.rq_msg.hm_body) {
+		case PROXY_HTTP_BODY_LENGTH:
+			if (len > gs->gs_left)
+				len = gs->gs_left;
+			if (gw_git_piece(gs, p, len) == -1)
+				return;
+			evbuffer_drain(in, len);
+			gs->gs_left -= len;
+			if (gs->gs_left == 0)
+				gs->gs_body_done = 1;
+			break;
+		case PROXY_HTTP_BODY_CHUNKED:
+			r = proxy_http_chunked_data(&gs->gs_chunk, p, len, &used,
+			    &off, &dlen, &herr);
+			if (r == PROXY_HTTP_ERROR) {
+				gw_git_fail(gs, herr.status, herr.reason,
+				    herr.detail);
+				return;
+			}
+			if (dlen > 0 && gw_git_piece(gs, p + off, dlen) == -1)
+				return;
+			evbuffer_drain(in, used);
+			if (r == PROXY_HTTP_DONE)
+				gs->gs_body_done = 1;
+			break;
+		default:
+			gs->gs_body_done = 1;
+			break;
+		}
+	}
+	gw_git_body_end(gs);
+}
+
+/* One run of body bytes; -1 if the request was refused (answered). */
+static int
+gw_git_piece(struct gw_session *gs, const char *p, size_t n)
+{
+	struct proxy_git_error	 gerr;
+	size_t			 used = 0;
+	int			 r;
+
+	if (gs->gs_push != NULL && gs->gs_push_phase == 0) {
+		r = proxy_git_push_feed(gs->gs_push, p, n, &used, &gerr);
+		if (r == PROXY_GIT_ERROR) {
+			gw_git_fail(gs, gerr.status, gerr.reason, gerr.detail);
+			return (-1);
+		}
+		if (r == PROXY_GIT_DONE)
+			gs->gs_push_phase = 1;
+	}
+	if (gs->gs_push != NULL && gs->gs_push_phase == 1 && used < n) {
+		r = proxy_git_push_pack(gs->gs_push, p + used, n - used,
+		    &gerr);
+		if (r == PROXY_GIT_ERROR) {
+			gw_git_fail(gs, gerr.status, gerr.reason, gerr.detail);
+			return (-1);
+		}
+		if (r == PROXY_GIT_DONE)
+			gs->gs_push_phase = 2;
+	}
+	gs->gs_bytes_up += n;
+	if (gs->gs_up_ready)
+		gw_git_write(gs, p, n);
+	else if (evbuffer_add(gs->gs_body, p, n) == -1) {
+		gw_close(gs, "out of memory");
+		return (-1);
+	}
+	if (!gs->gs_up_ready && gs->gs_state == GW_BODY &&
+	    (gs->gs_push == NULL || gs->gs_push_phase == 2)) {
+		gs->gs_state = GW_UPSTREAM;
+		gw_upstream(gs);
+	}
+	return (0);
+}
+
+/* The client's body ended. */
+static void
+gw_git_body_end(struct gw_session *gs)
+{
+	struct proxy_git_error	 gerr;
+
+	if (gs->gs_push != NULL &&
+	    proxy_git_push_end(gs->gs_push, &gerr) == PROXY_GIT_ERROR) {
+		if (!gs->gs_up_ready)
+			gw_git_fail(gs, gerr.status, gerr.reason, gerr.detail);
+		else {
+			/* Upstream has part of it: cut it short. */
+			gs->gs_note = gerr.reason;
+			gw_up_drop(gs);
+			gw_resp_end_cut(gs);
+		}
+		return;
+	}
+	if (gs->gs_up_ready) {
+		if (gs->gs_up_chunked)
+			evbuffer_add(bufferevent_get_output(gs->gs_up),
+			    "0\r\n\r\n", 5);
+	} else if (gs->gs_state == GW_BODY) {
+		gs->gs_state = GW_UPSTREAM;
+		gw_upstream(gs);
+	}
+}
+
+/* Refused before upstream heard of it: the answer, then close. */
+static void
+gw_git_fail(struct gw_session *gs, int status, const char *reason,
+    const char *detail)
+{
+	if (gs->gs_up_ready || gs->gs_state >= GW_WAIT) {
+		gs->gs_note = reason;
+		gw_up_drop(gs);
+		gw_resp_end_cut(gs);
+		return;
+	}
+	gw_error(gs, status, reason, detail, 1);
+}
+
+/* Body bytes to the upstream, framed as its head said. */
+static void
+gw_git_write(struct gw_session *gs, const char *p, size_t n)
+{
+	struct evbuffer	*out = bufferevent_get_output(gs->gs_up);
+
+	if (n == 0)
+		return;
+	if (gs->gs_up_chunked)
+		evbuffer_add_printf(out, "%zx\r\n", n);
+	evbuffer_add(out, p, n);
+	if (gs->gs_up_chunked)
+		evbuffer_add(out, "\r\n", 2);
+}
+
+/* The head upstream, with the token, then what the body has so far. */
+static void
+gw_git_send(struct gw_session *gs, struct evbuffer *out)
+{
+	const struct github_conf	*gh = &sbxd_env->sx_conf->sc_github;
+	const struct proxy_http_field	*f;
+	struct proxy_http_msg		*m = &gs->gs_req.rq_msg;
+	size_t				 i, len;
+	char				*b64;
+	int				 recv;
+
+	recv = gs->gs_git.gr_service == PROXY_GIT_RECEIVE_PACK;
+	evbuffer_add_printf(out, "%s %s%s HTTP/1.1\r\nHost: %s%s%s",
+	    gs->gs_git.gr_advert ? "GET" : "POST", gh->gh_up_prefix,
+	    gs->gs_git.gr_upstream, strchr(gh->gh_up_host, ':') ? "[" : "",
+	    gh->gh_up_host, strchr(gh->gh_up_host, ':') ? "]" : "");
+	if (gh->gh_up_port != 443)
+		evbuffer_add_printf(out, ":%u", (unsigned)gh->gh_up_port);
+	evbuffer_add(out, "\r\n", 2);
+	for (i = 0; i < m->hm_nfields; i++) {
+		f = &m->hm_fields[i];
+		if (!gw_git_header(f->hf_name, f->hf_namelen, recv))
+			continue;
+		evbuffer_add(out, f->hf_name, f->hf_namelen);
+		evbuffer_add(out, ": ", 2);
+		evbuffer_add(out, f->hf_value, f->hf_valuelen);
+		evbuffer_add(out, "\r\n", 2);
+	}
+	if ((b64 = gw_basic("x-access-token", gh->gh_token,
+	    gh->gh_tokenlen)) != NULL) {
+		evbuffer_add_printf(out, "Authorization: Basic %s\r\n", b64);
+		util_zero(b64, strlen(b64));
+		free(b64);
+	}
+	gs->gs_up_chunked = 0;
+	if (m->hm_body == PROXY_HTTP_BODY_LENGTH)
+		evbuffer_add_printf(out, "Content-Length: %" PRIu64 "\r\n",
+		    m->hm_length);
+	else if (m->hm_body == PROXY_HTTP_BODY_CHUNKED) {
+		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+		gs->gs_up_chunked = 1;
+	}
+	evbuffer_add(out, "\r\n", 2);
+	gs->gs_up_ready = 1;
+	gs->gs_up_bytes = 0;
+	gs->gs_state = GW_WAIT;
+	proxy_http_scan_init(&gs->gs_scan, 1);
+	if ((len = evbuffer_get_length(gs->gs_body)) > 0) {
+		gw_git_write(gs, (const char *)evbuffer_pullup(gs->gs_body,
+		    -1), len);
+		evbuffer_drain(gs->gs_body, len);
+	}
+	if (gs->gs_body_done) {
+		if (gs->gs_up_chunked)
+			evbuffer_add(out, "0\r\n\r\n", 5);
+	} else {
+		bufferevent_enable(gs->gs_cli, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_input(gs->gs_cli)) > 0)
+			gw_git_body(gs);
+	}
+}
+
+/*
+ * Which request fields of git go to GitHub: what the protocol needs,
+ * nothing that identifies or authenticates.  Git-Protocol (v2) and a
+ * compressed body only for fetches.
+ */
+static int
+gw_git_header(const char *name, size_t n, int recv)
+{
+	static const char	*fwd[] = { "Content-Type", "Accept",
+				    "Accept-Language", "User-Agent", NULL };
+	size_t			 i;
+
+	for (i = 0; fwd[i] != NULL; i++)
+		if (strlen(fwd[i]) == n && strncasecmp(name, fwd[i], n) == 0)
+			return (1);
+	if (!recv && ((n == 12 && strncasecmp(name, "Git-Protocol", n) ==
+	    0) || (n == 16 && strncasecmp(name, "Content-Encoding", n) == 0)))
+		return (1);
+	return (0);
+}
+
+/* "user:secret" in base64, malloc'd, or NULL. */
+static char *
+gw_basic(const char *user, const char *secret, size_t len)
+{
+	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char		*in;
+	char			*out;
+	size_t			 ulen = strlen(user), n = ulen + 1 + len, i, o;
+	unsigned int		 v;
+
+	if ((in = malloc(n)) == NULL)
+		return (NULL);
+	memcpy(in, user, ulen);
+	in[ulen] = ':';
+	memcpy(in + ulen + 1, secret, len);
+	if ((out = malloc(4 * ((n + 2) / 3) + 1)) == NULL) {
+		util_zero(in, n);
+		free(in);
+		return (NULL);
+	}
+	for (i = 0, o = 0; i < n; i += 3) {
+		v = in[i] << 16;
+		if (i + 1 < n)
+			v |= in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		out[o++] = tab[(v >> 18) & 63];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? tab[v & 63] : '=';
+	}
+	out[o] = '\0';
+	util_zero(in, n);
+	free(in);
+	return (out);
+}
+
+/* The upstream took bytes: read more of the client's body. */
+static void
+gw_up_writecb(struct bufferevent *bev, void *arg)
+{
+	struct gw_session	*gs = arg;
+
+	if (!gs->gs_isgit || gs->gs_body_done || !gs->gs_up_ready ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) >=
+	    proxy_conf()->pc_buffer / 2)
+		return;
+	bufferevent_enable(gs->gs_cli, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(gs->gs_cli)) > 0)
+		gw_git_body(gs);
 }
 
 /* Append "name: value\r\n" for each forwarded field, then sbxd's own. */
@@ -1077,18 +1666,23 @@ gw_send(struct gw_session *gs)
 	size_t				 i, len;
 	int				 dflt = 0;
 
-	if (pv == NULL) {
+	if (!gs->gs_isgit && pv == NULL) {
 		gw_error(gs, 403, "provider-off", "this sandbox has no key "
 		    "for this provider", 0);
 		return;
 	}
-	bufferevent_setcb(gs->gs_up, gw_up_readcb, NULL, gw_up_eventcb, gs);
+	bufferevent_setcb(gs->gs_up, gw_up_readcb, gw_up_writecb,
+	    gw_up_eventcb, gs);
 	bufferevent_setwatermark(gs->gs_up, EV_READ, 0, GW_READ_MAX);
 	tv.tv_sec = GW_TIMEOUT_UP;
 	tv.tv_usec = 0;
 	bufferevent_set_timeouts(gs->gs_up, &tv, &tv);
 	bufferevent_enable(gs->gs_up, EV_READ | EV_WRITE);
 	out = bufferevent_get_output(gs->gs_up);
+	if (gs->gs_isgit) {
+		gw_git_send(gs, out);
+		return;
+	}
 	if (strchr(pv->pv_up_host, ':') != NULL)
 		evbuffer_add_printf(out, "%s %s%s HTTP/1.1\r\nHost: [%s]",
 		    gs->gs_route.ar_method, pv->pv_up_prefix,
@@ -1188,7 +1782,7 @@ gw_add_scrubbed(struct gw_session *gs, struct evbuffer *out, const char *v,
 	const char	*key, *hit;
 	size_t		 klen = 0;
 
-	if ((key = gw_key_of(gs->gs_prov, &klen)) == NULL || klen == 0) {
+	if ((key = gw_key_of(gs, &klen)) == NULL || klen == 0) {
 		evbuffer_add(out, v, n);
 		return;
 	}
@@ -1381,7 +1975,7 @@ gw_emit(struct gw_session *gs, const char *p, size_t n)
 
 	if (n == 0)
 		return;
-	if ((key = gw_key_of(gs->gs_prov, &klen)) == NULL) {
+	if ((key = gw_key_of(gs, &klen)) == NULL) {
 		gw_hold_flush(gs);
 		gw_write(gs, p, n);
 		return;
@@ -1467,6 +2061,8 @@ gw_resp_end(struct gw_session *gs, int clean)
 	}
 	if (gs->gs_kind >= 0)
 		proxy_api_usage_end(&gs->gs_usage, clean);
+	if (gs->gs_isgit && !gs->gs_body_done)
+		gs->gs_out_close = 1;	/* the rest of its body is no head */
 	if (!clean) {
 		gs->gs_truncated = 1;
 		gw_stats.truncated++;
@@ -1476,7 +2072,8 @@ gw_resp_end(struct gw_session *gs, int clean)
 	} else if (gs->gs_out_chunked)
 		evbuffer_add(out, "0\r\n\r\n", 5);
 	gw_account(gs);
-	pool = clean && gs->gs_resp.rs_msg.hm_body != PROXY_HTTP_BODY_CLOSE &&
+	pool = clean && !gs->gs_isgit &&
+	    gs->gs_resp.rs_msg.hm_body != PROXY_HTTP_BODY_CLOSE &&
 	    (gs->gs_resp.rs_msg.hm_flags & PROXY_HTTP_F_PERSIST) &&
 	    evbuffer_get_length(bufferevent_get_input(gs->gs_up)) == 0;
 	if (pool) {
@@ -1496,7 +2093,7 @@ gw_up_eventcb(struct bufferevent *bev, short what, void *arg)
 	if (gs->gs_state == GW_WAIT) {
 		(void)proxy_tls_up_end(bev, what, why, sizeof(why));
 		if (gs->gs_reused && !gs->gs_up_bytes && !gs->gs_retried &&
-		    !(what & BEV_EVENT_TIMEOUT)) {
+		    !gs->gs_isgit && !(what & BEV_EVENT_TIMEOUT)) {
 			/* A kept connection the server had closed: again. */
 			gw_up_drop(gs);
 			gs->gs_retried = 1;
@@ -1507,7 +2104,7 @@ gw_up_eventcb(struct bufferevent *bev, short what, void *arg)
 		gw_stats.upstream_errors++;
 		gw_up_drop(gs);
 		log_info("gateway %s: upstream %s: %s", gs->gs_gl->gl_sandbox,
-		    proxy_api_provider_name(gs->gs_prov), why);
+		    gw_name(gs), why);
 		gw_error(gs, what & BEV_EVENT_TIMEOUT ? 504 : 502,
 		    what & BEV_EVENT_TIMEOUT ? "upstream-timeout" :
 		    "upstream-closed", "the upstream closed without an answer",
@@ -1540,7 +2137,7 @@ gw_up_finish(struct gw_session *gs)
 	    end == PROXY_TLS_UP_TRUNCATED ? "upstream closed without "
 	    "close_notify" : "upstream failed";
 	log_info("gateway %s: %s response cut: %s", gs->gs_gl->gl_sandbox,
-	    proxy_api_provider_name(gs->gs_prov), why);
+	    gw_name(gs), why);
 	gw_resp_end(gs, 0);
 }
 
@@ -1613,6 +2210,28 @@ gw_exchange_clear(struct gw_session *gs)
 	gs->gs_ccsession[0] = '\0';
 	gs->gs_up_eof = 0;
 	memset(&gs->gs_route, 0, sizeof(gs->gs_route));
+	if (gs->gs_push != NULL) {
+		proxy_git_push_free(gs->gs_push);
+		free(gs->gs_push);
+		gs->gs_push = NULL;
+	}
+	gs->gs_isgit = gs->gs_push_phase = 0;
+	gs->gs_up_ready = gs->gs_up_chunked = gs->gs_body_done = 0;
+	memset(&gs->gs_git, 0, sizeof(gs->gs_git));
+}
+
+/*
+ * The exchange cannot end as it should: a client that has the head
+ * sees the body cut; one that has nothing gets 502.
+ */
+static void
+gw_resp_end_cut(struct gw_session *gs)
+{
+	if (gs->gs_state == GW_RELAY)
+		gw_resp_end(gs, 0);
+	else
+		gw_error(gs, 502, gs->gs_note != NULL ? gs->gs_note :
+		    "cut", "the request could not be relayed whole", 1);
 }
 
 static void
@@ -1654,6 +2273,10 @@ gw_error(struct gw_session *gs, int status, const char *reason,
 	int		 retry = 0;
 
 	gw_stats.refused++;
+	if (gs->gs_isgit) {
+		gw_git_error(gs, status, reason, message, early);
+		return;
+	}
 	if (status == 429) {
 		now = time(NULL);
 		next = gw_day_start(now) + 86400;
@@ -1679,10 +2302,44 @@ gw_error(struct gw_session *gs, int status, const char *reason,
 		gs->gs_note = reason;
 	log_info("gateway %s: %s %s: %d %s", gs->gs_gl->gl_sandbox,
 	    gs->gs_req.rq_method != NULL ? gs->gs_req.rq_method : "-",
-	    gs->gs_req.rq_path != NULL ? proxy_api_provider_name(gs->gs_prov) :
+	    gs->gs_req.rq_path != NULL ? gw_name(gs) :
 	    "-", status, reason);
 	if (gs->gs_route.ar_method != NULL)
 		gw_account(gs);
+	gw_up_drop(gs);
+	gw_next(gs);
+}
+
+/* A refusal git shows: plain text, "sbxd: why". */
+static void
+gw_git_error(struct gw_session *gs, int status, const char *reason,
+    const char *message, int early)
+{
+	struct evbuffer	*out = bufferevent_get_output(gs->gs_cli);
+	char		 body[512];
+	int		 n;
+
+	n = snprintf(body, sizeof(body), "sbxd: %s (%s)\n", message != NULL ?
+	    message : reason, reason);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		n = strlen(body);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: "
+	    "text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+	    "x-sbxd-error: %s\r\n", status,
+	    proxy_http_error_status_text(status), n, reason);
+	if (early || !(gs->gs_req.rq_msg.hm_flags & PROXY_HTTP_F_PERSIST)) {
+		evbuffer_add(out, "Connection: close\r\n", 19);
+		gs->gs_out_close = 1;
+	}
+	evbuffer_add(out, "\r\n", 2);
+	evbuffer_add(out, body, n);
+	gs->gs_status = status;
+	if (gs->gs_note == NULL)
+		gs->gs_note = reason;
+	log_info("gateway %s: git %s: %d %s", gs->gs_gl->gl_sandbox,
+	    gs->gs_git.gr_name[0] != '\0' ? gs->gs_git.gr_name : "-", status,
+	    reason);
+	gw_account(gs);
 	gw_up_drop(gs);
 	gw_next(gs);
 }
@@ -1773,6 +2430,10 @@ gw_account(struct gw_session *gs)
 	util_monotime(&now);
 	ms = (now.tv_sec - gs->gs_tv.tv_sec) * 1000 +
 	    (now.tv_nsec - gs->gs_tv.tv_nsec) / 1000000;
+	if (gs->gs_isgit) {
+		gw_git_log(gs, ms);
+		return;
+	}
 	if (gs->gs_kind >= 0 && gs->gs_state >= GW_RELAY)
 		ur = proxy_api_usage_result(&gs->gs_usage);
 	if (ur != NULL && ur->ur_usage_seen)
@@ -1832,6 +2493,31 @@ gw_account(struct gw_session *gs)
 	    gs->gs_truncated ? ", cut" : "", missing ? ", no usage" : "",
 	    gs->gs_note != NULL && gs->gs_truncated ? "" : "");
 	json_decref(row);
+}
+
+/* A git exchange: a log line, and an event for a push. */
+static void
+gw_git_log(struct gw_session *gs, int64_t ms)
+{
+	json_t	*refs;
+	size_t	 i;
+
+	log_info("gateway %s: git %s %s: %d, %" PRIu64 " bytes up, %" PRIu64
+	    " down, %" PRId64 " ms%s%s", gs->gs_gl->gl_sandbox,
+	    gs->gs_git.gr_advert ? "refs" : proxy_git_service_name(
+	    gs->gs_git.gr_service), gs->gs_git.gr_name, gs->gs_status,
+	    gs->gs_bytes_up, gs->gs_bytes_down, ms,
+	    gs->gs_truncated ? ", cut" : "", gs->gs_note != NULL ? "" : "");
+	if (gs->gs_push == NULL || gs->gs_push->pu_ncmds == 0)
+		return;
+	refs = json_array();
+	for (i = 0; i < gs->gs_push->pu_ncmds; i++)
+		json_array_append_new(refs, json_stringn(
+		    gs->gs_push->pu_cmds[i].gc_ref,
+		    gs->gs_push->pu_cmds[i].gc_reflen));
+	events_publish("gateway.push", json_pack("{s:s, s:s, s:o, s:i, s:b}",
+	    "sandbox", gs->gs_gl->gl_sandbox, "repo", gs->gs_git.gr_name,
+	    "refs", refs, "status", gs->gs_status, "cut", gs->gs_truncated));
 }
 
 /* usage [name] [since]: the sums of the store's rows, and budgets. */

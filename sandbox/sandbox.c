@@ -100,6 +100,8 @@ static const struct control_field sandbox_create[] = {
 	{ "allow", CONTROL_F_STRINGS },
 	{ "agent", CONTROL_F_STRING },
 	{ "providers", CONTROL_F_STRINGS },
+	{ "repos", CONTROL_F_STRINGS },
+	{ "push_branches", CONTROL_F_STRINGS },
 	{ NULL, 0 }
 };
 static const struct control_field sandbox_name[] = {
@@ -513,9 +515,14 @@ sandbox_from_row(json_t *row)
 	snprintf(sb->sb_phantom, sizeof(sb->sb_phantom), "%s",
 	    json_is_string(json_object_get(row, "phantom")) ?
 	    json_string_value(json_object_get(row, "phantom")) : "");
+	sb->sb_repos = sandbox_strv(json_object_get(row, "repos"));
+	sb->sb_globs = sandbox_strv(json_object_get(row, "push_branches"));
 	if (sb->sb_gw_port == 0 || strlen(sb->sb_phantom) != 64) {
 		sb->sb_gw_port = 0;
 		sb->sb_providers = 0;
+		sandbox_strv_free(sb->sb_repos);
+		sandbox_strv_free(sb->sb_globs);
+		sb->sb_repos = sb->sb_globs = NULL;
 	}
 	sb->sb_restricted = json_is_true(json_object_get(row, "restricted"));
 	sb->sb_policy = xstrdup(json_string_value(json_object_get(row,
@@ -781,12 +788,14 @@ sandbox_open(struct sandbox *sb)
 	}
 	if (sb->sb_gw_port != 0 && (util_addr_parse("127.0.0.1",
 	    sb->sb_gw_port, &ss, &sslen) == -1 || proxy_gw_add(sb->sb_name,
-	    &ss, sslen, sb->sb_providers, sb->sb_phantom, err,
-	    sizeof(err)) == -1)) {
+	    &ss, sslen, sb->sb_providers, sb->sb_phantom, sb->sb_repos,
+	    sb->sb_globs, err, sizeof(err)) == -1)) {
 		proxy_listener_remove(sb->sb_name);
 		sandbox_fail(sb, "gateway: %s", err);
 		return (-1);
 	}
+	if (sb->sb_repos != NULL)
+		(void)proxy_listener_github(sb->sb_name, 1);
 	sb->sb_state = SANDBOX_READY;
 	*sb->sb_error = '\0';
 	if (sandbox_store(sb) == -1)
@@ -853,6 +862,8 @@ sandbox_free(struct sandbox *sb)
 	free(sb->sb_home);
 	free(sb->sb_policy);
 	free(sb->sb_agent);
+	sandbox_strv_free(sb->sb_repos);
+	sandbox_strv_free(sb->sb_globs);
 	free(sb);
 }
 
@@ -931,7 +942,49 @@ sandbox_json(const struct sandbox *sb)
 		json_object_set_new(o, "providers",
 		    sandbox_providers_json(sb->sb_providers));
 	}
+	if (o != NULL && sb->sb_repos != NULL) {
+		json_object_set_new(o, "repos", sandbox_strv_json(sb->sb_repos));
+		json_object_set_new(o, "push_branches",
+		    sandbox_strv_json(sb->sb_globs));
+	}
 	return (o);
+}
+
+/* A NULL-terminated vector as a JSON array. */
+json_t *
+sandbox_strv_json(char *const *v)
+{
+	json_t	*a = json_array();
+
+	while (v != NULL && *v != NULL)
+		json_array_append_new(a, json_string(*v++));
+	return (a);
+}
+
+/* A JSON array of strings as a NULL-terminated vector; NULL if none. */
+char **
+sandbox_strv(json_t *a)
+{
+	json_t	*v;
+	char	**out;
+	size_t	 i, n = json_array_size(a);
+
+	if (n == 0)
+		return (NULL);
+	out = xcalloc(n + 1, sizeof(*out));
+	json_array_foreach(a, i, v)
+		out[i] = xstrdup(json_is_string(v) ? json_string_value(v) : "");
+	return (out);
+}
+
+void
+sandbox_strv_free(char **v)
+{
+	size_t	 i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
 }
 
 /* The names of the providers in mask, as a JSON array. */
@@ -1044,7 +1097,8 @@ sandbox_as(const struct sandbox *sb, struct sandbox_as *sa, char ***envp)
 	    sbxd_env->sx_conf->sc_sandbox.sbc_ca_pem != NULL)) == NULL)
 		return (-1);
 	if (sb->sb_gw_port != 0 && (env = sandbox_env_gateway(env,
-	    sb->sb_providers, sb->sb_phantom, sb->sb_gw_port)) == NULL)
+	    sb->sb_providers, sb->sb_phantom, sb->sb_gw_port,
+	    sb->sb_repos != NULL)) == NULL)
 		return (-1);
 	sa->sa_uid = sb->sb_uid;
 	sa->sa_gid = sb->sb_gid;

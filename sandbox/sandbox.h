@@ -172,6 +172,10 @@ struct sandbox {
 							   gateway; 0: none */
 	int				 sb_providers;	/* the gateway's, 1 <<
 							   provider type */
+	char				**sb_repos;	/* "owner/repo", NULL-
+							   terminated; NULL:
+							   none */
+	char				**sb_globs;	/* refs it may push */
 	char				 sb_phantom[2 * 32 + 1];
 							/* hex of the random
 							   bytes its phantom
@@ -221,6 +225,9 @@ const struct fw_backend	*sandbox_fw(void);
 const struct fw_conf	*sandbox_fwconf(void);
 struct sandbox	*sandbox_find(const char *);
 const char	*sandbox_state_name(enum sandbox_state);
+json_t		*sandbox_strv_json(char *const *);
+char		**sandbox_strv(json_t *);
+void		 sandbox_strv_free(char **);
 json_t		*sandbox_providers_json(int);
 int		 sandbox_provider_type(const char *);
 json_t		*sandbox_json(const struct sandbox *);
@@ -236,7 +243,8 @@ int		 sandbox_as(const struct sandbox *, struct sandbox_as *,
 		    char ***);
 void		 sandbox_env_free(char **);
 char		**sandbox_env(const char *, int, in_port_t, int);
-char		**sandbox_env_gateway(char **, int, const char *, in_port_t);
+char		**sandbox_env_gateway(char **, int, const char *, in_port_t,
+		    int);
 
 /* sandbox/sandbox_life.c */
 int		 sandbox_name_ok(const char *);

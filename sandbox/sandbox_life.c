@@ -55,6 +55,8 @@ static int	sandbox_create_check(struct control_req *, json_t *,
 static int	sandbox_create_providers(struct control_req *, json_t *,
 		    int *);
 static int	sandbox_phantom(char *, size_t);
+static int	sandbox_create_repos_check(struct control_req *, json_t *);
+static int	sandbox_create_repos(const char *, json_t *, struct sandbox *);
 static struct sandbox *sandbox_create_new(const char *, json_t *, json_t *,
 		    const char *, int, const char **);
 static void	sandbox_create_usercb(int, const char *, const char *, void *);
@@ -210,7 +212,8 @@ sandbox_create_check(struct control_req *cr, json_t *req,
 		    json_string_value(p));
 		return (-1);
 	}
-	if (sandbox_create_providers(cr, req, providers) == -1)
+	if (sandbox_create_providers(cr, req, providers) == -1 ||
+	    sandbox_create_repos_check(cr, req) == -1)
 		return (-1);
 	if (*allow != NULL && !json_is_array(*allow)) {
 		control_req_error(cr, "\"allow\" must be a list of patterns");
@@ -282,6 +285,73 @@ sandbox_create_providers(struct control_req *cr, json_t *req, int *mask)
 	return (0);
 }
 
+/*
+ * The GitHub repositories of a new sandbox ("repos") and the refs it may
+ * push ("push_branches"): each well formed, at most GITHUB_REPOS_MAX and
+ * GITHUB_GLOBS_MAX, and a github block to reach them.
+ */
+static int
+sandbox_create_repos_check(struct control_req *cr, json_t *req)
+{
+	json_t		*repos = json_object_get(req, "repos");
+	json_t		*globs = json_object_get(req, "push_branches");
+	json_t		*v;
+	const char	*why;
+	size_t		 i;
+
+	if (json_array_size(globs) > 0 && json_array_size(repos) == 0) {
+		control_req_error(cr, "push branches without a repository");
+		return (-1);
+	}
+	if (json_array_size(repos) == 0)
+		return (0);
+	if (!sbxd_env->sx_conf->sc_github.gh_on) {
+		control_req_error(cr, "no github block in the config: a "
+		    "sandbox with repositories reaches GitHub through it");
+		return (-1);
+	}
+	if (json_array_size(repos) > GITHUB_REPOS_MAX ||
+	    json_array_size(globs) > GITHUB_GLOBS_MAX) {
+		control_req_error(cr, "at most %d repositories and %d push "
+		    "branches", GITHUB_REPOS_MAX, GITHUB_GLOBS_MAX);
+		return (-1);
+	}
+	json_array_foreach(repos, i, v)
+		if ((why = proxy_gw_repo_why(json_string_value(v))) != NULL) {
+			control_req_error(cr, "repository \"%s\": %s",
+			    json_string_value(v), why);
+			return (-1);
+		}
+	json_array_foreach(globs, i, v)
+		if ((why = proxy_gw_glob_why(json_string_value(v))) != NULL) {
+			control_req_error(cr, "push branches \"%s\": %s",
+			    json_string_value(v), why);
+			return (-1);
+		}
+	return (0);
+}
+
+/* Copy the checked repositories and globs; the default glob if none. */
+static int
+sandbox_create_repos(const char *name, json_t *req, struct sandbox *sb)
+{
+	json_t	*globs = json_object_get(req, "push_branches");
+	char	 dflt[SBXD_PATH_MAX];
+
+	if ((sb->sb_repos = sandbox_strv(json_object_get(req, "repos"))) ==
+	    NULL)
+		return (0);
+	if (json_array_size(globs) > 0)
+		sb->sb_globs = sandbox_strv(globs);
+	else {
+		if (proxy_gw_glob_default(dflt, sizeof(dflt), name) == -1)
+			return (-1);
+		sb->sb_globs = xcalloc(2, sizeof(char *));
+		sb->sb_globs[0] = xstrdup(dflt);
+	}
+	return (0);
+}
+
 /* 32 random bytes in hex: what a sandbox's phantom keys are made of. */
 static int
 sandbox_phantom(char *buf, size_t len)
@@ -333,11 +403,19 @@ sandbox_create_new(const char *name, json_t *req, json_t *allow,
 		return (NULL);
 	}
 	sb->sb_providers = providers;
-	if (providers != 0 && (sandbox_port_pick(sbc, &sb->sb_gw_port,
+	if (sandbox_create_repos(name, req, sb) == -1) {
+		*why = "out of memory";
+		free(sb);
+		return (NULL);
+	}
+	if ((providers != 0 || sb->sb_repos != NULL) &&
+	    (sandbox_port_pick(sbc, &sb->sb_gw_port,
 	    sb->sb_port) == -1 || sandbox_phantom(sb->sb_phantom,
 	    sizeof(sb->sb_phantom)) == -1)) {
 		*why = "no free port left in the configured range for its "
 		    "gateway";
+		sandbox_strv_free(sb->sb_repos);
+		sandbox_strv_free(sb->sb_globs);
 		free(sb);
 		return (NULL);
 	}
@@ -580,7 +658,7 @@ sandbox_create_home(struct sandbox *sb, char *err, size_t errlen)
 	sp.sp_ca_pem = sbxd_env->sx_conf->sc_sandbox.sbc_ca_pem;
 	gwenv = NULL;
 	if (sb->sb_gw_port != 0 && (gwenv = proxy_gw_env(sb->sb_providers,
-	    sb->sb_phantom, sb->sb_gw_port)) == NULL) {
+	    sb->sb_phantom, sb->sb_gw_port, sb->sb_repos != NULL)) == NULL) {
 		sandbox_env_free(env);
 		snprintf(err, errlen, "out of memory");
 		return (-1);

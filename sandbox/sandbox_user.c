@@ -418,12 +418,12 @@ fail:
  */
 char **
 sandbox_env_gateway(char **env, int providers, const char *phantom,
-    in_port_t port)
+    in_port_t port, int git)
 {
 	char	**gw, **all;
 	size_t	 n = 0, m = 0, i;
 
-	if ((gw = proxy_gw_env(providers, phantom, port)) == NULL) {
+	if ((gw = proxy_gw_env(providers, phantom, port, git)) == NULL) {
 		sandbox_env_free(env);
 		return (NULL);
 	}

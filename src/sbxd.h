@@ -816,12 +816,17 @@ int		 proxy_listener_add(const char *,
 		    char *, size_t);
 int		 proxy_listener_remove(const char *);
 int		 proxy_listener_up(const char *);
+int		 proxy_listener_github(const char *, int);
 /* proxy/proxy_gw.c: the credential gateway of a sandbox */
 int		 proxy_gw_add(const char *, const struct sockaddr_storage *,
-		    socklen_t, int, const char *, char *, size_t);
+		    socklen_t, int, const char *, char *const *, char *const *,
+		    char *, size_t);
 int		 proxy_gw_remove(const char *);
 const char	*proxy_gw_phantom(const char *, int);
-char		**proxy_gw_env(int, const char *, in_port_t);
+const char	*proxy_gw_repo_why(const char *);
+const char	*proxy_gw_glob_why(const char *);
+int		 proxy_gw_glob_default(char *, size_t, const char *);
+char		**proxy_gw_env(int, const char *, in_port_t, int);
 
 /* proxy/proxy.c, pfmon/pfmon.c, sandbox/sandbox.c, agent/agent.c,
    bot/bot.c */
