@@ -66,6 +66,10 @@
 					   when the request sets no cap */
 #define GW_BYTES_PER_TOKEN	4	/* input estimate for a reservation */
 #define GW_POOL_KEY		320
+#define GW_FLUSH_MSECS		200	/* usage rows wait at most this long
+					   for the store: one transaction
+					   for a moment's requests */
+#define GW_FLUSH_ROWS		256	/* or until this many wait */
 
 enum gw_state {
 	GW_HEAD,		/* reading a request head */
@@ -192,6 +196,8 @@ static struct proxy_tls_up_ctx	*gw_ctx[PROXY_API_NPROVIDERS];
 static char			*gw_ctx_pem[PROXY_API_NPROVIDERS];
 static int			 gw_ctx_made[PROXY_API_NPROVIDERS];
 static uint64_t			 gw_next_id = 1;
+static json_t			*gw_pending;	/* usage rows for the store */
+static struct event		*gw_flush_ev;
 
 static void	gw_acceptcb(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
@@ -244,6 +250,9 @@ static void	gw_listener_free(struct gw_listener *);
 static int	gw_strv(char *const *, char ***, size_t *);
 static const char *gw_key_of(const struct gw_session *, size_t *);
 static void	gw_ctl_usage(struct control_req *, json_t *);
+static void	gw_flush(void);
+static void	gw_flushcb(evutil_socket_t, short, void *);
+static void	gw_row(json_t *);
 static const char *gw_name(const struct gw_session *);
 static int	gw_git_head(struct gw_session *);
 static void	gw_git_body(struct gw_session *);
@@ -274,7 +283,56 @@ int
 proxy_gw_init(void)
 {
 	control_register("usage", gw_ctl_usage, gw_usage_fields);
+	if ((gw_pending = json_array()) == NULL ||
+	    (gw_flush_ev = evtimer_new(sbxd_env->sx_base, gw_flushcb,
+	    NULL)) == NULL)
+		return (-1);
 	return (0);
+}
+
+/* The waiting usage rows, into the store in one transaction. */
+static void
+gw_flush(void)
+{
+	if (gw_flush_ev != NULL)
+		evtimer_del(gw_flush_ev);
+	if (gw_pending == NULL || json_array_size(gw_pending) == 0)
+		return;
+	if (store_usage_add_many(gw_pending) == -1)
+		log_warnx("gateway: %zu usage rows were not stored",
+		    json_array_size(gw_pending));
+	json_array_clear(gw_pending);
+}
+
+static void
+gw_flushcb(evutil_socket_t fd __unused, short what __unused,
+    void *arg __unused)
+{
+	gw_flush();
+}
+
+/* A usage row waits for the next flush. */
+static void
+gw_row(json_t *row)
+{
+	struct timespec	 ts;
+	struct timeval	 tv;
+	char		 now[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (util_rfc3339(&ts, now, sizeof(now)) == 0)
+		json_object_set_new(row, "time", json_string(now));
+	if (gw_pending == NULL || json_array_append(gw_pending, row) == -1) {
+		(void)store_usage_add(row);
+		return;
+	}
+	if (json_array_size(gw_pending) >= GW_FLUSH_ROWS)
+		gw_flush();
+	else if (!evtimer_pending(gw_flush_ev, NULL)) {
+		tv.tv_sec = 0;
+		tv.tv_usec = GW_FLUSH_MSECS * 1000;
+		evtimer_add(gw_flush_ev, &tv);
+	}
 }
 
 /*
@@ -304,6 +362,13 @@ proxy_gw_shutdown(void)
 	while ((gl = TAILQ_FIRST(&gw_listeners)) != NULL)
 		gw_listener_close(gl);
 	proxy_gw_reload();
+	gw_flush();
+	if (gw_flush_ev != NULL) {
+		event_free(gw_flush_ev);
+		gw_flush_ev = NULL;
+	}
+	json_decref(gw_pending);
+	gw_pending = NULL;
 }
 
 json_t *
@@ -2374,6 +2439,7 @@ gw_budget_reserve(struct gw_session *gs, const struct provider_conf *pv)
 	if (pv->pv_budget <= 0 || gs->gs_kind < 0)
 		return (0);
 	if (gl->gl_day[p] != day) {
+		gw_flush();
 		gmtime_r(&day, &tm);
 		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
 		charged = store_usage_charged(gl->gl_sandbox,
@@ -2479,9 +2545,7 @@ gw_account(struct gw_session *gs)
 	if (gs->gs_ccsession[0] != '\0')
 		json_object_set_new(row, "session",
 		    json_string(gs->gs_ccsession));
-	if (store_usage_add(row) == -1)
-		log_warnx("gateway %s: the usage row was not stored",
-		    gs->gs_gl->gl_sandbox);
+	gw_row(row);
 	log_info("gateway %s: %s %s%s: %d, %s, %" PRId64 " in, %" PRId64
 	    " out, %" PRId64 " ms%s%s%s", gs->gs_gl->gl_sandbox,
 	    gs->gs_route.ar_method != NULL ? gs->gs_route.ar_method : "-",
@@ -2533,6 +2597,7 @@ gw_ctl_usage(struct control_req *cr, json_t *req)
 	char				 dstart[32];
 	int64_t				 charged;
 
+	gw_flush();
 	name = json_string_value(json_object_get(req, "name"));
 	since = json_string_value(json_object_get(req, "since"));
 	if ((rows = store_usage_sum(name, since)) == NULL) {

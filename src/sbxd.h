@@ -778,6 +778,7 @@ int		 store_asks_orphaned(void);
 json_t		*store_ask_get(int64_t);
 json_t		*store_ask_list(const char *, int);
 int		 store_usage_add(json_t *);
+int		 store_usage_add_many(json_t *);
 json_t		*store_usage_sum(const char *, const char *);
 int64_t		 store_usage_charged(const char *, const char *,
 		    const char *);

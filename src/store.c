@@ -1751,16 +1751,44 @@ store_usage_check(json_t *row)
 int
 store_usage_add(json_t *row)
 {
+	json_t	*rows;
+	int	 r;
+
+	if ((rows = json_array()) == NULL ||
+	    json_array_append(rows, row) == -1) {
+		json_decref(rows);
+		return (-1);
+	}
+	r = store_usage_add_many(rows);
+	json_decref(rows);
+	return (r == 1 ? 0 : -1);
+}
+
+/*
+ * Rows of api_usage in one transaction, with one statement: the credential
+ * gateway writes what a moment of requests made at once.  A row's "time"
+ * is kept if it has one, else it is now.  Returns how many rows were
+ * written; a row refused by store_usage_check is left out (and logged),
+ * a failing statement ends the lot (-1, nothing written).
+ */
+int
+store_usage_add_many(json_t *rows)
+{
 	const struct store_usage_col	*c;
 	sqlite3_stmt			*st;
-	json_t				*v;
+	json_t				*row, *v;
+	const char			*t;
 	char				 now[32];
-	size_t				 i;
-	int				 rc;
+	size_t				 i, k;
+	int				 rc, n = 0;
 
-	if (store_db == NULL || store_usage_check(row) == -1)
+	if (store_db == NULL)
 		return (-1);
+	if (json_array_size(rows) == 0)
+		return (0);
 	store_now(now, sizeof(now));
+	if (store_exec("BEGIN IMMEDIATE") == -1)
+		return (-1);
 	if (sqlite3_prepare_v2(store_db, "INSERT INTO api_usage (sandbox, "
 	    "provider, model, endpoint, path, status, input, cached, "
 	    "cache_creation, output, reasoning, cost, reserved, charged, "
@@ -1768,30 +1796,45 @@ store_usage_add(json_t *row)
 	    "session, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
 	    "?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK) {
 		store_fail("prepare");
+		(void)store_exec("ROLLBACK");
 		return (-1);
 	}
-	for (i = 0; i < nitems(store_usage_cols); i++) {
-		c = &store_usage_cols[i];
-		v = json_object_get(row, c->suc_name);
-		if ((v == NULL || json_is_null(v)) &&
-		    ((c->suc_type & STORE_U_TYPE) == STORE_U_INT ||
-		    (c->suc_type & STORE_U_TYPE) == STORE_U_BOOL))
-			sqlite3_bind_int(st, (int)i + 1, 0);
-		else if ((c->suc_type & STORE_U_TYPE) == STORE_U_REAL &&
-		    json_is_number(v))
-			sqlite3_bind_double(st, (int)i + 1,
-			    json_number_value(v));
-		else
-			store_turn_bind(st, (int)i + 1, v);
+	json_array_foreach(rows, k, row) {
+		if (store_usage_check(row) == -1)
+			continue;
+		for (i = 0; i < nitems(store_usage_cols); i++) {
+			c = &store_usage_cols[i];
+			v = json_object_get(row, c->suc_name);
+			if ((v == NULL || json_is_null(v)) &&
+			    ((c->suc_type & STORE_U_TYPE) == STORE_U_INT ||
+			    (c->suc_type & STORE_U_TYPE) == STORE_U_BOOL))
+				sqlite3_bind_int(st, (int)i + 1, 0);
+			else if ((c->suc_type & STORE_U_TYPE) ==
+			    STORE_U_REAL && json_is_number(v))
+				sqlite3_bind_double(st, (int)i + 1,
+				    json_number_value(v));
+			else
+				store_turn_bind(st, (int)i + 1, v);
+		}
+		t = json_string_value(json_object_get(row, "time"));
+		store_bind_text(st, (int)i + 1, t != NULL ? t : now);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc != SQLITE_DONE) {
+			store_fail("usage");
+			sqlite3_finalize(st);
+			(void)store_exec("ROLLBACK");
+			return (-1);
+		}
+		n++;
 	}
-	store_bind_text(st, (int)i + 1, now);
-	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		store_fail("usage");
+	if (store_exec("COMMIT") == -1) {
+		(void)store_exec("ROLLBACK");
 		return (-1);
 	}
-	return (0);
+	return (n);
 }
 
 /* The n digits at s as a number, or -1. */
