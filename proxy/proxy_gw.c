@@ -174,6 +174,7 @@ struct gw_idle {
 	TAILQ_ENTRY(gw_idle)		 gi_entry;
 	char				 gi_key[GW_POOL_KEY];
 	struct bufferevent		*gi_bev;
+	struct timespec			 gi_since;	/* monotonic */
 };
 TAILQ_HEAD(gw_idles, gw_idle);
 
@@ -758,7 +759,11 @@ gw_acceptcb(struct evconnlistener *evl __unused, evutil_socket_t fd,
 	TAILQ_INSERT_TAIL(&gw_sessions, gs, gs_entry);
 	bufferevent_setcb(gs->gs_cli, gw_cli_readcb, gw_cli_writecb,
 	    gw_cli_eventcb, gs);
-	tv.tv_sec = PROXY_TIMEOUT_IDLE;
+	/*
+	 * One timeout for the connection's life, set once: a client waits
+	 * silently for a long answer, and only its own user can connect.
+	 */
+	tv.tv_sec = GW_TIMEOUT_UP;
 	tv.tv_usec = 0;
 	bufferevent_set_timeouts(gs->gs_cli, &tv, &tv);
 	bufferevent_enable(gs->gs_cli, EV_READ | EV_WRITE);
@@ -856,15 +861,11 @@ gw_head(struct gw_session *gs)
 	const struct proxy_http_field	*f;
 	const char			*seg, *slash;
 	size_t				 len, headlen, i, n;
-	struct timeval			 tv;
 	char				*p;
 	int				 r, pv;
 
 	if ((len = evbuffer_get_length(in)) == 0)
 		return;
-	tv.tv_sec = PROXY_TIMEOUT_HEADER;
-	tv.tv_usec = 0;
-	bufferevent_set_timeouts(gs->gs_cli, &tv, NULL);
 	if (len > PROXY_HTTP_HEAD_MAX + 4)
 		len = PROXY_HTTP_HEAD_MAX + 4;
 	if ((p = (char *)evbuffer_pullup(in, len)) == NULL) {
@@ -974,11 +975,6 @@ gw_head(struct gw_session *gs)
 		bufferevent_write(gs->gs_cli, "HTTP/1.1 100 Continue\r\n\r\n",
 		    25);
 	gs->gs_state = GW_BODY;
-	if (gs->gs_isgit) {
-		/* A push may pause between pieces: as long as upstream. */
-		tv.tv_sec = GW_TIMEOUT_UP;
-		bufferevent_set_timeouts(gs->gs_cli, &tv, &tv);
-	}
 	gw_body(gs);
 }
 
@@ -1048,13 +1044,8 @@ gw_request(struct gw_session *gs)
 	struct proxy_api_route		*ar = &gs->gs_route;
 	size_t				 len;
 	char				*body;
-	struct timeval			 tv;
 	int				 injected = 0;
 
-
-	tv.tv_sec = GW_TIMEOUT_UP;
-	tv.tv_usec = 0;
-	bufferevent_set_timeouts(gs->gs_cli, NULL, &tv);
 	gs->gs_state = GW_UPSTREAM;
 	if ((pv = gw_provider(gs->gs_prov)) == NULL) {
 		gw_error(gs, 403, "provider-off", "this sandbox has no key "
@@ -1087,7 +1078,12 @@ gw_request(struct gw_session *gs)
 	}
 	memset(&gs->gs_uq, 0, sizeof(gs->gs_uq));
 	gs->gs_uq.uq_max_output = -1;
-	if (gs->gs_kind >= 0 && (ar->ar_flags & PROXY_API_R_BODY)) {
+	/*
+	 * The body is read only for what needs it: a budget's reservation
+	 * and the OpenAI chat stream's usage; the response says the rest.
+	 */
+	if (gs->gs_kind >= 0 && (ar->ar_flags & PROXY_API_R_BODY) &&
+	    (pv->pv_budget > 0 || (ar->ar_flags & PROXY_API_R_OPENAI_CHAT))) {
 		if (proxy_api_usage_request(gs->gs_kind, body, len,
 		    &gs->gs_uq) == -1) {
 			gw_error(gs, 400, "bad-body", "the request body is "
@@ -1738,11 +1734,13 @@ gw_send(struct gw_session *gs)
 	}
 	bufferevent_setcb(gs->gs_up, gw_up_readcb, gw_up_writecb,
 	    gw_up_eventcb, gs);
-	bufferevent_setwatermark(gs->gs_up, EV_READ, 0, GW_READ_MAX);
-	tv.tv_sec = GW_TIMEOUT_UP;
-	tv.tv_usec = 0;
-	bufferevent_set_timeouts(gs->gs_up, &tv, &tv);
-	bufferevent_enable(gs->gs_up, EV_READ | EV_WRITE);
+	if (!gs->gs_reused) {
+		bufferevent_setwatermark(gs->gs_up, EV_READ, 0, GW_READ_MAX);
+		tv.tv_sec = GW_TIMEOUT_UP;
+		tv.tv_usec = 0;
+		bufferevent_set_timeouts(gs->gs_up, &tv, &tv);
+		bufferevent_enable(gs->gs_up, EV_READ | EV_WRITE);
+	}
 	out = bufferevent_get_output(gs->gs_up);
 	if (gs->gs_isgit) {
 		gw_git_send(gs, out);
@@ -2210,7 +2208,6 @@ gw_up_finish(struct gw_session *gs)
 static void
 gw_next(struct gw_session *gs)
 {
-	struct timeval	 tv;
 
 	gw_exchange_clear(gs);
 	/*
@@ -2227,9 +2224,6 @@ gw_next(struct gw_session *gs)
 	}
 	gs->gs_state = GW_HEAD;
 	proxy_http_scan_init(&gs->gs_scan, 0);
-	tv.tv_sec = PROXY_TIMEOUT_IDLE;
-	tv.tv_usec = 0;
-	bufferevent_set_timeouts(gs->gs_cli, &tv, &tv);
 	bufferevent_enable(gs->gs_cli, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_input(gs->gs_cli)) > 0)
 		bufferevent_trigger(gs->gs_cli, EV_READ,
@@ -2637,7 +2631,6 @@ static void
 gw_pool_put(const char *key, struct bufferevent *bev)
 {
 	struct gw_idle	*gi;
-	struct timeval	 tv;
 	int		 n = 0;
 
 	TAILQ_FOREACH(gi, &gw_idles, gi_entry)
@@ -2649,31 +2642,33 @@ gw_pool_put(const char *key, struct bufferevent *bev)
 	}
 	snprintf(gi->gi_key, sizeof(gi->gi_key), "%s", key);
 	gi->gi_bev = bev;
+	util_monotime(&gi->gi_since);
+	/* Still read (a close or stray bytes end it), its timeouts kept. */
 	bufferevent_setcb(bev, gw_pool_readcb, NULL, gw_pool_eventcb, gi);
-	tv.tv_sec = GW_POOL_IDLE;
-	tv.tv_usec = 0;
-	bufferevent_set_timeouts(bev, &tv, NULL);
-	bufferevent_enable(bev, EV_READ);
 	TAILQ_INSERT_HEAD(&gw_idles, gi, gi_entry);
 }
 
 static struct bufferevent *
 gw_pool_take(const char *key)
 {
-	struct gw_idle		*gi;
+	struct gw_idle		*gi, *next;
 	struct bufferevent	*bev;
+	struct timespec		 now;
 
-	TAILQ_FOREACH(gi, &gw_idles, gi_entry)
+	util_monotime(&now);
+	TAILQ_FOREACH_SAFE(gi, &gw_idles, gi_entry, next) {
+		if (now.tv_sec - gi->gi_since.tv_sec >= GW_POOL_IDLE) {
+			gw_pool_drop(gi);	/* the newest are first */
+			continue;
+		}
 		if (strcmp(gi->gi_key, key) == 0)
 			break;
+	}
 	if (gi == NULL)
 		return (NULL);
 	bev = gi->gi_bev;
 	TAILQ_REMOVE(&gw_idles, gi, gi_entry);
 	free(gi);
-	bufferevent_disable(bev, EV_READ);
-	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-	bufferevent_set_timeouts(bev, NULL, NULL);
 	return (bev);
 }
 
