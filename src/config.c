@@ -38,6 +38,7 @@ static void	config_print_limits(FILE *, struct sandbox_conf *);
 static void	config_print_agent(FILE *, const struct agent_conf *);
 static void	config_print_bot(FILE *, const struct bot_conf *);
 static void	config_print_provider(FILE *, const struct provider_conf *);
+static void	config_print_github(FILE *, const struct github_conf *);
 static void	config_free_words(char **);
 static void	config_print_words(FILE *, char *const *);
 
@@ -151,6 +152,7 @@ config_free(struct sbxd_config *conf)
 	free(conf->sc_sandbox.sbc_agent);
 	config_free_words(conf->sc_sandbox.sbc_providers);
 	config_bot_clear(&conf->sc_bot);
+	config_github_clear(&conf->sc_github);
 	free(conf);
 }
 
@@ -436,6 +438,7 @@ config_print(FILE *fp, struct sbxd_config *conf)
 		config_print_agent(fp, ac);
 	TAILQ_FOREACH(pv, &conf->sc_providers, pv_entry)
 		config_print_provider(fp, pv);
+	config_print_github(fp, &conf->sc_github);
 	config_print_sandbox(fp, &conf->sc_sandbox);
 	config_print_bot(fp, &conf->sc_bot);
 }
@@ -493,6 +496,50 @@ config_print_provider(FILE *fp, const struct provider_conf *pv)
 		fprintf(fp, "\tbudget %lld tokens per day\n",
 		    (long long)pv->pv_budget);
 	fprintf(fp, "}\n");
+}
+
+/* The github block; never the token, only where it is. */
+static void
+config_print_github(FILE *fp, const struct github_conf *gh)
+{
+	if (!gh->gh_on)
+		return;
+	fprintf(fp, "\ngithub {\n\ttoken-file ");
+	config_print_string(fp, gh->gh_tokenfile);
+	fputc('\n', fp);
+	if (gh->gh_upstream != NULL) {
+		fprintf(fp, "\tupstream ");
+		config_print_string(fp, gh->gh_upstream);
+		fputc('\n', fp);
+	}
+	if (gh->gh_api_upstream != NULL) {
+		fprintf(fp, "\tapi-upstream ");
+		config_print_string(fp, gh->gh_api_upstream);
+		fputc('\n', fp);
+	}
+	if (gh->gh_cafile != NULL) {
+		fprintf(fp, "\tca-file ");
+		config_print_string(fp, gh->gh_cafile);
+		fputc('\n', fp);
+	}
+	fprintf(fp, "}\n");
+}
+
+/* Free what a github block holds, the token wiped first, and zero it. */
+void
+config_github_clear(struct github_conf *gh)
+{
+	util_secret_free(gh->gh_token, gh->gh_tokensize);
+	free(gh->gh_tokenfile);
+	free(gh->gh_upstream);
+	free(gh->gh_up_host);
+	free(gh->gh_up_prefix);
+	free(gh->gh_api_upstream);
+	free(gh->gh_api_host);
+	free(gh->gh_api_prefix);
+	free(gh->gh_cafile);
+	free(gh->gh_ca_pem);
+	memset(gh, 0, sizeof(*gh));
 }
 
 /* Free what a bot block holds, the key wiped first, and zero it. */

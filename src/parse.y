@@ -164,6 +164,14 @@ static int		 curprov_listed; /* in the config, not a dud */
 static int		 provider_errors; /* errors before the provider block */
 static char		 providers_where[SBXD_PATH_MAX + 16]; /* the sandbox
 					   providers line, as file:line */
+static void		 start_github(void);
+static int		 end_github(void);
+static int		 set_github_tokenfile(char *);
+static int		 set_github_upstream(int, char *);
+static int		 set_github_ca(char *);
+static struct github_conf *curgh; /* the block being parsed */
+static struct github_conf gh_dud; /* a second block, parsed, dropped */
+static int		 github_errors;	/* errors before the github block */
 
 typedef struct {
 	union {
@@ -179,6 +187,7 @@ typedef struct {
 %token	ADMINS BOT EMAIL KEYFILE SITE STREAM USERS
 %token	ASK ONCE
 %token	BUDGET DAY PER PROVIDER PROVIDERS TOKENS UPSTREAM
+%token	APIUPSTREAM GITHUB TOKENFILE
 %token	ACCESS ALLOW ANCHOR BLOCK BUFFER CAFILE CGROUP CHECK CONNECT CONTROL
 %token	CPUWEIGHT DEFAULT FIREWALL GROUP HEADER HOME HOSTSFILE IDLE INCLUDE
 %token	INTERFACE LEVEL LIMIT LIMITS LISTEN LOG LOOPBACK MAX MEMORY
@@ -205,6 +214,7 @@ grammar		: /* empty */
 		| grammar agent '\n'
 		| grammar bot '\n'
 		| grammar provider '\n'
+		| grammar github '\n'
 		| grammar error '\n'		{ yyerrok; }
 		;
 
@@ -953,6 +963,37 @@ provideropt	: KEYFILE STRING		{
 		}
 		;
 
+github		: GITHUB			{
+			start_github();
+		} optnl '{' optnl githubopts '}'	{
+			if (end_github() == -1)
+				YYERROR;
+		}
+		;
+
+githubopts	: /* empty */
+		| githubopts githubopt '\n' optnl
+		| githubopts error '\n'	{ yyerrok; }
+		;
+
+githubopt	: TOKENFILE STRING		{
+			if (set_github_tokenfile($2) == -1)
+				YYERROR;
+		}
+		| UPSTREAM STRING		{
+			if (set_github_upstream(0, $2) == -1)
+				YYERROR;
+		}
+		| APIUPSTREAM STRING		{
+			if (set_github_upstream(1, $2) == -1)
+				YYERROR;
+		}
+		| CAFILE STRING			{
+			if (set_github_ca($2) == -1)
+				YYERROR;
+		}
+		;
+
 optwords	: /* empty */
 		| words
 		;
@@ -995,6 +1036,7 @@ static const struct keywords keywords[] = {
 	{ "agent",		AGENT },
 	{ "allow",		ALLOW },
 	{ "anchor",		ANCHOR },
+	{ "api-upstream",	APIUPSTREAM },
 	{ "args",		ARGS },
 	{ "ask",		ASK },
 	{ "block",		BLOCK },
@@ -1012,6 +1054,7 @@ static const struct keywords keywords[] = {
 	{ "email",		EMAIL },
 	{ "env",		ENV },
 	{ "firewall",		FIREWALL },
+	{ "github",		GITHUB },
 	{ "group",		GROUP },
 	{ "header",		HEADER },
 	{ "home",		HOME },
@@ -1061,6 +1104,7 @@ static const struct keywords keywords[] = {
 	{ "stream",		STREAM },
 	{ "table",		TABLE },
 	{ "timeout",		TIMEOUT },
+	{ "token-file",		TOKENFILE },
 	{ "tokens",		TOKENS },
 	{ "type",		TYPE },
 	{ "uid-range",		UIDRANGE },
@@ -1578,6 +1622,8 @@ parse_config(const char *filename, json_t *errs)
 	sandbox_where[0] = '\0';
 	providers_where[0] = '\0';
 	curprov = NULL;
+	curgh = NULL;
+	config_github_clear(&gh_dud);
 	bot_started = 0;
 	stmt_start = 1;
 	file = NULL;
@@ -1602,6 +1648,8 @@ parse_config(const char *filename, json_t *errs)
 	if (curprov != NULL && !curprov_listed)
 		config_provider_free(curprov);
 	curprov = NULL;
+	config_github_clear(&gh_dud);
+	curgh = NULL;
 	/* Named before or after their blocks; all are known now. */
 	nerr += check_sandbox_providers();
 	/* Homes are in the state directory unless sandbox home says. */
@@ -2082,7 +2130,7 @@ load_bot_key(const char *path)
 		free(conf->sc_bot.bc_key);
 		conf->sc_bot.bc_key = NULL;
 	}
-	if (load_key("bot", path, key, sizeof(key), &len) == -1)
+	if (load_key("bot key-file", path, key, sizeof(key), &len) == -1)
 		return (-1);
 	conf->sc_bot.bc_key = strdup(key);
 	explicit_bzero(key, sizeof(key));
@@ -2092,13 +2140,14 @@ load_bot_key(const char *path)
 }
 
 /*
- * An API key, read now for "what key-file path": the file must be a
- * regular file that only its owner, root, may read or write, holding
- * the key on its first line (printable ASCII, no blanks, at most
- * keysize - 1 bytes).  Anything else stops sbxd from starting.  The
- * key is copied into key, NUL terminated, its length in *keylen.  It is
- * read with read(2), not stdio, so that no buffer but ours, wiped
- * before we return, ever holds it.
+ * An API key or token, read now for "what path" (what names the line,
+ * such as "bot key-file"): the file must be a regular file that only
+ * its owner, root, may read or write, holding the key on its first line
+ * (printable ASCII, no blanks, at most keysize - 1 bytes).  Anything
+ * else stops sbxd from starting.  The key is copied into key, NUL
+ * terminated, its length in *keylen.  It is read with read(2), not
+ * stdio, so that no buffer but ours, wiped before we return, ever holds
+ * it.
  */
 static int
 load_key(const char *what, const char *path, char *key, size_t keysize,
@@ -2114,21 +2163,20 @@ load_key(const char *what, const char *path, char *key, size_t keysize,
 	if (max > PROVIDER_KEY_MAX)
 		max = PROVIDER_KEY_MAX;
 	if ((fp = parse_fopen(path)) == NULL) {
-		yyerror("%s key-file \"%s\": %s", what, path, strerror(errno));
+		yyerror("%s \"%s\": %s", what, path, strerror(errno));
 		return (-1);
 	}
 	fd = fileno(fp);
 	if (fstat(fd, &st) == -1) {
-		yyerror("%s key-file \"%s\": %s", what, path, strerror(errno));
+		yyerror("%s \"%s\": %s", what, path, strerror(errno));
 		goto done;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		yyerror("%s key-file \"%s\" is not a regular file", what,
-		    path);
+		yyerror("%s \"%s\" is not a regular file", what, path);
 		goto done;
 	}
 	if (st.st_uid != 0 || (st.st_mode & 077) != 0) {
-		yyerror("%s key-file \"%s\" must be root's and for root "
+		yyerror("%s \"%s\" must be root's and for root "
 		    "alone (owner uid %u, mode %04o): chown root and chmod "
 		    "600 it", what, path, (unsigned)st.st_uid,
 		    (unsigned)(st.st_mode & 07777));
@@ -2139,7 +2187,7 @@ load_key(const char *what, const char *path, char *key, size_t keysize,
 		if ((r = read(fd, buf + n, max + 2 - n)) == -1) {
 			if (errno == EINTR)
 				continue;
-			yyerror("%s key-file \"%s\": %s", what, path,
+			yyerror("%s \"%s\": %s", what, path,
 			    strerror(errno));
 			goto done;
 		}
@@ -2150,7 +2198,7 @@ load_key(const char *what, const char *path, char *key, size_t keysize,
 	for (len = 0; len < n && buf[len] != '\n' && buf[len] != '\r'; len++)
 		;	/* nothing */
 	if (len > max) {
-		yyerror("%s key-file \"%s\": the key is longer than %zu "
+		yyerror("%s \"%s\": the key is longer than %zu "
 		    "bytes", what, path, max);
 		goto done;
 	}
@@ -2159,8 +2207,8 @@ load_key(const char *what, const char *path, char *key, size_t keysize,
 		    (unsigned char)buf[i] >= 0x7f)
 			break;
 	if (len == 0 || i != len) {
-		yyerror("%s key-file \"%s\": no key on its first line (the "
-		    "API key, printable, without blanks)", what, path);
+		yyerror("%s \"%s\": no key on its first line (the "
+		    "key, printable, without blanks)", what, path);
 		goto done;
 	}
 	memcpy(key, buf, len);
@@ -2287,7 +2335,7 @@ set_provider_keyfile(char *s)
 	pv->pv_keysize = PROVIDER_KEY_MAX + 1;
 	if ((pv->pv_key = util_secret_alloc(pv->pv_keysize)) == NULL)
 		return (nomem());
-	if (load_key(provider_what(NULL), pv->pv_keyfile, pv->pv_key,
+	if (load_key(provider_what("key-file"), pv->pv_keyfile, pv->pv_key,
 	    pv->pv_keysize, &pv->pv_keylen) == -1) {
 		util_secret_free(pv->pv_key, pv->pv_keysize);
 		pv->pv_key = NULL;
@@ -2327,6 +2375,150 @@ set_provider_upstream(char *s)
 	pv->pv_up_prefix = prefix;
 	pv->pv_up_trusted = 1;
 	return (0);
+}
+
+/*
+ * github { ... }: GitHub for sandboxes with repositories.  One block: a
+ * second is reported and its lines still parsed, into a dud thrown away
+ * at its end.
+ */
+static void
+start_github(void)
+{
+	struct github_conf	*gh = &conf->sc_github;
+
+	config_github_clear(&gh_dud);
+	github_errors = file->errors;
+	if (gh->gh_on) {
+		yyerror("github defined twice (first at %s)", gh->gh_where);
+		curgh = &gh_dud;
+		return;
+	}
+	gh->gh_on = 1;
+	snprintf(gh->gh_where, sizeof(gh->gh_where), "%s:%d", file->name,
+	    yylval.lineno);
+	curgh = gh;
+}
+
+/*
+ * The end of the github block: a token-file is needed; without upstream
+ * or api-upstream lines GitHub's own hosts are used, their addresses
+ * filtered as a sandbox's destinations are.
+ */
+static int
+end_github(void)
+{
+	struct github_conf	*gh = curgh;
+
+	curgh = NULL;
+	if (gh == &gh_dud) {
+		config_github_clear(&gh_dud);
+		return (0);	/* reported already */
+	}
+	if (gh == NULL || file->errors != github_errors)
+		return (0);
+	if (gh->gh_token == NULL) {
+		yyerror("github: no token-file (a root-only file holding a "
+		    "fine-grained GitHub token)");
+		return (-1);
+	}
+	if (gh->gh_up_host == NULL) {
+		if ((gh->gh_up_host = strdup(GITHUB_HOST)) == NULL ||
+		    (gh->gh_up_prefix = strdup("")) == NULL)
+			return (nomem());
+		gh->gh_up_port = 443;
+		gh->gh_up_trusted = 0;
+	}
+	if (gh->gh_api_host == NULL) {
+		if ((gh->gh_api_host = strdup(GITHUB_API_HOST)) == NULL ||
+		    (gh->gh_api_prefix = strdup("")) == NULL)
+			return (nomem());
+		gh->gh_api_port = 443;
+		gh->gh_api_trusted = 0;
+	}
+	return (0);
+}
+
+/*
+ * token-file: the GitHub token, read now into locked memory (see
+ * load_key); a reload reads it again.  Takes s.
+ */
+static int
+set_github_tokenfile(char *s)
+{
+	struct github_conf	*gh = curgh;
+
+	if (check_abspath("github token-file", s, &gh->gh_tokenfile) == -1)
+		return (-1);
+	util_secret_free(gh->gh_token, gh->gh_tokensize);
+	gh->gh_token = NULL;
+	gh->gh_tokenlen = 0;
+	gh->gh_tokensize = GITHUB_TOKEN_MAX + 1;
+	if ((gh->gh_token = util_secret_alloc(gh->gh_tokensize)) == NULL)
+		return (nomem());
+	if (load_key("github token-file", gh->gh_tokenfile, gh->gh_token,
+	    gh->gh_tokensize, &gh->gh_tokenlen) == -1) {
+		util_secret_free(gh->gh_token, gh->gh_tokensize);
+		gh->gh_token = NULL;
+		gh->gh_tokenlen = 0;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * upstream URL (api 0) or api-upstream URL (api 1): where GitHub's git
+ * hosting or its REST API is reached instead, a mirror or a test
+ * server, trusted as written.  Takes s.
+ */
+static int
+set_github_upstream(int api, char *s)
+{
+	struct github_conf	*gh = curgh;
+	const char		*why;
+	char			*host = NULL, *prefix = NULL;
+	in_port_t		 port;
+
+	if ((why = upstream_parse(s, &host, &port, &prefix)) != NULL) {
+		if (*why != '\0')
+			yyerror("github %s \"%s\": %s", api ? "api-upstream" :
+			    "upstream", s, why);
+		free(s);
+		return (why[0] != '\0' ? -1 : nomem());
+	}
+	if (api) {
+		free(gh->gh_api_upstream);
+		free(gh->gh_api_host);
+		free(gh->gh_api_prefix);
+		gh->gh_api_upstream = s;
+		gh->gh_api_host = host;
+		gh->gh_api_port = port;
+		gh->gh_api_prefix = prefix;
+		gh->gh_api_trusted = 1;
+	} else {
+		free(gh->gh_upstream);
+		free(gh->gh_up_host);
+		free(gh->gh_up_prefix);
+		gh->gh_upstream = s;
+		gh->gh_up_host = host;
+		gh->gh_up_port = port;
+		gh->gh_up_prefix = prefix;
+		gh->gh_up_trusted = 1;
+	}
+	return (0);
+}
+
+/* ca-file: the certificates the upstreams are checked with.  Takes s. */
+static int
+set_github_ca(char *s)
+{
+	struct github_conf	*gh = curgh;
+
+	if (check_abspath("github ca-file", s, &gh->gh_cafile) == -1)
+		return (-1);
+	free(gh->gh_ca_pem);
+	gh->gh_ca_pem = NULL;
+	return (load_ca("github", gh->gh_cafile, &gh->gh_ca_pem));
 }
 
 /*

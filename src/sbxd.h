@@ -314,6 +314,8 @@ TAILQ_HEAD(providerlist, provider_conf);
 #define GITHUB_TOKEN_MAX	1024	/* bytes of a token */
 #define GITHUB_REPOS_MAX	64	/* repositories of one sandbox */
 #define GITHUB_GLOBS_MAX	16	/* push globs of one sandbox */
+#define GITHUB_HOST		"github.com"	 /* without an upstream line */
+#define GITHUB_API_HOST		"api.github.com" /* without api-upstream */
 struct github_conf {
 	int				 gh_on;
 	char				*gh_tokenfile;
@@ -641,6 +643,7 @@ void		 config_bot_clear(struct bot_conf *);
 struct provider_conf *config_provider_find(const struct sbxd_config *,
 		    const char *);
 void		 config_provider_free(struct provider_conf *);
+void		 config_github_clear(struct github_conf *);
 const char	*config_agent_type_name(enum agent_type);
 int		 config_agent_type_parse(const char *);
 void		 config_policy_free(struct policy *);

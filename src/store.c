@@ -163,9 +163,19 @@ static const char *store_migrations[] = {
 	"    CHECK (usage_missing IN (0, 1)),"
 	"  session TEXT);"
 	"CREATE INDEX api_usage_sandbox_time ON api_usage (sandbox, time);",
+	/* 11: each sandbox's GitHub repositories and the refs it may push
+	   to, as JSON arrays */
+	"ALTER TABLE sandboxes ADD COLUMN repos TEXT;"
+	"ALTER TABLE sandboxes ADD COLUMN push_branches TEXT;",
 };
 #define STORE_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
+
+/* The members of a sandbox row kept as JSON arrays of strings. */
+static const char *store_sandbox_arrays[] = {
+	"providers", "repos", "push_branches"
+};
+#define STORE_SANDBOX_ARRAYS	nitems(store_sandbox_arrays)
 
 static sqlite3			*store_db;
 static char			*store_path;
@@ -197,7 +207,10 @@ static void	store_eventcb(json_t *, void *);
 static void	store_turn_bind(sqlite3_stmt *, int, json_t *);
 static void	store_bind_text(sqlite3_stmt *, int, const char *);
 static void	store_now(char *, size_t);
-static int	store_sandbox_gateway(json_t *, char **);
+static int	store_sandbox_check(json_t *, char **);
+static const char *store_sandbox_array(json_t *, const char *, char **);
+static void	store_sandbox_array_get(json_t *, const char *,
+		    const char *);
 static int	store_digits(const char *, int);
 static int	store_time_norm(const char *, char *, size_t);
 static int	store_usage_check(json_t *);
@@ -889,9 +902,9 @@ store_rule_list(const char *listener)
 
 /*
  * Insert or update a sandbox row: {id, name, uid, state, restricted,
- * policy, port, created_at, agent, gateway_port, providers, phantom}.
- * The row is the whole of the sandbox: a member absent or null is a
- * NULL column, on an update too.
+ * policy, port, created_at, agent, gateway_port, providers, phantom,
+ * repos, push_branches}.  The row is the whole of the sandbox: a member
+ * absent or null is a NULL column, on an update too.
  */
 int
 store_sandbox_put(json_t *sb)
@@ -901,28 +914,31 @@ store_sandbox_put(json_t *sb)
 			    "policy", "port", "created_at", "agent",
 			    "gateway_port", "phantom" };
 	json_t		*v;
-	char		*providers = NULL;
-	size_t		 i;
+	char		*arrays[STORE_SANDBOX_ARRAYS];
+	size_t		 i, j;
 	int		 rc;
 
 	if (store_db == NULL)
 		return (-1);
-	if (store_sandbox_gateway(sb, &providers) == -1)
+	if (store_sandbox_check(sb, arrays) == -1)
 		return (-1);
 	/* An upsert on id: a clash on name, uid, port or gateway port
-	   fails, never replaces another sandbox's row. */
+	   fails, never replaces another sandbox's row.  The arrays come
+	   last, in the order of store_sandbox_arrays. */
 	if (sqlite3_prepare_v2(store_db, "INSERT INTO sandboxes (id, name, "
 	    "uid, state, restricted, policy, port, created_at, agent, "
-	    "gateway_port, phantom, providers) VALUES (?, ?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = "
-	    "excluded.name, uid = excluded.uid, state = excluded.state, "
-	    "restricted = excluded.restricted, policy = excluded.policy, "
-	    "port = excluded.port, created_at = excluded.created_at, agent = "
-	    "excluded.agent, gateway_port = excluded.gateway_port, phantom = "
-	    "excluded.phantom, providers = excluded.providers", -1, &st,
-	    NULL) != SQLITE_OK) {
+	    "gateway_port, phantom, providers, repos, push_branches) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO "
+	    "UPDATE SET name = excluded.name, uid = excluded.uid, state = "
+	    "excluded.state, restricted = excluded.restricted, policy = "
+	    "excluded.policy, port = excluded.port, created_at = "
+	    "excluded.created_at, agent = excluded.agent, gateway_port = "
+	    "excluded.gateway_port, phantom = excluded.phantom, providers = "
+	    "excluded.providers, repos = excluded.repos, push_branches = "
+	    "excluded.push_branches", -1, &st, NULL) != SQLITE_OK) {
 		store_fail("prepare");
-		free(providers);
+		for (j = 0; j < STORE_SANDBOX_ARRAYS; j++)
+			free(arrays[j]);
 		return (-1);
 	}
 	for (i = 0; i < nitems(keys); i++) {
@@ -932,8 +948,10 @@ store_sandbox_put(json_t *sb)
 		else
 			store_turn_bind(st, (int)i + 1, v);
 	}
-	store_bind_text(st, (int)i + 1, providers);
-	free(providers);
+	for (j = 0; j < STORE_SANDBOX_ARRAYS; j++) {
+		store_bind_text(st, (int)(i + j) + 1, arrays[j]);
+		free(arrays[j]);
+	}
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -944,19 +962,20 @@ store_sandbox_put(json_t *sb)
 }
 
 /*
- * Check the gateway members of a sandbox row: gateway_port an integer,
- * providers an array of strings, phantom a string, each of them may
- * also be null or absent.  *providers is the array as compact JSON
- * text, or NULL.
+ * Check the optional members of a sandbox row: gateway_port an integer,
+ * phantom a string, those of store_sandbox_arrays arrays of strings,
+ * each of them may also be null or absent.  arrays[i] is the array of
+ * store_sandbox_arrays[i] as compact JSON text, or NULL.
  */
 static int
-store_sandbox_gateway(json_t *sb, char **providers)
+store_sandbox_check(json_t *sb, char **arrays)
 {
-	json_t		*v, *p;
+	json_t		*v;
 	size_t		 i;
-	const char	*bad = NULL;
+	const char	*bad = NULL, *b;
 
-	*providers = NULL;
+	for (i = 0; i < STORE_SANDBOX_ARRAYS; i++)
+		arrays[i] = NULL;
 	v = json_object_get(sb, "gateway_port");
 	if (v != NULL && !json_is_null(v) && (!json_is_integer(v) ||
 	    json_integer_value(v) < 1 || json_integer_value(v) > 65535))
@@ -964,26 +983,47 @@ store_sandbox_gateway(json_t *sb, char **providers)
 	v = json_object_get(sb, "phantom");
 	if (v != NULL && !json_is_null(v) && !json_is_string(v))
 		bad = "phantom";
-	v = json_object_get(sb, "providers");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_array(v))
-			bad = "providers";
-		json_array_foreach(v, i, p)
-			if (!json_is_string(p))
-				bad = "providers";
+	for (i = 0; i < STORE_SANDBOX_ARRAYS; i++)
+		if ((b = store_sandbox_array(sb, store_sandbox_arrays[i],
+		    &arrays[i])) != NULL)
+			bad = b;
+	if (bad == NULL)
+		return (0);
+	for (i = 0; i < STORE_SANDBOX_ARRAYS; i++) {
+		free(arrays[i]);
+		arrays[i] = NULL;
 	}
-	if (bad != NULL) {
-		snprintf(store_lasterr, sizeof(store_lasterr), "sandbox "
-		    "%s: %s is not valid", json_is_string(json_object_get(sb,
-		    "name")) ? json_string_value(json_object_get(sb, "name")) :
-		    "?", bad);
-		log_warnx("%s: %s", __func__, store_lasterr);
-		return (-1);
-	}
-	if (json_is_array(v) && (*providers = json_dumps(v,
-	    JSON_COMPACT)) == NULL)
-		return (-1);
-	return (0);
+	if (*bad == '\0')
+		return (-1);	/* out of memory */
+	snprintf(store_lasterr, sizeof(store_lasterr), "sandbox %s: %s is "
+	    "not valid", json_is_string(json_object_get(sb, "name")) ?
+	    json_string_value(json_object_get(sb, "name")) : "?", bad);
+	log_warnx("%s: %s", __func__, store_lasterr);
+	return (-1);
+}
+
+/*
+ * Member key of a sandbox row, an array of strings, as compact JSON
+ * text in *text, or NULL when it is absent or null.  NULL when it is
+ * fine; else key, or "" if memory ran out.
+ */
+static const char *
+store_sandbox_array(json_t *sb, const char *key, char **text)
+{
+	json_t	*v, *p;
+	size_t	 i;
+
+	*text = NULL;
+	if ((v = json_object_get(sb, key)) == NULL || json_is_null(v))
+		return (NULL);
+	if (!json_is_array(v))
+		return (key);
+	json_array_foreach(v, i, p)
+		if (!json_is_string(p))
+			return (key);
+	if ((*text = json_dumps(v, JSON_COMPACT)) == NULL)
+		return ("");
+	return (NULL);
 }
 
 int
@@ -1312,13 +1352,13 @@ store_setting_get(const char *key, char *buf, size_t len)
 
 /*
  * Every sandbox row, by name, as store_sandbox_put takes them, without
- * the gateway members whose column is NULL; or NULL.
+ * the gateway and GitHub members whose column is NULL; or NULL.
  */
 json_t *
 store_sandbox_list(void)
 {
 	sqlite3_stmt	*st;
-	json_t		*list, *sb, *prov;
+	json_t		*list, *sb;
 	const char	*text;
 	int		 rc;
 
@@ -1326,8 +1366,8 @@ store_sandbox_list(void)
 		return (NULL);
 	if (sqlite3_prepare_v2(store_db, "SELECT id, name, uid, state, "
 	    "restricted, policy, port, created_at, agent, gateway_port, "
-	    "providers, phantom FROM sandboxes ORDER BY name", -1, &st,
-	    NULL) != SQLITE_OK) {
+	    "providers, phantom, repos, push_branches FROM sandboxes ORDER BY "
+	    "name", -1, &st, NULL) != SQLITE_OK) {
 		json_decref(list);
 		return (NULL);
 	}
@@ -1347,20 +1387,14 @@ store_sandbox_list(void)
 		if (sqlite3_column_type(st, 9) != SQLITE_NULL)
 			json_object_set_new(sb, "gateway_port", json_integer(
 			    (json_int_t)sqlite3_column_int64(st, 9)));
-		if ((text = (const char *)sqlite3_column_text(st, 10)) !=
-		    NULL) {
-			if ((prov = json_loads(text, 0, NULL)) != NULL &&
-			    json_is_array(prov))
-				json_object_set_new(sb, "providers", prov);
-			else {
-				json_decref(prov);
-				log_warnx("%s: sandbox %s: providers is not "
-				    "an array", __func__, (const char *)
-				    sqlite3_column_text(st, 1));
-			}
-		}
+		store_sandbox_array_get(sb, "providers",
+		    (const char *)sqlite3_column_text(st, 10));
 		if ((text = (const char *)sqlite3_column_text(st, 11)) != NULL)
 			json_object_set_new(sb, "phantom", json_string(text));
+		store_sandbox_array_get(sb, "repos",
+		    (const char *)sqlite3_column_text(st, 12));
+		store_sandbox_array_get(sb, "push_branches",
+		    (const char *)sqlite3_column_text(st, 13));
 		json_array_append_new(list, sb);
 	}
 	sqlite3_finalize(st);
@@ -1369,6 +1403,23 @@ store_sandbox_list(void)
 		return (NULL);
 	}
 	return (list);
+}
+
+/* Member key of sandbox row sb from its column's text; none if NULL. */
+static void
+store_sandbox_array_get(json_t *sb, const char *key, const char *text)
+{
+	json_t	*a;
+
+	if (text == NULL)
+		return;
+	if ((a = json_loads(text, 0, NULL)) != NULL && json_is_array(a))
+		json_object_set_new(sb, key, a);
+	else {
+		json_decref(a);
+		log_warnx("%s: sandbox %s: %s is not an array", __func__,
+		    json_string_value(json_object_get(sb, "name")), key);
+	}
 }
 
 /*

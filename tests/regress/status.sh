@@ -32,7 +32,7 @@ ctl -j status >"$T/status.json" || fail "sbxctl -j status failed"
     fail "wrong pid"
 [ "$(json_get '["components"][5]["name"]' <"$T/status.json")" = proxy ] ||
     fail "components out of order"
-[ "$(component store | json_get '["schema_version"]')" = 10 ] ||
+[ "$(component store | json_get '["schema_version"]')" = 11 ] ||
     fail "store schema version"
 
 # The listener accepts TCP connections.

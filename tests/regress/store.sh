@@ -1,7 +1,7 @@
 # store.sh: the database is created mode 0600 in WAL mode; a corrupt or
 # unusable database stops startup with a clear message and is left as it
-# was; the schema version is recorded, with the gateway's columns and
-# its accounting table.
+# was; the schema version is recorded, with the gateway's columns, its
+# accounting table and each sandbox's GitHub columns.
 . "${top_srcdir:-.}/tests/regress/lib.sh"
 
 conf_write <<EOF2
@@ -13,9 +13,10 @@ python3 - "$STATE/db/sbxd.db" <<'EOF2' || fail "db contents"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-assert db.execute("SELECT version FROM schema_version").fetchone()[0] == 10
+assert db.execute("SELECT version FROM schema_version").fetchone()[0] == 11
 cols = [r[1] for r in db.execute("PRAGMA table_info(sandboxes)")]
-assert {"gateway_port", "providers", "phantom"} <= set(cols), cols
+assert {"gateway_port", "providers", "phantom", "repos",
+        "push_branches"} <= set(cols), cols
 assert db.execute("SELECT count(*) FROM api_usage").fetchone()[0] == 0
 EOF2
 

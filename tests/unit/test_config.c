@@ -2,7 +2,7 @@
  * test_config.c: the config parser and printer: keyword table order,
  * macros from the command line, relative paths, include paths, error
  * lists with file:line, the printed form parsing back to itself, and
- * the provider blocks with their keys.
+ * the provider and github blocks with their keys.
  */
 
 #include <sys/types.h>
@@ -351,6 +351,92 @@ end:
 	return (ret);
 }
 
+/*
+ * The github block: the token read into locked memory, GitHub's hosts
+ * without upstream lines, written ones split and trusted, and nothing
+ * of the token in the printed form.
+ */
+static int
+test_github(void)
+{
+	struct sbxd_config	*conf = NULL;
+	struct github_conf	*gh;
+	json_t			*errors = json_array();
+	char			*dir = NULL, *path = NULL, *text = NULL;
+	char			*out = NULL;
+	size_t			 outlen;
+	FILE			*fp;
+	int			 ret = -1;
+
+	if (geteuid() != 0) {
+		printf("      (github skipped: token files must be root's)\n");
+		ret = 0;
+		goto end;
+	}
+	CHECK((dir = unit_tmpdir()) != NULL);
+	CHECK(write_key(dir, "t", "github_pat_11AB\n") == 0);
+	CHECK(asprintf(&text, "policy \"default\" { }\n"
+	    "github {\n\ttoken-file \"%s/t\"\n}\n", dir) != -1);
+	CHECK(asprintf(&path, "%s/t.conf", dir) != -1);
+	CHECK(unit_write(path, text) == 0);
+	CHECK((conf = parse_config(path, errors)) != NULL);
+	gh = &conf->sc_github;
+	CHECK_INT(gh->gh_on, 1);
+	CHECK_STR(gh->gh_token, "github_pat_11AB");
+	CHECK_INT(gh->gh_tokenlen, 15);
+	CHECK_INT(gh->gh_tokensize, GITHUB_TOKEN_MAX + 1);
+	CHECK(gh->gh_upstream == NULL);
+	CHECK_STR(gh->gh_up_host, "github.com");
+	CHECK_INT(gh->gh_up_port, 443);
+	CHECK_STR(gh->gh_up_prefix, "");
+	CHECK_INT(gh->gh_up_trusted, 0);
+	CHECK(gh->gh_api_upstream == NULL);
+	CHECK_STR(gh->gh_api_host, "api.github.com");
+	CHECK_INT(gh->gh_api_port, 443);
+	CHECK_STR(gh->gh_api_prefix, "");
+	CHECK_INT(gh->gh_api_trusted, 0);
+	CHECK(gh->gh_ca_pem == NULL);
+	CHECK(strstr(gh->gh_where, "/t.conf:2") != NULL);
+	config_free(conf);
+	conf = NULL;
+
+	free(text);
+	CHECK(asprintf(&text, "policy \"default\" { }\n"
+	    "github {\n\tupstream \"https://127.0.0.1:8443/gh/\"\n"
+	    "\tapi-upstream \"https://[::1]:9443/api/v3\"\n"
+	    "\ttoken-file \"%s/t\"\n}\n", dir) != -1);
+	CHECK(unit_write(path, text) == 0);
+	CHECK((conf = parse_config(path, errors)) != NULL);
+	gh = &conf->sc_github;
+	CHECK_STR(gh->gh_upstream, "https://127.0.0.1:8443/gh/");
+	CHECK_STR(gh->gh_up_host, "127.0.0.1");
+	CHECK_INT(gh->gh_up_port, 8443);
+	CHECK_STR(gh->gh_up_prefix, "/gh");
+	CHECK_INT(gh->gh_up_trusted, 1);
+	CHECK_STR(gh->gh_api_upstream, "https://[::1]:9443/api/v3");
+	CHECK_STR(gh->gh_api_host, "::1");
+	CHECK_INT(gh->gh_api_port, 9443);
+	CHECK_STR(gh->gh_api_prefix, "/api/v3");
+	CHECK_INT(gh->gh_api_trusted, 1);
+
+	CHECK((fp = open_memstream(&out, &outlen)) != NULL);
+	config_print(fp, conf);
+	fclose(fp);
+	CHECK(strstr(out, "\ngithub {\n\ttoken-file ") != NULL);
+	CHECK(strstr(out, "github_pat") == NULL);
+	ret = 0;
+end:
+	free(out);
+	free(text);
+	free(path);
+	config_free(conf);
+	json_decref(errors);
+	if (dir != NULL)
+		unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
 /* The printed form parses to a config that prints the same. */
 static int
 test_print_roundtrip(void)
@@ -418,6 +504,7 @@ static const struct unit_test tests[] = {
 	{ "include_loop", test_include_loop },
 	{ "print_roundtrip", test_print_roundtrip },
 	{ "providers", test_providers },
+	{ "github", test_github },
 	{ "loglevel", test_loglevel },
 };
 

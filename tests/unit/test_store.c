@@ -95,11 +95,11 @@ test_open_modes(void)
 	status = store_status();
 	CHECK_STR(json_string_value(json_object_get(status, "state")), "up");
 	CHECK_INT(json_integer_value(json_object_get(status,
-	    "schema_version")), 10);
+	    "schema_version")), 11);
 	store_close();
 	free(path);
 	CHECK(asprintf(&path, "%s/state", dir) != -1);
-	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 10);
+	CHECK_INT(query_int(path, "SELECT version FROM schema_version"), 11);
 	CHECK_INT(query_int(path, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name = 'events'"), 1);
 	ret = 0;
@@ -406,7 +406,7 @@ test_migrate_rules(void)
 	sqlite3_close(db);
 	db = NULL;
 	CHECK(store_open(dir, 0700) == 0);
-	CHECK_INT(query_int(dir, "SELECT version FROM schema_version"), 10);
+	CHECK_INT(query_int(dir, "SELECT version FROM schema_version"), 11);
 	list = store_rule_list("one");
 	CHECK_INT(json_array_size(list), 1);
 	r = json_array_get(list, 0);
@@ -668,6 +668,108 @@ end:
 	return (ret);
 }
 
+/*
+ * A sandbox's GitHub repositories and push globs: stored and listed
+ * back, absent from the list when NULL, refused when not arrays of
+ * strings, cleared by a put without them; a database of schema 10 takes
+ * step 11 with its sandboxes kept.
+ */
+static int
+test_sandbox_github(void)
+{
+	json_t	*row = NULL, *list = NULL, *sb;
+	char	*dir;
+	int	 ret = -1;
+
+	CHECK((dir = setup()) != NULL);
+	CHECK(store_open(dir, 0700) == 0);
+	store_close();
+	/* The sandboxes table as schema 10 left it, with a row. */
+	CHECK(exec_sql(dir, "DROP TABLE sandboxes;"
+	    "CREATE TABLE sandboxes (id TEXT PRIMARY KEY, name TEXT NOT NULL "
+	    "UNIQUE, uid INTEGER NOT NULL UNIQUE, state TEXT NOT NULL, "
+	    "restricted INTEGER NOT NULL CHECK (restricted IN (0, 1)), policy "
+	    "TEXT NOT NULL, port INTEGER NOT NULL UNIQUE, created_at TEXT NOT "
+	    "NULL, agent TEXT, gateway_port INTEGER, providers TEXT, phantom "
+	    "TEXT);"
+	    "CREATE UNIQUE INDEX sandboxes_gateway_port ON sandboxes "
+	    "(gateway_port);"
+	    "INSERT INTO sandboxes (id, name, uid, state, restricted, policy, "
+	    "port, created_at, providers) VALUES ('id-old', 'old', 60099, "
+	    "'ready', 1, 'default', 42099, '2026-12-01T10:00:00.000Z', "
+	    "'[\"anthropic\"]');"
+	    "UPDATE schema_version SET version = 10;") == 0);
+	CHECK(store_open(dir, 0700) == 0);
+	CHECK_INT(query_int(dir, "SELECT version FROM schema_version"), 11);
+	CHECK_INT(query_int(dir, "SELECT count(*) FROM sandboxes WHERE "
+	    "name = 'old' AND repos IS NULL AND push_branches IS NULL"), 1);
+	row = json_pack("{s:s, s:s, s:i, s:s, s:b, s:s, s:i, s:s, "
+	    "s:[s, s], s:[s]}", "id", "id-one", "name", "one", "uid", 60100,
+	    "state", "ready", "restricted", 1, "policy", "default", "port",
+	    42100, "created_at", "2026-12-05T10:00:00.000Z", "repos",
+	    "octo/app", "octo/lib.js", "push_branches", "refs/heads/sbx/one/*");
+	CHECK(store_sandbox_put(row) == 0);
+	CHECK_INT(query_int(dir, "SELECT count(*) FROM sandboxes WHERE "
+	    "repos = '[\"octo/app\",\"octo/lib.js\"]' AND push_branches = "
+	    "'[\"refs/heads/sbx/one/*\"]' AND providers IS NULL"), 1);
+	/* Wrong types change nothing. */
+	json_object_set_new(row, "repos", json_string("octo/app"));
+	CHECK(store_sandbox_put(row) == -1);
+	json_object_set_new(row, "repos", json_pack("[s, i]", "octo/app", 1));
+	CHECK(store_sandbox_put(row) == -1);
+	json_object_set_new(row, "repos", json_null());
+	json_object_set_new(row, "push_branches", json_object());
+	CHECK(store_sandbox_put(row) == -1);
+	json_object_set_new(row, "push_branches", json_pack("[n]"));
+	CHECK(store_sandbox_put(row) == -1);
+	/* Another sandbox: null and empty. */
+	json_object_set_new(row, "id", json_string("id-two"));
+	json_object_set_new(row, "name", json_string("two"));
+	json_object_set_new(row, "uid", json_integer(60101));
+	json_object_set_new(row, "port", json_integer(42101));
+	json_object_set_new(row, "push_branches", json_array());
+	CHECK(store_sandbox_put(row) == 0);
+	store_close();
+	CHECK(store_open(dir, 0700) == 0);
+	list = store_sandbox_list();
+	CHECK_INT(json_array_size(list), 3);
+	sb = json_array_get(list, 0);
+	CHECK_STR(json_string_value(json_object_get(sb, "name")), "old");
+	CHECK(json_object_get(sb, "repos") == NULL);
+	CHECK(json_object_get(sb, "push_branches") == NULL);
+	CHECK_INT(json_array_size(json_object_get(sb, "providers")), 1);
+	sb = json_array_get(list, 1);
+	CHECK_STR(json_string_value(json_object_get(sb, "name")), "one");
+	CHECK_INT(json_array_size(json_object_get(sb, "repos")), 2);
+	CHECK_STR(json_string_value(json_array_get(json_object_get(sb,
+	    "repos"), 1)), "octo/lib.js");
+	CHECK_INT(json_array_size(json_object_get(sb, "push_branches")), 1);
+	CHECK_STR(json_string_value(json_array_get(json_object_get(sb,
+	    "push_branches"), 0)), "refs/heads/sbx/one/*");
+	CHECK(json_object_get(sb, "providers") == NULL);
+	sb = json_array_get(list, 2);
+	CHECK_STR(json_string_value(json_object_get(sb, "name")), "two");
+	CHECK(json_object_get(sb, "repos") == NULL);
+	CHECK(json_is_array(json_object_get(sb, "push_branches")));
+	CHECK_INT(json_array_size(json_object_get(sb, "push_branches")), 0);
+	/* A put without the members clears them: the row is the whole. */
+	json_decref(row);
+	row = json_deep_copy(json_array_get(list, 1));
+	json_object_del(row, "repos");
+	json_object_del(row, "push_branches");
+	CHECK(store_sandbox_put(row) == 0);
+	CHECK_INT(query_int(dir, "SELECT count(*) FROM sandboxes WHERE "
+	    "name = 'one' AND repos IS NULL AND push_branches IS NULL"), 1);
+	ret = 0;
+end:
+	json_decref(row);
+	json_decref(list);
+	store_close();
+	unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
 /* A gateway accounting row for sandbox, provider and model. */
 static json_t *
 usage_row(const char *sandbox, const char *provider, const char *model,
@@ -902,6 +1004,7 @@ static const struct unit_test tests[] = {
 	{ "migrate_rules", test_migrate_rules },
 	{ "sandboxes", test_sandboxes },
 	{ "sandbox_gateway", test_sandbox_gateway },
+	{ "sandbox_github", test_sandbox_github },
 	{ "usage_add", test_usage_add },
 	{ "usage_sum", test_usage_sum },
 	{ "open_modes", test_open_modes },
