@@ -45,7 +45,8 @@ static const char *sbxctl_size(json_t *, char *, size_t);
 static void	 sbxctl_print_limits(json_t *);
 static void	 sbxctl_print_rule(const char *, json_t *);
 static void	 sbxctl_print_ask_lines(json_t *);
-static void	 sbxctl_print_providers(json_t *, const char *);
+static void	 sbxctl_print_strings(json_t *, const char *, const char *);
+static void	 sbxctl_print_github(json_t *);
 static const char *sbxctl_str(json_t *, const char *);
 static const char *sbxctl_left(json_t *, char *, size_t);
 static void	 sbxctl_sigcb(int);
@@ -637,7 +638,7 @@ sbxctl_print_sandbox(json_t *reply)
 		if (json_is_string(v) && strcmp(fields[i], "gateway") == 0 &&
 		    json_array_size(json_object_get(sb, "providers")) > 0) {
 			printf("%s (", json_string_value(v));
-			sbxctl_print_providers(sb, ", ");
+			sbxctl_print_strings(sb, "providers", ", ");
 			printf(")\n");
 		} else if (json_is_string(v))
 			printf("%s\n", json_string_value(v));
@@ -646,6 +647,7 @@ sbxctl_print_sandbox(json_t *reply)
 		else
 			printf("%s\n", json_is_true(v) ? "yes" : "no");
 	}
+	sbxctl_print_github(sb);
 	sbxctl_print_limits(sb);
 	json_array_foreach(json_object_get(sb, "rules"), i, r) {
 		printf("%-12s %s %s", i == 0 ? "rules:" : "",
@@ -655,6 +657,29 @@ sbxctl_print_sandbox(json_t *reply)
 			    sbxctl_left(exp, d, sizeof(d)));
 		putchar('\n');
 	}
+}
+
+/*
+ * show: a sandbox's GitHub repositories and the branches it may push
+ * to; without push_branches, the default sbxd applies.
+ */
+static void
+sbxctl_print_github(json_t *sb)
+{
+	json_t	*push = json_object_get(sb, "push_branches");
+
+	if (!json_is_array(json_object_get(sb, "repos")))
+		return;
+	printf("%-12s ", "repos");
+	sbxctl_print_strings(sb, "repos", ", ");
+	printf("\n%-12s ", "push");
+	if (json_array_size(push) > 0)
+		sbxctl_print_strings(sb, "push_branches", ", ");
+	else if (json_is_array(push))
+		printf("none");
+	else
+		printf("refs/heads/sbx/%s/*", sbxctl_str(sb, "name"));
+	putchar('\n');
 }
 
 /* A number of bytes the short way: 4G, 12.3M; null is "none". */
@@ -751,21 +776,21 @@ sbxctl_print_sandboxes(json_t *reply)
 		    sbxctl_str(sb, "policy"), sbxctl_str(sb, "created_at"));
 		if (json_is_string(json_object_get(sb, "gateway")) &&
 		    json_array_size(json_object_get(sb, "providers")) > 0)
-			sbxctl_print_providers(sb, ",");
+			sbxctl_print_strings(sb, "providers", ",");
 		else
 			putchar('-');
 		putchar('\n');
 	}
 }
 
-/* The providers of a sandbox's gateway, joined by sep. */
+/* Member key of sandbox sb, an array of strings, joined by sep. */
 static void
-sbxctl_print_providers(json_t *sb, const char *sep)
+sbxctl_print_strings(json_t *sb, const char *key, const char *sep)
 {
 	json_t	*p;
 	size_t	 i;
 
-	json_array_foreach(json_object_get(sb, "providers"), i, p)
+	json_array_foreach(json_object_get(sb, key), i, p)
 		printf("%s%s", i > 0 ? sep : "", json_is_string(p) ?
 		    json_string_value(p) : "?");
 }

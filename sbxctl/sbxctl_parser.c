@@ -4,10 +4,12 @@
  * this order, with these usage strings.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -24,6 +26,9 @@ static json_t	*sbxctl_build_approve(const struct sbxctl_cmd *, int,
 		    char **);
 static json_t	*sbxctl_build_create(const struct sbxctl_cmd *, int,
 		    char **);
+static int	 sbxctl_create_repo(json_t *, const char *);
+static int	 sbxctl_create_glob(json_t *, const char *);
+static int	 sbxctl_github_name(const char *, size_t, size_t);
 static json_t	*sbxctl_build_name(const struct sbxctl_cmd *, int, char **);
 static json_t	*sbxctl_build_optname(const struct sbxctl_cmd *, int,
 		    char **);
@@ -38,7 +43,8 @@ static const struct sbxctl_cmd sbxctl_cmds[] = {
 	{ "sessions", "", 0, sbxctl_build_plain, sbxctl_print_sessions },
 	{ "create", "name [--open | --restrict-network] [--policy policy] "
 	    "[--agent agent] [--allow pattern] ... [--provider provider] ... "
-	    "[--no-providers]", 0, sbxctl_build_create,
+	    "[--no-providers] [--repo owner/repo] ... "
+	    "[--push-branches glob] ...", 0, sbxctl_build_create,
 	    sbxctl_print_sandbox },
 	{ "list", "", 0, sbxctl_build_plain, sbxctl_print_sandboxes },
 	{ "show", "name", 0, sbxctl_build_name, sbxctl_print_sandbox },
@@ -72,6 +78,10 @@ static const struct sbxctl_cmd sbxctl_cmds[] = {
 	{ "completion", "bash | zsh", 0, NULL, NULL },
 };
 #define SBXCTL_NCMDS	(sizeof(sbxctl_cmds) / sizeof(sbxctl_cmds[0]))
+
+#define SBXCTL_OWNER_MAX	39	/* GitHub's longest user or org name */
+#define SBXCTL_REPO_MAX		100	/* and repository name */
+#define SBXCTL_GLOB_PREFIX	"refs/heads/"	/* branches only: no tags */
 
 /* The command called name, or NULL. */
 const struct sbxctl_cmd *
@@ -272,14 +282,15 @@ sbxctl_build_listener(const struct sbxctl_cmd *cmd, int argc, char **argv)
 
 /*
  * create name [--open | --restrict-network] [--policy policy]
- * [--allow pattern] ... [--provider provider] ... [--no-providers]:
- * restricted unless --open; without --provider or --no-providers, the
- * gateway's providers are sbxd's choice.
+ * [--allow pattern] ... [--provider provider] ... [--no-providers]
+ * [--repo owner/repo] ... [--push-branches glob] ...: restricted unless
+ * --open; without --provider or --no-providers, the gateway's providers
+ * are sbxd's choice, and without --push-branches, the push globs.
  */
 static json_t *
 sbxctl_build_create(const struct sbxctl_cmd *cmd, int argc, char **argv)
 {
-	json_t	*req, *allow, *prov = NULL;
+	json_t	*req, *allow, *prov = NULL, *repos = NULL, *globs = NULL;
 	int	 i, isopen = 0, closed = 0, noprov = 0;
 
 	if (argc < 1 || argv[0][0] == '-')
@@ -306,17 +317,122 @@ sbxctl_build_create(const struct sbxctl_cmd *cmd, int argc, char **argv)
 			json_array_append_new(prov, json_string(argv[++i]));
 		} else if (strcmp(argv[i], "--no-providers") == 0)
 			noprov = 1;
-		else
+		else if (strcmp(argv[i], "--repo") == 0 && i + 1 < argc) {
+			if (repos == NULL)
+				repos = json_array();
+			if (sbxctl_create_repo(repos, argv[++i]) == -1)
+				exit(1);
+		} else if (strcmp(argv[i], "--push-branches") == 0 &&
+		    i + 1 < argc) {
+			if (globs == NULL)
+				globs = json_array();
+			if (sbxctl_create_glob(globs, argv[++i]) == -1)
+				exit(1);
+		} else
 			sbxctl_cmd_usage(cmd);
 	}
 	if ((isopen && closed) || (noprov && prov != NULL))
 		sbxctl_cmd_usage(cmd);
+	if (globs != NULL && repos == NULL) {
+		fprintf(stderr, "sbxctl: create: --push-branches needs a "
+		    "--repo to push to\n");
+		exit(1);
+	}
 	if (noprov)
 		prov = json_array();
 	if (prov != NULL)
 		json_object_set_new(req, "providers", prov);
+	if (repos != NULL)
+		json_object_set_new(req, "repos", repos);
+	if (globs != NULL)
+		json_object_set_new(req, "push_branches", globs);
 	json_object_set_new(req, "restricted", json_boolean(!isopen));
 	return (req);
+}
+
+/*
+ * --repo owner/repo: a GitHub repository, a trailing ".git" dropped,
+ * added to repos unless it is there already (GitHub's names ignore
+ * case).
+ */
+static int
+sbxctl_create_repo(json_t *repos, const char *arg)
+{
+	const char	*slash;
+	json_t		*v;
+	size_t		 len = strlen(arg), i;
+	char		 repo[SBXCTL_OWNER_MAX + SBXCTL_REPO_MAX + 2];
+
+	if (len > 4 && strcmp(arg + len - 4, ".git") == 0)
+		len -= 4;
+	if ((slash = memchr(arg, '/', len)) == NULL ||
+	    !sbxctl_github_name(arg, slash - arg, SBXCTL_OWNER_MAX) ||
+	    !sbxctl_github_name(slash + 1, len - (slash + 1 - arg),
+	    SBXCTL_REPO_MAX)) {
+		fprintf(stderr, "sbxctl: --repo %s: owner/repo is needed, such "
+		    "as octo/app: names of letters, digits, '.', '_' and '-', "
+		    "an owner's up to %d, a repository's up to %d\n", arg,
+		    SBXCTL_OWNER_MAX, SBXCTL_REPO_MAX);
+		return (-1);
+	}
+	memcpy(repo, arg, len);
+	repo[len] = '\0';
+	json_array_foreach(repos, i, v)
+		if (strcasecmp(json_string_value(v), repo) == 0) {
+			fprintf(stderr, "sbxctl: --repo %s: given twice\n",
+			    repo);
+			return (-1);
+		}
+	return (json_array_append_new(repos, json_string(repo)));
+}
+
+/* Whether s, len bytes, is an owner or repository name of max at most. */
+static int
+sbxctl_github_name(const char *s, size_t len, size_t max)
+{
+	size_t	 i;
+
+	if (len == 0 || len > max || (len == 1 && s[0] == '.') ||
+	    (len == 2 && s[0] == '.' && s[1] == '.'))
+		return (0);
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '_' && s[i] != '-')
+			return (0);
+	return (1);
+}
+
+/*
+ * --push-branches glob: the branches the sandbox may push to, a glob of
+ * refs under refs/heads/ ('*' for any part), added to globs unless it
+ * is there already.
+ */
+static int
+sbxctl_create_glob(json_t *globs, const char *arg)
+{
+	const char	*rest = "";
+	json_t		*v;
+	size_t		 len = strlen(arg), i;
+
+	if (strncmp(arg, SBXCTL_GLOB_PREFIX, strlen(SBXCTL_GLOB_PREFIX)) == 0)
+		rest = arg + strlen(SBXCTL_GLOB_PREFIX);
+	if (*rest == '\0' || arg[len - 1] == '/' || strspn(rest,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._/*-") != strlen(rest) || strstr(arg, "..") != NULL ||
+	    strstr(arg, "//") != NULL) {
+		fprintf(stderr, "sbxctl: --push-branches %s: a glob of "
+		    "branches is needed, such as refs/heads/sbx/app/*: "
+		    "refs/heads/ then letters, digits, '.', '_', '-', '/' and "
+		    "'*', without \"..\", \"//\" or a final '/'\n", arg);
+		return (-1);
+	}
+	json_array_foreach(globs, i, v)
+		if (strcmp(json_string_value(v), arg) == 0) {
+			fprintf(stderr, "sbxctl: --push-branches %s: given "
+			    "twice\n", arg);
+			return (-1);
+		}
+	return (json_array_append_new(globs, json_string(arg)));
 }
 
 /* A command taking one sandbox name. */

@@ -1,10 +1,12 @@
-# sbxctl_usage.sh: sbxctl usage and create's providers, against a
-# stand-in control socket that keeps each request line and answers with
-# a canned reply.  --since sends the store's time form (UTC,
-# milliseconds) for an RFC 3339 time, "today" and a duration ago, and
-# refuses anything else with the usage status; the table has a line
-# per row, a total, "-" for a missing cost, and the budgets; -j prints
-# the reply as it came.  Needs no root and no sbxd.
+# sbxctl_usage.sh: sbxctl usage, and create's and show's providers,
+# repositories and push globs, against a stand-in control socket that
+# keeps each request line and answers with a canned reply.  --since
+# sends the store's time form (UTC, milliseconds) for an RFC 3339 time,
+# "today" and a duration ago, and refuses anything else with the usage
+# status; the table has a line per row, a total, "-" for a missing cost,
+# and the budgets; -j prints the reply as it came.  --repo and
+# --push-branches are checked before anything is sent.  Needs no root
+# and no sbxd.
 . "${top_srcdir:-.}/tests/regress/lib.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || skip "needs python3"
@@ -104,6 +106,42 @@ sent | grep -q providers && fail "create sent $(sent)"
 ctl create one --provider x --no-providers 2>/dev/null &&
     fail "--provider with --no-providers taken"
 
+# create's repositories and push globs, checked before anything is sent.
+ctl create one --repo octo/app --repo octo/lib.js.git \
+    --push-branches 'refs/heads/sbx/one/*' --push-branches refs/heads/wip \
+    >/dev/null || fail "create --repo"
+sent | grep -q '"repos":\["octo/app","octo/lib.js"\]' ||
+    fail "create --repo sent $(sent)"
+sent |
+    grep -q '"push_branches":\["refs/heads/sbx/one/\*","refs/heads/wip"\]' ||
+    fail "create --push-branches sent $(sent)"
+ctl create one --repo Octo/App >/dev/null || fail "create --repo alone"
+sent | grep -q '"repos":\["Octo/App"\]' || fail "create --repo sent $(sent)"
+sent | grep -q push_branches && fail "create --repo alone sent $(sent)"
+ctl create one >/dev/null || fail "create"
+sent | grep -q repos && fail "create sent $(sent)"
+n=$(wc -l <"$T/reqs")
+for r in octo octo/ /app octo/app/x octo/.. ./app 'octo/a b' octo/a+b \
+    octo/.git "$(printf '%040d' 0)/app" "octo/$(printf '%0101d' 0)"; do
+	ctl create one --repo "$r" 2>"$T/err" && fail "--repo $r taken"
+	grep -q "^sbxctl: --repo $r: owner/repo is needed" "$T/err" ||
+	    fail "--repo $r: $(cat "$T/err")"
+done
+ctl create one --repo octo/app --repo OCTO/app.git 2>"$T/err" &&
+    fail "a repository given twice taken"
+grep -q "given twice" "$T/err" || fail "twice: $(cat "$T/err")"
+for g in refs/tags/v1 refs/heads/ refs/heads/a//b refs/heads/a/../b \
+    refs/heads/a/ 'refs/heads/a~1' 'refs/heads/a b' heads/main; do
+	ctl create one --repo octo/app --push-branches "$g" 2>"$T/err" &&
+	    fail "--push-branches $g taken"
+	grep -q "^sbxctl: --push-branches $g: a glob of branches" "$T/err" ||
+	    fail "--push-branches $g: $(cat "$T/err")"
+done
+ctl create one --push-branches refs/heads/x 2>"$T/err" &&
+    fail "--push-branches without --repo taken"
+grep -q "needs a --repo" "$T/err" || fail "no --repo: $(cat "$T/err")"
+[ "$(wc -l <"$T/reqs")" -eq "$n" ] || fail "a refused create was sent"
+
 # The table.
 reply <<'EOF2'
 {"ok": true, "since": "2026-12-05T00:00:00.000Z", "usage": [
@@ -148,6 +186,22 @@ EOF2
 ctl show one |
     grep -Eqx 'gateway +http://127\.0\.0\.1:701 \(anthropic, openai\)' ||
     fail "show: $(ctl show one)"
+ctl show one | grep -q '^repos' && fail "show repos: $(ctl show one)"
+
+# show with repositories: the push globs, or sbxd's default.
+reply <<'EOF2'
+{"ok": true, "sandbox": {"name": "one", "state": "ready", "port": 970,
+ "repos": ["octo/app", "octo/lib"],
+ "push_branches": ["refs/heads/sbx/one/*", "refs/heads/wip"]}}
+EOF2
+ctl show one >"$T/out" || fail "show repos"
+grep -qx 'repos        octo/app, octo/lib' "$T/out" ||
+    fail "show repos: $(cat "$T/out")"
+grep -qx 'push         refs/heads/sbx/one/\*, refs/heads/wip' "$T/out" ||
+    fail "show push: $(cat "$T/out")"
+reply '{"ok": true, "sandbox": {"name": "one", "repos": ["octo/app"]}}'
+ctl show one | grep -qx 'push         refs/heads/sbx/one/\*' ||
+    fail "show default push: $(ctl show one)"
 reply <<'EOF2'
 {"ok": true, "sandboxes": [{"name": "one", "state": "ready", "uid": 1,
  "port": 970, "gateway": "http://127.0.0.1:701",
