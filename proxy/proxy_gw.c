@@ -166,6 +166,10 @@ struct gw_session {
 	int				 gs_up_ready;	/* head sent upstream */
 	int				 gs_up_chunked;	/* the body too */
 	int				 gs_body_done;	/* all of it read */
+	const char			*gs_refused;	/* a push refused: why,
+							   told once its body is
+							   read */
+	const char			*gs_refused_why;
 };
 TAILQ_HEAD(gw_sessions, gw_session);
 
@@ -193,9 +197,10 @@ static struct gw_listeners	 gw_listeners =
 static struct gw_sessions	 gw_sessions =
 				    TAILQ_HEAD_INITIALIZER(gw_sessions);
 static struct gw_idles		 gw_idles = TAILQ_HEAD_INITIALIZER(gw_idles);
-static struct proxy_tls_up_ctx	*gw_ctx[PROXY_API_NPROVIDERS];
-static char			*gw_ctx_pem[PROXY_API_NPROVIDERS];
-static int			 gw_ctx_made[PROXY_API_NPROVIDERS];
+#define GW_SLOTS	(PROXY_API_NPROVIDERS + 1)	/* and GitHub's */
+static struct proxy_tls_up_ctx	*gw_ctx[GW_SLOTS];
+static char			*gw_ctx_pem[GW_SLOTS];
+static int			 gw_ctx_made[GW_SLOTS];
 static uint64_t			 gw_next_id = 1;
 static json_t			*gw_pending;	/* usage rows for the store */
 static struct event		*gw_flush_ev;
@@ -260,13 +265,15 @@ static void	gw_git_body(struct gw_session *);
 static int	gw_git_piece(struct gw_session *, const char *, size_t);
 static void	gw_git_body_end(struct gw_session *);
 static void	gw_git_fail(struct gw_session *, int, const char *,
-		    const char *);
+		    const char *, int);
 static void	gw_git_write(struct gw_session *, const char *, size_t);
 static void	gw_git_send(struct gw_session *, struct evbuffer *);
 static int	gw_git_header(const char *, size_t, int);
 static char	*gw_basic(const char *, const char *, size_t);
 static void	gw_up_writecb(struct bufferevent *, void *);
 static void	gw_resp_end_cut(struct gw_session *);
+static void	gw_pkt(struct evbuffer *, int, const char *, size_t);
+static void	gw_git_report(struct gw_session *);
 static void	gw_git_log(struct gw_session *, int64_t);
 static void	gw_git_error(struct gw_session *, int, const char *,
 		    const char *, int);
@@ -345,7 +352,7 @@ proxy_gw_reload(void)
 {
 	int	 p;
 
-	for (p = 0; p < PROXY_API_NPROVIDERS; p++) {
+	for (p = 0; p < GW_SLOTS; p++) {
 		proxy_tls_up_ctx_free(gw_ctx[p]);
 		gw_ctx[p] = NULL;
 		free(gw_ctx_pem[p]);
@@ -1431,6 +1438,8 @@ gw_git_body(struct gw_session *gs)
 	char			*p;
 	int			 r;
 
+	if (gs->gs_req.rq_msg.hm_body == PROXY_HTTP_BODY_NONE)
+		gs->gs_body_done = 1;
 	while (!gs->gs_body_done) {
 		if (gs->gs_up_ready && evbuffer_get_length(
 		    bufferevent_get_output(gs->gs_up)) >=
@@ -1462,7 +1471,7 @@ gw_git_body(struct gw_session *gs)
 			    &off, &dlen, &herr);
 			if (r == PROXY_HTTP_ERROR) {
 				gw_git_fail(gs, herr.status, herr.reason,
-				    herr.detail);
+				    herr.detail, 0);
 				return;
 			}
 			if (dlen > 0 && gw_git_piece(gs, p + off, dlen) == -1)
@@ -1487,11 +1496,14 @@ gw_git_piece(struct gw_session *gs, const char *p, size_t n)
 	size_t			 used = 0;
 	int			 r;
 
+	if (gs->gs_refused != NULL)
+		return (0);	/* read to its end, then answered */
 	if (gs->gs_push != NULL && gs->gs_push_phase == 0) {
 		r = proxy_git_push_feed(gs->gs_push, p, n, &used, &gerr);
 		if (r == PROXY_GIT_ERROR) {
-			gw_git_fail(gs, gerr.status, gerr.reason, gerr.detail);
-			return (-1);
+			gw_git_fail(gs, gerr.status, gerr.reason, gerr.detail,
+			    1);
+			return (gs->gs_refused != NULL ? 0 : -1);
 		}
 		if (r == PROXY_GIT_DONE)
 			gs->gs_push_phase = 1;
@@ -1500,8 +1512,9 @@ gw_git_piece(struct gw_session *gs, const char *p, size_t n)
 		r = proxy_git_push_pack(gs->gs_push, p + used, n - used,
 		    &gerr);
 		if (r == PROXY_GIT_ERROR) {
-			gw_git_fail(gs, gerr.status, gerr.reason, gerr.detail);
-			return (-1);
+			gw_git_fail(gs, gerr.status, gerr.reason, gerr.detail,
+			    1);
+			return (gs->gs_refused != NULL ? 0 : -1);
 		}
 		if (r == PROXY_GIT_DONE)
 			gs->gs_push_phase = 2;
@@ -1527,10 +1540,15 @@ gw_git_body_end(struct gw_session *gs)
 {
 	struct proxy_git_error	 gerr;
 
+	if (gs->gs_refused != NULL) {
+		gw_git_report(gs);
+		return;
+	}
 	if (gs->gs_push != NULL &&
 	    proxy_git_push_end(gs->gs_push, &gerr) == PROXY_GIT_ERROR) {
 		if (!gs->gs_up_ready)
-			gw_git_fail(gs, gerr.status, gerr.reason, gerr.detail);
+			gw_git_fail(gs, gerr.status, gerr.reason, gerr.detail,
+			    0);
 		else {
 			/* Upstream has part of it: cut it short. */
 			gs->gs_note = gerr.reason;
@@ -1552,7 +1570,7 @@ gw_git_body_end(struct gw_session *gs)
 /* Refused before upstream heard of it: the answer, then close. */
 static void
 gw_git_fail(struct gw_session *gs, int status, const char *reason,
-    const char *detail)
+    const char *detail, int drain)
 {
 	if (gs->gs_up_ready || gs->gs_state >= GW_WAIT) {
 		gs->gs_note = reason;
@@ -1560,7 +1578,111 @@ gw_git_fail(struct gw_session *gs, int status, const char *reason,
 		gw_resp_end_cut(gs);
 		return;
 	}
+	if (drain && gs->gs_push != NULL && gs->gs_state == GW_BODY) {
+		/*
+		 * git reads no answer before it has sent its whole body:
+		 * the rest is read and dropped, then git hears why in its
+		 * own terms, which it shows.
+		 */
+		gs->gs_refused = reason;
+		gs->gs_refused_why = detail;
+		gs->gs_status = 403;
+		return;
+	}
 	gw_error(gs, status, reason, detail, 1);
+}
+
+/* One pkt-line of n bytes at p, after band (0: none), to out. */
+static void
+gw_pkt(struct evbuffer *out, int band, const char *p, size_t n)
+{
+	evbuffer_add_printf(out, "%04zx", n + 4 + (band != 0));
+	if (band != 0) {
+		unsigned char	 b = band;
+
+		evbuffer_add(out, &b, 1);
+	}
+	evbuffer_add(out, p, n);
+}
+
+/*
+ * A refused push, answered as receive-pack would: a message on the
+ * progress band ("remote: sbxd: ..."), the unpack status failed with
+ * the reason, each accepted command "ng", over side-band-64k if git
+ * asked for it.  git says "remote unpack failed" and exits non-zero.
+ */
+static void
+gw_git_report(struct gw_session *gs)
+{
+	struct gw_listener	*gl = gs->gs_gl;
+	struct evbuffer		*out = bufferevent_get_output(gs->gs_cli);
+	struct evbuffer		*rep;
+	char			 line[1024], globs[512];
+	size_t			 i, n, len;
+	int			 sb;
+
+	sb = (gs->gs_push->pu_caps & (PROXY_GIT_CAP_SIDE_BAND_64K |
+	    PROXY_GIT_CAP_SIDE_BAND)) != 0;
+	globs[0] = '\0';
+	for (i = 0; i < gl->gl_nglobs; i++)
+		snprintf(globs + strlen(globs), sizeof(globs) - strlen(globs),
+		    "%s%s", i > 0 ? ", " : "", gl->gl_globs[i]);
+	if ((rep = evbuffer_new()) == NULL) {
+		gw_close(gs, "out of memory");
+		return;
+	}
+	if (sb) {
+		n = snprintf(line, sizeof(line), "sbxd: push refused: %s "
+		    "(%s); this sandbox may push to %s\n", gs->gs_refused_why,
+		    gs->gs_refused, globs);
+		gw_pkt(rep, 2, line, MIN(n, sizeof(line) - 1));
+	}
+	{
+		struct evbuffer	*st = evbuffer_new();
+
+		if (st == NULL) {
+			evbuffer_free(rep);
+			gw_close(gs, "out of memory");
+			return;
+		}
+		n = snprintf(line, sizeof(line), "unpack sbxd refused the push: "
+		    "%s\n", gs->gs_refused);
+		gw_pkt(st, 0, line, MIN(n, sizeof(line) - 1));
+		for (i = 0; i < gs->gs_push->pu_ncmds; i++) {
+			n = snprintf(line, sizeof(line), "ng %.*s refused by "
+			    "sbxd\n", (int)MIN(gs->gs_push->pu_cmds[i].gc_reflen,
+			    900), gs->gs_push->pu_cmds[i].gc_ref);
+			gw_pkt(st, 0, line, MIN(n, sizeof(line) - 1));
+		}
+		evbuffer_add(st, "0000", 4);
+		len = evbuffer_get_length(st);
+		if (sb)
+			gw_pkt(rep, 1, (const char *)evbuffer_pullup(st, -1),
+			    len);
+		else
+			evbuffer_add_buffer(rep, st);
+		evbuffer_free(st);
+	}
+	if (sb)
+		evbuffer_add(rep, "0000", 4);
+	len = evbuffer_get_length(rep);
+	evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: "
+	    "application/x-git-receive-pack-result\r\nCache-Control: "
+	    "no-cache\r\nx-sbxd-error: %s\r\nContent-Length: %zu\r\n",
+	    gs->gs_refused, len);
+	if (!(gs->gs_req.rq_msg.hm_flags & PROXY_HTTP_F_PERSIST)) {
+		evbuffer_add(out, "Connection: close\r\n", 19);
+		gs->gs_out_close = 1;
+	}
+	evbuffer_add(out, "\r\n", 2);
+	evbuffer_add_buffer(out, rep);
+	evbuffer_free(rep);
+	gs->gs_note = gs->gs_refused;
+	gw_stats.refused++;
+	log_info("gateway %s: git push to %s refused: %s", gl->gl_sandbox,
+	    gs->gs_git.gr_name, gs->gs_refused);
+	gw_account(gs);
+	gw_next(gs);
 }
 
 /* Body bytes to the upstream, framed as its head said. */
@@ -2276,6 +2398,7 @@ gw_exchange_clear(struct gw_session *gs)
 	}
 	gs->gs_isgit = gs->gs_push_phase = 0;
 	gs->gs_up_ready = gs->gs_up_chunked = gs->gs_body_done = 0;
+	gs->gs_refused = gs->gs_refused_why = NULL;
 	memset(&gs->gs_git, 0, sizeof(gs->gs_git));
 }
 
@@ -2562,8 +2685,9 @@ gw_git_log(struct gw_session *gs, int64_t ms)
 
 	log_info("gateway %s: git %s %s: %d, %" PRIu64 " bytes up, %" PRIu64
 	    " down, %" PRId64 " ms%s%s", gs->gs_gl->gl_sandbox,
-	    gs->gs_git.gr_advert ? "refs" : proxy_git_service_name(
-	    gs->gs_git.gr_service), gs->gs_git.gr_name, gs->gs_status,
+	    gs->gs_git.gr_advert ? "refs" : gs->gs_git.gr_service ==
+	    PROXY_GIT_RECEIVE_PACK ? "push" : "fetch", gs->gs_git.gr_name,
+	    gs->gs_status,
 	    gs->gs_bytes_up, gs->gs_bytes_down, ms,
 	    gs->gs_truncated ? ", cut" : "", gs->gs_note != NULL ? "" : "");
 	if (gs->gs_push == NULL || gs->gs_push->pu_ncmds == 0)
