@@ -2690,7 +2690,7 @@ gw_git_log(struct gw_session *gs, int64_t ms)
 	    gs->gs_status,
 	    gs->gs_bytes_up, gs->gs_bytes_down, ms,
 	    gs->gs_truncated ? ", cut" : "", gs->gs_note != NULL ? "" : "");
-	if (gs->gs_push == NULL || gs->gs_push->pu_ncmds == 0)
+	if (gs->gs_push == NULL)
 		return;
 	refs = json_array();
 	for (i = 0; i < gs->gs_push->pu_ncmds; i++)
