@@ -267,6 +267,7 @@ static void	gw_git_body_end(struct gw_session *);
 static void	gw_git_fail(struct gw_session *, int, const char *,
 		    const char *, int);
 static void	gw_git_write(struct gw_session *, const char *, size_t);
+static void	gw_chunk_add(struct evbuffer *, int, const char *, size_t);
 static void	gw_git_send(struct gw_session *, struct evbuffer *);
 static int	gw_git_header(const char *, size_t, int);
 static char	*gw_basic(const char *, const char *, size_t);
@@ -1689,14 +1690,31 @@ gw_git_report(struct gw_session *gs)
 static void
 gw_git_write(struct gw_session *gs, const char *p, size_t n)
 {
-	struct evbuffer	*out = bufferevent_get_output(gs->gs_up);
+	gw_chunk_add(bufferevent_get_output(gs->gs_up), gs->gs_up_chunked, p,
+	    n);
+}
+
+/* n bytes at p to out, as one chunk if chunked. */
+static void
+gw_chunk_add(struct evbuffer *out, int chunked, const char *p, size_t n)
+{
+	char	 hex[2 * sizeof(size_t) + 2];
+	size_t	 i = sizeof(hex), v = n;
 
 	if (n == 0)
 		return;
-	if (gs->gs_up_chunked)
-		evbuffer_add_printf(out, "%zx\r\n", n);
+	if (chunked) {
+		/* The size line, without printf's cost per chunk. */
+		hex[--i] = '\n';
+		hex[--i] = '\r';
+		do {
+			hex[--i] = "0123456789abcdef"[v & 15];
+			v >>= 4;
+		} while (v != 0);
+		evbuffer_add(out, hex + i, sizeof(hex) - i);
+	}
 	evbuffer_add(out, p, n);
-	if (gs->gs_up_chunked)
+	if (chunked)
 		evbuffer_add(out, "\r\n", 2);
 }
 
@@ -2216,15 +2234,9 @@ gw_hold_flush(struct gw_session *gs)
 static void
 gw_write(struct gw_session *gs, const char *p, size_t n)
 {
-	struct evbuffer	*out = bufferevent_get_output(gs->gs_cli);
-
-	if (n == 0 || gs->gs_broken)
-		return;
-	if (gs->gs_out_chunked)
-		evbuffer_add_printf(out, "%zx\r\n", n);
-	evbuffer_add(out, p, n);
-	if (gs->gs_out_chunked)
-		evbuffer_add(out, "\r\n", 2);
+	if (!gs->gs_broken)
+		gw_chunk_add(bufferevent_get_output(gs->gs_cli),
+		    gs->gs_out_chunked, p, n);
 }
 
 /*

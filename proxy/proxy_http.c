@@ -1547,31 +1547,19 @@ int
 proxy_http_chunked_feed(struct proxy_http_chunked *ch, const char *buf,
     size_t len, size_t *consumed, struct proxy_http_error *err)
 {
-	size_t	 i = 0, n;
+	size_t	 i = 0, k, off, dlen;
+	int	 r;
 
 	*consumed = 0;
-	if (ch->ch_state == HTTP_CH_ERROR) {
-		http_chunk_fail(ch, err, "bad-chunk", "body already refused");
-		return (PROXY_HTTP_ERROR);
-	}
-	while (i < len && ch->ch_state != HTTP_CH_DONE) {
-		if (ch->ch_state != HTTP_CH_DATA) {
-			if (http_chunk_byte(ch, buf[i], err) == -1)
-				return (PROXY_HTTP_ERROR);
-			i++;
-			continue;
-		}
-		n = len - i < ch->ch_left ? len - i : ch->ch_left;
-		i += n;
-		ch->ch_left -= n;
-		ch->ch_data += n;
-		if (ch->ch_left == 0)
-			ch->ch_state = HTTP_CH_DATA_CR;
-	}
+	do {
+		r = proxy_http_chunked_data(ch, buf + i, len - i, &k, &off,
+		    &dlen, err);
+		if (r == PROXY_HTTP_ERROR)
+			return (r);
+		i += k;
+	} while (r == PROXY_HTTP_MORE && i < len && k > 0);
 	*consumed = i;
-	ch->ch_total += i;
-	return (ch->ch_state == HTTP_CH_DONE ? PROXY_HTTP_DONE :
-	    PROXY_HTTP_MORE);
+	return (r);
 }
 
 /*
