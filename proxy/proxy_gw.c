@@ -847,7 +847,7 @@ gw_cli_eventcb(struct bufferevent *bev __unused, short what, void *arg)
 		/* The client left mid-exchange: what came is charged. */
 		gs->gs_truncated = 1;
 		gs->gs_note = "client gone";
-		if (gs->gs_kind >= 0)
+		if (gs->gs_kind >= 0 && gs->gs_state == GW_RELAY)
 			proxy_api_usage_end(&gs->gs_usage, 0);
 		if (gs->gs_status == 0)
 			gs->gs_status = 499;
