@@ -95,6 +95,11 @@ struct agent_turn {
 	int			 t_truncated;
 	uint64_t		 t_outbytes;
 	struct timespec		 t_start;
+	struct proxy_gw_counters t_gw;		/* the gateway's at the
+						   start */
+	int			 t_gw_on;	/* the sandbox has one */
+	uint64_t		 t_gw_requests;	/* what went through it
+						   in the turn */
 	struct event		*t_ev_timeout;
 	struct event		*t_ev_stage;
 	int			 t_timeout;	/* seconds */
@@ -190,6 +195,8 @@ static void	agent_turn_sweep(struct agent_turn *);
 static void	agent_turn_sweptcb(int, void *);
 static void	agent_turn_check(struct agent_turn *);
 static void	agent_turn_finish(struct agent_turn *);
+static void	agent_gw_usage(struct agent_turn *, struct agent_sb *,
+		    struct agent_dec *);
 static void	agent_turn_finish_error(struct agent_turn *,
 		    enum agent_status, const char *);
 static json_t	*agent_turn_event(struct agent_turn *);
@@ -716,6 +723,7 @@ agent_turn_start(struct agent_turn *t, struct sandbox *sb, char *err,
 		goto done;
 	t->t_pid = job_pid(t->t_job);
 	util_monotime(&t->t_start);
+	t->t_gw_on = proxy_gw_counters(as->as_name, &t->t_gw) == 0;
 	if (job_write(t->t_job, input, inlen) == -1) {
 		snprintf(err, errlen, "cannot queue the prompt: out of "
 		    "memory");
@@ -1124,6 +1132,31 @@ agent_turn_check(struct agent_turn *t)
 }
 
 /*
+ * A turn of a sandbox with a credential gateway: what the gateway read
+ * from the API's responses during the turn replaces the CLI's own
+ * figures (every call counts, the CLI's side calls too, and the CLI
+ * cannot misreport them); a cost only where the API reported one.
+ */
+static void
+agent_gw_usage(struct agent_turn *t, struct agent_sb *as,
+    struct agent_dec *ad)
+{
+	struct proxy_gw_counters	 now;
+
+	t->t_gw_requests = 0;
+	if (!t->t_gw_on || proxy_gw_counters(as->as_name, &now) == -1 ||
+	    now.gc_requests <= t->t_gw.gc_requests)
+		return;
+	t->t_gw_requests = now.gc_requests - t->t_gw.gc_requests;
+	ad->ad_tokens_in = now.gc_input - t->t_gw.gc_input;
+	ad->ad_tokens_out = now.gc_output - t->t_gw.gc_output;
+	if (now.gc_costs > t->t_gw.gc_costs) {
+		ad->ad_cost = now.gc_cost - t->t_gw.gc_cost;
+		ad->ad_has_cost = 1;
+	}
+}
+
+/*
  * The turn is over: judge it, record it, tell everyone, free it and
  * start the next.
  */
@@ -1204,6 +1237,7 @@ agent_turn_finish(struct agent_turn *t)
 		as->as_session = strdup(ad->ad_session);
 		store_agent_state_put(as->as_id, as->as_mode, as->as_session);
 	}
+	agent_gw_usage(t, as, ad);
 	agent_now(when, sizeof(when));
 	agent_turn_text_flush(t);
 	transcript = json_dumps(t->t_transcript, JSON_COMPACT);
@@ -1234,6 +1268,11 @@ agent_turn_finish(struct agent_turn *t)
 	    *ad->ad_session ? ad->ad_session : NULL);
 	if (ev != NULL && ad->ad_has_cost)
 		json_object_set_new(ev, "cost", json_real(ad->ad_cost));
+	if (ev != NULL && t->t_gw_requests > 0) {
+		json_object_set_new(ev, "usage_from", json_string("gateway"));
+		json_object_set_new(ev, "gateway_requests",
+		    json_integer((json_int_t)t->t_gw_requests));
+	}
 	if (ev != NULL && t->t_stopping && st != AGENT_FAILED &&
 	    !t->t_noreport) {
 		json_object_set_new(ev, "processes_stopped",

@@ -100,6 +100,8 @@ struct gw_listener {
 	size_t				 gl_nglobs;
 	int				 gl_nsessions;
 	uint64_t			 gl_requests;
+	struct proxy_gw_counters	 gl_counters;	/* model requests'
+							   usage */
 	/* the budget of today (UTC) per provider */
 	time_t				 gl_day[PROXY_API_NPROVIDERS];
 	int64_t				 gl_charged[PROXY_API_NPROVIDERS];
@@ -491,6 +493,25 @@ proxy_gw_add(const char *sandbox, const struct sockaddr_storage *ss,
 	}
 	TAILQ_INSERT_TAIL(&gw_listeners, gl, gl_entry);
 	log_debug("gateway %s: listening on %s", sandbox, gl->gl_addr);
+	return (0);
+}
+
+/*
+ * The usage sandbox's gateway read from responses since it opened
+ * (requests that reported none are not counted); 0, or -1 without a
+ * gateway.  A turn takes it before and after, and the difference is
+ * what the turn used, whatever the CLI says.
+ */
+int
+proxy_gw_counters(const char *sandbox, struct proxy_gw_counters *gc)
+{
+	struct gw_listener	*gl;
+
+	if ((gl = gw_listener_find(sandbox)) == NULL) {
+		memset(gc, 0, sizeof(*gc));
+		return (-1);
+	}
+	*gc = gl->gl_counters;
 	return (0);
 }
 
@@ -2640,6 +2661,18 @@ gw_account(struct gw_session *gs)
 	    gs->gs_status > 0 && (gs->gs_status < 400 || gs->gs_truncated))
 		missing = 1;
 	gw_budget_settle(gs, charged);
+	if (ur != NULL && ur->ur_usage_seen) {
+		struct proxy_gw_counters	*gc = &gs->gs_gl->gl_counters;
+
+		gc->gc_requests++;
+		gc->gc_input += ur->ur_input;
+		gc->gc_cached += ur->ur_cached_input;
+		gc->gc_output += ur->ur_output;
+		if (ur->ur_cost_seen) {
+			gc->gc_cost += ur->ur_cost;
+			gc->gc_costs++;
+		}
+	}
 	row = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, "
 	    "s:I, s:I, s:I, s:I, s:I, s:b, s:b}",
 	    "sandbox", gs->gs_gl->gl_sandbox,

@@ -827,6 +827,16 @@ int		 proxy_gw_add(const char *, const struct sockaddr_storage *,
 		    char *, size_t);
 int		 proxy_gw_remove(const char *);
 const char	*proxy_gw_phantom(const char *, int);
+/* What a sandbox's gateway relayed of model APIs since it opened. */
+struct proxy_gw_counters {
+	uint64_t	 gc_requests;
+	int64_t		 gc_input;
+	int64_t		 gc_cached;
+	int64_t		 gc_output;
+	double		 gc_cost;	/* as reported, where reported */
+	uint64_t	 gc_costs;	/* requests that reported a cost */
+};
+int		 proxy_gw_counters(const char *, struct proxy_gw_counters *);
 const char	*proxy_gw_repo_why(const char *);
 const char	*proxy_gw_glob_why(const char *);
 int		 proxy_gw_glob_default(char *, size_t, const char *);

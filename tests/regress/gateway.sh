@@ -353,6 +353,21 @@ if [ -n "$CLAUDE" ]; then
 	grep -qF '"key": "sk-ant-sbxd-test"' "$T/peer.log" ||
 	    fail "the peer did not get the real key: $(head -c 600 "$T/peer.log")"
 	grep -qF "$AKEY" "$T/peer.log" && fail "the phantom reached the peer"
+	# The turn's figures are the gateway's: every call of the CLI.
+	ctl -j usage $GA >"$T/usage2" || fail "usage after the turn"
+	python3 - "$T/events" "$T/usage2" <<'EOF3' ||
+import json, sys
+done = [e for e in map(json.loads, open(sys.argv[1]))
+        if e.get("type") == "agent.done"][-1]
+assert done["usage_from"] == "gateway", done
+assert done["gateway_requests"] >= 1, done
+rows = [r for r in json.load(open(sys.argv[2]))["usage"]
+        if r["provider"] == "anthropic" and r["model"] != "claude-x"]
+assert done["tokens_in"] == sum(r["input"] for r in rows), (done, rows)
+assert done["tokens_out"] == sum(r["output"] for r in rows), (done, rows)
+assert done["tokens_in"] > 0 and done["tokens_out"] > 0, done
+EOF3
+	    fail "agent.done: $(grep agent.done "$T/events" | tail -1)"
 fi
 
 ctl rm $GA >/dev/null 2>&1 || fail "rm $GA"
