@@ -143,6 +143,8 @@ struct bot_text_buf {
 typedef int	(*bot_text_segcb)(void *, size_t, size_t, int);
 
 static size_t	bot_text_cplen(const unsigned char *, size_t);
+static void	bot_text_unfence(const struct bot_text_plan *, size_t,
+		    size_t *, size_t *);
 static size_t	bot_text_pyspace(const unsigned char *, size_t);
 static size_t	bot_text_eol(const char *, size_t, size_t);
 static size_t	bot_text_nextline(const char *, size_t, size_t);
@@ -911,6 +913,41 @@ bot_text_choose(const struct bot_text_plan *pl, const struct bot_text_win *bw,
 	*end = *next = bw->bw_hard != 0 ? bw->bw_hard : bw->bw_limit;
 }
 
+/*
+ * A cut inside a line makes the rest of the line the next part's first
+ * line.  If that rest starts (after blanks) with a fence, ``` or ~~~,
+ * which was none where it stood, the next part would open a code
+ * block: cut instead before the last other character before it, so
+ * that the line the next part starts with is no fence either.
+ */
+static void
+bot_text_unfence(const struct bot_text_plan *pl, size_t pos, size_t *end,
+    size_t *next)
+{
+	const char	*s = pl->pl_s;
+	size_t		 len = pl->pl_len, t, q;
+	char		 c;
+
+	if (*next == 0 || *next >= len || s[*next - 1] == '\n' ||
+	    s[*next - 1] == '\r')
+		return;		/* a line start of the text itself */
+	t = bot_text_skip_sp(s, len, *next);
+	if (t + 3 > len || !((s[t] == '`' && s[t + 1] == '`' &&
+	    s[t + 2] == '`') || (s[t] == '~' && s[t + 1] == '~' &&
+	    s[t + 2] == '~')))
+		return;
+	for (q = t; q > pos; q--) {
+		c = s[q - 1];
+		if (c != ' ' && c != '\t' && c != '`' && c != '~')
+			break;
+	}
+	while (q > pos + 1 && ((unsigned char)s[q - 1] & 0xc0) == 0x80)
+		q--;		/* the character's first byte */
+	if (q <= pos + 1 || s[q - 1] == '\n' || s[q - 1] == '\r')
+		return;
+	*end = *next = q - 1;
+}
+
 static int
 bot_text_add(struct bot_text_plan *pl, size_t start, size_t end,
     const struct bot_text_state *reopen, const struct bot_text_state *close)
@@ -963,6 +1000,7 @@ bot_text_plan(struct bot_text_plan *pl, size_t digits)
 		for (r = 0;; r = need) {
 			bot_text_window(pl, pos, room - r, &bw);
 			bot_text_choose(pl, &bw, &e, &nx);
+			bot_text_unfence(pl, pos, &e, &nx);
 			end = st;
 			bot_text_parse(s, pos, e, &end);
 			if (nx >= len)
