@@ -201,7 +201,6 @@ static struct gw_sessions	 gw_sessions =
 static struct gw_idles		 gw_idles = TAILQ_HEAD_INITIALIZER(gw_idles);
 #define GW_SLOTS	(PROXY_API_NPROVIDERS + 1)	/* and GitHub's */
 static struct proxy_tls_up_ctx	*gw_ctx[GW_SLOTS];
-static char			*gw_ctx_pem[GW_SLOTS];
 static int			 gw_ctx_made[GW_SLOTS];
 static uint64_t			 gw_next_id = 1;
 static json_t			*gw_pending;	/* usage rows for the store */
@@ -358,8 +357,6 @@ proxy_gw_reload(void)
 	for (p = 0; p < GW_SLOTS; p++) {
 		proxy_tls_up_ctx_free(gw_ctx[p]);
 		gw_ctx[p] = NULL;
-		free(gw_ctx_pem[p]);
-		gw_ctx_pem[p] = NULL;
 		gw_ctx_made[p] = 0;
 	}
 	gw_pool_flush();
@@ -590,21 +587,6 @@ gw_strv(char *const *v, char ***out, size_t *n)
 			return (-1);
 	*n = c;
 	return (0);
-}
-
-/*
- * The phantom key of sandbox for provider p, for its environment, or
- * NULL.
- */
-const char *
-proxy_gw_phantom(const char *sandbox, int p)
-{
-	struct gw_listener	*gl;
-
-	if ((gl = gw_listener_find(sandbox)) == NULL || p < 0 ||
-	    p >= PROXY_API_NPROVIDERS || gl->gl_phantomlen[p] == 0)
-		return (NULL);
-	return (gl->gl_phantom[p]);
 }
 
 /*
@@ -2716,8 +2698,9 @@ gw_account(struct gw_session *gs)
 	    gs->gs_status, json_string_value(json_object_get(row, "model")) ?
 	    json_string_value(json_object_get(row, "model")) : "-",
 	    ur != NULL ? ur->ur_input : 0, ur != NULL ? ur->ur_output : 0, ms,
-	    gs->gs_truncated ? ", cut" : "", missing ? ", no usage" : "",
-	    gs->gs_note != NULL && gs->gs_truncated ? "" : "");
+	    gs->gs_truncated ? ", cut: " : "", gs->gs_truncated &&
+	    gs->gs_note != NULL ? gs->gs_note : "",
+	    missing ? ", no usage" : "");
 	json_decref(row);
 }
 
@@ -2734,7 +2717,8 @@ gw_git_log(struct gw_session *gs, int64_t ms)
 	    PROXY_GIT_RECEIVE_PACK ? "push" : "fetch", gs->gs_git.gr_name,
 	    gs->gs_status,
 	    gs->gs_bytes_up, gs->gs_bytes_down, ms,
-	    gs->gs_truncated ? ", cut" : "", gs->gs_note != NULL ? "" : "");
+	    gs->gs_truncated ? ", cut: " : "", gs->gs_truncated &&
+	    gs->gs_note != NULL ? gs->gs_note : "");
 	if (gs->gs_push == NULL)
 		return;
 	refs = json_array();

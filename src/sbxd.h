@@ -826,7 +826,6 @@ int		 proxy_gw_add(const char *, const struct sockaddr_storage *,
 		    socklen_t, int, const char *, char *const *, char *const *,
 		    char *, size_t);
 int		 proxy_gw_remove(const char *);
-const char	*proxy_gw_phantom(const char *, int);
 /* What a sandbox's gateway relayed of model APIs since it opened. */
 struct proxy_gw_counters {
 	uint64_t	 gc_requests;
