@@ -1029,11 +1029,15 @@ gw_body(struct gw_session *gs)
 				    herr.detail, 1);
 				return;
 			}
-			if (dlen > 0 && (evbuffer_get_length(gs->gs_body) +
-			    dlen > GW_BODY_MAX || evbuffer_add(gs->gs_body,
-			    p + off, dlen) == -1)) {
+			if (dlen > 0 && evbuffer_get_length(gs->gs_body) +
+			    dlen > GW_BODY_MAX) {
 				gw_error(gs, 413, "body-too-large", "the "
 				    "request body is over 32 MiB", 1);
+				return;
+			}
+			if (dlen > 0 && evbuffer_add(gs->gs_body, p + off,
+			    dlen) == -1) {
+				gw_close(gs, "out of memory");
 				return;
 			}
 			evbuffer_drain(in, used);
