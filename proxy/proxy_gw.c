@@ -24,6 +24,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -255,6 +256,7 @@ static struct gw_listener *gw_listener_find(const char *);
 static void	gw_listener_close(struct gw_listener *);
 static void	gw_listener_free(struct gw_listener *);
 static int	gw_strv(char *const *, char ***, size_t *);
+static int	gw_phantom_bytes(const char *, unsigned char *);
 static const char *gw_key_of(const struct gw_session *, size_t *);
 static void	gw_ctl_usage(struct control_req *, json_t *);
 static void	gw_flush(void);
@@ -422,23 +424,14 @@ proxy_gw_add(const char *sandbox, const struct sockaddr_storage *ss,
 	char			 addr[INET6_ADDRSTRLEN], perr[256];
 	json_t			*r;
 	int			 fds[PRIV_FDS_MAX], nfds, p, n;
-	unsigned int		 b;
-	size_t			 i;
 
 	if (gw_listener_find(sandbox) != NULL) {
 		snprintf(err, errlen, "%s has a gateway", sandbox);
 		return (-1);
 	}
-	if (phantom == NULL || strlen(phantom) != 2 * sizeof(rnd)) {
-		snprintf(err, errlen, "no phantom key");
+	if (gw_phantom_bytes(phantom, rnd) == -1) {
+		snprintf(err, errlen, "no phantom key, or a malformed one");
 		return (-1);
-	}
-	for (i = 0; i < sizeof(rnd); i++) {
-		if (sscanf(phantom + 2 * i, "%2x", &b) != 1) {
-			snprintf(err, errlen, "bad phantom key");
-			return (-1);
-		}
-		rnd[i] = b;
 	}
 	if ((gl = calloc(1, sizeof(*gl))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -619,17 +612,11 @@ proxy_gw_env(int mask, const char *phantom, in_port_t port, int git)
 	unsigned char	 rnd[PROXY_API_PHANTOM_RANDOM];
 	char		 key[PROXY_API_PHANTOM_MAX], base[64], **env;
 	char		 oc[1024];
-	unsigned int	 b;
 	size_t		 i, n = 0;
 	int		 p, r = 0, first = 1;
 
-	if (phantom == NULL || strlen(phantom) != 2 * sizeof(rnd))
+	if (gw_phantom_bytes(phantom, rnd) == -1)
 		return (NULL);
-	for (i = 0; i < sizeof(rnd); i++) {
-		if (sscanf(phantom + 2 * i, "%2x", &b) != 1)
-			return (NULL);
-		rnd[i] = b;
-	}
 	if ((env = calloc(32, sizeof(*env))) == NULL)
 		return (NULL);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)port);
@@ -734,6 +721,28 @@ int
 proxy_gw_glob_default(char *buf, size_t size, const char *sandbox)
 {
 	return (proxy_git_glob_default(buf, size, sandbox));
+}
+
+/*
+ * The random bytes of a sandbox's phantom keys from their 64 hex
+ * digits; 0, or -1 if phantom is not that.
+ */
+static int
+gw_phantom_bytes(const char *phantom, unsigned char *rnd)
+{
+	unsigned int	 b;
+	size_t		 i;
+
+	if (phantom == NULL || strlen(phantom) != 2 * PROXY_API_PHANTOM_RANDOM)
+		return (-1);
+	for (i = 0; i < PROXY_API_PHANTOM_RANDOM; i++) {
+		if (!isxdigit((unsigned char)phantom[2 * i]) ||
+		    !isxdigit((unsigned char)phantom[2 * i + 1]) ||
+		    sscanf(phantom + 2 * i, "%2x", &b) != 1)
+			return (-1);
+		rnd[i] = b;
+	}
+	return (0);
 }
 
 /*
