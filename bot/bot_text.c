@@ -918,7 +918,9 @@ bot_text_choose(const struct bot_text_plan *pl, const struct bot_text_win *bw,
  * line.  If that rest starts (after blanks) with a fence, ``` or ~~~,
  * which was none where it stood, the next part would open a code
  * block: cut instead before the last other character before it, so
- * that the line the next part starts with is no fence either.
+ * that the line the next part starts with is no fence either.  A run
+ * of ` or ~ longer than a part cannot be kept whole: it is cut where
+ * the part is full, and its rest may read as a fence in the next part.
  */
 static void
 bot_text_unfence(const struct bot_text_plan *pl, size_t pos, size_t *end,

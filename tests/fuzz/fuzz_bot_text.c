@@ -230,6 +230,27 @@ recon_all(const char *t, size_t tlen, char **parts, int n)
 	return (r);
 }
 
+/*
+ * Whether part k starts with the rest of a run of ` or ~ that the end of
+ * part k - 1 cut, a run too long for any part to hold with the character
+ * before it: the one place a part may open a block the text did not.
+ */
+static int
+cut_run(char **parts, int k, size_t max, size_t mark)
+{
+	const char	*a = parts[k - 1], *b = parts[k], *nl;
+	size_t		 alen, r1 = 0, r2 = 0;
+
+	if ((b[0] != '`' && b[0] != '~') || (nl = strrchr(a, '\n')) == NULL)
+		return (0);
+	alen = nl - a;
+	while (r1 < alen && a[alen - 1 - r1] == b[0])
+		r1++;
+	while (b[r2] == b[0])
+		r2++;
+	return (r1 > 0 && r2 >= 3 && r1 + r2 + 1 + mark > max);
+}
+
 /* Split text and check each part; inert: unmention must change none. */
 static void
 check(const char *text, size_t len, size_t max, int inert)
@@ -252,6 +273,8 @@ check(const char *text, size_t len, size_t max, int inert)
 		    strcmp(parts[k] + plen - strlen(want), want) != 0))
 			abort();
 		memset(&f, 0, sizeof(f));
+		if (k > 0 && cut_run(parts, k, max, strlen(want)))
+			poisoned = 1;
 		fchk_text(&f, parts[k], plen);
 		if ((poisoned |= f.f_poison) == 0 && ((k < n - 1 &&
 		    f.f_depth != 0) || (k == n - 1 && !whole.f_poison &&
