@@ -688,6 +688,9 @@ proxy_gw_env(int mask, const char *phantom, in_port_t port, int git)
 		    "extraHeader", base);
 		r |= gw_envadd(env, &n, "GIT_CONFIG_VALUE_3=Authorization: "
 		    "Bearer sbx-git-%s", phantom);
+		/* the gh shim's: pull requests through the gateway */
+		r |= gw_envadd(env, &n, "SBXD_GH_URL=%s/gh", base);
+		r |= gw_envadd(env, &n, "SBXD_GH_KEY=sbx-git-%s", phantom);
 	}
 	if (r != 0) {
 		for (i = 0; env[i] != NULL; i++)
