@@ -19,15 +19,12 @@
 #include <curl/curl.h>
 #include <event2/buffer.h>
 #include <jansson.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/pem.h>
 
 #include "config.h"
 #include "log.h"
 #include "sbxd.h"
 #include "bot.h"
+#include "curlev.h"
 
 #define BOT_BODY_MAX		(8 * 1024 * 1024) /* an answer's bytes; a
 					   batch of events or 1000 messages
@@ -69,7 +66,6 @@ struct bot_req {
 
 static size_t	bot_req_writecb(char *, size_t, size_t, void *);
 static size_t	bot_req_headercb(char *, size_t, size_t, void *);
-static CURLcode	bot_req_sslcb(CURL *, void *, void *);
 static int	bot_req_retry(struct bot_req *, enum bot_result);
 static void	bot_req_reset(struct bot_req *);
 
@@ -229,7 +225,7 @@ bot_req_prepare(struct bot_req *br, void *priv)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	if (bc->bc_ca_pem != NULL) {
-		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, bot_req_sslcb);
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, curlev_ca);
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, bc->bc_ca_pem);
 	}
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)BOT_CONNECT_SECS);
@@ -270,25 +266,6 @@ bot_req_reset(struct bot_req *br)
 	br->br_rl_limit = br->br_rl_remaining = br->br_rl_reset = -1;
 	br->br_code[0] = br->br_msg[0] = br->br_err[0] = '\0';
 	br->br_ctype[0] = '\0';
-}
-
-/* The extra trust anchors of ca-file, beside the system's. */
-static CURLcode
-bot_req_sslcb(CURL *e __unused, void *sslctx, void *arg)
-{
-	X509_STORE	*st = SSL_CTX_get_cert_store(sslctx);
-	BIO		*bio;
-	X509		*x;
-
-	if ((bio = BIO_new_mem_buf(arg, -1)) == NULL)
-		return (CURLE_OUT_OF_MEMORY);
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		(void)X509_STORE_add_cert(st, x);	/* a duplicate is fine */
-		X509_free(x);
-	}
-	ERR_clear_error();
-	BIO_free(bio);
-	return (CURLE_OK);
 }
 
 static size_t

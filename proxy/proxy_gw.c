@@ -50,6 +50,7 @@
 #include "proxy.h"
 #include "proxy_api_route.h"
 #include "proxy_api_usage.h"
+#include "proxy_gh.h"
 #include "proxy_git_pkt.h"
 #include "proxy_tls_up.h"
 
@@ -173,6 +174,9 @@ struct gw_session {
 							   told once its body is
 							   read */
 	const char			*gs_refused_why;
+	/* pull requests for the gh shim */
+	int				 gs_isgh;
+	struct proxy_gh_call		*gs_ghcall;
 };
 TAILQ_HEAD(gw_sessions, gw_session);
 
@@ -264,6 +268,11 @@ static void	gw_flushcb(evutil_socket_t, short, void *);
 static void	gw_row(json_t *);
 static const char *gw_name(const struct gw_session *);
 static int	gw_git_head(struct gw_session *);
+static int	gw_gitkey_ok(struct gw_session *);
+static int	gw_gh_head(struct gw_session *);
+static void	gw_gh_request(struct gw_session *);
+static void	gw_gh_donecb(void *, int, const char *, const char *,
+		    const char *, size_t);
 static void	gw_git_body(struct gw_session *);
 static int	gw_git_piece(struct gw_session *, const char *, size_t);
 static void	gw_git_body_end(struct gw_session *);
@@ -295,6 +304,8 @@ int
 proxy_gw_init(void)
 {
 	control_register("usage", gw_ctl_usage, gw_usage_fields);
+	if (proxy_gh_init() == -1)
+		return (-1);
 	if ((gw_pending = json_array()) == NULL ||
 	    (gw_flush_ev = evtimer_new(sbxd_env->sx_base, gw_flushcb,
 	    NULL)) == NULL)
@@ -379,6 +390,7 @@ proxy_gw_shutdown(void)
 	}
 	json_decref(gw_pending);
 	gw_pending = NULL;
+	proxy_gh_shutdown();
 }
 
 json_t *
@@ -923,6 +935,11 @@ gw_head(struct gw_session *gs)
 			return;
 		goto body;
 	}
+	if (n == 2 && memcmp(seg, "gh", 2) == 0) {
+		if (gw_gh_head(gs) == -1)
+			return;
+		goto body;
+	}
 	if ((pv = proxy_api_provider_find(seg, n)) == -1) {
 		gw_error(gs, 404, "no-provider", "no such API: the path "
 		    "starts with /anthropic, /openai, /google or /openrouter",
@@ -974,6 +991,12 @@ gw_head(struct gw_session *gs)
  body:
 	switch (gs->gs_req.rq_msg.hm_body) {
 	case PROXY_HTTP_BODY_LENGTH:
+		if (gs->gs_isgh && gs->gs_req.rq_msg.hm_length >
+		    PROXY_GH_FORM_MAX) {
+			gw_error(gs, 413, "body-too-large", "the form is over "
+			    "1 MiB", 1);
+			return;
+		}
 		if (!gs->gs_isgit && gs->gs_req.rq_msg.hm_length >
 		    GW_BODY_MAX) {
 			gw_error(gs, 413, "body-too-large", "the request "
@@ -1042,7 +1065,8 @@ gw_body(struct gw_session *gs)
 				return;
 			}
 			if (dlen > 0 && evbuffer_get_length(gs->gs_body) +
-			    dlen > GW_BODY_MAX) {
+			    dlen > (gs->gs_isgh ? PROXY_GH_FORM_MAX :
+			    GW_BODY_MAX)) {
 				gw_error(gs, 413, "body-too-large", "the "
 				    "request body is over 32 MiB", 1);
 				return;
@@ -1074,6 +1098,10 @@ gw_request(struct gw_session *gs)
 	int				 injected = 0;
 
 	gs->gs_state = GW_UPSTREAM;
+	if (gs->gs_isgh) {
+		gw_gh_request(gs);
+		return;
+	}
 	if ((pv = gw_provider(gs->gs_prov)) == NULL) {
 		gw_error(gs, 403, "provider-off", "this sandbox has no key "
 		    "for this provider", 0);
@@ -1376,11 +1404,8 @@ gw_git_head(struct gw_session *gs)
 {
 	struct gw_listener		*gl = gs->gs_gl;
 	struct proxy_http_request	*rq = &gs->gs_req;
-	const struct proxy_http_field	*f;
 	struct proxy_git_error		 gerr;
-	const char			*key;
-	size_t				 i, keylen, n;
-	int				 seen = 0, bad = 0;
+	size_t				 n;
 
 	gs->gs_isgit = 1;
 	if (gl->gl_nrepos == 0 || !sbxd_env->sx_conf->sc_github.gh_on) {
@@ -1399,19 +1424,7 @@ gw_git_head(struct gw_session *gs)
 		    1);
 		return (-1);
 	}
-	for (i = 0; i < rq->rq_msg.hm_nfields; i++) {
-		f = &rq->rq_msg.hm_fields[i];
-		if (f->hf_namelen != 13 ||
-		    strncasecmp(f->hf_name, "Authorization", 13) != 0)
-			continue;
-		seen++;
-		if (proxy_api_key_extract(PROXY_API_KEY_BEARER, f->hf_value,
-		    f->hf_valuelen, &key, &keylen) == -1 ||
-		    !proxy_api_key_equal(key, keylen, gl->gl_gitkey,
-		    strlen(gl->gl_gitkey)))
-			bad++;
-	}
-	if (seen == 0 || bad > 0) {
+	if (!gw_gitkey_ok(gs)) {
 		gw_error(gs, 401, "phantom-key", "git must send this "
 		    "sandbox's key (its git config does)", 1);
 		return (-1);
@@ -1441,6 +1454,164 @@ gw_git_head(struct gw_session *gs)
 		proxy_git_push_init(gs->gs_push, &gs->gs_pushpolicy);
 	}
 	return (0);
+}
+
+/*
+ * Whether the request carries the sandbox's git key as its bearer
+ * token, in every Authorization field, compared in constant time.
+ */
+static int
+gw_gitkey_ok(struct gw_session *gs)
+{
+	struct gw_listener		*gl = gs->gs_gl;
+	struct proxy_http_request	*rq = &gs->gs_req;
+	const struct proxy_http_field	*f;
+	const char			*key;
+	size_t				 i, keylen;
+	int				 seen = 0, bad = 0;
+
+	for (i = 0; i < rq->rq_msg.hm_nfields; i++) {
+		f = &rq->rq_msg.hm_fields[i];
+		if (f->hf_namelen != 13 ||
+		    strncasecmp(f->hf_name, "Authorization", 13) != 0)
+			continue;
+		seen++;
+		if (proxy_api_key_extract(PROXY_API_KEY_BEARER, f->hf_value,
+		    f->hf_valuelen, &key, &keylen) == -1 ||
+		    !proxy_api_key_equal(key, keylen, gl->gl_gitkey,
+		    strlen(gl->gl_gitkey)))
+			bad++;
+	}
+	return (seen > 0 && bad == 0);
+}
+
+/*
+ * A request under /gh/, from the gh shim: the sandbox's repositories and
+ * key, then its body (a create's form).  -1 if answered.
+ */
+static int
+gw_gh_head(struct gw_session *gs)
+{
+	size_t	 n;
+
+	gs->gs_isgh = 1;
+	if (gs->gs_gl->gl_nrepos == 0 ||
+	    !sbxd_env->sx_conf->sc_github.gh_on) {
+		gw_error(gs, 403, "no-repos", "this sandbox has no GitHub "
+		    "repositories", 1);
+		return (-1);
+	}
+	if (!gw_gitkey_ok(gs)) {
+		gw_error(gs, 401, "phantom-key", "gh must send this "
+		    "sandbox's key (SBXD_GH_KEY)", 1);
+		return (-1);
+	}
+	if (proxy_http_field_find(&gs->gs_req.rq_msg, "Content-Encoding",
+	    &n) != NULL) {
+		gw_error(gs, 415, "content-encoding", "compressed request "
+		    "bodies are not relayed", 1);
+		return (-1);
+	}
+	return (0);
+}
+
+/* A whole gh request: parsed, held to the policy, then to GitHub. */
+static void
+gw_gh_request(struct gw_session *gs)
+{
+	struct gw_listener	*gl = gs->gs_gl;
+	struct proxy_gh_req	 gq;
+	struct proxy_git_error	 err;
+	struct proxy_gh_call	*gc;
+	const char		*ct, *body;
+	char			 ctype[128];
+	size_t			 n, len;
+
+	ctype[0] = '\0';
+	if ((ct = proxy_http_field_find(&gs->gs_req.rq_msg, "Content-Type",
+	    &n)) != NULL && n < sizeof(ctype)) {
+		memcpy(ctype, ct, n);
+		ctype[n] = '\0';
+	}
+	len = evbuffer_get_length(gs->gs_body);
+	if ((body = (const char *)evbuffer_pullup(gs->gs_body, -1)) == NULL)
+		body = "";
+	if (proxy_gh_parse(gs->gs_req.rq_method, gs->gs_req.rq_target,
+	    strlen(gs->gs_req.rq_target), body, len, ct != NULL ? ctype : NULL,
+	    &gq, &err) == -1) {
+		gw_error(gs, err.status, err.reason, err.detail, 0);
+		return;
+	}
+	if (proxy_gh_check(&gq, (const char *const *)gl->gl_repos,
+	    gl->gl_nrepos, (const char *const *)gl->gl_globs, gl->gl_nglobs,
+	    &err) == -1) {
+		proxy_gh_req_free(&gq);
+		gw_error(gs, err.status, err.reason, err.detail, 0);
+		return;
+	}
+	if ((gc = proxy_gh_new(&gq, gw_gh_donecb, gs)) == NULL) {
+		proxy_gh_req_free(&gq);
+		gw_close(gs, "out of memory");
+		return;
+	}
+	gs->gs_ghcall = gc;
+	proxy_gh_start(gc);
+}
+
+/* GitHub's answer, as gh prints it, to the shim. */
+static void
+gw_gh_donecb(void *arg, int status, const char *reason, const char *ctype,
+    const char *body, size_t len)
+{
+	struct gw_session		*gs = arg;
+	struct evbuffer			*out = bufferevent_get_output(gs->gs_cli);
+	const struct github_conf	*gh = &sbxd_env->sx_conf->sc_github;
+	const struct proxy_gh_req	*gq = proxy_gh_req_of(gs->gs_ghcall);
+	static const char		*ops[] = { "-", "list", "view",
+					    "create" };
+	char				*copy = NULL, *k;
+	int				 number;
+
+	number = proxy_gh_number(gs->gs_ghcall);
+	gs->gs_ghcall = NULL;	/* it goes after this */
+	/* The token never goes back, whatever GitHub said. */
+	if (gh->gh_token != NULL && gh->gh_tokenlen > 0 &&
+	    memmem(body, len, gh->gh_token, gh->gh_tokenlen) != NULL) {
+		if ((copy = malloc(len)) == NULL) {
+			gw_close(gs, "out of memory");
+			return;
+		}
+		memcpy(copy, body, len);
+		while ((k = memmem(copy, len, gh->gh_token,
+		    gh->gh_tokenlen)) != NULL)
+			memset(k, '*', gh->gh_tokenlen);
+		body = copy;
+	}
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\n", status,
+	    proxy_http_error_status_text(status), ctype, len);
+	if (reason != NULL)
+		evbuffer_add_printf(out, "x-sbxd-error: %s\r\n", reason);
+	if (!(gs->gs_req.rq_msg.hm_flags & PROXY_HTTP_F_PERSIST)) {
+		evbuffer_add(out, "Connection: close\r\n", 19);
+		gs->gs_out_close = 1;
+	}
+	evbuffer_add(out, "\r\n", 2);
+	evbuffer_add(out, body, len);
+	free(copy);
+	gs->gs_status = status;
+	if (status >= 400)
+		gw_stats.refused++;
+	log_info("gateway %s: gh pr %s %s: %d%s%s", gs->gs_gl->gl_sandbox,
+	    ops[gq->gq_op], gq->gq_repo, status, reason != NULL ? " " : "",
+	    reason != NULL ? reason : "");
+	if (gq->gq_op == PROXY_GH_CREATE && status == 200)
+		events_publish("gateway.pr", json_pack("{s:s, s:s, s:i, s:s, "
+		    "s:s, s:s%}", "sandbox", gs->gs_gl->gl_sandbox, "repo",
+		    gq->gq_repo, "number", number, "head", gq->gq_head, "base",
+		    gq->gq_base != NULL ? gq->gq_base : "", "url", body,
+		    len > 0 && body[len - 1] == '\n' ? len - 1 : len));
+	gw_next(gs);
 }
 
 /*
@@ -2427,7 +2598,11 @@ gw_exchange_clear(struct gw_session *gs)
 		free(gs->gs_push);
 		gs->gs_push = NULL;
 	}
-	gs->gs_isgit = gs->gs_push_phase = 0;
+	if (gs->gs_ghcall != NULL) {
+		proxy_gh_cancel(gs->gs_ghcall);
+		gs->gs_ghcall = NULL;
+	}
+	gs->gs_isgit = gs->gs_isgh = gs->gs_push_phase = 0;
 	gs->gs_up_ready = gs->gs_up_chunked = gs->gs_body_done = 0;
 	gs->gs_refused = gs->gs_refused_why = NULL;
 	memset(&gs->gs_git, 0, sizeof(gs->gs_git));
@@ -2486,7 +2661,7 @@ gw_error(struct gw_session *gs, int status, const char *reason,
 	int		 retry = 0;
 
 	gw_stats.refused++;
-	if (gs->gs_isgit) {
+	if (gs->gs_isgit || gs->gs_isgh) {
 		gw_git_error(gs, status, reason, message, early);
 		return;
 	}
@@ -2549,10 +2724,16 @@ gw_git_error(struct gw_session *gs, int status, const char *reason,
 	gs->gs_status = status;
 	if (gs->gs_note == NULL)
 		gs->gs_note = reason;
-	log_info("gateway %s: git %s: %d %s", gs->gs_gl->gl_sandbox,
-	    gs->gs_git.gr_name[0] != '\0' ? gs->gs_git.gr_name : "-", status,
-	    reason);
-	gw_account(gs);
+	if (gs->gs_isgh)
+		log_info("gateway %s: gh %s: %d %s", gs->gs_gl->gl_sandbox,
+		    gs->gs_req.rq_path != NULL ? gs->gs_req.rq_path + 3 : "-",
+		    status, reason);
+	else
+		log_info("gateway %s: git %s: %d %s", gs->gs_gl->gl_sandbox,
+		    gs->gs_git.gr_name[0] != '\0' ? gs->gs_git.gr_name : "-",
+		    status, reason);
+	if (gs->gs_isgit)
+		gw_account(gs);
 	gw_up_drop(gs);
 	gw_next(gs);
 }
