@@ -77,7 +77,7 @@ typedef void	(*proxy_gh_cb)(void *, int, const char *, const char *,
 
 struct proxy_gh_call;
 
-/* proxy/proxy_gh.c: pure */
+/* proxy/proxy_gh_form.c */
 int		 proxy_gh_parse(const char *, const char *, size_t,
 		    const char *, size_t, const char *,
 		    struct proxy_gh_req *, proxy_gh_error *);
@@ -89,6 +89,7 @@ int		 proxy_gh_format(const struct proxy_gh_req *, json_t *,
 		    char **, size_t *, proxy_gh_error *);
 int		 proxy_gh_upstream_error(int, const char *, size_t, char *,
 		    size_t);
+int		 proxy_gh_branch(const char *, char **, proxy_gh_error *);
 
 /* proxy/proxy_gh.c: the calls */
 int		 proxy_gh_init(void);
