@@ -504,9 +504,18 @@ config_print_github(FILE *fp, const struct github_conf *gh)
 {
 	if (!gh->gh_on)
 		return;
-	fprintf(fp, "\ngithub {\n\ttoken-file ");
-	config_print_string(fp, gh->gh_tokenfile);
-	fputc('\n', fp);
+	fprintf(fp, "\ngithub {\n");
+	if (gh->gh_tokenfile != NULL) {
+		fprintf(fp, "\ttoken-file ");
+		config_print_string(fp, gh->gh_tokenfile);
+		fputc('\n', fp);
+	} else {
+		fprintf(fp, "\tapp-id %lld\n\tinstallation-id %lld\n"
+		    "\tapp-key-file ", (long long)gh->gh_app_id,
+		    (long long)gh->gh_installation_id);
+		config_print_string(fp, gh->gh_app_keyfile);
+		fputc('\n', fp);
+	}
 	if (gh->gh_upstream != NULL) {
 		fprintf(fp, "\tupstream ");
 		config_print_string(fp, gh->gh_upstream);
@@ -530,6 +539,8 @@ void
 config_github_clear(struct github_conf *gh)
 {
 	util_secret_free(gh->gh_token, gh->gh_tokensize);
+	util_secret_free(gh->gh_app_key, gh->gh_app_keysize);
+	free(gh->gh_app_keyfile);
 	free(gh->gh_tokenfile);
 	free(gh->gh_upstream);
 	free(gh->gh_up_host);

@@ -167,6 +167,8 @@ static char		 providers_where[SBXD_PATH_MAX + 16]; /* the sandbox
 static void		 start_github(void);
 static int		 end_github(void);
 static int		 set_github_tokenfile(char *);
+static int		 set_github_appkey(char *);
+static int		 load_app_key(const char *, char *, size_t, size_t *);
 static int		 set_github_upstream(int, char *);
 static int		 set_github_ca(char *);
 static struct github_conf *curgh; /* the block being parsed */
@@ -187,7 +189,7 @@ typedef struct {
 %token	ADMINS BOT EMAIL KEYFILE SITE STREAM USERS
 %token	ASK ONCE
 %token	BUDGET DAY PER PROVIDER PROVIDERS TOKENS UPSTREAM
-%token	APIUPSTREAM GITHUB TOKENFILE
+%token	APIUPSTREAM GITHUB TOKENFILE APPID APPKEYFILE INSTALLATIONID
 %token	ACCESS ALLOW ANCHOR BLOCK BUFFER CAFILE CGROUP CHECK CONNECT CONTROL
 %token	CPUWEIGHT DEFAULT FIREWALL GROUP HEADER HOME HOSTSFILE IDLE INCLUDE
 %token	INTERFACE LEVEL LIMIT LIMITS LISTEN LOG LOOPBACK MAX MEMORY
@@ -976,7 +978,28 @@ githubopts	: /* empty */
 		| githubopts error '\n'	{ yyerrok; }
 		;
 
-githubopt	: TOKENFILE STRING		{
+githubopt	: APPID NUMBER			{
+			if ($2 <= 0) {
+				yyerror("github app-id %lld: a positive "
+				    "number is needed", (long long)$2);
+				YYERROR;
+			}
+			curgh->gh_app_id = $2;
+		}
+		| INSTALLATIONID NUMBER		{
+			if ($2 <= 0) {
+				yyerror("github installation-id %lld: a "
+				    "positive number is needed",
+				    (long long)$2);
+				YYERROR;
+			}
+			curgh->gh_installation_id = $2;
+		}
+		| APPKEYFILE STRING		{
+			if (set_github_appkey($2) == -1)
+				YYERROR;
+		}
+		| TOKENFILE STRING		{
 			if (set_github_tokenfile($2) == -1)
 				YYERROR;
 		}
@@ -1037,6 +1060,8 @@ static const struct keywords keywords[] = {
 	{ "allow",		ALLOW },
 	{ "anchor",		ANCHOR },
 	{ "api-upstream",	APIUPSTREAM },
+	{ "app-id",		APPID },
+	{ "app-key-file",	APPKEYFILE },
 	{ "args",		ARGS },
 	{ "ask",		ASK },
 	{ "block",		BLOCK },
@@ -1061,6 +1086,7 @@ static const struct keywords keywords[] = {
 	{ "hosts-file",		HOSTSFILE },
 	{ "idle",		IDLE },
 	{ "include",		INCLUDE },
+	{ "installation-id",	INSTALLATIONID },
 	{ "interface",		INTERFACE },
 	{ "key-file",		KEYFILE },
 	{ "level",		LEVEL },
@@ -2417,9 +2443,22 @@ end_github(void)
 	}
 	if (gh == NULL || file->errors != github_errors)
 		return (0);
-	if (gh->gh_token == NULL) {
+	if (gh->gh_token != NULL && (gh->gh_app_id != 0 ||
+	    gh->gh_app_key != NULL || gh->gh_installation_id != 0)) {
+		yyerror("github: token-file or a GitHub App (app-id, "
+		    "app-key-file, installation-id), not both");
+		return (-1);
+	}
+	if (gh->gh_token == NULL && gh->gh_app_id == 0 &&
+	    gh->gh_app_key == NULL && gh->gh_installation_id == 0) {
 		yyerror("github: no token-file (a root-only file holding a "
-		    "fine-grained GitHub token)");
+		    "fine-grained GitHub token), nor a GitHub App");
+		return (-1);
+	}
+	if (gh->gh_token == NULL && (gh->gh_app_id == 0 ||
+	    gh->gh_app_key == NULL || gh->gh_installation_id == 0)) {
+		yyerror("github: a GitHub App needs app-id, app-key-file and "
+		    "installation-id");
 		return (-1);
 	}
 	if (gh->gh_up_host == NULL) {
@@ -2464,6 +2503,113 @@ set_github_tokenfile(char *s)
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * app-key-file: the GitHub App's private key (PEM, RSA), read now into
+ * locked memory and checked; a reload reads it again.  Takes s.
+ */
+static int
+set_github_appkey(char *s)
+{
+	struct github_conf	*gh = curgh;
+
+	if (check_abspath("github app-key-file", s, &gh->gh_app_keyfile) ==
+	    -1)
+		return (-1);
+	util_secret_free(gh->gh_app_key, gh->gh_app_keysize);
+	gh->gh_app_key = NULL;
+	gh->gh_app_keylen = 0;
+	gh->gh_app_keysize = GITHUB_APP_KEY_MAX + 1;
+	if ((gh->gh_app_key = util_secret_alloc(gh->gh_app_keysize)) == NULL)
+		return (nomem());
+	if (load_app_key(gh->gh_app_keyfile, gh->gh_app_key,
+	    gh->gh_app_keysize, &gh->gh_app_keylen) == -1) {
+		util_secret_free(gh->gh_app_key, gh->gh_app_keysize);
+		gh->gh_app_key = NULL;
+		gh->gh_app_keylen = 0;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * A GitHub App's private key: a root-only regular file, as load_key
+ * wants, holding one RSA private key in PEM, read whole with read(2)
+ * into key (keysize bytes, the last for a NUL).
+ */
+static int
+load_app_key(const char *path, char *key, size_t keysize, size_t *keylen)
+{
+	struct stat	 st;
+	EVP_PKEY	*pk = NULL;
+	BIO		*bio = NULL;
+	FILE		*fp;
+	size_t		 n = 0;
+	ssize_t		 r;
+	int		 fd, ret = -1;
+
+	if ((fp = parse_fopen(path)) == NULL) {
+		yyerror("github app-key-file \"%s\": %s", path,
+		    strerror(errno));
+		return (-1);
+	}
+	fd = fileno(fp);
+	if (fstat(fd, &st) == -1) {
+		yyerror("github app-key-file \"%s\": %s", path,
+		    strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		yyerror("github app-key-file \"%s\" is not a regular file",
+		    path);
+		goto done;
+	}
+	if (st.st_uid != 0 || (st.st_mode & 077) != 0) {
+		yyerror("github app-key-file \"%s\" must be root's and for "
+		    "root alone (owner uid %u, mode %04o): chown root and "
+		    "chmod 600 it", path, (unsigned)st.st_uid,
+		    (unsigned)(st.st_mode & 07777));
+		goto done;
+	}
+	while (n < keysize - 1) {
+		if ((r = read(fd, key + n, keysize - 1 - n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			yyerror("github app-key-file \"%s\": %s", path,
+			    strerror(errno));
+			goto done;
+		}
+		if (r == 0)
+			break;
+		n += r;
+	}
+	key[n] = '\0';
+	if (n == keysize - 1) {
+		yyerror("github app-key-file \"%s\": larger than %d bytes",
+		    path, GITHUB_APP_KEY_MAX);
+		goto done;
+	}
+	if ((bio = BIO_new_mem_buf(key, (int)n)) == NULL) {
+		nomem();
+		goto done;
+	}
+	pk = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	ERR_clear_error();
+	if (pk == NULL || EVP_PKEY_base_id(pk) != EVP_PKEY_RSA) {
+		yyerror("github app-key-file \"%s\": no RSA private key in "
+		    "PEM (the .pem file GitHub gives an App)", path);
+		goto done;
+	}
+	*keylen = n;
+	ret = 0;
+done:
+	EVP_PKEY_free(pk);
+	BIO_free(bio);
+	if (ret == -1)
+		explicit_bzero(key, keysize);
+	fclose(fp);
+	return (ret);
 }
 
 /*

@@ -312,6 +312,7 @@ TAILQ_HEAD(providerlist, provider_conf);
  * provider's key (util_secret_alloc).
  */
 #define GITHUB_TOKEN_MAX	1024	/* bytes of a token */
+#define GITHUB_APP_KEY_MAX	16384	/* bytes of an App's PEM key */
 #define GITHUB_REPOS_MAX	64	/* repositories of one sandbox */
 #define GITHUB_GLOBS_MAX	16	/* push globs of one sandbox */
 #define GITHUB_HOST		"github.com"	 /* without an upstream line */
@@ -323,6 +324,13 @@ struct github_conf {
 							   NUL terminated */
 	size_t				 gh_tokenlen;
 	size_t				 gh_tokensize;
+	int64_t				 gh_app_id;	/* a GitHub App, or 0 */
+	int64_t				 gh_installation_id;
+	char				*gh_app_keyfile;
+	char				*gh_app_key;	/* PEM, util_secret_alloc'd,
+							   NUL terminated */
+	size_t				 gh_app_keylen;
+	size_t				 gh_app_keysize;
 	char				*gh_upstream;	/* as written; NULL:
 							   https://github.com */
 	char				*gh_up_host;

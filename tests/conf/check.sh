@@ -4,7 +4,8 @@
 # bad-*.conf must fail with exit 1 and exactly the lines of its .err file.
 # A good config that names key files as $keys/NAME gets them made here,
 # root-only as sbxd requires (so it needs root, and is skipped without),
-# and its output is compared with $keys standing for their directory.
+# and its output is compared with $keys standing for their directory; a
+# key named app* is an RSA private key, as a GitHub App's.
 set -u
 conf=$1
 dir=$(dirname "$conf")
@@ -36,8 +37,14 @@ bad-*)
 		fi
 		mkdir -m 700 "$tmp/keys" || exit 99
 		for k in $keys; do
-			(umask 077 && echo "sk-conf-test-$k" >"$tmp/keys/$k") ||
-			    exit 99
+			case $k in
+			app*)	# a GitHub App's: an RSA private key
+				(umask 077 && openssl genrsa -out \
+				    "$tmp/keys/$k" 2048 2>/dev/null) ||
+				    exit 99 ;;
+			*)	(umask 077 && echo "sk-conf-test-$k" \
+				    >"$tmp/keys/$k") || exit 99 ;;
+			esac
 		done
 		set -- -D "keys=$tmp/keys"
 	fi

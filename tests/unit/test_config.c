@@ -15,6 +15,10 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/ec.h>
 
 #include "config.h"
 #include "sbxd.h"
@@ -437,6 +441,146 @@ end:
 	return (ret);
 }
 
+/* An RSA (or, with ec, an EC) private key in PEM at dir/name, 0600. */
+static int
+write_pem_key(const char *dir, const char *name, int ec)
+{
+	EVP_PKEY	*pk;
+	FILE		*fp;
+	char		*path;
+	int		 r = -1;
+
+	if (asprintf(&path, "%s/%s", dir, name) == -1)
+		return (-1);
+	pk = ec ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
+	if (pk != NULL && (fp = fopen(path, "w")) != NULL) {
+		if (PEM_write_PrivateKey(fp, pk, NULL, NULL, 0, NULL,
+		    NULL) == 1)
+			r = 0;
+		if (fclose(fp) == EOF || chmod(path, 0600) == -1)
+			r = -1;
+	}
+	EVP_PKEY_free(pk);
+	free(path);
+	return (r);
+}
+
+/* A config of text at path: NULL, and the first error in *err, or it. */
+static struct sbxd_config *
+parse_at(const char *path, const char *text, char *err, size_t errlen)
+{
+	struct sbxd_config	*conf;
+	json_t			*errors = json_array();
+
+	err[0] = '\0';
+	if (unit_write(path, text) != 0)
+		return (NULL);
+	conf = parse_config(path, errors);
+	if (json_array_size(errors) > 0)
+		snprintf(err, errlen, "%s",
+		    json_string_value(json_array_get(errors, 0)));
+	json_decref(errors);
+	return (conf);
+}
+
+/*
+ * A GitHub App instead of a token: the key read and checked (RSA in PEM,
+ * root-only), the three lines needed together, never with a token-file,
+ * and the printed form without the key.
+ */
+static int
+test_github_app(void)
+{
+	struct sbxd_config	*conf = NULL;
+	struct github_conf	*gh;
+	char			*dir = NULL, *path = NULL, *text = NULL;
+	char			*out = NULL, err[512];
+	size_t			 outlen;
+	FILE			*fp;
+	int			 ret = -1;
+
+	if (geteuid() != 0) {
+		printf("      (github_app skipped: key files must be "
+		    "root's)\n");
+		ret = 0;
+		goto end;
+	}
+	CHECK((dir = unit_tmpdir()) != NULL);
+	CHECK(write_pem_key(dir, "app.pem", 0) == 0);
+	CHECK(write_pem_key(dir, "ec.pem", 1) == 0);
+	CHECK(write_key(dir, "junk", "not a key\n") == 0);
+	CHECK(write_key(dir, "t", "github_pat_11AB\n") == 0);
+	CHECK(asprintf(&path, "%s/a.conf", dir) != -1);
+
+	CHECK(asprintf(&text, "policy \"default\" { }\ngithub {\n"
+	    "\tapp-id 12345\n\tinstallation-id 678\n"
+	    "\tapp-key-file \"%s/app.pem\"\n}\n", dir) != -1);
+	CHECK((conf = parse_at(path, text, err, sizeof(err))) != NULL);
+	gh = &conf->sc_github;
+	CHECK_INT(gh->gh_app_id, 12345);
+	CHECK_INT(gh->gh_installation_id, 678);
+	CHECK(gh->gh_token == NULL);
+	CHECK(gh->gh_app_key != NULL);
+	CHECK(strncmp(gh->gh_app_key, "-----BEGIN PRIVATE KEY-----", 27) ==
+	    0);
+	CHECK_INT(strlen(gh->gh_app_key), gh->gh_app_keylen);
+	CHECK((fp = open_memstream(&out, &outlen)) != NULL);
+	config_print(fp, conf);
+	fclose(fp);
+	CHECK(strstr(out, "\tapp-id 12345\n\tinstallation-id 678\n"
+	    "\tapp-key-file ") != NULL);
+	CHECK(strstr(out, "PRIVATE KEY") == NULL);
+	config_free(conf);
+	conf = NULL;
+
+	free(text);
+	CHECK(asprintf(&text, "policy \"default\" { }\ngithub {\n"
+	    "\ttoken-file \"%s/t\"\n\tapp-id 1\n\tinstallation-id 2\n"
+	    "\tapp-key-file \"%s/app.pem\"\n}\n", dir, dir) != -1);
+	CHECK((conf = parse_at(path, text, err, sizeof(err))) == NULL);
+	CHECK(strstr(err, "a.conf:7: github: token-file or a GitHub App") !=
+	    NULL);
+
+	free(text);
+	CHECK(asprintf(&text, "policy \"default\" { }\ngithub {\n"
+	    "\tapp-id 1\n\tapp-key-file \"%s/app.pem\"\n}\n", dir) != -1);
+	CHECK((conf = parse_at(path, text, err, sizeof(err))) == NULL);
+	CHECK(strstr(err, "a.conf:5: github: a GitHub App needs app-id, "
+	    "app-key-file and installation-id") != NULL);
+
+	free(text);
+	CHECK(asprintf(&text, "policy \"default\" { }\ngithub {\n"
+	    "\tapp-id 1\n\tinstallation-id 2\n"
+	    "\tapp-key-file \"%s/junk\"\n}\n", dir) != -1);
+	CHECK((conf = parse_at(path, text, err, sizeof(err))) == NULL);
+	CHECK(strstr(err, "a.conf:5: github app-key-file") != NULL);
+	CHECK(strstr(err, "no RSA private key in PEM") != NULL);
+
+	free(text);
+	CHECK(asprintf(&text, "policy \"default\" { }\ngithub {\n"
+	    "\tapp-id 1\n\tinstallation-id 2\n"
+	    "\tapp-key-file \"%s/ec.pem\"\n}\n", dir) != -1);
+	CHECK((conf = parse_at(path, text, err, sizeof(err))) == NULL);
+	CHECK(strstr(err, "no RSA private key in PEM") != NULL);
+
+	free(text);
+	CHECK(asprintf(&text, "policy \"default\" { }\ngithub {\n"
+	    "\tapp-id 0\n}\n") != -1);
+	CHECK((conf = parse_at(path, text, err, sizeof(err))) == NULL);
+	CHECK(strstr(err, "a.conf:3: github app-id 0: a positive number") !=
+	    NULL);
+	ret = 0;
+end:
+	free(out);
+	free(text);
+	free(path);
+	config_free(conf);
+	if (dir != NULL)
+		unit_rmtree(dir);
+	free(dir);
+	return (ret);
+}
+
 /* The printed form parses to a config that prints the same. */
 static int
 test_print_roundtrip(void)
@@ -505,6 +649,7 @@ static const struct unit_test tests[] = {
 	{ "print_roundtrip", test_print_roundtrip },
 	{ "providers", test_providers },
 	{ "github", test_github },
+	{ "github_app", test_github_app },
 	{ "loglevel", test_loglevel },
 };
 
