@@ -1097,7 +1097,7 @@ sandbox_as(const struct sandbox *sb, struct sandbox_as *sa, char ***envp)
 	    sbxd_env->sx_conf->sc_sandbox.sbc_ca_pem != NULL)) == NULL)
 		return (-1);
 	if (sb->sb_gw_port != 0 && (env = sandbox_env_gateway(env,
-	    sb->sb_providers, sb->sb_phantom, sb->sb_gw_port,
+	    sb->sb_home, sb->sb_providers, sb->sb_phantom, sb->sb_gw_port,
 	    sb->sb_repos != NULL)) == NULL)
 		return (-1);
 	sa->sa_uid = sb->sb_uid;

@@ -243,8 +243,8 @@ int		 sandbox_as(const struct sandbox *, struct sandbox_as *,
 		    char ***);
 void		 sandbox_env_free(char **);
 char		**sandbox_env(const char *, int, in_port_t, int);
-char		**sandbox_env_gateway(char **, int, const char *, in_port_t,
-		    int);
+char		**sandbox_env_gateway(char **, const char *, int, const char *,
+		    in_port_t, int);
 
 /* sandbox/sandbox_life.c */
 int		 sandbox_name_ok(const char *);
@@ -343,10 +343,13 @@ struct sandbox_prov {
 	char *const	*sp_gw_env;	/* its gateway's variables, or
 					   NULL */
 	const char	*sp_ca_pem;	/* sandbox ca-file's, or NULL */
+	int		 sp_gh;		/* it has repositories: the gh shim */
 };
 /* Below the home: the ca-file's certificates, and the system's with them. */
 #define SANDBOX_CA_CERTS	".sbx/ca.pem"
 #define SANDBOX_CA_BUNDLE	".sbx/ca-bundle.pem"
+/* Below the home: the gh shim's directory, first in PATH. */
+#define SANDBOX_GH_BIN		".sbx/bin"
 struct sandbox_provjob;
 /* The end of a provisioning: NULL when done, else why it failed. */
 typedef void	(*sandbox_prov_cb)(const char *, void *);

@@ -656,6 +656,7 @@ sandbox_create_home(struct sandbox *sb, char *err, size_t errlen)
 	sp.sp_proxy_url = url;
 	sp.sp_port = sb->sb_port;
 	sp.sp_ca_pem = sbxd_env->sx_conf->sc_sandbox.sbc_ca_pem;
+	sp.sp_gh = sb->sb_repos != NULL;
 	gwenv = NULL;
 	if (sb->sb_gw_port != 0 && (gwenv = proxy_gw_env(sb->sb_providers,
 	    sb->sb_phantom, sb->sb_gw_port, sb->sb_repos != NULL)) == NULL) {

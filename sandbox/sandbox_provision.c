@@ -6,8 +6,10 @@
  * profiles that sources it; the proxy for git, npm, pip and wget in
  * their own files, for the programs that do not read the environment;
  * for ssh, which never does, a ProxyCommand that tunnels through the
- * proxy with CONNECT; and with a sandbox ca-file, its certificates and
- * a bundle of the system's and its own, named in the same files.
+ * proxy with CONNECT; with a sandbox ca-file, its certificates and a
+ * bundle of the system's and its own, named in the same files; and
+ * with repositories, ~/.sbx/bin/gh (sandbox/gh.sh), first in PATH,
+ * which relays gh's pull request commands through the gateway.
  *
  * The home belongs to the untrusted user, who may have planted symlinks
  * in it.  So the work is a job (src/job.c) that has become that user
@@ -41,6 +43,7 @@
 #include "log.h"
 #include "sbxd.h"
 #include "sandbox.h"
+#include "sandbox/gh_shim.h"
 
 #define PROV_BEGIN	"# >>> sbxd >>>"	/* our block in a user file */
 #define PROV_END	"# <<< sbxd <<<"
@@ -53,7 +56,8 @@
 #define PROV_FILE_MODE	0644		/* new profiles, as /etc/skel's */
 #define PROV_ENV_MODE	0600		/* ~/.sbx/env.sh */
 #define PROV_CONNECT	".sbx/connect"	/* ssh's ProxyCommand */
-#define PROV_EXEC_MODE	0700		/* ~/.sbx/connect */
+#define PROV_EXEC_MODE	0700		/* ~/.sbx/connect, ~/.sbx/bin/gh */
+#define PROV_GH		SANDBOX_GH_BIN "/gh"	/* the gh shim */
 #define PROV_CA_MODE	0644		/* ~/.sbx/ca.pem, ca-bundle.pem */
 #define PROV_ABSENT	(-2)		/* prov_opendir_at: no such dir */
 #define PROV_NOWHERE	((size_t)-1)	/* prov_block_strip: no block */
@@ -171,6 +175,7 @@ static int	prov_tool(struct prov *, const struct prov_tool *);
 static char	*prov_env(const struct sandbox_prov *);
 static char	**prov_strings(json_t *);
 static int	prov_connect_write(struct prov *, int);
+static int	prov_gh(struct prov *, int);
 static int	prov_unlink(struct prov *, int, const char *, const char *);
 static int	prov_ca(struct prov *, int);
 static void	prov_quote(FILE *, const char *);
@@ -226,11 +231,12 @@ sandbox_provision(const struct sandbox_prov *sp, sandbox_prov_cb cb,
 	js.js_name = "provision";
 	js.js_fn = sandbox_provision_main;
 	js.js_fnname = "provision";
-	js.js_fnarg = json_pack("{s:s, s:s, s:I, s:b, s:s*, s:i, s:s*}",
+	js.js_fnarg = json_pack("{s:s, s:s, s:I, s:b, s:s*, s:i, s:s*, s:b}",
 	    "user", sp->sp_as.sa_user, "home", sp->sp_as.sa_home,
 	    "uid", (json_int_t)sp->sp_as.sa_uid, "restricted",
 	    sp->sp_restricted, "proxy_url", sp->sp_proxy_url,
-	    "port", (int)sp->sp_port, "ca_pem", sp->sp_ca_pem);
+	    "port", (int)sp->sp_port, "ca_pem", sp->sp_ca_pem, "gh",
+	    sp->sp_gh);
 	if (js.js_fnarg != NULL && sp->sp_gw_env != NULL) {
 		json_t	*a = json_array();
 		size_t	 i;
@@ -367,10 +373,11 @@ sandbox_provision_main(json_t *arg)
 	memset(&pv, 0, sizeof(pv));
 	pv.pv_sp = &sp;
 	pv.pv_home = -1;
-	if (json_unpack(arg, "{s:s, s:s, s:I, s:b, s?s, s:i, s?s, s?o}",
+	if (json_unpack(arg, "{s:s, s:s, s:I, s:b, s?s, s:i, s?s, s?o, s:b}",
 	    "user", &sp.sp_as.sa_user, "home", &sp.sp_as.sa_home, "uid", &uid,
 	    "restricted", &sp.sp_restricted, "proxy_url", &sp.sp_proxy_url,
-	    "port", &port, "ca_pem", &sp.sp_ca_pem, "gw_env", &gwenv) == -1 ||
+	    "port", &port, "ca_pem", &sp.sp_ca_pem, "gw_env", &gwenv, "gh",
+	    &sp.sp_gh) == -1 ||
 	    sp.sp_as.sa_home[0] != '/' || uid <= 0 || port < 0 ||
 	    port > 65535) {
 		prov_error(&pv, "bad provisioning arguments");
@@ -428,6 +435,8 @@ prov_run(struct prov *pv)
 	else if (r == 0 && (r = prov_unlink(pv, fd, "ca.pem",
 	    SANDBOX_CA_CERTS)) == 0)
 		r = prov_unlink(pv, fd, "ca-bundle.pem", SANDBOX_CA_BUNDLE);
+	if (r == 0)
+		r = prov_gh(pv, fd);
 	close(fd);
 	if (r == -1)
 		return (-1);
@@ -549,6 +558,30 @@ prov_connect_write(struct prov *pv, int dirfd)
 }
 
 /*
+ * ~/.sbx/bin/gh, the gh shim, in a sandbox with repositories; taken out
+ * of one without (its directory stays).
+ */
+static int
+prov_gh(struct prov *pv, int dirfd)
+{
+	int	 fd, r;
+
+	fd = prov_opendir_at(pv, dirfd, "bin", SANDBOX_GH_BIN,
+	    pv->pv_sp->sp_gh);
+	if (fd == PROV_ABSENT)
+		return (0);
+	if (fd == -1)
+		return (-1);
+	if (pv->pv_sp->sp_gh)
+		r = prov_write(pv, fd, "gh", PROV_GH, prov_gh_shim,
+		    PROV_EXEC_MODE);
+	else
+		r = prov_unlink(pv, fd, "gh", PROV_GH);
+	close(fd);
+	return (r);
+}
+
+/*
  * ~/.sbx/ca.pem, the ca-file's certificates, and ~/.sbx/ca-bundle.pem,
  * the system's bundle (read as the user: it is readable by all) with
  * them: the clients that take one file get the public CAs too.
@@ -627,6 +660,14 @@ prov_env(const struct sandbox_prov *sp)
 	/* The gateway is reached directly: its variables set NO_PROXY. */
 	if (sp->sp_restricted && sp->sp_gw_env == NULL)
 		fputs("unset NO_PROXY no_proxy\n", fp);
+	/* The gh shim first in PATH (/etc/profile may reset it), once. */
+	if (sp->sp_gh) {
+		fputs("case \":$PATH:\" in\n*:", fp);
+		prov_quote(fp, sp->sp_as.sa_home);
+		fputs("/" SANDBOX_GH_BIN ":*) ;;\n*) export PATH=", fp);
+		prov_quote(fp, sp->sp_as.sa_home);
+		fputs("/" SANDBOX_GH_BIN ":\"$PATH\" ;;\nesac\n", fp);
+	}
 	sandbox_env_free(env);
 	if (fclose(fp) == EOF) {
 		free(text);
@@ -730,7 +771,8 @@ prov_opendir_at(struct prov *pv, int fd, const char *comp, const char *path,
 		return (prov_error(pv, "~/%s: not owned by the user", path));
 	}
 	/* Ours are private; a user's own keeps its mode. */
-	if ((strcmp(path, ".sbx") == 0 || strcmp(path, "tmp") == 0) &&
+	if ((strcmp(path, ".sbx") == 0 || strcmp(path, "tmp") == 0 ||
+	    strcmp(path, SANDBOX_GH_BIN) == 0) &&
 	    (st.st_mode & 07777) != PROV_DIR_MODE &&
 	    fchmod(nfd, PROV_DIR_MODE) == -1) {
 		close(nfd);

@@ -414,11 +414,13 @@ fail:
 /*
  * env (from sandbox_env) with the variables that point the agent CLIs
  * at the sandbox's credential gateway on port, with its phantom keys
- * (proxy_gw_env); env is freed.  NULL if memory ran out.
+ * (proxy_gw_env); with git, also a PATH that has home's gh shim first
+ * (sandbox_user_job lets it replace the base PATH).  env is freed.
+ * NULL if memory ran out.
  */
 char **
-sandbox_env_gateway(char **env, int providers, const char *phantom,
-    in_port_t port, int git)
+sandbox_env_gateway(char **env, const char *home, int providers,
+    const char *phantom, in_port_t port, int git)
 {
 	char	**gw, **all;
 	size_t	 n = 0, m = 0, i;
@@ -431,7 +433,7 @@ sandbox_env_gateway(char **env, int providers, const char *phantom,
 		n++;
 	while (gw[m] != NULL)
 		m++;
-	if ((all = calloc(n + m + 1, sizeof(*all))) == NULL) {
+	if ((all = calloc(n + m + 2, sizeof(*all))) == NULL) {
 		sandbox_env_free(env);
 		sandbox_env_free(gw);
 		return (NULL);
@@ -442,6 +444,12 @@ sandbox_env_gateway(char **env, int providers, const char *phantom,
 		all[n + i] = gw[i];
 	free(env);
 	free(gw);
+	if (git && asprintf(&all[n + m], "PATH=%s/" SANDBOX_GH_BIN ":"
+	    SANDBOX_USER_PATH, home) == -1) {
+		all[n + m] = NULL;	/* asprintf left it undefined */
+		sandbox_env_free(all);
+		return (NULL);
+	}
 	return (all);
 }
 

@@ -26,19 +26,30 @@ Git (smart HTTP only, as GitHub; ".git" may be left out of the path):
   is sent chunked (with a Content-Length when the CGI gave one).
 
 REST (at /repos/... and at /api/v3/repos/...):
-  GET  /repos/OWNER/NAME/pulls      open pull requests (?state=open|closed
-                                    |all, ?head=OWNER:REF, ?base=REF)
+  GET  /repos/OWNER/NAME            the repository: {id, name, full_name,
+                                    owner: {login}, private: false,
+                                    html_url, default_branch: the branch
+                                    the bare repository's HEAD names}
+  GET  /repos/OWNER/NAME/pulls      pull requests, newest first (?state=
+                                    open|closed|all, default open; ?head=
+                                    OWNER:REF, ?base=REF; ?per_page=N, 30
+                                    unless given, at most 100, and ?page=N
+                                    from 1)
   POST /repos/OWNER/NAME/pulls      {title, head, base, body, draft}: 201
                                     with the pull request; head and base
                                     must be branches of the repository,
-                                    else 422 Validation Failed
+                                    and no open pull request may have the
+                                    same head and base, else 422
+                                    Validation Failed
   GET  /repos/OWNER/NAME/pulls/N    one pull request, or 404
   auth: exactly one "Authorization: Bearer TOKEN" or "token TOKEN", else
         401 {"message":"Bad credentials","documentation_url":...}
   Anything else (after auth): 404 {"message":"Not Found",...}.
   A pull request: {url, id, number, state, title, body, html_url
-  ("https://github.com/OWNER/NAME/pull/N"), head: {label, ref, sha, repo},
-  base: {...}, draft, merged, created_at}.  Pull requests live in memory.
+  ("https://github.com/OWNER/NAME/pull/N"), user: {login: "sbxd-test-bot",
+  type: "User"}, head: {label, ref, sha, repo}, base: {...}, draft,
+  merged, created_at, updated_at, closed_at: null, merged_at: null}.  Pull
+  requests live in memory.
   The token never appears in an answer's body.
 
 Log: one JSON line per request, written before the answer's headers are
@@ -89,6 +100,10 @@ GIT_RE = re.compile(r"^/(%s)/(%s?)(?:\.git)?/(info/refs|git-upload-pack|"
 GIT_ANY_RE = re.compile(r"^/(%s)/(%s)\.git(?:/.*)?$" % (NAME_RE, NAME_RE))
 REST_RE = re.compile(r"^(?:/api/v3)?/repos/(%s)/(%s)/pulls(?:/([0-9]+))?/?$"
                      % (NAME_RE, NAME_RE))
+REPO_RE = re.compile(r"^(?:/api/v3)?/repos/(%s)/(%s)/?$" % (NAME_RE, NAME_RE))
+PR_USER = {"login": "sbxd-test-bot", "id": 1, "type": "User"}
+PER_PAGE = 30			# GitHub's default page size
+PER_PAGE_MAX = 100		# and its largest
 
 
 def write_log(obj):
@@ -127,6 +142,28 @@ def rev_parse(owner, name, branch):
         return None
     out = p.stdout.decode("ascii", "replace").strip()
     return out if p.returncode == 0 and out else None
+
+
+def default_branch(owner, name):
+    """The branch the bare repository's HEAD names, or "main"."""
+    try:
+        p = subprocess.run([state["git"], "--git-dir", repo_dir(owner, name),
+                            "symbolic-ref", "--quiet", "--short", "HEAD"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "main"
+    out = p.stdout.decode("utf-8", "replace").strip()
+    return out if p.returncode == 0 and out else "main"
+
+
+def query_int(q, name, default):
+    """A positive integer query parameter, else default."""
+    try:
+        v = int((q.get(name) or [""])[0])
+    except ValueError:
+        return default
+    return v if v > 0 else default
 
 
 def parse_commands(head, gzipped):
@@ -559,6 +596,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(401, {"message": "Bad credentials",
                                  "documentation_url": DOCS})
             return
+        m = REPO_RE.match(path)
+        if m:
+            self.get_repo(m.group(1), m.group(2))
+            return
         m = REST_RE.match(path)
         if not m:
             self.not_found()
@@ -591,6 +632,21 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.not_found()
 
+    def get_repo(self, owner, name):
+        self.info["repo"] = "%s/%s" % (owner, name)
+        if self.command != "GET" or not good_name(owner, name) or \
+                not os.path.isdir(repo_dir(owner, name)):
+            self.not_found()
+            return
+        self.send_json(200, {
+            "id": zlib.crc32(("%s/%s" % (owner, name)).encode()),
+            "name": name,
+            "full_name": "%s/%s" % (owner, name),
+            "owner": {"login": owner, "type": "User"}, "private": False,
+            "html_url": "https://github.com/%s/%s" % (owner, name),
+            "url": "https://api.github.com/repos/%s/%s" % (owner, name),
+            "default_branch": default_branch(owner, name)})
+
     def not_found(self):
         self.info["error"] = "not found"
         self.send_json(404, {"message": "Not Found",
@@ -619,7 +675,9 @@ class Handler(BaseHTTPRequestHandler):
             if base is not None and p["base"]["ref"] != base:
                 continue
             out.append(p)
-        self.send_json(200, out)
+        per = min(query_int(q, "per_page", PER_PAGE), PER_PAGE_MAX)
+        page = query_int(q, "page", 1)
+        self.send_json(200, out[(page - 1) * per:page * per])
 
     def create_pull(self, owner, name, body):
         title = body.get("title")
@@ -657,25 +715,37 @@ class Handler(BaseHTTPRequestHandler):
             text = None
         repo = {"full_name": "%s/%s" % (owner, name), "name": name,
                 "owner": {"login": owner}}
+        label = "%s:%s" % (owner, href)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        pr = None
         with pr_lock:
             prs = state["pulls"].setdefault((owner, name), {})
-            num = max(prs.keys(), default=0) + 1
-            pid = state["next_id"]
-            state["next_id"] += 1
-            pr = {"url": "https://api.github.com/repos/%s/%s/pulls/%d" %
-                  (owner, name, num),
-                  "id": pid, "number": num, "state": "open",
-                  "title": title, "body": text,
-                  "html_url": "https://github.com/%s/%s/pull/%d" %
-                  (owner, name, num),
-                  "head": {"label": "%s:%s" % (owner, href), "ref": href,
-                           "sha": hsha, "repo": repo},
-                  "base": {"label": "%s:%s" % (owner, base), "ref": base,
-                           "sha": bsha, "repo": repo},
-                  "draft": body.get("draft") is True, "merged": False,
-                  "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                              time.gmtime())}
-            prs[num] = pr
+            dup = any(p["state"] == "open" and p["head"]["label"] == label
+                      and p["base"]["ref"] == base for p in prs.values())
+            if not dup:
+                num = max(prs.keys(), default=0) + 1
+                pid = state["next_id"]
+                state["next_id"] += 1
+                pr = {"url": "https://api.github.com/repos/%s/%s/pulls/%d" %
+                      (owner, name, num),
+                      "id": pid, "number": num, "state": "open",
+                      "title": title, "body": text,
+                      "html_url": "https://github.com/%s/%s/pull/%d" %
+                      (owner, name, num),
+                      "user": dict(PR_USER),
+                      "head": {"label": label, "ref": href,
+                               "sha": hsha, "repo": repo},
+                      "base": {"label": "%s:%s" % (owner, base),
+                               "ref": base, "sha": bsha, "repo": repo},
+                      "draft": body.get("draft") is True, "merged": False,
+                      "created_at": now, "updated_at": now,
+                      "closed_at": None, "merged_at": None}
+                prs[num] = pr
+        if pr is None:
+            self.invalid([{"resource": "PullRequest", "code": "custom",
+                           "message": "A pull request already exists for "
+                           "%s." % label}])
+            return
         self.send_json(201, pr, [("Location", pr["url"])])
 
 

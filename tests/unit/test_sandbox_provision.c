@@ -2,7 +2,8 @@
  * test_sandbox_provision.c: provisioning a home: the files a restricted
  * sandbox gets, a second run that changes nothing, switching to
  * unrestricted, the user's own lines kept, planted symlinks refused,
- * and, as root, a real throwaway user whose files it owns.  Provisioning
+ * the gh shim of a sandbox with repositories, and, as root, a real
+ * throwaway user whose files it owns.  Provisioning
  * is a job as the home's user: the user tests run as that user (as
  * ourselves without root, as a throwaway user with it).
  */
@@ -592,6 +593,161 @@ end:
 	return (ret);
 }
 
+/*
+ * The first line a shell command printed, or NULL.  Its exit status is
+ * not known: the job module's SIGCHLD handler may reap it first.
+ */
+static char *
+t_sh(const char *fmt, const char *arg)
+{
+	FILE	*fp;
+	char	*cmd, line[4096];
+
+	if (asprintf(&cmd, fmt, arg, arg) == -1)
+		return (NULL);
+	fp = popen(cmd, "r");
+	free(cmd);
+	if (fp == NULL)
+		return (NULL);
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	pclose(fp);
+	return (strdup(line));
+}
+
+/*
+ * With repositories: ~/.sbx/bin/gh, the shim, and env.sh putting it
+ * first in PATH, once however often it is sourced; written once; not
+ * through a planted symlink; gone again without repositories.
+ */
+static int
+test_gh(void)
+{
+	struct sandbox_prov	 sp;
+	struct stat		 st, st2;
+	char			 err[256], *text = NULL, *want = NULL;
+	char			*target = NULL;
+	int			 ret = -1;
+
+	CHECK(setup(&sp) == 0);
+	sp.sp_gh = 1;
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
+	CHECK(t_stat(home, ".sbx/bin", &st) == 0 && S_ISDIR(st.st_mode));
+	CHECK_INT(st.st_mode & 07777, 0700);
+	CHECK(t_stat(home, ".sbx/bin/gh", &st) == 0 && S_ISREG(st.st_mode));
+	CHECK_INT(st.st_mode & 07777, 0700);
+	CHECK((text = t_read(home, ".sbx/bin/gh")) != NULL);
+	CHECK(strncmp(text, "#!/bin/sh\n", 10) == 0);
+	CHECK(strstr(text, "SBXD_GH_URL") != NULL);
+	CHECK(strstr(text, "SBXD_GH_KEY") != NULL);
+	free(text);
+	CHECK((text = t_sh("sh %s/.sbx/bin/gh --version", home)) != NULL);
+	CHECK(strncmp(text, "gh version ", 11) == 0);
+	free(text);
+	CHECK(asprintf(&want, "%s/.sbx/bin:/usr/bin:/bin", home) != -1);
+	CHECK((text = t_sh("PATH=/usr/bin:/bin; . %s/.sbx/env.sh; "
+	    ". %s/.sbx/env.sh; echo \"$PATH\"", home)) != NULL);
+	CHECK_STR(text, want);
+	free(text);
+	text = NULL;
+
+	/* Again: the shim is not written anew. */
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
+	CHECK(t_stat(home, ".sbx/bin/gh", &st2) == 0);
+	CHECK(st2.st_ino == st.st_ino &&
+	    st2.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+	    st2.st_mtim.tv_nsec == st.st_mtim.tv_nsec);
+
+	/* Without repositories it goes, and env.sh does not name it. */
+	sp.sp_gh = 0;
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
+	CHECK(t_stat(home, ".sbx/bin/gh", &st) == -1 && errno == ENOENT);
+	CHECK((text = t_read(home, ".sbx/env.sh")) != NULL);
+	CHECK(strstr(text, ".sbx/bin") == NULL);
+	free(text);
+	text = NULL;
+
+	/* A planted ~/.sbx/bin is refused, with repositories or not. */
+	CHECK(asprintf(&target, "%s/.sbx/bin", home) != -1);
+	CHECK(rmdir(target) == 0);
+	CHECK(symlink(outside, target) == 0);
+	sp.sp_gh = 1;
+	err[0] = '\0';
+	CHECK_INT(provision(&sp, err, sizeof(err)), -1);
+	CHECK(strstr(err, ".sbx/bin") != NULL);
+	CHECK(strstr(err, "symlink") != NULL);
+	CHECK(t_stat(outside, "gh", &st) == -1 && errno == ENOENT);
+	CHECK(t_write(outside, "gh", "the user's\n") == 0);
+	sp.sp_gh = 0;
+	CHECK_INT(provision(&sp, err, sizeof(err)), -1);
+	CHECK((text = t_read(outside, "gh")) != NULL);
+	CHECK_STR(text, "the user's\n");
+	ret = 0;
+end:
+	if (ret == -1)
+		fprintf(stderr, "  provision: %s\n", err);
+	free(text);
+	free(want);
+	free(target);
+	teardown();
+	return (ret);
+}
+
+/*
+ * A job's environment in a sandbox with repositories: the gateway's
+ * variables for gh, and PATH with the gh shim first, in the base PATH's
+ * place; without repositories, neither.
+ */
+static int
+test_env_gateway(void)
+{
+	struct sandbox_as	 sa;
+	struct sandbox_userjob	 uj;
+	struct job_spec		 js;
+	char			 err[256], phantom[65], **env = NULL;
+	char *const		*e;
+	int			 git, npath, ngh, ret = -1;
+
+	memset(&uj, 0, sizeof(uj));
+	memset(phantom, 'a', 64);
+	phantom[64] = '\0';
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_uid = T_UID_LAST;
+	sa.sa_gid = T_UID_LAST;
+	sa.sa_user = "tester";
+	sa.sa_home = "/h";
+	sa.sa_shell = "/bin/sh";
+	for (git = 0; git <= 1; git++) {
+		CHECK((env = sandbox_env("/h", 1, 3128, 0)) != NULL);
+		CHECK((env = sandbox_env_gateway(env, "/h", 0, phantom, 4100,
+		    git)) != NULL);
+		sa.sa_env = env;
+		memset(&js, 0, sizeof(js));
+		CHECK_INT(sandbox_user_job(&sa, NULL, &js, &uj, err,
+		    sizeof(err)), 0);
+		CHECK_STR(js.js_envp[4], git ?
+		    "PATH=/h/.sbx/bin:/usr/local/bin:/usr/bin:/bin" :
+		    "PATH=/usr/local/bin:/usr/bin:/bin");
+		npath = ngh = 0;
+		for (e = js.js_envp; *e != NULL; e++) {
+			npath += strncmp(*e, "PATH=", 5) == 0;
+			ngh += strcmp(*e, "SBXD_GH_URL=http://127.0.0.1:4100/"
+			    "gh") == 0;
+		}
+		CHECK_INT(npath, 1);
+		CHECK_INT(ngh, git);
+		sandbox_user_job_clear(&uj);
+		sandbox_env_free(env);
+		env = NULL;
+	}
+	ret = 0;
+end:
+	sandbox_user_job_clear(&uj);
+	sandbox_env_free(env);
+	return (ret);
+}
+
 /* Symlinks planted in the home are refused, never written through. */
 static int
 test_symlinks(void)
@@ -771,6 +927,8 @@ static const struct unit_test user_tests[] = {
 	{ "ca", test_ca },
 	{ "user_lines", test_user_lines },
 	{ "symlinks", test_symlinks },
+	{ "gh", test_gh },
+	{ "env_gateway", test_env_gateway },
 };
 static const struct unit_test root_tests[] = {
 	{ "root_user", test_root_user }
