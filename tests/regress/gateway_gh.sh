@@ -150,6 +150,8 @@ assert p["authorization"] in ("Bearer " + sys.argv[2],
     "token " + sys.argv[2]), p' "$B" "$TOKEN" ||
     fail "upstream: $(upstream_pull 1)"
 grep -q 'sbx-git' "$T/gh.log" && fail "the sandbox's key went upstream"
+grep '"type":"gateway.pr"' "$LOG" | grep -q '"repo":"octo/demo","number":1,"head":"'"$B"'","base":"main","url":"https://github.com/octo/demo/pull/1"' ||
+    fail "no gateway.pr event: $(grep gateway.pr "$LOG")"
 
 # gh pr list and view, as gh prints them without a terminal.
 gh_run "cd demo && gh pr list" || fail "gh pr list: $(cat "$T/e")"
