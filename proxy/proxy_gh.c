@@ -33,6 +33,9 @@
 
 #include <curl/curl.h>
 #include <event2/buffer.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <event2/util.h>
 #include <jansson.h>
 
@@ -75,6 +78,10 @@ struct proxy_gh_call {
 	int			 gc_toolong;
 	int			 gc_number;	/* a created pull request */
 	char			 gc_err[CURL_ERROR_SIZE];
+	proxy_gh_tokfn		 gc_tokfn;	/* the token, when needed */
+	char			*gc_jwt;	/* a mint's */
+	char			*gc_mintbody;
+	int64_t			 gc_installation;
 };
 
 static struct curlev	*gh_curl;
@@ -116,7 +123,8 @@ proxy_gh_shutdown(void)
  * started.  NULL if memory ran out.
  */
 struct proxy_gh_call *
-proxy_gh_new(struct proxy_gh_req *gq, proxy_gh_cb cb, void *arg)
+proxy_gh_new(struct proxy_gh_req *gq, proxy_gh_tokfn tokfn, proxy_gh_cb cb,
+    void *arg)
 {
 	struct proxy_gh_call	*gc;
 
@@ -124,9 +132,123 @@ proxy_gh_new(struct proxy_gh_req *gq, proxy_gh_cb cb, void *arg)
 		return (NULL);
 	gc->gc_req = *gq;
 	memset(gq, 0, sizeof(*gq));
+	gc->gc_tokfn = tokfn;
 	gc->gc_cb = cb;
 	gc->gc_arg = arg;
 	return (gc);
+}
+
+/*
+ * A GitHub App's installation token: a call that asks for one with the
+ * App's JWT (proxy_gh_jwt, taken), for installation, with body (taken:
+ * its repositories and permissions), not yet started.  Its callback gets
+ * GitHub's 201 answer as it is, the token in it, or an error line.
+ */
+struct proxy_gh_call *
+proxy_gh_mint(char *jwt, int64_t installation, char *body, proxy_gh_cb cb,
+    void *arg)
+{
+	struct proxy_gh_call	*gc;
+
+	if ((gc = calloc(1, sizeof(*gc))) == NULL)
+		return (NULL);
+	gc->gc_req.gq_op = PROXY_GH_MINT;
+	gc->gc_jwt = jwt;
+	gc->gc_installation = installation;
+	gc->gc_mintbody = body;
+	gc->gc_cb = cb;
+	gc->gc_arg = arg;
+	return (gc);
+}
+
+/* base64url without padding (RFC 7515) of p[0..n), appended to fp. */
+static void
+gh_b64url(FILE *fp, const unsigned char *p, size_t n)
+{
+	static const char	 a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+				    "opqrstuvwxyz0123456789-_";
+	uint32_t		 v;
+	size_t			 i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		fputc(a[v >> 18 & 63], fp);
+		fputc(a[v >> 12 & 63], fp);
+		fputc(a[v >> 6 & 63], fp);
+		fputc(a[v & 63], fp);
+	}
+	if (n - i == 1) {
+		v = (uint32_t)p[i] << 16;
+		fputc(a[v >> 18 & 63], fp);
+		fputc(a[v >> 12 & 63], fp);
+	} else if (n - i == 2) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		fputc(a[v >> 18 & 63], fp);
+		fputc(a[v >> 12 & 63], fp);
+		fputc(a[v >> 6 & 63], fp);
+	}
+}
+
+/*
+ * The JWT a GitHub App authenticates with: RS256, issued by app_id, from
+ * a minute ago (clocks drift) for ten minutes at most, signed with the
+ * App's private key (PEM).  NULL on failure.
+ */
+char *
+proxy_gh_jwt(int64_t app_id, const char *pem, size_t pemlen, time_t now)
+{
+	static const char	 hdr[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
+	EVP_PKEY		*pk = NULL;
+	EVP_MD_CTX		*md = NULL;
+	BIO			*bio;
+	FILE			*fp;
+	unsigned char		*sig = NULL;
+	char			 claims[128], *out = NULL;
+	size_t			 siglen = 0, len, signedlen;
+	int			 ok = 0;
+
+	if ((bio = BIO_new_mem_buf(pem, (int)pemlen)) == NULL)
+		return (NULL);
+	pk = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	ERR_clear_error();
+	if (pk == NULL)
+		return (NULL);
+	snprintf(claims, sizeof(claims), "{\"iat\":%lld,\"exp\":%lld,"
+	    "\"iss\":\"%lld\"}", (long long)now - 60, (long long)now + 540,
+	    (long long)app_id);
+	if ((fp = open_memstream(&out, &len)) == NULL)
+		goto done;
+	gh_b64url(fp, (const unsigned char *)hdr, strlen(hdr));
+	fputc('.', fp);
+	gh_b64url(fp, (const unsigned char *)claims, strlen(claims));
+	if (fflush(fp) == EOF) {
+		fclose(fp);
+		goto done;
+	}
+	signedlen = len;
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pk) != 1 ||
+	    EVP_DigestSignUpdate(md, out, signedlen) != 1 ||
+	    EVP_DigestSignFinal(md, NULL, &siglen) != 1 ||
+	    (sig = malloc(siglen)) == NULL ||
+	    EVP_DigestSignFinal(md, sig, &siglen) != 1) {
+		fclose(fp);
+		goto done;
+	}
+	fputc('.', fp);
+	gh_b64url(fp, sig, siglen);
+	ok = fclose(fp) != EOF;
+ done:
+	ERR_clear_error();
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pk);
+	free(sig);
+	if (!ok) {
+		free(out);
+		return (NULL);
+	}
+	return (out);
 }
 
 /*
@@ -141,7 +263,7 @@ proxy_gh_start(struct proxy_gh_call *gc)
 	struct sockaddr_storage		 ss;
 	socklen_t			 sslen;
 
-	if (!gh->gh_on || gh->gh_token == NULL) {
+	if (!gh->gh_on) {
 		gh_end(gc, 403, "no-github", "sbxd: the config has no "
 		    "github block now\n", NULL, 0);
 		return;
@@ -231,6 +353,18 @@ gh_step(struct proxy_gh_call *gc)
 	char			 path[512], *ehead, *ebase;
 	int			 r;
 
+	if (gq->gq_op == PROXY_GH_MINT) {
+		gc->gc_step = GH_S_MAIN;
+		snprintf(path, sizeof(path), "/app/installations/%lld/"
+		    "access_tokens", (long long)gc->gc_installation);
+		body = json_loads(gc->gc_mintbody, 0, NULL);
+		r = body != NULL ? gh_easy(gc, "POST", path, body) : -1;
+		json_decref(body);
+		if (r == -1)
+			gh_end(gc, 500, "memory", "sbxd: out of memory\n",
+			    NULL, 0);
+		return;
+	}
 	if (gc->gc_step == GH_S_REPO && gq->gq_op == PROXY_GH_CREATE &&
 	    gq->gq_base == NULL) {
 		snprintf(path, sizeof(path), "/repos/%s", gq->gq_repo);
@@ -333,12 +467,18 @@ gh_easy(struct proxy_gh_call *gc, const char *method, const char *path,
 {
 	const struct github_conf	*gh = &sbxd_env->sx_conf->sc_github;
 	struct curl_slist		*l;
+	const char			*tok;
 	char				*auth, *res;
+	size_t				 toklen;
 	CURL				*e;
 	int				 r;
 
 	gh_easy_clear(gc);
-	if (gh->gh_token == NULL)
+	if (gc->gc_jwt != NULL) {
+		tok = gc->gc_jwt;
+		toklen = strlen(tok);
+	} else if (gc->gc_tokfn == NULL ||
+	    (tok = gc->gc_tokfn(gc->gc_arg, &toklen)) == NULL)
 		return (-1);
 	if ((gc->gc_easy = e = curl_easy_init()) == NULL)
 		return (-1);
@@ -364,8 +504,8 @@ gh_easy(struct proxy_gh_call *gc, const char *method, const char *path,
 			return (-1);
 		curl_easy_setopt(e, CURLOPT_RESOLVE, gc->gc_resolve);
 	}
-	if (asprintf(&auth, "Authorization: Bearer %.*s",
-	    (int)gh->gh_tokenlen, gh->gh_token) == -1)
+	if (asprintf(&auth, "Authorization: Bearer %.*s", (int)toklen,
+	    tok) == -1)
 		return (-1);
 	l = curl_slist_append(NULL, auth);
 	util_zero(auth, strlen(auth));
@@ -465,6 +605,11 @@ gh_donecb(CURL *e, CURLcode result, void *arg)
 		gh_end(gc, st, "github", line, NULL, 0);
 		return;
 	}
+	if (gq->gq_op == PROXY_GH_MINT) {
+		gh_end(gc, (int)status, NULL, s != NULL ? s : "",
+		    "application/json", len);
+		return;
+	}
 	if ((a = json_loadb(s != NULL ? s : "", len, 0, NULL)) == NULL) {
 		gh_end(gc, 502, "github-answer", "sbxd: GitHub's answer is "
 		    "not JSON\n", NULL, 0);
@@ -555,13 +700,25 @@ gh_easy_clear(struct proxy_gh_call *gc)
 static void
 gh_free(struct proxy_gh_call *gc)
 {
+	unsigned char	*p;
+	size_t		 len;
+
 	if (gc == NULL)
 		return;
 	if (gc->gc_dns != NULL)
 		proxy_dns_cancel(gc->gc_dns);
 	gh_easy_clear(gc);
-	if (gc->gc_answer != NULL)
+	if (gc->gc_answer != NULL) {
+		/* A mint's answer held a token. */
+		len = evbuffer_get_length(gc->gc_answer);
+		if (len > 0 && (p = evbuffer_pullup(gc->gc_answer, -1)) != NULL)
+			util_zero(p, len);
 		evbuffer_free(gc->gc_answer);
+	}
+	if (gc->gc_jwt != NULL)
+		util_zero(gc->gc_jwt, strlen(gc->gc_jwt));
+	free(gc->gc_jwt);
+	free(gc->gc_mintbody);
 	free(gc->gc_ca);
 	proxy_gh_req_free(&gc->gc_req);
 	free(gc);

@@ -11,6 +11,8 @@
 #define SBXD_PROXY_GH_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -29,7 +31,8 @@
 enum proxy_gh_op {
 	PROXY_GH_LIST = 1,
 	PROXY_GH_VIEW,
-	PROXY_GH_CREATE
+	PROXY_GH_CREATE,
+	PROXY_GH_MINT		/* sbxd's own: a GitHub App's token */
 };
 
 enum proxy_gh_state {
@@ -75,6 +78,9 @@ typedef struct proxy_git_error proxy_gh_error;
 typedef void	(*proxy_gh_cb)(void *, int, const char *, const char *,
 		    const char *, size_t);
 
+/* The token a call is to send, when it needs it; NULL: none now. */
+typedef const char *(*proxy_gh_tokfn)(void *, size_t *);
+
 struct proxy_gh_call;
 
 /* proxy/proxy_gh_form.c */
@@ -94,8 +100,11 @@ int		 proxy_gh_branch(const char *, char **, proxy_gh_error *);
 /* proxy/proxy_gh.c: the calls */
 int		 proxy_gh_init(void);
 void		 proxy_gh_shutdown(void);
-struct proxy_gh_call *proxy_gh_new(struct proxy_gh_req *, proxy_gh_cb,
+struct proxy_gh_call *proxy_gh_new(struct proxy_gh_req *, proxy_gh_tokfn,
+		    proxy_gh_cb, void *);
+struct proxy_gh_call *proxy_gh_mint(char *, int64_t, char *, proxy_gh_cb,
 		    void *);
+char		*proxy_gh_jwt(int64_t, const char *, size_t, time_t);
 void		 proxy_gh_start(struct proxy_gh_call *);
 void		 proxy_gh_cancel(struct proxy_gh_call *);
 int		 proxy_gh_number(const struct proxy_gh_call *);

@@ -72,6 +72,8 @@
 					   for the store: one transaction
 					   for a moment's requests */
 #define GW_FLUSH_ROWS		256	/* or until this many wait */
+#define GW_APP_MARGIN		300	/* seconds a GitHub App's token must
+					   have left to be sent */
 
 enum gw_state {
 	GW_HEAD,		/* reading a request head */
@@ -108,6 +110,11 @@ struct gw_listener {
 	time_t				 gl_day[PROXY_API_NPROVIDERS];
 	int64_t				 gl_charged[PROXY_API_NPROVIDERS];
 	int64_t				 gl_reserved[PROXY_API_NPROVIDERS];
+	/* with a GitHub App: this sandbox's installation token */
+	char				*gl_apptok;	/* util_secret_alloc'd */
+	size_t				 gl_apptoklen;
+	time_t				 gl_appexpires;
+	struct proxy_gh_call		*gl_appmint;	/* asking for one */
 };
 TAILQ_HEAD(gw_listeners, gw_listener);
 
@@ -177,6 +184,7 @@ struct gw_session {
 	/* pull requests for the gh shim */
 	int				 gs_isgh;
 	struct proxy_gh_call		*gs_ghcall;
+	int				 gs_appwait;	/* for the App's token */
 };
 TAILQ_HEAD(gw_sessions, gw_session);
 
@@ -273,6 +281,12 @@ static int	gw_gh_head(struct gw_session *);
 static void	gw_gh_request(struct gw_session *);
 static void	gw_gh_donecb(void *, int, const char *, const char *,
 		    const char *, size_t);
+static const char *gw_gh_tokfn(void *, size_t *);
+static const char *gw_github_token(struct gw_listener *, size_t *);
+static int	gw_app_wait(struct gw_session *);
+static void	gw_app_mintcb(void *, int, const char *, const char *,
+		    const char *, size_t);
+static void	gw_app_forget(struct gw_listener *);
 static void	gw_git_body(struct gw_session *);
 static int	gw_git_piece(struct gw_session *, const char *, size_t);
 static void	gw_git_body_end(struct gw_session *);
@@ -367,12 +381,28 @@ proxy_gw_reload(void)
 {
 	int	 p;
 
+	struct gw_listener	*gl;
+	struct gw_session	*gs, *next;
+
 	for (p = 0; p < GW_SLOTS; p++) {
 		proxy_tls_up_ctx_free(gw_ctx[p]);
 		gw_ctx[p] = NULL;
 		gw_ctx_made[p] = 0;
 	}
 	gw_pool_flush();
+	/* An App's tokens are the old App's: asked for again. */
+	TAILQ_FOREACH(gl, &gw_listeners, gl_entry)
+		gw_app_forget(gl);
+	TAILQ_FOREACH_SAFE(gs, &gw_sessions, gs_entry, next)
+		if (gs->gs_appwait) {
+			gs->gs_appwait = 0;
+			if (gw_app_wait(gs) == 0) {
+				if (gs->gs_isgh)
+					proxy_gh_start(gs->gs_ghcall);
+				else
+					gw_upstream(gs);
+			}
+		}
 }
 
 void
@@ -549,6 +579,7 @@ gw_listener_close(struct gw_listener *gl)
 	TAILQ_FOREACH_SAFE(gs, &gw_sessions, gs_entry, next)
 		if (gs->gs_gl == gl)
 			gw_close(gs, "gateway closed");
+	gw_app_forget(gl);
 	TAILQ_REMOVE(&gw_listeners, gl, gl_entry);
 	evconnlistener_free(gl->gl_evl);
 	util_addr_str((struct sockaddr *)&gl->gl_ss, addr, sizeof(addr));
@@ -1191,7 +1222,8 @@ gw_up_of(const struct gw_session *gs, struct gw_up *u)
 
 	memset(u, 0, sizeof(*u));
 	if (gs->gs_isgit) {
-		if (!gh->gh_on || gh->gh_token == NULL)
+		if (!gh->gh_on || (u->gu_key = gw_github_token(gs->gs_gl,
+		    &u->gu_keylen)) == NULL)
 			return (-1);
 		u->gu_name = "github";
 		u->gu_host = gh->gh_up_host;
@@ -1199,8 +1231,6 @@ gw_up_of(const struct gw_session *gs, struct gw_up *u)
 		u->gu_prefix = gh->gh_up_prefix != NULL ? gh->gh_up_prefix : "";
 		u->gu_trusted = gh->gh_up_trusted;
 		u->gu_ca_pem = gh->gh_ca_pem;
-		u->gu_key = gh->gh_token;
-		u->gu_keylen = gh->gh_tokenlen;
 		u->gu_slot = PROXY_API_NPROVIDERS;
 		return (0);
 	}
@@ -1264,6 +1294,8 @@ gw_upstream(struct gw_session *gs)
 	struct sockaddr_storage		 ss;
 	socklen_t			 sslen;
 
+	if (gs->gs_isgit && gw_app_wait(gs) != 0)
+		return;		/* for the App's token, or answered */
 	if (gw_up_of(gs, &u) == -1) {
 		gw_error(gs, 403, "provider-off", "this sandbox has no key "
 		    "for this service", 0);
@@ -1549,13 +1581,14 @@ gw_gh_request(struct gw_session *gs)
 		gw_error(gs, err.status, err.reason, err.detail, 0);
 		return;
 	}
-	if ((gc = proxy_gh_new(&gq, gw_gh_donecb, gs)) == NULL) {
+	if ((gc = proxy_gh_new(&gq, gw_gh_tokfn, gw_gh_donecb, gs)) == NULL) {
 		proxy_gh_req_free(&gq);
 		gw_close(gs, "out of memory");
 		return;
 	}
 	gs->gs_ghcall = gc;
-	proxy_gh_start(gc);
+	if (gw_app_wait(gs) == 0)
+		proxy_gh_start(gc);
 }
 
 /* GitHub's answer, as gh prints it, to the shim. */
@@ -1565,26 +1598,27 @@ gw_gh_donecb(void *arg, int status, const char *reason, const char *ctype,
 {
 	struct gw_session		*gs = arg;
 	struct evbuffer			*out = bufferevent_get_output(gs->gs_cli);
-	const struct github_conf	*gh = &sbxd_env->sx_conf->sc_github;
 	const struct proxy_gh_req	*gq = proxy_gh_req_of(gs->gs_ghcall);
 	static const char		*ops[] = { "-", "list", "view",
 					    "create" };
+	const char			*tok;
 	char				*copy = NULL, *k;
+	size_t				 toklen = 0;
 	int				 number;
 
 	number = proxy_gh_number(gs->gs_ghcall);
 	gs->gs_ghcall = NULL;	/* it goes after this */
 	/* The token never goes back, whatever GitHub said. */
-	if (gh->gh_token != NULL && gh->gh_tokenlen > 0 &&
-	    memmem(body, len, gh->gh_token, gh->gh_tokenlen) != NULL) {
+	tok = gw_github_token(gs->gs_gl, &toklen);
+	if (tok != NULL && toklen > 0 && memmem(body, len, tok, toklen) !=
+	    NULL) {
 		if ((copy = malloc(len)) == NULL) {
 			gw_close(gs, "out of memory");
 			return;
 		}
 		memcpy(copy, body, len);
-		while ((k = memmem(copy, len, gh->gh_token,
-		    gh->gh_tokenlen)) != NULL)
-			memset(k, '*', gh->gh_tokenlen);
+		while ((k = memmem(copy, len, tok, toklen)) != NULL)
+			memset(k, '*', toklen);
 		body = copy;
 	}
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
@@ -1612,6 +1646,186 @@ gw_gh_donecb(void *arg, int status, const char *reason, const char *ctype,
 		    gq->gq_base != NULL ? gq->gq_base : "", "url", body,
 		    len > 0 && body[len - 1] == '\n' ? len - 1 : len));
 	gw_next(gs);
+}
+
+static const char *
+gw_gh_tokfn(void *arg, size_t *len)
+{
+	struct gw_session	*gs = arg;
+
+	return (gw_github_token(gs->gs_gl, len));
+}
+
+/*
+ * The token GitHub is sent for gl's sandbox: the config's, or the App's
+ * installation token while it has five minutes left.  NULL if none now.
+ */
+static const char *
+gw_github_token(struct gw_listener *gl, size_t *len)
+{
+	const struct github_conf	*gh = &sbxd_env->sx_conf->sc_github;
+
+	if (!gh->gh_on)
+		return (NULL);
+	if (gh->gh_app_id == 0) {
+		*len = gh->gh_tokenlen;
+		return (gh->gh_token);
+	}
+	if (gl->gl_apptok == NULL || gl->gl_apptoklen == 0 ||
+	    gl->gl_appexpires - time(NULL) < GW_APP_MARGIN)
+		return (NULL);
+	*len = gl->gl_apptoklen;
+	return (gl->gl_apptok);
+}
+
+/*
+ * With a GitHub App, an exchange with GitHub waits for the sandbox's
+ * installation token: asked for once for all the sandbox's waiting
+ * exchanges, narrowed to its repositories (all of the installation's
+ * when an entry is a whole owner's) and to contents and pull requests.
+ * 0: go on
+ * now; 1: waiting (gw_app_mintcb goes on); -1: answered.
+ */
+static int
+gw_app_wait(struct gw_session *gs)
+{
+	const struct github_conf	*gh = &sbxd_env->sx_conf->sc_github;
+	struct gw_listener		*gl = gs->gs_gl;
+	json_t				*body, *names;
+	const char			*slash;
+	char				*jwt, *text;
+	size_t				 i, len;
+	int				 all = 0;
+
+	if (gh->gh_app_id == 0 || gw_github_token(gl, &len) != NULL)
+		return (0);
+	gs->gs_appwait = 1;
+	if (gl->gl_appmint != NULL)
+		return (1);
+	if ((jwt = proxy_gh_jwt(gh->gh_app_id, gh->gh_app_key,
+	    gh->gh_app_keylen, time(NULL))) == NULL) {
+		gs->gs_appwait = 0;
+		gw_stats.upstream_errors++;
+		gw_error(gs, 502, "github-app", "the GitHub App's key cannot "
+		    "sign", 0);
+		return (-1);
+	}
+	names = json_array();
+	for (i = 0; i < gl->gl_nrepos; i++) {
+		slash = strchr(gl->gl_repos[i], '/');
+		if (slash == NULL || strcmp(slash + 1, "*") == 0)
+			all = 1;
+		else
+			json_array_append_new(names, json_string(slash + 1));
+	}
+	body = json_pack("{s:{s:s, s:s, s:s}}", "permissions", "contents",
+	    "write", "pull_requests", "write", "metadata", "read");
+	if (body != NULL && !all)
+		json_object_set(body, "repositories", names);
+	json_decref(names);
+	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text == NULL || (gl->gl_appmint = proxy_gh_mint(jwt,
+	    gh->gh_installation_id, text, gw_app_mintcb, gl)) == NULL) {
+		util_zero(jwt, strlen(jwt));
+		free(jwt);
+		free(text);
+		gs->gs_appwait = 0;
+		gw_close(gs, "out of memory");
+		return (-1);
+	}
+	log_info("gateway %s: asking GitHub for an installation token",
+	    gl->gl_sandbox);
+	proxy_gh_start(gl->gl_appmint);
+	/* It may have ended already: then gs went on, or was answered. */
+	return (1);
+}
+
+/*
+ * GitHub's answer to a token request: {token, expires_at}, kept; the
+ * sandbox's waiting exchanges go on, or are told why not.
+ */
+static void
+gw_app_mintcb(void *arg, int status, const char *reason __unused,
+    const char *ctype __unused, const char *body, size_t len)
+{
+	struct gw_listener	*gl = arg;
+	struct gw_session	*gs, *next;
+	struct tm		 tm;
+	json_t			*a = NULL;
+	const char		*tok, *exp, *end;
+	char			 why[256];
+	time_t			 expires = 0;
+	size_t			 toklen = 0;
+
+	gl->gl_appmint = NULL;	/* it goes after this */
+	why[0] = '\0';
+	if (status != 201) {
+		snprintf(why, sizeof(why), "%.*s", (int)strcspn(body, "\n"),
+		    body);
+		if (strncmp(why, "sbxd: ", 6) == 0)
+			memmove(why, why + 6, strlen(why + 6) + 1);
+	} else if ((a = json_loadb(body, len, 0, NULL)) == NULL ||
+	    (tok = json_string_value(json_object_get(a, "token"))) == NULL ||
+	    (toklen = strlen(tok)) == 0 || toklen > GITHUB_TOKEN_MAX ||
+	    (exp = json_string_value(json_object_get(a, "expires_at"))) ==
+	    NULL)
+		snprintf(why, sizeof(why), "GitHub's answer has no token");
+	else {
+		memset(&tm, 0, sizeof(tm));
+		if ((end = strptime(exp, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL ||
+		    *end != '\0' || (expires = timegm(&tm)) == (time_t)-1 ||
+		    expires - time(NULL) < GW_APP_MARGIN)
+			snprintf(why, sizeof(why), "GitHub's token expires "
+			    "too soon: %s", exp);
+		else if (gl->gl_apptok == NULL && (gl->gl_apptok =
+		    util_secret_alloc(GITHUB_TOKEN_MAX + 1)) == NULL)
+			snprintf(why, sizeof(why), "out of memory");
+		else {
+			memcpy(gl->gl_apptok, tok, toklen);
+			gl->gl_apptok[toklen] = '\0';
+			gl->gl_apptoklen = toklen;
+			gl->gl_appexpires = expires;
+			log_info("gateway %s: GitHub installation token, "
+			    "expires %s", gl->gl_sandbox, exp);
+		}
+	}
+	if (a != NULL) {
+		/* jansson's copy of the token */
+		if ((tok = json_string_value(json_object_get(a, "token"))) !=
+		    NULL)
+			util_zero((char *)tok, strlen(tok));
+		json_decref(a);
+	}
+	if (why[0] != '\0')
+		log_warnx("gateway %s: no GitHub installation token: %s",
+		    gl->gl_sandbox, why);
+	TAILQ_FOREACH_SAFE(gs, &gw_sessions, gs_entry, next) {
+		if (gs->gs_gl != gl || !gs->gs_appwait)
+			continue;
+		gs->gs_appwait = 0;
+		if (why[0] != '\0') {
+			gw_stats.upstream_errors++;
+			gw_error(gs, 502, "github-app", why, 0);
+		} else if (gs->gs_isgh)
+			proxy_gh_start(gs->gs_ghcall);
+		else
+			gw_upstream(gs);
+	}
+}
+
+/* gl's installation token goes, wiped, and any request for one. */
+static void
+gw_app_forget(struct gw_listener *gl)
+{
+	if (gl->gl_appmint != NULL) {
+		proxy_gh_cancel(gl->gl_appmint);
+		gl->gl_appmint = NULL;
+	}
+	util_secret_free(gl->gl_apptok, GITHUB_TOKEN_MAX + 1);
+	gl->gl_apptok = NULL;
+	gl->gl_apptoklen = 0;
+	gl->gl_appexpires = 0;
 }
 
 /*
@@ -1915,7 +2129,8 @@ gw_git_send(struct gw_session *gs, struct evbuffer *out)
 	const struct github_conf	*gh = &sbxd_env->sx_conf->sc_github;
 	const struct proxy_http_field	*f;
 	struct proxy_http_msg		*m = &gs->gs_req.rq_msg;
-	size_t				 i, len;
+	const char			*tok;
+	size_t				 i, len, toklen;
 	char				*b64;
 	int				 recv;
 
@@ -1936,8 +2151,8 @@ gw_git_send(struct gw_session *gs, struct evbuffer *out)
 		evbuffer_add(out, f->hf_value, f->hf_valuelen);
 		evbuffer_add(out, "\r\n", 2);
 	}
-	if ((b64 = gw_basic("x-access-token", gh->gh_token,
-	    gh->gh_tokenlen)) != NULL) {
+	if ((tok = gw_github_token(gs->gs_gl, &toklen)) != NULL &&
+	    (b64 = gw_basic("x-access-token", tok, toklen)) != NULL) {
 		evbuffer_add_printf(out, "Authorization: Basic %s\r\n", b64);
 		util_zero(b64, strlen(b64));
 		free(b64);
@@ -2603,6 +2818,7 @@ gw_exchange_clear(struct gw_session *gs)
 		gs->gs_ghcall = NULL;
 	}
 	gs->gs_isgit = gs->gs_isgh = gs->gs_push_phase = 0;
+	gs->gs_appwait = 0;
 	gs->gs_up_ready = gs->gs_up_chunked = gs->gs_body_done = 0;
 	gs->gs_refused = gs->gs_refused_why = NULL;
 	memset(&gs->gs_git, 0, sizeof(gs->gs_git));

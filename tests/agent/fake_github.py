@@ -52,12 +52,25 @@ REST (at /repos/... and at /api/v3/repos/...):
   requests live in memory.
   The token never appears in an answer's body.
 
+A GitHub App (when FAKE_GITHUB_APP=APPID:INSTALLATION:OWNER:PUBKEY[:TTL]
+is in the environment; TTL is seconds, 3600 if absent, or a file holding
+them, read at each mint):
+  POST /app/installations/INSTALLATION/access_tokens
+  auth: "Authorization: Bearer JWT", an RS256 JWT issued by APPID (iss),
+        iat and exp around now, at most 11 minutes apart, its signature
+        checked with PUBKEY by openssl(1); else 401
+  body: {"repositories": [NAME, ...], "permissions": {...}}, both
+        optional; the names must be repositories of OWNER, else 422
+  201 {token "ghs_...", expires_at, permissions, repository_selection}.
+  A minted token is taken like TOKEN until it expires, for the
+  repositories it was narrowed to (all of them otherwise).
+
 Log: one JSON line per request, written before the answer's headers are
 sent:
   {"conn": N, "method", "path" (as sent, with the query), "headers":
    {lowercased name: value, repeated ones joined by ", "}, "body_len"
    (after de-chunking, before any gunzip), "status", "kind": "git"|"rest"
-   |null, "auth": bool, "repo": "OWNER/NAME"|null, "service":
+   |"app"|null, "auth": bool, "repo": "OWNER/NAME"|null, "service":
    "git-upload-pack"|"git-receive-pack"|null, "refs": for a
    git-receive-pack POST, [{"old", "new", "ref"}] from the command
    pkt-lines at the start of the body, else null, "json": a REST request's
@@ -92,18 +105,73 @@ log_lock = threading.Lock()
 pr_lock = threading.Lock()
 conns = itertools.count(1)
 state = {"log": None, "root": None, "token": "", "git": "git",
-         "pulls": {}, "next_id": 1}
+         "pulls": {}, "next_id": 1, "app": None, "minted": {}}
 
 NAME_RE = r"[A-Za-z0-9_.-]+"
 GIT_RE = re.compile(r"^/(%s)/(%s?)(?:\.git)?/(info/refs|git-upload-pack|"
                     r"git-receive-pack)$" % (NAME_RE, NAME_RE))
 GIT_ANY_RE = re.compile(r"^/(%s)/(%s)\.git(?:/.*)?$" % (NAME_RE, NAME_RE))
+REPO_ANY_RE = re.compile(r"^(?:/api/v3)?/repos/([^/]+)/([^/]+)")
+APP_RE = re.compile(r"^(?:/api/v3)?/app/installations/([0-9]+)/access_tokens$")
 REST_RE = re.compile(r"^(?:/api/v3)?/repos/(%s)/(%s)/pulls(?:/([0-9]+))?/?$"
                      % (NAME_RE, NAME_RE))
 REPO_RE = re.compile(r"^(?:/api/v3)?/repos/(%s)/(%s)/?$" % (NAME_RE, NAME_RE))
 PR_USER = {"login": "sbxd-test-bot", "id": 1, "type": "User"}
 PER_PAGE = 30			# GitHub's default page size
 PER_PAGE_MAX = 100		# and its largest
+
+
+def token_ok(value, repo):
+    """Whether value is the token given on the command line, or one this
+    server minted for the App, unexpired, for repo (OWNER/NAME) when it
+    was narrowed to some."""
+    if hmac.compare_digest(value.encode("latin-1"), state["token"].encode()):
+        return True
+    with pr_lock:
+        got = state["minted"].get(value)
+    if got is None or got[0] <= time.time():
+        return False
+    return got[1] is None or repo is None or \
+        repo.lower() in (r.lower() for r in got[1])
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def check_jwt(jwt, app):
+    """None if jwt is an RS256 JWT of the App, now valid; else why not.
+    The signature is checked by openssl(1) with the App's public key."""
+    parts = jwt.split(".")
+    if len(parts) != 3:
+        return "not three parts"
+    try:
+        head = json.loads(b64url_decode(parts[0]))
+        claims = json.loads(b64url_decode(parts[1]))
+        sig = b64url_decode(parts[2])
+    except (ValueError, binascii.Error):
+        return "not base64url JSON"
+    if head.get("alg") != "RS256":
+        return "alg %r" % head.get("alg")
+    now = time.time()
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not isinstance(iat, int) or not isinstance(exp, int):
+        return "no iat or exp"
+    if iat > now + 60 or exp <= now or exp - iat > 660:
+        return "iat %d exp %d at %d" % (iat, exp, now)
+    if str(claims.get("iss")) != str(app["id"]):
+        return "iss %r" % claims.get("iss")
+    with tempfile.NamedTemporaryFile() as sf, \
+            tempfile.NamedTemporaryFile() as df:
+        sf.write(sig)
+        sf.flush()
+        df.write(("%s.%s" % (parts[0], parts[1])).encode())
+        df.flush()
+        r = subprocess.run(["openssl", "dgst", "-sha256", "-verify",
+                            app["pubkey"], "-signature", sf.name, df.name],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    return None if r.returncode == 0 else "bad signature"
 
 
 def write_log(obj):
@@ -325,7 +393,7 @@ class Handler(BaseHTTPRequestHandler):
             return None, None
         return f[0].lower(), f[1].strip()
 
-    def git_auth_ok(self):
+    def git_auth_ok(self, repo=None):
         scheme, value = self.credential()
         if scheme != "basic":
             return False
@@ -335,13 +403,77 @@ class Handler(BaseHTTPRequestHandler):
             return False
         user, sep, pw = raw.partition(b":")
         return (sep == b":" and user == GIT_USER.encode() and
-                hmac.compare_digest(pw, state["token"].encode()))
+                token_ok(pw.decode("latin-1"), repo))
 
-    def rest_auth_ok(self):
+    def rest_auth_ok(self, repo=None):
         scheme, value = self.credential()
         if scheme not in ("bearer", "token"):
             return False
-        return hmac.compare_digest(value.encode(), state["token"].encode())
+        return token_ok(value, repo)
+
+    # -- a GitHub App's installation tokens --
+
+    def app_token(self, path):
+        """POST /app/installations/ID/access_tokens, as GitHub: the App's
+        JWT (RS256, checked with its public key) as a bearer token, a body
+        that may narrow repositories and permissions; 201 with a token."""
+        info = self.info
+        info["kind"] = "app"
+        n, raw = self.read_body(None, MAX_BODY)
+        info["body_len"] = n
+        try:
+            body = json.loads(raw) if raw else {}
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        info["json"] = body
+        app = state["app"]
+        m = APP_RE.match(path)
+        scheme, value = self.credential()
+        why = None
+        if app is None or self.command != "POST" or m is None:
+            self.not_found()
+            return
+        if scheme != "bearer" or not value:
+            why = "no JWT"
+        else:
+            why = check_jwt(value, app)
+        info["auth"] = why is None
+        if why is not None:
+            info["error"] = "JWT: " + why
+            self.send_json(401, {"message": "A JSON web token could not "
+                                 "be decoded", "documentation_url": DOCS})
+            return
+        if int(m.group(1)) != app["installation"]:
+            self.not_found()
+            return
+        if not isinstance(body, dict):
+            info["error"] = "bad JSON"
+            self.send_json(400, {"message": "Problems parsing JSON",
+                                 "documentation_url": DOCS})
+            return
+        repos = body.get("repositories")
+        if repos is not None and (not isinstance(repos, list) or not all(
+                isinstance(r, str) and os.path.isdir(
+                    repo_dir(app["owner"], r)) for r in repos)):
+            self.invalid([{"resource": "Repository", "code": "invalid",
+                           "field": "repositories"}])
+            return
+        token = "ghs_" + os.urandom(18).hex()
+        ttl = app["ttl"]
+        if not ttl.isdigit():
+            with open(ttl) as f:
+                ttl = f.read().strip()
+        expires = int(time.time()) + int(ttl)
+        with pr_lock:
+            state["minted"][token] = (expires, None if repos is None else
+                                      ["%s/%s" % (app["owner"], r)
+                                       for r in repos])
+        self.send_json(201, {
+            "token": token,
+            "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                        time.gmtime(expires)),
+            "permissions": body.get("permissions") or {"contents": "write"},
+            "repository_selection": "all" if repos is None else "selected"})
 
     # -- output --
 
@@ -387,7 +519,9 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         m = GIT_RE.match(path)
         try:
-            if m or GIT_ANY_RE.match(path):
+            if APP_RE.match(path) or path.startswith("/app/"):
+                self.app_token(path)
+            elif m or GIT_ANY_RE.match(path):
                 self.info["kind"] = "git"
                 self.git(m, path)
             else:
@@ -442,7 +576,7 @@ class Handler(BaseHTTPRequestHandler):
                 enc = self.headers.get("Content-Encoding", "").lower()
                 info["refs"] = parse_commands(head, enc in ("gzip",
                                                             "x-gzip"))
-            info["auth"] = self.git_auth_ok()
+            info["auth"] = self.git_auth_ok("%s/%s" % (owner, name))
             if not info["auth"]:
                 info["error"] = "bad credentials"
                 self.send_text(401, "Invalid username or token. Password "
@@ -590,7 +724,9 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, UnicodeDecodeError):
                 bad_json = True
         info["json"] = body
-        info["auth"] = self.rest_auth_ok()
+        rm = REPO_ANY_RE.match(path)
+        info["auth"] = self.rest_auth_ok("%s/%s" % (rm.group(1), rm.group(2))
+                                         if rm else None)
         if not info["auth"]:
             info["error"] = "bad credentials"
             self.send_json(401, {"message": "Bad credentials",
@@ -783,6 +919,12 @@ def main():
     state["token"] = token
     state["git"] = shutil.which("git") or "git"
     state["log"] = open(logpath, "a")
+    app = os.environ.get("FAKE_GITHUB_APP")
+    if app:
+        f = app.split(":")
+        state["app"] = {"id": int(f[0]), "installation": int(f[1]),
+                        "owner": f[2], "pubkey": f[3],
+                        "ttl": f[4] if len(f) > 4 else "3600"}
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_alpn_protocols(["http/1.1"])

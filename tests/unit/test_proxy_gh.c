@@ -2,7 +2,8 @@
  * test_proxy_gh.c: the gateway's pull requests, pure parts
  * (proxy/proxy_gh_form.c): the gh shim's requests parsed, good and bad,
  * each refusal with its status and reason; the sandbox's policy; GitHub's
- * answers turned into gh's output; GitHub's errors as one line.
+ * answers turned into gh's output; GitHub's errors as one line; a
+ * GitHub App's JWT.
  */
 
 #include <sys/types.h>
@@ -12,6 +13,8 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "proxy_gh.h"
 #include "unit.h"
@@ -392,6 +395,97 @@ test_upstream_error(void)
 	return (ok);
 }
 
+/* base64url, unpadded, decoded into a NUL-terminated buffer. */
+static unsigned char *
+b64url(const char *s, size_t n, size_t *outlen)
+{
+	unsigned char	*out;
+	char		*std;
+	size_t		 i, m = n + 4;
+	int		 len;
+
+	if ((std = calloc(1, m + 1)) == NULL || (out = calloc(1, m)) == NULL)
+		return (NULL);
+	for (i = 0; i < n; i++)
+		std[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
+	while (i % 4 != 0)
+		std[i++] = '=';
+	len = EVP_DecodeBlock(out, (unsigned char *)std, (int)i);
+	free(std);
+	if (len < 0) {
+		free(out);
+		return (NULL);
+	}
+	*outlen = (size_t)len - (n % 4 == 2 ? 2 : n % 4 == 3 ? 1 : 0);
+	out[*outlen] = '\0';
+	return (out);
+}
+
+/*
+ * A GitHub App's JWT: three base64url parts, RS256, the claims GitHub
+ * wants (issued a minute back, ten minutes in all, the App's id), a
+ * signature the App's public key verifies; no key, no JWT.
+ */
+static int
+test_jwt(void)
+{
+	EVP_PKEY	*pk = NULL;
+	EVP_MD_CTX	*md = NULL;
+	BIO		*bio = NULL;
+	json_t		*j = NULL;
+	unsigned char	*part = NULL;
+	char		*pem = NULL, *jwt = NULL, *dot1, *dot2;
+	long		 pemlen;
+	size_t		 n;
+	int		 ok = -1;
+
+	CHECK((pk = EVP_RSA_gen(2048)) != NULL);
+	CHECK((bio = BIO_new(BIO_s_mem())) != NULL);
+	CHECK(PEM_write_bio_PrivateKey(bio, pk, NULL, NULL, 0, NULL, NULL) ==
+	    1);
+	pemlen = BIO_get_mem_data(bio, &pem);
+	CHECK((jwt = proxy_gh_jwt(4242, pem, (size_t)pemlen,
+	    1700000000)) != NULL);
+	CHECK((dot1 = strchr(jwt, '.')) != NULL);
+	CHECK((dot2 = strchr(dot1 + 1, '.')) != NULL);
+	CHECK(strchr(dot2 + 1, '.') == NULL);
+	CHECK(strcspn(jwt, "=+/") == strlen(jwt));
+	CHECK((part = b64url(jwt, dot1 - jwt, &n)) != NULL);
+	CHECK_STR((char *)part, "{\"alg\":\"RS256\",\"typ\":\"JWT\"}");
+	free(part);
+	CHECK((part = b64url(dot1 + 1, dot2 - dot1 - 1, &n)) != NULL);
+	CHECK((j = json_loads((char *)part, 0, NULL)) != NULL);
+	CHECK_INT(json_integer_value(json_object_get(j, "iat")), 1699999940);
+	CHECK_INT(json_integer_value(json_object_get(j, "exp")), 1700000540);
+	CHECK_STR(json_string_value(json_object_get(j, "iss")), "4242");
+	free(part);
+	CHECK((part = b64url(dot2 + 1, strlen(dot2 + 1), &n)) != NULL);
+	CHECK_INT(n, 256);
+	CHECK((md = EVP_MD_CTX_new()) != NULL);
+	CHECK(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pk) == 1);
+	CHECK(EVP_DigestVerify(md, part, n, (unsigned char *)jwt,
+	    dot2 - jwt) == 1);
+	/* One bit of the claims changed: the signature fails. */
+	jwt[dot1 - jwt + 3] ^= 1;
+	EVP_MD_CTX_free(md);
+	CHECK((md = EVP_MD_CTX_new()) != NULL);
+	CHECK(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pk) == 1);
+	CHECK(EVP_DigestVerify(md, part, n, (unsigned char *)jwt,
+	    dot2 - jwt) != 1);
+	free(jwt);
+	jwt = NULL;
+	CHECK(proxy_gh_jwt(1, "not a key", 9, 1700000000) == NULL);
+	ok = 0;
+ end:
+	json_decref(j);
+	free(part);
+	free(jwt);
+	EVP_MD_CTX_free(md);
+	BIO_free(bio);
+	EVP_PKEY_free(pk);
+	return (ok);
+}
+
 static const struct unit_test tests[] = {
 	{ "parse_good", test_parse_good },
 	{ "parse_bad", test_parse_bad },
@@ -399,6 +493,7 @@ static const struct unit_test tests[] = {
 	{ "check", test_check },
 	{ "format", test_format },
 	{ "upstream_error", test_upstream_error },
+	{ "jwt", test_jwt },
 };
 
 UNIT_MAIN("proxy_gh", tests)
