@@ -58,6 +58,7 @@
 #define PROV_CONNECT	".sbx/connect"	/* ssh's ProxyCommand */
 #define PROV_EXEC_MODE	0700		/* ~/.sbx/connect, ~/.sbx/bin/gh */
 #define PROV_GH		SANDBOX_GH_BIN "/gh"	/* the gh shim */
+#define PROV_CODEX_DIR	".codex"	/* Codex's CODEX_HOME by default */
 #define PROV_CA_MODE	0644		/* ~/.sbx/ca.pem, ca-bundle.pem */
 #define PROV_ABSENT	(-2)		/* prov_opendir_at: no such dir */
 #define PROV_NOWHERE	((size_t)-1)	/* prov_block_strip: no block */
@@ -176,6 +177,7 @@ static char	*prov_env(const struct sandbox_prov *);
 static char	**prov_strings(json_t *);
 static int	prov_connect_write(struct prov *, int);
 static int	prov_gh(struct prov *, int);
+static int	prov_codex(struct prov *);
 static int	prov_unlink(struct prov *, int, const char *, const char *);
 static int	prov_ca(struct prov *, int);
 static void	prov_quote(FILE *, const char *);
@@ -450,7 +452,45 @@ prov_run(struct prov *pv)
 	for (i = 0; i < sizeof(prov_tools) / sizeof(*prov_tools); i++)
 		if (prov_tool(pv, &prov_tools[i]) == -1)
 			return (-1);
-	return (0);
+	return (prov_codex(pv));
+}
+
+/*
+ * Codex, with the OpenAI provider: ~/.codex/config.toml's first lines
+ * make the gateway Codex's model provider, a custom one, because the
+ * built-in one cannot be told supports_websockets = false, without which
+ * Codex tries a WebSocket five times before each session's HTTP.  Dotted
+ * keys, not a [table], so that the user's own top-level keys after the
+ * block stay where they are.
+ */
+static int
+prov_codex(struct prov *pv)
+{
+	const struct sandbox_prov	*sp = pv->pv_sp;
+	const char			*url = NULL;
+	char				*body = NULL;
+	size_t				 i;
+	int				 fd, r;
+
+	for (i = 0; sp->sp_gw_env != NULL && sp->sp_gw_env[i] != NULL; i++)
+		if (strncmp(sp->sp_gw_env[i], "OPENAI_BASE_URL=", 16) == 0)
+			url = sp->sp_gw_env[i] + 16;
+	if (url != NULL && strspn(url, PROV_URL_CHARS) != strlen(url))
+		return (prov_error(pv, "a gateway URL with odd characters"));
+	if ((r = prov_opendir(pv, PROV_CODEX_DIR, url != NULL, &fd)) != 0)
+		return (r == 1 ? 0 : -1);
+	if (url != NULL && asprintf(&body, "model_provider = \"sbxd\"\n"
+	    "model_providers.sbxd = { name = \"sbxd gateway\", base_url = "
+	    "\"%s\", env_key = \"OPENAI_API_KEY\", wire_api = \"responses\", "
+	    "supports_websockets = false }\n", url) == -1) {
+		close(fd);
+		return (prov_error(pv, "out of memory"));
+	}
+	r = prov_edit(pv, fd, "config.toml", PROV_CODEX_DIR "/config.toml",
+	    body, 1, NULL, url != NULL);
+	free(body);
+	close(fd);
+	return (r);
 }
 
 /* Make a profile source env.sh. */

@@ -32,6 +32,7 @@
 # request body is also saved as DIR/NNN.json.
 # Usage: fake_openai.py [--host 127.0.0.1] [--port 0] [--dump DIR]
 #        [--fail NNN]  (every model request answers HTTP NNN)
+#        [--tls CERT KEY]  (HTTPS, TLS 1.2 or later, ALPN http/1.1)
 # The first line on stdout is the port it listens on.
 import argparse
 import json
@@ -468,18 +469,39 @@ class Handler(BaseHTTPRequestHandler):
             log({"n": k, "aborted": True})
 
 
+class TLSServer(ThreadingHTTPServer):
+    def shutdown_request(self, request):
+        """Close a connection with a TLS close_notify, as servers do: a
+        close without one is a cut response."""
+        try:
+            request.settimeout(1)
+            request.unwrap()
+        except (OSError, ValueError, AttributeError):
+            pass
+        super().shutdown_request(request)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--dump")
     ap.add_argument("--fail", type=int, default=0)
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     a = ap.parse_args()
     state["dump"], state["fail"] = a.dump, a.fail
     if a.dump:
         os.makedirs(a.dump, exist_ok=True)
-    srv = ThreadingHTTPServer((a.host, a.port), Handler)
+    srv = (TLSServer if a.tls else ThreadingHTTPServer)((a.host, a.port),
+                                                        Handler)
     srv.daemon_threads = True
+    if a.tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_alpn_protocols(["http/1.1"])
+        ctx.load_cert_chain(a.tls[0], a.tls[1])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print(srv.server_address[1], flush=True)
     srv.serve_forever()
 

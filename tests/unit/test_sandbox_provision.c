@@ -695,6 +695,61 @@ end:
 }
 
 /*
+ * With the OpenAI provider: ~/.codex/config.toml begins with the
+ * gateway as Codex's provider, without WebSockets, above the user's own
+ * lines, which stay; written once; gone without the provider, the
+ * user's lines kept.
+ */
+static int
+test_codex(void)
+{
+	static char		 url[] = "OPENAI_BASE_URL=http://127.0.0.1:961/"
+				    "openai/v1";
+	char			*gwenv[] = { url, NULL };
+	struct sandbox_prov	 sp;
+	struct stat		 st, st2;
+	char			 err[256], *text = NULL;
+	int			 ret = -1;
+
+	CHECK(setup(&sp) == 0);
+	CHECK(asprintf(&text, "%s/.codex", home) != -1);
+	CHECK(mkdir(text, 0700) == 0);
+	free(text);
+	text = NULL;
+	CHECK(t_write(home, ".codex/config.toml", "model = \"gpt-5\"\n"
+	    "[profiles.x]\nmodel = \"o3\"\n") == 0);
+	sp.sp_gw_env = gwenv;
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
+	CHECK((text = t_read(home, ".codex/config.toml")) != NULL);
+	CHECK(strstr(text, "model_provider = \"sbxd\"\nmodel_providers.sbxd = "
+	    "{ name = \"sbxd gateway\", base_url = \"http://127.0.0.1:961/"
+	    "openai/v1\", env_key = \"OPENAI_API_KEY\", wire_api = "
+	    "\"responses\", supports_websockets = false }\n") != NULL);
+	/* Ours first, the user's after, whole. */
+	CHECK(strstr(text, "model_provider") < strstr(text, "model = "));
+	CHECK(strstr(text, "model = \"gpt-5\"\n[profiles.x]\nmodel = "
+	    "\"o3\"\n") != NULL);
+	free(text);
+	text = NULL;
+	CHECK(t_stat(home, ".codex/config.toml", &st) == 0);
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
+	CHECK(t_stat(home, ".codex/config.toml", &st2) == 0);
+	CHECK(st2.st_ino == st.st_ino);
+
+	sp.sp_gw_env = NULL;
+	CHECK_INT(provision(&sp, err, sizeof(err)), 0);
+	CHECK((text = t_read(home, ".codex/config.toml")) != NULL);
+	CHECK_STR(text, "model = \"gpt-5\"\n[profiles.x]\nmodel = \"o3\"\n");
+	ret = 0;
+end:
+	if (ret == -1)
+		fprintf(stderr, "  provision: %s\n", err);
+	free(text);
+	teardown();
+	return (ret);
+}
+
+/*
  * A job's environment in a sandbox with repositories: the gateway's
  * variables for gh, and PATH with the gh shim first, in the base PATH's
  * place; without repositories, neither.
@@ -928,6 +983,7 @@ static const struct unit_test user_tests[] = {
 	{ "user_lines", test_user_lines },
 	{ "symlinks", test_symlinks },
 	{ "gh", test_gh },
+	{ "codex", test_codex },
 	{ "env_gateway", test_env_gateway },
 };
 static const struct unit_test root_tests[] = {
