@@ -451,6 +451,6 @@ sbxctl_build_optname(const struct sbxctl_cmd *cmd, int argc, char **argv)
 {
 	if (argc > 1)
 		sbxctl_cmd_usage(cmd);
-	return (json_pack("{s:s, s:s?}", "command", cmd->name, "name",
+	return (json_pack("{s:s, s:s*}", "command", cmd->name, "name",
 	    argc == 1 ? argv[0] : NULL));
 }

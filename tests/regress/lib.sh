@@ -190,10 +190,10 @@ in_ns() {
 	ip netns exec "$NS" "$@"
 }
 
-# start_ns_sbxd: sbxd -d on $CONF inside the namespace, with an events
-# follower writing to $T/events.
+# start_ns_sbxd [ARGS...]: sbxd -d on $CONF inside the namespace, with
+# an events follower writing to $T/events.
 start_ns_sbxd() {
-	ip netns exec "$NS" "$SBXD" -d -f "$CONF" >>"$LOG" 2>&1 &
+	ip netns exec "$NS" "$SBXD" -d -f "$CONF" "$@" >>"$LOG" 2>&1 &
 	SBXD_PID=$!
 	WAIT_TENTHS=300 wait_for ctl status || fail "sbxd did not start"
 	"$SBXCTL" -s "$SOCK" -j events >>"$T/events" 2>&1 &
