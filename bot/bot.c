@@ -1,7 +1,8 @@
 /*
- * bot.c: the chat bot component.  libcurl's multi interface runs on
- * sbxd's event_base (curl's hiperfifo pattern): curl says which sockets
- * to watch and when to wake it, libevent tells it what happened.
+ * bot.c: the chat bot component.  Its calls run on libcurl's multi
+ * interface on sbxd's event_base (src/curlev.c, curl's hiperfifo
+ * pattern): curl says which sockets to watch and when to wake it,
+ * libevent tells it what happened.
  *
  * Every call but the long poll goes through one budget, a token bucket
  * sized from the server's X-RateLimit-* headers (Zulip: 200 a minute by
@@ -27,6 +28,7 @@
 #include "log.h"
 #include "sbxd.h"
 #include "bot.h"
+#include "curlev.h"
 
 #define BOT_INFLIGHT_MAX	4	/* calls at once, the poll aside; the
 					   server serialises a user's sends */
@@ -48,12 +50,8 @@ static int	bot_init(struct sbxd_config *);
 static int	bot_reload(struct sbxd_config *, json_t *);
 static void	bot_shutdown(void);
 static json_t	*bot_status(void);
-static int	bot_sockcb(CURL *, curl_socket_t, int, void *, void *);
-static int	bot_timerfn(CURLM *, long, void *);
-static void	bot_sock_eventcb(evutil_socket_t, short, void *);
-static void	bot_timercb(evutil_socket_t, short, void *);
 static void	bot_budgetcb(evutil_socket_t, short, void *);
-static void	bot_check_done(void);
+static void	bot_donecb(CURL *, CURLcode, void *);
 static void	bot_dispatch(void);
 static void	bot_wake(double);
 static int	bot_conf_same(const struct bot_conf *,
@@ -69,8 +67,7 @@ const struct sbxd_component bot_component = {
 };
 
 static struct bot_conf	 bot_cf;	/* a copy: the config may go */
-static CURLM		*bot_multi;
-static struct event	*bot_ev_timer;
+static struct curlev	*bot_cv;	/* libcurl's multi on the loop */
 static struct event	*bot_ev_budget;
 static struct bot_queue	 bot_queues[BOT_PRIO_N];
 static struct bot_queue	 bot_live = TAILQ_HEAD_INITIALIZER(bot_live);
@@ -124,18 +121,13 @@ bot_reload(struct sbxd_config *conf, json_t *errors __unused)
 	}
 	if (bot_conf_copy(&bot_cf, nc) == -1)
 		return (-1);
-	if ((bot_multi = curl_multi_init()) == NULL ||
-	    (bot_ev_timer = evtimer_new(sbxd_env->sx_base, bot_timercb,
-	    NULL)) == NULL ||
+	if ((bot_cv = curlev_new(sbxd_env->sx_base, 8)) == NULL ||
 	    (bot_ev_budget = evtimer_new(sbxd_env->sx_base, bot_budgetcb,
 	    NULL)) == NULL) {
 		log_warnx("bot: out of memory");
 		bot_shutdown();
 		return (-1);
 	}
-	curl_multi_setopt(bot_multi, CURLMOPT_SOCKETFUNCTION, bot_sockcb);
-	curl_multi_setopt(bot_multi, CURLMOPT_TIMERFUNCTION, bot_timerfn);
-	curl_multi_setopt(bot_multi, CURLMOPT_MAXCONNECTS, 8L);
 	bot_running = 1;
 	bot_tokens = BOT_BUDGET_BURST;
 	bot_tokens_at = bot_now();
@@ -169,20 +161,16 @@ bot_shutdown(void)
 	bot_queued = 0;
 	while ((bq = TAILQ_FIRST(&bot_live)) != NULL) {
 		TAILQ_REMOVE(&bot_live, bq, bq_entry);
-		curl_multi_remove_handle(bot_multi, bot_req_easy(bq->bq_req));
+		curlev_remove(bot_cv, bot_req_easy(bq->bq_req));
 		bot_req_free(bq->bq_req);
 		free(bq);
 	}
-	if (bot_multi != NULL) {
-		curl_multi_cleanup(bot_multi);
-		bot_multi = NULL;
-	}
+	curlev_free(bot_cv);
+	bot_cv = NULL;
 	bot_inflight = 0;
-	if (bot_ev_timer != NULL)
-		event_free(bot_ev_timer);
 	if (bot_ev_budget != NULL)
 		event_free(bot_ev_budget);
-	bot_ev_timer = bot_ev_budget = NULL;
+	bot_ev_budget = NULL;
 	config_bot_clear(&bot_cf);
 	bot_running = 0;
 }
@@ -368,7 +356,7 @@ bot_start_easy(struct bot_req *br)
 
 	if ((bq = calloc(1, sizeof(*bq))) == NULL ||
 	    bot_req_prepare(br, br) == -1 ||
-	    curl_multi_add_handle(bot_multi, bot_req_easy(br)) != CURLM_OK) {
+	    curlev_add(bot_cv, bot_req_easy(br), bot_donecb, br) == -1) {
 		log_warnx("bot: %s: cannot start the call", bot_req_path(br));
 		free(bq);
 		bot_req_free(br);
@@ -394,7 +382,7 @@ bot_req_finished(struct bot_req *br)
 		return;
 	TAILQ_REMOVE(&bot_live, bq, bq_entry);
 	free(bq);
-	curl_multi_remove_handle(bot_multi, bot_req_easy(br));
+	curlev_remove(bot_cv, bot_req_easy(br));
 	if (!bot_req_is_poll(br) && bot_inflight > 0)
 		bot_inflight--;
 	bot_wake(0);
@@ -473,90 +461,9 @@ bot_dispatch(void)
 		bot_wake(wait);
 }
 
-/* curl: watch socket s for what, or stop watching it. */
-static int
-bot_sockcb(CURL *e __unused, curl_socket_t s, int what, void *arg __unused,
-    void *sockp)
-{
-	struct event	*ev = sockp;
-	short		 kind;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (ev != NULL)
-			event_free(ev);
-		curl_multi_assign(bot_multi, s, NULL);
-		return (0);
-	}
-	kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
-	    ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-	if (ev == NULL) {
-		if ((ev = event_new(sbxd_env->sx_base, s, kind,
-		    bot_sock_eventcb, NULL)) == NULL)
-			return (-1);
-		curl_multi_assign(bot_multi, s, ev);
-	} else {
-		event_del(ev);
-		event_assign(ev, sbxd_env->sx_base, s, kind, bot_sock_eventcb,
-		    NULL);
-	}
-	event_add(ev, NULL);
-	return (0);
-}
-
-/* curl: call back in ms (-1: never). */
-static int
-bot_timerfn(CURLM *m __unused, long ms, void *arg __unused)
-{
-	struct timeval	 tv;
-
-	if (ms < 0) {
-		evtimer_del(bot_ev_timer);
-		return (0);
-	}
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(bot_ev_timer, &tv);
-	return (0);
-}
-
+/* A transfer is over: its request reads the answer. */
 static void
-bot_sock_eventcb(evutil_socket_t fd, short events, void *arg __unused)
+bot_donecb(CURL *e __unused, CURLcode result, void *arg)
 {
-	int	 running, flags = 0;
-
-	if (events & EV_READ)
-		flags |= CURL_CSELECT_IN;
-	if (events & EV_WRITE)
-		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(bot_multi, fd, flags, &running);
-	bot_check_done();
-}
-
-static void
-bot_timercb(evutil_socket_t fd __unused, short events __unused,
-    void *arg __unused)
-{
-	int	 running;
-
-	curl_multi_socket_action(bot_multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	bot_check_done();
-}
-
-/* Hand every finished transfer to its request. */
-static void
-bot_check_done(void)
-{
-	CURLMsg		*msg;
-	struct bot_req	*br;
-	int		 left;
-
-	while (bot_multi != NULL &&
-	    (msg = curl_multi_info_read(bot_multi, &left)) != NULL) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		br = NULL;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &br);
-		if (br != NULL)
-			bot_req_done(br, msg->data.result);
-	}
+	bot_req_done(arg, result);
 }
