@@ -21,14 +21,7 @@ APPID=31337
 INST=4242
 
 ns_setup
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=sbxd app CA" \
-    -keyout "$T/ca.key" -out "$T/ca.pem" >/dev/null 2>&1 || fail "CA"
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-    -keyout "$T/key.pem" -out "$T/srv.csr" >/dev/null 2>&1 || fail "CSR"
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$T/ext"
-openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
-    -CAcreateserial -days 2 -extfile "$T/ext" -out "$T/cert.pem" \
-    >/dev/null 2>&1 || fail "server certificate"
+make_ca_cert
 
 # The App's key, as GitHub gives it, and another GitHub does not know.
 mkdir -p "$T/keys"
@@ -41,23 +34,10 @@ openssl rsa -in "$T/keys/app.pem" -pubout -out "$T/app.pub" 2>/dev/null ||
 UNUSED="ghp_UNUSED$$$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 echo 3600 >"$T/ttl"
 
-G="git -c user.name=t -c user.email=t@t -c init.defaultBranch=main"
-mkdir -p "$T/gh/octo"
-for r in demo other; do
-	$G init -q --bare "$T/gh/octo/$r.git" || fail "git init $r"
-done
-$G init -q "$T/seed" && echo hello >"$T/seed/README" &&
-    $G -C "$T/seed" add README && $G -C "$T/seed" commit -qm seed &&
-    $G -C "$T/seed" push -q "$T/gh/octo/demo.git" HEAD:main ||
-    fail "seeding octo/demo"
-
-(FAKE_GITHUB_APP="$APPID:$INST:octo:$T/app.pub:$T/ttl" in_ns python3 \
-    "$top_srcdir/tests/agent/fake_github.py" 127.0.0.1 $GPORT \
-    "$T/cert.pem" "$T/key.pem" "$T/gh" "$T/gh.log" "$UNUSED" \
-    >"$T/fake.out" 2>"$T/fake.err") &
-PEER_PIDS="$PEER_PIDS $!"
-wait_for grep -q ready "$T/fake.out" ||
-    fail "the fake GitHub did not start: $(cat "$T/fake.err")"
+FAKE_GITHUB_APP="$APPID:$INST:octo:$T/app.pub:$T/ttl"
+export FAKE_GITHUB_APP
+github_fake $GPORT "$UNUSED"
+unset FAKE_GITHUB_APP
 
 write_conf() {
 	conf_write <<EOF2

@@ -19,14 +19,7 @@ sandbox_name SC cx
 OPORT=18750
 
 ns_setup
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=sbxd cx CA" \
-    -keyout "$T/ca.key" -out "$T/ca.pem" >/dev/null 2>&1 || fail "CA"
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-    -keyout "$T/key.pem" -out "$T/srv.csr" >/dev/null 2>&1 || fail "CSR"
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$T/ext"
-openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
-    -CAcreateserial -days 2 -extfile "$T/ext" -out "$T/cert.pem" \
-    >/dev/null 2>&1 || fail "server certificate"
+make_ca_cert
 
 mkdir -p "$T/keys"
 KEY="REALKEY-openai-$$-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"

@@ -20,14 +20,7 @@ sandbox_name SG gg
 GPORT=18745
 
 ns_setup
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=sbxd gh CA" \
-    -keyout "$T/ca.key" -out "$T/ca.pem" >/dev/null 2>&1 || fail "CA"
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-    -keyout "$T/key.pem" -out "$T/srv.csr" >/dev/null 2>&1 || fail "CSR"
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$T/ext"
-openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
-    -CAcreateserial -days 2 -extfile "$T/ext" -out "$T/cert.pem" \
-    >/dev/null 2>&1 || fail "server certificate"
+make_ca_cert
 
 TOKEN="ghp_REALTOKEN$$$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 mkdir -p "$T/keys"
@@ -35,22 +28,7 @@ printf '%s\n' "$TOKEN" >"$T/keys/github"
 chmod 600 "$T/keys/github"
 
 # GitHub's side: octo/demo with a commit on main, and octo/other.
-G="git -c user.name=t -c user.email=t@t -c init.defaultBranch=main"
-mkdir -p "$T/gh/octo"
-for r in demo other; do
-	$G init -q --bare "$T/gh/octo/$r.git" || fail "git init $r"
-done
-$G init -q "$T/seed" && echo hello >"$T/seed/README" &&
-    $G -C "$T/seed" add README && $G -C "$T/seed" commit -qm seed &&
-    $G -C "$T/seed" push -q "$T/gh/octo/demo.git" HEAD:main ||
-    fail "seeding octo/demo"
-
-(in_ns python3 "$top_srcdir/tests/agent/fake_github.py" 127.0.0.1 $GPORT \
-    "$T/cert.pem" "$T/key.pem" "$T/gh" "$T/gh.log" "$TOKEN" \
-    >"$T/fake.out" 2>"$T/fake.err") &
-PEER_PIDS="$PEER_PIDS $!"
-wait_for grep -q ready "$T/fake.out" ||
-    fail "the fake GitHub did not start: $(cat "$T/fake.err")"
+github_fake $GPORT "$TOKEN"
 
 conf_write <<EOF2
 policy "default" {

@@ -28,14 +28,7 @@ sandbox_name SG gt
 GPORT=18748
 
 ns_setup
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=sbxd gh CA" \
-    -keyout "$T/ca.key" -out "$T/ca.pem" >/dev/null 2>&1 || fail "CA"
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-    -keyout "$T/key.pem" -out "$T/srv.csr" >/dev/null 2>&1 || fail "CSR"
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$T/ext"
-openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
-    -CAcreateserial -days 2 -extfile "$T/ext" -out "$T/cert.pem" \
-    >/dev/null 2>&1 || fail "server certificate"
+make_ca_cert
 
 TOKEN="ghp_TRAPTOKEN$$$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 mkdir -p "$T/keys"

@@ -164,6 +164,47 @@ make_cert() {
 	    -out "$T/cert.pem" >/dev/null 2>&1 || fail "openssl req"
 }
 
+# make_ca_cert: a CA of the test's own, $T/ca.pem, and a certificate
+# for 127.0.0.1 and localhost signed by it, $T/cert.pem and $T/key.pem,
+# for the TLS peers that stand for an upstream.
+make_ca_cert() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+	    -subj "/CN=sbxd test CA $$" -keyout "$T/ca.key" \
+	    -out "$T/ca.pem" >/dev/null 2>&1 || fail "CA"
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+	    -keyout "$T/key.pem" -out "$T/srv.csr" >/dev/null 2>&1 ||
+	    fail "CSR"
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$T/ext"
+	openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
+	    -CAcreateserial -days 2 -extfile "$T/ext" -out "$T/cert.pem" \
+	    >/dev/null 2>&1 || fail "server certificate"
+}
+
+# github_fake PORT TOKEN: GitHub's side in $T/gh, octo/demo with a
+# commit on main (from $T/seed) and octo/other, both bare, and
+# tests/agent/fake_github.py serving them on 127.0.0.1:PORT inside the
+# namespace with make_ca_cert's certificate, TOKEN its token, logging to
+# $T/gh.log.  The environment passes on (FAKE_GITHUB_APP).
+github_fake() {
+	gf_git="git -c user.name=t -c user.email=t@t -c init.defaultBranch=main"
+	mkdir -p "$T/gh/octo"
+	for gf_r in demo other; do
+		$gf_git init -q --bare "$T/gh/octo/$gf_r.git" ||
+		    fail "git init $gf_r"
+	done
+	$gf_git init -q "$T/seed" && echo hello >"$T/seed/README" &&
+	    $gf_git -C "$T/seed" add README &&
+	    $gf_git -C "$T/seed" commit -qm seed &&
+	    $gf_git -C "$T/seed" push -q "$T/gh/octo/demo.git" HEAD:main ||
+	    fail "seeding octo/demo"
+	(in_ns python3 "$top_srcdir/tests/agent/fake_github.py" 127.0.0.1 \
+	    "$1" "$T/cert.pem" "$T/key.pem" "$T/gh" "$T/gh.log" "$2" \
+	    >"$T/fake.out" 2>"$T/fake.err") &
+	PEER_PIDS="$PEER_PIDS $!"
+	wait_for grep -q ready "$T/fake.out" ||
+	    fail "the fake GitHub did not start: $(cat "$T/fake.err")"
+}
+
 # through URL [CURL ARGS]: curl through the proxy on $PROXY.
 through() {
 	u=$1
