@@ -88,6 +88,7 @@ enum gw_state {
 struct gw_listener {
 	TAILQ_ENTRY(gw_listener)	 gl_entry;
 	char				 gl_sandbox[SBXD_NAME_MAX + 1];
+	uid_t				 gl_uid;	/* the only client */
 	char				 gl_addr[64];
 	struct sockaddr_storage		 gl_ss;
 	socklen_t			 gl_sslen;
@@ -205,6 +206,7 @@ static struct {
 	uint64_t	 truncated;
 	uint64_t	 reused;
 	uint64_t	 over_budget;
+	uint64_t	 wrong_uid;	/* connections from another uid */
 } gw_stats;
 
 static struct gw_listeners	 gw_listeners =
@@ -439,27 +441,29 @@ proxy_gw_status(void)
 		    (json_int_t)gl->gl_requests));
 		n++;
 	}
-	return (json_pack("{s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return (json_pack("{s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "listeners", n, "gateways", list,
 	    "requests", (json_int_t)gw_stats.requests,
 	    "refused", (json_int_t)gw_stats.refused,
 	    "upstream_errors", (json_int_t)gw_stats.upstream_errors,
 	    "truncated", (json_int_t)gw_stats.truncated,
 	    "reused", (json_int_t)gw_stats.reused,
-	    "over_budget", (json_int_t)gw_stats.over_budget));
+	    "over_budget", (json_int_t)gw_stats.over_budget,
+	    "wrong_uid", (json_int_t)gw_stats.wrong_uid));
 }
 
 /*
- * Open sandbox's gateway on ss: providers is a mask of 1 << enum
- * proxy_api_provider, phantom the sandbox's secret as 64 hex digits,
- * from which each provider's phantom key is made.  The socket comes
- * from the privileged process, as the proxy listener's.  0, or -1 with
- * err.
+ * Open sandbox's gateway on ss, for its user uid alone: providers is a
+ * mask of 1 << enum proxy_api_provider, phantom the sandbox's secret as
+ * 64 hex digits, from which each provider's phantom key is made.  The
+ * socket comes from the privileged process, as the proxy listener's.
+ * 0, or -1 with err.
  */
 int
-proxy_gw_add(const char *sandbox, const struct sockaddr_storage *ss,
-    socklen_t sslen, int providers, const char *phantom,
-    char *const *repos, char *const *globs, char *err, size_t errlen)
+proxy_gw_add(const char *sandbox, uid_t uid,
+    const struct sockaddr_storage *ss, socklen_t sslen, int providers,
+    const char *phantom, char *const *repos, char *const *globs, char *err,
+    size_t errlen)
 {
 	struct gw_listener	*gl;
 	unsigned char		 rnd[PROXY_API_PHANTOM_RANDOM];
@@ -480,6 +484,7 @@ proxy_gw_add(const char *sandbox, const struct sockaddr_storage *ss,
 		return (-1);
 	}
 	snprintf(gl->gl_sandbox, sizeof(gl->gl_sandbox), "%s", sandbox);
+	gl->gl_uid = uid;
 	memcpy(&gl->gl_ss, ss, sslen);
 	gl->gl_sslen = sslen;
 	util_sockaddr_str((const struct sockaddr *)ss, gl->gl_addr,
@@ -802,8 +807,28 @@ gw_acceptcb(struct evconnlistener *evl __unused, evutil_socket_t fd,
 	struct gw_listener	*gl = arg;
 	struct gw_session	*gs;
 	struct timeval		 tv;
+	uid_t			 uid;
 	int			 one = 1;
 
+	/*
+	 * The firewall's owner rule lets only the sandbox's user (and root)
+	 * connect; the kernel's word on who holds the other end is a second
+	 * wall.  Without a way to ask (not Linux) the firewall is all.
+	 */
+	if (util_peer_uid(fd, &uid) == -1) {
+		if (errno != ENOTSUP) {
+			log_debug("gateway %s: a connection closed, its peer "
+			    "unknown: %s", gl->gl_sandbox, strerror(errno));
+			evutil_closesocket(fd);
+			return;
+		}
+	} else if (uid != gl->gl_uid) {
+		log_warnx("gateway %s: refused a connection from uid %lu",
+		    gl->gl_sandbox, (unsigned long)uid);
+		gw_stats.wrong_uid++;
+		evutil_closesocket(fd);
+		return;
+	}
 	if (gl->gl_nsessions >= GW_SESSIONS_MAX ||
 	    (gs = calloc(1, sizeof(*gs))) == NULL) {
 		log_warnx("gateway %s: refused a connection: %d open",

@@ -788,8 +788,8 @@ sandbox_open(struct sandbox *sb)
 	}
 	if (sb->sb_gw_port != 0 && (util_addr_parse("127.0.0.1",
 	    sb->sb_gw_port, &ss, &sslen) == -1 || proxy_gw_add(sb->sb_name,
-	    &ss, sslen, sb->sb_providers, sb->sb_phantom, sb->sb_repos,
-	    sb->sb_globs, err, sizeof(err)) == -1)) {
+	    sb->sb_uid, &ss, sslen, sb->sb_providers, sb->sb_phantom,
+	    sb->sb_repos, sb->sb_globs, err, sizeof(err)) == -1)) {
 		proxy_listener_remove(sb->sb_name);
 		sandbox_fail(sb, "gateway: %s", err);
 		return (-1);

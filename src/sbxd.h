@@ -821,6 +821,7 @@ int		 util_path_below(const char *, const char *);
 int		 util_mkdir_parents(const char *);
 int		 util_pidfile(const char *);
 int		 util_addr_local(int, const void *);
+int		 util_peer_uid(int, uid_t *);
 
 /* proxy/proxy.c */
 int		 proxy_listener_add(const char *,
@@ -830,9 +831,9 @@ int		 proxy_listener_remove(const char *);
 int		 proxy_listener_up(const char *);
 int		 proxy_listener_github(const char *, int);
 /* proxy/proxy_gw.c: the credential gateway of a sandbox */
-int		 proxy_gw_add(const char *, const struct sockaddr_storage *,
-		    socklen_t, int, const char *, char *const *, char *const *,
-		    char *, size_t);
+int		 proxy_gw_add(const char *, uid_t,
+		    const struct sockaddr_storage *, socklen_t, int,
+		    const char *, char *const *, char *const *, char *, size_t);
 int		 proxy_gw_remove(const char *);
 /* What a sandbox's gateway relayed of model APIs since it opened. */
 struct proxy_gw_counters {

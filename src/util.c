@@ -9,9 +9,13 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/uio.h>
+#endif
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +26,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#endif
 
 #include "config.h"
 #include "log.h"
@@ -31,6 +40,8 @@
 					   trusted before they are read again */
 #define UTIL_LOCAL_MAX		256	/* addresses kept; more are read
 					   again at every question */
+#define UTIL_DIAG_REPLY		8192	/* one socket's inet_diag_msg and
+					   the few attributes always sent */
 
 struct sbxd	*sbxd_env;
 
@@ -46,6 +57,11 @@ static struct {
 
 static int	util_local_read(void);
 static size_t	util_secret_size(size_t);
+#ifdef __linux__
+static int	util_diag_addr(const struct sockaddr_storage *, uint32_t *,
+		    uint16_t *);
+static int	util_diag_same(int, const uint32_t *, int, const uint32_t *);
+#endif
 
 /* malloc or die: for startup and config parsing only. */
 void *
@@ -550,3 +566,198 @@ util_pidfile(const char *path)
 	return (fd);
 }
 
+
+/*
+ * The uid owning the other end of fd, a TCP connection accepted from
+ * this host: the kernel's socket table (NETLINK_SOCK_DIAG) is asked for
+ * the one socket whose local address is fd's peer and whose remote
+ * address is fd's own, and says which uid made it, the uid the
+ * firewall's owner rules match.  One netlink socket per call, and no
+ * call that can block: the kernel answers while the request is sent.
+ * 0, or -1 with errno: ENOTSUP off Linux; ENOENT if no such socket (the
+ * peer is gone, or is not on this host); ENOTCONN if its process closed
+ * it, so that no uid holds it any more (a TIME_WAIT reports uid 0);
+ * EPROTO if the reply is not the answer to the question.
+ */
+int
+util_peer_uid(int fd, uid_t *uid)
+{
+#ifdef __linux__
+	struct {
+		struct nlmsghdr		 nlh;
+		struct inet_diag_req_v2	 r;
+	}			 req;
+	union {
+		struct nlmsghdr		 nlh;
+		char			 buf[UTIL_DIAG_REPLY];
+	}			 rep;
+	static uint32_t		 seq;
+	struct sockaddr_storage	 self, peer;
+	struct sockaddr_nl	 nl;
+	struct inet_diag_msg	 m;
+	struct nlmsgerr		 e;
+	struct msghdr		 msg;
+	struct iovec		 iov;
+	socklen_t		 len;
+	ssize_t			 n;
+	int			 s, family, proto, saved;
+
+	len = sizeof(proto);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == -1)
+		return (-1);
+	if (proto != IPPROTO_TCP) {
+		errno = EPROTOTYPE;
+		return (-1);
+	}
+	len = sizeof(self);
+	if (getsockname(fd, (struct sockaddr *)&self, &len) == -1)
+		return (-1);
+	len = sizeof(peer);
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) == -1)
+		return (-1);
+
+	/* The peer's socket: its source is our peer, its destination us. */
+	memset(&req, 0, sizeof(req));
+	req.nlh.nlmsg_len = sizeof(req);
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST;
+	req.nlh.nlmsg_seq = ++seq;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = ~0U;
+	req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+	req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	if ((family = util_diag_addr(&peer, req.r.id.idiag_src,
+	    &req.r.id.idiag_sport)) == -1 || util_diag_addr(&self,
+	    req.r.id.idiag_dst, &req.r.id.idiag_dport) != family) {
+		errno = EAFNOSUPPORT;
+		return (-1);
+	}
+	req.r.sdiag_family = family;
+
+	if ((s = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+	    NETLINK_SOCK_DIAG)) == -1)
+		return (-1);
+	memset(&nl, 0, sizeof(nl));
+	nl.nl_family = AF_NETLINK;
+	if (sendto(s, &req, sizeof(req), 0, (struct sockaddr *)&nl,
+	    sizeof(nl)) != (ssize_t)sizeof(req))
+		goto fail;
+	memset(&msg, 0, sizeof(msg));
+	memset(&nl, 0, sizeof(nl));
+	iov.iov_base = rep.buf;
+	iov.iov_len = sizeof(rep.buf);
+	msg.msg_name = &nl;
+	msg.msg_namelen = sizeof(nl);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	/* The kernel replied within sendto: nothing to wait for. */
+	if ((n = recvmsg(s, &msg, MSG_DONTWAIT)) == -1)
+		goto fail;
+	close(s);
+
+	/* One message, from the kernel, answering this request. */
+	if ((msg.msg_flags & MSG_TRUNC) || msg.msg_namelen != sizeof(nl) ||
+	    nl.nl_family != AF_NETLINK || nl.nl_pid != 0 ||
+	    (size_t)n < sizeof(rep.nlh) ||
+	    rep.nlh.nlmsg_len < sizeof(rep.nlh) ||
+	    rep.nlh.nlmsg_len > (size_t)n ||
+	    NLMSG_ALIGN(rep.nlh.nlmsg_len) < (size_t)n ||
+	    rep.nlh.nlmsg_seq != req.nlh.nlmsg_seq)
+		goto proto;
+	if (rep.nlh.nlmsg_type == NLMSG_ERROR) {
+		if (rep.nlh.nlmsg_len < NLMSG_LENGTH(sizeof(e)))
+			goto proto;
+		memcpy(&e, NLMSG_DATA(&rep.nlh), sizeof(e));
+		if (e.error >= 0)
+			goto proto;	/* an ack was not asked for */
+		errno = -e.error;
+		return (-1);
+	}
+	if (rep.nlh.nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+	    rep.nlh.nlmsg_len < NLMSG_LENGTH(sizeof(m)))
+		goto proto;
+	memcpy(&m, NLMSG_DATA(&rep.nlh), sizeof(m));
+	if (!util_diag_same(family, req.r.id.idiag_src, m.idiag_family,
+	    m.id.idiag_src) || !util_diag_same(family, req.r.id.idiag_dst,
+	    m.idiag_family, m.id.idiag_dst) ||
+	    m.id.idiag_sport != req.r.id.idiag_sport ||
+	    m.id.idiag_dport != req.r.id.idiag_dport)
+		goto proto;
+	/*
+	 * A TIME_WAIT (or a FIN_WAIT2 the kernel keeps in that form) says
+	 * uid 0, and an orphan no longer belongs to anyone: no inode.
+	 */
+	if (m.idiag_state == TCP_TIME_WAIT || m.idiag_inode == 0) {
+		errno = ENOTCONN;
+		return (-1);
+	}
+	*uid = m.idiag_uid;
+	return (0);
+
+fail:
+	saved = errno;
+	close(s);
+	errno = saved;
+	return (-1);
+proto:
+	errno = EPROTO;
+	return (-1);
+#else
+	(void)fd;
+	(void)uid;
+	errno = ENOTSUP;
+	return (-1);
+#endif
+}
+
+#ifdef __linux__
+/*
+ * ss's address and port as a sock_diag id has them; an IPv4-mapped
+ * IPv6 address is the IPv4 one, as the kernel's tables hold it.  The
+ * family to ask in, or -1.
+ */
+static int
+util_diag_addr(const struct sockaddr_storage *ss, uint32_t *addr,
+    uint16_t *port)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+
+	memset(addr, 0, 16);
+	switch (ss->ss_family) {
+	case AF_INET:
+		sin = (const struct sockaddr_in *)ss;
+		memcpy(addr, &sin->sin_addr, 4);
+		*port = sin->sin_port;
+		return (AF_INET);
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)ss;
+		*port = sin6->sin6_port;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			memcpy(addr, &sin6->sin6_addr.s6_addr[12], 4);
+			return (AF_INET);
+		}
+		memcpy(addr, &sin6->sin6_addr, 16);
+		return (AF_INET6);
+	}
+	return (-1);
+}
+
+/*
+ * Whether a reply's address, a in family rfam, is want in family: an
+ * IPv6 socket talking IPv4 is reported with mapped addresses.
+ */
+static int
+util_diag_same(int family, const uint32_t *want, int rfam,
+    const uint32_t *a)
+{
+	if (rfam == AF_INET6 && a[0] == 0 && a[1] == 0 &&
+	    a[2] == htonl(0xffff)) {
+		rfam = AF_INET;
+		a += 3;
+	}
+	if (rfam != family)
+		return (0);
+	return (memcmp(want, a, family == AF_INET ? 4 : 16) == 0);
+}
+#endif

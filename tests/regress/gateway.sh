@@ -7,7 +7,9 @@
 # dropped; usage is read for every provider, streamed and not, and a
 # stream cut mid-way is marked and charged; the injected include_usage
 # chunk never reaches a client that did not ask for it; wrong keys,
-# another sandbox's key and another uid are refused; refused paths; a
+# another sandbox's key and another uid are refused (by the firewall,
+# and root, whom the firewall lets through, by the gateway's own check
+# of the peer's uid); refused paths; a
 # budget answers 429; the real keys appear in no byte the sandbox gets,
 # no file of its home and no environment of its processes; a reload
 # moves a provider to another upstream; and the real Claude Code CLI
@@ -265,6 +267,30 @@ st=$(req $GB "-H 'Authorization: Bearer x' \"$GWB/openai/v1/models\"")
 # Another uid: B's user cannot even connect to A's gateway.
 as $GB "curl -sS --max-time 5 -o /dev/null -w '%{http_code}' \"$GWA/anthropic/v1/models\"" \
     >"$T/x.out" 2>&1 && fail "B reached A's gateway: $(cat "$T/x.out")"
+UIDB=$(ctl -j show $GB | json_get '["sandbox"]["uid"]')
+[ -n "$UIDB" ] || fail "no uid in show $GB"
+grep -q "refused a connection from uid $UIDB\$" "$LOG" &&
+    fail "B's connection got past the firewall to A's gateway"
+# The gateway's own check, the kernel's word (sock_diag) on the uid at
+# the other end: the firewall's owner rule for the listener ports
+# (sandbox/fw_nft.c) lets the sandbox's uid and root through, so root
+# is a client the firewall passes and the gateway alone must refuse.
+# curl's 52 (empty reply) or 56 (reset) says the connection was made,
+# so it was not the firewall that stopped it.
+in_ns curl -sS --noproxy "*" --max-time 5 -o /dev/null \
+    "$GWA/anthropic/v1/models" \
+    >"$T/x.out" 2>&1
+rc=$?
+case $rc in
+52|56) ;;
+0) fail "root was served by A's gateway" ;;
+*) fail "root did not connect to A's gateway ($rc): $(cat "$T/x.out")" ;;
+esac
+wait_for grep -q "gateway $GA: refused a connection from uid 0\$" "$LOG" ||
+    fail "no refusal of uid 0 logged: $(grep "gateway $GA" "$LOG" | tail -3)"
+component proxy | python3 -c 'import json, sys
+assert json.load(sys.stdin)["gateway"]["wrong_uid"] >= 1' ||
+    fail "wrong_uid not counted: $(component proxy)"
 
 # HTTP/1.1 edge cases, byte by byte (tests/regress/gw_client.py).
 cp "$top_srcdir/tests/regress/gw_client.py" "$T/gw_client.py"

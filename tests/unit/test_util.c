@@ -1,6 +1,6 @@
 /*
  * test_util.c: time and address formatting, sockets, memory for
- * secrets.
+ * secrets, the uid at the other end of a loopback connection.
  */
 
 #include <sys/types.h>
@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -189,6 +190,199 @@ end:
 	return (ret);
 }
 
+/*
+ * A listener of family on addr (v6only 0: IPv4 too), port 0; its fd,
+ * or -1 with errno.
+ */
+static int
+t_listen(int family, const char *addr, int v6only)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 fd, saved;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		inet_pton(AF_INET, addr, &sin->sin_addr);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, addr, &sin6->sin6_addr);
+		len = sizeof(*sin6);
+	}
+	if ((fd = socket(family, SOCK_STREAM, 0)) == -1)
+		return (-1);
+	if ((family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+	    &v6only, sizeof(v6only)) == -1) ||
+	    bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, 8) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * A child process, as uid as unless it is -1, connects from a socket
+ * of family cfam to the port of lfd at addr; the accepted end is put to
+ * util_peer_uid.  Its return, with *uid and *err (errno) set.
+ */
+static int
+t_peer(int lfd, int cfam, const char *addr, uid_t as, uid_t *uid, int *err)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 len = sizeof(ss);
+	in_port_t		 port;
+	pid_t			 pid;
+	char			 c;
+	int			 p[2], fd, r = -1, status;
+
+	*err = 0;
+	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == -1)
+		return (-2);
+	port = util_sockaddr_port((struct sockaddr *)&ss);
+	memset(&ss, 0, sizeof(ss));
+	if (cfam == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		inet_pton(AF_INET, addr, &sin->sin_addr);
+		len = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		inet_pton(AF_INET6, addr, &sin6->sin6_addr);
+		len = sizeof(*sin6);
+	}
+	if (pipe(p) == -1 || (pid = fork()) == -1)
+		return (-2);
+	if (pid == 0) {
+		close(p[1]);
+		if ((as != (uid_t)-1 && setuid(as) == -1) ||
+		    (fd = socket(cfam, SOCK_STREAM, 0)) == -1 ||
+		    connect(fd, (struct sockaddr *)&ss, len) == -1)
+			_exit(1);
+		(void)read(p[0], &c, 1);	/* until the parent is done */
+		_exit(0);
+	}
+	close(p[0]);
+	if ((fd = accept(lfd, NULL, NULL)) != -1) {
+		r = util_peer_uid(fd, uid);
+		*err = errno;
+		close(fd);
+	} else
+		r = -2;
+	close(p[1]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		r = -2;
+	return (r);
+}
+
+/*
+ * util_peer_uid: who holds the client end, over IPv4, IPv6 and an IPv6
+ * socket talking IPv4 either way; as root, a client of another uid;
+ * and the failures: not a connection, not TCP, a peer gone.
+ */
+static int
+test_peer_uid(void)
+{
+	uid_t	 uid;
+	int	 lfd = -1, fd = -1, cfd = -1, err, have6, ret = -1;
+
+#ifdef __linux__
+	CHECK((lfd = t_listen(AF_INET, "127.0.0.1", 1)) != -1);
+	uid = (uid_t)-2;
+	CHECK_INT(t_peer(lfd, AF_INET, "127.0.0.1", -1, &uid, &err), 0);
+	CHECK_INT(uid, getuid());
+	if (geteuid() == 0) {
+		uid = (uid_t)-2;
+		CHECK_INT(t_peer(lfd, AF_INET, "127.0.0.1", 65534, &uid,
+		    &err), 0);
+		CHECK_INT(uid, 65534);
+	} else
+		printf("      (another uid skipped: needs root)\n");
+
+	/* An IPv6 socket to ::ffff:127.0.0.1: reported mapped. */
+	have6 = (fd = t_listen(AF_INET6, "::1", 1)) != -1;
+	if (have6) {
+		uid = (uid_t)-2;
+		CHECK_INT(t_peer(lfd, AF_INET6, "::ffff:127.0.0.1", -1, &uid,
+		    &err), 0);
+		CHECK_INT(uid, getuid());
+		uid = (uid_t)-2;
+		CHECK_INT(t_peer(fd, AF_INET6, "::1", -1, &uid, &err), 0);
+		CHECK_INT(uid, getuid());
+		if (geteuid() == 0) {
+			uid = (uid_t)-2;
+			CHECK_INT(t_peer(fd, AF_INET6, "::1", 65534, &uid,
+			    &err), 0);
+			CHECK_INT(uid, 65534);
+		}
+		close(fd);
+		/* A dual-stack listener: IPv4 accepted as mapped. */
+		CHECK((fd = t_listen(AF_INET6, "::", 0)) != -1);
+		uid = (uid_t)-2;
+		CHECK_INT(t_peer(fd, AF_INET, "127.0.0.1", -1, &uid, &err),
+		    0);
+		CHECK_INT(uid, getuid());
+		close(fd);
+		fd = -1;
+	} else
+		printf("      (IPv6 skipped: no ::1: %s)\n", strerror(errno));
+
+	/* Not a connection, not TCP, not a socket, no fd. */
+	CHECK(util_peer_uid(lfd, &uid) == -1 && errno == ENOTCONN);
+	CHECK(util_peer_uid(-1, &uid) == -1 && errno == EBADF);
+	CHECK((fd = open("/dev/null", O_RDONLY)) != -1);
+	CHECK(util_peer_uid(fd, &uid) == -1 && errno == ENOTSOCK);
+	close(fd);
+	CHECK((fd = socket(AF_INET, SOCK_DGRAM, 0)) != -1);
+	CHECK(util_peer_uid(fd, &uid) == -1 && errno == EPROTOTYPE);
+	close(fd);
+	fd = -1;
+
+	/* The client closed: its end belongs to nobody any more. */
+	CHECK((cfd = socket(AF_INET, SOCK_STREAM, 0)) != -1);
+	{
+		struct sockaddr_storage	 ss;
+		socklen_t		 len = sizeof(ss);
+
+		CHECK(getsockname(lfd, (struct sockaddr *)&ss, &len) == 0);
+		CHECK(connect(cfd, (struct sockaddr *)&ss, len) == 0);
+	}
+	CHECK((fd = accept(lfd, NULL, NULL)) != -1);
+	CHECK(util_peer_uid(fd, &uid) == 0 && uid == getuid());
+	close(cfd);
+	cfd = -1;
+	usleep(100000);
+	CHECK(util_peer_uid(fd, &uid) == -1 && errno == ENOTCONN);
+#else
+	(void)have6;
+	(void)err;
+	CHECK((lfd = t_listen(AF_INET, "127.0.0.1", 1)) != -1);
+	CHECK(t_peer(lfd, AF_INET, "127.0.0.1", -1, &uid, &err) == -1 &&
+	    err == ENOTSUP);
+#endif
+	ret = 0;
+end:
+	if (cfd != -1)
+		close(cfd);
+	if (fd != -1)
+		close(fd);
+	if (lfd != -1)
+		close(lfd);
+	return (ret);
+}
+
 static const struct unit_test tests[] = {
 	{ "rfc3339", test_rfc3339 },
 	{ "addr", test_addr },
@@ -196,6 +390,7 @@ static const struct unit_test tests[] = {
 	{ "path_below", test_path_below },
 	{ "mkdir_parents", test_mkdir_parents },
 	{ "secret", test_secret },
+	{ "peer_uid", test_peer_uid },
 };
 
 UNIT_MAIN("util", tests)
