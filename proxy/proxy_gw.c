@@ -218,6 +218,7 @@ static struct gw_idles		 gw_idles = TAILQ_HEAD_INITIALIZER(gw_idles);
 static struct proxy_tls_up_ctx	*gw_ctx[GW_SLOTS];
 static int			 gw_ctx_made[GW_SLOTS];
 static uint64_t			 gw_next_id = 1;
+static int			 gw_nodiag_said;	/* logged once */
 static json_t			*gw_pending;	/* usage rows for the store */
 static struct event		*gw_flush_ev;
 
@@ -813,10 +814,18 @@ gw_acceptcb(struct evconnlistener *evl __unused, evutil_socket_t fd,
 	/*
 	 * The firewall's owner rule lets only the sandbox's user (and root)
 	 * connect; the kernel's word on who holds the other end is a second
-	 * wall.  Without a way to ask (not Linux) the firewall is all.
+	 * wall.  Without a way to ask (not Linux, or a kernel without
+	 * tcp_diag, whose lookups all end in ENOENT) the firewall is all.
 	 */
 	if (util_peer_uid(fd, &uid) == -1) {
-		if (errno != ENOTSUP) {
+		if (errno == ENOENT && !gw_nodiag_said) {
+			log_warnx("gateway: the kernel does not say who holds a "
+			    "connection's other end (sock_diag: %s): the "
+			    "firewall's owner rule alone guards the gateways",
+			    strerror(errno));
+			gw_nodiag_said = 1;
+		}
+		if (errno != ENOTSUP && errno != ENOENT) {
 			log_debug("gateway %s: a connection closed, its peer "
 			    "unknown: %s", gl->gl_sandbox, strerror(errno));
 			evutil_closesocket(fd);
