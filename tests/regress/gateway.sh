@@ -27,14 +27,7 @@ FPORT=18743
 PPORT=18744
 
 ns_setup
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=sbxd gw CA" \
-    -keyout "$T/ca.key" -out "$T/ca.pem" >/dev/null 2>&1 || fail "CA"
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-    -keyout "$T/key.pem" -out "$T/srv.csr" >/dev/null 2>&1 || fail "CSR"
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$T/ext"
-openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
-    -CAcreateserial -days 2 -extfile "$T/ext" -out "$T/cert.pem" \
-    >/dev/null 2>&1 || fail "server certificate"
+make_ca_cert
 
 # The real keys: unique to the run, never to be seen by a sandbox.
 mkdir -p "$T/keys"
