@@ -196,6 +196,8 @@ int		 proxy_dns_reload(struct sbxd_config *, json_t *);
 void		 proxy_dns_shutdown(void);
 struct proxy_dns_req *proxy_dns_resolve(const char *, proxy_dns_cb, void *);
 void		 proxy_dns_cancel(struct proxy_dns_req *);
+const struct evutil_addrinfo *proxy_dns_usable(const struct evutil_addrinfo *,
+		    int);
 json_t		*proxy_dns_status(void);
 
 /* proxy_pump.c: one direction spliced from socket to socket. */

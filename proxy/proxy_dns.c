@@ -300,6 +300,30 @@ proxy_dns_deliver(struct proxy_dns_req *dr)
 }
 
 /* Counters for status. */
+/*
+ * The first address of ai a credential gateway may connect to: a
+ * public one, or with trusted (an upstream the config wrote) any IPv4
+ * or IPv6 one.  NULL if none.
+ */
+const struct evutil_addrinfo *
+proxy_dns_usable(const struct evutil_addrinfo *ai, int trusted)
+{
+	const void	*ip;
+
+	for (; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET)
+			ip = &((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+		else if (ai->ai_family == AF_INET6)
+			ip = &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+		else
+			continue;
+		if (trusted ||
+		    policy_addr_class(ai->ai_family, ip) == POLICY_ADDR_PUBLIC)
+			return (ai);
+	}
+	return (NULL);
+}
+
 json_t *
 proxy_dns_status(void)
 {

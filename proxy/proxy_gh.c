@@ -23,6 +23,8 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <netdb.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -313,24 +315,14 @@ proxy_gh_number(const struct proxy_gh_call *gc)
 static void
 gh_dnscb(int result, struct evutil_addrinfo *ai, void *arg)
 {
-	struct proxy_gh_call	*gc = arg;
-	struct evutil_addrinfo	*a;
-	const void		*ip = NULL;
-	char			 addr[INET6_ADDRSTRLEN];
+	struct proxy_gh_call		*gc = arg;
+	const struct evutil_addrinfo	*a;
+	char				 addr[INET6_ADDRSTRLEN];
 
 	gc->gc_dns = NULL;
-	for (a = result == 0 ? ai : NULL; a != NULL; a = a->ai_next) {
-		if (a->ai_family == AF_INET)
-			ip = &((struct sockaddr_in *)a->ai_addr)->sin_addr;
-		else if (a->ai_family == AF_INET6)
-			ip = &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
-		else
-			continue;
-		if (policy_addr_class(a->ai_family, ip) == POLICY_ADDR_PUBLIC &&
-		    inet_ntop(a->ai_family, ip, addr, sizeof(addr)) != NULL)
-			break;
-	}
-	if (a == NULL) {
+	if ((a = result == 0 ? proxy_dns_usable(ai, 0) : NULL) == NULL ||
+	    getnameinfo(a->ai_addr, a->ai_addrlen, addr, sizeof(addr), NULL,
+	    0, NI_NUMERICHOST) != 0) {
 		if (ai != NULL)
 			evutil_freeaddrinfo(ai);
 		gh_end(gc, 502, "upstream-dns", "sbxd: cannot find a public "

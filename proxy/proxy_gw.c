@@ -1366,9 +1366,8 @@ gw_dnscb(int result, struct evutil_addrinfo *ai, void *arg)
 {
 	struct gw_session		*gs = arg;
 	struct gw_up			 u;
-	struct evutil_addrinfo		*a;
+	const struct evutil_addrinfo	*a;
 	struct sockaddr_storage		 ss;
-	const void			*ip;
 
 	gs->gs_dns = NULL;
 	if (gw_up_of(gs, &u) == -1 || result != 0 || ai == NULL) {
@@ -1379,17 +1378,7 @@ gw_dnscb(int result, struct evutil_addrinfo *ai, void *arg)
 		    "upstream", 0);
 		return;
 	}
-	for (a = ai; a != NULL; a = a->ai_next) {
-		if (a->ai_family == AF_INET)
-			ip = &((struct sockaddr_in *)a->ai_addr)->sin_addr;
-		else if (a->ai_family == AF_INET6)
-			ip = &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
-		else
-			continue;
-		if (u.gu_trusted ||
-		    policy_addr_class(a->ai_family, ip) == POLICY_ADDR_PUBLIC)
-			break;
-	}
+	a = proxy_dns_usable(ai, u.gu_trusted);
 	if (a == NULL || a->ai_addrlen > sizeof(ss)) {
 		evutil_freeaddrinfo(ai);
 		gw_stats.upstream_errors++;
