@@ -1655,7 +1655,6 @@ gw_gh_donecb(void *arg, int status, const char *reason, const char *ctype,
 	}
 	evbuffer_add(out, "\r\n", 2);
 	evbuffer_add(out, body, len);
-	free(copy);
 	gs->gs_status = status;
 	if (status >= 400)
 		gw_stats.refused++;
@@ -1668,6 +1667,7 @@ gw_gh_donecb(void *arg, int status, const char *reason, const char *ctype,
 		    gq->gq_repo, "number", number, "head", gq->gq_head, "base",
 		    gq->gq_base != NULL ? gq->gq_base : "", "url", body,
 		    len > 0 && body[len - 1] == '\n' ? len - 1 : len));
+	free(copy);
 	gw_next(gs);
 }
 
