@@ -1776,16 +1776,21 @@ gw_app_mintcb(void *arg, int status, const char *reason __unused,
 	struct gw_session	*gs, *next;
 	struct tm		 tm;
 	json_t			*a = NULL;
-	const char		*tok, *exp, *end;
+	const char		*tok, *exp, *end, *nl;
 	char			 why[256];
 	time_t			 expires = 0;
 	size_t			 toklen = 0;
 
 	gl->gl_appmint = NULL;	/* it goes after this */
 	why[0] = '\0';
-	if (status != 201) {
-		snprintf(why, sizeof(why), "%.*s", (int)strcspn(body, "\n"),
-		    body);
+	/*
+	 * Any 2xx is GitHub's answer, the token in it (GitHub says 201):
+	 * never a reason to log.  Anything else is proxy_gh's error line.
+	 */
+	if (status < 200 || status > 299) {
+		nl = memchr(body, '\n', len);
+		snprintf(why, sizeof(why), "%.*s", (int)(nl != NULL ?
+		    (size_t)(nl - body) : len), body);
 		if (strncmp(why, "sbxd: ", 6) == 0)
 			memmove(why, why + 6, strlen(why + 6) + 1);
 	} else if ((a = json_loadb(body, len, 0, NULL)) == NULL ||
