@@ -71,6 +71,7 @@ static const struct {
 static int	gh_form(const char *, size_t, int, char **,
 		    proxy_gh_error *);
 static int	gh_decode(const char *, size_t, char **, size_t *);
+static void	gh_decode_err(proxy_gh_error *, int);
 static int	gh_text_ok(const char *, size_t, int);
 static int	gh_branch(const char *, const char *, char **,
 		    proxy_gh_error *);
@@ -300,7 +301,7 @@ gh_form(const char *p, size_t n, int op, char **v, proxy_gh_error *err)
 	const char	*end = p + n, *amp, *eq;
 	char		*val, *name;
 	size_t		 vlen, nlen;
-	int		 f;
+	int		 f, r;
 
 	while (p < end) {
 		if ((amp = memchr(p, '&', end - p)) == NULL)
@@ -309,8 +310,8 @@ gh_form(const char *p, size_t n, int op, char **v, proxy_gh_error *err)
 			gh_err(err, 400, "bad-form", "a field without '='");
 			return (-1);
 		}
-		if (gh_decode(p, eq - p, &name, &nlen) == -1) {
-			gh_err(err, 400, "bad-form", "a bad percent-escape");
+		if ((r = gh_decode(p, eq - p, &name, &nlen)) != 0) {
+			gh_decode_err(err, r);
 			return (-1);
 		}
 		for (f = 0; f < GH_F_N; f++)
@@ -328,8 +329,8 @@ gh_form(const char *p, size_t n, int op, char **v, proxy_gh_error *err)
 			    "twice");
 			return (-1);
 		}
-		if (gh_decode(eq + 1, amp - eq - 1, &val, &vlen) == -1) {
-			gh_err(err, 400, "bad-form", "a bad percent-escape");
+		if ((r = gh_decode(eq + 1, amp - eq - 1, &val, &vlen)) != 0) {
+			gh_decode_err(err, r);
 			return (-1);
 		}
 		v[f] = val;
@@ -344,7 +345,20 @@ gh_form(const char *p, size_t n, int op, char **v, proxy_gh_error *err)
 	return (0);
 }
 
-/* application/x-www-form-urlencoded: '+' is a space, %XX a byte. */
+/* Why gh_decode failed (r): the escape, or memory. */
+static void
+gh_decode_err(proxy_gh_error *err, int r)
+{
+	if (r == -2)
+		gh_err(err, 500, "memory", "out of memory");
+	else
+		gh_err(err, 400, "bad-form", "a bad percent-escape");
+}
+
+/*
+ * application/x-www-form-urlencoded: '+' is a space, %XX a byte.  -1 for
+ * a bad escape, -2 if memory ran out.
+ */
 static int
 gh_decode(const char *p, size_t n, char **out, size_t *outlen)
 {
@@ -353,7 +367,7 @@ gh_decode(const char *p, size_t n, char **out, size_t *outlen)
 	int	 hi, lo;
 
 	if ((s = malloc(n + 1)) == NULL)
-		return (-1);
+		return (-2);
 	for (i = 0; i < n; i++) {
 		if (p[i] == '+')
 			s[k++] = ' ';
