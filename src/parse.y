@@ -169,6 +169,7 @@ static int		 end_github(void);
 static int		 set_github_tokenfile(char *);
 static int		 set_github_appkey(char *);
 static int		 load_app_key(const char *, char *, size_t, size_t *);
+static FILE		*open_secret(const char *, const char *);
 static int		 set_github_upstream(int, char *);
 static int		 set_github_ca(char *);
 static struct github_conf *curgh; /* the block being parsed */
@@ -2166,6 +2167,36 @@ load_bot_key(const char *path)
 }
 
 /*
+ * A file holding a secret, opened for reading: a regular file owned by
+ * root that only root may read (mode 0600 or 0400), else a file:line
+ * error naming what and path, and NULL.
+ */
+static FILE *
+open_secret(const char *what, const char *path)
+{
+	struct stat	 st;
+	FILE		*fp;
+
+	if ((fp = parse_fopen(path)) == NULL) {
+		yyerror("%s \"%s\": %s", what, path, strerror(errno));
+		return (NULL);
+	}
+	if (fstat(fileno(fp), &st) == -1)
+		yyerror("%s \"%s\": %s", what, path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		yyerror("%s \"%s\" is not a regular file", what, path);
+	else if (st.st_uid != 0 || (st.st_mode & 077) != 0)
+		yyerror("%s \"%s\" must be root's and for root "
+		    "alone (owner uid %u, mode %04o): chown root and chmod "
+		    "600 it", what, path, (unsigned)st.st_uid,
+		    (unsigned)(st.st_mode & 07777));
+	else
+		return (fp);
+	fclose(fp);
+	return (NULL);
+}
+
+/*
  * An API key or token, read now for "what path" (what names the line,
  * such as "bot key-file"): the file must be a regular file that only
  * its owner, root, may read or write, holding the key on its first line
@@ -2179,7 +2210,6 @@ static int
 load_key(const char *what, const char *path, char *key, size_t keysize,
     size_t *keylen)
 {
-	struct stat	 st;
 	FILE		*fp;
 	char		 buf[PROVIDER_KEY_MAX + 3];
 	size_t		 max = keysize - 1, n = 0, len, i;
@@ -2188,26 +2218,9 @@ load_key(const char *what, const char *path, char *key, size_t keysize,
 
 	if (max > PROVIDER_KEY_MAX)
 		max = PROVIDER_KEY_MAX;
-	if ((fp = parse_fopen(path)) == NULL) {
-		yyerror("%s \"%s\": %s", what, path, strerror(errno));
+	if ((fp = open_secret(what, path)) == NULL)
 		return (-1);
-	}
 	fd = fileno(fp);
-	if (fstat(fd, &st) == -1) {
-		yyerror("%s \"%s\": %s", what, path, strerror(errno));
-		goto done;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		yyerror("%s \"%s\" is not a regular file", what, path);
-		goto done;
-	}
-	if (st.st_uid != 0 || (st.st_mode & 077) != 0) {
-		yyerror("%s \"%s\" must be root's and for root "
-		    "alone (owner uid %u, mode %04o): chown root and chmod "
-		    "600 it", what, path, (unsigned)st.st_uid,
-		    (unsigned)(st.st_mode & 07777));
-		goto done;
-	}
 	/* Enough for the longest key and its newline, and one more. */
 	while (n < max + 2 && memchr(buf, '\n', n) == NULL) {
 		if ((r = read(fd, buf + n, max + 2 - n)) == -1) {
@@ -2541,7 +2554,6 @@ set_github_appkey(char *s)
 static int
 load_app_key(const char *path, char *key, size_t keysize, size_t *keylen)
 {
-	struct stat	 st;
 	EVP_PKEY	*pk = NULL;
 	BIO		*bio = NULL;
 	FILE		*fp;
@@ -2549,29 +2561,9 @@ load_app_key(const char *path, char *key, size_t keysize, size_t *keylen)
 	ssize_t		 r;
 	int		 fd, ret = -1;
 
-	if ((fp = parse_fopen(path)) == NULL) {
-		yyerror("github app-key-file \"%s\": %s", path,
-		    strerror(errno));
+	if ((fp = open_secret("github app-key-file", path)) == NULL)
 		return (-1);
-	}
 	fd = fileno(fp);
-	if (fstat(fd, &st) == -1) {
-		yyerror("github app-key-file \"%s\": %s", path,
-		    strerror(errno));
-		goto done;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		yyerror("github app-key-file \"%s\" is not a regular file",
-		    path);
-		goto done;
-	}
-	if (st.st_uid != 0 || (st.st_mode & 077) != 0) {
-		yyerror("github app-key-file \"%s\" must be root's and for "
-		    "root alone (owner uid %u, mode %04o): chown root and "
-		    "chmod 600 it", path, (unsigned)st.st_uid,
-		    (unsigned)(st.st_mode & 07777));
-		goto done;
-	}
 	while (n < keysize - 1) {
 		if ((r = read(fd, key + n, keysize - 1 - n)) == -1) {
 			if (errno == EINTR)
