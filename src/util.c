@@ -566,7 +566,6 @@ util_pidfile(const char *path)
 	return (fd);
 }
 
-
 /*
  * The uid owning the other end of fd, a TCP connection accepted from
  * this host: the kernel's socket table (NETLINK_SOCK_DIAG) is asked for
