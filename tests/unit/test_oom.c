@@ -357,7 +357,8 @@ static int
 daemon_start(void)
 {
 	char	*argv[] = { "sbxd", "-d", "-f", conf, NULL };
-	int	 fd;
+	json_t	*r;
+	int	 fd, hung, ok;
 
 	if ((daemon_pid = fork()) == -1)
 		return (-1);
@@ -378,7 +379,15 @@ daemon_start(void)
 	if ((fd = ctl_connect(30000)) == -1)
 		return (-1);
 	close(fd);
-	return (0);
+	/*
+	 * The socket is there before the daemon's start is over: an
+	 * answer comes only from its loop, once every component started,
+	 * so that no walk arms a failure inside the start.
+	 */
+	r = ctl_request("{\"command\":\"status\"}", &hung);
+	ok = r != NULL && !hung && json_is_true(json_object_get(r, "ok"));
+	json_decref(r);
+	return (ok ? 0 : -1);
 }
 
 /* SIGTERM: the daemon must stop cleanly (and, with LSan, leak-free). */
